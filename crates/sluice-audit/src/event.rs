@@ -1,0 +1,146 @@
+//! What the gateway records: one enum variant per kind of audit event.
+//!
+//! Field names are part of the on-disk format that operators grep and that
+//! `verify`/`search` parse back, so renaming one is a format change.
+
+use serde::{Deserialize, Serialize};
+
+/// One auditable thing that happened in the gateway.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditEvent {
+    GatewayStarted {
+        version: String,
+        config_digest: String,
+    },
+    GatewayStopped {
+        reason: String,
+    },
+    /// Written at open when a torn tail (crash mid-write) had to be cut off, so
+    /// the gap is itself on the record.
+    AuditRecovered {
+        truncated_bytes: u64,
+    },
+    SessionStarted {
+        session: String,
+        identity: String,
+        identity_kind: String,
+        client_addr: String,
+        target: String,
+        database: String,
+        protocol: String,
+        tls: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        application_name: Option<String>,
+    },
+    SessionEnded {
+        session: String,
+        identity: String,
+        target: String,
+        bytes_from_client: u64,
+        bytes_to_client: u64,
+        statements: u64,
+        reason: String,
+        duration_ms: u64,
+    },
+    ConnectionRejected {
+        client_addr: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        protocol: String,
+        reason: String,
+    },
+    Statement {
+        session: String,
+        identity: String,
+        client_addr: String,
+        target: String,
+        database: String,
+        /// Per-session counter, so a statement and its result can be paired.
+        statement: u64,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parameters: Option<Vec<Option<String>>>,
+        decision: Decision,
+    },
+    StatementResult {
+        session: String,
+        identity: String,
+        target: String,
+        statement: u64,
+        outcome: Outcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command_tag: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rows: Option<u64>,
+        duration_us: u64,
+    },
+}
+
+/// The policy decision for a statement, flattened to strings so this crate does
+/// not depend on the decision engine's types (the caller maps them).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// `"allow"` or `"deny"`.
+    pub verdict: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub rule: String,
+    pub policy: String,
+}
+
+/// How a statement ended.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Error { sqlstate: String, message: String },
+    Denied { reason: String },
+    NotExecuted { reason: String },
+}
+
+impl AuditEvent {
+    /// The identity the event is about, if it carries one.
+    pub fn identity(&self) -> Option<&str> {
+        match self {
+            Self::SessionStarted { identity, .. }
+            | Self::SessionEnded { identity, .. }
+            | Self::Statement { identity, .. }
+            | Self::StatementResult { identity, .. } => Some(identity),
+            Self::ConnectionRejected { identity, .. } => identity.as_deref(),
+            Self::GatewayStarted { .. }
+            | Self::GatewayStopped { .. }
+            | Self::AuditRecovered { .. } => None,
+        }
+    }
+
+    /// The target database server the event is about, if it carries one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Self::SessionStarted { target, .. }
+            | Self::SessionEnded { target, .. }
+            | Self::Statement { target, .. }
+            | Self::StatementResult { target, .. } => Some(target),
+            Self::ConnectionRejected { target, .. } => target.as_deref(),
+            Self::GatewayStarted { .. }
+            | Self::GatewayStopped { .. }
+            | Self::AuditRecovered { .. } => None,
+        }
+    }
+
+    /// The session the event belongs to, if any.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Self::SessionStarted { session, .. }
+            | Self::SessionEnded { session, .. }
+            | Self::Statement { session, .. }
+            | Self::StatementResult { session, .. } => Some(session),
+            Self::ConnectionRejected { .. }
+            | Self::GatewayStarted { .. }
+            | Self::GatewayStopped { .. }
+            | Self::AuditRecovered { .. } => None,
+        }
+    }
+}

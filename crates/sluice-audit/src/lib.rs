@@ -1,0 +1,59 @@
+//! Tamper-evident, append-only, hash-chained audit trail for the sluice gateway.
+//!
+//! Every record is one JSON line carrying `seq`, a microsecond UTC `time`, and
+//! `prev`, the SHA-256 of the previous line's exact bytes, so editing,
+//! deleting or reordering any line breaks the chain at the next one and
+//! [`verify`] names where.
+//!
+//! The log sits on the hot path of every SQL statement. [`AuditLog::append`]
+//! only chains the record into memory under a short mutex; [`AuditLog::commit`]
+//! does group commit: the first committer that finds no write in flight writes
+//! every pending record of every session in one write(2), inline, and the
+//! others wait for it. No lock is held across a syscall. A background thread
+//! fdatasyncs, either on an interval ([`Durability::Buffered`]) or after every
+//! write with commits waiting for it ([`Durability::Strict`]).
+//!
+//! A failed write (disk full, EIO) truncates the file back to the last good
+//! record, fails exactly the records in flight with
+//! [`AuditError::WriteFailed`], and the chain continues from the last good
+//! record, so the caller can fail those statements closed and carry on.
+//!
+//! # Layout
+//!
+//! - `event.rs`: [`AuditEvent`] and its parts ([`Decision`], [`Outcome`]).
+//! - `record.rs`: [`AuditRecord`], line encoding and hashing.
+//! - `log.rs`: [`AuditLog`], [`Durability`], open/append/commit/flush.
+//! - `shared.rs`: state shared by clones; the group-commit leader step.
+//! - `syncer.rs`: the fdatasync background thread.
+//! - `tail.rs`: resuming the chain at open and cutting a torn tail.
+//! - `sink.rs`: the file operations, behind a trait for fault injection.
+//! - `stats.rs`: [`AuditStats`] counters.
+//! - `lines.rs`: streaming lines with their exact bytes.
+//! - `verify.rs`: [`verify`], the offline chain check.
+//! - `search.rs`: [`search`] with a [`SearchFilter`].
+//! - `error.rs`: [`AuditError`].
+
+mod error;
+mod event;
+mod lines;
+mod log;
+mod record;
+mod search;
+mod shared;
+mod sink;
+mod stats;
+mod syncer;
+mod tail;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::AuditError;
+pub use event::{AuditEvent, Decision, Outcome};
+pub use log::{AuditLog, Durability};
+pub use record::{hash_line, AuditRecord, GENESIS_PREV};
+pub use search::{search, SearchFilter};
+pub use shared::Ticket;
+pub use stats::AuditStats;
+pub use verify::{verify, BrokenLink, VerifyReport};

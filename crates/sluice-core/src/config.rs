@@ -1,0 +1,432 @@
+//! The configuration file (`sluice.toml`), documented field by field in docs/configuration.md.
+//!
+//! Loading validates everything that can be checked without a network: unknown fields are
+//! errors (a typo must not silently weaken a setting), names are unique, credentials are given
+//! by reference (environment variable or file), never inline.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::secret::Secret;
+use crate::CoreError;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub postgres: PostgresListenerConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default, rename = "identities")]
+    pub identities: Vec<IdentityConfig>,
+    #[serde(default, rename = "targets")]
+    pub targets: Vec<TargetConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Where the store, the audit trail, the generated TLS certificate and the gateway key live.
+    pub data_dir: PathBuf,
+    pub max_connections: usize,
+    #[serde(deserialize_with = "duration")]
+    pub handshake_timeout: Duration,
+    /// Largest client message accepted, in bytes.
+    pub max_message_bytes: usize,
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            data_dir: PathBuf::from("sluice-data"),
+            max_connections: 1000,
+            handshake_timeout: Duration::from_secs(10),
+            max_message_bytes: 64 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Address of the HTTP listener for /healthz and /metrics; absent disables it.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9187))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    /// SCRAM-SHA-256 with the token as password; works with and without TLS.
+    ScramSha256,
+    /// Cleartext password, accepted only on TLS connections, for drivers without SCRAM.
+    Password,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostgresListenerConfig {
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain and key; when absent a self-signed pair is generated in data_dir.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Refuse clients that do not negotiate TLS.
+    pub require_tls: bool,
+    pub client_auth: ClientAuth,
+}
+
+impl Default for PostgresListenerConfig {
+    fn default() -> Self {
+        PostgresListenerConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 6432))),
+            tls_cert: None,
+            tls_key: None,
+            require_tls: false,
+            client_auth: ClientAuth::ScramSha256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditDurability {
+    /// A record is in the kernel before its statement is forwarded (survives a gateway crash);
+    /// the file is synced every `sync_interval` (bounds what a power failure can lose).
+    Buffered,
+    /// A record is on disk before its statement is forwarded.
+    Strict,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Defaults to `<data_dir>/audit.jsonl`.
+    pub path: Option<PathBuf>,
+    pub durability: AuditDurability,
+    #[serde(deserialize_with = "duration")]
+    pub sync_interval: Duration,
+    /// Record the values bound to extended-protocol statements (off: they may hold personal data).
+    pub record_parameters: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            path: None,
+            durability: AuditDurability::Buffered,
+            sync_interval: Duration::from_millis(100),
+            record_parameters: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `sluice=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityKind {
+    Human,
+    Service,
+    Agent,
+}
+
+impl IdentityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Human => "human",
+            IdentityKind::Service => "service",
+            IdentityKind::Agent => "agent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub name: String,
+    pub kind: IdentityKind,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Postgres,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// TLS toward the target, with libpq's sslmode meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetTls {
+    Disable,
+    /// TLS if the server offers it, without verifying the certificate.
+    Prefer,
+    /// TLS or fail, without verifying the certificate.
+    Require,
+    /// TLS with the certificate verified against `tls_ca` (or the system roots) and the host name.
+    VerifyFull,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub name: String,
+    pub kind: TargetKind,
+    pub host: String,
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+    /// The database a client gets when it names only the target.
+    pub database: String,
+    /// Further databases a client may pick with `TARGET/DATABASE`.
+    #[serde(default)]
+    pub databases: Vec<String>,
+    /// The database user sluice logs in as.
+    pub user: String,
+    /// Name of the environment variable holding the password.
+    pub password_env: Option<String>,
+    /// Path of a file holding the password (trailing newline ignored).
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_target_tls")]
+    pub tls: TargetTls,
+    pub tls_ca: Option<PathBuf>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+fn default_pg_port() -> u16 {
+    5432
+}
+
+fn default_target_tls() -> TargetTls {
+    TargetTls::Prefer
+}
+
+impl TargetConfig {
+    /// Whether a client may select `database` on this target.
+    pub fn allows_database(&self, database: &str) -> bool {
+        self.database == database || self.databases.iter().any(|d| d == database)
+    }
+
+    /// Reads the credential from where the configuration points. Never inline.
+    pub fn load_password(&self) -> Result<Option<Secret>, CoreError> {
+        if let Some(var) = &self.password_env {
+            return std::env::var(var).map(|v| Some(Secret::new(v))).map_err(|_| {
+                CoreError::Config(format!(
+                    "target {}: environment variable {var} is not set",
+                    self.name
+                ))
+            });
+        }
+        if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CoreError::Config(format!(
+                    "target {}: cannot read password file {}: {e}",
+                    self.name,
+                    path.display()
+                ))
+            })?;
+            return Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r']).to_owned())));
+        }
+        Ok(None)
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, CoreError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CoreError::Config(format!("cannot read {}: {e}", path.display())))?;
+        let mut config = Config::parse(&text)?;
+        // Relative paths in the file are relative to the file, so a config can move with its dir.
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, CoreError> {
+        let config: Config = toml::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.gateway.data_dir);
+        for p in [
+            &mut self.postgres.tls_cert,
+            &mut self.postgres.tls_key,
+            &mut self.audit.path,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p);
+        }
+        for t in &mut self.targets {
+            for p in [&mut t.password_file, &mut t.tls_ca].into_iter().flatten() {
+                fix(p);
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), CoreError> {
+        let err = |m: String| Err(CoreError::Config(m));
+        let mut seen = std::collections::HashSet::new();
+        for i in &self.identities {
+            if i.name.is_empty() || !seen.insert(i.name.as_str()) {
+                return err(format!("identity name {:?} is empty or repeated", i.name));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.targets {
+            if t.name.is_empty() || t.name.contains('/') || !seen.insert(t.name.as_str()) {
+                return err(format!(
+                    "target name {:?} is empty, contains '/', or is repeated",
+                    t.name
+                ));
+            }
+            if t.password_env.is_some() && t.password_file.is_some() {
+                return err(format!(
+                    "target {}: give password_env or password_file, not both",
+                    t.name
+                ));
+            }
+        }
+        if self.postgres.tls_cert.is_some() != self.postgres.tls_key.is_some() {
+            return err("postgres.tls_cert and postgres.tls_key go together".into());
+        }
+        if self.gateway.max_connections == 0 || self.gateway.max_message_bytes < 1024 {
+            return err("gateway.max_connections must be > 0 and max_message_bytes >= 1024".into());
+        }
+        Ok(())
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit
+            .path
+            .clone()
+            .unwrap_or_else(|| self.gateway.data_dir.join("audit.jsonl"))
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.gateway.data_dir.join("sluice.sqlite")
+    }
+
+    pub fn identity(&self, name: &str) -> Option<&IdentityConfig> {
+        self.identities.iter().find(|i| i.name == name)
+    }
+
+    pub fn target(&self, name: &str) -> Option<&TargetConfig> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+        [gateway]
+        data_dir = "/tmp/x"
+        handshake_timeout = "5s"
+
+        [[identities]]
+        name = "alice"
+        kind = "human"
+        groups = ["dba"]
+
+        [[targets]]
+        name = "app"
+        kind = "postgres"
+        host = "127.0.0.1"
+        port = 5433
+        database = "app"
+        databases = ["reports"]
+        user = "sluice"
+        password_env = "SLUICE_TEST_NEVER_SET"
+        tls = "disable"
+        tags = { environment = "production" }
+    "#;
+
+    #[test]
+    fn parses_the_example() {
+        let c = Config::parse(EXAMPLE).unwrap();
+        assert_eq!(c.gateway.handshake_timeout, Duration::from_secs(5));
+        let t = c.target("app").unwrap();
+        assert!(t.allows_database("reports") && t.allows_database("app"));
+        assert!(!t.allows_database("postgres"));
+        assert_eq!(t.tags["environment"], "production");
+        assert!(t.load_password().is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let bad = EXAMPLE.replace("tls = \"disable\"", "tls = \"disable\"\npassword = \"inline\"");
+        assert!(Config::parse(&bad).is_err());
+    }
+
+    #[test]
+    fn repeated_names_are_errors() {
+        let twice = format!("{EXAMPLE}\n[[identities]]\nname = \"alice\"\nkind = \"agent\"\n");
+        assert!(Config::parse(&twice).is_err());
+    }
+}

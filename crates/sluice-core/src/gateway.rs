@@ -1,0 +1,314 @@
+//! Identification and session admission: the first half of the enforcement sequence.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sluice_audit::{AuditEvent, AuditLog};
+use sluice_decision::{IdentityFacts, Policy, SessionFacts, TargetFacts};
+use sluice_store::Store;
+
+use crate::config::{Config, IdentityConfig, TargetConfig};
+use crate::metrics::Metrics;
+use crate::secret::Secret;
+use crate::session::Session;
+use crate::token::{self, ScramKeys, SALT_LEN, SCRAM_ITERATIONS};
+use crate::CoreError;
+
+/// Everything a protocol needs to serve connections. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    audit: AuditLog,
+    policy: Arc<dyn Policy>,
+    metrics: Metrics,
+    /// Keys the fake salts of unknown identities, so probing names reveals nothing.
+    gateway_key: [u8; 32],
+    target_passwords: HashMap<String, Secret>,
+}
+
+/// What the client must prove knowledge of: the SCRAM salt and the verifiers of the identity's
+/// live tokens. An unknown identity gets a stable fake salt and no verifiers, so it fails
+/// exactly like a wrong token.
+pub struct Credentials {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    identity: String,
+    verifiers: Vec<(String, ScramKeys)>,
+}
+
+/// Proof that a client showed a live token of `identity`. Only this crate creates it, and
+/// [`Gateway::open_session`] requires it.
+#[derive(Debug)]
+pub struct Authenticated {
+    identity: String,
+    token_id: String,
+}
+
+impl Authenticated {
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+}
+
+impl Credentials {
+    /// Checks a SCRAM client proof; on success also returns the server signature to send back.
+    pub fn verify_scram(&self, auth_message: &[u8], proof: &[u8]) -> Option<(Authenticated, [u8; 32])> {
+        self.verifiers.iter().find_map(|(id, keys)| {
+            keys.accepts_proof(auth_message, proof).then(|| {
+                (
+                    self.authenticated(id),
+                    keys.server_signature(auth_message),
+                )
+            })
+        })
+    }
+
+    /// Checks a cleartext token (sent only inside TLS).
+    pub fn verify_password(&self, password: &[u8]) -> Option<Authenticated> {
+        if self.verifiers.is_empty() {
+            return None;
+        }
+        let keys = ScramKeys::derive(password, &self.salt, self.iterations);
+        self.verifiers
+            .iter()
+            .find(|(_, v)| v.stored_key == keys.stored_key && v.server_key == keys.server_key)
+            .map(|(id, _)| self.authenticated(id))
+    }
+
+    fn authenticated(&self, token_id: &str) -> Authenticated {
+        Authenticated {
+            identity: self.identity.clone(),
+            token_id: token_id.to_owned(),
+        }
+    }
+}
+
+/// What a client asked for besides its identity.
+pub struct SessionRequest<'a> {
+    pub client_addr: String,
+    /// `TARGET` or `TARGET/DATABASE`, as given in the client's dbname.
+    pub target: &'a str,
+    pub protocol: &'static str,
+    pub tls: bool,
+    pub application_name: Option<String>,
+}
+
+/// Why a connection was refused, in words fit for the client.
+#[derive(Debug)]
+pub struct Rejection {
+    pub reason: String,
+    pub kind: RejectionKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionKind {
+    UnknownTarget,
+    Denied,
+    Internal,
+}
+
+impl Gateway {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        audit: AuditLog,
+        policy: Arc<dyn Policy>,
+        gateway_key: [u8; 32],
+    ) -> Result<Gateway, CoreError> {
+        let mut target_passwords = HashMap::new();
+        for t in &config.targets {
+            if let Some(p) = t.load_password()? {
+                target_passwords.insert(t.name.clone(), p);
+            }
+        }
+        Ok(Gateway {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                audit,
+                policy,
+                metrics: Metrics::default(),
+                gateway_key,
+                target_passwords,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    pub(crate) fn policy(&self) -> &dyn Policy {
+        self.inner.policy.as_ref()
+    }
+
+    pub(crate) fn target_password(&self, target: &str) -> Option<&Secret> {
+        self.inner.target_passwords.get(target)
+    }
+
+    /// Step one, identify: the credentials a client named `identity` must prove.
+    pub async fn credentials(&self, identity: &str) -> Result<Credentials, CoreError> {
+        let fake_salt = || token::hmac(&self.inner.gateway_key, identity.as_bytes())[..SALT_LEN].to_vec();
+        let mut creds = Credentials {
+            salt: fake_salt(),
+            iterations: SCRAM_ITERATIONS,
+            identity: identity.to_owned(),
+            verifiers: Vec::new(),
+        };
+        if self.inner.config.identity(identity).is_none() {
+            return Ok(creds);
+        }
+        let store = &self.inner.store;
+        let Some(salt) = store.find_identity_salt(identity).await? else {
+            return Ok(creds);
+        };
+        let now = unix_now();
+        for t in store.active_tokens(identity, now).await? {
+            if let Some(keys) = ScramKeys::from_record(&t) {
+                if t.iterations == SCRAM_ITERATIONS {
+                    creds.verifiers.push((t.id, keys));
+                }
+            }
+        }
+        creds.salt = salt;
+        Ok(creds)
+    }
+
+    /// Step two, admit: resolve the target, ask the policy, and audit the session's start. The
+    /// session exists only once its start record is durable.
+    pub async fn open_session(
+        &self,
+        auth: Authenticated,
+        request: SessionRequest<'_>,
+    ) -> Result<Session, Rejection> {
+        let outcome = self.admit(&auth, &request).await;
+        match outcome {
+            Ok(session) => {
+                self.inner.metrics.sessions_started.inc();
+                self.inner.metrics.sessions_active.inc();
+                let store = self.inner.store.clone();
+                // Last-use bookkeeping only: never delay or fail a session for it.
+                tokio::spawn(async move {
+                    let _ = store.mark_token_used(&auth.token_id, unix_now()).await;
+                });
+                Ok(session)
+            }
+            Err(rejection) => {
+                self.reject(
+                    &request.client_addr,
+                    Some(auth.identity()),
+                    Some(request.target),
+                    request.protocol,
+                    &rejection.reason,
+                )
+                .await;
+                Err(rejection)
+            }
+        }
+    }
+
+    async fn admit(&self, auth: &Authenticated, request: &SessionRequest<'_>) -> Result<Session, Rejection> {
+        let identity = self.inner.config.identity(auth.identity()).ok_or_else(|| Rejection {
+            reason: format!("identity {} is no longer configured", auth.identity()),
+            kind: RejectionKind::Denied,
+        })?;
+        let (target, database) = self.resolve_target(request.target)?;
+        let decision = self.policy().decide_session(&session_facts(identity, target, &database, request));
+        if let Some(reason) = decision.deny_reason() {
+            return Err(Rejection {
+                reason: format!("access denied: {reason}"),
+                kind: RejectionKind::Denied,
+            });
+        }
+        let session = Session::new(self.clone(), identity.clone(), target.clone(), database, request);
+        session.audit_start(request).await.map_err(|e| Rejection {
+            reason: e.to_string(),
+            kind: RejectionKind::Internal,
+        })?;
+        Ok(session)
+    }
+
+    /// `TARGET` or `TARGET/DATABASE` to the target's configuration and the database to use.
+    fn resolve_target(&self, selector: &str) -> Result<(&TargetConfig, String), Rejection> {
+        let (name, database) = match selector.split_once('/') {
+            Some((t, d)) => (t, Some(d)),
+            None => (selector, None),
+        };
+        let unknown = || Rejection {
+            reason: format!("target \"{selector}\" does not exist or is not available to you"),
+            kind: RejectionKind::UnknownTarget,
+        };
+        let target = self.inner.config.target(name).ok_or_else(unknown)?;
+        match database {
+            None => Ok((target, target.database.clone())),
+            Some(d) if target.allows_database(d) => Ok((target, d.to_owned())),
+            Some(_) => Err(unknown()),
+        }
+    }
+
+    /// Audits a refused connection. The refusal stands whether or not the record could be written.
+    pub async fn reject(
+        &self,
+        client_addr: &str,
+        identity: Option<&str>,
+        target: Option<&str>,
+        protocol: &str,
+        reason: &str,
+    ) {
+        self.inner.metrics.connections_rejected.inc();
+        let event = AuditEvent::ConnectionRejected {
+            client_addr: client_addr.to_owned(),
+            identity: identity.map(str::to_owned),
+            target: target.map(str::to_owned),
+            protocol: protocol.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if let Err(e) = self.inner.audit.record(&event).await {
+            self.inner.metrics.audit_failures.inc();
+            tracing::error!(error = %e, "could not audit a rejected connection");
+        }
+    }
+}
+
+pub(crate) fn session_facts<'a>(
+    identity: &'a IdentityConfig,
+    target: &'a TargetConfig,
+    database: &'a str,
+    request: &'a SessionRequest<'_>,
+) -> SessionFacts<'a> {
+    SessionFacts {
+        identity: IdentityFacts {
+            name: &identity.name,
+            kind: identity.kind.as_str(),
+            groups: &identity.groups,
+        },
+        target: TargetFacts {
+            name: &target.name,
+            kind: target.kind.as_str(),
+            database,
+            tags: &target.tags,
+        },
+        client_addr: &request.client_addr,
+        protocol: request.protocol,
+    }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,30 @@
+//! The protocol-independent core of the gateway: configuration, identities and tokens, and the
+//! enforcement sequence every protocol goes through.
+//!
+//! A protocol crate owns sockets and wire formats and nothing else. For every connection it
+//! calls, in this order: [`Gateway::credentials`] (identify), [`Gateway::open_session`]
+//! (authorize, audit the start), then for each request [`Session::admit`] (decide, append the
+//! audit record), [`Session::seal`] (wait until the audit records are durable; the returned
+//! [`Sealed`] proof is what lets bytes go upstream), [`Session::finish`] (audit the outcome) and
+//! finally [`Session::end`]. The sequence lives here once, so a new protocol cannot skip a step.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, validated at load.
+//! - [`secret`]: a string type that never prints its contents.
+//! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
+//! - [`gateway`]: identification, target resolution, session admission.
+//! - [`session`]: per-request decision, audit and the `Sealed` proof.
+//! - [`metrics`]: counters and histograms rendered for Prometheus.
+
+pub mod config;
+mod error;
+pub mod gateway;
+pub mod metrics;
+pub mod secret;
+pub mod session;
+pub mod token;
+
+pub use error::CoreError;
+pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};
+pub use gateway::{Rejection, RejectionKind};
+pub use session::{Admission, AuditBatch, Outcome, Sealed, Session, StatementPermit, Traffic};

@@ -1,0 +1,138 @@
+//! The gateway's counters, rendered in the Prometheus text format on the admin listener.
+//!
+//! Plain atomics instead of a metrics registry: every statement bumps a few counters, and a
+//! relaxed `fetch_add` on a field is the cheapest thing that can be exported.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+    pub fn inc(&self) {
+        self.add(1);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+#[derive(Default)]
+pub struct Gauge(std::sync::atomic::AtomicI64);
+
+impl Gauge {
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Relaxed);
+    }
+    pub fn dec(&self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+    pub fn get(&self) -> i64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Upper bounds, in microseconds, of the audit latency histogram buckets.
+const LATENCY_BUCKETS_US: [u64; 12] = [5, 10, 25, 50, 100, 250, 500, 1_000, 5_000, 10_000, 100_000, 1_000_000];
+
+/// A fixed-bucket latency histogram.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe_us(&self, us: u64) {
+        if let Some(i) = LATENCY_BUCKETS_US.iter().position(|&b| us <= b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in LATENCY_BUCKETS_US.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", *bound as f64 / 1e6);
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub sessions_started: Counter,
+    pub sessions_active: Gauge,
+    pub connections_rejected: Counter,
+    pub statements: Counter,
+    pub statements_denied: Counter,
+    /// Statements the target answered with an ErrorResponse.
+    pub statement_errors: Counter,
+    /// Sessions ended by a gateway-side failure (audit, protocol violation, upstream loss).
+    pub session_errors: Counter,
+    pub bytes_from_clients: Counter,
+    pub bytes_to_clients: Counter,
+    /// Time a request waits for its audit records to become durable before it is forwarded.
+    pub audit_commit_latency: Histogram,
+    pub audit_failures: Counter,
+}
+
+impl Metrics {
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let counters: [(&str, &str, &Counter); 9] = [
+            ("sluice_sessions_started_total", "Sessions admitted.", &self.sessions_started),
+            ("sluice_connections_rejected_total", "Connections refused before a session started.", &self.connections_rejected),
+            ("sluice_statements_total", "Statements audited.", &self.statements),
+            ("sluice_statements_denied_total", "Statements denied by the gateway.", &self.statements_denied),
+            ("sluice_statement_errors_total", "Statements the target answered with an error.", &self.statement_errors),
+            ("sluice_session_errors_total", "Sessions ended by a gateway-side error.", &self.session_errors),
+            ("sluice_bytes_from_clients_total", "Bytes received from clients.", &self.bytes_from_clients),
+            ("sluice_bytes_to_clients_total", "Bytes sent to clients.", &self.bytes_to_clients),
+            ("sluice_audit_failures_total", "Audit writes that failed (requests were refused).", &self.audit_failures),
+        ];
+        for (name, help, c) in counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.get());
+        }
+        let _ = writeln!(
+            out,
+            "# HELP sluice_sessions_active Sessions open now.\n# TYPE sluice_sessions_active gauge\nsluice_sessions_active {}",
+            self.sessions_active.get()
+        );
+        self.audit_commit_latency.render(
+            &mut out,
+            "sluice_audit_commit_seconds",
+            "Wait for audit records to be written before forwarding.",
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.statements.add(3);
+        m.audit_commit_latency.observe_us(7);
+        m.audit_commit_latency.observe_us(2_000_000);
+        let text = m.render();
+        assert!(text.contains("sluice_statements_total 3\n"));
+        assert!(text.contains("sluice_audit_commit_seconds_bucket{le=\"0.00001\"} 1\n"));
+        assert!(text.contains("sluice_audit_commit_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("sluice_audit_commit_seconds_count 2\n"));
+    }
+}

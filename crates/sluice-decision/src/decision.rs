@@ -1,0 +1,34 @@
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Allow,
+    Deny { reason: String },
+}
+
+/// A verdict together with where it came from, so audit can name the exact rule and policy
+/// version that allowed or denied a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// The rule that decided, e.g. `builtin.allow_authenticated`.
+    pub rule: String,
+    /// The version of the policy that was in force, e.g. a content digest of the policy files.
+    pub policy: String,
+}
+
+impl Decision {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self.verdict, Verdict::Allow)
+    }
+
+    /// The denial reason, if denied.
+    pub fn deny_reason(&self) -> Option<&str> {
+        match &self.verdict {
+            Verdict::Allow => None,
+            Verdict::Deny { reason } => Some(reason),
+        }
+    }
+}

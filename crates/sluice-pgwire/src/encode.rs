@@ -1,0 +1,209 @@
+//! Builders for the messages sluice writes itself. Each appends one whole message to `out`.
+
+use bytes::{BufMut, BytesMut};
+
+use crate::ProtocolVersion;
+
+/// Appends `tag`, a length placeholder and the body written by `body`, then fixes the length.
+fn message(out: &mut BytesMut, tag: u8, body: impl FnOnce(&mut BytesMut)) {
+    out.put_u8(tag);
+    untagged(out, body);
+}
+
+/// A length-prefixed message without a tag (startup-phase packets).
+fn untagged(out: &mut BytesMut, body: impl FnOnce(&mut BytesMut)) {
+    let at = out.len();
+    out.put_u32(0);
+    body(out);
+    let len = (out.len() - at) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+fn cstr(out: &mut BytesMut, s: &[u8]) {
+    out.put_slice(s);
+    out.put_u8(0);
+}
+
+// ---- server to client ----
+
+pub fn authentication_ok(out: &mut BytesMut) {
+    message(out, b'R', |b| b.put_i32(0));
+}
+
+pub fn authentication_cleartext(out: &mut BytesMut) {
+    message(out, b'R', |b| b.put_i32(3));
+}
+
+pub fn authentication_sasl(out: &mut BytesMut, mechanisms: &[&str]) {
+    message(out, b'R', |b| {
+        b.put_i32(10);
+        for m in mechanisms {
+            cstr(b, m.as_bytes());
+        }
+        b.put_u8(0);
+    });
+}
+
+pub fn authentication_sasl_continue(out: &mut BytesMut, data: &[u8]) {
+    message(out, b'R', |b| {
+        b.put_i32(11);
+        b.put_slice(data);
+    });
+}
+
+pub fn authentication_sasl_final(out: &mut BytesMut, data: &[u8]) {
+    message(out, b'R', |b| {
+        b.put_i32(12);
+        b.put_slice(data);
+    });
+}
+
+pub fn parameter_status(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+    message(out, b'S', |b| {
+        cstr(b, name);
+        cstr(b, value);
+    });
+}
+
+pub fn backend_key_data(out: &mut BytesMut, pid: i32, secret: &[u8]) {
+    message(out, b'K', |b| {
+        b.put_i32(pid);
+        b.put_slice(secret);
+    });
+}
+
+pub fn ready_for_query(out: &mut BytesMut, status: u8) {
+    message(out, b'Z', |b| b.put_u8(status));
+}
+
+/// Severity, SQLSTATE and message of an error or notice that sluice raises itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    pub severity: &'a str,
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+pub fn error_response(out: &mut BytesMut, report: Report<'_>) {
+    message(out, b'E', |b| report_fields(b, report));
+}
+
+pub fn notice_response(out: &mut BytesMut, report: Report<'_>) {
+    message(out, b'N', |b| report_fields(b, report));
+}
+
+fn report_fields(b: &mut BytesMut, r: Report<'_>) {
+    b.put_u8(b'S');
+    cstr(b, r.severity.as_bytes());
+    b.put_u8(b'V');
+    cstr(b, r.severity.as_bytes());
+    b.put_u8(b'C');
+    cstr(b, r.code.as_bytes());
+    b.put_u8(b'M');
+    cstr(b, r.message.as_bytes());
+    b.put_u8(0);
+}
+
+/// Tells the client the newest minor version sluice speaks and which `_pq_.` options it ignored.
+pub fn negotiate_protocol_version(out: &mut BytesMut, newest_minor: u16, unsupported: &[&[u8]]) {
+    message(out, b'v', |b| {
+        b.put_i32(i32::from(newest_minor));
+        b.put_i32(unsupported.len() as i32);
+        for o in unsupported {
+            cstr(b, o);
+        }
+    });
+}
+
+// ---- client to server ----
+
+pub fn startup_message(out: &mut BytesMut, version: ProtocolVersion, params: &[(&[u8], &[u8])]) {
+    untagged(out, |b| {
+        b.put_u32(version.code());
+        for (k, v) in params {
+            cstr(b, k);
+            cstr(b, v);
+        }
+        b.put_u8(0);
+    });
+}
+
+pub fn ssl_request(out: &mut BytesMut) {
+    untagged(out, |b| b.put_u32(crate::startup::SSL_REQUEST_CODE));
+}
+
+pub fn cancel_request(out: &mut BytesMut, pid: i32, secret: &[u8]) {
+    untagged(out, |b| {
+        b.put_u32(crate::startup::CANCEL_REQUEST_CODE);
+        b.put_i32(pid);
+        b.put_slice(secret);
+    });
+}
+
+/// A cleartext or MD5 PasswordMessage.
+pub fn password_message(out: &mut BytesMut, password: &[u8]) {
+    message(out, b'p', |b| cstr(b, password));
+}
+
+pub fn sasl_initial_response(out: &mut BytesMut, mechanism: &str, data: &[u8]) {
+    message(out, b'p', |b| {
+        cstr(b, mechanism.as_bytes());
+        b.put_i32(data.len() as i32);
+        b.put_slice(data);
+    });
+}
+
+pub fn sasl_response(out: &mut BytesMut, data: &[u8]) {
+    message(out, b'p', |b| b.put_slice(data));
+}
+
+pub fn terminate(out: &mut BytesMut) {
+    message(out, b'X', |_| {});
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_response_bytes() {
+        let mut out = BytesMut::new();
+        error_response(
+            &mut out,
+            Report {
+                severity: "FATAL",
+                code: "28P01",
+                message: "no",
+            },
+        );
+        assert_eq!(
+            &out[..],
+            b"E\0\0\0\x1eSFATAL\0VFATAL\0C28P01\0Mno\0\0"
+        );
+    }
+
+    #[test]
+    fn startup_message_round_trips_through_the_decoder() {
+        let mut out = BytesMut::new();
+        startup_message(
+            &mut out,
+            crate::PROTOCOL_3_0,
+            &[(b"user", b"bob"), (b"database", b"db")],
+        );
+        let len = crate::startup::packet_len([out[0], out[1], out[2], out[3]]).unwrap();
+        assert_eq!(len, out.len());
+        let crate::startup::StartupRequest::Startup(m) = crate::startup::decode(&out[4..]).unwrap()
+        else {
+            panic!("not a startup message")
+        };
+        assert_eq!(m.param("user"), Some(&b"bob"[..]));
+    }
+
+    #[test]
+    fn ready_and_key_data() {
+        let mut out = BytesMut::new();
+        ready_for_query(&mut out, b'I');
+        backend_key_data(&mut out, 9, b"abcd");
+        assert_eq!(&out[..], b"Z\0\0\0\x05IK\0\0\0\x0c\0\0\0\x09abcd");
+    }
+}

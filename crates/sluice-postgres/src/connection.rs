@@ -1,0 +1,223 @@
+//! One client connection, start to end. The order of the steps here is the enforcement
+//! sequence for PostgreSQL: handshake → authenticate → open session (policy + audit) →
+//! connect upstream → greet → relay (decide + audit + forward per request) → end (audit).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{timeout_at, Instant};
+use tokio_rustls::TlsAcceptor;
+use tracing::{field, Instrument};
+
+use sluice_core::{Gateway, RejectionKind, SessionRequest, Traffic};
+use sluice_pgwire::cstr::lossy;
+use sluice_pgwire::encode;
+
+use crate::cancel::CancelRegistry;
+use crate::error::PgError;
+use crate::handshake::{self, ClientHello, Opening};
+use crate::relay::{self, RelaySettings};
+use crate::stream::{ClientStream, MaybeTls};
+use crate::{client_auth, upstream, ShutdownPhase};
+
+pub struct Context {
+    pub tls: Option<TlsAcceptor>,
+    pub cancels: CancelRegistry,
+    pub gateway: Gateway,
+}
+
+/// Startup parameters passed on to the target. Anything else is refused rather than dropped:
+/// `options` could set server settings outside the audited statement stream, and
+/// `replication` would open a different protocol altogether.
+const FORWARDED_PARAMETERS: [&str; 11] = [
+    "application_name",
+    "client_encoding",
+    "datestyle",
+    "timezone",
+    "intervalstyle",
+    "extra_float_digits",
+    "search_path",
+    "statement_timeout",
+    "lock_timeout",
+    "idle_in_transaction_session_timeout",
+    "bytea_output",
+];
+
+/// Parameters that only shape sluice's own handling and are not passed on.
+const CONSUMED_PARAMETERS: [&str; 2] = ["user", "database"];
+
+pub async fn serve(context: Arc<Context>, tcp: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<ShutdownPhase>) {
+    let _ = tcp.set_nodelay(true);
+    let span = tracing::info_span!(
+        "session",
+        protocol = "postgres",
+        client = %peer,
+        session = field::Empty,
+        identity = field::Empty,
+        target = field::Empty,
+    );
+    async move {
+        match run(&context, tcp, peer, shutdown).await {
+            Ok(()) => tracing::info!("connection closed"),
+            Err(e) => tracing::info!(error = %e, "connection ended with an error"),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<ShutdownPhase>) -> Result<(), PgError> {
+    let gateway = &context.gateway;
+    let config = gateway.config();
+    let deadline = Instant::now() + config.gateway.handshake_timeout;
+    let client_addr = peer.to_string();
+
+    let mut slot = Some(MaybeTls::Plain(tcp));
+    let negotiated = timeout_at(
+        deadline,
+        handshake::negotiate(&mut slot, context.tls.as_ref(), config.postgres.require_tls, &context.cancels),
+    )
+    .await
+    .unwrap_or(Err(PgError::HandshakeTimeout));
+    let mut hello = match negotiated {
+        Ok(Opening::Hello(hello)) => hello,
+        Ok(Opening::Cancelled) => return Ok(()),
+        Err(e) => {
+            if let Some(stream) = slot.as_mut() {
+                send_fatal(stream, &e).await;
+            }
+            return Err(e);
+        }
+    };
+
+    let identity = match hello.param("user") {
+        Some(u) if !u.is_empty() => lossy(u).into_owned(),
+        _ => return refuse(&mut hello.stream, PgError::refused("28000", "no user name given: connect with the identity as user")).await,
+    };
+    let target = hello.param("database").map(|d| lossy(d).into_owned()).unwrap_or_else(|| identity.clone());
+    let span = tracing::Span::current();
+    span.record("identity", identity.as_str());
+    span.record("target", target.as_str());
+    let forwarded = match forwarded_parameters(&hello) {
+        Ok(p) => p,
+        Err(e) => {
+            gateway.reject(&client_addr, Some(&identity), Some(&target), "postgres", &e.to_string()).await;
+            return refuse(&mut hello.stream, e).await;
+        }
+    };
+
+    let authenticated = timeout_at(
+        deadline,
+        client_auth::authenticate(gateway, &mut hello.stream, &identity, config.postgres.client_auth),
+    )
+    .await
+    .unwrap_or(Err(PgError::HandshakeTimeout));
+    let authenticated = match authenticated {
+        Ok(a) => a,
+        Err(e) => {
+            gateway.reject(&client_addr, Some(&identity), Some(&target), "postgres", &e.to_string()).await;
+            return refuse(&mut hello.stream, e).await;
+        }
+    };
+
+    let request = SessionRequest {
+        client_addr: client_addr.clone(),
+        target: &target,
+        protocol: "postgres",
+        tls: hello.is_tls(),
+        application_name: hello.param("application_name").map(|a| lossy(a).into_owned()),
+    };
+    let session = match gateway.open_session(authenticated, request).await {
+        Ok(s) => s,
+        Err(rejection) => {
+            let code = match rejection.kind {
+                RejectionKind::UnknownTarget => "3D000",
+                RejectionKind::Denied => "42501",
+                RejectionKind::Internal => "58000",
+            };
+            return refuse(&mut hello.stream, PgError::refused(code, rejection.reason)).await;
+        }
+    };
+    span.record("session", session.id());
+
+    let params: Vec<(&[u8], &[u8])> = forwarded.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+    let upstream = timeout_at(deadline, upstream::connect(&session, &params))
+        .await
+        .unwrap_or_else(|_| Err(PgError::UpstreamConnect("login to the target timed out".into())));
+    let upstream = match upstream {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not connect to the target");
+            gateway.metrics().session_errors.inc();
+            session.end(&e.to_string(), Traffic::default()).await;
+            return refuse(&mut hello.stream, e).await;
+        }
+    };
+
+    let cancel_key = context.cancels.register(
+        Arc::new(session.target().clone()),
+        upstream.backend_pid,
+        &upstream.backend_secret,
+        if hello.version.minor >= 2 { 32 } else { 4 },
+    );
+    let mut greeting = BytesMut::new();
+    encode::authentication_ok(&mut greeting);
+    greeting.extend_from_slice(&upstream.announcements);
+    encode::backend_key_data(&mut greeting, cancel_key.pid, &cancel_key.secret);
+    encode::ready_for_query(&mut greeting, b'I');
+    if let Err(e) = hello.stream.write_all(&greeting).await {
+        session.end("client disconnected during login", Traffic::default()).await;
+        return Err(e.into());
+    }
+    tracing::info!(tls = hello.is_tls(), "session open");
+
+    let settings = RelaySettings {
+        max_message_bytes: config.gateway.max_message_bytes,
+        shutdown,
+    };
+    let result = relay::run(&session, hello.stream, upstream, settings).await;
+    drop(cancel_key);
+    result
+}
+
+/// The startup parameters to pass on, or a refusal naming the first one sluice will not pass.
+fn forwarded_parameters(hello: &ClientHello) -> Result<Vec<(Vec<u8>, Vec<u8>)>, PgError> {
+    let mut forwarded = Vec::new();
+    for (name, value) in &hello.params {
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if CONSUMED_PARAMETERS.contains(&lower.as_str()) {
+            continue;
+        }
+        if lower == "replication" && matches!(value.as_slice(), b"false" | b"off" | b"0" | b"no") {
+            continue;
+        }
+        if !FORWARDED_PARAMETERS.contains(&lower.as_str()) {
+            return Err(PgError::refused(
+                "0A000",
+                format!("startup parameter \"{lower}\" is not supported by sluice; use SET after connecting"),
+            ));
+        }
+        forwarded.push((name.clone(), value.clone()));
+    }
+    Ok(forwarded)
+}
+
+async fn refuse(stream: &mut ClientStream, e: PgError) -> Result<(), PgError> {
+    send_fatal(stream, &e).await;
+    Err(e)
+}
+
+async fn send_fatal(stream: &mut ClientStream, e: &PgError) {
+    let mut out = BytesMut::new();
+    e.write_fatal(&mut out);
+    // A client that stopped reading must not hold the task: one second, then give up.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        let _ = stream.write_all(&out).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}

@@ -1,0 +1,101 @@
+//! Every way a PostgreSQL session can fail, tagged by side, and the one place that decides what
+//! the client is told about each.
+
+use sluice_pgwire::encode::Report;
+use sluice_pgwire::WireError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// The client sent bytes that are not valid protocol.
+    #[error("invalid message from client: {0}")]
+    ClientProtocol(#[from] WireError),
+    /// Valid bytes, wrong place (e.g. a password message after authentication).
+    #[error("unexpected message from client: {0}")]
+    ClientUnexpected(String),
+    #[error("client did not finish the handshake in time")]
+    HandshakeTimeout,
+    #[error("{0}")]
+    ClientRefused(Refusal),
+    #[error("authentication failed for identity \"{0}\"")]
+    AuthFailed(String),
+    #[error("target unreachable: {0}")]
+    UpstreamConnect(String),
+    #[error("target refused the gateway's credential: {0}")]
+    UpstreamAuth(String),
+    #[error("invalid message from target: {0}")]
+    UpstreamProtocol(String),
+    #[error("audit trail unavailable: {0}")]
+    Audit(#[from] sluice_core::CoreError),
+    #[error("tls: {0}")]
+    Tls(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A refusal with the SQLSTATE the client should see.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl PgError {
+    pub fn refused(code: &'static str, message: impl Into<String>) -> PgError {
+        PgError::ClientRefused(Refusal {
+            code,
+            message: message.into(),
+        })
+    }
+
+    /// The FATAL ErrorResponse fields for this error. Upstream details stay in the gateway's
+    /// log: the client learns that the target failed, not how the gateway reaches it.
+    pub fn report(&self) -> (&'static str, String) {
+        match self {
+            PgError::ClientProtocol(e) => ("08P01", format!("sluice: invalid message: {e}")),
+            PgError::ClientUnexpected(m) => ("08P01", format!("sluice: {m}")),
+            PgError::HandshakeTimeout => ("08P01", "sluice: handshake timed out".into()),
+            PgError::ClientRefused(r) => (r.code, format!("sluice: {}", r.message)),
+            PgError::AuthFailed(identity) => (
+                "28P01",
+                format!("password authentication failed for user \"{identity}\""),
+            ),
+            PgError::UpstreamConnect(_) => (
+                "08006",
+                "sluice: the target database is unreachable".into(),
+            ),
+            PgError::UpstreamAuth(_) => (
+                "08006",
+                "sluice: the gateway could not log in to the target database".into(),
+            ),
+            PgError::UpstreamProtocol(_) => (
+                "08P01",
+                "sluice: the target database sent an invalid message".into(),
+            ),
+            PgError::Audit(_) => (
+                "58000",
+                "sluice: the audit trail is unavailable; the request was not forwarded".into(),
+            ),
+            PgError::Tls(_) => ("08006", "sluice: TLS failure".into()),
+            PgError::Io(_) => ("08006", "sluice: connection failure".into()),
+        }
+    }
+
+    /// Encodes this error as the FATAL ErrorResponse sent before closing.
+    pub fn write_fatal(&self, out: &mut bytes::BytesMut) {
+        let (code, message) = self.report();
+        sluice_pgwire::encode::error_response(
+            out,
+            Report {
+                severity: "FATAL",
+                code,
+                message: &message,
+            },
+        );
+    }
+}

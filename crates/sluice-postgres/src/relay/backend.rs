@@ -1,0 +1,374 @@
+//! Target → client: pair each response with its request, audit outcomes, relay the bytes.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, ReadHalf};
+use tokio::sync::{mpsc, watch};
+
+use sluice_core::{Outcome, Session, StatementPermit};
+use sluice_pgwire::backend as be;
+use sluice_pgwire::cstr::lossy;
+use sluice_pgwire::{encode, frame};
+
+use super::expect::Expect;
+use super::Downstream;
+use crate::error::PgError;
+use crate::stream::UpstreamStream;
+use crate::ShutdownPhase;
+
+const READ_CHUNK: usize = 64 * 1024;
+/// A response message at least this large is streamed to the client as it arrives instead of
+/// being buffered whole (big rows, COPY data). Messages sluice must read are never this large.
+const STREAM_THRESHOLD: usize = 256 * 1024;
+
+pub enum BackendEnd {
+    TargetClosed,
+    ClientGone,
+    Shutdown,
+}
+
+/// Results of the statements of one simple Query, accumulated until ReadyForQuery.
+#[derive(Default)]
+struct SimpleProgress {
+    tags: Vec<String>,
+    rows: Option<u64>,
+    error: Option<(String, String)>,
+}
+
+pub struct BackendHalf<'s> {
+    session: &'s Session,
+    upstream: ReadHalf<UpstreamStream>,
+    incoming: mpsc::Receiver<Expect>,
+    expected: VecDeque<Expect>,
+    buf: BytesMut,
+    /// Bytes injected among relayed ones when a refusal must go out between responses.
+    out: BytesMut,
+    /// Bytes of a large message still to stream through unread.
+    passthrough: usize,
+    /// Transaction status of the last ReadyForQuery, for ReadyForQuery messages sluice writes.
+    status: u8,
+    /// An extended-protocol error was seen; the server skips everything up to Sync.
+    pipeline_failed: bool,
+    simple: SimpleProgress,
+    shutdown: watch::Receiver<ShutdownPhase>,
+    incoming_closed: bool,
+    shutdown_closed: bool,
+}
+
+impl<'s> BackendHalf<'s> {
+    pub fn new(
+        session: &'s Session,
+        upstream: ReadHalf<UpstreamStream>,
+        incoming: mpsc::Receiver<Expect>,
+        leftover: BytesMut,
+        shutdown: watch::Receiver<ShutdownPhase>,
+    ) -> Self {
+        let mut buf = leftover;
+        buf.reserve(READ_CHUNK);
+        BackendHalf {
+            session,
+            upstream,
+            incoming,
+            expected: VecDeque::new(),
+            buf,
+            out: BytesMut::new(),
+            passthrough: 0,
+            status: b'I',
+            pipeline_failed: false,
+            simple: SimpleProgress::default(),
+            shutdown,
+            incoming_closed: false,
+            shutdown_closed: false,
+        }
+    }
+
+    pub async fn run(&mut self, client: &mut Downstream) -> Result<BackendEnd, PgError> {
+        let metrics = self.session.gateway().metrics();
+        loop {
+            if let Some(end) = self.shutdown_due() {
+                return Ok(end);
+            }
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                read = self.upstream.read_buf(&mut self.buf) => {
+                    if read? == 0 {
+                        return Ok(BackendEnd::TargetClosed);
+                    }
+                    self.take_incoming();
+                    let consumed = self.relay_batch()?;
+                    let sent = self.send(client, consumed).await;
+                    if sent.is_err() {
+                        return Ok(BackendEnd::ClientGone);
+                    }
+                    metrics.bytes_to_clients.add(consumed as u64);
+                }
+                next = self.incoming.recv(), if !self.incoming_closed => {
+                    match next {
+                        Some(e) => self.expected.push_back(e),
+                        None => self.incoming_closed = true,
+                    }
+                    self.take_incoming();
+                    self.emit_injections();
+                    if !self.out.is_empty() {
+                        let sent = client.send(&self.out).await;
+                        self.out.clear();
+                        if sent.is_err() {
+                            return Ok(BackendEnd::ClientGone);
+                        }
+                    }
+                }
+                changed = self.shutdown.changed(), if !self.shutdown_closed => {
+                    self.shutdown_closed = changed.is_err();
+                }
+            }
+        }
+    }
+
+    /// At shutdown a session ends between requests; once forced, at once.
+    fn shutdown_due(&self) -> Option<BackendEnd> {
+        match *self.shutdown.borrow() {
+            ShutdownPhase::Running => None,
+            ShutdownPhase::Draining if self.expected.is_empty() && self.passthrough == 0 => {
+                Some(BackendEnd::Shutdown)
+            }
+            ShutdownPhase::Draining => None,
+            ShutdownPhase::Forced => Some(BackendEnd::Shutdown),
+        }
+    }
+
+    /// Moves queued expectations in: the client half queues them before forwarding, so by the
+    /// time a response arrives its expectation is at least in the channel.
+    fn take_incoming(&mut self) {
+        while let Ok(e) = self.incoming.try_recv() {
+            self.expected.push_back(e);
+        }
+    }
+
+    /// Processes the complete messages in the buffer; returns how many bytes to relay.
+    fn relay_batch(&mut self) -> Result<usize, PgError> {
+        let start = self.passthrough.min(self.buf.len());
+        self.passthrough -= start;
+        let mut relayed_upto = 0;
+        // The buffer is lent out so message views can borrow it while `self` changes.
+        let buf = std::mem::take(&mut self.buf);
+        let scanned = self.scan(&buf, start, &mut relayed_upto);
+        self.buf = buf;
+        let pos = scanned?;
+        if !self.out.is_empty() {
+            self.out.extend_from_slice(&self.buf[relayed_upto..pos]);
+        }
+        Ok(pos)
+    }
+
+    fn scan(&mut self, buf: &[u8], mut pos: usize, relayed_upto: &mut usize) -> Result<usize, PgError> {
+        while pos < buf.len() {
+            let Some(f) = frame::peek(&buf[pos..], usize::MAX).map_err(bad)? else { break };
+            if buf.len() - pos < f.len {
+                if f.len >= STREAM_THRESHOLD && !inspected(f.tag) {
+                    self.passthrough = f.len - (buf.len() - pos);
+                    pos = buf.len();
+                }
+                break;
+            }
+            self.on_message(f.tag, f.body(&buf[pos..]))?;
+            pos += f.len;
+            self.emit_injections_after(buf, relayed_upto, pos);
+        }
+        Ok(pos)
+    }
+
+    /// If handling a message made injections due, splice the relayed bytes so far before them.
+    fn emit_injections_after(&mut self, buf: &[u8], relayed_upto: &mut usize, pos: usize) {
+        let mark = self.out.len();
+        self.emit_injections();
+        if self.out.len() > mark {
+            let injected = self.out.split_off(mark);
+            self.out.extend_from_slice(&buf[*relayed_upto..pos]);
+            self.out.extend_from_slice(&injected);
+            *relayed_upto = pos;
+        }
+    }
+
+    async fn send(&mut self, client: &mut Downstream, consumed: usize) -> std::io::Result<()> {
+        let result = if self.out.is_empty() {
+            client.send(&self.buf[..consumed]).await
+        } else {
+            let r = client.send(&self.out).await;
+            self.out.clear();
+            r
+        };
+        self.buf.advance(consumed);
+        result
+    }
+
+    /// Writes refusals that have reached the head of the queue.
+    fn emit_injections(&mut self) {
+        while let Some(Expect::Inject { .. }) = self.expected.front() {
+            let Some(Expect::Inject { message, ready }) = self.expected.pop_front() else { break };
+            // Inside a failed pipeline the client already has its one error until Sync.
+            if !self.pipeline_failed {
+                self.out.extend_from_slice(&message);
+                if ready {
+                    encode::ready_for_query(&mut self.out, self.status);
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, tag: u8, body: &[u8]) -> Result<(), PgError> {
+        match tag {
+            be::COMMAND_COMPLETE => {
+                let tag = be::command_tag(body).map_err(bad)?;
+                let rows = be::rows_of_tag(tag);
+                match self.expected.front() {
+                    Some(Expect::SimpleQuery(_)) => self.simple.completed(lossy(tag).into_owned(), rows),
+                    Some(Expect::Execute(_)) => self.finish_execute(Outcome::Ok {
+                        command_tag: lossy(tag).into_owned(),
+                        rows,
+                    }),
+                    _ => {}
+                }
+            }
+            be::EMPTY_QUERY_RESPONSE => match self.expected.front() {
+                Some(Expect::SimpleQuery(_)) => self.simple.completed("EMPTY".into(), None),
+                Some(Expect::Execute(_)) => self.finish_execute(Outcome::Ok {
+                    command_tag: "EMPTY".into(),
+                    rows: None,
+                }),
+                _ => {}
+            },
+            be::PORTAL_SUSPENDED => self.finish_execute(Outcome::Ok {
+                command_tag: "SUSPENDED".into(),
+                rows: None,
+            }),
+            be::ERROR_RESPONSE => {
+                let f = be::error_fields(body).map_err(bad)?;
+                let (code, message) = (lossy(f.code).into_owned(), lossy(f.message).into_owned());
+                match self.expected.front() {
+                    Some(Expect::SimpleQuery(_)) => self.simple.error = Some((code, message)),
+                    Some(Expect::Execute(_)) => {
+                        self.finish_execute(Outcome::Error { sqlstate: code, message });
+                        self.pipeline_failed = true;
+                    }
+                    Some(Expect::Parse | Expect::Bind | Expect::Describe | Expect::Close) => {
+                        self.expected.pop_front();
+                        self.pipeline_failed = true;
+                    }
+                    // An error at Sync (a failed implicit commit), or unsolicited (FATAL).
+                    _ => {}
+                }
+            }
+            be::READY_FOR_QUERY => {
+                self.status = body.first().copied().unwrap_or(b'I');
+                if self.pipeline_failed {
+                    self.skip_failed_pipeline();
+                }
+                match self.expected.pop_front() {
+                    Some(Expect::SimpleQuery(permit)) => {
+                        let progress = std::mem::take(&mut self.simple);
+                        self.session.finish(permit, progress.outcome());
+                    }
+                    Some(Expect::Sync) | None => {}
+                    Some(other) => {
+                        return Err(bad(format!("ReadyForQuery arrived while expecting {other:?}")));
+                    }
+                }
+            }
+            be::PARSE_COMPLETE => self.pop_if(|e| matches!(e, Expect::Parse)),
+            be::BIND_COMPLETE => self.pop_if(|e| matches!(e, Expect::Bind)),
+            be::CLOSE_COMPLETE => self.pop_if(|e| matches!(e, Expect::Close)),
+            be::ROW_DESCRIPTION | be::NO_DATA => self.pop_if(|e| matches!(e, Expect::Describe)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn pop_if(&mut self, expected: impl Fn(&Expect) -> bool) {
+        if self.expected.front().is_some_and(expected) {
+            self.expected.pop_front();
+        }
+    }
+
+    fn finish_execute(&mut self, outcome: Outcome) {
+        if let Some(Expect::Execute(_)) = self.expected.front() {
+            if let Some(Expect::Execute(permit)) = self.expected.pop_front() {
+                self.session.finish(permit, outcome);
+            }
+        }
+    }
+
+    /// After an extended-protocol error the server ignored everything up to Sync.
+    fn skip_failed_pipeline(&mut self) {
+        while let Some(front) = self.expected.front() {
+            if matches!(front, Expect::Sync) {
+                break;
+            }
+            if let Some(e) = self.expected.pop_front() {
+                self.abandon(e, "skipped: an earlier message in the same pipeline failed");
+            }
+        }
+        self.pipeline_failed = false;
+    }
+
+    fn abandon(&self, e: Expect, reason: &str) {
+        if let Expect::SimpleQuery(permit) | Expect::Execute(permit) = e {
+            finish_unexecuted(self.session, permit, reason);
+        }
+    }
+
+    /// Audits every request still waiting for a response when the session ends.
+    pub fn abandon_pending(&mut self, reason: &str) {
+        self.take_incoming();
+        let reason = format!("no result: the session ended first ({reason})");
+        while let Some(e) = self.expected.pop_front() {
+            self.abandon(e, &reason);
+        }
+    }
+}
+
+impl SimpleProgress {
+    fn completed(&mut self, tag: String, rows: Option<u64>) {
+        self.tags.push(tag);
+        if let Some(r) = rows {
+            self.rows = Some(self.rows.unwrap_or(0) + r);
+        }
+    }
+
+    fn outcome(self) -> Outcome {
+        match self.error {
+            Some((sqlstate, message)) => Outcome::Error { sqlstate, message },
+            None => Outcome::Ok {
+                command_tag: self.tags.join("; "),
+                rows: self.rows,
+            },
+        }
+    }
+}
+
+fn finish_unexecuted(session: &Session, permit: StatementPermit, reason: &str) {
+    session.finish(
+        permit,
+        Outcome::NotExecuted {
+            reason: reason.to_owned(),
+        },
+    );
+}
+
+/// Messages whose content sluice reads; they are always buffered whole.
+fn inspected(tag: u8) -> bool {
+    matches!(
+        tag,
+        be::COMMAND_COMPLETE
+            | be::EMPTY_QUERY_RESPONSE
+            | be::PORTAL_SUSPENDED
+            | be::ERROR_RESPONSE
+            | be::READY_FOR_QUERY
+    )
+}
+
+fn bad(e: impl std::fmt::Display) -> PgError {
+    PgError::UpstreamProtocol(e.to_string())
+}

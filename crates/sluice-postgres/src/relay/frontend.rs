@@ -1,0 +1,307 @@
+//! Client → target: read, decide, audit, seal, forward.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+
+use sluice_core::{Admission, AuditBatch, Sealed, Session};
+use sluice_pgwire::cstr::lossy;
+use sluice_pgwire::encode::{self, Report};
+use sluice_pgwire::frontend::{self as fe, Bind, FrontendMessage};
+use sluice_pgwire::frame;
+
+use super::expect::Expect;
+use crate::error::PgError;
+use crate::stream::{ClientStream, UpstreamStream};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+pub enum FrontendEnd {
+    Terminated,
+    Disconnected,
+}
+
+/// A bound portal: the statement text it runs and, if configured, its parameter values.
+struct Portal {
+    text: Arc<str>,
+    parameters: Option<Vec<Option<String>>>,
+}
+
+pub struct FrontendHalf<'s> {
+    session: &'s Session,
+    client: ReadHalf<ClientStream>,
+    upstream: WriteHalf<UpstreamStream>,
+    expects: mpsc::Sender<Expect>,
+    max_message_bytes: usize,
+    buf: BytesMut,
+    /// Prepared statement texts by name, so each Execute is audited with its SQL.
+    statements: HashMap<Box<[u8]>, Arc<str>>,
+    portals: HashMap<Box<[u8]>, Portal>,
+    /// After a refused extended-protocol message, the rest up to Sync is discarded, as the
+    /// server itself does after an error.
+    discarding_until_sync: bool,
+    bytes_read: u64,
+}
+
+/// What to do with the messages of one read batch.
+#[derive(Default)]
+struct Plan {
+    audit: AuditBatch,
+    expects: Vec<Expect>,
+    /// Byte ranges of the batch to forward, in order (refused messages are cut out).
+    forward: Vec<Range<usize>>,
+    terminate: bool,
+}
+
+impl<'s> FrontendHalf<'s> {
+    pub fn new(
+        session: &'s Session,
+        client: ReadHalf<ClientStream>,
+        upstream: WriteHalf<UpstreamStream>,
+        expects: mpsc::Sender<Expect>,
+        max_message_bytes: usize,
+    ) -> Self {
+        FrontendHalf {
+            session,
+            client,
+            upstream,
+            expects,
+            max_message_bytes,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            discarding_until_sync: false,
+            bytes_read: 0,
+        }
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    pub async fn run(&mut self) -> Result<FrontendEnd, PgError> {
+        let metrics = self.session.gateway().metrics();
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let n = self.client.read_buf(&mut self.buf).await?;
+            if n == 0 {
+                return Ok(FrontendEnd::Disconnected);
+            }
+            self.bytes_read += n as u64;
+            metrics.bytes_from_clients.add(n as u64);
+
+            let mut plan = Plan::default();
+            // The buffer is lent out while planning so message views can borrow it freely.
+            let buf = std::mem::take(&mut self.buf);
+            let planned = self.plan_batch(&buf, &mut plan);
+            self.buf = buf;
+            let (consumed, missing) = match planned {
+                Ok(p) => p,
+                Err(e) => {
+                    // Requests admitted earlier in this batch were never forwarded.
+                    for expect in plan.expects.drain(..) {
+                        if let Expect::SimpleQuery(permit) | Expect::Execute(permit) = expect {
+                            self.session.finish(permit, not_forwarded());
+                        }
+                    }
+                    return Err(e);
+                }
+            };
+            if missing > 0 {
+                // Make room for the whole message now rather than growing in small steps.
+                self.buf.reserve(missing);
+            }
+            if consumed == 0 {
+                continue;
+            }
+            let sealed = self.session.seal(&mut plan.audit).await?;
+            for e in plan.expects.drain(..) {
+                if self.expects.send(e).await.is_err() {
+                    return Ok(FrontendEnd::Disconnected);
+                }
+            }
+            self.forward(&sealed, &plan.forward).await?;
+            self.buf.advance(consumed);
+            if plan.terminate {
+                return Ok(FrontendEnd::Terminated);
+            }
+        }
+    }
+
+    /// Walks the complete messages in `buf`, deciding each. Returns the bytes consumed and how
+    /// many more bytes the next, incomplete message needs.
+    fn plan_batch(&mut self, buf: &[u8], plan: &mut Plan) -> Result<(usize, usize), PgError> {
+        let mut pos = 0;
+        let mut forward_from = 0;
+        let mut missing = 0;
+        while let Some(f) = frame::peek(&buf[pos..], self.max_message_bytes)? {
+            if buf.len() - pos < f.len {
+                missing = f.len - (buf.len() - pos);
+                break;
+            }
+            let start = pos;
+            pos += f.len;
+            let keep = self.plan_message(plan, f.tag, f.body(&buf[start..]))?;
+            if !keep {
+                plan.forward.push(forward_from..start);
+                forward_from = pos;
+            }
+            if plan.terminate {
+                break;
+            }
+        }
+        plan.forward.push(forward_from..pos);
+        Ok((pos, missing))
+    }
+
+    /// Decides one message; returns whether to forward it.
+    fn plan_message(&mut self, plan: &mut Plan, tag: u8, body: &[u8]) -> Result<bool, PgError> {
+        if self.discarding_until_sync && tag != fe::SYNC {
+            return Ok(false);
+        }
+        match fe::decode(tag, body)? {
+            FrontendMessage::Query { sql } => {
+                // A simple query destroys the unnamed statement and portal on the server.
+                self.statements.remove(&b""[..]);
+                self.portals.remove(&b""[..]);
+                let text = lossy(sql);
+                match self.session.admit(&mut plan.audit, &text, None)? {
+                    Admission::Allowed(permit) => plan.expects.push(Expect::SimpleQuery(permit)),
+                    Admission::Denied { reason } => {
+                        plan.expects.push(refusal(&reason, true));
+                        return Ok(false);
+                    }
+                }
+            }
+            FrontendMessage::Parse { statement, sql } => {
+                self.statements.insert(statement.into(), Arc::from(lossy(sql)));
+                plan.expects.push(Expect::Parse);
+            }
+            FrontendMessage::Bind(bind) => {
+                let portal = self.portal_for(&bind)?;
+                self.portals.insert(bind.portal.into(), portal);
+                plan.expects.push(Expect::Bind);
+            }
+            FrontendMessage::Execute { portal, .. } => {
+                let (text, parameters) = match self.portals.get(portal) {
+                    Some(p) => (p.text.clone(), p.parameters.clone()),
+                    // A cursor opened by DECLARE is a portal sluice never saw bound.
+                    None => (Arc::from(format!("-- execute portal \"{}\"", lossy(portal))), None),
+                };
+                match self.session.admit(&mut plan.audit, &text, parameters)? {
+                    Admission::Allowed(permit) => plan.expects.push(Expect::Execute(permit)),
+                    Admission::Denied { reason } => {
+                        plan.expects.push(refusal(&reason, false));
+                        self.discarding_until_sync = true;
+                        return Ok(false);
+                    }
+                }
+            }
+            FrontendMessage::Describe { .. } => plan.expects.push(Expect::Describe),
+            FrontendMessage::Close { kind, name } => {
+                if kind == b'S' {
+                    self.statements.remove(name);
+                } else {
+                    self.portals.remove(name);
+                }
+                plan.expects.push(Expect::Close);
+            }
+            FrontendMessage::Sync => {
+                self.discarding_until_sync = false;
+                plan.expects.push(Expect::Sync);
+            }
+            FrontendMessage::Terminate => plan.terminate = true,
+            FrontendMessage::Flush
+            | FrontendMessage::CopyData
+            | FrontendMessage::CopyDone
+            | FrontendMessage::CopyFail { .. } => {}
+            FrontendMessage::FunctionCall => {
+                // The fast-path call names a function by OID with opaque arguments: nothing a
+                // policy could read. Refuse it; `SELECT f(...)` does the same and is audited.
+                plan.expects.push(Expect::Inject {
+                    message: error_bytes("0A000", "sluice: the FunctionCall protocol message is not supported; call the function with SELECT"),
+                    ready: true,
+                });
+                return Ok(false);
+            }
+            FrontendMessage::Password(_) => {
+                return Err(PgError::ClientUnexpected("password message after authentication".into()))
+            }
+        }
+        Ok(true)
+    }
+
+    fn portal_for(&self, bind: &Bind<'_>) -> Result<Portal, PgError> {
+        let text = match self.statements.get(bind.statement) {
+            Some(t) => t.clone(),
+            None => Arc::from(format!("-- unknown prepared statement \"{}\"", lossy(bind.statement))),
+        };
+        let parameters = if self.session.records_parameters() {
+            let values = bind.parameters()?;
+            Some(
+                values
+                    .into_iter()
+                    .map(|v| {
+                        v.value.map(|bytes| {
+                            if v.binary {
+                                format!("\\x{}", hex::encode(bytes))
+                            } else {
+                                lossy(bytes).into_owned()
+                            }
+                        })
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        Ok(Portal { text, parameters })
+    }
+
+    /// Writes the planned ranges upstream. Taking `Sealed` makes "audit before forward" a
+    /// compile-time rule rather than a convention.
+    async fn forward(&mut self, _sealed: &Sealed, ranges: &[Range<usize>]) -> Result<(), PgError> {
+        let mut wrote = false;
+        for r in ranges.iter().filter(|r| !r.is_empty()) {
+            self.upstream.write_all(&self.buf[r.clone()]).await?;
+            wrote = true;
+        }
+        if wrote {
+            self.upstream.flush().await?;
+        }
+        Ok(())
+    }
+}
+
+fn not_forwarded() -> sluice_core::Outcome {
+    sluice_core::Outcome::NotExecuted {
+        reason: "not forwarded: a later message in the same batch was invalid".into(),
+    }
+}
+
+fn error_bytes(code: &str, message: &str) -> Bytes {
+    let mut out = BytesMut::new();
+    encode::error_response(
+        &mut out,
+        Report {
+            severity: "ERROR",
+            code,
+            message,
+        },
+    );
+    out.freeze()
+}
+
+/// The answer to a request the policy refused.
+fn refusal(reason: &str, ready: bool) -> Expect {
+    Expect::Inject {
+        message: error_bytes("42501", &format!("sluice: denied by policy: {reason}")),
+        ready,
+    }
+}

@@ -1,0 +1,121 @@
+//! The relay of an authenticated session: two halves joined in one task.
+//!
+//! The client half reads client messages, decides and audits each request, seals the audit
+//! batch, and only then writes the bytes upstream. The server half reads the target's
+//! responses, pairs them with the expected responses the client half queued, audits each
+//! statement's outcome, and relays the bytes. Each half reads and writes independently, so a
+//! client that floods requests without reading cannot deadlock the gateway against the target.
+//! Bytes are relayed as received, one write per read batch, never re-encoded.
+
+mod backend;
+mod expect;
+mod frontend;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::sync::{mpsc, watch};
+
+use sluice_core::{Session, Traffic};
+
+use crate::error::PgError;
+use crate::stream::{ClientStream, UpstreamStream};
+use crate::upstream::Upstream;
+use crate::ShutdownPhase;
+
+pub use backend::BackendEnd;
+use backend::BackendHalf;
+use frontend::{FrontendEnd, FrontendHalf};
+
+/// Expected responses in flight between the halves; bounded so a client that pipelines
+/// without reading is slowed by backpressure instead of growing memory.
+const EXPECT_QUEUE: usize = 4096;
+
+/// The writing side toward the client, shared by the server half and the final error report.
+pub struct Downstream {
+    writer: WriteHalf<ClientStream>,
+    /// True while a write is in progress: a write cut short leaves a partial message, after
+    /// which nothing more may be sent.
+    mid_write: bool,
+    bytes: u64,
+}
+
+impl Downstream {
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.mid_write = true;
+        self.writer.write_all(bytes).await?;
+        self.writer.flush().await?;
+        self.mid_write = false;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Sends a last FATAL error if the stream is at a message boundary.
+    pub async fn send_fatal(&mut self, error: &PgError) {
+        if self.mid_write {
+            return;
+        }
+        let mut out = BytesMut::new();
+        error.write_fatal(&mut out);
+        let _ = self.send(&out).await;
+    }
+}
+
+pub struct RelaySettings {
+    pub max_message_bytes: usize,
+    pub shutdown: watch::Receiver<ShutdownPhase>,
+}
+
+/// Runs the session until either side ends it; audits every statement still in flight and the
+/// session's end.
+pub async fn run(
+    session: &Session,
+    client: ClientStream,
+    upstream: Upstream,
+    settings: RelaySettings,
+) -> Result<(), PgError> {
+    let (client_reader, client_writer) = tokio::io::split(client);
+    let (upstream_reader, upstream_writer) = tokio::io::split::<UpstreamStream>(upstream.stream);
+    let (tx, rx) = mpsc::channel(EXPECT_QUEUE);
+    let mut downstream = Downstream {
+        writer: client_writer,
+        mid_write: false,
+        bytes: 0,
+    };
+    let mut front = FrontendHalf::new(session, client_reader, upstream_writer, tx, settings.max_message_bytes);
+    let mut back = BackendHalf::new(session, upstream_reader, rx, upstream.leftover, settings.shutdown);
+
+    let (reason, error) = tokio::select! {
+        end = front.run() => match end {
+            Ok(FrontendEnd::Terminated) => ("client terminated the session".to_owned(), None),
+            Ok(FrontendEnd::Disconnected) => ("client disconnected".to_owned(), None),
+            Err(e) => (e.to_string(), Some(e)),
+        },
+        end = back.run(&mut downstream) => match end {
+            Ok(BackendEnd::TargetClosed) => ("target closed the connection".to_owned(), None),
+            Ok(BackendEnd::ClientGone) => ("client disconnected".to_owned(), None),
+            Ok(BackendEnd::Shutdown) => {
+                let e = PgError::refused("57P01", "terminating connection because the gateway is shutting down");
+                ("gateway shutdown".to_owned(), Some(e))
+            }
+            Err(e) => (e.to_string(), Some(e)),
+        },
+    };
+    if let Some(e) = &error {
+        downstream.send_fatal(e).await;
+    }
+    back.abandon_pending(&reason);
+    let metrics = session.gateway().metrics();
+    if matches!(error, Some(ref e) if !matches!(e, PgError::ClientRefused(_))) {
+        metrics.session_errors.inc();
+    }
+    let traffic = Traffic {
+        from_client: front.bytes_read(),
+        to_client: downstream.bytes,
+    };
+    session.end(&reason, traffic).await;
+    let _ = downstream.writer.shutdown().await;
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,142 @@
+//! TLS on both legs: the certificate sluice shows clients, and how it checks targets.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use sluice_core::config::{PostgresListenerConfig, TargetConfig, TargetTls};
+
+use crate::error::PgError;
+
+fn tls_err(e: impl std::fmt::Display) -> PgError {
+    PgError::Tls(e.to_string())
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The server side of client TLS: the configured pair, or a self-signed one generated on first
+/// start and kept in `data_dir/tls/` so clients that pin it keep working across restarts.
+pub fn server_config(listener: &PostgresListenerConfig, data_dir: &Path) -> Result<Arc<ServerConfig>, PgError> {
+    let (cert_path, key_path) = match (&listener.tls_cert, &listener.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => {
+            let dir = data_dir.join("tls");
+            let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
+            if !c.exists() || !k.exists() {
+                generate_self_signed(&dir, &c, &k)?;
+            }
+            (c, k)
+        }
+    };
+    let certs = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(tls_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(tls_err)?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(tls_err)?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(tls_err)?;
+    // Direct TLS (PostgreSQL 17's sslnegotiation=direct) requires this ALPN protocol.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), PgError> {
+    std::fs::create_dir_all(dir)?;
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .map_err(tls_err)?;
+    std::fs::write(cert, generated.cert.pem())?;
+    write_private(key, generated.key_pair.serialize_pem().as_bytes())?;
+    tracing::info!(cert = %cert.display(), "generated a self-signed certificate for client TLS");
+    Ok(())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+/// The client side of target TLS, per the target's mode. `None` when TLS is disabled.
+pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>, PgError> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?;
+    let config = match target.tls {
+        TargetTls::Disable => return Ok(None),
+        TargetTls::Prefer | TargetTls::Require => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider())))
+            .with_no_client_auth(),
+        TargetTls::VerifyFull => {
+            let ca = target.tls_ca.as_ref().ok_or_else(|| {
+                PgError::Tls(format!("target {}: tls = \"verify-full\" needs tls_ca", target.name))
+            })?;
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(ca).map_err(tls_err)? {
+                roots.add(cert.map_err(tls_err)?).map_err(tls_err)?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    };
+    Ok(Some(Arc::new(config)))
+}
+
+pub fn server_name(host: &str) -> Result<ServerName<'static>, PgError> {
+    ServerName::try_from(host.to_owned()).map_err(tls_err)
+}
+
+/// libpq's `sslmode=require`: encrypt, but accept any certificate. Signatures are still checked
+/// so the handshake itself is sound.
+#[derive(Debug)]
+struct EncryptOnly(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

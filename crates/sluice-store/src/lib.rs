@@ -1,0 +1,134 @@
+//! The gateway's own state store.
+//!
+//! Everything the gateway persists about itself (as opposed to the databases it
+//! fronts) goes through the [`Store`] trait, so the embedded SQLite backend used
+//! by single-node deployments and a future PostgreSQL backend are interchangeable.
+//!
+//! For now the store holds gateway-issued access tokens. A token's secret is
+//! never stored: callers derive a SCRAM-SHA-256 verifier (`stored_key`,
+//! `server_key`, `iterations`) with the identity's salt and hand over only those
+//! bytes. This crate performs no cryptography at all.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: the [`Store`] trait and the [`TokenRecord`] value type shared by
+//!   every backend.
+//! - `error.rs`: [`StoreError`], the single error type of the crate.
+//! - `sqlite.rs`: [`SqliteStore`], the embedded backend built on `sqlx`.
+//! - `migrations/sqlite/`: schema migrations for the SQLite backend, embedded
+//!   into the binary at compile time. Each backend gets its own directory
+//!   because DDL is not portable between engines; queries are kept to the
+//!   common subset so the PostgreSQL backend can reuse their shape.
+//! - `build.rs`: makes cargo rebuild when a migration file changes, since the
+//!   embedding macro cannot tell it so.
+//! - `tests/sqlite.rs`: behavioural tests against real database files.
+//!
+//! # Concurrency
+//!
+//! Several processes may open the same SQLite file at once (the running gateway
+//! and the `sluice token create` CLI). [`SqliteStore::open`] therefore enables
+//! WAL journaling and a busy timeout, and every write is a single statement so
+//! it never needs a multi-statement transaction that could deadlock.
+
+mod error;
+mod sqlite;
+
+use std::fmt;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+/// Persistent gateway state, implemented once per database backend.
+///
+/// All timestamps are unix seconds supplied by the caller, so behaviour is
+/// deterministic in tests and every process sharing a store agrees on what
+/// "now" means only as far as their clocks do.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Returns the identity's SCRAM salt, inserting `candidate` first if the
+    /// identity has none yet.
+    ///
+    /// All tokens of one identity share the salt because the SCRAM server-first
+    /// message is sent before the gateway knows which token the client holds.
+    /// When two callers race, both get the salt that was stored first, so the
+    /// returned value (not `candidate`) is what must be used for derivation.
+    async fn identity_salt(&self, identity: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// Looks up the salt without creating it.
+    async fn find_identity_salt(&self, identity: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores a new token.
+    ///
+    /// Fails with [`StoreError::UnknownIdentity`] if the identity has no salt
+    /// yet and with [`StoreError::DuplicateToken`] if the id is taken.
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    /// Tokens of `identity` that are not revoked and not expired at `now`
+    /// (unix seconds), ordered by creation time then id.
+    ///
+    /// A token whose `expires_at` equals `now` counts as expired.
+    async fn active_tokens(&self, identity: &str, now: i64)
+        -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// All tokens, or only those of `identity`, including revoked and expired
+    /// ones, ordered by `created_at` then `id`.
+    async fn list_tokens(&self, identity: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Marks the token revoked; `Ok(false)` if no such token or already revoked.
+    ///
+    /// Repeating a revocation never moves `revoked_at`, so the first
+    /// revocation time is the one that is kept.
+    async fn revoke_token(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Records a successful authentication with the token.
+    ///
+    /// `last_used_at` only ever moves forward, so a process with a lagging
+    /// clock cannot make a token look unused. Fails with
+    /// [`StoreError::TokenNotFound`] if the token does not exist.
+    async fn mark_token_used(&self, id: &str, now: i64) -> Result<(), StoreError>;
+}
+
+/// One gateway-issued access token, as persisted.
+///
+/// Holds a SCRAM-SHA-256 verifier, never the token secret. `Debug` redacts the
+/// verifier keys anyway: they are enough to impersonate the gateway towards a
+/// client, so they must not end up in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Unique token id, chosen by the caller.
+    pub id: String,
+    /// Identity (user name) the token authenticates as.
+    pub identity: String,
+    /// SCRAM `StoredKey`.
+    pub stored_key: Vec<u8>,
+    /// SCRAM `ServerKey`.
+    pub server_key: Vec<u8>,
+    /// PBKDF2 iteration count used to derive the keys; must be at least 1.
+    pub iterations: u32,
+    /// Creation time, unix seconds.
+    pub created_at: i64,
+    /// Expiry time, unix seconds; `None` never expires.
+    pub expires_at: Option<i64>,
+    /// Revocation time, unix seconds; `None` while the token is valid.
+    pub revoked_at: Option<i64>,
+    /// Last successful authentication, unix seconds.
+    pub last_used_at: Option<i64>,
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `format_args!` so the placeholder prints bare rather than as a quoted string.
+        let redacted = format_args!("<redacted>");
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("identity", &self.identity)
+            .field("stored_key", &redacted)
+            .field("server_key", &redacted)
+            .field("iterations", &self.iterations)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .field("last_used_at", &self.last_used_at)
+            .finish()
+    }
+}
