@@ -47,9 +47,10 @@ impl PgServer {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` leaves `Running`; then stops accepting, lets sessions finish
+    /// Serves until `control` leaves `Running`; then stops accepting, lets sessions finish
     /// their current request within `grace`, and forces the rest.
-    pub async fn run(self, mut shutdown: watch::Receiver<ShutdownPhase>, grace: Duration, force: watch::Sender<ShutdownPhase>) {
+    pub async fn run(self, control: Arc<watch::Sender<ShutdownPhase>>, grace: Duration) {
+        let mut shutdown = control.subscribe();
         let mut sessions = JoinSet::new();
         loop {
             tokio::select! {
@@ -73,7 +74,7 @@ impl PgServer {
         .await;
         if drained.is_err() {
             tracing::warn!(sessions = sessions.len(), "grace period over; ending remaining sessions");
-            let _ = force.send(ShutdownPhase::Forced);
+            let _ = control.send(ShutdownPhase::Forced);
             let last_call = tokio::time::timeout(Duration::from_secs(5), async {
                 while sessions.join_next().await.is_some() {}
             })

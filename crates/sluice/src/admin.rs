@@ -1,0 +1,59 @@
+//! The admin HTTP listener: `/healthz` for orchestrators and `/metrics` for Prometheus.
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use sluice_core::Gateway;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+pub async fn serve(listener: TcpListener, gateway: Gateway, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(gateway);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+}
+
+/// Healthy while the audit trail accepts writes: a gateway that cannot audit serves nothing.
+async fn healthz(State(gateway): State<Gateway>) -> impl IntoResponse {
+    let stats = gateway.audit().metrics();
+    if stats.sync_failures > 0 {
+        (StatusCode::SERVICE_UNAVAILABLE, "audit trail failed\n")
+    } else {
+        (StatusCode::OK, "ok\n")
+    }
+}
+
+async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse {
+    let mut text = gateway.metrics().render();
+    let a = gateway.audit().metrics();
+    let audit = [
+        ("sluice_audit_records_total", "Audit records appended.", a.records_appended),
+        ("sluice_audit_bytes_written_total", "Audit bytes written.", a.bytes_written),
+        ("sluice_audit_write_batches_total", "Group-commit writes (one write(2) each).", a.write_batches),
+        ("sluice_audit_syncs_total", "fdatasync calls on the audit file.", a.syncs),
+        ("sluice_audit_write_failures_total", "Failed audit writes.", a.write_failures),
+    ];
+    for (name, help, value) in audit {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+    }
+    text.push_str(&format!(
+        "# HELP sluice_audit_write_seconds_total Time spent in audit write(2) calls.\n# TYPE sluice_audit_write_seconds_total counter\nsluice_audit_write_seconds_total {}\n# HELP sluice_audit_write_seconds_max Longest audit write(2).\n# TYPE sluice_audit_write_seconds_max gauge\nsluice_audit_write_seconds_max {}\n",
+        a.write_latency_us_total as f64 / 1e6,
+        a.write_latency_us_max as f64 / 1e6
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

@@ -1,0 +1,164 @@
+//! `sluice demo`: a scratch PostgreSQL with a small shop schema, a gateway in front of it on the
+//! embedded store, two identities with fresh tokens, and the commands to try it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sluice_core::config::Config;
+
+use crate::cli::DemoArgs;
+use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
+
+const DATABASE: &str = "shop";
+const IDENTITIES: [(&str, &str, &str); 2] = [("alice", "human", "dba"), ("ci-bot", "service", "ci")];
+
+const SCHEMA: &str = "
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, phone text);
+CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2) NOT NULL, placed_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO customers (name, email, phone) VALUES
+  ('Ada Lovelace', 'ada@example.com', '+44 20 7946 0018'),
+  ('Grace Hopper', 'grace@example.org', '+1 202 555 0143'),
+  ('Alan Turing', 'alan@example.net', '+44 161 496 0752');
+INSERT INTO orders (customer_id, total) VALUES (1, 120.50), (1, 35.00), (2, 999.99), (3, 12.75);
+";
+
+#[derive(Serialize)]
+struct DemoInfo {
+    config: PathBuf,
+    admin_url: Option<String>,
+    direct_url: String,
+    postgres_url: BTreeMap<String, String>,
+    tokens: BTreeMap<String, String>,
+}
+
+pub async fn run(args: DemoArgs) -> Result<()> {
+    let (dir, _temporary) = match args.dir {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new().prefix("sluice-demo-").tempdir()?;
+            (t.path().to_owned(), Some(t))
+        }
+    };
+    std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+    let setup_dir = dir.clone();
+    let (pg, config_path, target_password) = tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
+
+    let text = std::fs::read_to_string(&config_path)?;
+    let config = Config::load(&config_path)?;
+    crate::logging::init(&config.log);
+    let running = crate::runtime::start(config.clone(), &text).await?;
+
+    let mut tokens = BTreeMap::new();
+    let mut urls = BTreeMap::new();
+    let pg_addr = running.postgres_addr.context("the demo needs the PostgreSQL listener")?;
+    for (name, _, _) in IDENTITIES {
+        let secret = crate::token_cmd::create(&config, name, Some(Duration::from_secs(8 * 3600))).await?;
+        urls.insert(
+            name.to_owned(),
+            format!("postgresql://{name}:{}@{pg_addr}/{DATABASE}", secret.expose()),
+        );
+        tokens.insert(name.to_owned(), secret.expose().to_owned());
+    }
+    let info = DemoInfo {
+        config: config_path.clone(),
+        admin_url: running.admin_addr.map(|a| format!("http://{a}")),
+        direct_url: pg.direct_url(SCRAM_ROLE, &target_password, DATABASE),
+        postgres_url: urls,
+        tokens,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&info)?);
+    } else {
+        print_human(&info, pg_addr);
+    }
+
+    let signal = crate::runtime::shutdown_signal().await?;
+    running.shutdown(&format!("demo stopped by {signal}")).await?;
+    drop(pg);
+    Ok(())
+}
+
+/// Starts the scratch database and writes the gateway's configuration. Blocking.
+fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
+    let pg_dir = dir.join("pg");
+    if pg_dir.exists() {
+        // The database is scratch: a re-run starts it afresh, while the gateway's state
+        // (store, audit trail) in `data/` carries on.
+        std::fs::remove_dir_all(&pg_dir)?;
+    }
+    let superuser_password = random_password();
+    let target_password = random_password();
+    let pg = ScratchPostgres::start(&pg_dir, &superuser_password)?;
+    pg.create_roles_and_database(&target_password, DATABASE)?;
+    pg.psql(DATABASE, &format!("SET ROLE {SCRAM_ROLE}; {SCHEMA}"))?;
+
+    let password_file = dir.join("target-password");
+    write_private(&password_file, &target_password)?;
+    let pg_port = scratch_pg::free_port()?;
+    let admin_port = scratch_pg::free_port()?;
+    let mut identities = String::new();
+    for (name, kind, group) in IDENTITIES {
+        identities.push_str(&format!(
+            "\n[[identities]]\nname = \"{name}\"\nkind = \"{kind}\"\ngroups = [\"{group}\"]\n"
+        ));
+    }
+    let config = format!(
+        "# Written by `sluice demo`. Every field is described in docs/configuration.md.\n\
+         [gateway]\ndata_dir = \"data\"\n\n\
+         [postgres]\nlisten = \"127.0.0.1:{pg_port}\"\n\n\
+         [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n\
+         [audit]\ndurability = \"buffered\"\n\n\
+         [log]\nlevel = \"info\"\n\
+         {identities}\n\
+         [[targets]]\nname = \"{DATABASE}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         database = \"{DATABASE}\"\nuser = \"{SCRAM_ROLE}\"\npassword_file = \"target-password\"\n\
+         tls = \"disable\"\ntags = {{ environment = \"demo\" }}\n",
+        pg.port
+    );
+    let config_path = dir.join("sluice.toml");
+    std::fs::write(&config_path, config)?;
+    Ok((pg, config_path, target_password))
+}
+
+fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sluice".into());
+    println!("sluice demo is ready: a scratch PostgreSQL database \"{DATABASE}\" behind a gateway.\n");
+    for (name, token) in &info.tokens {
+        println!("Connect as {name}:");
+        println!(
+            "  PGPASSWORD='{token}' psql \"host={} port={} user={name} dbname={DATABASE}\"\n",
+            pg_addr.ip(),
+            pg_addr.port()
+        );
+    }
+    println!("See what was done, and check the audit chain:");
+    println!("  {exe} audit search --config {}", info.config.display());
+    println!("  {exe} audit verify --config {}", info.config.display());
+    if let Some(admin) = &info.admin_url {
+        println!("Metrics: {admin}/metrics");
+    }
+    println!("\nPress Ctrl-C to stop.");
+}
+
+fn random_password() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}

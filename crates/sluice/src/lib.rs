@@ -1,0 +1,21 @@
+//! The `sluice` binary's library: the command line, the wiring of a running gateway, and the
+//! demo. It is a library so that integration tests and benchmarks start gateways and scratch
+//! databases exactly the way the binary does.
+//!
+//! # Layout
+//! - [`cli`]: the command-line grammar (clap).
+//! - [`runtime`]: opens the state (store, audit, key) and runs the listeners; graceful shutdown.
+//! - [`admin`]: `/healthz` and `/metrics` over HTTP.
+//! - [`token_cmd`], [`audit_cmd`]: the `token` and `audit` subcommands.
+//! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
+//! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).
+//! - [`logging`]: tracing subscriber setup.
+
+pub mod admin;
+pub mod audit_cmd;
+pub mod cli;
+pub mod demo;
+pub mod logging;
+pub mod runtime;
+pub mod scratch_pg;
+pub mod token_cmd;

@@ -1,0 +1,174 @@
+//! A running gateway: state opened in a fixed order, listeners started, and a graceful stop.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use sluice_audit::{AuditEvent, AuditLog, Durability};
+use sluice_core::config::{AuditDurability, Config};
+use sluice_core::Gateway;
+use sluice_decision::BuiltinPolicy;
+use sluice_postgres::{PgServer, ShutdownPhase};
+use sluice_store::SqliteStore;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin;
+
+pub struct RunningGateway {
+    pub gateway: Gateway,
+    pub postgres_addr: Option<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
+    control: Arc<watch::Sender<ShutdownPhase>>,
+    admin_stop: watch::Sender<bool>,
+    postgres_task: Option<JoinHandle<()>>,
+    admin_task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn open_store(config: &Config) -> Result<SqliteStore> {
+    let path = config.store_path();
+    SqliteStore::open(&path)
+        .await
+        .with_context(|| format!("opening the store {}", path.display()))
+}
+
+/// The 32-byte key that keys the gateway's own derivations (fake salts for unknown
+/// identities). Created on first start; kept private to the gateway's user.
+pub fn load_gateway_key(data_dir: &Path) -> Result<[u8; 32]> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("gateway.key");
+    if let Ok(bytes) = std::fs::read(&path) {
+        return bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} is not 32 bytes", path.display()));
+    }
+    let key: [u8; 32] = rand::random();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&key))
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(key)
+}
+
+pub fn open_audit(config: &Config) -> Result<AuditLog> {
+    let durability = match config.audit.durability {
+        AuditDurability::Buffered => Durability::Buffered {
+            sync_interval: config.audit.sync_interval,
+        },
+        AuditDurability::Strict => Durability::Strict,
+    };
+    let path = config.audit_path();
+    AuditLog::open(&path, durability).with_context(|| {
+        format!(
+            "opening the audit trail {} (is another gateway using this data directory?)",
+            path.display()
+        )
+    })
+}
+
+/// Opens the state, records the start in the audit trail, and starts the listeners.
+pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> {
+    std::fs::create_dir_all(&config.gateway.data_dir)
+        .with_context(|| format!("creating {}", config.gateway.data_dir.display()))?;
+    let key = load_gateway_key(&config.gateway.data_dir)?;
+    let store = open_store(&config).await?;
+    let audit = open_audit(&config)?;
+    audit
+        .record(&AuditEvent::GatewayStarted {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            config_digest: hex::encode(Sha256::digest(config_text.as_bytes())),
+        })
+        .await
+        .context("writing the first audit record")?;
+    let pg_listen = config.postgres.listen;
+    let admin_listen = config.admin.listen;
+    let grace = config.gateway.shutdown_grace;
+    let gateway = Gateway::new(config, Arc::new(store), audit, Arc::new(BuiltinPolicy), key)?;
+
+    let (control, _) = watch::channel(ShutdownPhase::Running);
+    let control = Arc::new(control);
+    let (admin_stop, admin_stop_rx) = watch::channel(false);
+
+    let mut postgres_addr = None;
+    let mut postgres_task = None;
+    if let Some(addr) = pg_listen {
+        let server = PgServer::bind(gateway.clone(), addr)
+            .await
+            .with_context(|| format!("binding the PostgreSQL listener on {addr}"))?;
+        postgres_addr = Some(server.local_addr()?);
+        postgres_task = Some(tokio::spawn(server.run(control.clone(), grace)));
+    }
+    let mut admin_addr = None;
+    let mut admin_task = None;
+    if let Some(addr) = admin_listen {
+        let listener = admin::bind(addr)
+            .await
+            .with_context(|| format!("binding the admin listener on {addr}"))?;
+        admin_addr = Some(listener.local_addr()?);
+        admin_task = Some(tokio::spawn(admin::serve(listener, gateway.clone(), admin_stop_rx)));
+    }
+    tracing::info!(?postgres_addr, ?admin_addr, "sluice is ready");
+    Ok(RunningGateway {
+        gateway,
+        postgres_addr,
+        admin_addr,
+        control,
+        admin_stop,
+        postgres_task,
+        admin_task,
+    })
+}
+
+impl RunningGateway {
+    /// Stops accepting, drains sessions within the grace period, records the stop, and syncs
+    /// the audit trail.
+    pub async fn shutdown(mut self, reason: &str) -> Result<()> {
+        let _ = self.control.send(ShutdownPhase::Draining);
+        if let Some(task) = self.postgres_task.take() {
+            let _ = task.await;
+        }
+        let _ = self.admin_stop.send(true);
+        if let Some(task) = self.admin_task.take() {
+            let _ = task.await;
+        }
+        let audit = self.gateway.audit().clone();
+        audit
+            .record(&AuditEvent::GatewayStopped {
+                reason: reason.to_owned(),
+            })
+            .await?;
+        audit.close().await?;
+        tracing::info!("sluice stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+/// `sluice serve`.
+pub async fn serve(config_path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("reading {}", config_path.display()))?;
+    let config = Config::load(config_path)?;
+    crate::logging::init(&config.log);
+    let running = start(config, &text).await?;
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "shutting down");
+    running.shutdown(&format!("{signal} received")).await
+}

@@ -1,0 +1,260 @@
+//! A throwaway PostgreSQL server in a directory of ours, for `sluice demo`, the tests and the
+//! benchmarks: initdb, a free loopback port, SCRAM on TCP, no Unix socket. When sluice runs as
+//! root (containers, CI), the server runs as the `postgres` system user, since PostgreSQL
+//! refuses to run as root.
+
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// Roles every scratch server has, one per upstream login method sluice supports.
+pub const SCRAM_ROLE: &str = "sluice_scram";
+pub const MD5_ROLE: &str = "sluice_md5";
+pub const CLEARTEXT_ROLE: &str = "sluice_cleartext";
+
+pub struct ScratchPostgres {
+    pub port: u16,
+    pub superuser_password: String,
+    dir: PathBuf,
+    bindir: PathBuf,
+    owner: Option<(u32, u32)>,
+    server: Child,
+}
+
+impl ScratchPostgres {
+    /// Creates a cluster in `dir/pgdata` and starts it. Blocks until it accepts connections.
+    pub fn start(dir: &Path, superuser_password: &str) -> Result<ScratchPostgres> {
+        let bindir = find_bindir()?;
+        let owner = server_owner()?;
+        std::fs::create_dir_all(dir)?;
+        let data = dir.join("pgdata");
+        let pwfile = dir.join("pg-superuser-password");
+        std::fs::write(&pwfile, superuser_password)?;
+        if let Some((uid, gid)) = owner {
+            allow_traversal(dir.parent())?;
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))?;
+        }
+        let mut initdb = Command::new(bindir.join("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256"])
+            .arg(format!("--pwfile={}", pwfile.display()));
+        run_quiet(as_owner(&mut initdb, owner)).context("initdb failed")?;
+        let _ = std::fs::remove_file(&pwfile);
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            format!(
+                "host all {MD5_ROLE} 127.0.0.1/32 md5\n\
+                 host all {CLEARTEXT_ROLE} 127.0.0.1/32 password\n\
+                 host all all 127.0.0.1/32 scram-sha-256\n"
+            ),
+        )?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(data.join("pg_hba.conf"), Some(uid), Some(gid))?;
+        }
+        let port = free_port()?;
+        let log = std::fs::File::create(dir.join("postgres.log"))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(dir.join("postgres.log"), Some(uid), Some(gid))?;
+        }
+        let mut postgres = Command::new(bindir.join("postgres"));
+        postgres
+            .arg("-D")
+            .arg(&data)
+            .arg("-p")
+            .arg(port.to_string())
+            .args([
+                "-c", "listen_addresses=127.0.0.1",
+                "-c", "unix_socket_directories=",
+                "-c", "fsync=off",
+                "-c", "synchronous_commit=off",
+                "-c", "full_page_writes=off",
+                "-c", "max_connections=200",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let server = as_owner(&mut postgres, owner).spawn().context("could not start postgres")?;
+        let pg = ScratchPostgres {
+            port,
+            superuser_password: superuser_password.to_owned(),
+            dir: dir.to_owned(),
+            bindir,
+            owner,
+            server,
+        };
+        pg.wait_ready()?;
+        Ok(pg)
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let ok = Command::new(self.bindir.join("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let log = std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
+        bail!("postgres did not become ready; its log:\n{log}")
+    }
+
+    /// Runs SQL as the superuser through psql, failing on the first error.
+    pub fn psql(&self, database: &str, sql: &str) -> Result<String> {
+        let out = Command::new(self.bindir.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &self.port.to_string(), "-d", database, "-c", sql])
+            .env("PGPASSWORD", &self.superuser_password)
+            .env_remove("PGSERVICE")
+            .output()?;
+        if !out.status.success() {
+            bail!("psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Creates the three login roles (SCRAM, MD5, cleartext) with `password`, and a database
+    /// `database` owned by the SCRAM role.
+    pub fn create_roles_and_database(&self, password: &str, database: &str) -> Result<()> {
+        let pw = password.replace('\'', "''");
+        self.psql(
+            "postgres",
+            &format!(
+                "SET password_encryption = 'scram-sha-256';
+                 CREATE ROLE {SCRAM_ROLE} LOGIN PASSWORD '{pw}';
+                 CREATE ROLE {CLEARTEXT_ROLE} LOGIN PASSWORD '{pw}';
+                 SET password_encryption = 'md5';
+                 CREATE ROLE {MD5_ROLE} LOGIN PASSWORD '{pw}';
+                 GRANT {SCRAM_ROLE} TO {MD5_ROLE}, {CLEARTEXT_ROLE};"
+            ),
+        )?;
+        self.psql("postgres", &format!("CREATE DATABASE {database} OWNER {SCRAM_ROLE}"))?;
+        Ok(())
+    }
+
+    /// A libpq URL straight to the server, bypassing sluice.
+    pub fn direct_url(&self, user: &str, password: &str, database: &str) -> String {
+        format!("postgresql://{user}:{password}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+
+    /// Whether the server runs as another user (sluice runs as root).
+    pub fn runs_as_other_user(&self) -> bool {
+        self.owner.is_some()
+    }
+}
+
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        // SIGINT is PostgreSQL's fast shutdown: backends end, the server exits cleanly.
+        let _ = Command::new("kill").args(["-INT", &self.server.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.server.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// The PostgreSQL server binaries: `$SLUICE_PG_BINDIR`, `pg_config --bindir`, or the newest
+/// `/usr/lib/postgresql/*/bin` (Debian's layout).
+pub fn find_bindir() -> Result<PathBuf> {
+    if let Ok(dir) = std::env::var("SLUICE_PG_BINDIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    if let Some((_, bin)) = versions.pop() {
+        return Ok(bin);
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").exists() {
+            return Ok(dir);
+        }
+    }
+    bail!("PostgreSQL server binaries not found: install postgresql (Debian) or set SLUICE_PG_BINDIR")
+}
+
+/// The uid/gid to run PostgreSQL as when we are root; `None` when we are not root.
+fn server_owner() -> Result<Option<(u32, u32)>> {
+    // /proc/self belongs to the effective user: a safe way to learn it without libc.
+    if std::fs::metadata("/proc/self")?.uid() != 0 {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd")?;
+    let line = passwd
+        .lines()
+        .find(|l| l.starts_with("postgres:"))
+        .ok_or_else(|| anyhow!("running as root needs the 'postgres' system user (Debian package postgresql)"))?;
+    let fields: Vec<&str> = line.split(':').collect();
+    let uid = fields.get(2).and_then(|f| f.parse().ok()).ok_or_else(|| anyhow!("bad /etc/passwd entry"))?;
+    let gid = fields.get(3).and_then(|f| f.parse().ok()).ok_or_else(|| anyhow!("bad /etc/passwd entry"))?;
+    Ok(Some((uid, gid)))
+}
+
+/// The server's user must be able to walk into our (often 0700 temporary) parent directory.
+fn allow_traversal(parent: Option<&Path>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+        let mut perms = std::fs::metadata(p)?.permissions();
+        if perms.mode() & 0o001 == 0 {
+            perms.set_mode(perms.mode() | 0o011);
+            std::fs::set_permissions(p, perms)?;
+        }
+    }
+    Ok(())
+}
+
+fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) -> &mut Command {
+    if let Some((uid, gid)) = owner {
+        cmd.uid(uid).gid(gid);
+        cmd.env("HOME", "/tmp");
+    }
+    cmd.current_dir("/")
+}
+
+fn run_quiet(cmd: &mut Command) -> Result<()> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
