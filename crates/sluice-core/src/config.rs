@@ -261,12 +261,14 @@ impl TargetConfig {
     /// Reads the credential from where the configuration points. Never inline.
     pub fn load_password(&self) -> Result<Option<Secret>, CoreError> {
         if let Some(var) = &self.password_env {
-            return std::env::var(var).map(|v| Some(Secret::new(v))).map_err(|_| {
-                CoreError::Config(format!(
-                    "target {}: environment variable {var} is not set",
-                    self.name
-                ))
-            });
+            return std::env::var(var)
+                .map(|v| Some(Secret::new(v)))
+                .map_err(|_| {
+                    CoreError::Config(format!(
+                        "target {}: environment variable {var} is not set",
+                        self.name
+                    ))
+                });
         }
         if let Some(path) = &self.password_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -276,7 +278,9 @@ impl TargetConfig {
                     path.display()
                 ))
             })?;
-            return Ok(Some(Secret::new(text.trim_end_matches(['\n', '\r']).to_owned())));
+            return Ok(Some(Secret::new(
+                text.trim_end_matches(['\n', '\r']).to_owned(),
+            )));
         }
         Ok(None)
     }
@@ -420,7 +424,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_errors() {
-        let bad = EXAMPLE.replace("tls = \"disable\"", "tls = \"disable\"\npassword = \"inline\"");
+        let bad = EXAMPLE.replace(
+            "tls = \"disable\"",
+            "tls = \"disable\"\npassword = \"inline\"",
+        );
         assert!(Config::parse(&bad).is_err());
     }
 

@@ -57,14 +57,14 @@ impl Authenticated {
 
 impl Credentials {
     /// Checks a SCRAM client proof; on success also returns the server signature to send back.
-    pub fn verify_scram(&self, auth_message: &[u8], proof: &[u8]) -> Option<(Authenticated, [u8; 32])> {
+    pub fn verify_scram(
+        &self,
+        auth_message: &[u8],
+        proof: &[u8],
+    ) -> Option<(Authenticated, [u8; 32])> {
         self.verifiers.iter().find_map(|(id, keys)| {
-            keys.accepts_proof(auth_message, proof).then(|| {
-                (
-                    self.authenticated(id),
-                    keys.server_signature(auth_message),
-                )
-            })
+            keys.accepts_proof(auth_message, proof)
+                .then(|| (self.authenticated(id), keys.server_signature(auth_message)))
         })
     }
 
@@ -161,7 +161,8 @@ impl Gateway {
 
     /// Step one, identify: the credentials a client named `identity` must prove.
     pub async fn credentials(&self, identity: &str) -> Result<Credentials, CoreError> {
-        let fake_salt = || token::hmac(&self.inner.gateway_key, identity.as_bytes())[..SALT_LEN].to_vec();
+        let fake_salt =
+            || token::hmac(&self.inner.gateway_key, identity.as_bytes())[..SALT_LEN].to_vec();
         let mut creds = Credentials {
             salt: fake_salt(),
             iterations: SCRAM_ITERATIONS,
@@ -220,20 +221,36 @@ impl Gateway {
         }
     }
 
-    async fn admit(&self, auth: &Authenticated, request: &SessionRequest<'_>) -> Result<Session, Rejection> {
-        let identity = self.inner.config.identity(auth.identity()).ok_or_else(|| Rejection {
-            reason: format!("identity {} is no longer configured", auth.identity()),
-            kind: RejectionKind::Denied,
-        })?;
+    async fn admit(
+        &self,
+        auth: &Authenticated,
+        request: &SessionRequest<'_>,
+    ) -> Result<Session, Rejection> {
+        let identity = self
+            .inner
+            .config
+            .identity(auth.identity())
+            .ok_or_else(|| Rejection {
+                reason: format!("identity {} is no longer configured", auth.identity()),
+                kind: RejectionKind::Denied,
+            })?;
         let (target, database) = self.resolve_target(request.target)?;
-        let decision = self.policy().decide_session(&session_facts(identity, target, &database, request));
+        let decision = self
+            .policy()
+            .decide_session(&session_facts(identity, target, &database, request));
         if let Some(reason) = decision.deny_reason() {
             return Err(Rejection {
                 reason: format!("access denied: {reason}"),
                 kind: RejectionKind::Denied,
             });
         }
-        let session = Session::new(self.clone(), identity.clone(), target.clone(), database, request);
+        let session = Session::new(
+            self.clone(),
+            identity.clone(),
+            target.clone(),
+            database,
+            request,
+        );
         session.audit_start(request).await.map_err(|e| Rejection {
             reason: e.to_string(),
             kind: RejectionKind::Internal,

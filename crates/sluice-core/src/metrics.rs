@@ -37,7 +37,9 @@ impl Gauge {
 }
 
 /// Upper bounds, in microseconds, of the audit latency histogram buckets.
-const LATENCY_BUCKETS_US: [u64; 12] = [5, 10, 25, 50, 100, 250, 500, 1_000, 5_000, 10_000, 100_000, 1_000_000];
+const LATENCY_BUCKETS_US: [u64; 12] = [
+    5, 10, 25, 50, 100, 250, 500, 1_000, 5_000, 10_000, 100_000, 1_000_000,
+];
 
 /// A fixed-bucket latency histogram.
 #[derive(Default)]
@@ -61,7 +63,11 @@ impl Histogram {
         let mut cumulative = 0;
         for (bound, bucket) in LATENCY_BUCKETS_US.iter().zip(&self.buckets) {
             cumulative += bucket.load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", *bound as f64 / 1e6);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                *bound as f64 / 1e6
+            );
         }
         let count = self.count.load(Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
@@ -92,18 +98,58 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         let counters: [(&str, &str, &Counter); 9] = [
-            ("sluice_sessions_started_total", "Sessions admitted.", &self.sessions_started),
-            ("sluice_connections_rejected_total", "Connections refused before a session started.", &self.connections_rejected),
-            ("sluice_statements_total", "Statements audited.", &self.statements),
-            ("sluice_statements_denied_total", "Statements denied by the gateway.", &self.statements_denied),
-            ("sluice_statement_errors_total", "Statements the target answered with an error.", &self.statement_errors),
-            ("sluice_session_errors_total", "Sessions ended by a gateway-side error.", &self.session_errors),
-            ("sluice_bytes_from_clients_total", "Bytes received from clients.", &self.bytes_from_clients),
-            ("sluice_bytes_to_clients_total", "Bytes sent to clients.", &self.bytes_to_clients),
-            ("sluice_audit_failures_total", "Audit writes that failed (requests were refused).", &self.audit_failures),
+            (
+                "sluice_sessions_started_total",
+                "Sessions admitted.",
+                &self.sessions_started,
+            ),
+            (
+                "sluice_connections_rejected_total",
+                "Connections refused before a session started.",
+                &self.connections_rejected,
+            ),
+            (
+                "sluice_statements_total",
+                "Statements audited.",
+                &self.statements,
+            ),
+            (
+                "sluice_statements_denied_total",
+                "Statements denied by the gateway.",
+                &self.statements_denied,
+            ),
+            (
+                "sluice_statement_errors_total",
+                "Statements the target answered with an error.",
+                &self.statement_errors,
+            ),
+            (
+                "sluice_session_errors_total",
+                "Sessions ended by a gateway-side error.",
+                &self.session_errors,
+            ),
+            (
+                "sluice_bytes_from_clients_total",
+                "Bytes received from clients.",
+                &self.bytes_from_clients,
+            ),
+            (
+                "sluice_bytes_to_clients_total",
+                "Bytes sent to clients.",
+                &self.bytes_to_clients,
+            ),
+            (
+                "sluice_audit_failures_total",
+                "Audit writes that failed (requests were refused).",
+                &self.audit_failures,
+            ),
         ];
         for (name, help, c) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.get());
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                c.get()
+            );
         }
         let _ = writeln!(
             out,

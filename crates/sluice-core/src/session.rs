@@ -65,11 +65,19 @@ pub enum Admission {
 /// How a statement ended, as the target reported it.
 #[derive(Debug)]
 pub enum Outcome {
-    Ok { command_tag: String, rows: Option<u64> },
-    Error { sqlstate: String, message: String },
+    Ok {
+        command_tag: String,
+        rows: Option<u64>,
+    },
+    Error {
+        sqlstate: String,
+        message: String,
+    },
     /// Forwarded but never run, e.g. skipped after an earlier error in the same pipeline, or
     /// the session ended first.
-    NotExecuted { reason: String },
+    NotExecuted {
+        reason: String,
+    },
 }
 
 /// Bytes each way, counted by the protocol's relay.
@@ -192,7 +200,9 @@ impl Session {
             parameters,
             decision: audit_decision(&decision),
         };
-        batch.tickets.push(self.audited(i.gateway.audit().append(&event))?);
+        batch
+            .tickets
+            .push(self.audited(i.gateway.audit().append(&event))?);
         i.gateway.metrics().statements.inc();
         let permit = StatementPermit {
             statement,
@@ -202,8 +212,17 @@ impl Session {
             None => Ok(Admission::Allowed(permit)),
             Some(reason) => {
                 i.gateway.metrics().statements_denied.inc();
-                let result = self.result_event(permit, sluice_audit::Outcome::Denied { reason: reason.clone() }, None, None);
-                batch.tickets.push(self.audited(i.gateway.audit().append(&result))?);
+                let result = self.result_event(
+                    permit,
+                    sluice_audit::Outcome::Denied {
+                        reason: reason.clone(),
+                    },
+                    None,
+                    None,
+                );
+                batch
+                    .tickets
+                    .push(self.audited(i.gateway.audit().append(&result))?);
                 Ok(Admission::Denied { reason })
             }
         }
@@ -233,12 +252,20 @@ impl Session {
     pub fn finish(&self, permit: StatementPermit, outcome: Outcome) {
         let metrics = self.inner.gateway.metrics();
         let (outcome, tag, rows) = match outcome {
-            Outcome::Ok { command_tag, rows } => (sluice_audit::Outcome::Ok, Some(command_tag), rows),
+            Outcome::Ok { command_tag, rows } => {
+                (sluice_audit::Outcome::Ok, Some(command_tag), rows)
+            }
             Outcome::Error { sqlstate, message } => {
                 metrics.statement_errors.inc();
-                (sluice_audit::Outcome::Error { sqlstate, message }, None, None)
+                (
+                    sluice_audit::Outcome::Error { sqlstate, message },
+                    None,
+                    None,
+                )
             }
-            Outcome::NotExecuted { reason } => (sluice_audit::Outcome::NotExecuted { reason }, None, None),
+            Outcome::NotExecuted { reason } => {
+                (sluice_audit::Outcome::NotExecuted { reason }, None, None)
+            }
         };
         let event = self.result_event(permit, outcome, tag, rows);
         if let Err(e) = self.inner.gateway.audit().append(&event) {

@@ -95,7 +95,10 @@ pub struct IssuedToken {
 
 /// Creates a token for `identity` using the identity's SCRAM `salt`.
 pub fn issue(identity: &str, salt: &[u8], now: i64, expires_at: Option<i64>) -> IssuedToken {
-    let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
+    let secret = format!(
+        "{TOKEN_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+    );
     let keys = ScramKeys::derive(secret.as_bytes(), salt, SCRAM_ITERATIONS);
     let record = TokenRecord {
         id: format!("tok_{}", hex::encode(random_bytes::<6>())),
@@ -114,7 +117,6 @@ pub fn issue(identity: &str, salt: &[u8], now: i64, expires_at: Option<i64>) -> 
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,7 +130,9 @@ mod tests {
         use base64::engine::general_purpose::STANDARD;
         let salt = STANDARD.decode(SALT_B64).unwrap();
         let keys = ScramKeys::derive(b"pencil", &salt, 4096);
-        let proof = STANDARD.decode("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=").unwrap();
+        let proof = STANDARD
+            .decode("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+            .unwrap();
         assert!(keys.accepts_proof(AUTH_MESSAGE.as_bytes(), &proof));
         assert_eq!(
             STANDARD.encode(keys.server_signature(AUTH_MESSAGE.as_bytes())),
@@ -144,9 +148,17 @@ mod tests {
     fn issued_tokens_verify_with_their_salt_only() {
         let t = issue("alice", b"0123456789abcdef", 10, None);
         assert!(t.secret.expose().starts_with("slc_"));
-        let again = ScramKeys::derive(t.secret.expose().as_bytes(), b"0123456789abcdef", SCRAM_ITERATIONS);
+        let again = ScramKeys::derive(
+            t.secret.expose().as_bytes(),
+            b"0123456789abcdef",
+            SCRAM_ITERATIONS,
+        );
         assert!(again.matches(&t.record));
-        let other = ScramKeys::derive(t.secret.expose().as_bytes(), b"fedcba9876543210", SCRAM_ITERATIONS);
+        let other = ScramKeys::derive(
+            t.secret.expose().as_bytes(),
+            b"fedcba9876543210",
+            SCRAM_ITERATIONS,
+        );
         assert!(!other.matches(&t.record));
     }
 }

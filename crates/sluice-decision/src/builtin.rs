@@ -26,7 +26,11 @@ impl Policy for BuiltinPolicy {
         Self::allow("builtin.allow_configured_identity")
     }
 
-    fn decide_statement(&self, _session: &SessionFacts<'_>, _statement: &StatementFacts<'_>) -> Decision {
+    fn decide_statement(
+        &self,
+        _session: &SessionFacts<'_>,
+        _statement: &StatementFacts<'_>,
+    ) -> Decision {
         Self::allow("builtin.allow_and_audit")
     }
 }
@@ -42,8 +46,17 @@ mod tests {
         let tags = BTreeMap::new();
         let groups = vec![];
         let s = SessionFacts {
-            identity: IdentityFacts { name: "a", kind: "human", groups: &groups },
-            target: TargetFacts { name: "t", kind: "postgres", database: "d", tags: &tags },
+            identity: IdentityFacts {
+                name: "a",
+                kind: "human",
+                groups: &groups,
+            },
+            target: TargetFacts {
+                name: "t",
+                kind: "postgres",
+                database: "d",
+                tags: &tags,
+            },
             client_addr: "127.0.0.1:1",
             protocol: "postgres",
         };

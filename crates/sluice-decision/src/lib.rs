@@ -23,5 +23,9 @@ pub trait Policy: Send + Sync {
     /// May this identity open a session on this target at all?
     fn decide_session(&self, session: &SessionFacts<'_>) -> Decision;
     /// May this statement run in this session?
-    fn decide_statement(&self, session: &SessionFacts<'_>, statement: &StatementFacts<'_>) -> Decision;
+    fn decide_statement(
+        &self,
+        session: &SessionFacts<'_>,
+        statement: &StatementFacts<'_>,
+    ) -> Decision;
 }

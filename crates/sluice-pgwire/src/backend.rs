@@ -33,9 +33,13 @@ pub const FUNCTION_CALL_RESPONSE: u8 = b'V';
 pub enum AuthRequest<'a> {
     Ok,
     Cleartext,
-    Md5 { salt: [u8; 4] },
+    Md5 {
+        salt: [u8; 4],
+    },
     /// SASL with the mechanisms the server offers, NUL-separated.
-    Sasl { mechanisms: Vec<&'a [u8]> },
+    Sasl {
+        mechanisms: Vec<&'a [u8]>,
+    },
     SaslContinue(&'a [u8]),
     SaslFinal(&'a [u8]),
     Other(i32),
@@ -168,15 +172,15 @@ mod tests {
                 mechanisms: vec![&b"SCRAM-SHA-256-PLUS"[..], &b"SCRAM-SHA-256"[..]]
             })
         );
-        assert_eq!(auth_request(b"\0\0\0\x0bxyz"), Ok(AuthRequest::SaslContinue(b"xyz")));
+        assert_eq!(
+            auth_request(b"\0\0\0\x0bxyz"),
+            Ok(AuthRequest::SaslContinue(b"xyz"))
+        );
     }
 
     #[test]
     fn key_data_and_parameter_status() {
-        assert_eq!(
-            backend_key_data(b"\0\0\0\x07abcd"),
-            Ok((7, &b"abcd"[..]))
-        );
+        assert_eq!(backend_key_data(b"\0\0\0\x07abcd"), Ok((7, &b"abcd"[..])));
         assert_eq!(
             parameter_status(b"TimeZone\0UTC\0"),
             Ok((&b"TimeZone"[..], &b"UTC"[..]))

@@ -176,10 +176,7 @@ mod tests {
                 message: "no",
             },
         );
-        assert_eq!(
-            &out[..],
-            b"E\0\0\0\x1eSFATAL\0VFATAL\0C28P01\0Mno\0\0"
-        );
+        assert_eq!(&out[..], b"E\0\0\0\x1eSFATAL\0VFATAL\0C28P01\0Mno\0\0");
     }
 
     #[test]

@@ -22,19 +22,35 @@ pub const PASSWORD: u8 = b'p';
 /// A client message, borrowing from the frame body.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FrontendMessage<'a> {
-    Query { sql: &'a [u8] },
-    Parse { statement: &'a [u8], sql: &'a [u8] },
+    Query {
+        sql: &'a [u8],
+    },
+    Parse {
+        statement: &'a [u8],
+        sql: &'a [u8],
+    },
     Bind(Bind<'a>),
-    Execute { portal: &'a [u8], max_rows: i32 },
+    Execute {
+        portal: &'a [u8],
+        max_rows: i32,
+    },
     /// `kind` is `b'S'` (statement) or `b'P'` (portal).
-    Describe { kind: u8, name: &'a [u8] },
-    Close { kind: u8, name: &'a [u8] },
+    Describe {
+        kind: u8,
+        name: &'a [u8],
+    },
+    Close {
+        kind: u8,
+        name: &'a [u8],
+    },
     Sync,
     Flush,
     Terminate,
     CopyData,
     CopyDone,
-    CopyFail { message: &'a [u8] },
+    CopyFail {
+        message: &'a [u8],
+    },
     FunctionCall,
     Password(&'a [u8]),
 }
@@ -224,16 +240,26 @@ mod tests {
         assert_eq!(
             params,
             vec![
-                BoundValue { binary: false, value: Some(b"42") },
-                BoundValue { binary: true, value: Some(b"\x07") },
-                BoundValue { binary: false, value: None },
+                BoundValue {
+                    binary: false,
+                    value: Some(b"42")
+                },
+                BoundValue {
+                    binary: true,
+                    value: Some(b"\x07")
+                },
+                BoundValue {
+                    binary: false,
+                    value: None
+                },
             ]
         );
     }
 
     #[test]
     fn bind_with_lying_lengths_fails_cleanly() {
-        let FrontendMessage::Bind(bind) = decode(b'B', b"\0\0\x00\x00\x00\x01\x00\x00\x10\x00").unwrap()
+        let FrontendMessage::Bind(bind) =
+            decode(b'B', b"\0\0\x00\x00\x00\x01\x00\x00\x10\x00").unwrap()
         else {
             panic!("not a bind")
         };
@@ -244,16 +270,25 @@ mod tests {
     fn execute_describe_close_sync() {
         assert_eq!(
             decode(b'E', b"\0\0\0\0\0"),
-            Ok(FrontendMessage::Execute { portal: b"", max_rows: 0 })
+            Ok(FrontendMessage::Execute {
+                portal: b"",
+                max_rows: 0
+            })
         );
         assert_eq!(
             decode(b'D', b"Sname\0"),
-            Ok(FrontendMessage::Describe { kind: b'S', name: b"name" })
+            Ok(FrontendMessage::Describe {
+                kind: b'S',
+                name: b"name"
+            })
         );
         assert!(decode(b'D', b"Xname\0").is_err());
         assert_eq!(
             decode(b'C', b"P\0"),
-            Ok(FrontendMessage::Close { kind: b'P', name: b"" })
+            Ok(FrontendMessage::Close {
+                kind: b'P',
+                name: b""
+            })
         );
         assert_eq!(decode(b'S', b""), Ok(FrontendMessage::Sync));
         assert!(decode(b'S', b"x").is_err());

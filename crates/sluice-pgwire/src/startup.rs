@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn ssl_and_gssenc_requests() {
-        assert_eq!(decode(&SSL_REQUEST_CODE.to_be_bytes()), Ok(StartupRequest::Ssl));
+        assert_eq!(
+            decode(&SSL_REQUEST_CODE.to_be_bytes()),
+            Ok(StartupRequest::Ssl)
+        );
         assert_eq!(
             decode(&GSSENC_REQUEST_CODE.to_be_bytes()),
             Ok(StartupRequest::GssEnc)

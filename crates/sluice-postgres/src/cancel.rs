@@ -83,7 +83,8 @@ impl CancelRegistry {
         let found = {
             let Ok(map) = self.entries.lock() else { return };
             map.get(&pid).and_then(|e| {
-                let same: bool = e.secret.len() == secret.len() && bool::from(e.secret.ct_eq(secret));
+                let same: bool =
+                    e.secret.len() == secret.len() && bool::from(e.secret.ct_eq(secret));
                 same.then(|| (e.target.clone(), e.backend_pid, e.backend_secret.clone()))
             })
         };

@@ -37,7 +37,11 @@ pub async fn authenticate(
     }
 }
 
-async fn cleartext(stream: &mut ClientStream, identity: &str, credentials: &Credentials) -> Result<Authenticated, PgError> {
+async fn cleartext(
+    stream: &mut ClientStream,
+    identity: &str,
+    credentials: &Credentials,
+) -> Result<Authenticated, PgError> {
     let mut out = BytesMut::new();
     encode::authentication_cleartext(&mut out);
     stream.write_all(&out).await?;
@@ -48,7 +52,11 @@ async fn cleartext(stream: &mut ClientStream, identity: &str, credentials: &Cred
         .ok_or_else(|| PgError::AuthFailed(identity.to_owned()))
 }
 
-async fn scram(stream: &mut ClientStream, identity: &str, credentials: &Credentials) -> Result<Authenticated, PgError> {
+async fn scram(
+    stream: &mut ClientStream,
+    identity: &str,
+    credentials: &Credentials,
+) -> Result<Authenticated, PgError> {
     let mut out = BytesMut::new();
     encode::authentication_sasl(&mut out, &[MECHANISM]);
     stream.write_all(&out).await?;
@@ -59,7 +67,11 @@ async fn scram(stream: &mut ClientStream, identity: &str, credentials: &Credenti
         return Err(PgError::refused("28000", "only SCRAM-SHA-256 is supported"));
     }
     let first = ClientFirst::parse(client_first)?;
-    let nonce = format!("{}{}", first.nonce, STANDARD.encode(sluice_core::token::random_bytes::<18>()));
+    let nonce = format!(
+        "{}{}",
+        first.nonce,
+        STANDARD.encode(sluice_core::token::random_bytes::<18>())
+    );
     let server_first = format!(
         "r={nonce},s={},i={}",
         STANDARD.encode(&credentials.salt),
@@ -87,13 +99,18 @@ async fn scram(stream: &mut ClientStream, identity: &str, credentials: &Credenti
     if channel_binding != Some(expected_binding.as_str()) || final_nonce != Some(nonce.as_str()) {
         return Err(bad("client-final does not match the exchange"));
     }
-    let proof = STANDARD.decode(proof).map_err(|_| bad("proof is not base64"))?;
+    let proof = STANDARD
+        .decode(proof)
+        .map_err(|_| bad("proof is not base64"))?;
     let auth_message = format!("{},{server_first},{without_proof}", first.bare);
     let (authenticated, signature) = credentials
         .verify_scram(auth_message.as_bytes(), &proof)
         .ok_or_else(|| PgError::AuthFailed(identity.to_owned()))?;
     out.clear();
-    encode::authentication_sasl_final(&mut out, format!("v={}", STANDARD.encode(signature)).as_bytes());
+    encode::authentication_sasl_final(
+        &mut out,
+        format!("v={}", STANDARD.encode(signature)).as_bytes(),
+    );
     stream.write_all(&out).await?;
     Ok(authenticated)
 }
@@ -114,7 +131,8 @@ impl<'a> ClientFirst<'a> {
         let text = std::str::from_utf8(bytes).map_err(|_| bad("client-first is not UTF-8"))?;
         // gs2-header = cbind-flag "," [authzid] ","
         let mut parts = text.splitn(3, ',');
-        let (Some(flag), Some(_authzid), Some(bare)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(flag), Some(_authzid), Some(bare)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad("malformed client-first"));
         };
         match flag {
@@ -128,7 +146,11 @@ impl<'a> ClientFirst<'a> {
             .find_map(|a| a.strip_prefix("r="))
             .filter(|n| !n.is_empty() && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b','))
             .ok_or_else(|| bad("client-first has no valid nonce"))?;
-        Ok(ClientFirst { gs2_header, bare, nonce })
+        Ok(ClientFirst {
+            gs2_header,
+            bare,
+            nonce,
+        })
     }
 }
 

@@ -50,7 +50,12 @@ const FORWARDED_PARAMETERS: [&str; 11] = [
 /// Parameters that only shape sluice's own handling and are not passed on.
 const CONSUMED_PARAMETERS: [&str; 2] = ["user", "database"];
 
-pub async fn serve(context: Arc<Context>, tcp: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<ShutdownPhase>) {
+pub async fn serve(
+    context: Arc<Context>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<ShutdownPhase>,
+) {
     let _ = tcp.set_nodelay(true);
     let span = tracing::info_span!(
         "session",
@@ -70,7 +75,12 @@ pub async fn serve(context: Arc<Context>, tcp: TcpStream, peer: SocketAddr, shut
     .await
 }
 
-async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<ShutdownPhase>) -> Result<(), PgError> {
+async fn run(
+    context: &Context,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<ShutdownPhase>,
+) -> Result<(), PgError> {
     let gateway = &context.gateway;
     let config = gateway.config();
     let deadline = Instant::now() + config.gateway.handshake_timeout;
@@ -79,7 +89,12 @@ async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watc
     let mut slot = Some(MaybeTls::Plain(tcp));
     let negotiated = timeout_at(
         deadline,
-        handshake::negotiate(&mut slot, context.tls.as_ref(), config.postgres.require_tls, &context.cancels),
+        handshake::negotiate(
+            &mut slot,
+            context.tls.as_ref(),
+            config.postgres.require_tls,
+            &context.cancels,
+        ),
     )
     .await
     .unwrap_or(Err(PgError::HandshakeTimeout));
@@ -96,30 +111,63 @@ async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watc
 
     let identity = match hello.param("user") {
         Some(u) if !u.is_empty() => lossy(u).into_owned(),
-        _ => return refuse(&mut hello.stream, PgError::refused("28000", "no user name given: connect with the identity as user")).await,
+        _ => {
+            return refuse(
+                &mut hello.stream,
+                PgError::refused(
+                    "28000",
+                    "no user name given: connect with the identity as user",
+                ),
+            )
+            .await
+        }
     };
-    let target = hello.param("database").map(|d| lossy(d).into_owned()).unwrap_or_else(|| identity.clone());
+    let target = hello
+        .param("database")
+        .map(|d| lossy(d).into_owned())
+        .unwrap_or_else(|| identity.clone());
     let span = tracing::Span::current();
     span.record("identity", identity.as_str());
     span.record("target", target.as_str());
     let forwarded = match forwarded_parameters(&hello) {
         Ok(p) => p,
         Err(e) => {
-            gateway.reject(&client_addr, Some(&identity), Some(&target), "postgres", &e.to_string()).await;
+            gateway
+                .reject(
+                    &client_addr,
+                    Some(&identity),
+                    Some(&target),
+                    "postgres",
+                    &e.to_string(),
+                )
+                .await;
             return refuse(&mut hello.stream, e).await;
         }
     };
 
     let authenticated = timeout_at(
         deadline,
-        client_auth::authenticate(gateway, &mut hello.stream, &identity, config.postgres.client_auth),
+        client_auth::authenticate(
+            gateway,
+            &mut hello.stream,
+            &identity,
+            config.postgres.client_auth,
+        ),
     )
     .await
     .unwrap_or(Err(PgError::HandshakeTimeout));
     let authenticated = match authenticated {
         Ok(a) => a,
         Err(e) => {
-            gateway.reject(&client_addr, Some(&identity), Some(&target), "postgres", &e.to_string()).await;
+            gateway
+                .reject(
+                    &client_addr,
+                    Some(&identity),
+                    Some(&target),
+                    "postgres",
+                    &e.to_string(),
+                )
+                .await;
             return refuse(&mut hello.stream, e).await;
         }
     };
@@ -129,7 +177,9 @@ async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watc
         target: &target,
         protocol: "postgres",
         tls: hello.is_tls(),
-        application_name: hello.param("application_name").map(|a| lossy(a).into_owned()),
+        application_name: hello
+            .param("application_name")
+            .map(|a| lossy(a).into_owned()),
     };
     let session = match gateway.open_session(authenticated, request).await {
         Ok(s) => s,
@@ -144,10 +194,17 @@ async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watc
     };
     span.record("session", session.id());
 
-    let params: Vec<(&[u8], &[u8])> = forwarded.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+    let params: Vec<(&[u8], &[u8])> = forwarded
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
     let upstream = timeout_at(deadline, upstream::connect(&session, &params))
         .await
-        .unwrap_or_else(|_| Err(PgError::UpstreamConnect("login to the target timed out".into())));
+        .unwrap_or_else(|_| {
+            Err(PgError::UpstreamConnect(
+                "login to the target timed out".into(),
+            ))
+        });
     let upstream = match upstream {
         Ok(u) => u,
         Err(e) => {
@@ -170,7 +227,9 @@ async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watc
     encode::backend_key_data(&mut greeting, cancel_key.pid, &cancel_key.secret);
     encode::ready_for_query(&mut greeting, b'I');
     if let Err(e) = hello.stream.write_all(&greeting).await {
-        session.end("client disconnected during login", Traffic::default()).await;
+        session
+            .end("client disconnected during login", Traffic::default())
+            .await;
         return Err(e.into());
     }
     tracing::info!(tls = hello.is_tls(), "session open");
@@ -185,7 +244,10 @@ async fn run(context: &Context, tcp: TcpStream, peer: SocketAddr, shutdown: watc
 }
 
 /// The startup parameters to pass on, or a refusal naming the first one sluice will not pass.
-fn forwarded_parameters(hello: &ClientHello) -> Result<Vec<(Vec<u8>, Vec<u8>)>, PgError> {
+/// A startup parameter as `(name, value)` bytes.
+type Parameter = (Vec<u8>, Vec<u8>);
+
+fn forwarded_parameters(hello: &ClientHello) -> Result<Vec<Parameter>, PgError> {
     let mut forwarded = Vec::new();
     for (name, value) in &hello.params {
         let lower = String::from_utf8_lossy(name).to_ascii_lowercase();

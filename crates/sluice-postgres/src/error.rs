@@ -65,10 +65,9 @@ impl PgError {
                 "28P01",
                 format!("password authentication failed for user \"{identity}\""),
             ),
-            PgError::UpstreamConnect(_) => (
-                "08006",
-                "sluice: the target database is unreachable".into(),
-            ),
+            PgError::UpstreamConnect(_) => {
+                ("08006", "sluice: the target database is unreachable".into())
+            }
             PgError::UpstreamAuth(_) => (
                 "08006",
                 "sluice: the gateway could not log in to the target database".into(),

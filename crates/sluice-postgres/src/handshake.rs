@@ -59,16 +59,21 @@ pub async fn negotiate(
         let mut first = [0u8; 1];
         tcp.peek(&mut first).await?;
         if first[0] == TLS_HANDSHAKE_RECORD {
-            let acceptor = tls.ok_or_else(|| PgError::refused("08P01", "TLS is not enabled on this listener"))?;
+            let acceptor = tls
+                .ok_or_else(|| PgError::refused("08P01", "TLS is not enabled on this listener"))?;
             upgrade(slot, acceptor).await?;
         }
     }
     loop {
-        let stream = slot.as_mut().ok_or_else(|| PgError::Tls("client handshake failed".into()))?;
+        let stream = slot
+            .as_mut()
+            .ok_or_else(|| PgError::Tls("client handshake failed".into()))?;
         let packet = read_startup_packet(stream).await?;
         match startup::decode(&packet)? {
             StartupRequest::Ssl | StartupRequest::GssEnc if stream.is_tls() => {
-                return Err(PgError::ClientUnexpected("encryption requested twice".into()))
+                return Err(PgError::ClientUnexpected(
+                    "encryption requested twice".into(),
+                ))
             }
             StartupRequest::Ssl => match tls {
                 Some(acceptor) => {
@@ -94,7 +99,10 @@ pub async fn negotiate(
                     ));
                 }
                 if require_tls && !stream.is_tls() {
-                    return Err(PgError::refused("28000", "this gateway requires TLS (sslmode=require)"));
+                    return Err(PgError::refused(
+                        "28000",
+                        "this gateway requires TLS (sslmode=require)",
+                    ));
                 }
                 let unsupported: Vec<&[u8]> = msg
                     .params
@@ -117,7 +125,9 @@ pub async fn negotiate(
                     .filter(|(k, _)| !k.starts_with(b"_pq_."))
                     .map(|(k, v)| (k.to_vec(), v.to_vec()))
                     .collect();
-                let stream = slot.take().ok_or_else(|| PgError::Tls("client handshake failed".into()))?;
+                let stream = slot
+                    .take()
+                    .ok_or_else(|| PgError::Tls("client handshake failed".into()))?;
                 return Ok(Opening::Hello(ClientHello {
                     stream,
                     version,
@@ -132,7 +142,9 @@ pub async fn negotiate(
 /// slot empty: there is no stream left to report on.
 async fn upgrade(slot: &mut Option<ClientStream>, acceptor: &TlsAcceptor) -> Result<(), PgError> {
     let Some(MaybeTls::Plain(tcp)) = slot.take() else {
-        return Err(PgError::ClientUnexpected("encryption requested twice".into()));
+        return Err(PgError::ClientUnexpected(
+            "encryption requested twice".into(),
+        ));
     };
     let tls = acceptor
         .accept(tcp)

@@ -67,13 +67,19 @@ impl PgServer {
             }
         }
         drop(self.listener);
-        tracing::info!(sessions = sessions.len(), "postgres listener stopped accepting; draining");
+        tracing::info!(
+            sessions = sessions.len(),
+            "postgres listener stopped accepting; draining"
+        );
         let drained = tokio::time::timeout(grace, async {
             while sessions.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(sessions = sessions.len(), "grace period over; ending remaining sessions");
+            tracing::warn!(
+                sessions = sessions.len(),
+                "grace period over; ending remaining sessions"
+            );
             let _ = control.send(ShutdownPhase::Forced);
             let last_call = tokio::time::timeout(Duration::from_secs(5), async {
                 while sessions.join_next().await.is_some() {}
@@ -85,7 +91,13 @@ impl PgServer {
         }
     }
 
-    fn admit(&self, sessions: &mut JoinSet<()>, tcp: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<ShutdownPhase>) {
+    fn admit(
+        &self,
+        sessions: &mut JoinSet<()>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        shutdown: watch::Receiver<ShutdownPhase>,
+    ) {
         let Ok(permit) = self.limit.clone().try_acquire_owned() else {
             self.context.gateway.metrics().connections_rejected.inc();
             tokio::spawn(refuse_over_limit(tcp));

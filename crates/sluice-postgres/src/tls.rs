@@ -22,7 +22,10 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// The server side of client TLS: the configured pair, or a self-signed one generated on first
 /// start and kept in `data_dir/tls/` so clients that pin it keep working across restarts.
-pub fn server_config(listener: &PostgresListenerConfig, data_dir: &Path) -> Result<Arc<ServerConfig>, PgError> {
+pub fn server_config(
+    listener: &PostgresListenerConfig,
+    data_dir: &Path,
+) -> Result<Arc<ServerConfig>, PgError> {
     let (cert_path, key_path) = match (&listener.tls_cert, &listener.tls_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => {
@@ -52,8 +55,9 @@ pub fn server_config(listener: &PostgresListenerConfig, data_dir: &Path) -> Resu
 
 fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), PgError> {
     std::fs::create_dir_all(dir)?;
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .map_err(tls_err)?;
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .map_err(tls_err)?;
     std::fs::write(cert, generated.cert.pem())?;
     write_private(key, generated.key_pair.serialize_pem().as_bytes())?;
     tracing::info!(cert = %cert.display(), "generated a self-signed certificate for client TLS");
@@ -85,7 +89,10 @@ pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>,
             .with_no_client_auth(),
         TargetTls::VerifyFull => {
             let ca = target.tls_ca.as_ref().ok_or_else(|| {
-                PgError::Tls(format!("target {}: tls = \"verify-full\" needs tls_ca", target.name))
+                PgError::Tls(format!(
+                    "target {}: tls = \"verify-full\" needs tls_ca",
+                    target.name
+                ))
             })?;
             let mut roots = RootCertStore::empty();
             for cert in CertificateDer::pem_file_iter(ca).map_err(tls_err)? {
@@ -124,7 +131,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -133,7 +145,12 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -68,7 +68,10 @@ pub async fn open_transport(target: &TargetConfig) -> Result<UpstreamStream, PgE
 
 /// Connects and logs in as the target's configured user. `client_params` are the startup
 /// parameters the client may pass through (application_name, client_encoding, ...).
-pub async fn connect(session: &Session, client_params: &[(&[u8], &[u8])]) -> Result<Upstream, PgError> {
+pub async fn connect(
+    session: &Session,
+    client_params: &[(&[u8], &[u8])],
+) -> Result<Upstream, PgError> {
     let target = session.target();
     let mut stream = open_transport(target).await?;
     let mut out = BytesMut::new();
@@ -80,7 +83,10 @@ pub async fn connect(session: &Session, client_params: &[(&[u8], &[u8])]) -> Res
     encode::startup_message(&mut out, PROTOCOL_3_0, &params);
     stream.write_all(&out).await?;
 
-    let password = session.upstream_password().map(|s| s.expose().as_bytes()).unwrap_or_default();
+    let password = session
+        .upstream_password()
+        .map(|s| s.expose().as_bytes())
+        .unwrap_or_default();
     let mut buf = BytesMut::with_capacity(4096);
     let mut scram: Option<ScramSha256> = None;
     let mut announcements = BytesMut::new();
@@ -93,29 +99,43 @@ pub async fn connect(session: &Session, client_params: &[(&[u8], &[u8])]) -> Res
                 AuthRequest::Ok => {}
                 AuthRequest::Cleartext => encode::password_message(&mut out, password),
                 AuthRequest::Md5 { salt } => {
-                    let hashed = postgres_protocol::authentication::md5_hash(target.user.as_bytes(), password, salt);
+                    let hashed = postgres_protocol::authentication::md5_hash(
+                        target.user.as_bytes(),
+                        password,
+                        salt,
+                    );
                     encode::password_message(&mut out, hashed.as_bytes());
                 }
                 AuthRequest::Sasl { mechanisms } => {
                     if !mechanisms.iter().any(|m| *m == b"SCRAM-SHA-256") {
-                        return Err(PgError::UpstreamAuth("target offers no SCRAM-SHA-256".into()));
+                        return Err(PgError::UpstreamAuth(
+                            "target offers no SCRAM-SHA-256".into(),
+                        ));
                     }
                     let s = ScramSha256::new(password, ChannelBinding::unsupported());
                     encode::sasl_initial_response(&mut out, "SCRAM-SHA-256", s.message());
                     scram = Some(s);
                 }
                 AuthRequest::SaslContinue(data) => {
-                    let s = scram.as_mut().ok_or_else(|| bad("SASL continue before SASL start"))?;
-                    s.update(data).map_err(|e| PgError::UpstreamAuth(e.to_string()))?;
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| bad("SASL continue before SASL start"))?;
+                    s.update(data)
+                        .map_err(|e| PgError::UpstreamAuth(e.to_string()))?;
                     encode::sasl_response(&mut out, s.message());
                 }
                 AuthRequest::SaslFinal(data) => {
-                    let s = scram.as_mut().ok_or_else(|| bad("SASL final before SASL start"))?;
+                    let s = scram
+                        .as_mut()
+                        .ok_or_else(|| bad("SASL final before SASL start"))?;
                     // Verifying the server signature proves the target knows our verifier.
-                    s.finish(data).map_err(|e| PgError::UpstreamAuth(e.to_string()))?;
+                    s.finish(data)
+                        .map_err(|e| PgError::UpstreamAuth(e.to_string()))?;
                 }
                 AuthRequest::Other(code) => {
-                    return Err(PgError::UpstreamAuth(format!("unsupported authentication method {code}")))
+                    return Err(PgError::UpstreamAuth(format!(
+                        "unsupported authentication method {code}"
+                    )))
                 }
             },
             backend::PARAMETER_STATUS | backend::NOTICE_RESPONSE => {
@@ -145,7 +165,12 @@ pub async fn connect(session: &Session, client_params: &[(&[u8], &[u8])]) -> Res
                     leftover: buf,
                 });
             }
-            other => return Err(bad(format!("unexpected message '{}' during login", char::from(other)))),
+            other => {
+                return Err(bad(format!(
+                    "unexpected message '{}' during login",
+                    char::from(other)
+                )))
+            }
         }
         if !out.is_empty() {
             stream.write_all(&out).await?;
@@ -163,7 +188,10 @@ fn append_frame(out: &mut BytesMut, tag: u8, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-async fn read_message(stream: &mut UpstreamStream, buf: &mut BytesMut) -> Result<(u8, BytesMut), PgError> {
+async fn read_message(
+    stream: &mut UpstreamStream,
+    buf: &mut BytesMut,
+) -> Result<(u8, BytesMut), PgError> {
     loop {
         if let Some(f) = frame::peek(buf, MAX_LOGIN_MESSAGE).map_err(bad)? {
             if buf.len() >= f.len {
@@ -173,7 +201,9 @@ async fn read_message(stream: &mut UpstreamStream, buf: &mut BytesMut) -> Result
             }
         }
         if stream.read_buf(buf).await? == 0 {
-            return Err(PgError::UpstreamConnect("target closed the connection during login".into()));
+            return Err(PgError::UpstreamConnect(
+                "target closed the connection during login".into(),
+            ));
         }
     }
 }

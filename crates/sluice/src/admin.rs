@@ -15,7 +15,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-pub async fn serve(listener: TcpListener, gateway: Gateway, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Gateway,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -41,14 +45,36 @@ async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse {
     let mut text = gateway.metrics().render();
     let a = gateway.audit().metrics();
     let audit = [
-        ("sluice_audit_records_total", "Audit records appended.", a.records_appended),
-        ("sluice_audit_bytes_written_total", "Audit bytes written.", a.bytes_written),
-        ("sluice_audit_write_batches_total", "Group-commit writes (one write(2) each).", a.write_batches),
-        ("sluice_audit_syncs_total", "fdatasync calls on the audit file.", a.syncs),
-        ("sluice_audit_write_failures_total", "Failed audit writes.", a.write_failures),
+        (
+            "sluice_audit_records_total",
+            "Audit records appended.",
+            a.records_appended,
+        ),
+        (
+            "sluice_audit_bytes_written_total",
+            "Audit bytes written.",
+            a.bytes_written,
+        ),
+        (
+            "sluice_audit_write_batches_total",
+            "Group-commit writes (one write(2) each).",
+            a.write_batches,
+        ),
+        (
+            "sluice_audit_syncs_total",
+            "fdatasync calls on the audit file.",
+            a.syncs,
+        ),
+        (
+            "sluice_audit_write_failures_total",
+            "Failed audit writes.",
+            a.write_failures,
+        ),
     ];
     for (name, help, value) in audit {
-        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"));
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+        ));
     }
     text.push_str(&format!(
         "# HELP sluice_audit_write_seconds_total Time spent in audit write(2) calls.\n# TYPE sluice_audit_write_seconds_total counter\nsluice_audit_write_seconds_total {}\n# HELP sluice_audit_write_seconds_max Longest audit write(2).\n# TYPE sluice_audit_write_seconds_max gauge\nsluice_audit_write_seconds_max {}\n",

@@ -13,13 +13,17 @@ pub fn run(command: AuditCommand) -> Result<()> {
         AuditCommand::Verify { config } => {
             let config = Config::load(&config.config)?;
             let path = config.audit_path();
-            let report = sluice_audit::verify(&path).with_context(|| format!("reading {}", path.display()))?;
+            let report = sluice_audit::verify(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             match report.broken {
                 None => {
                     println!(
                         "ok: {} records, chain intact{}",
                         report.records,
-                        report.last_hash.map(|h| format!(", head {h}")).unwrap_or_default()
+                        report
+                            .last_hash
+                            .map(|h| format!(", head {h}"))
+                            .unwrap_or_default()
                     );
                     Ok(())
                 }
@@ -31,7 +35,15 @@ pub fn run(command: AuditCommand) -> Result<()> {
                 ),
             }
         }
-        AuditCommand::Search { config, identity, target, session, since, until, json } => {
+        AuditCommand::Search {
+            config,
+            identity,
+            target,
+            session,
+            since,
+            until,
+            json,
+        } => {
             let config = Config::load(&config.config)?;
             let filter = SearchFilter {
                 identity,
@@ -57,18 +69,42 @@ pub fn parse_time(text: &str) -> Result<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(t);
     }
-    let ago = humantime::parse_duration(text).with_context(|| format!("{text:?} is neither RFC 3339 nor a duration"))?;
+    let ago = humantime::parse_duration(text)
+        .with_context(|| format!("{text:?} is neither RFC 3339 nor a duration"))?;
     Ok(OffsetDateTime::now_utc() - ago)
 }
 
 fn describe(r: &AuditRecord) -> String {
     let what = match &r.event {
-        AuditEvent::Statement { session, identity, target, statement, text, decision, .. } => {
-            format!("{session} #{statement} {identity}@{target} {}: {}", decision.verdict, one_line(text))
+        AuditEvent::Statement {
+            session,
+            identity,
+            target,
+            statement,
+            text,
+            decision,
+            ..
+        } => {
+            format!(
+                "{session} #{statement} {identity}@{target} {}: {}",
+                decision.verdict,
+                one_line(text)
+            )
         }
-        AuditEvent::StatementResult { session, statement, outcome, rows, duration_us, command_tag, .. } => format!(
+        AuditEvent::StatementResult {
+            session,
+            statement,
+            outcome,
+            rows,
+            duration_us,
+            command_tag,
+            ..
+        } => format!(
             "{session} #{statement} result {} {}{} in {duration_us}us",
-            serde_json::to_value(outcome).ok().and_then(|v| v.get("status").and_then(|s| s.as_str().map(str::to_owned))).unwrap_or_default(),
+            serde_json::to_value(outcome)
+                .ok()
+                .and_then(|v| v.get("status").and_then(|s| s.as_str().map(str::to_owned)))
+                .unwrap_or_default(),
             command_tag.as_deref().unwrap_or(""),
             rows.map(|r| format!(" ({r} rows)")).unwrap_or_default()
         ),

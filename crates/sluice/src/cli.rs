@@ -6,7 +6,11 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "sluice", version, about = "An access gateway that checks, audits and relays what each request does")]
+#[command(
+    name = "sluice",
+    version,
+    about = "An access gateway that checks, audits and relays what each request does"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -13,7 +13,8 @@ use crate::cli::DemoArgs;
 use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
 
 const DATABASE: &str = "shop";
-const IDENTITIES: [(&str, &str, &str); 2] = [("alice", "human", "dba"), ("ci-bot", "service", "ci")];
+const IDENTITIES: [(&str, &str, &str); 2] =
+    [("alice", "human", "dba"), ("ci-bot", "service", "ci")];
 
 const SCHEMA: &str = "
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, phone text);
@@ -45,7 +46,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
     let setup_dir = dir.clone();
-    let (pg, config_path, target_password) = tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
+    let (pg, config_path, target_password) =
+        tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
 
     let text = std::fs::read_to_string(&config_path)?;
     let config = Config::load(&config_path)?;
@@ -54,12 +56,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     let mut tokens = BTreeMap::new();
     let mut urls = BTreeMap::new();
-    let pg_addr = running.postgres_addr.context("the demo needs the PostgreSQL listener")?;
+    let pg_addr = running
+        .postgres_addr
+        .context("the demo needs the PostgreSQL listener")?;
     for (name, _, _) in IDENTITIES {
-        let secret = crate::token_cmd::create(&config, name, Some(Duration::from_secs(8 * 3600))).await?;
+        let secret =
+            crate::token_cmd::create(&config, name, Some(Duration::from_secs(8 * 3600))).await?;
         urls.insert(
             name.to_owned(),
-            format!("postgresql://{name}:{}@{pg_addr}/{DATABASE}", secret.expose()),
+            format!(
+                "postgresql://{name}:{}@{pg_addr}/{DATABASE}",
+                secret.expose()
+            ),
         );
         tokens.insert(name.to_owned(), secret.expose().to_owned());
     }
@@ -77,7 +85,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
 
     let signal = crate::runtime::shutdown_signal().await?;
-    running.shutdown(&format!("demo stopped by {signal}")).await?;
+    running
+        .shutdown(&format!("demo stopped by {signal}"))
+        .await?;
     drop(pg);
     Ok(())
 }
@@ -128,7 +138,9 @@ fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "sluice".into());
-    println!("sluice demo is ready: a scratch PostgreSQL database \"{DATABASE}\" behind a gateway.\n");
+    println!(
+        "sluice demo is ready: a scratch PostgreSQL database \"{DATABASE}\" behind a gateway.\n"
+    );
     for (name, token) in &info.tokens {
         println!("Connect as {name}:");
         println!(

@@ -112,7 +112,11 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
             .await
             .with_context(|| format!("binding the admin listener on {addr}"))?;
         admin_addr = Some(listener.local_addr()?);
-        admin_task = Some(tokio::spawn(admin::serve(listener, gateway.clone(), admin_stop_rx)));
+        admin_task = Some(tokio::spawn(admin::serve(
+            listener,
+            gateway.clone(),
+            admin_stop_rx,
+        )));
     }
     tracing::info!(?postgres_addr, ?admin_addr, "sluice is ready");
     Ok(RunningGateway {

@@ -44,7 +44,15 @@ impl ScratchPostgres {
         initdb
             .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256"])
+            .args([
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ])
             .arg(format!("--pwfile={}", pwfile.display()));
         run_quiet(as_owner(&mut initdb, owner)).context("initdb failed")?;
         let _ = std::fs::remove_file(&pwfile);
@@ -71,17 +79,26 @@ impl ScratchPostgres {
             .arg("-p")
             .arg(port.to_string())
             .args([
-                "-c", "listen_addresses=127.0.0.1",
-                "-c", "unix_socket_directories=",
-                "-c", "fsync=off",
-                "-c", "synchronous_commit=off",
-                "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
             ])
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
-        let server = as_owner(&mut postgres, owner).spawn().context("could not start postgres")?;
+        let server = as_owner(&mut postgres, owner)
+            .spawn()
+            .context("could not start postgres")?;
+        spawn_orphan_guard(server.id())?;
         let pg = ScratchPostgres {
             port,
             superuser_password: superuser_password.to_owned(),
@@ -114,7 +131,18 @@ impl ScratchPostgres {
     /// Runs SQL as the superuser through psql, failing on the first error.
     pub fn psql(&self, database: &str, sql: &str) -> Result<String> {
         let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
             .args(["-p", &self.port.to_string(), "-d", database, "-c", sql])
             .env("PGPASSWORD", &self.superuser_password)
             .env_remove("PGSERVICE")
@@ -140,13 +168,19 @@ impl ScratchPostgres {
                  GRANT {SCRAM_ROLE} TO {MD5_ROLE}, {CLEARTEXT_ROLE};"
             ),
         )?;
-        self.psql("postgres", &format!("CREATE DATABASE {database} OWNER {SCRAM_ROLE}"))?;
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE {database} OWNER {SCRAM_ROLE}"),
+        )?;
         Ok(())
     }
 
     /// A libpq URL straight to the server, bypassing sluice.
     pub fn direct_url(&self, user: &str, password: &str, database: &str) -> String {
-        format!("postgresql://{user}:{password}@127.0.0.1:{}/{database}", self.port)
+        format!(
+            "postgresql://{user}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     pub fn bindir(&self) -> &Path {
@@ -162,7 +196,9 @@ impl ScratchPostgres {
 impl Drop for ScratchPostgres {
     fn drop(&mut self) {
         // SIGINT is PostgreSQL's fast shutdown: backends end, the server exits cleanly.
-        let _ = Command::new("kill").args(["-INT", &self.server.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.server.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.server.try_wait() {
@@ -173,6 +209,23 @@ impl Drop for ScratchPostgres {
         let _ = self.server.kill();
         let _ = self.server.wait();
     }
+}
+
+/// Stops the server if this process dies without running `Drop` (kill -9, a test binary's
+/// statics, a panic in a signal handler): a watcher polls our pid and sends a fast shutdown.
+fn spawn_orphan_guard(server_pid: u32) -> Result<()> {
+    let script = format!(
+        "while kill -0 {} 2>/dev/null && kill -0 {server_pid} 2>/dev/null; do sleep 1; done; kill -INT {server_pid} 2>/dev/null",
+        std::process::id()
+    );
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("could not start the orphan guard")?;
+    Ok(())
 }
 
 /// The PostgreSQL server binaries: `$SLUICE_PG_BINDIR`, `pg_config --bindir`, or the newest
@@ -201,7 +254,9 @@ pub fn find_bindir() -> Result<PathBuf> {
             return Ok(dir);
         }
     }
-    bail!("PostgreSQL server binaries not found: install postgresql (Debian) or set SLUICE_PG_BINDIR")
+    bail!(
+        "PostgreSQL server binaries not found: install postgresql (Debian) or set SLUICE_PG_BINDIR"
+    )
 }
 
 /// The uid/gid to run PostgreSQL as when we are root; `None` when we are not root.
@@ -214,10 +269,18 @@ fn server_owner() -> Result<Option<(u32, u32)>> {
     let line = passwd
         .lines()
         .find(|l| l.starts_with("postgres:"))
-        .ok_or_else(|| anyhow!("running as root needs the 'postgres' system user (Debian package postgresql)"))?;
+        .ok_or_else(|| {
+            anyhow!("running as root needs the 'postgres' system user (Debian package postgresql)")
+        })?;
     let fields: Vec<&str> = line.split(':').collect();
-    let uid = fields.get(2).and_then(|f| f.parse().ok()).ok_or_else(|| anyhow!("bad /etc/passwd entry"))?;
-    let gid = fields.get(3).and_then(|f| f.parse().ok()).ok_or_else(|| anyhow!("bad /etc/passwd entry"))?;
+    let uid = fields
+        .get(2)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| anyhow!("bad /etc/passwd entry"))?;
+    let gid = fields
+        .get(3)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| anyhow!("bad /etc/passwd entry"))?;
     Ok(Some((uid, gid)))
 }
 

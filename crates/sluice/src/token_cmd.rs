@@ -13,14 +13,22 @@ use crate::cli::TokenCommand;
 
 pub async fn run(command: TokenCommand) -> Result<()> {
     match command {
-        TokenCommand::Create { config, identity, ttl } => {
+        TokenCommand::Create {
+            config,
+            identity,
+            ttl,
+        } => {
             let config = Config::load(&config.config)?;
             let ttl = parse_ttl(&ttl)?;
             let secret = create(&config, &identity, ttl).await?;
             println!("{}", secret.expose());
             eprintln!("token for {identity} created; it is shown only once");
         }
-        TokenCommand::List { config, identity, json } => {
+        TokenCommand::List {
+            config,
+            identity,
+            json,
+        } => {
             let config = Config::load(&config.config)?;
             let store = crate::runtime::open_store(&config).await?;
             let tokens = store.list_tokens(identity.as_deref()).await?;
@@ -48,7 +56,11 @@ pub fn parse_ttl(ttl: &str) -> Result<Option<std::time::Duration>> {
 }
 
 /// Issues a token for a configured identity and returns its secret.
-pub async fn create(config: &Config, identity: &str, ttl: Option<std::time::Duration>) -> Result<Secret> {
+pub async fn create(
+    config: &Config,
+    identity: &str,
+    ttl: Option<std::time::Duration>,
+) -> Result<Secret> {
     if config.identity(identity).is_none() {
         bail!("identity {identity:?} is not in the configuration");
     }
@@ -100,7 +112,10 @@ fn print_tokens(tokens: &[TokenRecord], json: bool) -> Result<()> {
         }
         return Ok(());
     }
-    println!("{:<18} {:<16} {:<8} {:<21} {:<21} LAST USED", "ID", "IDENTITY", "STATE", "CREATED", "EXPIRES");
+    println!(
+        "{:<18} {:<16} {:<8} {:<21} {:<21} LAST USED",
+        "ID", "IDENTITY", "STATE", "CREATED", "EXPIRES"
+    );
     for v in &views {
         println!(
             "{:<18} {:<16} {:<8} {:<21} {:<21} {}",
@@ -118,6 +133,9 @@ fn print_tokens(tokens: &[TokenRecord], json: bool) -> Result<()> {
 fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| unix.to_string())
 }

@@ -163,9 +163,16 @@ impl<'s> BackendHalf<'s> {
         Ok(pos)
     }
 
-    fn scan(&mut self, buf: &[u8], mut pos: usize, relayed_upto: &mut usize) -> Result<usize, PgError> {
+    fn scan(
+        &mut self,
+        buf: &[u8],
+        mut pos: usize,
+        relayed_upto: &mut usize,
+    ) -> Result<usize, PgError> {
         while pos < buf.len() {
-            let Some(f) = frame::peek(&buf[pos..], usize::MAX).map_err(bad)? else { break };
+            let Some(f) = frame::peek(&buf[pos..], usize::MAX).map_err(bad)? else {
+                break;
+            };
             if buf.len() - pos < f.len {
                 if f.len >= STREAM_THRESHOLD && !inspected(f.tag) {
                     self.passthrough = f.len - (buf.len() - pos);
@@ -207,7 +214,9 @@ impl<'s> BackendHalf<'s> {
     /// Writes refusals that have reached the head of the queue.
     fn emit_injections(&mut self) {
         while let Some(Expect::Inject { .. }) = self.expected.front() {
-            let Some(Expect::Inject { message, ready }) = self.expected.pop_front() else { break };
+            let Some(Expect::Inject { message, ready }) = self.expected.pop_front() else {
+                break;
+            };
             // Inside a failed pipeline the client already has its one error until Sync.
             if !self.pipeline_failed {
                 self.out.extend_from_slice(&message);
@@ -224,7 +233,9 @@ impl<'s> BackendHalf<'s> {
                 let tag = be::command_tag(body).map_err(bad)?;
                 let rows = be::rows_of_tag(tag);
                 match self.expected.front() {
-                    Some(Expect::SimpleQuery(_)) => self.simple.completed(lossy(tag).into_owned(), rows),
+                    Some(Expect::SimpleQuery(_)) => {
+                        self.simple.completed(lossy(tag).into_owned(), rows)
+                    }
                     Some(Expect::Execute(_)) => self.finish_execute(Outcome::Ok {
                         command_tag: lossy(tag).into_owned(),
                         rows,
@@ -250,7 +261,10 @@ impl<'s> BackendHalf<'s> {
                 match self.expected.front() {
                     Some(Expect::SimpleQuery(_)) => self.simple.error = Some((code, message)),
                     Some(Expect::Execute(_)) => {
-                        self.finish_execute(Outcome::Error { sqlstate: code, message });
+                        self.finish_execute(Outcome::Error {
+                            sqlstate: code,
+                            message,
+                        });
                         self.pipeline_failed = true;
                     }
                     Some(Expect::Parse | Expect::Bind | Expect::Describe | Expect::Close) => {
@@ -273,7 +287,9 @@ impl<'s> BackendHalf<'s> {
                     }
                     Some(Expect::Sync) | None => {}
                     Some(other) => {
-                        return Err(bad(format!("ReadyForQuery arrived while expecting {other:?}")));
+                        return Err(bad(format!(
+                            "ReadyForQuery arrived while expecting {other:?}"
+                        )));
                     }
                 }
             }

@@ -19,5 +19,8 @@ pub enum Expect {
     Sync,
     /// Bytes sluice answers itself (a refusal) once every earlier response has been relayed.
     /// `ready` appends a ReadyForQuery carrying the session's current transaction status.
-    Inject { message: Bytes, ready: bool },
+    Inject {
+        message: Bytes,
+        ready: bool,
+    },
 }

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use sluice_core::{Admission, AuditBatch, Sealed, Session};
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::encode::{self, Report};
-use sluice_pgwire::frontend::{self as fe, Bind, FrontendMessage};
 use sluice_pgwire::frame;
+use sluice_pgwire::frontend::{self as fe, Bind, FrontendMessage};
 
 use super::expect::Expect;
 use crate::error::PgError;
@@ -180,7 +180,8 @@ impl<'s> FrontendHalf<'s> {
                 }
             }
             FrontendMessage::Parse { statement, sql } => {
-                self.statements.insert(statement.into(), Arc::from(lossy(sql)));
+                self.statements
+                    .insert(statement.into(), Arc::from(lossy(sql)));
                 plan.expects.push(Expect::Parse);
             }
             FrontendMessage::Bind(bind) => {
@@ -192,7 +193,10 @@ impl<'s> FrontendHalf<'s> {
                 let (text, parameters) = match self.portals.get(portal) {
                     Some(p) => (p.text.clone(), p.parameters.clone()),
                     // A cursor opened by DECLARE is a portal sluice never saw bound.
-                    None => (Arc::from(format!("-- execute portal \"{}\"", lossy(portal))), None),
+                    None => (
+                        Arc::from(format!("-- execute portal \"{}\"", lossy(portal))),
+                        None,
+                    ),
                 };
                 match self.session.admit(&mut plan.audit, &text, parameters)? {
                     Admission::Allowed(permit) => plan.expects.push(Expect::Execute(permit)),
@@ -231,7 +235,9 @@ impl<'s> FrontendHalf<'s> {
                 return Ok(false);
             }
             FrontendMessage::Password(_) => {
-                return Err(PgError::ClientUnexpected("password message after authentication".into()))
+                return Err(PgError::ClientUnexpected(
+                    "password message after authentication".into(),
+                ))
             }
         }
         Ok(true)
@@ -240,7 +246,10 @@ impl<'s> FrontendHalf<'s> {
     fn portal_for(&self, bind: &Bind<'_>) -> Result<Portal, PgError> {
         let text = match self.statements.get(bind.statement) {
             Some(t) => t.clone(),
-            None => Arc::from(format!("-- unknown prepared statement \"{}\"", lossy(bind.statement))),
+            None => Arc::from(format!(
+                "-- unknown prepared statement \"{}\"",
+                lossy(bind.statement)
+            )),
         };
         let parameters = if self.session.records_parameters() {
             let values = bind.parameters()?;

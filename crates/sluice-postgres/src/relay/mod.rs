@@ -81,8 +81,20 @@ pub async fn run(
         mid_write: false,
         bytes: 0,
     };
-    let mut front = FrontendHalf::new(session, client_reader, upstream_writer, tx, settings.max_message_bytes);
-    let mut back = BackendHalf::new(session, upstream_reader, rx, upstream.leftover, settings.shutdown);
+    let mut front = FrontendHalf::new(
+        session,
+        client_reader,
+        upstream_writer,
+        tx,
+        settings.max_message_bytes,
+    );
+    let mut back = BackendHalf::new(
+        session,
+        upstream_reader,
+        rx,
+        upstream.leftover,
+        settings.shutdown,
+    );
 
     let (reason, error) = tokio::select! {
         end = front.run() => match end {
