@@ -39,6 +39,8 @@ pub struct GatewayConfig {
     /// Where the store, the audit trail, the generated TLS certificate and the gateway key live.
     pub data_dir: PathBuf,
     pub max_connections: usize,
+    /// Session worker threads, each with its own single-threaded runtime; 0 = one per core.
+    pub worker_threads: usize,
     #[serde(deserialize_with = "duration")]
     pub handshake_timeout: Duration,
     /// Largest client message accepted, in bytes.
@@ -52,6 +54,7 @@ impl Default for GatewayConfig {
         GatewayConfig {
             data_dir: PathBuf::from("sluice-data"),
             max_connections: 1000,
+            worker_threads: 0,
             handshake_timeout: Duration::from_secs(10),
             max_message_bytes: 64 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),

@@ -15,6 +15,7 @@
 //! - [`gateway`]: identification, target resolution, session admission.
 //! - [`session`]: per-request decision, audit and the `Sealed` proof.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
+//! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
 pub mod config;
 mod error;
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod secret;
 pub mod session;
 pub mod token;
+pub mod workers;
 
 pub use error::CoreError;
 pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};

@@ -11,6 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use sluice_core::workers::Workers;
 use sluice_core::Gateway;
 
 use crate::cancel::CancelRegistry;
@@ -23,11 +24,17 @@ pub struct PgServer {
     listener: TcpListener,
     context: Arc<Context>,
     limit: Arc<Semaphore>,
+    workers: Arc<Workers>,
 }
 
 impl PgServer {
     /// Binds the listener and prepares TLS (generating a self-signed certificate on first use).
-    pub async fn bind(gateway: Gateway, addr: SocketAddr) -> Result<PgServer, PgError> {
+    /// Sessions run on `workers`, one worker per session for its whole life.
+    pub async fn bind(
+        gateway: Gateway,
+        addr: SocketAddr,
+        workers: Arc<Workers>,
+    ) -> Result<PgServer, PgError> {
         let config = gateway.config();
         let tls = tls::server_config(&config.postgres, &config.gateway.data_dir)?;
         let listener = TcpListener::bind(addr).await?;
@@ -35,6 +42,7 @@ impl PgServer {
         Ok(PgServer {
             listener,
             limit,
+            workers,
             context: Arc::new(Context {
                 tls: Some(TlsAcceptor::from(tls)),
                 cancels: CancelRegistry::default(),
@@ -104,10 +112,24 @@ impl PgServer {
             return;
         };
         let context = self.context.clone();
-        sessions.spawn(async move {
-            connection::serve(context, tcp, peer, shutdown).await;
-            drop(permit);
-        });
+        // The socket moves to the worker's own I/O driver: deregister here, register there.
+        let tcp = match tcp.into_std() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not hand a connection to a worker");
+                return;
+            }
+        };
+        sessions.spawn_on(
+            async move {
+                match TcpStream::from_std(tcp) {
+                    Ok(tcp) => connection::serve(context, tcp, peer, shutdown).await,
+                    Err(e) => tracing::warn!(error = %e, "worker could not adopt a connection"),
+                }
+                drop(permit);
+            },
+            self.workers.pick(),
+        );
     }
 }
 

@@ -90,6 +90,9 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let pg_listen = config.postgres.listen;
     let admin_listen = config.admin.listen;
     let grace = config.gateway.shutdown_grace;
+    let workers = Arc::new(sluice_core::workers::Workers::start(
+        config.gateway.worker_threads,
+    )?);
     let gateway = Gateway::new(config, Arc::new(store), audit, Arc::new(BuiltinPolicy), key)?;
 
     let (control, _) = watch::channel(ShutdownPhase::Running);
@@ -99,7 +102,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let mut postgres_addr = None;
     let mut postgres_task = None;
     if let Some(addr) = pg_listen {
-        let server = PgServer::bind(gateway.clone(), addr)
+        let server = PgServer::bind(gateway.clone(), addr, workers.clone())
             .await
             .with_context(|| format!("binding the PostgreSQL listener on {addr}"))?;
         postgres_addr = Some(server.local_addr()?);

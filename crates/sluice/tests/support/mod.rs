@@ -241,3 +241,393 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+// ---- Configuration edits, raw protocol client, and process helpers ----
+
+impl Harness {
+    /// A gateway whose configuration text is the base configuration passed through `edit`
+    /// (for settings inside the `[gateway]` or `[postgres]` tables, which `start_with` cannot
+    /// reach because it appends after the targets).
+    pub async fn start_with_config(edit: impl FnOnce(String) -> String) -> Harness {
+        tokio::task::spawn_blocking(pg).await.unwrap();
+        if std::env::var("SLUICE_TEST_WRONG_PASSWORD").is_err() {
+            std::env::set_var("SLUICE_TEST_WRONG_PASSWORD", "not-the-password");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-test-gw-")
+            .tempdir()
+            .unwrap();
+        let password_file = dir.path().join("target-password");
+        std::fs::write(&password_file, TARGET_PASSWORD).unwrap();
+        let base = base_config(&dir.path().join("data"), &password_file, "");
+        let text = edit(base.clone());
+        assert_ne!(text, base, "the configuration edit changed nothing");
+        let config_path = dir.path().join("sluice.toml");
+        std::fs::write(&config_path, &text).unwrap();
+        let config = Config::load(&config_path).unwrap();
+        sluice::logging::init(&config.log);
+        let gateway = runtime::start(config.clone(), &text).await.unwrap();
+        let mut tokens = HashMap::new();
+        for identity in ["alice", "ci"] {
+            let secret = sluice::token_cmd::create(&config, identity, None)
+                .await
+                .unwrap();
+            tokens.insert(identity.to_owned(), secret.expose().to_owned());
+        }
+        Harness {
+            gateway,
+            config,
+            config_path,
+            tokens,
+            dir,
+        }
+    }
+
+    /// A raw protocol client logged in as `identity` on `target` with protocol 3.0.
+    pub async fn raw_login(&self, identity: &str, target: &str) -> (RawClient, Vec<Msg>) {
+        let mut c = RawClient::connect(self.port()).await;
+        c.startup((3, 0), &[("user", identity), ("database", target)])
+            .await;
+        let greeting = c
+            .login(self.token(identity))
+            .await
+            .unwrap_or_else(|e| panic!("login failed: {e:?}"));
+        (c, greeting)
+    }
+}
+
+/// Inserts `line` right after the `[table]` header of the base configuration.
+pub fn set_in_table(text: String, table: &str, line: &str) -> String {
+    let header = format!("[{table}]\n");
+    assert!(text.contains(&header), "no [{table}] table");
+    text.replacen(&header, &format!("{header}{line}\n"), 1)
+}
+
+/// How long a raw read waits before the test gives up.
+pub const RAW_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One backend message as read by [`RawClient`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub tag: u8,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "'{}' \"{}\"",
+            char::from(self.tag),
+            self.body.escape_ascii()
+        )
+    }
+}
+
+impl Msg {
+    /// A field of an ErrorResponse / NoticeResponse (`b'C'` SQLSTATE, `b'M'` message, ...).
+    pub fn field(&self, code: u8) -> Option<String> {
+        if self.tag != b'E' && self.tag != b'N' {
+            return None;
+        }
+        let mut rest = &self.body[..];
+        while let Some((&kind, tail)) = rest.split_first() {
+            if kind == 0 {
+                break;
+            }
+            let end = tail.iter().position(|&b| b == 0)?;
+            if kind == code {
+                return Some(String::from_utf8_lossy(&tail[..end]).into_owned());
+            }
+            rest = &tail[end + 1..];
+        }
+        None
+    }
+
+    pub fn sqlstate(&self) -> Option<String> {
+        self.field(b'C')
+    }
+
+    pub fn message(&self) -> Option<String> {
+        self.field(b'M')
+    }
+
+    /// The authentication request code of an 'R' message.
+    pub fn auth_code(&self) -> Option<i32> {
+        (self.tag == b'R' && self.body.len() >= 4)
+            .then(|| i32::from_be_bytes([self.body[0], self.body[1], self.body[2], self.body[3]]))
+    }
+}
+
+/// What a bounded read saw.
+#[derive(Debug)]
+pub enum Received {
+    Msg(Msg),
+    /// Orderly close (or a close that reset the connection).
+    Closed,
+    Timeout,
+}
+
+/// A hand-driven protocol client for byte sequences real drivers never send.
+pub struct RawClient {
+    pub stream: tokio::net::TcpStream,
+    buf: bytes::BytesMut,
+}
+
+impl RawClient {
+    pub async fn connect(port: u16) -> RawClient {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        RawClient {
+            stream,
+            buf: bytes::BytesMut::with_capacity(8192),
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Sends, tolerating a peer that has already closed (returns whether all bytes went out).
+    pub async fn try_send(&mut self, bytes: &[u8]) -> bool {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.is_ok()
+    }
+
+    /// Reads a single byte (the answer to an SSLRequest or GSSENCRequest).
+    pub async fn read_byte(&mut self) -> u8 {
+        use tokio::io::AsyncReadExt;
+        if !self.buf.is_empty() {
+            let b = self.buf[0];
+            bytes::Buf::advance(&mut self.buf, 1);
+            return b;
+        }
+        tokio::time::timeout(RAW_TIMEOUT, self.stream.read_u8())
+            .await
+            .expect("timed out waiting for one byte")
+            .unwrap()
+    }
+
+    pub async fn startup(&mut self, version: (u16, u16), params: &[(&str, &str)]) {
+        let params: Vec<(&[u8], &[u8])> = params
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
+        let mut out = bytes::BytesMut::new();
+        sluice_pgwire::encode::startup_message(
+            &mut out,
+            sluice_pgwire::ProtocolVersion {
+                major: version.0,
+                minor: version.1,
+            },
+            &params,
+        );
+        self.send(&out).await;
+    }
+
+    /// The next message, waiting at most `wait`.
+    pub async fn recv_within(&mut self, wait: std::time::Duration) -> Received {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if self.buf.len() >= 5 {
+                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
+                    as usize;
+                assert!(len >= 4, "bad length from the gateway");
+                if self.buf.len() > len {
+                    let frame = self.buf.split_to(len + 1);
+                    return Received::Msg(Msg {
+                        tag: frame[0],
+                        body: frame[5..].to_vec(),
+                    });
+                }
+            }
+            self.buf.reserve(8192);
+            match tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await {
+                Err(_) => return Received::Timeout,
+                Ok(Ok(0)) => return Received::Closed,
+                Ok(Ok(_)) => {}
+                Ok(Err(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    ) =>
+                {
+                    return Received::Closed
+                }
+                Ok(Err(e)) => panic!("read failed: {e}"),
+            }
+        }
+    }
+
+    /// The next message; panics on close or after [`RAW_TIMEOUT`].
+    pub async fn recv(&mut self) -> Msg {
+        match self.recv_within(RAW_TIMEOUT).await {
+            Received::Msg(m) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// Messages up to and including the next ReadyForQuery.
+    pub async fn until_ready(&mut self) -> Vec<Msg> {
+        let mut out = Vec::new();
+        for _ in 0..100_000 {
+            let m = self.recv().await;
+            let ready = m.tag == b'Z';
+            out.push(m);
+            if ready {
+                return out;
+            }
+        }
+        panic!("no ReadyForQuery in 100000 messages")
+    }
+
+    /// After a FATAL: reads what is left and asserts the connection closes within `wait`.
+    /// Returns the messages seen before the close.
+    pub async fn expect_closed(&mut self, wait: std::time::Duration) -> Vec<Msg> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv_within(left).await {
+                Received::Msg(m) => seen.push(m),
+                Received::Closed => return seen,
+                Received::Timeout => panic!("connection still open; saw {seen:?}"),
+            }
+        }
+    }
+
+    /// SCRAM-SHA-256 login after the StartupMessage was sent. Returns every message from the
+    /// gateway up to ReadyForQuery, or the ErrorResponse that ended the attempt.
+    pub async fn login(&mut self, password: &str) -> Result<Vec<Msg>, Msg> {
+        use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
+        let mut seen = Vec::new();
+        let mut scram: Option<ScramSha256> = None;
+        for _ in 0..1000 {
+            let m = self.recv().await;
+            let mut out = bytes::BytesMut::new();
+            match (m.tag, m.auth_code()) {
+                (b'E', _) => return Err(m),
+                (b'Z', _) => {
+                    seen.push(m);
+                    return Ok(seen);
+                }
+                (b'R', Some(10)) => {
+                    let s = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
+                    sluice_pgwire::encode::sasl_initial_response(
+                        &mut out,
+                        "SCRAM-SHA-256",
+                        s.message(),
+                    );
+                    scram = Some(s);
+                }
+                (b'R', Some(11)) => {
+                    let s = scram.as_mut().expect("SASL continue before start");
+                    s.update(&m.body[4..]).unwrap();
+                    sluice_pgwire::encode::sasl_response(&mut out, s.message());
+                }
+                (b'R', Some(12)) => {
+                    let s = scram.as_mut().expect("SASL final before start");
+                    s.finish(&m.body[4..]).unwrap();
+                }
+                _ => {}
+            }
+            seen.push(m);
+            if !out.is_empty() {
+                self.send(&out).await;
+            }
+        }
+        panic!("login did not finish in 1000 messages")
+    }
+}
+
+/// A tagged frontend message: `tag + length + body`.
+pub fn frontend_msg(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    out.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn cstring(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+    out.push(0);
+}
+
+pub fn query_msg(sql: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    cstring(&mut b, sql);
+    frontend_msg(b'Q', &b)
+}
+
+pub fn parse_msg(statement: &str, sql: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    cstring(&mut b, statement);
+    cstring(&mut b, sql);
+    b.extend_from_slice(&0i16.to_be_bytes());
+    frontend_msg(b'P', &b)
+}
+
+/// Bind with text parameters, text results.
+pub fn bind_msg(portal: &str, statement: &str, params: &[Option<&str>]) -> Vec<u8> {
+    let mut b = Vec::new();
+    cstring(&mut b, portal);
+    cstring(&mut b, statement);
+    b.extend_from_slice(&0i16.to_be_bytes());
+    b.extend_from_slice(&(params.len() as i16).to_be_bytes());
+    for p in params {
+        match p {
+            Some(v) => {
+                b.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                b.extend_from_slice(v.as_bytes());
+            }
+            None => b.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    b.extend_from_slice(&0i16.to_be_bytes());
+    frontend_msg(b'B', &b)
+}
+
+pub fn execute_msg(portal: &str) -> Vec<u8> {
+    let mut b = Vec::new();
+    cstring(&mut b, portal);
+    b.extend_from_slice(&0i32.to_be_bytes());
+    frontend_msg(b'E', &b)
+}
+
+pub fn sync_msg() -> Vec<u8> {
+    frontend_msg(b'S', &[])
+}
+
+pub fn terminate_msg() -> Vec<u8> {
+    frontend_msg(b'X', &[])
+}
+
+/// An untagged startup-phase packet with the given request code and payload.
+pub fn startup_packet(code: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&code.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `wait`.
+pub async fn poll_until<T, F, Fut>(wait: std::time::Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# pgbench -S (scale 10), simple and prepared modes, 1 and 8 clients: direct vs through sluice
+# vs through pgbouncer (session mode), alternating in one run on one scratch database.
+# Prints TPS, average latency and the ratios. Loopback only; every run is time-bounded.
+#
+#   bench/pgbench.sh                 # 6 s per run, 2 rounds
+#   DURATION=10 ROUNDS=3 bench/pgbench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-6}
+ROUNDS=${ROUNDS:-2}
+CLIENTS=${CLIENTS:-"1 8"}
+MODES=${MODES:-"simple prepared"}
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v pgbouncer >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
+command -v pgbench >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+cargo build --release --quiet
+work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  [ -n "${bouncer_pid:-}" ] && kill "$bouncer_pid" 2>/dev/null || true
+  [ -n "${demo_pid:-}" ] && kill -INT "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The demo gives a scratch PostgreSQL and a gateway on the embedded defaults (audit on).
+RUST_LOG=warn ./target/release/sluice demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
+demo_pid=$!
+for _ in $(seq 1 300); do [ -s "$work/demo.json" ] && break; sleep 0.2; done
+[ -s "$work/demo.json" ] || { cat "$work/demo.log"; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(open('$work/demo.json')); print(eval(sys.argv[1]))" "$1"; }
+direct=$(json 'd["direct_url"]')
+via_sluice=$(json 'd["postgres_url"]["ci-bot"]')
+pg_port=$(python3 -c "import urllib.parse as u; print(u.urlparse('$direct').port)")
+pg_pass=$(python3 -c "import urllib.parse as u; print(u.urlparse('$direct').password)")
+
+pgbench -i -q -s 10 "$direct" > /dev/null 2>&1
+
+# pgbouncer in session mode with SCRAM on both legs, the same shape as sluice's.
+bouncer_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$work/pgbouncer.ini" <<INI
+[databases]
+shop = host=127.0.0.1 port=$pg_port dbname=shop
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $work/userlist.txt
+pool_mode = session
+max_client_conn = 100
+default_pool_size = 20
+logfile = $work/pgbouncer.log
+INI
+echo "\"sluice_scram\" \"$pg_pass\"" > "$work/userlist.txt"
+chmod 644 "$work/pgbouncer.ini" "$work/userlist.txt"
+bouncer_user=()
+[ "$(id -u)" -eq 0 ] && bouncer_user=(-u postgres)
+pgbouncer "${bouncer_user[@]}" "$work/pgbouncer.ini" > /dev/null 2>&1 &
+bouncer_pid=$!
+via_bouncer="postgresql://sluice_scram:$pg_pass@127.0.0.1:$bouncer_port/shop"
+for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$bouncer_port" && break; sleep 0.1; done
+
+results="$work/results.tsv"
+run() { # path mode clients url
+  local jobs=$(( $3 < 2 ? 1 : 2 ))
+  local out
+  out=$(pgbench -n -S -M "$2" -c "$3" -j "$jobs" -T "$DURATION" "$4" 2>&1) || { echo "$out" >&2; return 1; }
+  local tps lat
+  tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+  lat=$(echo "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p')
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$tps" "$lat" >> "$results"
+  printf '  %-9s %-8s c=%-2s %10.0f tps %8.3f ms\n' "$1" "$2" "$3" "$tps" "$lat"
+}
+
+echo "pgbench -S scale 10, ${DURATION}s per run, ${ROUNDS} rounds, $(nproc) cores"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round"
+  for mode in $MODES; do
+    for c in $CLIENTS; do
+      run direct "$mode" "$c" "$direct"
+      run sluice "$mode" "$c" "$via_sluice"
+      run pgbouncer "$mode" "$c" "$via_bouncer"
+    done
+  done
+done
+
+python3 - "$results" <<'PY'
+import sys, collections
+rows = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    path, mode, clients, tps, lat = line.split("\t")
+    rows[(mode, int(clients), path)].append((float(tps), float(lat)))
+def mean(xs): return sum(xs) / len(xs)
+print()
+print(f"{'mode':<9}{'clients':>7}{'direct tps':>12}{'sluice tps':>12}{'bouncer tps':>13}{'sluice/direct':>15}{'bouncer/direct':>16}{'sluice/bouncer':>16}{'added us/query':>16}")
+for mode in ("simple", "extended", "prepared"):
+    for clients in sorted({k[1] for k in rows if k[0] == mode}):
+        d, s, b = (rows.get((mode, clients, p)) for p in ("direct", "sluice", "pgbouncer"))
+        if not (d and s and b): continue
+        dt, st, bt = (mean([x[0] for x in r]) for r in (d, s, b))
+        dl, sl = mean([x[1] for x in d]), mean([x[1] for x in s])
+        print(f"{mode:<9}{clients:>7}{dt:>12.0f}{st:>12.0f}{bt:>13.0f}{st/dt:>15.2f}{bt/dt:>16.2f}{st/bt:>16.2f}{(sl-dl)*1000:>16.1f}")
+PY
