@@ -81,6 +81,7 @@ impl Default for AdminConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum ClientAuth {
     /// SCRAM-SHA-256 with the token as password; works with and without TLS.
+    #[serde(rename = "scram-sha-256")]
     ScramSha256,
     /// Cleartext password, accepted only on TLS connections, for drivers without SCRAM.
     Password,
