@@ -6,7 +6,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
 use sluice_pgwire::startup::{self, StartupRequest};
-use sluice_pgwire::{encode, ProtocolVersion};
+use sluice_pgwire::{encode, ProtocolVersion, WireError};
 
 use crate::cancel::CancelRegistry;
 use crate::error::PgError;
@@ -69,7 +69,14 @@ pub async fn negotiate(
             .as_mut()
             .ok_or_else(|| PgError::Tls("client handshake failed".into()))?;
         let packet = read_startup_packet(stream).await?;
-        match startup::decode(&packet)? {
+        let request = match startup::decode(&packet) {
+            // Not one of the special 1234.x codes: a StartupMessage of a version sluice lacks.
+            Err(WireError::UnknownStartupCode(code)) if code >> 16 != 1234 => {
+                return Err(unsupported_version(ProtocolVersion::from_code(code)))
+            }
+            other => other?,
+        };
+        match request {
             StartupRequest::Ssl | StartupRequest::GssEnc if stream.is_tls() => {
                 return Err(PgError::ClientUnexpected(
                     "encryption requested twice".into(),
@@ -90,13 +97,7 @@ pub async fn negotiate(
             }
             StartupRequest::Startup(msg) => {
                 if msg.version.major != 3 {
-                    return Err(PgError::refused(
-                        "0A000",
-                        format!(
-                            "unsupported frontend protocol {}.{}: sluice supports 3.0 to 3.{NEWEST_MINOR}",
-                            msg.version.major, msg.version.minor
-                        ),
-                    ));
+                    return Err(unsupported_version(msg.version));
                 }
                 if require_tls && !stream.is_tls() {
                     return Err(PgError::refused(
@@ -136,6 +137,16 @@ pub async fn negotiate(
             }
         }
     }
+}
+
+fn unsupported_version(v: ProtocolVersion) -> PgError {
+    PgError::refused(
+        "0A000",
+        format!(
+            "unsupported frontend protocol {}.{}: sluice supports 3.0 to 3.{NEWEST_MINOR}",
+            v.major, v.minor
+        ),
+    )
 }
 
 /// Replaces the plain stream in `slot` by its TLS upgrade. A failed TLS handshake leaves the

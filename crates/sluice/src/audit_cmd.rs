@@ -1,7 +1,7 @@
 //! `sluice audit verify | search`. Both read the file directly and never block a running gateway.
 
 use anyhow::{bail, Context, Result};
-use sluice_audit::{AuditEvent, AuditRecord, SearchFilter};
+use sluice_audit::{AuditEvent, AuditRecord, Outcome, SearchFilter};
 use sluice_core::config::Config;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -99,15 +99,18 @@ fn describe(r: &AuditRecord) -> String {
             duration_us,
             command_tag,
             ..
-        } => format!(
-            "{session} #{statement} result {} {}{} in {duration_us}us",
-            serde_json::to_value(outcome)
-                .ok()
-                .and_then(|v| v.get("status").and_then(|s| s.as_str().map(str::to_owned)))
-                .unwrap_or_default(),
-            command_tag.as_deref().unwrap_or(""),
-            rows.map(|r| format!(" ({r} rows)")).unwrap_or_default()
-        ),
+        } => {
+            let outcome = match outcome {
+                Outcome::Ok => format!("ok {}", command_tag.as_deref().unwrap_or("")),
+                Outcome::Error { sqlstate, message } => {
+                    format!("error {sqlstate} {}", one_line(message))
+                }
+                Outcome::Denied { reason } => format!("denied: {reason}"),
+                Outcome::NotExecuted { reason } => format!("not executed: {reason}"),
+            };
+            let rows = rows.map(|r| format!(" ({r} rows)")).unwrap_or_default();
+            format!("{session} #{statement} result {outcome}{rows} in {duration_us}us")
+        }
         other => serde_json::to_string(other).unwrap_or_default(),
     };
     format!("{} {:>6} {what}", r.time, r.seq)

@@ -175,6 +175,78 @@ impl ScratchPostgres {
         Ok(())
     }
 
+    /// Turns on TLS by configuration reload, with a certificate for `localhost` and `127.0.0.1`
+    /// signed by a fresh CA (openssl CLI). Returns the CA certificate's path.
+    pub fn enable_tls(&self) -> Result<PathBuf> {
+        let data = self.dir.join("pgdata");
+        let (crt, key) = (data.join("server.crt"), data.join("server.key"));
+        let (ca_crt, ca_key) = (self.dir.join("ca.crt"), self.dir.join("ca.key"));
+        let csr = self.dir.join("server.csr");
+        let ext = self.dir.join("server.ext");
+        std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n")?;
+        let openssl = |args: &[&str], paths: &[&Path]| {
+            run_quiet(Command::new("openssl").args(args).args(paths))
+                .context("openssl could not create the test certificates")
+        };
+        openssl(
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=sluice scratch CA",
+                "-keyout",
+            ],
+            &[&ca_key, Path::new("-out"), &ca_crt],
+        )?;
+        openssl(
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+            ],
+            &[&key, Path::new("-out"), &csr],
+        )?;
+        openssl(
+            &["x509", "-req", "-days", "2", "-CAcreateserial", "-in"],
+            &[
+                &csr,
+                Path::new("-CA"),
+                &ca_crt,
+                Path::new("-CAkey"),
+                &ca_key,
+                Path::new("-extfile"),
+                &ext,
+                Path::new("-out"),
+                &crt,
+            ],
+        )?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        if let Some((uid, gid)) = self.owner {
+            std::os::unix::fs::chown(&crt, Some(uid), Some(gid))?;
+            std::os::unix::fs::chown(&key, Some(uid), Some(gid))?;
+        }
+        self.psql("postgres", "ALTER SYSTEM SET ssl = on")?;
+        self.psql("postgres", "SELECT pg_reload_conf()")?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.psql("postgres", "SHOW ssl")?.trim() != "on" {
+            if Instant::now() > deadline {
+                bail!("postgres did not turn TLS on");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(ca_crt)
+    }
+
     /// A libpq URL straight to the server, bypassing sluice.
     pub fn direct_url(&self, user: &str, password: &str, database: &str) -> String {
         format!(

@@ -252,3 +252,61 @@ async fn upstream_md5_and_cleartext_logins() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_tls_require_and_verify_full() {
+    let ca = tokio::task::spawn_blocking(|| support::pg_ca().to_owned())
+        .await
+        .unwrap();
+    let port = support::pg().port;
+    let target = |name: &str, tls: &str, ca: &std::path::Path| {
+        format!(
+            "\n[[targets]]\nname = \"{name}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {port}\ndatabase = \"app\"\nuser = \"sluice_scram\"\npassword_env = \"SLUICE_TEST_TARGET_PASSWORD\"\ntls = \"{tls}\"\ntls_ca = \"{}\"\n",
+            ca.display()
+        )
+    };
+    std::env::set_var("SLUICE_TEST_TARGET_PASSWORD", TARGET_PASSWORD);
+    let extra = format!(
+        "{}{}",
+        target("tls-require", "require", &ca),
+        target("tls-verify", "verify-full", &ca)
+    );
+    let h = Harness::start_with(&extra).await;
+    let ssl_in_use = "select ssl from pg_stat_ssl where pid = pg_backend_pid()";
+    for name in ["tls-require", "tls-verify", "app-md5"] {
+        let out = h.psql("alice", name, &["-A", "-t", "-c", ssl_in_use]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "t\n", "{name} did not use TLS upstream");
+    }
+    let out = h.psql("alice", "app", &["-A", "-t", "-c", ssl_in_use]);
+    assert_eq!(stdout(&out), "f\n", "tls = disable must not use TLS");
+    h.stop().await;
+
+    // verify-full refuses a certificate its CA did not sign: the gateway's own certificate is
+    // a different self-signed one.
+    let other_ca = h_gateway_cert().await;
+    let h = Harness::start_with(&target("tls-wrong-ca", "verify-full", &other_ca)).await;
+    let out = h.psql("alice", "tls-wrong-ca", &["-c", "select 1"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("08006") || stderr(&out).contains("TLS failure"),
+        "{}",
+        stderr(&out)
+    );
+    h.stop().await;
+}
+
+/// A self-signed certificate that did not sign the target's: a gateway's generated one.
+async fn h_gateway_cert() -> std::path::PathBuf {
+    let h = Harness::start().await;
+    let cert = h.config.gateway.data_dir.join("tls/server.crt");
+    let copy = h
+        .dir
+        .path()
+        .parent()
+        .unwrap()
+        .join(format!("sluice-other-ca-{}.pem", std::process::id()));
+    std::fs::copy(&cert, &copy).unwrap();
+    h.stop().await;
+    copy
+}

@@ -50,6 +50,9 @@ pub struct BackendHalf<'s> {
     status: u8,
     /// An extended-protocol error was seen; the server skips everything up to Sync.
     pipeline_failed: bool,
+    /// An error raised before any Execute of the failed pipeline ran (at Parse or Bind, where
+    /// PostgreSQL also plans): it belongs to the pipeline's next Execute.
+    pipeline_error: Option<(String, String)>,
     simple: SimpleProgress,
     shutdown: watch::Receiver<ShutdownPhase>,
     incoming_closed: bool,
@@ -76,6 +79,7 @@ impl<'s> BackendHalf<'s> {
             passthrough: 0,
             status: b'I',
             pipeline_failed: false,
+            pipeline_error: None,
             simple: SimpleProgress::default(),
             shutdown,
             incoming_closed: false,
@@ -270,6 +274,7 @@ impl<'s> BackendHalf<'s> {
                     Some(Expect::Parse | Expect::Bind | Expect::Describe | Expect::Close) => {
                         self.expected.pop_front();
                         self.pipeline_failed = true;
+                        self.pipeline_error = Some((code, message));
                     }
                     // An error at Sync (a failed implicit commit), or unsolicited (FATAL).
                     _ => {}
@@ -322,11 +327,20 @@ impl<'s> BackendHalf<'s> {
             if matches!(front, Expect::Sync) {
                 break;
             }
-            if let Some(e) = self.expected.pop_front() {
-                self.abandon(e, "skipped: an earlier message in the same pipeline failed");
+            match (self.expected.pop_front(), self.pipeline_error.take()) {
+                (Some(Expect::Execute(permit)), Some((sqlstate, message))) => {
+                    self.session
+                        .finish(permit, Outcome::Error { sqlstate, message });
+                }
+                (Some(e), error) => {
+                    self.pipeline_error = error;
+                    self.abandon(e, "skipped: an earlier message in the same pipeline failed");
+                }
+                (None, _) => break,
             }
         }
         self.pipeline_failed = false;
+        self.pipeline_error = None;
     }
 
     fn abandon(&self, e: Expect, reason: &str) {

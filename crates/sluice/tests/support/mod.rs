@@ -19,6 +19,8 @@ pub const DATABASE: &str = "app";
 
 struct Shared {
     pg: ScratchPostgres,
+    /// The target's TLS certificate, self-signed: also its CA for `verify-full`.
+    ca: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -42,9 +44,16 @@ pub fn pg() -> &'static ScratchPostgres {
                  INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g;",
             )
             .unwrap();
-            Shared { pg, _dir: dir }
+            let ca = pg.enable_tls().unwrap();
+            Shared { pg, ca, _dir: dir }
         })
         .pg
+}
+
+/// The CA for the shared server's TLS certificate.
+pub fn pg_ca() -> &'static Path {
+    pg();
+    &SHARED.get().unwrap().ca
 }
 
 pub struct Harness {
@@ -211,8 +220,14 @@ impl Harness {
             .unwrap()
     }
 
-    /// All audit records so far (pending ones are flushed first).
+    /// All audit records so far (pending ones are flushed first). Waits briefly for sessions to
+    /// end first: a client process exits before the gateway has recorded its session's end.
     pub async fn audit(&self) -> Vec<AuditRecord> {
+        let metrics = self.gateway.gateway.metrics();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while metrics.sessions_active.get() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         self.gateway.gateway.audit().flush().await.unwrap();
         sluice_audit::search(&self.config.audit_path(), &SearchFilter::default()).unwrap()
     }
