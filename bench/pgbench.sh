@@ -32,16 +32,21 @@ demo_pid=$!
 for _ in $(seq 1 300); do [ -s "$work/demo.json" ] && break; sleep 0.2; done
 [ -s "$work/demo.json" ] || { cat "$work/demo.log"; exit 1; }
 json() { python3 -c "import json,sys; d=json.load(open('$work/demo.json')); print(eval(sys.argv[1]))" "$1"; }
-direct=$(json 'd["direct_url"]')
-via_sluice=$(json 'd["postgres_url"]["ci-bot"]')
+# Plaintext on every path, so the comparison is the proxying, not TLS.
+direct="$(json 'd["direct_url"]')?sslmode=disable"
+via_sluice="$(json 'd["postgres_url"]["ci-bot"]')?sslmode=disable"
 pg_port=$(python3 -c "import urllib.parse as u; print(u.urlparse('$direct').port)")
 pg_pass=$(python3 -c "import urllib.parse as u; print(u.urlparse('$direct').password)")
+bouncer_dir="$work/pgbouncer"
+mkdir -p "$bouncer_dir"
+# pgbouncer will not run as root: it runs as the postgres user and must own its directory.
+[ "$(id -u)" -eq 0 ] && chown postgres "$bouncer_dir"
 
 pgbench -i -q -s 10 "$direct" > /dev/null 2>&1
 
 # pgbouncer in session mode with SCRAM on both legs, the same shape as sluice's.
 bouncer_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/pgbouncer.ini" <<INI
+cat > "$bouncer_dir/pgbouncer.ini" <<INI
 [databases]
 shop = host=127.0.0.1 port=$pg_port dbname=shop
 [pgbouncer]
@@ -49,19 +54,19 @@ listen_addr = 127.0.0.1
 listen_port = $bouncer_port
 unix_socket_dir =
 auth_type = scram-sha-256
-auth_file = $work/userlist.txt
+auth_file = $bouncer_dir/userlist.txt
 pool_mode = session
 max_client_conn = 100
 default_pool_size = 20
-logfile = $work/pgbouncer.log
+logfile = $bouncer_dir/pgbouncer.log
 INI
-echo "\"sluice_scram\" \"$pg_pass\"" > "$work/userlist.txt"
-chmod 644 "$work/pgbouncer.ini" "$work/userlist.txt"
+echo "\"sluice_scram\" \"$pg_pass\"" > "$bouncer_dir/userlist.txt"
+chmod 644 "$bouncer_dir/pgbouncer.ini" "$bouncer_dir/userlist.txt"
 bouncer_user=()
 [ "$(id -u)" -eq 0 ] && bouncer_user=(-u postgres)
-pgbouncer "${bouncer_user[@]}" "$work/pgbouncer.ini" > /dev/null 2>&1 &
+pgbouncer "${bouncer_user[@]}" "$bouncer_dir/pgbouncer.ini" > /dev/null 2>&1 &
 bouncer_pid=$!
-via_bouncer="postgresql://sluice_scram:$pg_pass@127.0.0.1:$bouncer_port/shop"
+via_bouncer="postgresql://sluice_scram:$pg_pass@127.0.0.1:$bouncer_port/shop?sslmode=disable"
 for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p "$bouncer_port" && break; sleep 0.1; done
 
 results="$work/results.tsv"

@@ -39,7 +39,7 @@ pub struct GatewayConfig {
     /// Where the store, the audit trail, the generated TLS certificate and the gateway key live.
     pub data_dir: PathBuf,
     pub max_connections: usize,
-    /// Session worker threads, each with its own single-threaded runtime; 0 = one per core.
+    /// Session worker threads, each with its own single-threaded runtime; 0 = one per two cores.
     pub worker_threads: usize,
     #[serde(deserialize_with = "duration")]
     pub handshake_timeout: Duration,

@@ -22,12 +22,16 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `count` workers; 0 means one per available core.
+    /// Starts `count` workers; 0 means one per two cores, at least one.
     pub fn start(count: usize) -> Result<Workers, CoreError> {
         let count = match count {
-            0 => std::thread::available_parallelism()
+            // Half the cores: the kernel's TCP work for both legs of every session, the target
+            // and (on shared hosts) the clients need the rest. Measured in docs/benchmarks.md.
+            0 => (std::thread::available_parallelism()
                 .map(|n| n.get())
-                .unwrap_or(1),
+                .unwrap_or(1)
+                / 2)
+            .max(1),
             n => n,
         };
         let (stop, _) = watch::channel(false);

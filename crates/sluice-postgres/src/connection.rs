@@ -50,6 +50,15 @@ const FORWARDED_PARAMETERS: [&str; 11] = [
 /// Parameters that only shape sluice's own handling and are not passed on.
 const CONSUMED_PARAMETERS: [&str; 2] = ["user", "database"];
 
+/// A session ready to relay, with what must live as long as it does.
+struct Established {
+    session: sluice_core::Session,
+    stream: ClientStream,
+    upstream: upstream::Upstream,
+    /// Forgotten (and so unusable) when the session ends.
+    cancel_key: crate::cancel::CancelKey,
+}
+
 pub async fn serve(
     context: Arc<Context>,
     tcp: TcpStream,
@@ -65,22 +74,37 @@ pub async fn serve(
         identity = field::Empty,
         target = field::Empty,
     );
-    async move {
-        match run(&context, tcp, peer, shutdown).await {
-            Ok(()) => tracing::info!("connection closed"),
-            Err(e) => tracing::info!(error = %e, "connection ended with an error"),
+    // The span is entered for the handshake, where most log lines are; the relay logs through
+    // `parent: &span` instead, so its hot loop does not enter and exit a span on every poll.
+    let established = establish(&context, tcp, peer)
+        .instrument(span.clone())
+        .await;
+    let result = match established {
+        Ok(Some(e)) => {
+            let settings = RelaySettings {
+                max_message_bytes: context.gateway.config().gateway.max_message_bytes,
+                shutdown,
+            };
+            let result = relay::run(&e.session, e.stream, e.upstream, settings).await;
+            drop(e.cancel_key);
+            result
         }
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => tracing::info!(parent: &span, "connection closed"),
+        Err(e) => tracing::info!(parent: &span, error = %e, "connection ended with an error"),
     }
-    .instrument(span)
-    .await
 }
 
-async fn run(
+/// Steps from accept to a greeted client; `None` when the connection needed no session (a
+/// cancel request).
+async fn establish(
     context: &Context,
     tcp: TcpStream,
     peer: SocketAddr,
-    shutdown: watch::Receiver<ShutdownPhase>,
-) -> Result<(), PgError> {
+) -> Result<Option<Established>, PgError> {
     let gateway = &context.gateway;
     let config = gateway.config();
     let deadline = Instant::now() + config.gateway.handshake_timeout;
@@ -100,7 +124,7 @@ async fn run(
     .unwrap_or(Err(PgError::HandshakeTimeout));
     let mut hello = match negotiated {
         Ok(Opening::Hello(hello)) => hello,
-        Ok(Opening::Cancelled) => return Ok(()),
+        Ok(Opening::Cancelled) => return Ok(None),
         Err(e) => {
             if let Some(stream) = slot.as_mut() {
                 send_fatal(stream, &e).await;
@@ -233,14 +257,12 @@ async fn run(
         return Err(e.into());
     }
     tracing::info!(tls = hello.is_tls(), "session open");
-
-    let settings = RelaySettings {
-        max_message_bytes: config.gateway.max_message_bytes,
-        shutdown,
-    };
-    let result = relay::run(&session, hello.stream, upstream, settings).await;
-    drop(cancel_key);
-    result
+    Ok(Some(Established {
+        session,
+        stream: hello.stream,
+        upstream,
+        cancel_key,
+    }))
 }
 
 /// The startup parameters to pass on, or a refusal naming the first one sluice will not pass.
@@ -268,7 +290,7 @@ fn forwarded_parameters(hello: &ClientHello) -> Result<Vec<Parameter>, PgError> 
     Ok(forwarded)
 }
 
-async fn refuse(stream: &mut ClientStream, e: PgError) -> Result<(), PgError> {
+async fn refuse<T>(stream: &mut ClientStream, e: PgError) -> Result<T, PgError> {
     send_fatal(stream, &e).await;
     Err(e)
 }

@@ -89,6 +89,8 @@ impl<'s> BackendHalf<'s> {
 
     pub async fn run(&mut self, client: &mut Downstream) -> Result<BackendEnd, PgError> {
         let metrics = self.session.gateway().metrics();
+        // One pinned future per shutdown phase change, not one registration per loop turn.
+        let mut phase_change = Box::pin(next_phase(self.shutdown.clone()));
         loop {
             if let Some(end) = self.shutdown_due() {
                 return Ok(end);
@@ -96,7 +98,9 @@ impl<'s> BackendHalf<'s> {
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
                 self.buf.reserve(READ_CHUNK);
             }
+            let mut phase_changed = None;
             tokio::select! {
+                biased;
                 read = self.upstream.read_buf(&mut self.buf) => {
                     if read? == 0 {
                         return Ok(BackendEnd::TargetClosed);
@@ -124,9 +128,12 @@ impl<'s> BackendHalf<'s> {
                         }
                     }
                 }
-                changed = self.shutdown.changed(), if !self.shutdown_closed => {
-                    self.shutdown_closed = changed.is_err();
-                }
+                changed = &mut phase_change, if !self.shutdown_closed => phase_changed = Some(changed),
+            }
+            match phase_changed {
+                Some(Some(rx)) => phase_change = Box::pin(next_phase(rx)),
+                Some(None) => self.shutdown_closed = true,
+                None => {}
             }
         }
     }
@@ -357,6 +364,14 @@ impl<'s> BackendHalf<'s> {
             self.abandon(e, &reason);
         }
     }
+}
+
+/// Resolves at the next shutdown phase change, handing the receiver back; `None` if the
+/// gateway dropped its sender.
+async fn next_phase(
+    mut rx: watch::Receiver<ShutdownPhase>,
+) -> Option<watch::Receiver<ShutdownPhase>> {
+    rx.changed().await.ok().map(|_| rx)
 }
 
 impl SimpleProgress {

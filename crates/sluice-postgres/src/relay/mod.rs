@@ -97,6 +97,7 @@ pub async fn run(
     );
 
     let (reason, error) = tokio::select! {
+        biased;
         end = front.run() => match end {
             Ok(FrontendEnd::Terminated) => ("client terminated the session".to_owned(), None),
             Ok(FrontendEnd::Disconnected) => ("client disconnected".to_owned(), None),
