@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sluice_audit::{AuditEvent, AuditLog};
-use sluice_decision::{IdentityFacts, Policy, SessionFacts, TargetFacts};
+use sluice_decision::Policy;
 use sluice_store::Store;
 
-use crate::config::{Config, IdentityConfig, TargetConfig};
+use crate::config::{Config, TargetConfig};
 use crate::metrics::Metrics;
 use crate::secret::Secret;
-use crate::session::Session;
+use crate::session::{session_facts, Session};
 use crate::token::{self, ScramKeys, SALT_LEN, SCRAM_ITERATIONS};
 use crate::CoreError;
 
@@ -235,9 +235,13 @@ impl Gateway {
                 kind: RejectionKind::Denied,
             })?;
         let (target, database) = self.resolve_target(request.target)?;
-        let decision = self
-            .policy()
-            .decide_session(&session_facts(identity, target, &database, request));
+        let decision = self.policy().decide_session(&session_facts(
+            identity,
+            target,
+            &database,
+            &request.client_addr,
+            request.protocol,
+        ));
         if let Some(reason) = decision.deny_reason() {
             return Err(Rejection {
                 reason: format!("access denied: {reason}"),
@@ -297,29 +301,6 @@ impl Gateway {
             self.inner.metrics.audit_failures.inc();
             tracing::error!(error = %e, "could not audit a rejected connection");
         }
-    }
-}
-
-pub(crate) fn session_facts<'a>(
-    identity: &'a IdentityConfig,
-    target: &'a TargetConfig,
-    database: &'a str,
-    request: &'a SessionRequest<'_>,
-) -> SessionFacts<'a> {
-    SessionFacts {
-        identity: IdentityFacts {
-            name: &identity.name,
-            kind: identity.kind.as_str(),
-            groups: &identity.groups,
-        },
-        target: TargetFacts {
-            name: &target.name,
-            kind: target.kind.as_str(),
-            database,
-            tags: &target.tags,
-        },
-        client_addr: &request.client_addr,
-        protocol: request.protocol,
     }
 }
 

@@ -29,6 +29,19 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Writes a file only its owner can read (mode 0600): keys, held passwords.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

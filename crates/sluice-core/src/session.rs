@@ -141,21 +141,13 @@ impl Session {
 
     fn facts(&self) -> SessionFacts<'_> {
         let i = &self.inner;
-        SessionFacts {
-            identity: sluice_decision::IdentityFacts {
-                name: &i.identity.name,
-                kind: i.identity.kind.as_str(),
-                groups: &i.identity.groups,
-            },
-            target: sluice_decision::TargetFacts {
-                name: &i.target.name,
-                kind: i.target.kind.as_str(),
-                database: &i.database,
-                tags: &i.target.tags,
-            },
-            client_addr: &i.client_addr,
-            protocol: i.protocol,
-        }
+        session_facts(
+            &i.identity,
+            &i.target,
+            &i.database,
+            &i.client_addr,
+            i.protocol,
+        )
     }
 
     pub(crate) async fn audit_start(&self, request: &SessionRequest<'_>) -> Result<(), CoreError> {
@@ -325,6 +317,31 @@ impl Session {
             self.inner.gateway.metrics().audit_failures.inc();
             CoreError::Audit(e)
         })
+    }
+}
+
+/// The facts the policy sees about a session, built in one place for session and statements.
+pub(crate) fn session_facts<'a>(
+    identity: &'a IdentityConfig,
+    target: &'a TargetConfig,
+    database: &'a str,
+    client_addr: &'a str,
+    protocol: &'a str,
+) -> SessionFacts<'a> {
+    SessionFacts {
+        identity: sluice_decision::IdentityFacts {
+            name: &identity.name,
+            kind: identity.kind.as_str(),
+            groups: &identity.groups,
+        },
+        target: sluice_decision::TargetFacts {
+            name: &target.name,
+            kind: target.kind.as_str(),
+            database,
+            tags: &target.tags,
+        },
+        client_addr,
+        protocol,
     }
 }
 

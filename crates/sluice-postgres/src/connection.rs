@@ -153,20 +153,14 @@ async fn establish(
     let span = tracing::Span::current();
     span.record("identity", identity.as_str());
     span.record("target", target.as_str());
+    let claimed = Claimed {
+        client_addr: &client_addr,
+        identity: &identity,
+        target: &target,
+    };
     let forwarded = match forwarded_parameters(&hello) {
         Ok(p) => p,
-        Err(e) => {
-            gateway
-                .reject(
-                    &client_addr,
-                    Some(&identity),
-                    Some(&target),
-                    "postgres",
-                    &e.to_string(),
-                )
-                .await;
-            return refuse(&mut hello.stream, e).await;
-        }
+        Err(e) => return refuse_audited(gateway, &claimed, &mut hello.stream, e).await,
     };
 
     let authenticated = timeout_at(
@@ -182,18 +176,7 @@ async fn establish(
     .unwrap_or(Err(PgError::HandshakeTimeout));
     let authenticated = match authenticated {
         Ok(a) => a,
-        Err(e) => {
-            gateway
-                .reject(
-                    &client_addr,
-                    Some(&identity),
-                    Some(&target),
-                    "postgres",
-                    &e.to_string(),
-                )
-                .await;
-            return refuse(&mut hello.stream, e).await;
-        }
+        Err(e) => return refuse_audited(gateway, &claimed, &mut hello.stream, e).await,
     };
 
     let request = SessionRequest {
@@ -288,6 +271,33 @@ fn forwarded_parameters(hello: &ClientHello) -> Result<Vec<Parameter>, PgError> 
         forwarded.push((name.clone(), value.clone()));
     }
     Ok(forwarded)
+}
+
+/// Who a refused client claimed to be and what it asked for, for the audit record.
+struct Claimed<'a> {
+    client_addr: &'a str,
+    identity: &'a str,
+    target: &'a str,
+}
+
+/// Refuses a client that named an identity and a target, and audits the refusal.
+async fn refuse_audited<T>(
+    gateway: &Gateway,
+    claimed: &Claimed<'_>,
+    stream: &mut ClientStream,
+    e: PgError,
+) -> Result<T, PgError> {
+    let reason = e.to_string();
+    gateway
+        .reject(
+            claimed.client_addr,
+            Some(claimed.identity),
+            Some(claimed.target),
+            "postgres",
+            &reason,
+        )
+        .await;
+    refuse(stream, e).await
 }
 
 async fn refuse<T>(stream: &mut ClientStream, e: PgError) -> Result<T, PgError> {

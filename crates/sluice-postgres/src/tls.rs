@@ -59,21 +59,9 @@ fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), PgErr
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
             .map_err(tls_err)?;
     std::fs::write(cert, generated.cert.pem())?;
-    write_private(key, generated.key_pair.serialize_pem().as_bytes())?;
+    sluice_core::secret::write_private(key, generated.key_pair.serialize_pem().as_bytes())?;
     tracing::info!(cert = %cert.display(), "generated a self-signed certificate for client TLS");
     Ok(())
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)
 }
 
 /// The client side of target TLS, per the target's mode. `None` when TLS is disabled.

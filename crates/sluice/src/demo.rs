@@ -107,7 +107,7 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
     pg.psql(DATABASE, &format!("SET ROLE {SCRAM_ROLE}; {SCHEMA}"))?;
 
     let password_file = dir.join("target-password");
-    write_private(&password_file, &target_password)?;
+    sluice_core::secret::write_private(&password_file, target_password.as_bytes())?;
     let pg_port = scratch_pg::free_port()?;
     let admin_port = scratch_pg::free_port()?;
     let mut identities = String::new();
@@ -160,17 +160,4 @@ fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
 
 fn random_password() -> String {
     hex::encode(rand::random::<[u8; 16]>())
-}
-
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
 }

@@ -254,15 +254,6 @@ impl ScratchPostgres {
             self.port
         )
     }
-
-    pub fn bindir(&self) -> &Path {
-        &self.bindir
-    }
-
-    /// Whether the server runs as another user (sluice runs as root).
-    pub fn runs_as_other_user(&self) -> bool {
-        self.owner.is_some()
-    }
 }
 
 impl Drop for ScratchPostgres {
