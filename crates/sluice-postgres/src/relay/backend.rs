@@ -4,14 +4,14 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, ReadHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use sluice_core::{Outcome, Session, StatementPermit};
 use sluice_pgwire::backend as be;
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::{encode, frame};
 
-use super::expect::Expect;
+use super::expect::{Expect, ExpectQueue};
 use super::Downstream;
 use crate::error::PgError;
 use crate::stream::UpstreamStream;
@@ -39,7 +39,7 @@ struct SimpleProgress {
 pub struct BackendHalf<'s> {
     session: &'s Session,
     upstream: ReadHalf<UpstreamStream>,
-    incoming: mpsc::Receiver<Expect>,
+    incoming: ExpectQueue,
     expected: VecDeque<Expect>,
     buf: BytesMut,
     /// Bytes injected among relayed ones when a refusal must go out between responses.
@@ -55,7 +55,6 @@ pub struct BackendHalf<'s> {
     pipeline_error: Option<(String, String)>,
     simple: SimpleProgress,
     shutdown: watch::Receiver<ShutdownPhase>,
-    incoming_closed: bool,
     shutdown_closed: bool,
 }
 
@@ -63,7 +62,7 @@ impl<'s> BackendHalf<'s> {
     pub fn new(
         session: &'s Session,
         upstream: ReadHalf<UpstreamStream>,
-        incoming: mpsc::Receiver<Expect>,
+        incoming: ExpectQueue,
         leftover: BytesMut,
         shutdown: watch::Receiver<ShutdownPhase>,
     ) -> Self {
@@ -82,7 +81,6 @@ impl<'s> BackendHalf<'s> {
             pipeline_error: None,
             simple: SimpleProgress::default(),
             shutdown,
-            incoming_closed: false,
             shutdown_closed: false,
         }
     }
@@ -106,20 +104,20 @@ impl<'s> BackendHalf<'s> {
                         return Ok(BackendEnd::TargetClosed);
                     }
                     self.take_incoming();
+                    let queued = self.expected.len();
                     let consumed = self.relay_batch()?;
+                    self.incoming.answered(queued - self.expected.len());
                     let sent = self.send(client, consumed).await;
                     if sent.is_err() {
                         return Ok(BackendEnd::ClientGone);
                     }
                     metrics.bytes_to_clients.add(consumed as u64);
                 }
-                next = self.incoming.recv(), if !self.incoming_closed => {
-                    match next {
-                        Some(e) => self.expected.push_back(e),
-                        None => self.incoming_closed = true,
-                    }
+                _ = self.incoming.refusal_queued() => {
                     self.take_incoming();
+                    let queued = self.expected.len();
                     self.emit_injections();
+                    self.incoming.answered(queued - self.expected.len());
                     if !self.out.is_empty() {
                         let sent = client.send(&self.out).await;
                         self.out.clear();
@@ -153,9 +151,7 @@ impl<'s> BackendHalf<'s> {
     /// Moves queued expectations in: the client half queues them before forwarding, so by the
     /// time a response arrives its expectation is at least in the channel.
     fn take_incoming(&mut self) {
-        while let Ok(e) = self.incoming.try_recv() {
-            self.expected.push_back(e);
-        }
+        self.incoming.take_into(&mut self.expected);
     }
 
     /// Processes the complete messages in the buffer; returns how many bytes to relay.

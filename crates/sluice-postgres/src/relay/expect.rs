@@ -2,6 +2,10 @@
 //! in the order it received them, so one FIFO is enough to pair every response with its
 //! request, including pipelined extended-protocol batches.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+
 use bytes::Bytes;
 use sluice_core::StatementPermit;
 
@@ -23,4 +27,108 @@ pub enum Expect {
         message: Bytes,
         ready: bool,
     },
+}
+
+/// How many requests may await their responses before the client half stops reading: bounds
+/// memory for a client that pipelines without reading, through ordinary backpressure.
+const MAX_IN_FLIGHT: usize = 4096;
+
+/// The FIFO between the halves. Both halves run in one task, so the lock is never contended
+/// (it exists because the session future must be `Send`); and no wakeup is needed for ordinary
+/// expectations, because the target's response, which is what the server half waits for,
+/// cannot arrive before the expectation is queued. Only refusals, which have no response to
+/// wait for, wake the server half.
+#[derive(Clone, Default)]
+pub struct ExpectQueue {
+    shared: Arc<Mutex<Shared>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    queue: VecDeque<Expect>,
+    /// Queued plus taken by the server half and not yet answered.
+    in_flight: usize,
+    refusal_queued: bool,
+    server_half: Option<Waker>,
+    client_half: Option<Waker>,
+}
+
+impl ExpectQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        match self.shared.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn push(&self, expects: impl IntoIterator<Item = Expect>) {
+        let wake = {
+            let mut s = self.lock();
+            for e in expects {
+                s.refusal_queued |= matches!(e, Expect::Inject { .. });
+                s.in_flight += 1;
+                s.queue.push_back(e);
+            }
+            if s.refusal_queued {
+                s.server_half.take()
+            } else {
+                None
+            }
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Moves everything queued to the server half's own deque.
+    pub fn take_into(&self, dst: &mut VecDeque<Expect>) {
+        let mut s = self.lock();
+        dst.extend(s.queue.drain(..));
+        s.refusal_queued = false;
+    }
+
+    /// The server half finished `n` expectations; wakes a client half waiting for room.
+    pub fn answered(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let wake = {
+            let mut s = self.lock();
+            s.in_flight = s.in_flight.saturating_sub(n);
+            if s.in_flight < MAX_IN_FLIGHT {
+                s.client_half.take()
+            } else {
+                None
+            }
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Resolves once a refusal is queued.
+    pub fn refusal_queued(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut s = self.lock();
+            if s.refusal_queued {
+                Poll::Ready(())
+            } else {
+                s.server_half = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+
+    /// Resolves once fewer than the maximum requests await responses.
+    pub fn room(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut s = self.lock();
+            if s.in_flight < MAX_IN_FLIGHT {
+                Poll::Ready(())
+            } else {
+                s.client_half = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::mpsc;
 
 use sluice_core::{Admission, AuditBatch, Sealed, Session};
 use sluice_pgwire::cstr::lossy;
@@ -14,7 +13,7 @@ use sluice_pgwire::encode::{self, Report};
 use sluice_pgwire::frame;
 use sluice_pgwire::frontend::{self as fe, Bind, FrontendMessage};
 
-use super::expect::Expect;
+use super::expect::{Expect, ExpectQueue};
 use crate::error::PgError;
 use crate::stream::{ClientStream, UpstreamStream};
 
@@ -35,7 +34,7 @@ pub struct FrontendHalf<'s> {
     session: &'s Session,
     client: ReadHalf<ClientStream>,
     upstream: WriteHalf<UpstreamStream>,
-    expects: mpsc::Sender<Expect>,
+    expects: ExpectQueue,
     max_message_bytes: usize,
     buf: BytesMut,
     /// Prepared statement texts by name, so each Execute is audited with its SQL.
@@ -62,7 +61,7 @@ impl<'s> FrontendHalf<'s> {
         session: &'s Session,
         client: ReadHalf<ClientStream>,
         upstream: WriteHalf<UpstreamStream>,
-        expects: mpsc::Sender<Expect>,
+        expects: ExpectQueue,
         max_message_bytes: usize,
     ) -> Self {
         FrontendHalf {
@@ -86,6 +85,7 @@ impl<'s> FrontendHalf<'s> {
     pub async fn run(&mut self) -> Result<FrontendEnd, PgError> {
         let metrics = self.session.gateway().metrics();
         loop {
+            self.expects.room().await;
             if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
                 self.buf.reserve(READ_CHUNK);
             }
@@ -121,11 +121,7 @@ impl<'s> FrontendHalf<'s> {
                 continue;
             }
             let sealed = self.session.seal(&mut plan.audit).await?;
-            for e in plan.expects.drain(..) {
-                if self.expects.send(e).await.is_err() {
-                    return Ok(FrontendEnd::Disconnected);
-                }
-            }
+            self.expects.push(plan.expects.drain(..));
             self.forward(&sealed, &plan.forward).await?;
             self.buf.advance(consumed);
             if plan.terminate {

@@ -13,7 +13,7 @@ mod frontend;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, WriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use sluice_core::{Session, Traffic};
 
@@ -25,10 +25,6 @@ use crate::ShutdownPhase;
 pub use backend::BackendEnd;
 use backend::BackendHalf;
 use frontend::{FrontendEnd, FrontendHalf};
-
-/// Expected responses in flight between the halves; bounded so a client that pipelines
-/// without reading is slowed by backpressure instead of growing memory.
-const EXPECT_QUEUE: usize = 4096;
 
 /// The writing side toward the client, shared by the server half and the final error report.
 pub struct Downstream {
@@ -75,7 +71,7 @@ pub async fn run(
 ) -> Result<(), PgError> {
     let (client_reader, client_writer) = tokio::io::split(client);
     let (upstream_reader, upstream_writer) = tokio::io::split::<UpstreamStream>(upstream.stream);
-    let (tx, rx) = mpsc::channel(EXPECT_QUEUE);
+    let queue = expect::ExpectQueue::default();
     let mut downstream = Downstream {
         writer: client_writer,
         mid_write: false,
@@ -85,13 +81,13 @@ pub async fn run(
         session,
         client_reader,
         upstream_writer,
-        tx,
+        queue.clone(),
         settings.max_message_bytes,
     );
     let mut back = BackendHalf::new(
         session,
         upstream_reader,
-        rx,
+        queue,
         upstream.leftover,
         settings.shutdown,
     );
