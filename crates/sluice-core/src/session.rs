@@ -230,7 +230,10 @@ impl Session {
         // Sessions on a worker run one at a time, so without this the first to commit always
         // writes alone. Yielding once lets the sessions already woken on this worker append
         // their records first; the first to commit then writes them all with one write(2).
-        tokio::task::yield_now().await;
+        // A lone session has nobody to share with and would only pay for the extra turn.
+        if self.inner.gateway.metrics().sessions_active.get() > 1 {
+            tokio::task::yield_now().await;
+        }
         let audit = self.inner.gateway.audit();
         for ticket in batch.tickets.drain(..) {
             self.audited(audit.commit(ticket).await)?;

@@ -113,7 +113,7 @@ impl ExpectQueue {
             if s.refusal_queued {
                 Poll::Ready(())
             } else {
-                s.server_half = Some(cx.waker().clone());
+                remember(&mut s.server_half, cx.waker());
                 Poll::Pending
             }
         })
@@ -126,9 +126,17 @@ impl ExpectQueue {
             if s.in_flight < MAX_IN_FLIGHT {
                 Poll::Ready(())
             } else {
-                s.client_half = Some(cx.waker().clone());
+                remember(&mut s.client_half, cx.waker());
                 Poll::Pending
             }
         })
+    }
+}
+
+/// Stores the waker unless the same task's is already there: these futures are polled on
+/// every turn of the session's loop, and cloning a waker each time is measurable.
+fn remember(slot: &mut Option<Waker>, waker: &Waker) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+        *slot = Some(waker.clone());
     }
 }
