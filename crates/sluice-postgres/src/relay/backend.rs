@@ -137,8 +137,13 @@ impl<'s> BackendHalf<'s> {
     }
 
     /// At shutdown a session ends between requests; once forced, at once.
-    fn shutdown_due(&self) -> Option<BackendEnd> {
-        match *self.shutdown.borrow() {
+    fn shutdown_due(&mut self) -> Option<BackendEnd> {
+        let phase = *self.shutdown.borrow();
+        if phase == ShutdownPhase::Draining {
+            // Requests forwarded but not yet answered may still sit in the shared queue.
+            self.take_incoming();
+        }
+        match phase {
             ShutdownPhase::Running => None,
             ShutdownPhase::Draining if self.expected.is_empty() && self.passthrough == 0 => {
                 Some(BackendEnd::Shutdown)
