@@ -154,7 +154,7 @@ impl<'s> BackendHalf<'s> {
     }
 
     /// Moves queued expectations in: the client half queues them before forwarding, so by the
-    /// time a response arrives its expectation is at least in the channel.
+    /// time a response arrives its expectation is at least in the shared queue.
     fn take_incoming(&mut self) {
         self.incoming.take_into(&mut self.expected);
     }
