@@ -96,9 +96,21 @@ pub struct Decision {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Ok,
-    Error { sqlstate: String, message: String },
-    Denied { reason: String },
-    NotExecuted { reason: String },
+    Error {
+        sqlstate: String,
+        message: String,
+    },
+    Denied {
+        reason: String,
+    },
+    NotExecuted {
+        reason: String,
+    },
+    /// Forwarded, but its result never came back (the session ended first): it may or may
+    /// not have run.
+    Interrupted {
+        reason: String,
+    },
 }
 
 impl AuditEvent {

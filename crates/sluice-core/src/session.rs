@@ -75,6 +75,10 @@ pub enum Outcome {
     },
     /// Forwarded but never run, e.g. skipped after an earlier error in the same pipeline, or
     /// the session ended first.
+    /// Forwarded, but the session ended before its result arrived: it may have run.
+    Interrupted {
+        reason: String,
+    },
     NotExecuted {
         reason: String,
     },
@@ -261,6 +265,9 @@ impl Session {
                     None,
                     None,
                 )
+            }
+            Outcome::Interrupted { reason } => {
+                (sluice_audit::Outcome::Interrupted { reason }, None, None)
             }
             Outcome::NotExecuted { reason } => {
                 (sluice_audit::Outcome::NotExecuted { reason }, None, None)

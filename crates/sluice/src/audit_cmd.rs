@@ -107,6 +107,7 @@ fn describe(r: &AuditRecord) -> String {
                 }
                 Outcome::Denied { reason } => format!("denied: {reason}"),
                 Outcome::NotExecuted { reason } => format!("not executed: {reason}"),
+                Outcome::Interrupted { reason } => format!("interrupted: {reason}"),
             };
             let rows = rows.map(|r| format!(" ({r} rows)")).unwrap_or_default();
             format!("{session} #{statement} result {outcome}{rows} in {duration_us}us")

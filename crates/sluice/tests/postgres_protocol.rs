@@ -363,6 +363,7 @@ async fn extended_protocol_pipeline_with_a_failing_execute() {
                 Outcome::Ok => "ok".to_owned(),
                 Outcome::Error { sqlstate, .. } => format!("error {sqlstate}"),
                 Outcome::NotExecuted { .. } => "not executed".to_owned(),
+                Outcome::Interrupted { .. } => "interrupted".to_owned(),
                 Outcome::Denied { .. } => "denied".to_owned(),
             };
             (t.clone(), o)

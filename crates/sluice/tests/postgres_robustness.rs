@@ -601,7 +601,7 @@ async fn client_vanishing_mid_query_is_audited() {
         })
         .unwrap();
     assert!(
-        matches!(&outcome, Outcome::NotExecuted { reason } if reason.contains("session ended")),
+        matches!(&outcome, Outcome::Interrupted { reason } if reason.contains("session ended")),
         "{outcome:?}"
     );
     assert_psql_works(&h);

@@ -6,7 +6,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::watch;
 
-use sluice_core::{Outcome, Session, StatementPermit};
+use sluice_core::{Outcome, Session};
 use sluice_pgwire::backend as be;
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::{encode, frame};
@@ -342,7 +342,9 @@ impl<'s> BackendHalf<'s> {
                 }
                 (Some(e), error) => {
                     self.pipeline_error = error;
-                    self.abandon(e, "skipped: an earlier message in the same pipeline failed");
+                    self.abandon(e, || Outcome::NotExecuted {
+                        reason: "skipped: an earlier message in the same pipeline failed".into(),
+                    });
                 }
                 (None, _) => break,
             }
@@ -351,18 +353,22 @@ impl<'s> BackendHalf<'s> {
         self.pipeline_error = None;
     }
 
-    fn abandon(&self, e: Expect, reason: &str) {
+    /// Audits a request that will get no result: `outcome` says why.
+    fn abandon(&self, e: Expect, outcome: impl Fn() -> Outcome) {
         if let Expect::SimpleQuery(permit) | Expect::Execute(permit) = e {
-            finish_unexecuted(self.session, permit, reason);
+            self.session.finish(permit, outcome());
         }
     }
 
-    /// Audits every request still waiting for a response when the session ends.
+    /// Audits every request still waiting for a response when the session ends. They were all
+    /// forwarded, so they may have run: `interrupted`, never `not_executed`.
     pub fn abandon_pending(&mut self, reason: &str) {
         self.take_incoming();
         let reason = format!("no result: the session ended first ({reason})");
         while let Some(e) = self.expected.pop_front() {
-            self.abandon(e, &reason);
+            self.abandon(e, || Outcome::Interrupted {
+                reason: reason.clone(),
+            });
         }
     }
 }
@@ -392,15 +398,6 @@ impl SimpleProgress {
             },
         }
     }
-}
-
-fn finish_unexecuted(session: &Session, permit: StatementPermit, reason: &str) {
-    session.finish(
-        permit,
-        Outcome::NotExecuted {
-            reason: reason.to_owned(),
-        },
-    );
 }
 
 /// Messages whose content sluice reads; they are always buffered whole.
