@@ -103,15 +103,7 @@ impl<'s> FrontendHalf<'s> {
             self.buf = buf;
             let (consumed, missing) = match planned {
                 Ok(p) => p,
-                Err(e) => {
-                    // Requests admitted earlier in this batch were never forwarded.
-                    for expect in plan.expects.drain(..) {
-                        if let Expect::SimpleQuery(permit) | Expect::Execute(permit) = expect {
-                            self.session.finish(permit, not_forwarded());
-                        }
-                    }
-                    return Err(e);
-                }
+                Err(e) => return Err(self.abandon(plan, e)),
             };
             if missing > 0 {
                 // Make room for the whole message now rather than growing in small steps.
@@ -120,7 +112,10 @@ impl<'s> FrontendHalf<'s> {
             if consumed == 0 {
                 continue;
             }
-            let sealed = self.session.seal(&mut plan.audit).await?;
+            let sealed = match self.session.seal(&mut plan.audit).await {
+                Ok(sealed) => sealed,
+                Err(e) => return Err(self.abandon(plan, e.into())),
+            };
             self.expects.push(plan.expects.drain(..));
             self.forward(&sealed, &plan.forward).await?;
             self.buf.advance(consumed);
@@ -128,6 +123,22 @@ impl<'s> FrontendHalf<'s> {
                 return Ok(FrontendEnd::Terminated);
             }
         }
+    }
+
+    /// Audits the admitted requests of a batch that will not be forwarded because of `error`
+    /// (best effort: when the audit trail itself failed, these records may fail too).
+    fn abandon(&self, mut plan: Plan, error: PgError) -> PgError {
+        for expect in plan.expects.drain(..) {
+            if let Expect::SimpleQuery(permit) | Expect::Execute(permit) = expect {
+                self.session.finish(
+                    permit,
+                    sluice_core::Outcome::NotExecuted {
+                        reason: format!("not forwarded: {error}"),
+                    },
+                );
+            }
+        }
+        error
     }
 
     /// Walks the complete messages in `buf`, deciding each. Returns the bytes consumed and how
@@ -281,12 +292,6 @@ impl<'s> FrontendHalf<'s> {
             self.upstream.flush().await?;
         }
         Ok(())
-    }
-}
-
-fn not_forwarded() -> sluice_core::Outcome {
-    sluice_core::Outcome::NotExecuted {
-        reason: "not forwarded: a later message in the same batch was invalid".into(),
     }
 }
 
