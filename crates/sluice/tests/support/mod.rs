@@ -151,8 +151,14 @@ impl Harness {
 
     /// A gateway with the base configuration plus `extra` TOML.
     pub async fn start_with(extra: &str) -> Harness {
+        Harness::launch(|base| base + extra).await
+    }
+
+    /// Starts a gateway whose configuration is the base one (without extra targets) passed
+    /// through `make`.
+    async fn launch(make: impl FnOnce(String) -> String) -> Harness {
         tokio::task::spawn_blocking(pg).await.unwrap();
-        // SAFETY of intent (no unsafe here): set once, same value, for the wrong-password target.
+        // Set once, same value, for the wrong-password target.
         if std::env::var("SLUICE_TEST_WRONG_PASSWORD").is_err() {
             std::env::set_var("SLUICE_TEST_WRONG_PASSWORD", "not-the-password");
         }
@@ -162,7 +168,7 @@ impl Harness {
             .unwrap();
         let password_file = dir.path().join("target-password");
         std::fs::write(&password_file, TARGET_PASSWORD).unwrap();
-        let text = base_config(&dir.path().join("data"), &password_file, extra);
+        let text = make(base_config(&dir.path().join("data"), &password_file, ""));
         let config_path = dir.path().join("sluice.toml");
         std::fs::write(&config_path, &text).unwrap();
         let config = Config::load(&config_path).unwrap();
@@ -264,38 +270,12 @@ impl Harness {
     /// (for settings inside the `[gateway]` or `[postgres]` tables, which `start_with` cannot
     /// reach because it appends after the targets).
     pub async fn start_with_config(edit: impl FnOnce(String) -> String) -> Harness {
-        tokio::task::spawn_blocking(pg).await.unwrap();
-        if std::env::var("SLUICE_TEST_WRONG_PASSWORD").is_err() {
-            std::env::set_var("SLUICE_TEST_WRONG_PASSWORD", "not-the-password");
-        }
-        let dir = tempfile::Builder::new()
-            .prefix("sluice-test-gw-")
-            .tempdir()
-            .unwrap();
-        let password_file = dir.path().join("target-password");
-        std::fs::write(&password_file, TARGET_PASSWORD).unwrap();
-        let base = base_config(&dir.path().join("data"), &password_file, "");
-        let text = edit(base.clone());
-        assert_ne!(text, base, "the configuration edit changed nothing");
-        let config_path = dir.path().join("sluice.toml");
-        std::fs::write(&config_path, &text).unwrap();
-        let config = Config::load(&config_path).unwrap();
-        sluice::logging::init(&config.log);
-        let gateway = runtime::start(config.clone(), &text).await.unwrap();
-        let mut tokens = HashMap::new();
-        for identity in ["alice", "ci"] {
-            let secret = sluice::token_cmd::create(&config, identity, None)
-                .await
-                .unwrap();
-            tokens.insert(identity.to_owned(), secret.expose().to_owned());
-        }
-        Harness {
-            gateway,
-            config,
-            config_path,
-            tokens,
-            dir,
-        }
+        Harness::launch(|base| {
+            let text = edit(base.clone());
+            assert_ne!(text, base, "the configuration edit changed nothing");
+            text
+        })
+        .await
     }
 
     /// A raw protocol client logged in as `identity` on `target` with protocol 3.0.
