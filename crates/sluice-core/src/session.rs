@@ -235,6 +235,9 @@ impl Session {
         // writes alone. Yielding once lets the sessions already woken on this worker append
         // their records first; the first to commit then writes them all with one write(2).
         // A lone session has nobody to share with and would only pay for the extra turn.
+        // `yield_now` resumes only after the next I/O driver poll, so sessions whose data
+        // arrives meanwhile join the batch too: a plain re-queue measured 2.4 transactions
+        // per write against about 6 (docs/benchmarks.md).
         if self.inner.gateway.metrics().sessions_active.get() > 1 {
             tokio::task::yield_now().await;
         }
