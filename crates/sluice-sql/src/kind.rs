@@ -1,0 +1,102 @@
+//! What sort of statement a parse tree's top node is.
+
+use pg_query::NodeEnum;
+use serde::Serialize;
+
+/// The sort of a statement, coarse enough for policy rules such as "analysts read only".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatementKind {
+    /// Reads data only.
+    Read,
+    /// Changes data: INSERT, UPDATE, DELETE, MERGE, COPY FROM, TRUNCATE, data-modifying CTEs.
+    Write,
+    /// Creates, alters or drops objects, or changes privileges (includes SELECT INTO and
+    /// CREATE TABLE AS, which create tables).
+    Ddl,
+    /// Code whose effect cannot be read from the statement: DO blocks, CALL, EXECUTE of a
+    /// prepared statement, COPY to or from a server program.
+    Procedural,
+    /// SET / RESET of a session setting.
+    SessionChange,
+    /// BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...
+    Transaction,
+    /// Everything else (SHOW, VACUUM, LISTEN, NOTIFY, DISCARD, ...).
+    Utility,
+}
+
+/// The kind and command name of a top-level statement node. EXPLAIN and PREPARE take the kind
+/// of the statement they wrap: `EXPLAIN ANALYZE DELETE` deletes.
+///
+/// `name` is the node's name from the parser's summary (`SelectStmt`, ...). A statement it does
+/// not name is opaque: nothing can be read from it, so it is procedural.
+pub fn classify(node: Option<&NodeEnum>, name: Option<&str>) -> (StatementKind, String) {
+    let Some(node) = node else {
+        return (StatementKind::Utility, "EMPTY".into());
+    };
+    let Some(name) = name else {
+        return (StatementKind::Procedural, "UNKNOWN".into());
+    };
+    let kind = match node {
+        NodeEnum::SelectStmt(s) if s.into_clause.is_some() => StatementKind::Ddl,
+        NodeEnum::SelectStmt(_) => StatementKind::Read,
+        NodeEnum::CreateTableAsStmt(_) => StatementKind::Ddl,
+        NodeEnum::InsertStmt(_)
+        | NodeEnum::UpdateStmt(_)
+        | NodeEnum::DeleteStmt(_)
+        | NodeEnum::MergeStmt(_)
+        | NodeEnum::TruncateStmt(_) => StatementKind::Write,
+        NodeEnum::CopyStmt(c) if c.is_program => StatementKind::Procedural,
+        NodeEnum::CopyStmt(c) if c.is_from => StatementKind::Write,
+        NodeEnum::CopyStmt(_) => StatementKind::Read,
+        NodeEnum::DoStmt(_) | NodeEnum::CallStmt(_) | NodeEnum::ExecuteStmt(_) => {
+            StatementKind::Procedural
+        }
+        NodeEnum::VariableSetStmt(_) => StatementKind::SessionChange,
+        NodeEnum::TransactionStmt(_) => StatementKind::Transaction,
+        NodeEnum::ExplainStmt(e) => return wrapped(e.query.as_deref(), "EXPLAIN"),
+        NodeEnum::PrepareStmt(p) => return wrapped(p.query.as_deref(), "PREPARE"),
+        NodeEnum::DeclareCursorStmt(d) => return wrapped(d.query.as_deref(), "DECLARE CURSOR"),
+        _ => {
+            let ddl = [
+                "Create", "Alter", "Drop", "Grant", "Revoke", "Comment", "Rename", "Reassign",
+                "Sec", "Import", "Refresh",
+            ];
+            if ddl.iter().any(|p| name.starts_with(p)) {
+                StatementKind::Ddl
+            } else {
+                StatementKind::Utility
+            }
+        }
+    };
+    (kind, command_of(name))
+}
+
+/// The wrapped statement of EXPLAIN, PREPARE or DECLARE is one of SELECT, INSERT, UPDATE,
+/// DELETE, MERGE, VALUES, EXECUTE or CREATE TABLE AS, all matched above by node, so no name is
+/// needed; anything else stays opaque.
+fn wrapped(inner: Option<&pg_query::protobuf::Node>, command: &str) -> (StatementKind, String) {
+    let node = inner.and_then(|n| n.node.as_ref());
+    let kind = match node {
+        Some(
+            NodeEnum::SelectStmt(_) | NodeEnum::CreateTableAsStmt(_) | NodeEnum::InsertStmt(_),
+        )
+        | Some(NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_) | NodeEnum::MergeStmt(_))
+        | Some(NodeEnum::ExecuteStmt(_)) => classify(node, Some("")).0,
+        _ => StatementKind::Procedural,
+    };
+    (kind, command.to_owned())
+}
+
+/// `CreateTableAsStmt` → `CREATE TABLE AS`.
+fn command_of(name: &str) -> String {
+    let base = name.strip_suffix("Stmt").unwrap_or(name);
+    let mut out = String::with_capacity(base.len() + 4);
+    for (i, c) in base.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
