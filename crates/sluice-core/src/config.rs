@@ -292,13 +292,19 @@ impl TargetConfig {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, CoreError> {
+        Config::load_with_text(path).map(|(config, _)| config)
+    }
+
+    /// Loads the file and also returns the exact text parsed, so a digest of the configuration
+    /// describes the configuration in force, not a later edit of the file.
+    pub fn load_with_text(path: &Path) -> Result<(Config, String), CoreError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CoreError::Config(format!("cannot read {}: {e}", path.display())))?;
         let mut config = Config::parse(&text)?;
         // Relative paths in the file are relative to the file, so a config can move with its dir.
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
-        Ok(config)
+        Ok((config, text))
     }
 
     pub fn parse(text: &str) -> Result<Config, CoreError> {

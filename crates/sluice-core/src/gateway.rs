@@ -76,7 +76,7 @@ impl Credentials {
         let keys = ScramKeys::derive(password, &self.salt, self.iterations);
         self.verifiers
             .iter()
-            .find(|(_, v)| v.stored_key == keys.stored_key && v.server_key == keys.server_key)
+            .find(|(_, v)| v.same_as(&keys))
             .map(|(id, _)| self.authenticated(id))
     }
 

@@ -37,7 +37,30 @@ pub fn classify(node: Option<&NodeEnum>, name: Option<&str>) -> (StatementKind, 
     let Some(name) = name else {
         return (StatementKind::Procedural, "UNKNOWN".into());
     };
-    let kind = match node {
+    let command = match node {
+        NodeEnum::ExplainStmt(_) => "EXPLAIN".to_owned(),
+        NodeEnum::PrepareStmt(_) => "PREPARE".to_owned(),
+        NodeEnum::DeclareCursorStmt(_) => "DECLARE CURSOR".to_owned(),
+        _ => command_of(name),
+    };
+    let kind = node_kind(node).unwrap_or_else(|| {
+        let ddl = [
+            "Create", "Alter", "Drop", "Grant", "Revoke", "Comment", "Rename", "Reassign", "Sec",
+            "Import", "Refresh",
+        ];
+        if ddl.iter().any(|p| name.starts_with(p)) {
+            StatementKind::Ddl
+        } else {
+            StatementKind::Utility
+        }
+    });
+    (kind, command)
+}
+
+/// The kind of the nodes recognised by type; `None` for the rest, which the caller classifies
+/// by name.
+fn node_kind(node: &NodeEnum) -> Option<StatementKind> {
+    Some(match node {
         NodeEnum::SelectStmt(s) if s.into_clause.is_some() => StatementKind::Ddl,
         NodeEnum::SelectStmt(_) => StatementKind::Read,
         NodeEnum::CreateTableAsStmt(_) => StatementKind::Ddl,
@@ -54,38 +77,21 @@ pub fn classify(node: Option<&NodeEnum>, name: Option<&str>) -> (StatementKind, 
         }
         NodeEnum::VariableSetStmt(_) => StatementKind::SessionChange,
         NodeEnum::TransactionStmt(_) => StatementKind::Transaction,
-        NodeEnum::ExplainStmt(e) => return wrapped(e.query.as_deref(), "EXPLAIN"),
-        NodeEnum::PrepareStmt(p) => return wrapped(p.query.as_deref(), "PREPARE"),
-        NodeEnum::DeclareCursorStmt(d) => return wrapped(d.query.as_deref(), "DECLARE CURSOR"),
-        _ => {
-            let ddl = [
-                "Create", "Alter", "Drop", "Grant", "Revoke", "Comment", "Rename", "Reassign",
-                "Sec", "Import", "Refresh",
-            ];
-            if ddl.iter().any(|p| name.starts_with(p)) {
-                StatementKind::Ddl
-            } else {
-                StatementKind::Utility
-            }
-        }
-    };
-    (kind, command_of(name))
+        NodeEnum::ExplainStmt(e) => wrapped(e.query.as_deref()),
+        NodeEnum::PrepareStmt(p) => wrapped(p.query.as_deref()),
+        NodeEnum::DeclareCursorStmt(d) => wrapped(d.query.as_deref()),
+        _ => return None,
+    })
 }
 
-/// The wrapped statement of EXPLAIN, PREPARE or DECLARE is one of SELECT, INSERT, UPDATE,
-/// DELETE, MERGE, VALUES, EXECUTE or CREATE TABLE AS, all matched above by node, so no name is
-/// needed; anything else stays opaque.
-fn wrapped(inner: Option<&pg_query::protobuf::Node>, command: &str) -> (StatementKind, String) {
-    let node = inner.and_then(|n| n.node.as_ref());
-    let kind = match node {
-        Some(
-            NodeEnum::SelectStmt(_) | NodeEnum::CreateTableAsStmt(_) | NodeEnum::InsertStmt(_),
-        )
-        | Some(NodeEnum::UpdateStmt(_) | NodeEnum::DeleteStmt(_) | NodeEnum::MergeStmt(_))
-        | Some(NodeEnum::ExecuteStmt(_)) => classify(node, Some("")).0,
-        _ => StatementKind::Procedural,
-    };
-    (kind, command.to_owned())
+/// The statement inside EXPLAIN, PREPARE or DECLARE is one the grammar allows there (SELECT,
+/// INSERT, UPDATE, DELETE, MERGE, EXECUTE, CREATE TABLE AS), all recognised by type; anything
+/// else stays opaque.
+fn wrapped(inner: Option<&pg_query::protobuf::Node>) -> StatementKind {
+    inner
+        .and_then(|n| n.node.as_ref())
+        .and_then(node_kind)
+        .unwrap_or(StatementKind::Procedural)
 }
 
 /// `CreateTableAsStmt` → `CREATE TABLE AS`.

@@ -49,8 +49,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let (pg, config_path, target_password) =
         tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
 
-    let text = std::fs::read_to_string(&config_path)?;
-    let config = Config::load(&config_path)?;
+    let (config, text) = Config::load_with_text(&config_path)?;
     crate::logging::init(&config.log);
     let running = crate::runtime::start(config.clone(), &text).await?;
 

@@ -170,9 +170,7 @@ pub async fn shutdown_signal() -> Result<&'static str> {
 
 /// `sluice serve`.
 pub async fn serve(config_path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(config_path)
-        .with_context(|| format!("reading {}", config_path.display()))?;
-    let config = Config::load(config_path)?;
+    let (config, text) = Config::load_with_text(config_path)?;
     crate::logging::init(&config.log);
     let running = start(config, &text).await?;
     let signal = shutdown_signal().await?;

@@ -117,8 +117,16 @@ impl Setup {
             .unwrap()
     }
 
-    fn audit_verify(&self) -> Output {
-        self.run(&["audit", "verify"])
+    /// Runs `sluice audit verify` and fails unless the chain verifies.
+    fn assert_audit_verifies(&self) -> Output {
+        let verify = self.run(&["audit", "verify"]);
+        assert!(
+            verify.status.success(),
+            "{}{}",
+            stdout(&verify),
+            stderr(&verify)
+        );
+        verify
     }
 
     /// Every audit record, through `sluice audit search --json`.
@@ -231,13 +239,7 @@ fn audit_trail_survives_kill_9_and_records_a_clean_stop() {
     assert_eq!(stdout(&out).lines().count(), 20);
     server.kill9();
 
-    let verify = s.audit_verify();
-    assert!(
-        verify.status.success(),
-        "{}{}",
-        stdout(&verify),
-        stderr(&verify)
-    );
+    let verify = s.assert_audit_verifies();
     assert!(stdout(&verify).starts_with("ok: "), "{}", stdout(&verify));
     let records = s.audit_records();
     assert_eq!(statement_texts(&records), texts);
@@ -263,13 +265,7 @@ fn audit_trail_survives_kill_9_and_records_a_clean_stop() {
     let status = server.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status}");
 
-    let verify = s.audit_verify();
-    assert!(
-        verify.status.success(),
-        "{}{}",
-        stdout(&verify),
-        stderr(&verify)
-    );
+    s.assert_audit_verifies();
     let records = s.audit_records();
     assert_eq!(of_type(&records, "gateway_started").len(), 2);
     let stopped = of_type(&records, "gateway_stopped");
@@ -343,7 +339,7 @@ fn sigterm_lets_the_running_statement_finish() {
         "{ended:?}"
     );
     assert_eq!(of_type(&records, "gateway_stopped").len(), 1);
-    assert!(s.audit_verify().status.success());
+    s.assert_audit_verifies();
 }
 
 #[test]
@@ -402,18 +398,14 @@ fn token_list_and_revoke_through_the_cli() {
     // The running gateway honours the revocation at the next connection.
     let out = s.psql("alice", &first, &["-c", "select 1"]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("password authentication failed for user \"alice\""),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "password authentication failed for user \"alice\"");
     let out = s.psql("alice", &second, &["-c", "select 1"]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     // Revoking twice, or an unknown id, fails.
     let out = s.run(&["token", "revoke", &id]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no active token"), "{}", stderr(&out));
+    assert_stderr_contains(&out, "no active token");
     assert!(!s
         .run(&["token", "revoke", "tok_000000000000"])
         .status
@@ -457,13 +449,7 @@ fn strict_audit_durability_end_to_end() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "strict 1\nstrict 2\nstrict 3\n");
     server.kill9();
-    let verify = s.audit_verify();
-    assert!(
-        verify.status.success(),
-        "{}{}",
-        stdout(&verify),
-        stderr(&verify)
-    );
+    s.assert_audit_verifies();
     let records = s.audit_records();
     assert_eq!(statement_texts(&records), texts);
     assert!(of_type(&records, "statement_result").len() >= 2);

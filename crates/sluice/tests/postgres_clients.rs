@@ -74,11 +74,7 @@ async fn errors_are_relayed_and_audited_with_their_sqlstate() {
     let h = Harness::start().await;
     let out = h.psql("alice", "app", &["-c", "select * from missing_table"]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("relation \"missing_table\" does not exist"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "relation \"missing_table\" does not exist");
     let errors: Vec<_> = h
         .audit()
         .await
@@ -221,17 +217,9 @@ async fn target_database_selection_and_unknown_targets() {
     assert_eq!(stdout(&out), "postgres\n");
     let out = h.psql("alice", "app/template1", &["-c", "select 1"]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("does not exist or is not available"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "does not exist or is not available");
     let out = h.psql("alice", "nope", &["-c", "select 1"]);
-    assert!(
-        stderr(&out).contains("target \"nope\" does not exist"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "target \"nope\" does not exist");
     h.stop().await;
 }
 

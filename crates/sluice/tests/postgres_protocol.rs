@@ -131,11 +131,7 @@ async fn copy_from_stdin_failure_is_relayed_and_session_continues() {
         ],
     );
     // psql stops at the failed \copy unless ON_ERROR_STOP is off (the default): it continues.
-    assert!(
-        stderr(&out).contains("invalid input syntax for type integer"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "invalid input syntax for type integer");
     assert_eq!(stdout(&out), "0\n");
     let results = results_by_text(&h.audit().await);
     assert!(
@@ -211,11 +207,7 @@ async fn notices_are_relayed() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("NOTICE:  hello from plpgsql"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "NOTICE:  hello from plpgsql");
     h.stop().await;
 }
 

@@ -388,11 +388,7 @@ async fn failed_authentication_is_uniform_and_audited() {
         .args(["-c", "SELECT 1"])
         .output()
         .unwrap();
-    assert!(
-        stderr(&out).contains("password authentication failed for user \"mallory\""),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "password authentication failed for user \"mallory\"");
     h.stop().await;
 }
 
@@ -480,11 +476,7 @@ async fn startup_options_and_replication_are_refused() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("startup parameter \"options\" is not supported"),
-        "{}",
-        stderr(&out)
-    );
+    assert_stderr_contains(&out, "startup parameter \"options\" is not supported");
     let mut config: tokio_postgres::Config = h.conninfo("alice", "app").parse().unwrap();
     config.options("-c search_path=x");
     let err = config.connect(NoTls).await.err().unwrap();
@@ -556,7 +548,7 @@ tls = "disable"
         "{err:?}"
     );
     let out = h.psql("alice", "down", &["-c", "SELECT 1"]);
-    assert!(stderr(&out).contains("unreachable"), "{}", stderr(&out));
+    assert_stderr_contains(&out, "unreachable");
 
     let records = h.audit().await;
     let started = records

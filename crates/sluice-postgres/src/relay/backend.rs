@@ -55,6 +55,8 @@ pub struct BackendHalf<'s> {
     pipeline_error: Option<(String, String)>,
     simple: SimpleProgress,
     shutdown: watch::Receiver<ShutdownPhase>,
+    /// The phase last seen, updated only when the watch fires, so the loop reads no lock.
+    phase: ShutdownPhase,
     shutdown_closed: bool,
 }
 
@@ -68,6 +70,7 @@ impl<'s> BackendHalf<'s> {
     ) -> Self {
         let mut buf = leftover;
         buf.reserve(READ_CHUNK);
+        let phase = *shutdown.borrow();
         BackendHalf {
             session,
             upstream,
@@ -80,13 +83,13 @@ impl<'s> BackendHalf<'s> {
             pipeline_failed: false,
             pipeline_error: None,
             simple: SimpleProgress::default(),
+            phase,
             shutdown,
             shutdown_closed: false,
         }
     }
 
-    pub async fn run(&mut self, client: &mut Downstream) -> Result<BackendEnd, PgError> {
-        let metrics = self.session.gateway().metrics();
+    pub async fn run(&mut self, client: &mut Downstream<'_>) -> Result<BackendEnd, PgError> {
         // One pinned future per shutdown phase change, not one registration per loop turn.
         let mut phase_change = Box::pin(next_phase(self.shutdown.clone()));
         loop {
@@ -111,7 +114,6 @@ impl<'s> BackendHalf<'s> {
                     if sent.is_err() {
                         return Ok(BackendEnd::ClientGone);
                     }
-                    metrics.bytes_to_clients.add(consumed as u64);
                 }
                 _ = self.incoming.refusal_queued() => {
                     self.take_incoming();
@@ -129,7 +131,10 @@ impl<'s> BackendHalf<'s> {
                 changed = &mut phase_change, if !self.shutdown_closed => phase_changed = Some(changed),
             }
             match phase_changed {
-                Some(Some(rx)) => phase_change = Box::pin(next_phase(rx)),
+                Some(Some(rx)) => {
+                    self.phase = *rx.borrow();
+                    phase_change = Box::pin(next_phase(rx));
+                }
                 Some(None) => self.shutdown_closed = true,
                 None => {}
             }
@@ -138,7 +143,7 @@ impl<'s> BackendHalf<'s> {
 
     /// At shutdown a session ends between requests; once forced, at once.
     fn shutdown_due(&mut self) -> Option<BackendEnd> {
-        let phase = *self.shutdown.borrow();
+        let phase = self.phase;
         if phase == ShutdownPhase::Draining {
             // Requests forwarded but not yet answered may still sit in the shared queue.
             self.take_incoming();
@@ -211,7 +216,7 @@ impl<'s> BackendHalf<'s> {
         }
     }
 
-    async fn send(&mut self, client: &mut Downstream, consumed: usize) -> std::io::Result<()> {
+    async fn send(&mut self, client: &mut Downstream<'_>, consumed: usize) -> std::io::Result<()> {
         let result = if self.out.is_empty() {
             client.send(&self.buf[..consumed]).await
         } else {

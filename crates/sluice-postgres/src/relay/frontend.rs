@@ -44,6 +44,8 @@ pub struct FrontendHalf<'s> {
     /// server itself does after an error.
     discarding_until_sync: bool,
     bytes_read: u64,
+    /// Reused from batch to batch so the hot path does not allocate its lists each time.
+    plan: Plan,
 }
 
 /// What to do with the messages of one read batch.
@@ -75,6 +77,7 @@ impl<'s> FrontendHalf<'s> {
             portals: HashMap::new(),
             discarding_until_sync: false,
             bytes_read: 0,
+            plan: Plan::default(),
         }
     }
 
@@ -96,7 +99,9 @@ impl<'s> FrontendHalf<'s> {
             self.bytes_read += n as u64;
             metrics.bytes_from_clients.add(n as u64);
 
-            let mut plan = Plan::default();
+            let mut plan = std::mem::take(&mut self.plan);
+            plan.forward.clear();
+            plan.terminate = false;
             // The buffer is lent out while planning so message views can borrow it freely.
             let buf = std::mem::take(&mut self.buf);
             let planned = self.plan_batch(&buf, &mut plan);
@@ -109,17 +114,18 @@ impl<'s> FrontendHalf<'s> {
                 // Make room for the whole message now rather than growing in small steps.
                 self.buf.reserve(missing);
             }
-            if consumed == 0 {
-                continue;
+            if consumed > 0 {
+                let sealed = match self.session.seal(&mut plan.audit).await {
+                    Ok(sealed) => sealed,
+                    Err(e) => return Err(self.abandon(plan, e.into())),
+                };
+                self.expects.push(plan.expects.drain(..));
+                self.forward(&sealed, &plan.forward).await?;
+                self.buf.advance(consumed);
             }
-            let sealed = match self.session.seal(&mut plan.audit).await {
-                Ok(sealed) => sealed,
-                Err(e) => return Err(self.abandon(plan, e.into())),
-            };
-            self.expects.push(plan.expects.drain(..));
-            self.forward(&sealed, &plan.forward).await?;
-            self.buf.advance(consumed);
-            if plan.terminate {
+            let terminate = plan.terminate;
+            self.plan = plan;
+            if terminate {
                 return Ok(FrontendEnd::Terminated);
             }
         }

@@ -27,21 +27,24 @@ use backend::BackendHalf;
 use frontend::{FrontendEnd, FrontendHalf};
 
 /// The writing side toward the client, shared by the server half and the final error report.
-pub struct Downstream {
+/// Every byte sent to the client goes through [`Downstream::send`], which counts it.
+pub struct Downstream<'s> {
     writer: WriteHalf<ClientStream>,
+    metrics: &'s sluice_core::metrics::Metrics,
     /// True while a write is in progress: a write cut short leaves a partial message, after
     /// which nothing more may be sent.
     mid_write: bool,
     bytes: u64,
 }
 
-impl Downstream {
+impl Downstream<'_> {
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.mid_write = true;
         self.writer.write_all(bytes).await?;
         self.writer.flush().await?;
         self.mid_write = false;
         self.bytes += bytes.len() as u64;
+        self.metrics.bytes_to_clients.add(bytes.len() as u64);
         Ok(())
     }
 
@@ -74,6 +77,7 @@ pub async fn run(
     let queue = expect::ExpectQueue::default();
     let mut downstream = Downstream {
         writer: client_writer,
+        metrics: session.gateway().metrics(),
         mid_write: false,
         bytes: 0,
     };

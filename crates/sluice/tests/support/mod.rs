@@ -259,6 +259,12 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Fails, showing the whole of stderr, unless it contains `needle`.
+pub fn assert_stderr_contains(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(err.contains(needle), "{err}");
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
