@@ -24,8 +24,9 @@ pub enum PgError {
     UpstreamAuth(String),
     #[error("invalid message from target: {0}")]
     UpstreamProtocol(String),
-    #[error("audit trail unavailable: {0}")]
-    Audit(#[from] sluice_core::CoreError),
+    /// The gateway's own machinery failed: the audit trail or the store.
+    #[error("{0}")]
+    Core(#[from] sluice_core::CoreError),
     #[error("tls: {0}")]
     Tls(String),
     #[error("i/o: {0}")]
@@ -76,7 +77,11 @@ impl PgError {
                 "08P01",
                 "sluice: the target database sent an invalid message".into(),
             ),
-            PgError::Audit(_) => (
+            PgError::Core(sluice_core::CoreError::Store(_)) => (
+                "58000",
+                "sluice: the gateway's store is unavailable; try again later".into(),
+            ),
+            PgError::Core(_) => (
                 "58000",
                 "sluice: the audit trail is unavailable; the request was not forwarded".into(),
             ),
