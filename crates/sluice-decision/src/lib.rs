@@ -5,7 +5,7 @@
 //! deciding again.
 //!
 //! # Layout
-//! - [`facts`]: what is known about the caller, the target and the request.
+//! - [`facts`]: what is known about the caller, the target and the request (the input document).
 //! - [`decision`]: the verdict and the rule and policy version that produced it.
 //! - [`builtin`]: the policy used until a Rego policy directory is configured.
 
@@ -15,17 +15,16 @@ pub mod facts;
 
 pub use builtin::BuiltinPolicy;
 pub use decision::{Decision, Verdict};
-pub use facts::{IdentityFacts, SessionFacts, StatementFacts, TargetFacts};
+pub use facts::{
+    GrantFacts, IdentityFacts, Input, Request, SessionChange, SessionFacts, SqlStatement,
+    StatementKind, TargetFacts, TimeFacts,
+};
 
-/// Decides requests. Implementations must be deterministic for the same facts and must never
+/// Decides requests. Implementations must be deterministic for the same input and must never
 /// fail open: whatever cannot be evaluated is a [`Verdict::Deny`].
 pub trait Policy: Send + Sync {
-    /// May this identity open a session on this target at all?
-    fn decide_session(&self, session: &SessionFacts<'_>) -> Decision;
-    /// May this statement run in this session?
-    fn decide_statement(
-        &self,
-        session: &SessionFacts<'_>,
-        statement: &StatementFacts<'_>,
-    ) -> Decision;
+    /// The version audit records name, e.g. a content digest of the policy files.
+    fn version(&self) -> &str;
+    /// May this request proceed?
+    fn decide(&self, input: &Input<'_>) -> Decision;
 }
