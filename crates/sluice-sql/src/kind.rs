@@ -1,42 +1,14 @@
 //! What sort of statement a parse tree's top node is.
 
 use pg_query::NodeEnum;
-use serde::Serialize;
-
-/// The sort of a statement, coarse enough for policy rules such as "analysts read only".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StatementKind {
-    /// Reads data only.
-    Read,
-    /// Changes data: INSERT, UPDATE, DELETE, MERGE, COPY FROM, TRUNCATE, data-modifying CTEs.
-    Write,
-    /// Creates, alters or drops objects, or changes privileges (includes SELECT INTO and
-    /// CREATE TABLE AS, which create tables).
-    Ddl,
-    /// Code whose effect cannot be read from the statement: DO blocks, CALL, EXECUTE of a
-    /// prepared statement, COPY to or from a server program.
-    Procedural,
-    /// SET / RESET of a session setting.
-    SessionChange,
-    /// BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...
-    Transaction,
-    /// Everything else (SHOW, VACUUM, LISTEN, NOTIFY, DISCARD, ...).
-    Utility,
-}
+use sluice_decision::StatementKind;
 
 /// The kind and command name of a top-level statement node. EXPLAIN and PREPARE take the kind
-/// of the statement they wrap: `EXPLAIN ANALYZE DELETE` deletes.
+/// of the statement they wrap: `EXPLAIN ANALYZE DELETE` deletes (and so, conservatively, does
+/// a plain `EXPLAIN DELETE`, which does not run it).
 ///
-/// `name` is the node's name from the parser's summary (`SelectStmt`, ...). A statement it does
-/// not name is opaque: nothing can be read from it, so it is procedural.
-pub fn classify(node: Option<&NodeEnum>, name: Option<&str>) -> (StatementKind, String) {
-    let Some(node) = node else {
-        return (StatementKind::Utility, "EMPTY".into());
-    };
-    let Some(name) = name else {
-        return (StatementKind::Procedural, "UNKNOWN".into());
-    };
+/// `name` is the node's type name (`SelectStmt`, ...).
+pub fn classify(node: &NodeEnum, name: &str) -> (StatementKind, String) {
     let command = match node {
         NodeEnum::ExplainStmt(_) => "EXPLAIN".to_owned(),
         NodeEnum::PrepareStmt(_) => "PREPARE".to_owned(),
@@ -48,7 +20,15 @@ pub fn classify(node: Option<&NodeEnum>, name: Option<&str>) -> (StatementKind, 
             "Create", "Alter", "Drop", "Grant", "Revoke", "Comment", "Rename", "Reassign", "Sec",
             "Import", "Refresh",
         ];
-        if ddl.iter().any(|p| name.starts_with(p)) {
+        // CREATE INDEX / RULE / VIEW / TYPE ... AS / AGGREGATE, OPERATOR, TYPE.
+        let ddl_nodes = [
+            "IndexStmt",
+            "RuleStmt",
+            "ViewStmt",
+            "CompositeTypeStmt",
+            "DefineStmt",
+        ];
+        if ddl.iter().any(|p| name.starts_with(p)) || ddl_nodes.contains(&name) {
             StatementKind::Ddl
         } else {
             StatementKind::Utility
@@ -69,12 +49,17 @@ fn node_kind(node: &NodeEnum) -> Option<StatementKind> {
         | NodeEnum::DeleteStmt(_)
         | NodeEnum::MergeStmt(_)
         | NodeEnum::TruncateStmt(_) => StatementKind::Write,
-        NodeEnum::CopyStmt(c) if c.is_program => StatementKind::Procedural,
-        NodeEnum::CopyStmt(c) if c.is_from => StatementKind::Write,
-        NodeEnum::CopyStmt(_) => StatementKind::Read,
-        NodeEnum::DoStmt(_) | NodeEnum::CallStmt(_) | NodeEnum::ExecuteStmt(_) => {
+        // A server-side file or program: what it reads or writes is outside the database.
+        NodeEnum::CopyStmt(c) if c.is_program || !c.filename.is_empty() => {
             StatementKind::Procedural
         }
+        NodeEnum::CopyStmt(c) if c.is_from => StatementKind::Write,
+        NodeEnum::CopyStmt(_) => StatementKind::Read,
+        // LOAD runs a shared library's initialisation code in the server.
+        NodeEnum::DoStmt(_)
+        | NodeEnum::CallStmt(_)
+        | NodeEnum::ExecuteStmt(_)
+        | NodeEnum::LoadStmt(_) => StatementKind::Procedural,
         NodeEnum::VariableSetStmt(_) => StatementKind::SessionChange,
         NodeEnum::TransactionStmt(_) => StatementKind::Transaction,
         NodeEnum::ExplainStmt(e) => wrapped(e.query.as_deref()),
