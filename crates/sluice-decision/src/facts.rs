@@ -79,7 +79,7 @@ pub enum StatementKind {
     /// CREATE TABLE AS, which create tables).
     Ddl,
     /// Code whose effect cannot be read from the statement: DO blocks, CALL, EXECUTE of a
-    /// prepared statement, COPY to or from a server program.
+    /// prepared statement, LOAD, COPY to or from a server program or file.
     Procedural,
     /// SET / RESET of a session setting.
     SessionChange,
@@ -92,7 +92,8 @@ pub enum StatementKind {
 /// One SQL statement and what it does, as PostgreSQL's parser reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct SqlStatement {
-    /// The statement's own text, cut out of a multi-statement string by the parser.
+    /// The statement's own text, cut out of a multi-statement string by the parser, with its
+    /// constants replaced by `$n` placeholders (as `pg_stat_statements` shows statements).
     pub text: String,
     pub kind: StatementKind,
     /// The command, as PostgreSQL names it: `SELECT`, `UPDATE`, `CREATE TABLE AS`, ...
@@ -101,9 +102,11 @@ pub struct SqlStatement {
     pub tables_read: Vec<String>,
     /// Relations written or created, altered, dropped (DML and DDL targets).
     pub tables_written: Vec<String>,
-    /// Functions called or defined, as `schema.name` when written qualified, else `name`.
+    /// Functions called or defined, by bare name (schema dropped), so a deny list of
+    /// `pg_read_file` also catches `pg_catalog.pg_read_file`.
     pub functions: Vec<String>,
-    /// An UPDATE or DELETE somewhere in the statement (CTEs included) has no WHERE clause.
+    /// An UPDATE or DELETE somewhere in the statement (CTEs included) has no WHERE clause, or
+    /// the statement is a TRUNCATE.
     pub unbounded_write: bool,
     /// A `SET`/`RESET` of a session setting (`role`, `session_authorization`, `search_path`, ...).
     pub session_change: Option<SessionChange>,

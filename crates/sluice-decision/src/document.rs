@@ -1,0 +1,248 @@
+//! Reading the decision document (`data.sluice.decision`) into a [`Decision`].
+//!
+//! The document is a contract with policy authors, so anything this gateway cannot honour is
+//! a denial that says why, never silently ignored: an unknown key may be a typo of a
+//! restriction (`reason` for `reasons`), and the reserved keys (`approval`, `mask`) ask for
+//! behaviour that would be unsafe to skip.
+
+use regorus::Value;
+
+use crate::{Decision, Verdict};
+
+/// Keys the gateway will honour once the issues that add them land; until then asking for
+/// them is refused.
+const RESERVED: [&str; 2] = ["approval", "mask"];
+
+/// The rule named when the document itself is unusable and names no rule.
+pub(crate) const INVALID_RULE: &str = "sluice.invalid_decision";
+pub(crate) const UNDEFINED_RULE: &str = "sluice.undefined";
+pub(crate) const ERROR_RULE: &str = "sluice.error";
+pub(crate) const TIMEOUT_RULE: &str = "sluice.timeout";
+
+pub(crate) const UNDEFINED_REASON: &str =
+    "policy undefined: data.sluice.decision has no value for this request";
+
+/// Turns the value of `data.sluice.decision` into a verdict. `policy` is the version recorded
+/// with it.
+pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
+    let deny = |rule: &str, reason: String| Decision {
+        verdict: Verdict::Deny { reason },
+        rule: rule.to_owned(),
+        policy: policy.to_owned(),
+    };
+    let object = match value {
+        Value::Undefined => return deny(UNDEFINED_RULE, UNDEFINED_REASON.to_owned()),
+        Value::Object(object) => object,
+        other => {
+            return deny(
+                INVALID_RULE,
+                format!(
+                    "data.sluice.decision must be an object, not {}",
+                    type_name(other)
+                ),
+            )
+        }
+    };
+
+    // One pass over the entries: looking keys up by `Value` would allocate each key.
+    let (mut allow, mut rule, mut reasons) = (None, None, None);
+    let mut reserved: Option<&str> = None;
+    let mut unknown: Option<String> = None;
+    for (key, value) in object.iter() {
+        match key {
+            Value::String(key) => match key.as_ref() {
+                "allow" => allow = Some(value),
+                "rule" => rule = Some(value),
+                "reasons" => reasons = Some(value),
+                other => {
+                    if let Some(name) = RESERVED.iter().find(|r| **r == other) {
+                        reserved = Some(reserved.map_or(*name, |seen| seen.min(*name)));
+                    } else {
+                        let other = format!("{other:?}");
+                        unknown = Some(unknown.map_or(other.clone(), |seen| seen.min(other)));
+                    }
+                }
+            },
+            other => {
+                let other = other.to_string();
+                unknown = Some(unknown.map_or(other.clone(), |seen| seen.min(other)));
+            }
+        }
+    }
+
+    // Named first so that every later complaint can say which policy rule produced it.
+    let rule = match rule {
+        Some(Value::String(rule)) if !rule.is_empty() => rule.to_string(),
+        Some(Value::String(_)) => {
+            return deny(INVALID_RULE, "the decision's rule is empty".to_owned())
+        }
+        Some(other) => {
+            return deny(
+                INVALID_RULE,
+                format!(
+                    "the decision's rule must be a string, not {}",
+                    type_name(other)
+                ),
+            )
+        }
+        None => return deny(INVALID_RULE, "the decision names no rule".to_owned()),
+    };
+    if let Some(key) = reserved {
+        return deny(
+            &rule,
+            format!("the decision asks for {key}, which this gateway does not support yet"),
+        );
+    }
+    if let Some(key) = unknown {
+        return deny(
+            &rule,
+            format!("the decision has an unknown key {key} (known: allow, rule, reasons)"),
+        );
+    }
+
+    let reasons = match reasons {
+        None => Vec::new(),
+        Some(Value::Array(items)) => {
+            let mut reasons = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                match item {
+                    Value::String(s) => reasons.push(s.to_string()),
+                    other => {
+                        return deny(
+                            &rule,
+                            format!(
+                                "the decision's reasons must be strings, found {}",
+                                type_name(other)
+                            ),
+                        )
+                    }
+                }
+            }
+            reasons
+        }
+        Some(other) => {
+            return deny(
+                &rule,
+                format!(
+                    "the decision's reasons must be an array of strings, not {}",
+                    type_name(other)
+                ),
+            )
+        }
+    };
+
+    match allow {
+        Some(Value::Bool(true)) => Decision {
+            verdict: Verdict::Allow,
+            rule,
+            policy: policy.to_owned(),
+        },
+        Some(Value::Bool(false)) => {
+            let reason = if reasons.is_empty() {
+                format!("denied by rule {rule}")
+            } else {
+                reasons.join("; ")
+            };
+            deny(&rule, reason)
+        }
+        Some(other) => deny(
+            &rule,
+            format!(
+                "the decision's allow must be a boolean, not {}",
+                type_name(other)
+            ),
+        ),
+        None => deny(&rule, "the decision has no allow".to_owned()),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Set(_) => "a set",
+        Value::Object(_) => "an object",
+        Value::Undefined => "undefined",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> Decision {
+        read_decision(&Value::from_json_str(json).unwrap(), "v1")
+    }
+
+    #[test]
+    fn allow_only_when_exactly_true() {
+        let d = read(r#"{"allow": true, "rule": "r"}"#);
+        assert!(d.is_allowed());
+        assert_eq!(d.rule, "r");
+        assert_eq!(d.policy, "v1");
+        let d = read(r#"{"allow": "true", "rule": "r"}"#);
+        assert!(!d.is_allowed());
+        assert!(d.deny_reason().unwrap().contains("must be a boolean"));
+        let d = read(r#"{"allow": 1, "rule": "r"}"#);
+        assert!(!d.is_allowed());
+    }
+
+    #[test]
+    fn deny_joins_reasons_or_names_the_rule() {
+        let d = read(r#"{"allow": false, "rule": "r", "reasons": ["a", "b"]}"#);
+        assert_eq!(d.deny_reason(), Some("a; b"));
+        assert_eq!(d.rule, "r");
+        let d = read(r#"{"allow": false, "rule": "r", "reasons": []}"#);
+        assert_eq!(d.deny_reason(), Some("denied by rule r"));
+        let d = read(r#"{"allow": false, "rule": "r"}"#);
+        assert_eq!(d.deny_reason(), Some("denied by rule r"));
+    }
+
+    #[test]
+    fn reserved_keys_deny() {
+        for key in ["approval", "mask"] {
+            let d = read(&format!(r#"{{"allow": true, "rule": "r", "{key}": {{}}}}"#));
+            assert!(!d.is_allowed());
+            assert_eq!(
+                d.deny_reason().unwrap(),
+                format!("the decision asks for {key}, which this gateway does not support yet")
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_deny() {
+        let d = read(r#"{"allow": true, "rule": "r", "reason": "x"}"#);
+        assert!(!d.is_allowed());
+        assert!(d.deny_reason().unwrap().contains("\"reason\""));
+        let d = read(r#"{"allow": true}"#);
+        assert_eq!(d.rule, INVALID_RULE);
+        assert!(d.deny_reason().unwrap().contains("names no rule"));
+        let d = read(r#"{"allow": true, "rule": 5}"#);
+        assert_eq!(d.rule, INVALID_RULE);
+        let d = read(r#"{"allow": true, "rule": ""}"#);
+        assert_eq!(d.rule, INVALID_RULE);
+        let d = read(r#"{"rule": "r"}"#);
+        assert!(!d.is_allowed());
+        assert!(d.deny_reason().unwrap().contains("no allow"));
+        let d = read(r#"{"allow": false, "rule": "r", "reasons": "nope"}"#);
+        assert!(d.deny_reason().unwrap().contains("array of strings"));
+        let d = read(r#"{"allow": true, "rule": "r", "reasons": [1]}"#);
+        assert!(!d.is_allowed());
+        let d = read(r#"[true]"#);
+        assert_eq!(d.rule, INVALID_RULE);
+        assert!(d.deny_reason().unwrap().contains("must be an object"));
+        let d = read(r#"true"#);
+        assert!(!d.is_allowed());
+    }
+
+    #[test]
+    fn undefined_denies() {
+        let d = read_decision(&Value::Undefined, "v1");
+        assert_eq!(d.rule, UNDEFINED_RULE);
+        assert_eq!(d.deny_reason(), Some(UNDEFINED_REASON));
+    }
+}
