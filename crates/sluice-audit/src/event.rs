@@ -21,6 +21,29 @@ pub enum AuditEvent {
     AuditRecovered {
         truncated_bytes: u64,
     },
+    /// A policy bundle compiled, passed its tests and is now enforced.
+    PolicyLoaded {
+        /// The version every later decision names.
+        version: String,
+        dir: String,
+        /// `start`, `sighup`, `file_change` or `api`.
+        trigger: String,
+        files: usize,
+        tests_passed: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
+    },
+    /// A changed bundle failed to compile or its tests failed; the previous one stays.
+    PolicyRejected {
+        dir: String,
+        trigger: String,
+        /// Digest of the rejected bundle, when it could be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
+        reason: String,
+        /// The version still enforced.
+        enforced: String,
+    },
     SessionStarted {
         session: String,
         identity: String,
@@ -124,7 +147,9 @@ impl AuditEvent {
             Self::ConnectionRejected { identity, .. } => identity.as_deref(),
             Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
-            | Self::AuditRecovered { .. } => None,
+            | Self::AuditRecovered { .. }
+            | Self::PolicyLoaded { .. }
+            | Self::PolicyRejected { .. } => None,
         }
     }
 
@@ -138,7 +163,9 @@ impl AuditEvent {
             Self::ConnectionRejected { target, .. } => target.as_deref(),
             Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
-            | Self::AuditRecovered { .. } => None,
+            | Self::AuditRecovered { .. }
+            | Self::PolicyLoaded { .. }
+            | Self::PolicyRejected { .. } => None,
         }
     }
 
@@ -152,7 +179,9 @@ impl AuditEvent {
             Self::ConnectionRejected { .. }
             | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
-            | Self::AuditRecovered { .. } => None,
+            | Self::AuditRecovered { .. }
+            | Self::PolicyLoaded { .. }
+            | Self::PolicyRejected { .. } => None,
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct Config {
     pub audit: AuditConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
     #[serde(default, rename = "identities")]
     pub identities: Vec<IdentityConfig>,
     #[serde(default, rename = "targets")]
@@ -168,6 +170,38 @@ impl Default for LogConfig {
     }
 }
 
+/// Where the Rego policy lives and how it is evaluated (docs/policy.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Directory of `.rego` files. Unset: the builtin policy allows and audits everything.
+    pub dir: Option<PathBuf>,
+    /// IANA time zone for `input.time` (weekday and hour rules).
+    pub timezone: String,
+    /// An evaluation that takes longer is a denial.
+    #[serde(deserialize_with = "duration")]
+    pub eval_timeout: Duration,
+    /// Reload when a file in `dir` changes (SIGHUP always reloads).
+    pub watch: bool,
+    #[serde(deserialize_with = "duration")]
+    pub watch_interval: Duration,
+    /// Decisions remembered for repeated statements; 0 disables the cache.
+    pub cache_entries: usize,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            dir: None,
+            timezone: "UTC".into(),
+            eval_timeout: Duration::from_millis(50),
+            watch: true,
+            watch_interval: Duration::from_secs(1),
+            cache_entries: 10_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityKind {
@@ -193,6 +227,9 @@ pub struct IdentityConfig {
     pub kind: IdentityKind,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Free-form facts for policy (`input.identity.attributes`), e.g. `team = "payments"`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -324,6 +361,7 @@ impl Config {
             &mut self.postgres.tls_cert,
             &mut self.postgres.tls_key,
             &mut self.audit.path,
+            &mut self.policy.dir,
         ]
         .into_iter()
         .flatten()
@@ -362,6 +400,15 @@ impl Config {
         }
         if self.postgres.tls_cert.is_some() != self.postgres.tls_key.is_some() {
             return err("postgres.tls_cert and postgres.tls_key go together".into());
+        }
+        if self.policy.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return err(format!(
+                "policy.timezone {:?} is not an IANA time zone name",
+                self.policy.timezone
+            ));
+        }
+        if self.policy.eval_timeout.is_zero() || self.policy.watch_interval.is_zero() {
+            return err("policy.eval_timeout and policy.watch_interval must be > 0".into());
         }
         if self.gateway.max_connections == 0 || self.gateway.max_message_bytes < 1024 {
             return err("gateway.max_connections must be > 0 and max_message_bytes >= 1024".into());

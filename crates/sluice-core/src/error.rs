@@ -10,6 +10,8 @@ pub enum CoreError {
     Audit(#[from] AuditError),
     #[error("gateway store unavailable: {0}")]
     Store(#[from] StoreError),
+    #[error("policy: {0}")]
+    Policy(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

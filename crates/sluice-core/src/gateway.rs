@@ -4,13 +4,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sluice_audit::{AuditEvent, AuditLog};
-use sluice_decision::Policy;
 use sluice_store::Store;
 
+use crate::clock::PolicyClock;
 use crate::config::{Config, TargetConfig};
 use crate::metrics::Metrics;
+use crate::policy::{initial_search_path, PolicyState, ReloadOutcome};
 use crate::secret::Secret;
-use crate::session::{session_facts, Session};
+use crate::session::Session;
 use crate::token::{self, ScramKeys, SALT_LEN, SCRAM_ITERATIONS};
 use crate::CoreError;
 
@@ -24,7 +25,8 @@ struct Inner {
     config: Config,
     store: Arc<dyn Store>,
     audit: AuditLog,
-    policy: Arc<dyn Policy>,
+    policy: PolicyState,
+    clock: PolicyClock,
     metrics: Metrics,
     /// Keys the fake salts of unknown identities, so probing names reveals nothing.
     gateway_key: [u8; 32],
@@ -96,6 +98,8 @@ pub struct SessionRequest<'a> {
     pub protocol: &'static str,
     pub tls: bool,
     pub application_name: Option<String>,
+    /// The client's `search_path` startup parameter, which unqualified names resolve against.
+    pub search_path: Option<String>,
 }
 
 /// Why a connection was refused, in words fit for the client.
@@ -117,7 +121,7 @@ impl Gateway {
         config: Config,
         store: Arc<dyn Store>,
         audit: AuditLog,
-        policy: Arc<dyn Policy>,
+        policy: PolicyState,
         gateway_key: [u8; 32],
     ) -> Result<Gateway, CoreError> {
         let mut target_passwords = HashMap::new();
@@ -128,6 +132,7 @@ impl Gateway {
         }
         Ok(Gateway {
             inner: Arc::new(Inner {
+                clock: PolicyClock::new(&config.policy.timezone),
                 config,
                 store,
                 audit,
@@ -151,8 +156,96 @@ impl Gateway {
         &self.inner.audit
     }
 
-    pub(crate) fn policy(&self) -> &dyn Policy {
-        self.inner.policy.as_ref()
+    pub fn policy(&self) -> &PolicyState {
+        &self.inner.policy
+    }
+
+    pub(crate) fn clock(&self) -> &PolicyClock {
+        &self.inner.clock
+    }
+
+    /// Re-reads the policy directory and enforces it if it changed and passes compilation and
+    /// its tests; otherwise the current policy stays. Logged and audited either way a change
+    /// was seen. `trigger` says why (`sighup`, `file_change`, `api`).
+    pub async fn reload_policy(&self, trigger: &str) -> ReloadOutcome {
+        let gateway = self.clone();
+        let outcome = tokio::task::spawn_blocking(move || gateway.inner.policy.reload())
+            .await
+            .unwrap_or_else(|e| ReloadOutcome::Rejected {
+                digest: None,
+                reason: format!("the reload task failed: {e}"),
+                enforced: self.inner.policy.current().info.version.clone(),
+            });
+        let dir = self
+            .inner
+            .config
+            .policy
+            .dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let event = match &outcome {
+            ReloadOutcome::Unchanged => return outcome,
+            ReloadOutcome::Loaded { previous, info } => {
+                self.inner.metrics.policy_reloads.inc();
+                tracing::info!(version = %info.version, %previous, trigger, "policy loaded");
+                AuditEvent::PolicyLoaded {
+                    version: info.version.clone(),
+                    dir,
+                    trigger: trigger.to_owned(),
+                    files: info.files.len(),
+                    tests_passed: info.tests_passed,
+                    previous: Some(previous.clone()),
+                }
+            }
+            ReloadOutcome::Rejected {
+                digest,
+                reason,
+                enforced,
+            } => {
+                self.inner.metrics.policy_reload_failures.inc();
+                tracing::error!(%reason, %enforced, trigger, "policy change rejected; the previous policy stays in force");
+                AuditEvent::PolicyRejected {
+                    dir,
+                    trigger: trigger.to_owned(),
+                    digest: digest.clone(),
+                    reason: reason.clone(),
+                    enforced: enforced.clone(),
+                }
+            }
+        };
+        if let Err(e) = self.inner.audit.record(&event).await {
+            self.inner.metrics.audit_failures.inc();
+            tracing::error!(error = %e, "could not audit a policy reload");
+        }
+        outcome
+    }
+
+    /// Polls the policy directory and reloads when a file's size or modification time
+    /// changes. Polling rather than inotify: it also sees edits on network filesystems and
+    /// through symlink swaps (a git checkout or a ConfigMap), and a stat per file per second
+    /// costs nothing. Runs until the future is dropped.
+    pub async fn watch_policy(&self) {
+        let config = &self.inner.config.policy;
+        let Some(dir) = config.dir.clone().filter(|_| config.watch) else {
+            return std::future::pending().await;
+        };
+        let mut seen = crate::policy::PolicySource::stamp(&dir);
+        let mut ticks = tokio::time::interval(config.watch_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let dir = dir.clone();
+            let Ok(now) =
+                tokio::task::spawn_blocking(move || crate::policy::PolicySource::stamp(&dir)).await
+            else {
+                continue;
+            };
+            if now != seen {
+                seen = now;
+                self.reload_policy("file_change").await;
+            }
+        }
     }
 
     pub(crate) fn target_password(&self, target: &str) -> Option<&Secret> {
@@ -235,26 +328,26 @@ impl Gateway {
                 kind: RejectionKind::Denied,
             })?;
         let (target, database) = self.resolve_target(request.target)?;
-        let decision = self.policy().decide_session(&session_facts(
-            identity,
-            target,
-            &database,
-            &request.client_addr,
-            request.protocol,
-        ));
-        if let Some(reason) = decision.deny_reason() {
-            return Err(Rejection {
-                reason: format!("access denied: {reason}"),
+        let search_path =
+            initial_search_path(request.search_path.as_deref()).map_err(|e| Rejection {
+                reason: format!("invalid search_path: {e}"),
                 kind: RejectionKind::Denied,
-            });
-        }
+            })?;
         let session = Session::new(
             self.clone(),
             identity.clone(),
             target.clone(),
             database,
             request,
+            search_path,
         );
+        let decision = session.decide_connect();
+        if let Some(reason) = decision.deny_reason() {
+            return Err(Rejection {
+                reason: format!("access denied by policy rule {}: {reason}", decision.rule),
+                kind: RejectionKind::Denied,
+            });
+        }
         session.audit_start(request).await.map_err(|e| Rejection {
             reason: e.to_string(),
             kind: RejectionKind::Internal,

@@ -3,7 +3,8 @@
 //!
 //! A protocol crate owns sockets and wire formats and nothing else. For every connection it
 //! calls, in this order: [`Gateway::credentials`] (identify), [`Gateway::open_session`]
-//! (authorize, audit the start), then for each request [`Session::admit`] (decide, append the
+//! (authorize, audit the start), then for each request [`Session::admit_query`] or, for a
+//! prepared statement, [`Session::prepare`] and [`Session::admit_execute`] (decide, append the
 //! audit record), [`Session::seal`] (wait until the audit records are durable; the returned
 //! [`Sealed`] proof is what lets bytes go upstream), [`Session::finish`] (audit the outcome) and
 //! finally [`Session::end`]. The sequence lives here once, so a new protocol cannot skip a step.
@@ -13,14 +14,18 @@
 //! - [`secret`]: a string type that never prints its contents.
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
 //! - [`gateway`]: identification, target resolution, session admission.
+//! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
+//! - [`clock`]: the time facts policies see, in the configured zone.
 //! - [`session`]: per-request decision, audit and the `Sealed` proof.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
+pub mod clock;
 pub mod config;
 mod error;
 pub mod gateway;
 pub mod metrics;
+pub mod policy;
 pub mod secret;
 pub mod session;
 pub mod token;
@@ -29,4 +34,7 @@ pub mod workers;
 pub use error::CoreError;
 pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};
 pub use gateway::{Rejection, RejectionKind};
-pub use session::{Admission, AuditBatch, Outcome, Sealed, Session, StatementPermit, Traffic};
+pub use session::{
+    Admission, AuditBatch, Denial, DenialKind, Outcome, Preparation, Prepared, Sealed, Session,
+    StatementPermit, Traffic,
+};

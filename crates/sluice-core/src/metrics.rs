@@ -92,12 +92,18 @@ pub struct Metrics {
     /// Time a request waits for its audit records to become durable before it is forwarded.
     pub audit_commit_latency: Histogram,
     pub audit_failures: Counter,
+    pub decision_cache_hits: Counter,
+    pub decision_cache_misses: Counter,
+    /// Time to decide a statement string that was not cached: parse and policy evaluation.
+    pub decision_latency: Histogram,
+    pub policy_reloads: Counter,
+    pub policy_reload_failures: Counter,
 }
 
 impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 9] = [
+        let counters: [(&str, &str, &Counter); 13] = [
             (
                 "sluice_sessions_started_total",
                 "Sessions admitted.",
@@ -143,6 +149,26 @@ impl Metrics {
                 "Audit writes that failed (requests were refused).",
                 &self.audit_failures,
             ),
+            (
+                "sluice_decision_cache_hits_total",
+                "Statement decisions served from the decision cache.",
+                &self.decision_cache_hits,
+            ),
+            (
+                "sluice_decision_cache_misses_total",
+                "Statement decisions that parsed and evaluated the policy.",
+                &self.decision_cache_misses,
+            ),
+            (
+                "sluice_policy_reloads_total",
+                "Policy bundles loaded after start.",
+                &self.policy_reloads,
+            ),
+            (
+                "sluice_policy_reload_failures_total",
+                "Changed policy bundles rejected (the previous one stayed in force).",
+                &self.policy_reload_failures,
+            ),
         ];
         for (name, help, c) in counters {
             let _ = writeln!(
@@ -160,6 +186,11 @@ impl Metrics {
             &mut out,
             "sluice_audit_commit_seconds",
             "Wait for audit records to be written before forwarding.",
+        );
+        self.decision_latency.render(
+            &mut out,
+            "sluice_decision_seconds",
+            "Parse and policy evaluation of a statement string not in the decision cache.",
         );
         out
     }

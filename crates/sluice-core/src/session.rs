@@ -2,14 +2,16 @@
 //! ended. The second half of the enforcement sequence.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sluice_audit::{AuditEvent, Ticket};
-use sluice_decision::{Decision, SessionFacts, StatementFacts};
+use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
+use sluice_sql::SearchPath;
 
 use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
+use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_PARSE};
 use crate::secret::Secret;
 use crate::CoreError;
 
@@ -30,6 +32,10 @@ struct SessionInner {
     started: Instant,
     /// Numbers statements within the session; also the count reported at the end.
     statements: AtomicU64,
+    /// What the policy sees; replaced when the session changes its search path.
+    subject: Mutex<Arc<Subject>>,
+    /// The search path the session started with, restored by `RESET search_path`.
+    initial_search_path: SearchPath,
 }
 
 /// The audit records of one batch of requests, appended but not yet durable.
@@ -59,7 +65,65 @@ pub struct StatementPermit {
 #[derive(Debug)]
 pub enum Admission {
     Allowed(StatementPermit),
-    Denied { reason: String },
+    Denied(Denial),
+}
+
+/// Why a request was refused, for the client. Protocols map the kind to their error codes.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub kind: DenialKind,
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenialKind {
+    /// The policy said no.
+    Policy,
+    /// The parser rejected the statement; the server would have too.
+    Unparseable,
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            DenialKind::Policy => {
+                write!(f, "denied by policy rule {}: {}", self.rule, self.reason)
+            }
+            DenialKind::Unparseable => write!(f, "statement rejected: {}", self.reason),
+        }
+    }
+}
+
+/// A statement the client prepared (extended protocol Parse), with what the policy saw at
+/// Parse. Executions are decided again, from the same analysis.
+pub struct Prepared {
+    pub text: Arc<str>,
+    verdicted: Arc<Verdicted>,
+    /// The last execution's decision and what it was made under, so repeated executions in
+    /// the same circumstances reuse it.
+    memo: Mutex<Option<Memo>>,
+}
+
+struct Memo {
+    policy: Arc<ActivePolicy>,
+    subject: Arc<Subject>,
+    bucket: u32,
+    decision: Decision,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("text", &self.text)
+            .finish()
+    }
+}
+
+/// The answer to a Parse.
+pub enum Preparation {
+    Allowed(Arc<Prepared>),
+    Denied(Denial),
 }
 
 /// How a statement ended, as the target reported it.
@@ -98,11 +162,36 @@ impl Session {
         target: TargetConfig,
         database: String,
         request: &SessionRequest<'_>,
+        search_path: SearchPath,
     ) -> Session {
+        let id = new_session_id();
+        let subject = Subject::new(
+            IdentityFacts {
+                name: identity.name.clone(),
+                kind: identity.kind.as_str().to_owned(),
+                groups: identity.groups.clone(),
+                attributes: identity.attributes.clone(),
+            },
+            TargetFacts {
+                name: target.name.clone(),
+                kind: target.kind.as_str().to_owned(),
+                tags: target.tags.clone(),
+                database: database.clone(),
+            },
+            SessionFacts {
+                id: id.clone(),
+                client_address: client_ip(&request.client_addr),
+                application_name: request.application_name.clone(),
+                started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                protocol: request.protocol.to_owned(),
+                search_path: Vec::new(),
+            },
+            search_path.clone(),
+        );
         Session {
             inner: Arc::new(SessionInner {
                 gateway,
-                id: new_session_id(),
+                id,
                 identity,
                 target,
                 database,
@@ -110,6 +199,8 @@ impl Session {
                 protocol: request.protocol,
                 started: Instant::now(),
                 statements: AtomicU64::new(0),
+                subject: Mutex::new(Arc::new(subject)),
+                initial_search_path: search_path,
             }),
         }
     }
@@ -143,15 +234,20 @@ impl Session {
         &self.inner.gateway
     }
 
-    fn facts(&self) -> SessionFacts<'_> {
-        let i = &self.inner;
-        session_facts(
-            &i.identity,
-            &i.target,
-            &i.database,
-            &i.client_addr,
-            i.protocol,
-        )
+    fn subject(&self) -> Arc<Subject> {
+        match self.inner.subject.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// May this session open at all? Asked once, before the session's start is audited.
+    pub(crate) fn decide_connect(&self) -> Decision {
+        let gateway = &self.inner.gateway;
+        gateway
+            .policy()
+            .current()
+            .decide_connect(&self.subject(), &gateway.clock().now())
     }
 
     pub(crate) async fn audit_start(&self, request: &SessionRequest<'_>) -> Result<(), CoreError> {
@@ -170,21 +266,156 @@ impl Session {
         self.audited(i.gateway.audit().record(&event).await.map(drop))
     }
 
-    /// Decides one statement and appends its audit record to `batch`. Nothing may be forwarded
-    /// for it until the batch is sealed.
-    pub fn admit(
+    /// Decides a simple-protocol query string (every statement in it) and appends its audit
+    /// record to `batch`. Nothing may be forwarded for it until the batch is sealed.
+    pub fn admit_query(&self, batch: &mut AuditBatch, text: &str) -> Result<Admission, CoreError> {
+        let verdicted = self.decide_text(text);
+        let admission = self.record(batch, text, None, &verdicted.decision)?;
+        if matches!(admission, Admission::Allowed(_)) {
+            self.follow_session_changes(&verdicted);
+        }
+        Ok(admission)
+    }
+
+    /// Decides an extended-protocol Parse. An allowed statement is remembered for its
+    /// executions and audited when it runs; a denied one is audited now.
+    pub fn prepare(&self, batch: &mut AuditBatch, text: &str) -> Result<Preparation, CoreError> {
+        let verdicted = self.decide_text(text);
+        if verdicted.decision.is_allowed() {
+            return Ok(Preparation::Allowed(Arc::new(Prepared {
+                text: Arc::from(text),
+                verdicted,
+                memo: Mutex::new(None),
+            })));
+        }
+        match self.record(batch, text, None, &verdicted.decision)? {
+            Admission::Denied(denial) => Ok(Preparation::Denied(denial)),
+            Admission::Allowed(_) => Err(CoreError::Policy(
+                "a denied statement was recorded as allowed".into(),
+            )),
+        }
+    }
+
+    /// Decides one execution of a prepared statement and appends its audit record. The
+    /// decision is made again because the policy, the hour or the session's facts may have
+    /// changed since Parse, and with the bound values when the policy reads `parameters`.
+    /// `parameters` are recorded only when the configuration asks for it.
+    pub fn admit_execute(
+        &self,
+        batch: &mut AuditBatch,
+        prepared: &Prepared,
+        parameters: Option<Vec<Option<String>>>,
+    ) -> Result<Admission, CoreError> {
+        let decision = self.decide_execution(prepared, parameters.as_deref());
+        let recorded = if self.records_parameters() {
+            parameters
+        } else {
+            None
+        };
+        let admission = self.record(batch, &prepared.text, recorded, &decision)?;
+        if matches!(admission, Admission::Allowed(_)) {
+            self.follow_session_changes(&prepared.verdicted);
+        }
+        Ok(admission)
+    }
+
+    /// Whether executions of `prepared` need their bound values decoded for the policy.
+    pub fn needs_parameters(&self, prepared: &Prepared) -> bool {
+        self.inner.gateway.policy().current().uses_parameters
+            && prepared.verdicted.takes_parameters()
+    }
+
+    fn decide_text(&self, text: &str) -> Arc<Verdicted> {
+        let gateway = &self.inner.gateway;
+        let metrics = gateway.metrics();
+        let started = Instant::now();
+        let (verdicted, cached) =
+            gateway
+                .policy()
+                .current()
+                .decide_text(&self.subject(), &gateway.clock().now(), text);
+        if cached {
+            metrics.decision_cache_hits.inc();
+        } else {
+            metrics.decision_cache_misses.inc();
+            metrics
+                .decision_latency
+                .observe_us(started.elapsed().as_micros() as u64);
+        }
+        verdicted
+    }
+
+    fn decide_execution(
+        &self,
+        prepared: &Prepared,
+        parameters: Option<&[Option<String>]>,
+    ) -> Decision {
+        let gateway = &self.inner.gateway;
+        let policy = gateway.policy().current();
+        let Ok(statements) = &prepared.verdicted.analysis else {
+            // Parse refused it, so the client cannot execute it; decide the same again.
+            return prepared.verdicted.decision.clone();
+        };
+        let subject = self.subject();
+        let tick = gateway.clock().now();
+        if policy.uses_parameters && prepared.verdicted.takes_parameters() {
+            return policy.decide_statements(&subject, &tick, statements, parameters);
+        }
+        let mut memo = match prepared.memo.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(m) = memo.as_ref().filter(|m| {
+            Arc::ptr_eq(&m.policy, &policy)
+                && Arc::ptr_eq(&m.subject, &subject)
+                && m.bucket == tick.bucket
+        }) {
+            gateway.metrics().decision_cache_hits.inc();
+            return m.decision.clone();
+        }
+        gateway.metrics().decision_cache_misses.inc();
+        let decision = policy.decide_statements(&subject, &tick, statements, None);
+        *memo = Some(Memo {
+            policy: arc_swap::Guard::into_inner(policy),
+            subject,
+            bucket: tick.bucket,
+            decision: decision.clone(),
+        });
+        decision
+    }
+
+    /// Keeps the policy's view of the search path in step with an allowed `SET search_path`
+    /// (or `RESET`), so later unqualified names resolve as the server will resolve them.
+    fn follow_session_changes(&self, verdicted: &Verdicted) {
+        let Ok(statements) = &verdicted.analysis else {
+            return;
+        };
+        for change in statements.iter().filter_map(|s| s.session_change.as_ref()) {
+            let next = match (change.setting.as_str(), &change.value) {
+                ("search_path", Some(value)) => SearchPath::parse(value).ok(),
+                ("search_path" | "all", None) => Some(self.inner.initial_search_path.clone()),
+                _ => None,
+            };
+            if let Some(path) = next {
+                let mut subject = match self.inner.subject.lock() {
+                    Ok(s) => s,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                *subject = Arc::new(subject.with_search_path(path));
+            }
+        }
+    }
+
+    /// Appends the statement's audit record (and for a denial, its result) to `batch`.
+    fn record(
         &self,
         batch: &mut AuditBatch,
         text: &str,
         parameters: Option<Vec<Option<String>>>,
+        decision: &Decision,
     ) -> Result<Admission, CoreError> {
         let i = &self.inner;
         let statement = i.statements.fetch_add(1, Ordering::Relaxed) + 1;
-        let decision = i
-            .gateway
-            .policy()
-            .decide_statement(&self.facts(), &StatementFacts { text });
-        let denial = decision.deny_reason().map(str::to_owned);
         let event = AuditEvent::Statement {
             session: i.id.clone(),
             identity: i.identity.name.clone(),
@@ -194,7 +425,7 @@ impl Session {
             statement,
             text: text.to_owned(),
             parameters,
-            decision: audit_decision(&decision),
+            decision: audit_decision(decision),
         };
         batch
             .tickets
@@ -204,24 +435,30 @@ impl Session {
             statement,
             started: Instant::now(),
         };
-        match denial {
-            None => Ok(Admission::Allowed(permit)),
-            Some(reason) => {
-                i.gateway.metrics().statements_denied.inc();
-                let result = self.result_event(
-                    permit,
-                    sluice_audit::Outcome::Denied {
-                        reason: reason.clone(),
-                    },
-                    None,
-                    None,
-                );
-                batch
-                    .tickets
-                    .push(self.audited(i.gateway.audit().append(&result))?);
-                Ok(Admission::Denied { reason })
-            }
-        }
+        let Some(reason) = decision.deny_reason() else {
+            return Ok(Admission::Allowed(permit));
+        };
+        i.gateway.metrics().statements_denied.inc();
+        let result = self.result_event(
+            permit,
+            sluice_audit::Outcome::Denied {
+                reason: reason.to_owned(),
+            },
+            None,
+            None,
+        );
+        batch
+            .tickets
+            .push(self.audited(i.gateway.audit().append(&result))?);
+        Ok(Admission::Denied(Denial {
+            kind: if decision.rule == RULE_PARSE {
+                DenialKind::Unparseable
+            } else {
+                DenialKind::Policy
+            },
+            rule: decision.rule.clone(),
+            reason: reason.to_owned(),
+        }))
     }
 
     /// Waits until every record in `batch` is durable (per the configured durability) and
@@ -333,29 +570,11 @@ impl Session {
     }
 }
 
-/// The facts the policy sees about a session, built in one place for session and statements.
-pub(crate) fn session_facts<'a>(
-    identity: &'a IdentityConfig,
-    target: &'a TargetConfig,
-    database: &'a str,
-    client_addr: &'a str,
-    protocol: &'a str,
-) -> SessionFacts<'a> {
-    SessionFacts {
-        identity: sluice_decision::IdentityFacts {
-            name: &identity.name,
-            kind: identity.kind.as_str(),
-            groups: &identity.groups,
-        },
-        target: sluice_decision::TargetFacts {
-            name: &target.name,
-            kind: target.kind.as_str(),
-            database,
-            tags: &target.tags,
-        },
-        client_addr,
-        protocol,
-    }
+/// The address without its port: policies match networks, not ephemeral ports.
+fn client_ip(addr: &str) -> String {
+    addr.parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| addr.to_owned())
 }
 
 fn audit_decision(d: &Decision) -> sluice_audit::Decision {

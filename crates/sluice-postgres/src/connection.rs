@@ -187,6 +187,13 @@ async fn establish(
         application_name: hello
             .param("application_name")
             .map(|a| lossy(a).into_owned()),
+        // Setting names are case-insensitive and the last one given wins, as in the server.
+        search_path: hello
+            .params
+            .iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case(b"search_path"))
+            .map(|(_, v)| lossy(v).into_owned()),
     };
     let session = match gateway.open_session(authenticated, request).await {
         Ok(s) => s,

@@ -1,12 +1,14 @@
-//! The admin HTTP listener: `/healthz` for orchestrators and `/metrics` for Prometheus.
+//! The admin HTTP listener: `/healthz` for orchestrators, `/metrics` for Prometheus, and
+//! `/policy` (what is enforced; `POST /policy/reload` re-reads the policy directory).
 
 use std::net::SocketAddr;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sluice_core::policy::ReloadOutcome;
 use sluice_core::Gateway;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -23,6 +25,8 @@ pub async fn serve(
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/policy", get(policy))
+        .route("/policy/reload", post(reload_policy))
         .with_state(gateway);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -38,6 +42,25 @@ async fn healthz(State(gateway): State<Gateway>) -> impl IntoResponse {
         (StatusCode::SERVICE_UNAVAILABLE, "audit trail failed\n")
     } else {
         (StatusCode::OK, "ok\n")
+    }
+}
+
+async fn policy(State(gateway): State<Gateway>) -> impl IntoResponse {
+    Json(gateway.policy().current().info.clone())
+}
+
+/// Same as SIGHUP. 200 when the directory's bundle is now enforced (newly or already), 422
+/// with the reason when it was rejected.
+async fn reload_policy(State(gateway): State<Gateway>) -> impl IntoResponse {
+    match gateway.reload_policy("api").await {
+        ReloadOutcome::Rejected { reason, .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({ "rejected": reason })),
+        ),
+        ReloadOutcome::Unchanged | ReloadOutcome::Loaded { .. } => (
+            StatusCode::OK,
+            Json(serde_json::to_value(&gateway.policy().current().info).unwrap_or_default()),
+        ),
     }
 }
 

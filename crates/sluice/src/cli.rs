@@ -1,4 +1,4 @@
-//! The command line: `sluice serve | token | audit | demo`.
+//! The command line: `sluice serve | token | audit | policy | demo`.
 
 use std::path::PathBuf;
 
@@ -33,6 +33,9 @@ pub enum Command {
     /// Check and search the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Check, test and evaluate Rego policies; show what a gateway enforces.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Start a scratch PostgreSQL behind a gateway and print ready-to-paste psql commands.
     Demo(DemoArgs),
 }
@@ -94,6 +97,39 @@ pub enum AuditCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Compile a policy directory and report errors with file and line.
+    Check { dir: PathBuf },
+    /// Run the `test_*` rules of a policy directory, like `opa test`.
+    Test {
+        dir: PathBuf,
+        /// List every test, not only failures.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Evaluate `data.sluice.decision` for an input document and show the decision.
+    Eval {
+        dir: PathBuf,
+        /// JSON input document (see docs/policy.md); `-` reads standard input.
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Show the policy a running gateway enforces; with --against, compare it with a directory.
+    Status {
+        /// The gateway's admin URL; defaults to the admin listener in the configuration.
+        #[arg(long, env = "SLUICE_SERVER")]
+        server: Option<String>,
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A policy checkout to compare with what the gateway enforces (non-zero exit on drift).
+        #[arg(long)]
+        against: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Keep the demo's config and state here (a temporary directory by default).
@@ -109,6 +145,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve(c) => crate::runtime::serve(&c.config).await,
         Command::Token(t) => crate::token_cmd::run(t).await,
         Command::Audit(a) => crate::audit_cmd::run(a),
+        Command::Policy(p) => crate::policy_cmd::run(p).await,
         Command::Demo(d) => crate::demo::run(d).await,
     }
 }

@@ -1,5 +1,6 @@
 //! `sluice demo`: a scratch PostgreSQL with a small shop schema, a gateway in front of it on the
-//! embedded store, two identities with fresh tokens, and the commands to try it.
+//! embedded store enforcing the example policies, two identities with fresh tokens, and the
+//! commands to try it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,48 @@ use crate::cli::DemoArgs;
 use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
 
 const DATABASE: &str = "shop";
-const IDENTITIES: [(&str, &str, &str); 2] =
-    [("alice", "human", "dba"), ("ci-bot", "service", "ci")];
+/// alice is a developer bound by the example policies; ci-bot is a service that may read and
+/// write but not change the schema.
+const IDENTITIES: [(&str, &str, &str); 2] = [
+    ("alice", "human", "developers"),
+    ("ci-bot", "service", "ci"),
+];
+
+/// The example policies (examples/policies), built in so the demo runs from the binary alone.
+const POLICIES: [(&str, &str); 8] = [
+    (
+        "connect.rego",
+        include_str!("../../../examples/policies/connect.rego"),
+    ),
+    (
+        "connect_test.rego",
+        include_str!("../../../examples/policies/connect_test.rego"),
+    ),
+    (
+        "decision.rego",
+        include_str!("../../../examples/policies/decision.rego"),
+    ),
+    (
+        "decision_test.rego",
+        include_str!("../../../examples/policies/decision_test.rego"),
+    ),
+    (
+        "groups.rego",
+        include_str!("../../../examples/policies/groups.rego"),
+    ),
+    (
+        "inputs_test.rego",
+        include_str!("../../../examples/policies/inputs_test.rego"),
+    ),
+    (
+        "sql.rego",
+        include_str!("../../../examples/policies/sql.rego"),
+    ),
+    (
+        "sql_test.rego",
+        include_str!("../../../examples/policies/sql_test.rego"),
+    ),
+];
 
 const SCHEMA: &str = "
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, phone text);
@@ -29,6 +70,7 @@ INSERT INTO orders (customer_id, total) VALUES (1, 120.50), (1, 35.00), (2, 999.
 #[derive(Serialize)]
 struct DemoInfo {
     config: PathBuf,
+    policies: PathBuf,
     admin_url: Option<String>,
     direct_url: String,
     postgres_url: BTreeMap<String, String>,
@@ -71,6 +113,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         tokens.insert(name.to_owned(), secret.expose().to_owned());
     }
     let info = DemoInfo {
+        policies: dir.join("policies"),
         config: config_path.clone(),
         admin_url: running.admin_addr.map(|a| format!("http://{a}")),
         direct_url: pg.direct_url(SCRAM_ROLE, &target_password, DATABASE),
@@ -105,6 +148,11 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
     pg.create_roles_and_database(&target_password, DATABASE)?;
     pg.psql(DATABASE, &format!("SET ROLE {SCRAM_ROLE}; {SCHEMA}"))?;
 
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies)?;
+    for (name, text) in POLICIES {
+        std::fs::write(policies.join(name), text)?;
+    }
     let password_file = dir.join("target-password");
     sluice_core::secret::write_private(&password_file, target_password.as_bytes())?;
     let pg_port = scratch_pg::free_port()?;
@@ -121,11 +169,12 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
          [postgres]\nlisten = \"127.0.0.1:{pg_port}\"\n\n\
          [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n\
          [audit]\ndurability = \"buffered\"\n\n\
-         [log]\nlevel = \"info\"\n\
+         [log]\nlevel = \"info\"\n\n\
+         [policy]\ndir = \"policies\"\n\
          {identities}\n\
          [[targets]]\nname = \"{DATABASE}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
          database = \"{DATABASE}\"\nuser = \"{SCRAM_ROLE}\"\npassword_file = \"target-password\"\n\
-         tls = \"disable\"\ntags = {{ environment = \"demo\" }}\n",
+         tls = \"disable\"\ntags = {{ env = \"production\" }}\n",
         pg.port
     );
     let config_path = dir.join("sluice.toml");
@@ -148,6 +197,15 @@ fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
             pg_addr.port()
         );
     }
+    println!(
+        "The example policies in {} bind them; as alice, try:",
+        info.policies.display()
+    );
+    println!("  SELECT * FROM orders;                allowed");
+    println!("  DELETE FROM orders;                  denied: no WHERE clause");
+    println!("  ALTER TABLE orders ADD note text;    denied: no DDL by humans on production");
+    println!("  SELECT pg_read_file('/etc/passwd');  denied: dangerous function");
+    println!("Edit a .rego file there and the gateway reloads it once its tests pass.\n");
     println!("See what was done, and check the audit chain:");
     println!("  {exe} audit search --config {}", info.config.display());
     println!("  {exe} audit verify --config {}", info.config.display());

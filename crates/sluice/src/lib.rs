@@ -6,7 +6,8 @@
 //! - [`cli`]: the command-line grammar (clap).
 //! - [`runtime`]: opens the state (store, audit, key) and runs the listeners; graceful shutdown.
 //! - [`admin`]: `/healthz` and `/metrics` over HTTP.
-//! - [`token_cmd`], [`audit_cmd`]: the `token` and `audit` subcommands.
+//! - [`admin`]: also `/policy` (what is enforced) and `POST /policy/reload`.
+//! - [`token_cmd`], [`audit_cmd`], [`policy_cmd`]: the `token`, `audit` and `policy` subcommands.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
 //! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).
 //! - [`logging`]: tracing subscriber setup.
@@ -16,6 +17,7 @@ pub mod audit_cmd;
 pub mod cli;
 pub mod demo;
 pub mod logging;
+pub mod policy_cmd;
 pub mod runtime;
 pub mod scratch_pg;
 pub mod token_cmd;

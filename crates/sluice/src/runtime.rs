@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use sluice_audit::{AuditEvent, AuditLog, Durability};
 use sluice_core::config::{AuditDurability, Config};
+use sluice_core::policy::PolicyState;
 use sluice_core::Gateway;
-use sluice_decision::BuiltinPolicy;
 use sluice_postgres::{PgServer, ShutdownPhase};
 use sluice_store::SqliteStore;
 use tokio::sync::watch;
@@ -25,6 +25,7 @@ pub struct RunningGateway {
     admin_stop: watch::Sender<bool>,
     postgres_task: Option<JoinHandle<()>>,
     admin_task: Option<JoinHandle<std::io::Result<()>>>,
+    policy_watch: JoinHandle<()>,
 }
 
 pub async fn open_store(config: &Config) -> Result<SqliteStore> {
@@ -78,6 +79,8 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     std::fs::create_dir_all(&config.gateway.data_dir)
         .with_context(|| format!("creating {}", config.gateway.data_dir.display()))?;
     let key = load_gateway_key(&config.gateway.data_dir)?;
+    // Before anything is opened: a gateway given a policy it cannot enforce does not start.
+    let policy = PolicyState::load(&config.policy).context("loading the policy")?;
     let store = open_store(&config).await?;
     let audit = open_audit(&config)?;
     audit
@@ -87,13 +90,38 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         })
         .await
         .context("writing the first audit record")?;
+    let loaded = policy.current().info.clone();
+    audit
+        .record(&AuditEvent::PolicyLoaded {
+            version: loaded.version.clone(),
+            dir: loaded
+                .dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            trigger: "start".into(),
+            files: loaded.files.len(),
+            tests_passed: loaded.tests_passed,
+            previous: None,
+        })
+        .await
+        .context("auditing the policy in force")?;
+    if loaded.dir.is_none() {
+        tracing::warn!(
+            "no [policy] dir configured: the builtin policy allows and audits every statement"
+        );
+    }
     let pg_listen = config.postgres.listen;
     let admin_listen = config.admin.listen;
     let grace = config.gateway.shutdown_grace;
     let workers = Arc::new(sluice_core::workers::Workers::start(
         config.gateway.worker_threads,
     )?);
-    let gateway = Gateway::new(config, Arc::new(store), audit, Arc::new(BuiltinPolicy), key)?;
+    let gateway = Gateway::new(config, Arc::new(store), audit, policy, key)?;
+    let policy_watch = tokio::spawn({
+        let gateway = gateway.clone();
+        async move { gateway.watch_policy().await }
+    });
 
     let (control, _) = watch::channel(ShutdownPhase::Running);
     let control = Arc::new(control);
@@ -130,13 +158,20 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         admin_stop,
         postgres_task,
         admin_task,
+        policy_watch,
     })
 }
 
 impl RunningGateway {
+    /// Stops reloading on file changes (SIGHUP and the admin API still reload).
+    pub fn stop_policy_watch(&mut self) {
+        self.policy_watch.abort();
+    }
+
     /// Stops accepting, drains sessions within the grace period, records the stop, and syncs
     /// the audit trail.
     pub async fn shutdown(mut self, reason: &str) -> Result<()> {
+        self.policy_watch.abort();
         let _ = self.control.send(ShutdownPhase::Draining);
         if let Some(task) = self.postgres_task.take() {
             let _ = task.await;
@@ -172,8 +207,21 @@ pub async fn shutdown_signal() -> Result<&'static str> {
 pub async fn serve(config_path: &Path) -> Result<()> {
     let (config, text) = Config::load_with_text(config_path)?;
     crate::logging::init(&config.log);
+    // Before starting: SIGHUP's default action would end the process.
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let running = start(config, &text).await?;
-    let signal = shutdown_signal().await?;
+    let signal = {
+        let gateway = running.gateway.clone();
+        let reloads = async move {
+            while hangup.recv().await.is_some() {
+                gateway.reload_policy("sighup").await;
+            }
+        };
+        tokio::select! {
+            signal = shutdown_signal() => signal?,
+            _ = reloads => "SIGHUP handler ended",
+        }
+    };
     tracing::info!(signal, "shutting down");
     running.shutdown(&format!("{signal} received")).await
 }

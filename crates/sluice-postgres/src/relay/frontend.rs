@@ -7,7 +7,9 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use sluice_core::{Admission, AuditBatch, Sealed, Session};
+use sluice_core::{
+    Admission, AuditBatch, Denial, DenialKind, Preparation, Prepared, Sealed, Session,
+};
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::encode::{self, Report};
 use sluice_pgwire::frame;
@@ -24,9 +26,10 @@ pub enum FrontendEnd {
     Disconnected,
 }
 
-/// A bound portal: the statement text it runs and, if configured, its parameter values.
+/// A bound portal: the prepared statement it runs and, when audit or policy needs them, its
+/// parameter values.
 struct Portal {
-    text: Arc<str>,
+    prepared: Arc<Prepared>,
     parameters: Option<Vec<Option<String>>>,
 }
 
@@ -37,8 +40,8 @@ pub struct FrontendHalf<'s> {
     expects: ExpectQueue,
     max_message_bytes: usize,
     buf: BytesMut,
-    /// Prepared statement texts by name, so each Execute is audited with its SQL.
-    statements: HashMap<Box<[u8]>, Arc<str>>,
+    /// Prepared statements by name, so each Execute is decided and audited with its SQL.
+    statements: HashMap<Box<[u8]>, Arc<Prepared>>,
     portals: HashMap<Box<[u8]>, Portal>,
     /// After a refused extended-protocol message, the rest up to Sync is discarded, as the
     /// server itself does after an error.
@@ -184,39 +187,83 @@ impl<'s> FrontendHalf<'s> {
                 self.statements.remove(&b""[..]);
                 self.portals.remove(&b""[..]);
                 let text = lossy(sql);
-                match self.session.admit(&mut plan.audit, &text, None)? {
+                match self.session.admit_query(&mut plan.audit, &text)? {
                     Admission::Allowed(permit) => plan.expects.push(Expect::SimpleQuery(permit)),
-                    Admission::Denied { reason } => {
-                        plan.expects.push(refusal(&reason, true));
+                    Admission::Denied(denial) => {
+                        plan.expects.push(Expect::Inject {
+                            message: denial_bytes(&denial),
+                            ready: true,
+                        });
                         return Ok(false);
                     }
                 }
             }
             FrontendMessage::Parse { statement, sql } => {
-                self.statements
-                    .insert(statement.into(), Arc::from(lossy(sql)));
-                plan.expects.push(Expect::Parse);
+                if !statement.is_empty() && self.statements.contains_key(statement) {
+                    // The server keeps the first definition; replacing ours would audit and
+                    // decide executions by text the server does not run.
+                    let message = format!(
+                        "sluice: prepared statement \"{}\" already exists",
+                        lossy(statement)
+                    );
+                    return Ok(self.refuse_until_sync(plan, error_bytes("42P05", &message)));
+                }
+                match self.session.prepare(&mut plan.audit, &lossy(sql))? {
+                    Preparation::Allowed(prepared) => {
+                        self.statements.insert(statement.into(), prepared);
+                        plan.expects.push(Expect::Parse);
+                    }
+                    Preparation::Denied(denial) => {
+                        return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
+                    }
+                }
             }
             FrontendMessage::Bind(bind) => {
-                let portal = self.portal_for(&bind)?;
-                self.portals.insert(bind.portal.into(), portal);
+                let prepared = match self.statements.get(bind.statement) {
+                    Some(p) => p.clone(),
+                    None => match self.unknown_statement(plan, bind.statement)? {
+                        Some(p) => p,
+                        None => return Ok(false),
+                    },
+                };
+                let parameters = if self.session.records_parameters()
+                    || self.session.needs_parameters(&prepared)
+                {
+                    Some(parameter_texts(&bind)?)
+                } else {
+                    None
+                };
+                self.portals.insert(
+                    bind.portal.into(),
+                    Portal {
+                        prepared,
+                        parameters,
+                    },
+                );
                 plan.expects.push(Expect::Bind);
             }
             FrontendMessage::Execute { portal, .. } => {
-                let (text, parameters) = match self.portals.get(portal) {
-                    Some(p) => (p.text.clone(), p.parameters.clone()),
-                    // A cursor opened by DECLARE is a portal sluice never saw bound.
-                    None => (
-                        Arc::from(format!("-- execute portal \"{}\"", lossy(portal))),
-                        None,
-                    ),
+                let (prepared, parameters) = match self.portals.get(portal) {
+                    Some(p) => (p.prepared.clone(), p.parameters.clone()),
+                    // A cursor opened by DECLARE is a portal sluice never saw bound; running it
+                    // is a FETCH, decided as one.
+                    None => {
+                        let fetch = format!("FETCH FORWARD ALL FROM {}", quote_ident(portal));
+                        match self.session.prepare(&mut plan.audit, &fetch)? {
+                            Preparation::Allowed(p) => (p, None),
+                            Preparation::Denied(denial) => {
+                                return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
+                            }
+                        }
+                    }
                 };
-                match self.session.admit(&mut plan.audit, &text, parameters)? {
+                match self
+                    .session
+                    .admit_execute(&mut plan.audit, &prepared, parameters)?
+                {
                     Admission::Allowed(permit) => plan.expects.push(Expect::Execute(permit)),
-                    Admission::Denied { reason } => {
-                        plan.expects.push(refusal(&reason, false));
-                        self.discarding_until_sync = true;
-                        return Ok(false);
+                    Admission::Denied(denial) => {
+                        return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
                     }
                 }
             }
@@ -256,34 +303,37 @@ impl<'s> FrontendHalf<'s> {
         Ok(true)
     }
 
-    fn portal_for(&self, bind: &Bind<'_>) -> Result<Portal, PgError> {
-        let text = match self.statements.get(bind.statement) {
-            Some(t) => t.clone(),
-            None => Arc::from(format!(
-                "-- unknown prepared statement \"{}\"",
-                lossy(bind.statement)
-            )),
-        };
-        let parameters = if self.session.records_parameters() {
-            let values = bind.parameters()?;
-            Some(
-                values
-                    .into_iter()
-                    .map(|v| {
-                        v.value.map(|bytes| {
-                            if v.binary {
-                                format!("\\x{}", hex::encode(bytes))
-                            } else {
-                                lossy(bytes).into_owned()
-                            }
-                        })
-                    })
-                    .collect(),
-            )
+    /// A Bind naming a statement sluice never saw parsed: one made with SQL `PREPARE`, whose
+    /// execution is decided as `EXECUTE name`, or none at all, which the server will refuse.
+    fn unknown_statement(
+        &mut self,
+        plan: &mut Plan,
+        name: &[u8],
+    ) -> Result<Option<Arc<Prepared>>, PgError> {
+        let text = if name.is_empty() {
+            "-- the unnamed statement was not prepared".to_owned()
         } else {
-            None
+            format!("EXECUTE {}", quote_ident(name))
         };
-        Ok(Portal { text, parameters })
+        match self.session.prepare(&mut plan.audit, &text)? {
+            Preparation::Allowed(p) => Ok(Some(p)),
+            Preparation::Denied(denial) => {
+                self.refuse_until_sync(plan, denial_bytes(&denial));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Answers an extended-protocol message with an error and, as the server does after an
+    /// error, ignores everything up to the next Sync. Returns `false`: the message is not
+    /// forwarded.
+    fn refuse_until_sync(&mut self, plan: &mut Plan, message: Bytes) -> bool {
+        plan.expects.push(Expect::Inject {
+            message,
+            ready: false,
+        });
+        self.discarding_until_sync = true;
+        false
     }
 
     /// Writes the planned ranges upstream. Taking `Sealed` makes "audit before forward" a
@@ -314,10 +364,34 @@ fn error_bytes(code: &str, message: &str) -> Bytes {
     out.freeze()
 }
 
-/// The answer to a request the policy refused.
-fn refusal(reason: &str, ready: bool) -> Expect {
-    Expect::Inject {
-        message: error_bytes("42501", &format!("sluice: denied by policy: {reason}")),
-        ready,
-    }
+/// The error a client gets for a refused request: 42501 for the policy, 42601 for a statement
+/// the parser rejected, as the server would answer it.
+fn denial_bytes(denial: &Denial) -> Bytes {
+    let code = match denial.kind {
+        DenialKind::Policy => "42501",
+        DenialKind::Unparseable => "42601",
+    };
+    error_bytes(code, &format!("sluice: {denial}"))
+}
+
+/// Bound values as text for audit and policy; binary ones as `\x` hex.
+fn parameter_texts(bind: &Bind<'_>) -> Result<Vec<Option<String>>, PgError> {
+    Ok(bind
+        .parameters()?
+        .into_iter()
+        .map(|v| {
+            v.value.map(|bytes| {
+                if v.binary {
+                    format!("\\x{}", hex::encode(bytes))
+                } else {
+                    lossy(bytes).into_owned()
+                }
+            })
+        })
+        .collect())
+}
+
+/// A name as a double-quoted SQL identifier, so any bytes a client chose stay one identifier.
+fn quote_ident(name: &[u8]) -> String {
+    format!("\"{}\"", lossy(name).replace('"', "\"\""))
 }

@@ -1,0 +1,284 @@
+//! The policy in force: loaded from a directory of Rego files at start, replaced atomically on
+//! reload, never replaced by a bundle that fails to compile or fails its own tests.
+//!
+//! # Layout
+//! - [`source`]: reading a policy directory (the only place its files are read).
+//! - `verdict`: deciding a statement string: parse, evaluate each statement, cache.
+
+pub mod source;
+mod verdict;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use sluice_decision::{
+    BuiltinPolicy, CacheSubject, DecisionCache, IdentityFacts, Policy, RegoOptions, RegoPolicy,
+    SessionFacts, TargetFacts, TestReport,
+};
+use sluice_sql::SearchPath;
+
+use crate::config::PolicyConfig;
+use crate::CoreError;
+pub use source::PolicySource;
+pub use verdict::{initial_search_path, Verdicted, RULE_EMPTY, RULE_PARSE};
+
+/// Everything the policy sees about who asks, where, and over which connection. Immutable: a
+/// session replaces its subject when a fact changes (a new search path).
+#[derive(Debug)]
+pub struct Subject {
+    pub identity: IdentityFacts,
+    pub target: TargetFacts,
+    pub session: SessionFacts,
+    pub search_path: SearchPath,
+    cache_key: Arc<CacheSubject>,
+}
+
+impl Subject {
+    pub fn new(
+        identity: IdentityFacts,
+        target: TargetFacts,
+        mut session: SessionFacts,
+        search_path: SearchPath,
+    ) -> Subject {
+        session.search_path = search_path.schemas().to_vec();
+        let cache_key = Arc::new(CacheSubject::new(&identity, &target, &session, &[]));
+        Subject {
+            identity,
+            target,
+            session,
+            search_path,
+            cache_key,
+        }
+    }
+
+    /// The same subject after the session set a new search path.
+    pub fn with_search_path(&self, search_path: SearchPath) -> Subject {
+        Subject::new(
+            self.identity.clone(),
+            self.target.clone(),
+            self.session.clone(),
+            search_path,
+        )
+    }
+}
+
+/// What is enforced, as `sluice policy status` and the admin API show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyInfo {
+    pub version: String,
+    /// Content digest of the bundle; `None` for the builtin policy.
+    pub digest: Option<String>,
+    pub git_commit: Option<String>,
+    pub dir: Option<PathBuf>,
+    /// Each file's path and SHA-256, so drift can be shown file by file.
+    pub files: Vec<PolicyFile>,
+    pub tests_passed: usize,
+    /// RFC 3339, UTC.
+    pub loaded_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PolicyFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// A policy with its description and its own decision cache: a cache dies with its policy, so
+/// no decision can outlive the version that made it.
+pub struct ActivePolicy {
+    policy: Arc<dyn Policy>,
+    pub info: PolicyInfo,
+    cache: Option<DecisionCache<Arc<Verdicted>>>,
+    /// The bundle reads `parameters`: executions with bound values are decided with them.
+    pub uses_parameters: bool,
+}
+
+impl ActivePolicy {
+    fn builtin() -> ActivePolicy {
+        let policy = BuiltinPolicy;
+        ActivePolicy {
+            info: PolicyInfo {
+                version: policy.version().to_owned(),
+                digest: None,
+                git_commit: None,
+                dir: None,
+                files: Vec::new(),
+                tests_passed: 0,
+                loaded_at: now_rfc3339(),
+            },
+            policy: Arc::new(policy),
+            cache: None,
+            uses_parameters: false,
+        }
+    }
+
+    fn rego(compiled: Compiled, source: &PolicySource, cache_entries: usize) -> ActivePolicy {
+        let Compiled { policy, tests } = compiled;
+        let cache =
+            (cache_entries > 0 && policy.cacheable()).then(|| DecisionCache::new(cache_entries));
+        ActivePolicy {
+            info: PolicyInfo {
+                version: policy.version().to_owned(),
+                digest: Some(policy.digest().to_owned()),
+                git_commit: source.git_commit.clone(),
+                dir: Some(source.dir.clone()),
+                files: source
+                    .files
+                    .iter()
+                    .map(|(path, sha256)| PolicyFile {
+                        path: path.clone(),
+                        sha256: sha256.clone(),
+                    })
+                    .collect(),
+                tests_passed: tests.passed.len(),
+                loaded_at: now_rfc3339(),
+            },
+            uses_parameters: policy.uses_parameters(),
+            policy: Arc::new(policy),
+            cache,
+        }
+    }
+}
+
+/// Compiles a bundle, naming its git commit in the version when it has one.
+pub fn compile(
+    source: &PolicySource,
+    eval_timeout: std::time::Duration,
+) -> Result<RegoPolicy, CoreError> {
+    RegoPolicy::compile(
+        &source.bundle,
+        RegoOptions {
+            eval_timeout,
+            git_commit: source.git_commit.clone(),
+        },
+    )
+    .map_err(|e| CoreError::Policy(e.to_string()))
+}
+
+/// A bundle that compiled and passed its tests.
+pub struct Compiled {
+    pub policy: RegoPolicy,
+    pub tests: TestReport,
+}
+
+/// Compiles a bundle and runs its tests: the gate every bundle passes before it is enforced,
+/// at start, on reload, and in `sluice policy check|test`.
+pub fn compile_checked(
+    source: &PolicySource,
+    eval_timeout: std::time::Duration,
+) -> Result<Compiled, CoreError> {
+    let policy = compile(source, eval_timeout)?;
+    let tests = policy.run_tests();
+    if !tests.failed.is_empty() {
+        let names: Vec<String> = tests
+            .failed
+            .iter()
+            .map(|t| format!("{}.{}", t.package, t.name))
+            .collect();
+        return Err(CoreError::Policy(format!(
+            "{} of {} policy tests failed: {}",
+            tests.failed.len(),
+            tests.failed.len() + tests.passed.len(),
+            names.join(", ")
+        )));
+    }
+    Ok(Compiled { policy, tests })
+}
+
+/// How a reload went.
+pub enum ReloadOutcome {
+    /// The directory holds the bundle already enforced.
+    Unchanged,
+    Loaded {
+        previous: String,
+        info: PolicyInfo,
+    },
+    Rejected {
+        digest: Option<String>,
+        reason: String,
+        enforced: String,
+    },
+}
+
+/// The policy in force, swapped atomically: a statement is decided entirely under one version.
+pub struct PolicyState {
+    active: ArcSwap<ActivePolicy>,
+    config: PolicyConfig,
+    /// Reloads from SIGHUP and the watcher run one at a time.
+    reloading: std::sync::Mutex<()>,
+}
+
+impl PolicyState {
+    /// The policy to enforce at start. A configured directory that does not compile or fails
+    /// its tests is an error: the gateway does not start without the policy it was given.
+    pub fn load(config: &PolicyConfig) -> Result<PolicyState, CoreError> {
+        let active = match &config.dir {
+            None => ActivePolicy::builtin(),
+            Some(dir) => {
+                let source = PolicySource::read(dir)?;
+                let compiled = compile_checked(&source, config.eval_timeout)?;
+                ActivePolicy::rego(compiled, &source, config.cache_entries)
+            }
+        };
+        Ok(PolicyState {
+            active: ArcSwap::from_pointee(active),
+            config: config.clone(),
+            reloading: std::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn current(&self) -> arc_swap::Guard<Arc<ActivePolicy>> {
+        self.active.load()
+    }
+
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
+    }
+
+    /// Reads the directory again and enforces it if it changed, compiles, and passes its
+    /// tests. Blocking: compilation and tests take milliseconds, so callers run it off the
+    /// session workers.
+    pub fn reload(&self) -> ReloadOutcome {
+        let _one_at_a_time = match self.reloading.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let current = self.active.load_full();
+        let Some(dir) = &self.config.dir else {
+            return ReloadOutcome::Unchanged;
+        };
+        let rejected = |digest: Option<String>, e: CoreError| ReloadOutcome::Rejected {
+            digest,
+            reason: e.to_string(),
+            enforced: current.info.version.clone(),
+        };
+        let source = match PolicySource::read(dir) {
+            Ok(s) => s,
+            Err(e) => return rejected(None, e),
+        };
+        let digest = source.bundle.digest().to_owned();
+        if current.info.digest.as_deref() == Some(digest.as_str())
+            && current.info.git_commit == source.git_commit
+        {
+            return ReloadOutcome::Unchanged;
+        }
+        match compile_checked(&source, self.config.eval_timeout) {
+            Ok(compiled) => {
+                let next = ActivePolicy::rego(compiled, &source, self.config.cache_entries);
+                let info = next.info.clone();
+                self.active.store(Arc::new(next));
+                ReloadOutcome::Loaded {
+                    previous: current.info.version.clone(),
+                    info,
+                }
+            }
+            Err(e) => rejected(Some(digest), e),
+        }
+    }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,191 @@
+//! Deciding SQL: analyse a string with PostgreSQL's parser, decide each statement, combine.
+//! Decisions are cached per policy, so a repeated statement skips both parse and evaluation.
+
+use std::sync::Arc;
+
+use sluice_decision::{CacheKey, Decision, Input, Request, SqlStatement, Verdict};
+use sluice_sql::SearchPath;
+
+use super::{ActivePolicy, Subject};
+use crate::clock::Tick;
+
+/// Rules sluice itself applies before or instead of the policy; audit names them like policy
+/// rules so every decision has one.
+pub const RULE_PARSE: &str = "sluice.parse";
+pub const RULE_EMPTY: &str = "sluice.empty";
+pub const RULE_SEARCH_PATH: &str = "sluice.search_path";
+
+/// A statement string as the policy saw it: what it does, and whether it may run.
+#[derive(Debug)]
+pub struct Verdicted {
+    /// The statements, or why the parser rejected the string.
+    pub analysis: Result<Vec<SqlStatement>, String>,
+    pub decision: Decision,
+}
+
+impl Verdicted {
+    /// Whether any statement takes `$n` parameters, so a policy reading `parameters` must see
+    /// the bound values.
+    pub fn takes_parameters(&self) -> bool {
+        self.analysis
+            .as_ref()
+            .is_ok_and(|s| s.iter().any(|s| s.parameter_count > 0))
+    }
+}
+
+impl ActivePolicy {
+    /// Decides `text` for `subject`: from the cache when this policy already decided the same
+    /// text, or a text of the same shape (equal but for its constants), for equal facts in the
+    /// same hour; else by parsing and evaluating. The flag says whether it came from the cache.
+    ///
+    /// Sharing a decision between texts that differ only in constants is sound because no
+    /// fact the policy sees depends on a constant: statement texts reach the policy
+    /// normalized (constants as `$n`), and the one fact that holds a value, a session
+    /// setting's new value, keeps its entry under the exact text.
+    pub fn decide_text(
+        &self,
+        subject: &Subject,
+        tick: &Tick,
+        text: &str,
+    ) -> (Arc<Verdicted>, bool) {
+        let key = |text| CacheKey {
+            policy: &self.info.version,
+            subject: &subject.cache_key,
+            clock: tick.bucket,
+            text,
+            // The whole string the client sent, not one statement of it.
+            index: 0,
+            count: 0,
+        };
+        let Some(cache) = &self.cache else {
+            return (
+                Arc::new(self.analyze_and_decide(subject, tick, text)),
+                false,
+            );
+        };
+        if let Some(hit) = cache.get(&key(text)) {
+            return (hit, true);
+        }
+        let shape = sluice_sql::normalize(text).ok();
+        if let Some(hit) = shape.as_deref().and_then(|s| cache.get(&key(s))) {
+            return (hit, true);
+        }
+        let verdicted = Arc::new(self.analyze_and_decide(subject, tick, text));
+        let by_shape = verdicted
+            .analysis
+            .as_ref()
+            .is_ok_and(|s| s.iter().all(|s| s.session_change.is_none()));
+        match shape.as_deref() {
+            Some(shape) if by_shape => cache.insert(&key(shape), verdicted.clone()),
+            _ => cache.insert(&key(text), verdicted.clone()),
+        }
+        (verdicted, false)
+    }
+
+    fn analyze_and_decide(&self, subject: &Subject, tick: &Tick, text: &str) -> Verdicted {
+        let analysis = sluice_sql::analyze(text, &subject.search_path).map_err(|e| e.to_string());
+        let decision = match &analysis {
+            Ok(statements) => self.decide_statements(subject, tick, statements, None),
+            Err(reason) => self.sluice_denial(RULE_PARSE, reason.clone()),
+        };
+        Verdicted { analysis, decision }
+    }
+
+    /// Decides statements already analysed (a prepared statement at Execute), with the bound
+    /// parameter values when the policy reads them.
+    pub fn decide_statements(
+        &self,
+        subject: &Subject,
+        tick: &Tick,
+        statements: &[SqlStatement],
+        parameters: Option<&[Option<String>]>,
+    ) -> Decision {
+        if statements.is_empty() {
+            return Decision {
+                verdict: Verdict::Allow,
+                rule: RULE_EMPTY.to_owned(),
+                policy: self.policy.version().to_owned(),
+            };
+        }
+        let count = statements.len();
+        // The whole string is analysed before any of it runs, so statements after a search
+        // path change would be resolved against the old path.
+        let early_change = statements[..count - 1].iter().any(|s| {
+            s.session_change
+                .as_ref()
+                .is_some_and(|c| matches!(c.setting.as_str(), "search_path" | "all"))
+        });
+        if early_change {
+            return self.sluice_denial(
+                RULE_SEARCH_PATH,
+                "change search_path in a statement of its own, so the statements after it are \
+                 read with the new path"
+                    .to_owned(),
+            );
+        }
+        let mut rules: Vec<String> = Vec::new();
+        for (index, statement) in statements.iter().enumerate() {
+            let decision = self.policy.decide(&Input {
+                identity: &subject.identity,
+                target: &subject.target,
+                session: &subject.session,
+                request: Request::Statement {
+                    statement,
+                    index,
+                    count,
+                    parameters,
+                },
+                time: &tick.facts,
+                grants: &[],
+            });
+            if let Verdict::Deny { reason } = decision.verdict {
+                let reason = if count > 1 {
+                    format!("statement {} of {count}: {reason}", index + 1)
+                } else {
+                    reason
+                };
+                return Decision {
+                    verdict: Verdict::Deny { reason },
+                    ..decision
+                };
+            }
+            if !rules.contains(&decision.rule) {
+                rules.push(decision.rule);
+            }
+        }
+        Decision {
+            verdict: Verdict::Allow,
+            rule: rules.join(","),
+            policy: self.policy.version().to_owned(),
+        }
+    }
+
+    /// May this subject open a session at all?
+    pub fn decide_connect(&self, subject: &Subject, tick: &Tick) -> Decision {
+        self.policy.decide(&Input {
+            identity: &subject.identity,
+            target: &subject.target,
+            session: &subject.session,
+            request: Request::Connect,
+            time: &tick.facts,
+            grants: &[],
+        })
+    }
+
+    fn sluice_denial(&self, rule: &str, reason: String) -> Decision {
+        Decision {
+            verdict: Verdict::Deny { reason },
+            rule: rule.to_owned(),
+            policy: self.policy.version().to_owned(),
+        }
+    }
+}
+
+/// The search path a session starts with: the client's `search_path` startup parameter, or
+/// PostgreSQL's default.
+pub fn initial_search_path(startup_value: Option<&str>) -> Result<SearchPath, String> {
+    match startup_value {
+        Some(v) => SearchPath::parse(v).map_err(|e| e.to_string()),
+        None => Ok(SearchPath::default()),
+    }
+}

@@ -1,0 +1,28 @@
+# Who is who: the group names the rules refer to. Identities get their groups from
+# `groups = [...]` in the [[identities]] of sluice.toml. Put several names in a set to
+# let more than one group share a role.
+package sluice
+
+import rego.v1
+
+# Read-only access to data (sql.rego: analysts_read_only).
+analyst_groups := {"analysts"}
+
+# Read, write and (outside production) change schemas (developers_read_write_ddl).
+developer_groups := {"developers"}
+
+# Automation that reads and writes data (ci_read_write).
+ci_groups := {"ci"}
+
+# Schema migration tools; only for identities of kind "service" (migrations_ddl_only).
+migration_groups := {"migrations"}
+
+# Emergency access: exempt from the procedural-code and session-setting guardrails
+# (break_glass). Everything else still applies to them.
+break_glass_groups := {"break-glass"}
+
+# True when the identity is in at least one of `groups`.
+member_of(groups) if {
+	some group in input.identity.groups
+	group in groups
+}

@@ -1,0 +1,114 @@
+# Test fixtures: identities, targets and a function that builds a statement input.
+package sluice_test
+
+import rego.v1
+
+identities := {
+	"alice": {"name": "alice", "kind": "human", "groups": ["developers"], "attributes": {"team": "payments"}},
+	"bob": {"name": "bob", "kind": "human", "groups": ["analysts"], "attributes": {}},
+	"ci-bot": {"name": "ci-bot", "kind": "service", "groups": ["ci"], "attributes": {}},
+	"migrator": {"name": "migrator", "kind": "service", "groups": ["migrations"], "attributes": {}},
+	"mallory": {"name": "mallory", "kind": "human", "groups": ["migrations"], "attributes": {}},
+	"carol": {"name": "carol", "kind": "human", "groups": ["developers", "break-glass"], "attributes": {}},
+	"nobody": {"name": "nobody", "kind": "agent", "groups": [], "attributes": {}},
+}
+
+targets := {
+	"shop": {"name": "shop", "kind": "postgres", "tags": {"env": "production"}, "database": "shop"},
+	"staging": {"name": "staging", "kind": "postgres", "tags": {"env": "staging"}, "database": "shop"},
+}
+
+# The session's id and start time, and the exact current time, are left out on purpose: a
+# bundle that reads them cannot have its decisions cached (docs/policy.md, "Decision cache").
+session := {
+	"client_address": "127.0.0.1",
+	"application_name": "psql",
+	"protocol": "postgres",
+	"search_path": ["$user", "public"],
+}
+
+clock := {"timezone": "Europe/Berlin", "weekday": "saturday", "hour": 10}
+
+# A statement with nothing in it; tests override the fields they care about.
+blank_statement := {
+	"text": "",
+	"kind": "read",
+	"command": "SELECT",
+	"tables_read": [],
+	"tables_written": [],
+	"functions": [],
+	"unbounded_write": false,
+	"session_change": null,
+	"parameter_count": 0,
+}
+
+base(who, where) := {
+	"identity": identities[who],
+	"target": targets[where],
+	"session": session,
+	"time": clock,
+	"grants": [],
+}
+
+sql(who, where, statement) := object.union(base(who, where), {"request": {
+	"action": "statement",
+	"statement": object.union(blank_statement, statement),
+	"index": 0,
+	"count": 1,
+	"parameters": null,
+}})
+
+connect(who, where) := object.union(base(who, where), {"request": {"action": "connect"}})
+
+# The decision for an input.
+decide(doc) := d if {
+	d := data.sluice.decision with input as doc
+}
+
+# Every decision has exactly these keys; anything else would be a deny.
+well_formed(d) if {
+	{k | some k, _ in d} == {"allow", "rule", "reasons"}
+	is_boolean(d.allow)
+	is_string(d.rule)
+	count(d.reasons) > 0
+}
+
+allowed_by(d, rule) if {
+	well_formed(d)
+	d.allow == true
+	d.rule == rule
+}
+
+denied_by(d, rule) if {
+	well_formed(d)
+	d.allow == false
+	d.rule == rule
+}
+
+# Commonly used statements.
+select_orders := {"text": "SELECT * FROM orders", "tables_read": ["public.orders"]}
+
+update_order := {
+	"text": "UPDATE orders SET state = 'paid' WHERE id = 1",
+	"kind": "write", "command": "UPDATE", "tables_written": ["public.orders"],
+}
+
+delete_all_orders := {
+	"text": "DELETE FROM orders",
+	"kind": "write", "command": "DELETE", "tables_written": ["public.orders"],
+	"unbounded_write": true,
+}
+
+create_index := {
+	"text": "CREATE INDEX orders_state ON orders (state)",
+	"kind": "ddl", "command": "CREATE INDEX", "tables_written": ["public.orders"],
+}
+
+do_block := {"text": "DO $$ BEGIN PERFORM 1; END $$", "kind": "procedural", "command": "DO"}
+
+set_role := {
+	"text": "SET ROLE postgres", "kind": "session_change", "command": "VARIABLE SET",
+	"session_change": {"setting": "role", "value": "postgres"},
+}
+
+begin := {"text": "BEGIN", "kind": "transaction", "command": "TRANSACTION"}
