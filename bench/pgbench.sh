@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 # The demo gives a scratch PostgreSQL and a gateway on the embedded defaults (audit on).
-RUST_LOG=warn ./target/release/sluice demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
+RUST_BACKTRACE=0 RUST_LOG=warn ./target/release/sluice demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
 demo_pid=$!
 for _ in $(seq 1 300); do [ -s "$work/demo.json" ] && break; sleep 0.2; done
 [ -s "$work/demo.json" ] || { cat "$work/demo.log"; exit 1; }

@@ -107,8 +107,8 @@ create_index := {
 do_block := {"text": "DO $$ BEGIN PERFORM 1; END $$", "kind": "procedural", "command": "DO"}
 
 set_role := {
-	"text": "SET ROLE postgres", "kind": "session_change", "command": "VARIABLE SET",
+	"text": "SET ROLE postgres", "kind": "session_change", "command": "SET",
 	"session_change": {"setting": "role", "value": "postgres"},
 }
 
-begin := {"text": "BEGIN", "kind": "transaction", "command": "TRANSACTION"}
+begin := {"text": "BEGIN", "kind": "transaction", "command": "BEGIN"}

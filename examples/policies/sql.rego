@@ -128,7 +128,7 @@ deny contains {
 
 # Analysts read. Transactions, SHOW and ordinary settings (statement_timeout, DateStyle, as
 # BI tools send them) change no data, so they may run those too.
-analyst_utility_commands := {"SHOW", "VARIABLE SHOW"}
+analyst_utility_commands := {"SHOW"}
 
 allow contains {
 	"rule": "analysts_read_only",

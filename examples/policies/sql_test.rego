@@ -99,7 +99,7 @@ test_set_role_is_denied if {
 test_guarded_settings_are_denied_set_or_reset if {
 	every setting in ["role", "session_authorization", "search_path"] {
 		every value in ["x", null] {
-			d := decide(sql("ci-bot", "staging", {"kind": "session_change", "command": "VARIABLE SET", "session_change": {"setting": setting, "value": value}}))
+			d := decide(sql("ci-bot", "staging", {"kind": "session_change", "command": "SET", "session_change": {"setting": setting, "value": value}}))
 			denied_by(d, "guarded_setting")
 		}
 	}
@@ -115,7 +115,7 @@ test_guarded_settings_are_allowed_for_break_glass if {
 }
 
 test_ordinary_settings_are_allowed if {
-	s := {"kind": "session_change", "command": "VARIABLE SET", "session_change": {"setting": "statement_timeout", "value": "5s"}}
+	s := {"kind": "session_change", "command": "SET", "session_change": {"setting": "statement_timeout", "value": "5s"}}
 	allowed_by(decide(sql("alice", "shop", s)), "developers_read_write_ddl")
 	allowed_by(decide(sql("bob", "shop", s)), "analysts_read_only")
 }
@@ -148,7 +148,7 @@ test_service_ddl_in_production_is_allowed if {
 # --- analysts_read_only ------------------------------------------------------------------
 
 test_analysts_may_read if {
-	every s in [select_orders, begin, {"kind": "utility", "command": "VARIABLE SHOW"}, {"kind": "utility", "command": "SHOW"}] {
+	every s in [select_orders, begin, {"kind": "utility", "command": "SHOW"}] {
 		allowed_by(decide(sql("bob", "shop", s)), "analysts_read_only")
 	}
 }

@@ -13,7 +13,33 @@ pub fn classify(node: &NodeEnum, name: &str) -> (StatementKind, String) {
         NodeEnum::ExplainStmt(_) => "EXPLAIN".to_owned(),
         NodeEnum::PrepareStmt(_) => "PREPARE".to_owned(),
         NodeEnum::DeclareCursorStmt(_) => "DECLARE CURSOR".to_owned(),
-        _ => command_of(name),
+        NodeEnum::VariableSetStmt(v) => {
+            use pg_query::protobuf::VariableSetKind as V;
+            match v.kind() {
+                V::VarReset | V::VarResetAll => "RESET",
+                _ => "SET",
+            }
+            .to_owned()
+        }
+        NodeEnum::TransactionStmt(t) => transaction_command(t.kind()).to_owned(),
+        NodeEnum::GrantStmt(g) if !g.is_grant => "REVOKE".to_owned(),
+        _ => match name {
+            // Node names that do not spell PostgreSQL's command tag.
+            "VariableShowStmt" => "SHOW".to_owned(),
+            "CreateStmt" => "CREATE TABLE".to_owned(),
+            "ViewStmt" => "CREATE VIEW".to_owned(),
+            "IndexStmt" => "CREATE INDEX".to_owned(),
+            "CreateTrigStmt" => "CREATE TRIGGER".to_owned(),
+            "RuleStmt" => "CREATE RULE".to_owned(),
+            "CreateSeqStmt" => "CREATE SEQUENCE".to_owned(),
+            "AlterSeqStmt" => "ALTER SEQUENCE".to_owned(),
+            "CreatedbStmt" => "CREATE DATABASE".to_owned(),
+            "DropdbStmt" => "DROP DATABASE".to_owned(),
+            "CheckPointStmt" => "CHECKPOINT".to_owned(),
+            "ClosePortalStmt" => "CLOSE".to_owned(),
+            "CompositeTypeStmt" | "CreateEnumStmt" | "CreateRangeStmt" => "CREATE TYPE".to_owned(),
+            _ => command_of(name),
+        },
     };
     let kind = node_kind(node).unwrap_or_else(|| {
         let ddl = [
@@ -77,6 +103,24 @@ fn wrapped(inner: Option<&pg_query::protobuf::Node>) -> StatementKind {
         .and_then(|n| n.node.as_ref())
         .and_then(node_kind)
         .unwrap_or(StatementKind::Procedural)
+}
+
+/// BEGIN, COMMIT, ... as the server's command tags name them.
+fn transaction_command(kind: pg_query::protobuf::TransactionStmtKind) -> &'static str {
+    use pg_query::protobuf::TransactionStmtKind as T;
+    match kind {
+        T::TransStmtBegin => "BEGIN",
+        T::TransStmtStart => "START TRANSACTION",
+        T::TransStmtCommit => "COMMIT",
+        T::TransStmtRollback => "ROLLBACK",
+        T::TransStmtSavepoint => "SAVEPOINT",
+        T::TransStmtRelease => "RELEASE",
+        T::TransStmtRollbackTo => "ROLLBACK",
+        T::TransStmtPrepare => "PREPARE TRANSACTION",
+        T::TransStmtCommitPrepared => "COMMIT PREPARED",
+        T::TransStmtRollbackPrepared => "ROLLBACK PREPARED",
+        T::Undefined => "TRANSACTION",
+    }
 }
 
 /// `CreateTableAsStmt` → `CREATE TABLE AS`.

@@ -541,13 +541,35 @@ fn commands_are_named_like_postgresql_names_them() {
         "create table t (a int)",
         "VACUUM",
         "EXPLAIN SELECT 1",
+        "SET search_path TO public",
+        "RESET ALL",
+        "SHOW search_path",
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK TO SAVEPOINT s",
+        "REVOKE ALL ON t FROM PUBLIC",
+        "CREATE INDEX ON t (a)",
     ]
     .iter()
     .map(|sql| one(sql).command)
     .collect();
     assert_eq!(
         names,
-        vec!["SELECT", "CREATE TABLE AS", "CREATE", "VACUUM", "EXPLAIN"]
+        vec![
+            "SELECT",
+            "CREATE TABLE AS",
+            "CREATE TABLE",
+            "VACUUM",
+            "EXPLAIN",
+            "SET",
+            "RESET",
+            "SHOW",
+            "BEGIN",
+            "COMMIT",
+            "ROLLBACK",
+            "REVOKE",
+            "CREATE INDEX"
+        ]
     );
 }
 
