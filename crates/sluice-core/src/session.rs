@@ -392,7 +392,11 @@ impl Session {
         };
         for change in statements.iter().filter_map(|s| s.session_change.as_ref()) {
             let next = match (change.setting.as_str(), &change.value) {
-                ("search_path", Some(value)) => SearchPath::parse(value).ok(),
+                // A value sluice cannot read leaves no schema to resolve against: unqualified
+                // names then resolve to a schema no policy allows, never to a stale one.
+                ("search_path", Some(value)) => {
+                    Some(SearchPath::parse(value).unwrap_or_else(|_| SearchPath::empty()))
+                }
                 ("search_path" | "all", None) => Some(self.inner.initial_search_path.clone()),
                 _ => None,
             };

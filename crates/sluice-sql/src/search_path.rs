@@ -70,6 +70,13 @@ impl SearchPath {
     }
 
     /// The schemas, in order, as they appear in table names; for the policy input.
+    /// The path with no schema: every unqualified name is unresolved.
+    pub fn empty() -> Self {
+        Self {
+            schemas: Vec::new(),
+        }
+    }
+
     pub fn schemas(&self) -> &[String] {
         &self.schemas
     }

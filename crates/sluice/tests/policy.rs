@@ -532,3 +532,79 @@ async fn sighup_reloads_the_real_binary() {
     let _ = tokio::task::spawn_blocking(move || child.wait()).await;
     assert!(reloaded.is_some(), "SIGHUP did not reload the policy");
 }
+
+/// A policy that allows everything except reading tables outside `public`, to see how sluice
+/// resolves unqualified names.
+const PUBLIC_ONLY: &str = r#"package sluice
+
+import rego.v1
+
+default decision := {"allow": true, "rule": "allow_all", "reasons": []}
+
+decision := {"allow": false, "rule": "public_only", "reasons": [sprintf("%v is outside public", [t])]} if {
+	some t in input.request.statement.tables_read
+	not startswith(t, "public.")
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unqualified_names_follow_the_sessions_search_path() {
+    let dir = scratch();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("public_only.rego"), PUBLIC_ONLY).unwrap();
+    let h = gateway(&policies).await;
+    let out = h.psql(
+        "alice",
+        "app",
+        &[
+            "-At",
+            "-c",
+            "SELECT count(*) FROM items",
+            "-c",
+            "SET search_path TO elsewhere, public",
+            "-c",
+            "SELECT count(*) FROM items",
+            "-c",
+            "RESET search_path",
+            "-c",
+            "SELECT 'reset', count(*) FROM items",
+        ],
+    );
+    let (out_text, err) = (stdout(&out), stderr(&out));
+    assert!(out_text.starts_with("100\n"), "{out_text}{err}");
+    assert!(err.contains("elsewhere.items is outside public"), "{err}");
+    assert!(out_text.contains("reset|100"), "{out_text}{err}");
+
+    // A change followed by more statements in one string would be read with the old path.
+    let out = h.psql(
+        "alice",
+        "app",
+        &[
+            "-c",
+            "SET search_path TO elsewhere; SELECT count(*) FROM items",
+        ],
+    );
+    assert_stderr_contains(&out, "sluice.search_path");
+
+    // The search_path startup parameter is the session's starting path.
+    let mut c = RawClient::connect(h.port()).await;
+    c.startup(
+        (3, 0),
+        &[
+            ("user", "alice"),
+            ("database", "app"),
+            ("search_path", "elsewhere"),
+        ],
+    )
+    .await;
+    c.login(h.token("alice")).await.unwrap();
+    c.send(&query_msg("SELECT count(*) FROM items")).await;
+    let replies = c.until_ready().await;
+    let error = replies.iter().find_map(|m| m.message()).unwrap_or_default();
+    assert!(
+        error.contains("elsewhere.items is outside public"),
+        "{replies:?}"
+    );
+    h.stop().await;
+}
