@@ -6,6 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use sluice_pgwire::backend;
 use sluice_pgwire::frame;
+use sluice_pgwire::rows;
 
 const MAX_MESSAGE: usize = 1 << 20;
 
@@ -40,6 +41,18 @@ fuzz_target!(|data: &[u8]| {
             }
             backend::PARAMETER_STATUS => {
                 let _ = std::hint::black_box(backend::parameter_status(body));
+            }
+            backend::ROW_DESCRIPTION => {
+                let _ = std::hint::black_box(rows::row_description(body));
+            }
+            backend::DATA_ROW => {
+                // A row that decodes must encode back to the same bytes.
+                if let Ok(values) = rows::data_row(body) {
+                    let mut out = bytes::BytesMut::new();
+                    if rows::encode_data_row(&mut out, values.iter().copied()).is_ok() {
+                        assert_eq!(&out[5..], body);
+                    }
+                }
             }
             _ => {}
         }

@@ -17,4 +17,6 @@ pub enum WireError {
     UnknownStartupCode(u32),
     #[error("startup packet parameters are malformed")]
     BadStartupParameters,
+    #[error("message '{tag}' is malformed: {what}")]
+    Malformed { tag: char, what: &'static str },
 }

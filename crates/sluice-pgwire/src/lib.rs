@@ -11,6 +11,7 @@
 //! - [`frontend`]: views of client messages (Query, Parse, Bind, Execute, ...).
 //! - [`backend`]: views of server messages (CommandComplete, ErrorResponse, ReadyForQuery, ...).
 //! - [`encode`]: builders for the messages sluice writes itself, in either direction.
+//! - [`rows`]: result columns (RowDescription) and values (DataRow), read in place and rewritten.
 //! - [`cstr`]: reading NUL-terminated strings, the protocol's one string format.
 
 pub mod backend;
@@ -19,6 +20,7 @@ pub mod encode;
 mod error;
 pub mod frame;
 pub mod frontend;
+pub mod rows;
 pub mod startup;
 
 pub use error::WireError;
