@@ -71,8 +71,8 @@ pub fn encode_data_row<'v>(
     out: &mut BytesMut,
     values: impl ExactSizeIterator<Item = Option<&'v [u8]>>,
 ) -> Result<(), WireError> {
-    let count = i16::try_from(values.len())
-        .map_err(|_| malformed(DATA_ROW, "more than 32767 values"))?;
+    let count =
+        i16::try_from(values.len()).map_err(|_| malformed(DATA_ROW, "more than 32767 values"))?;
     let at = out.len();
     out.put_u8(DATA_ROW);
     out.put_u32(0);
@@ -81,8 +81,8 @@ pub fn encode_data_row<'v>(
         match value {
             None => out.put_i32(-1),
             Some(v) => {
-                let len = i32::try_from(v.len())
-                    .map_err(|_| malformed(DATA_ROW, "value over 2 GiB"))?;
+                let len =
+                    i32::try_from(v.len()).map_err(|_| malformed(DATA_ROW, "value over 2 GiB"))?;
                 out.put_i32(len);
                 out.put_slice(v);
             }
