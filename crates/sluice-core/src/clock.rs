@@ -35,10 +35,7 @@ impl PolicyClock {
     pub fn now(&self) -> Tick {
         let now = Utc::now();
         let second = now.timestamp();
-        let mut current = match self.current.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut current = crate::sync::lock(&self.current);
         if let Some(t) = current.as_ref().filter(|t| t.unix_second == second) {
             return t.clone();
         }

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod policy;
 pub mod secret;
 pub mod session;
+mod sync;
 pub mod token;
 pub mod workers;
 

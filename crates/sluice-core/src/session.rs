@@ -84,6 +84,22 @@ pub enum DenialKind {
     Unparseable,
 }
 
+impl Denial {
+    /// The refusal a denying decision means for the client; `None` when it allows.
+    fn of(decision: &Decision) -> Option<Denial> {
+        let reason = decision.deny_reason()?;
+        Some(Denial {
+            kind: if decision.rule == RULE_PARSE {
+                DenialKind::Unparseable
+            } else {
+                DenialKind::Policy
+            },
+            rule: decision.rule.clone(),
+            reason: reason.to_owned(),
+        })
+    }
+}
+
 impl std::fmt::Display for Denial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
@@ -235,10 +251,7 @@ impl Session {
     }
 
     fn subject(&self) -> Arc<Subject> {
-        match self.inner.subject.lock() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        crate::sync::lock(&self.inner.subject).clone()
     }
 
     /// May this session open at all? Asked once, before the session's start is audited.
@@ -281,19 +294,15 @@ impl Session {
     /// executions and audited when it runs; a denied one is audited now.
     pub fn prepare(&self, batch: &mut AuditBatch, text: &str) -> Result<Preparation, CoreError> {
         let verdicted = self.decide_text(text);
-        if verdicted.decision.is_allowed() {
-            return Ok(Preparation::Allowed(Arc::new(Prepared {
-                text: Arc::from(text),
-                verdicted,
-                memo: Mutex::new(None),
-            })));
+        if let Some(denial) = Denial::of(&verdicted.decision) {
+            self.record(batch, text, None, &verdicted.decision)?;
+            return Ok(Preparation::Denied(denial));
         }
-        match self.record(batch, text, None, &verdicted.decision)? {
-            Admission::Denied(denial) => Ok(Preparation::Denied(denial)),
-            Admission::Allowed(_) => Err(CoreError::Policy(
-                "a denied statement was recorded as allowed".into(),
-            )),
-        }
+        Ok(Preparation::Allowed(Arc::new(Prepared {
+            text: Arc::from(text),
+            verdicted,
+            memo: Mutex::new(None),
+        })))
     }
 
     /// Decides one execution of a prepared statement and appends its audit record. The
@@ -361,10 +370,7 @@ impl Session {
         if policy.uses_parameters && prepared.verdicted.takes_parameters() {
             return policy.decide_statements(&subject, &tick, statements, parameters);
         }
-        let mut memo = match prepared.memo.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut memo = crate::sync::lock(&prepared.memo);
         if let Some(m) = memo.as_ref().filter(|m| {
             Arc::ptr_eq(&m.policy, &policy)
                 && Arc::ptr_eq(&m.subject, &subject)
@@ -401,10 +407,7 @@ impl Session {
                 _ => None,
             };
             if let Some(path) = next {
-                let mut subject = match self.inner.subject.lock() {
-                    Ok(s) => s,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+                let mut subject = crate::sync::lock(&self.inner.subject);
                 *subject = Arc::new(subject.with_search_path(path));
             }
         }
@@ -439,14 +442,14 @@ impl Session {
             statement,
             started: Instant::now(),
         };
-        let Some(reason) = decision.deny_reason() else {
+        let Some(denial) = Denial::of(decision) else {
             return Ok(Admission::Allowed(permit));
         };
         i.gateway.metrics().statements_denied.inc();
         let result = self.result_event(
             permit,
             sluice_audit::Outcome::Denied {
-                reason: reason.to_owned(),
+                reason: denial.reason.clone(),
             },
             None,
             None,
@@ -454,15 +457,7 @@ impl Session {
         batch
             .tickets
             .push(self.audited(i.gateway.audit().append(&result))?);
-        Ok(Admission::Denied(Denial {
-            kind: if decision.rule == RULE_PARSE {
-                DenialKind::Unparseable
-            } else {
-                DenialKind::Policy
-            },
-            rule: decision.rule.clone(),
-            reason: reason.to_owned(),
-        }))
+        Ok(Admission::Denied(denial))
     }
 
     /// Waits until every record in `batch` is durable (per the configured durability) and

@@ -241,10 +241,7 @@ impl PolicyState {
     /// tests. Blocking: compilation and tests take milliseconds, so callers run it off the
     /// session workers.
     pub fn reload(&self) -> ReloadOutcome {
-        let _one_at_a_time = match self.reloading.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let _one_at_a_time = crate::sync::lock(&self.reloading);
         let current = self.active.load_full();
         let Some(dir) = &self.config.dir else {
             return ReloadOutcome::Unchanged;
