@@ -189,14 +189,7 @@ impl Gateway {
             ReloadOutcome::Loaded { previous, info } => {
                 self.inner.metrics.policy_reloads.inc();
                 tracing::info!(version = %info.version, %previous, trigger, "policy loaded");
-                AuditEvent::PolicyLoaded {
-                    version: info.version.clone(),
-                    dir,
-                    trigger: trigger.to_owned(),
-                    files: info.files.len(),
-                    tests_passed: info.tests_passed,
-                    previous: Some(previous.clone()),
-                }
+                info.loaded_event(trigger, Some(previous.clone()))
             }
             ReloadOutcome::Rejected {
                 digest,

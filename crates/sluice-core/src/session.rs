@@ -368,7 +368,12 @@ impl Session {
         let subject = self.subject();
         let tick = gateway.clock().now();
         if policy.uses_parameters && prepared.verdicted.takes_parameters() {
-            return policy.decide_statements(&subject, &tick, statements, parameters);
+            return match parameters {
+                Some(values) => policy.decide_statements(&subject, &tick, statements, Some(values)),
+                // Bound before a reload to a policy that reads them: deciding on `null` could
+                // let through what the values would have denied.
+                None => policy.unavailable_parameters(),
+            };
         }
         let mut memo = crate::sync::lock(&prepared.memo);
         if let Some(m) = memo.as_ref().filter(|m| {

@@ -92,18 +92,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         .context("writing the first audit record")?;
     let loaded = policy.current().info.clone();
     audit
-        .record(&AuditEvent::PolicyLoaded {
-            version: loaded.version.clone(),
-            dir: loaded
-                .dir
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-            trigger: "start".into(),
-            files: loaded.files.len(),
-            tests_passed: loaded.tests_passed,
-            previous: None,
-        })
+        .record(&loaded.loaded_event("start", None))
         .await
         .context("auditing the policy in force")?;
     if loaded.dir.is_none() {

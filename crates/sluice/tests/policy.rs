@@ -613,28 +613,12 @@ async fn unqualified_names_follow_the_sessions_search_path() {
 async fn psycopg_sees_denials_and_carries_on() {
     let dir = scratch();
     let h = gateway(&policy_copy(dir.path())).await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/drivers/psycopg_policy.py"
-    );
-    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let dsn = h.conninfo("alice", "app");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .env("SLUICE_DSN", dsn)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "psycopg failed (scripts/test.sh installs it):\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "psycopg policy ok\n");
+    run_python_driver(
+        "psycopg_policy.py",
+        h.conninfo("alice", "app"),
+        "psycopg policy ok\n",
+    )
+    .await;
     assert_eq!(item_count().trim(), "100");
     h.stop().await;
 }

@@ -3,30 +3,17 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psycopg_through_the_gateway() {
     let h = Harness::start().await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/drivers/psycopg_check.py"
-    );
-    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(python)
-        .arg(script)
-        .env("SLUICE_DSN", h.conninfo("alice", "app"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "psycopg failed (scripts/test.sh installs it):\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert_eq!(stdout(&out), "psycopg ok\n");
+    run_python_driver(
+        "psycopg_check.py",
+        h.conninfo("alice", "app"),
+        "psycopg ok\n",
+    )
+    .await;
     let texts = h.audited_statements().await;
     // Each execution of the prepared statement is audited with its SQL.
     let prepared = texts

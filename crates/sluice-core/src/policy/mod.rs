@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use serde::Serialize;
+use sluice_audit::AuditEvent;
 use sluice_decision::{
     BuiltinPolicy, CacheSubject, DecisionCache, IdentityFacts, Policy, RegoOptions, RegoPolicy,
     SessionFacts, TargetFacts, TestReport,
@@ -61,6 +62,24 @@ impl Subject {
             self.session.clone(),
             search_path,
         )
+    }
+}
+
+impl PolicyInfo {
+    /// The audit record saying this policy is now enforced.
+    pub fn loaded_event(&self, trigger: &str, previous: Option<String>) -> AuditEvent {
+        AuditEvent::PolicyLoaded {
+            version: self.version.clone(),
+            dir: self
+                .dir
+                .as_ref()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            trigger: trigger.to_owned(),
+            files: self.files.len(),
+            tests_passed: self.tests_passed,
+            previous,
+        }
     }
 }
 

@@ -65,9 +65,8 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        let kind = entry
-            .file_type()
-            .map_err(|e| policy_error(&path, &e.to_string()))?;
+        // Followed, so symlinked files and directories (a Kubernetes ConfigMap) count.
+        let kind = std::fs::metadata(&path).map_err(|e| policy_error(&path, &e.to_string()))?;
         if kind.is_dir() {
             collect(root, &path, out)?;
         } else if path.extension().is_some_and(|e| e == "rego") {
@@ -89,7 +88,10 @@ fn stamp_into(dir: &Path, out: &mut Vec<(PathBuf, u64, Option<std::time::SystemT
             continue;
         }
         let path = entry.path();
-        let Ok(meta) = entry.metadata() else { continue };
+        // Followed: a ConfigMap update swaps the target of a symlink, not the link itself.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         if meta.is_dir() {
             stamp_into(&path, out);
         } else if path.extension().is_some_and(|e| e == "rego") {
@@ -167,6 +169,26 @@ mod tests {
         let newer = "89abcdef0123456789abcdef0123456789abcdef";
         std::fs::write(git.join("refs/heads/main"), format!("{newer}\n")).unwrap();
         assert_eq!(git_commit(repo.path()).as_deref(), Some(newer));
+    }
+
+    #[test]
+    fn a_swapped_symlink_target_is_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        std::fs::write(a.join("p.rego"), "package sluice\n").unwrap();
+        std::fs::write(b.join("p.rego"), "package sluice\n\n# changed\n").unwrap();
+        let policies = dir.path().join("policies");
+        std::fs::create_dir_all(&policies).unwrap();
+        // The ConfigMap layout: a file linking into a directory that is swapped whole.
+        std::os::unix::fs::symlink(&a, policies.join("data")).unwrap();
+        let before = PolicySource::stamp(&policies);
+        assert_eq!(before.len(), 1);
+        assert_eq!(PolicySource::read(&policies).unwrap().files.len(), 1);
+        std::fs::remove_file(policies.join("data")).unwrap();
+        std::os::unix::fs::symlink(&b, policies.join("data")).unwrap();
+        assert_ne!(PolicySource::stamp(&policies), before);
     }
 
     #[test]

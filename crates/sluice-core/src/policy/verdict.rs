@@ -14,6 +14,7 @@ use crate::clock::Tick;
 pub const RULE_PARSE: &str = "sluice.parse";
 pub const RULE_EMPTY: &str = "sluice.empty";
 pub const RULE_SEARCH_PATH: &str = "sluice.search_path";
+pub const RULE_PARAMETERS: &str = "sluice.parameters";
 
 /// A statement string as the policy saw it: what it does, and whether it may run.
 #[derive(Debug)]
@@ -170,6 +171,17 @@ impl ActivePolicy {
             time: &tick.facts,
             grants: &[],
         })
+    }
+
+    /// An execution bound before the policy began to read `parameters`: its values were not
+    /// kept, and the policy must not decide without them.
+    pub fn unavailable_parameters(&self) -> Decision {
+        self.sluice_denial(
+            RULE_PARAMETERS,
+            "the policy reads bound parameter values, and this portal was bound before it did; \
+             bind it again"
+                .to_owned(),
+        )
     }
 
     fn sluice_denial(&self, rule: &str, reason: String) -> Decision {

@@ -632,3 +632,28 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Runs a driver script from tests/drivers with the Python scripts/test.sh prepared
+/// (`SLUICE_TEST_PYTHON`), pointed at `dsn`; fails unless it exits 0 and prints `expected`.
+pub async fn run_python_driver(script: &str, dsn: String, expected: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/drivers")
+        .join(script);
+    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("SLUICE_DSN", dsn)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "the driver script failed (scripts/test.sh installs psycopg):\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), expected);
+}
