@@ -28,6 +28,7 @@ pub struct ScratchPostgres {
 
 impl ScratchPostgres {
     /// Creates a cluster in `dir/pgdata` and starts it. Blocks until it accepts connections.
+    /// `dir` is scratch: it is removed when the server stops, even if this process is killed.
     pub fn start(dir: &Path, superuser_password: &str) -> Result<ScratchPostgres> {
         let bindir = find_bindir()?;
         let owner = server_owner()?;
@@ -98,7 +99,7 @@ impl ScratchPostgres {
         let server = as_owner(&mut postgres, owner)
             .spawn()
             .context("could not start postgres")?;
-        spawn_orphan_guard(server.id())?;
+        spawn_orphan_guard(server.id(), dir)?;
         let pg = ScratchPostgres {
             port,
             superuser_password: superuser_password.to_owned(),
@@ -265,24 +266,36 @@ impl Drop for ScratchPostgres {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.server.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        if !matches!(self.server.try_wait(), Ok(Some(_))) {
+            let _ = self.server.kill();
+            let _ = self.server.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// Stops the server if this process dies without running `Drop` (kill -9, a test binary's
-/// statics, a panic in a signal handler): a watcher polls our pid and sends a fast shutdown.
-fn spawn_orphan_guard(server_pid: u32) -> Result<()> {
-    let script = format!(
-        "while kill -0 {} 2>/dev/null && kill -0 {server_pid} 2>/dev/null; do sleep 1; done; kill -INT {server_pid} 2>/dev/null",
-        std::process::id()
-    );
+/// Stops the server and removes its scratch directory if this process dies without running
+/// `Drop` (kill -9, a test binary's statics, a panic in a signal handler): a watcher polls our pid,
+/// sends a fast shutdown, waits a bounded time for the server to exit, then deletes `dir`. Without
+/// it every test binary would leave a 46 MB cluster behind, and a CI disk fills up.
+fn spawn_orphan_guard(server_pid: u32, dir: &Path) -> Result<()> {
+    const SCRIPT: &str = r#"
+while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+kill -INT "$2" 2>/dev/null
+n=0
+while kill -0 "$2" 2>/dev/null && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+kill -KILL "$2" 2>/dev/null
+rm -rf -- "$3"
+"#;
     Command::new("sh")
-        .args(["-c", &script])
+        .args(["-c", SCRIPT, "sluice-pg-guard"])
+        .arg(std::process::id().to_string())
+        .arg(server_pid.to_string())
+        .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

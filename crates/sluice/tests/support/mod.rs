@@ -34,7 +34,7 @@ pub fn pg() -> &'static ScratchPostgres {
                 .prefix("sluice-test-pg-")
                 .tempdir()
                 .unwrap();
-            let pg = ScratchPostgres::start(&dir.path().join("pg"), "superuser-secret").unwrap();
+            let pg = ScratchPostgres::start(dir.path(), "superuser-secret").unwrap();
             pg.create_roles_and_database(TARGET_PASSWORD, DATABASE)
                 .unwrap();
             pg.psql(
