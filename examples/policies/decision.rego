@@ -3,7 +3,8 @@
 # Rules elsewhere in this package add entries to two sets:
 #   deny  contains {"rule": NAME, "reason": TEXT}   guardrails; any entry denies
 #   allow contains {"rule": NAME, "reason": TEXT}   grants; one entry allows
-# Deny wins over allow; with neither, the request is denied. Because deny and allow are
+# Deny wins over allow; with neither, the request is denied. An allowing decision carries
+# `mask` when the results are to be masked (mask.rego). Because deny and allow are
 # sets, any number of rules may match the same request without a conflict, and
 # `decision` below is a single rule (an if/else chain), so it always has one value.
 package sluice
@@ -21,7 +22,7 @@ decision := {"allow": false, "rule": names[0], "reasons": reasons} if {
 	names := sort({d.rule | some d in deny})
 	count(names) > 0
 	reasons := sort({d.reason | some d in deny})
-} else := {"allow": true, "rule": names[0], "reasons": reasons} if {
+} else := allowed(names[0], reasons) if {
 	names := sort({a.rule | some a in allow})
 	count(names) > 0
 	reasons := sort({a.reason | some a in allow})

@@ -17,6 +17,10 @@ ci_groups := {"ci"}
 # Schema migration tools; only for identities of kind "service" (migrations_ddl_only).
 migration_groups := {"migrations"}
 
+# Personal data in clear. Everyone else's results are masked (mask.rego: mask_rules), and
+# they may not run the statements masking cannot follow (mask_copy_out, mask_schema_change).
+pii_reader_groups := {"pii_readers"}
+
 # Emergency access: exempt from the procedural-code and session-setting guardrails
 # (break_glass). Everything else still applies to them.
 break_glass_groups := {"break-glass"}

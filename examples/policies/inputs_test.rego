@@ -10,6 +10,7 @@ identities := {
 	"migrator": {"name": "migrator", "kind": "service", "groups": ["migrations"], "attributes": {}},
 	"mallory": {"name": "mallory", "kind": "human", "groups": ["migrations"], "attributes": {}},
 	"carol": {"name": "carol", "kind": "human", "groups": ["developers", "break-glass"], "attributes": {}},
+	"dora": {"name": "dora", "kind": "human", "groups": ["developers", "pii_readers"], "attributes": {}},
 	"nobody": {"name": "nobody", "kind": "agent", "groups": [], "attributes": {}},
 }
 
@@ -65,12 +66,53 @@ decide(doc) := d if {
 	d := data.sluice.decision with input as doc
 }
 
-# Every decision has exactly these keys; anything else would be a deny.
+# Every decision has exactly these keys, and an allowing one may carry `mask` as well;
+# anything else would be a deny.
 well_formed(d) if {
-	{k | some k, _ in d} == {"allow", "rule", "reasons"}
+	{k | some k, _ in d} - {"mask"} == {"allow", "rule", "reasons"}
 	is_boolean(d.allow)
 	is_string(d.rule)
 	count(d.reasons) > 0
+	mask_well_formed(d)
+}
+
+mask_well_formed(d) if not "mask" in object.keys(d)
+
+mask_well_formed(d) if {
+	d.allow == true
+	{k | some k, _ in d.mask} - {"columns", "content"} == set()
+	every rule in object.get(d.mask, "columns", []) {
+		{k | some k, _ in rule} == {"column", "strategy"}
+		column_pattern(rule.column)
+		strategy(rule.strategy)
+	}
+	every rule in object.get(d.mask, "content", []) {
+		{k | some k, _ in rule} == {"detector", "strategy"}
+		rule.detector in detectors
+		strategy(rule.strategy)
+	}
+}
+
+# `schema.table.column` or a bare column name; `schema.table` alone is refused.
+column_pattern(p) if {
+	is_string(p)
+	count(split(p, ".")) in {1, 3}
+	every part in split(p, ".") { part != "" }
+}
+
+strategy(s) if s in {"redact", "email_domain", "token", "null"}
+
+strategy(s) if {
+	is_object(s)
+	object.keys(s) == {"keep_last"}
+	is_number(s.keep_last)
+	s.keep_last >= 0
+	round(s.keep_last) == s.keep_last
+}
+
+detectors := {
+	"*", "email", "us_ssn", "payment_card", "iban", "phone", "ipv4", "ipv6", "jwt",
+	"private_key", "aws_access_key", "github_token", "slack_token", "password",
 }
 
 allowed_by(d, rule) if {

@@ -3,6 +3,8 @@
 //! Field names are part of the on-disk format that operators grep and that
 //! `verify`/`search` parse back, so renaming one is a format change.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One auditable thing that happened in the gateway.
@@ -99,7 +101,31 @@ pub enum AuditEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rows: Option<u64>,
         duration_us: u64,
+        /// How many values masking replaced; absent when no masking applied.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        masked: Option<Masked>,
     },
+}
+
+/// The masking-effectiveness evidence of one statement: counts only, never values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Masked {
+    /// Values replaced whole by a column rule, by source column (`schema.table.column`, or
+    /// the result column's name when it has no source).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, u64>,
+    /// Spans replaced inside values, errors, notices, notifications and COPY data, by
+    /// detector.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub detectors: BTreeMap<String, u64>,
+    /// Values replaced by NULL because they could not be read or rewritten safely (a binary
+    /// value sluice cannot decode, a masked value its type cannot hold).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub nulled: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The policy decision for a statement, flattened to strings so this crate does

@@ -50,7 +50,7 @@ mod verify;
 mod tests;
 
 pub use error::AuditError;
-pub use event::{AuditEvent, Decision, Outcome};
+pub use event::{AuditEvent, Decision, Masked, Outcome};
 pub use log::{AuditLog, Durability};
 pub use record::{hash_line, AuditRecord, GENESIS_PREV};
 pub use search::{search, SearchFilter};

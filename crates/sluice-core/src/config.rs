@@ -29,6 +29,8 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub masking: MaskingConfig,
     #[serde(default, rename = "identities")]
     pub identities: Vec<IdentityConfig>,
     #[serde(default, rename = "targets")]
@@ -202,6 +204,32 @@ impl Default for PolicyConfig {
     }
 }
 
+/// How masking rules from policy decisions are carried out (docs/masking.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaskingConfig {
+    /// The key of the `token` strategy's HMAC: 32 bytes, hex-encoded. Unset: a random key is
+    /// created in `<data_dir>/masking-token.key` on first start and kept, so tokens are stable
+    /// across restarts. Gateways that must produce the same tokens share one key file.
+    pub token_key_file: Option<PathBuf>,
+    /// Detectors of your own, beside the built-in ones; policy names them in `content` rules.
+    pub detectors: Vec<sluice_mask::CustomDetector>,
+    /// How long a table's column names, read from the target's catalog to trace result
+    /// columns to their source, are trusted before they are read again.
+    #[serde(deserialize_with = "duration")]
+    pub catalog_ttl: Duration,
+}
+
+impl Default for MaskingConfig {
+    fn default() -> Self {
+        MaskingConfig {
+            token_key_file: None,
+            detectors: Vec::new(),
+            catalog_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityKind {
@@ -362,6 +390,7 @@ impl Config {
             &mut self.postgres.tls_key,
             &mut self.audit.path,
             &mut self.policy.dir,
+            &mut self.masking.token_key_file,
         ]
         .into_iter()
         .flatten()
@@ -421,6 +450,13 @@ impl Config {
             .path
             .clone()
             .unwrap_or_else(|| self.gateway.data_dir.join("audit.jsonl"))
+    }
+
+    pub fn masking_key_path(&self) -> PathBuf {
+        self.masking
+            .token_key_file
+            .clone()
+            .unwrap_or_else(|| self.gateway.data_dir.join("masking-token.key"))
     }
 
     pub fn store_path(&self) -> PathBuf {

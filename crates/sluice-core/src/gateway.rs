@@ -8,6 +8,7 @@ use sluice_store::Store;
 
 use crate::clock::PolicyClock;
 use crate::config::{Config, TargetConfig};
+use crate::masking::MaskEngine;
 use crate::metrics::Metrics;
 use crate::policy::{initial_search_path, PolicyState, ReloadOutcome};
 use crate::secret::Secret;
@@ -28,6 +29,7 @@ struct Inner {
     policy: PolicyState,
     clock: PolicyClock,
     metrics: Metrics,
+    masking: Arc<MaskEngine>,
     /// Keys the fake salts of unknown identities, so probing names reveals nothing.
     gateway_key: [u8; 32],
     target_passwords: HashMap<String, Secret>,
@@ -130,9 +132,11 @@ impl Gateway {
                 target_passwords.insert(t.name.clone(), p);
             }
         }
+        let masking = Arc::new(MaskEngine::from_config(&config)?);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 clock: PolicyClock::new(&config.policy.timezone),
+                masking,
                 config,
                 store,
                 audit,
@@ -158,6 +162,10 @@ impl Gateway {
 
     pub fn policy(&self) -> &PolicyState {
         &self.inner.policy
+    }
+
+    pub fn masking(&self) -> &Arc<MaskEngine> {
+        &self.inner.masking
     }
 
     pub(crate) fn clock(&self) -> &PolicyClock {

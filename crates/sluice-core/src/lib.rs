@@ -15,6 +15,7 @@
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
 //! - [`gateway`]: identification, target resolution, session admission.
 //! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
+//! - [`masking`]: the detectors and token key, and the mask plan a statement carries.
 //! - [`clock`]: the time facts policies see, in the configured zone.
 //! - [`session`]: per-request decision, audit and the `Sealed` proof.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod config;
 mod error;
 pub mod gateway;
+pub mod masking;
 pub mod metrics;
 pub mod policy;
 pub mod secret;
@@ -35,6 +37,7 @@ pub mod workers;
 pub use error::CoreError;
 pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};
 pub use gateway::{Rejection, RejectionKind};
+pub use masking::{ColumnSource, MaskPlan, MaskTally};
 pub use session::{
     Admission, AuditBatch, Denial, DenialKind, Outcome, Preparation, Prepared, Sealed, Session,
     StatementPermit, Traffic,

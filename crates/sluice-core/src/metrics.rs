@@ -3,8 +3,11 @@
 //! Plain atomics instead of a metrics registry: every statement bumps a few counters, and a
 //! relaxed `fetch_add` on a field is the cheapest thing that can be exported.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use sluice_audit::Masked;
 
 #[derive(Default)]
 pub struct Counter(AtomicU64);
@@ -98,6 +101,58 @@ pub struct Metrics {
     pub decision_latency: Histogram,
     pub policy_reloads: Counter,
     pub policy_reload_failures: Counter,
+    pub masking: MaskingMetrics,
+}
+
+/// The masking-effectiveness signal: what masking replaced, summed over statements.
+#[derive(Default)]
+pub struct MaskingMetrics {
+    statements: Counter,
+    column_values: Counter,
+    nulled_values: Counter,
+    /// Few distinct keys (the built-in and configured detectors), updated once per statement.
+    by_detector: std::sync::Mutex<BTreeMap<String, u64>>,
+}
+
+impl MaskingMetrics {
+    pub fn record(&self, masked: &Masked) {
+        self.statements.inc();
+        self.column_values.add(masked.columns.values().sum());
+        self.nulled_values.add(masked.nulled);
+        if masked.detectors.is_empty() {
+            return;
+        }
+        let mut by_detector = crate::sync::lock(&self.by_detector);
+        for (name, n) in &masked.detectors {
+            *by_detector.entry(name.clone()).or_insert(0) += n;
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP sluice_masked_statements_total Statements whose results had masking rules.\n\
+             # TYPE sluice_masked_statements_total counter\nsluice_masked_statements_total {}",
+            self.statements.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_masked_values_total Values replaced whole: by a column rule, or by NULL when unreadable.\n\
+             # TYPE sluice_masked_values_total counter\n\
+             sluice_masked_values_total{{by=\"column_rule\"}} {}\n\
+             sluice_masked_values_total{{by=\"null\"}} {}",
+            self.column_values.get(),
+            self.nulled_values.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_masked_spans_total Spans replaced inside values and messages, by detector.\n\
+             # TYPE sluice_masked_spans_total counter"
+        );
+        for (name, n) in crate::sync::lock(&self.by_detector).iter() {
+            let _ = writeln!(out, "sluice_masked_spans_total{{detector=\"{name}\"}} {n}");
+        }
+    }
 }
 
 impl Metrics {
@@ -192,6 +247,7 @@ impl Metrics {
             "sluice_decision_seconds",
             "Parse and policy evaluation of a statement string not in the decision cache.",
         );
+        self.masking.render(&mut out);
         out
     }
 }

@@ -11,6 +11,7 @@ use sluice_sql::SearchPath;
 
 use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
+use crate::masking::{self, MaskPlan, MaskTally};
 use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_PARSE};
 use crate::secret::Secret;
 use crate::CoreError;
@@ -60,6 +61,20 @@ pub struct Sealed(());
 pub struct StatementPermit {
     statement: u64,
     started: Instant,
+    mask: Option<MaskPlan>,
+    tally: MaskTally,
+}
+
+impl StatementPermit {
+    /// The masking the statement's results need; `None`: relay them as they are.
+    pub fn mask(&self) -> Option<&MaskPlan> {
+        self.mask.as_ref()
+    }
+
+    /// Where the relay counts what it masked, for the result record.
+    pub fn tally(&mut self) -> &mut MaskTally {
+        &mut self.tally
+    }
 }
 
 #[derive(Debug)]
@@ -283,7 +298,8 @@ impl Session {
     /// record to `batch`. Nothing may be forwarded for it until the batch is sealed.
     pub fn admit_query(&self, batch: &mut AuditBatch, text: &str) -> Result<Admission, CoreError> {
         let verdicted = self.decide_text(text);
-        let admission = self.record(batch, text, None, &verdicted.decision)?;
+        let statements = verdicted.analysis.as_deref().ok();
+        let admission = self.record(batch, text, None, &verdicted.decision, statements)?;
         if matches!(admission, Admission::Allowed(_)) {
             self.follow_session_changes(&verdicted);
         }
@@ -295,7 +311,7 @@ impl Session {
     pub fn prepare(&self, batch: &mut AuditBatch, text: &str) -> Result<Preparation, CoreError> {
         let verdicted = self.decide_text(text);
         if let Some(denial) = Denial::of(&verdicted.decision) {
-            self.record(batch, text, None, &verdicted.decision)?;
+            self.record(batch, text, None, &verdicted.decision, None)?;
             return Ok(Preparation::Denied(denial));
         }
         Ok(Preparation::Allowed(Arc::new(Prepared {
@@ -321,7 +337,8 @@ impl Session {
         } else {
             None
         };
-        let admission = self.record(batch, &prepared.text, recorded, &decision)?;
+        let statements = prepared.verdicted.analysis.as_deref().ok();
+        let admission = self.record(batch, &prepared.text, recorded, &decision, statements)?;
         if matches!(admission, Admission::Allowed(_)) {
             self.follow_session_changes(&prepared.verdicted);
         }
@@ -418,15 +435,19 @@ impl Session {
         }
     }
 
-    /// Appends the statement's audit record (and for a denial, its result) to `batch`.
+    /// Appends the statement's audit record (and for a denial, its result) to `batch`. An
+    /// allow whose masking this gateway cannot carry out is recorded as the denial it becomes.
     fn record(
         &self,
         batch: &mut AuditBatch,
         text: &str,
         parameters: Option<Vec<Option<String>>>,
         decision: &Decision,
+        statements: Option<&[sluice_decision::SqlStatement]>,
     ) -> Result<Admission, CoreError> {
         let i = &self.inner;
+        let refused = masking::enforceable(i.gateway.masking(), decision, statements);
+        let decision = refused.as_ref().unwrap_or(decision);
         let statement = i.statements.fetch_add(1, Ordering::Relaxed) + 1;
         let event = AuditEvent::Statement {
             session: i.id.clone(),
@@ -446,6 +467,12 @@ impl Session {
         let permit = StatementPermit {
             statement,
             started: Instant::now(),
+            mask: decision
+                .mask
+                .as_ref()
+                .filter(|_| decision.is_allowed())
+                .map(|rules| MaskPlan::new(rules.clone(), i.gateway.masking().clone())),
+            tally: MaskTally::default(),
         };
         let Some(denial) = Denial::of(decision) else {
             return Ok(Admission::Allowed(permit));
@@ -532,6 +559,11 @@ impl Session {
         rows: Option<u64>,
     ) -> AuditEvent {
         let i = &self.inner;
+        let masked = permit.mask.as_ref().map(|plan| {
+            let masked = permit.tally.to_audit(plan);
+            i.gateway.metrics().masking.record(&masked);
+            masked
+        });
         AuditEvent::StatementResult {
             session: i.id.clone(),
             identity: i.identity.name.clone(),
@@ -541,6 +573,7 @@ impl Session {
             command_tag,
             rows,
             duration_us: permit.started.elapsed().as_micros() as u64,
+            masked,
         }
     }
 

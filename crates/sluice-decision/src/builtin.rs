@@ -3,7 +3,7 @@
 //! is allowed and audited. Authentication and target resolution happen before the policy is
 //! asked, so this policy never sees an unknown identity or target.
 
-use crate::{Decision, Input, Policy, Request, Verdict};
+use crate::{Decision, Input, Policy, Request};
 
 /// Version string recorded in audit for decisions of the builtin policy.
 pub const BUILTIN_POLICY_VERSION: &str = "builtin-1";
@@ -21,10 +21,6 @@ impl Policy for BuiltinPolicy {
             Request::Connect => "builtin.allow_configured_identity",
             Request::Statement { .. } => "builtin.allow_and_audit",
         };
-        Decision {
-            verdict: Verdict::Allow,
-            rule: rule.to_owned(),
-            policy: BUILTIN_POLICY_VERSION.to_owned(),
-        }
+        Decision::allow(rule, BUILTIN_POLICY_VERSION)
     }
 }

@@ -1,4 +1,8 @@
+use std::sync::Arc;
+
 use serde::Serialize;
+
+use crate::MaskRules;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -17,9 +21,30 @@ pub struct Decision {
     pub rule: String,
     /// The version of the policy that was in force, e.g. a content digest of the policy files.
     pub policy: String,
+    /// What to mask in the results; only an allowing decision carries it, never an empty one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mask: Option<Arc<MaskRules>>,
 }
 
 impl Decision {
+    pub fn allow(rule: impl Into<String>, policy: impl Into<String>) -> Decision {
+        Decision {
+            verdict: Verdict::Allow,
+            rule: rule.into(),
+            policy: policy.into(),
+            mask: None,
+        }
+    }
+
+    pub fn deny(rule: impl Into<String>, policy: impl Into<String>, reason: String) -> Decision {
+        Decision {
+            verdict: Verdict::Deny { reason },
+            rule: rule.into(),
+            policy: policy.into(),
+            mask: None,
+        }
+    }
+
     pub fn is_allowed(&self) -> bool {
         matches!(self.verdict, Verdict::Allow)
     }

@@ -2,16 +2,18 @@
 //!
 //! The document is a contract with policy authors, so anything this gateway cannot honour is
 //! a denial that says why, never silently ignored: an unknown key may be a typo of a
-//! restriction (`reason` for `reasons`), and the reserved keys (`approval`, `mask`) ask for
-//! behaviour that would be unsafe to skip.
+//! restriction (`reason` for `reasons`), and the reserved key (`approval`) asks for behaviour
+//! that would be unsafe to skip.
+
+use std::sync::Arc;
 
 use regorus::Value;
 
-use crate::{Decision, Verdict};
+use crate::{Decision, MaskRules};
 
 /// Keys the gateway will honour once the issues that add them land; until then asking for
 /// them is refused.
-const RESERVED: [&str; 2] = ["approval", "mask"];
+const RESERVED: [&str; 1] = ["approval"];
 
 /// The rule named when the document itself is unusable and names no rule.
 pub(crate) const INVALID_RULE: &str = "sluice.invalid_decision";
@@ -25,11 +27,7 @@ pub(crate) const UNDEFINED_REASON: &str =
 /// Turns the value of `data.sluice.decision` into a verdict. `policy` is the version recorded
 /// with it.
 pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
-    let deny = |rule: &str, reason: String| Decision {
-        verdict: Verdict::Deny { reason },
-        rule: rule.to_owned(),
-        policy: policy.to_owned(),
-    };
+    let deny = |rule: &str, reason: String| Decision::deny(rule, policy, reason);
     let object = match value {
         Value::Undefined => return deny(UNDEFINED_RULE, UNDEFINED_REASON.to_owned()),
         Value::Object(object) => object,
@@ -45,7 +43,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
     };
 
     // One pass over the entries: looking keys up by `Value` would allocate each key.
-    let (mut allow, mut rule, mut reasons) = (None, None, None);
+    let (mut allow, mut rule, mut reasons, mut mask) = (None, None, None, None);
     let mut reserved: Option<&str> = None;
     let mut unknown: Option<String> = None;
     for (key, value) in object.iter() {
@@ -54,6 +52,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
                 "allow" => allow = Some(value),
                 "rule" => rule = Some(value),
                 "reasons" => reasons = Some(value),
+                "mask" => mask = Some(value),
                 other => {
                     if let Some(name) = RESERVED.iter().find(|r| **r == other) {
                         reserved = Some(reserved.map_or(*name, |seen| seen.min(*name)));
@@ -96,7 +95,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
     if let Some(key) = unknown {
         return deny(
             &rule,
-            format!("the decision has an unknown key {key} (known: allow, rule, reasons)"),
+            format!("the decision has an unknown key {key} (known: allow, rule, reasons, mask)"),
         );
     }
 
@@ -131,11 +130,14 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
         }
     };
 
+    let mask = match mask.map(read_mask).transpose() {
+        Ok(mask) => mask.filter(|m| !m.is_empty()).map(Arc::new),
+        Err(reason) => return deny(&rule, reason),
+    };
     match allow {
         Some(Value::Bool(true)) => Decision {
-            verdict: Verdict::Allow,
-            rule,
-            policy: policy.to_owned(),
+            mask,
+            ..Decision::allow(rule, policy)
         },
         Some(Value::Bool(false)) => {
             let reason = if reasons.is_empty() {
@@ -154,6 +156,16 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
         ),
         None => deny(&rule, "the decision has no allow".to_owned()),
     }
+}
+
+/// `mask` as [`MaskRules`]; `null` means none. Rego sets arrive as arrays.
+fn read_mask(value: &Value) -> Result<MaskRules, String> {
+    if *value == Value::Null {
+        return Ok(MaskRules::default());
+    }
+    let json = serde_json::to_value(value)
+        .map_err(|e| format!("the decision's mask cannot be read: {e}"))?;
+    serde_json::from_value(json).map_err(|e| format!("the decision's mask is invalid: {e}"))
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -202,15 +214,43 @@ mod tests {
     }
 
     #[test]
+    fn mask_is_read_strictly() {
+        let d = read(
+            r#"{"allow": true, "rule": "r", "mask": {"columns": [{"column": "*ssn*", "strategy": "redact"}]}}"#,
+        );
+        assert!(d.is_allowed());
+        assert_eq!(d.mask.as_ref().unwrap().columns.len(), 1);
+        let d = read(r#"{"allow": true, "rule": "r", "mask": {"content": []}}"#);
+        assert!(d.is_allowed() && d.mask.is_none());
+        let d = read(r#"{"allow": true, "rule": "r", "mask": null}"#);
+        assert!(d.is_allowed() && d.mask.is_none());
+        let d = read(r#"{"allow": true, "rule": "r", "mask": {"colums": []}}"#);
+        assert!(!d.is_allowed());
+        assert!(
+            d.deny_reason().unwrap().contains("mask is invalid"),
+            "{d:?}"
+        );
+        let d = read(
+            r#"{"allow": true, "rule": "r", "mask": {"columns": [{"column": "a.b", "strategy": "redact"}]}}"#,
+        );
+        assert!(!d.is_allowed());
+        let d = read(r#"{"allow": true, "rule": "r", "mask": 5}"#);
+        assert!(!d.is_allowed());
+        // A denial carries no mask, whatever the document says.
+        let d = read(
+            r#"{"allow": false, "rule": "r", "mask": {"content": [{"detector": "*", "strategy": "redact"}]}}"#,
+        );
+        assert!(d.mask.is_none());
+    }
+
+    #[test]
     fn reserved_keys_deny() {
-        for key in ["approval", "mask"] {
-            let d = read(&format!(r#"{{"allow": true, "rule": "r", "{key}": {{}}}}"#));
-            assert!(!d.is_allowed());
-            assert_eq!(
-                d.deny_reason().unwrap(),
-                format!("the decision asks for {key}, which this gateway does not support yet")
-            );
-        }
+        let d = read(r#"{"allow": true, "rule": "r", "approval": {}}"#);
+        assert!(!d.is_allowed());
+        assert_eq!(
+            d.deny_reason().unwrap(),
+            "the decision asks for approval, which this gateway does not support yet"
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod facts;
 mod input_value;
 mod introspect;
 mod local;
+pub mod mask;
 pub mod rego;
 pub mod tests;
 
@@ -40,6 +41,7 @@ pub use facts::{
     GrantFacts, IdentityFacts, Input, Request, SessionChange, SessionFacts, SqlStatement,
     StatementKind, TargetFacts, TimeFacts,
 };
+pub use mask::{ColumnRule, ContentRule, MaskRules};
 pub use rego::{Explained, RegoOptions, RegoPolicy, DECISION_QUERY};
 pub use tests::{TestCase, TestReport};
 

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::diagnostic::Diagnostic;
 use crate::document::{read_decision, ERROR_RULE, TIMEOUT_RULE};
 use crate::input_value::InputBuilder;
-use crate::{introspect, local, Bundle, Decision, DecisionError, Input, Policy, Verdict};
+use crate::{introspect, local, Bundle, Decision, DecisionError, Input, Policy};
 
 /// The one query the gateway asks.
 pub const DECISION_QUERY: &str = "data.sluice.decision";
@@ -231,11 +231,7 @@ impl Shared {
     }
 
     fn decision_from(&self, outcome: Result<Value, Failure>) -> Decision {
-        let deny = |rule: &str, reason: String| Decision {
-            verdict: Verdict::Deny { reason },
-            rule: rule.to_owned(),
-            policy: self.version.clone(),
-        };
+        let deny = |rule: &str, reason: String| Decision::deny(rule, &self.version, reason);
         match outcome {
             Ok(value) => read_decision(&value, &self.version),
             Err(Failure::Timeout) => deny(

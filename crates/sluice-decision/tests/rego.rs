@@ -144,7 +144,7 @@ fn reserved_and_unknown_keys_deny() {
     for (doc, reason) in [
         (
             r#"{"allow": true, "rule": "r", "mask": {"email": "hash"}}"#,
-            "the decision asks for mask, which this gateway does not support yet",
+            "the decision's mask is invalid: unknown field `email`, expected `columns` or `content`",
         ),
         (
             r#"{"allow": true, "rule": "r", "approval": {"by": "dba"}}"#,
@@ -152,7 +152,7 @@ fn reserved_and_unknown_keys_deny() {
         ),
         (
             r#"{"allow": true, "rule": "r", "reason": "typo"}"#,
-            r#"the decision has an unknown key "reason" (known: allow, rule, reasons)"#,
+            r#"the decision has an unknown key "reason" (known: allow, rule, reasons, mask)"#,
         ),
         (
             r#"{"allow": "yes", "rule": "r"}"#,
@@ -164,6 +164,24 @@ fn reserved_and_unknown_keys_deny() {
         assert_eq!(d.deny_reason(), Some(reason));
         assert_eq!(d.rule, "r");
     }
+}
+
+#[test]
+fn mask_from_rego_sets_is_read() {
+    let facts = Facts::new("a", "human", &[]);
+    let policy = compile(&[(
+        "p.rego",
+        &format!(
+            "{HEAD}columns contains {{\"column\": \"*ssn*\", \"strategy\": {{\"keep_last\": 2}}}}\n\
+             decision := {{\"allow\": true, \"rule\": \"r\", \"mask\": {{\"columns\": columns, \"content\": [{{\"detector\": \"*\", \"strategy\": \"redact\"}}]}}}}\n"
+        ),
+    )]);
+    let d = decide(&policy, &facts, StatementKind::Read);
+    assert!(d.is_allowed(), "{d:?}");
+    let mask = d.mask.unwrap();
+    assert_eq!(mask.columns.len(), 1);
+    assert_eq!(mask.columns[0].strategy, sluice_mask::Strategy::KeepLast(2));
+    assert_eq!(mask.content.len(), 1);
 }
 
 #[test]

@@ -49,7 +49,14 @@ fn content(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(value.len() as u64));
         group.bench_function(name, |b| {
             let mut counts = Counts::new();
-            b.iter(|| masker.mask_content(&detectors, black_box(value), |_| &strategy, &mut counts))
+            b.iter(|| {
+                masker.mask_content(
+                    &detectors,
+                    black_box(value),
+                    |_| Some(&strategy),
+                    &mut counts,
+                )
+            })
         });
     }
     group.finish();
@@ -66,7 +73,14 @@ fn content(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(value.len() as u64));
         group.bench_function(name, |b| {
             let mut counts = Counts::new();
-            b.iter(|| masker.mask_content(&detectors, black_box(value), |_| &strategy, &mut counts))
+            b.iter(|| {
+                masker.mask_content(
+                    &detectors,
+                    black_box(value),
+                    |_| Some(&strategy),
+                    &mut counts,
+                )
+            })
         });
     }
     group.finish();

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::MaskError;
 
@@ -18,8 +18,8 @@ use crate::MaskError;
 ///   computed columns whose source is unknown. A three-part pattern matches only a column
 ///   whose source schema and table are known, and `column` is then the source column's name.
 /// - Two parts are refused: `a.b` could mean `schema.table` or `table.column`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ColumnPattern {
     text: String,
     scope: Option<(Part, Part)>,
@@ -108,6 +108,12 @@ impl FromStr for ColumnPattern {
             scope,
             column,
         })
+    }
+}
+
+impl From<ColumnPattern> for String {
+    fn from(pattern: ColumnPattern) -> String {
+        pattern.text
     }
 }
 

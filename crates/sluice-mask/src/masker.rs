@@ -38,8 +38,9 @@ impl Masker {
     }
 
     /// Replaces every span `detectors` find in `text` by the output of its detector's
-    /// strategy, and counts the spans per detector into `counts`. `None` when nothing was
-    /// found: the caller keeps the original bytes, and nothing was allocated.
+    /// strategy, and counts the spans per detector into `counts`. A detector without a
+    /// strategy (`strategy_for` gives `None`) leaves its spans as they are. `None` when
+    /// nothing was replaced: the caller keeps the original bytes.
     ///
     /// Inside a text [`Strategy::Null`] redacts the span, and [`Strategy::EmailDomain`] keeps
     /// a domain only for spans of the built-in email detector. In a text that opens like JSON
@@ -49,11 +50,12 @@ impl Masker {
         &self,
         detectors: &Detectors,
         text: &str,
-        strategy_for: impl Fn(DetectorId) -> &'s Strategy,
+        strategy_for: impl Fn(DetectorId) -> Option<&'s Strategy>,
         counts: &mut Counts,
     ) -> Option<String> {
         let mut found: Vec<Found> = Vec::new();
         detectors.find(text, &mut found);
+        found.retain(|f| strategy_for(f.detector).is_some());
         if found.is_empty() {
             return None;
         }
@@ -68,7 +70,8 @@ impl Masker {
             if quote {
                 out.push('"');
             }
-            self.write(span, strategy_for(detector), is_email, &mut out);
+            let strategy = strategy_for(detector).unwrap_or(&Strategy::Redact);
+            self.write(span, strategy, is_email, &mut out);
             if quote {
                 out.push('"');
             }

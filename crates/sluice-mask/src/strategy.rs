@@ -1,10 +1,10 @@
 //! How a value or a detected span is replaced.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What replaces a masked value. In a policy decision: `"redact"`, `{"keep_last": 4}`,
 /// `"email_domain"`, `"token"`, `"null"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// The fixed marker [`REDACTED`], whatever the length of the original.

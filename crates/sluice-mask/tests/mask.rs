@@ -95,7 +95,7 @@ fn nothing_found_means_none_and_no_counts() {
     let mut counts = Counts::new();
     let long = "plain prose without anything sensitive in it. ".repeat(100);
     for text in ["", "1", "just a note", long.as_str()] {
-        let out = masker().mask_content(&detectors, text, |_| &Strategy::Redact, &mut counts);
+        let out = masker().mask_content(&detectors, text, |_| Some(&Strategy::Redact), &mut counts);
         assert_eq!(out, None);
     }
     assert!(counts.is_empty());
@@ -116,7 +116,7 @@ fn content_masking_by_detector() {
             _ => Strategy::Token,
         })
         .collect();
-    let strategy_for = |id: DetectorId| &strategies[id.index()];
+    let strategy_for = |id: DetectorId| strategies.get(id.index());
     let m = masker();
     let mut counts = Counts::new();
     let mut mask = |text: &str| m.mask_content(&detectors, text, strategy_for, &mut counts);
@@ -163,7 +163,7 @@ fn email_domain_on_other_detectors_redacts() {
     let out = masker().mask_content(
         &detectors,
         "password=p@ss.word",
-        |_| &Strategy::EmailDomain,
+        |_| Some(&Strategy::EmailDomain),
         &mut Counts::new(),
     );
     assert_eq!(out.as_deref(), Some("password=****"));
@@ -173,7 +173,7 @@ fn email_domain_on_other_detectors_redacts() {
 fn bare_json_numbers_become_strings() {
     let detectors = Detectors::all_builtin().unwrap();
     let mask = |text: &str, strategy: Strategy| {
-        masker().mask_content(&detectors, text, |_| &strategy, &mut Counts::new())
+        masker().mask_content(&detectors, text, |_| Some(&strategy), &mut Counts::new())
     };
     assert_eq!(
         mask(
@@ -214,7 +214,12 @@ fn masked_json_stays_json() {
     ] {
         for document in documents {
             let out = masker()
-                .mask_content(&detectors, document, |_| &strategy, &mut Counts::new())
+                .mask_content(
+                    &detectors,
+                    document,
+                    |_| Some(&strategy),
+                    &mut Counts::new(),
+                )
                 .unwrap();
             let parsed = serde_json::from_str::<serde_json::Value>(&out);
             assert!(parsed.is_ok(), "{strategy:?} broke {document} into {out}");
@@ -291,7 +296,8 @@ fn no_detected_value_survives_masking() {
             _ => Strategy::Null,
         };
         detectors.find(&text, &mut before);
-        let masked = masker.mask_content(&detectors, &text, |_| &strategy, &mut Counts::new());
+        let masked =
+            masker.mask_content(&detectors, &text, |_| Some(&strategy), &mut Counts::new());
         let Some(masked) = masked else {
             assert!(before.is_empty());
             continue;
@@ -316,4 +322,22 @@ fn no_detected_value_survives_masking() {
             );
         }
     }
+}
+
+#[test]
+fn detectors_without_a_strategy_are_left_alone() {
+    let detectors = Detectors::all_builtin().unwrap();
+    let email = detectors.id("email").unwrap();
+    let mut counts = Counts::new();
+    let text = "mail ada@example.com, ssn 123-45-6789";
+    let out = masker().mask_content(
+        &detectors,
+        text,
+        |id| (id == email).then_some(&Strategy::Redact),
+        &mut counts,
+    );
+    assert_eq!(out.as_deref(), Some("mail ****, ssn 123-45-6789"));
+    assert_eq!(counts.total(), 1);
+    let none = masker().mask_content(&detectors, "ssn 123-45-6789", |_| None, &mut counts);
+    assert_eq!(none, None);
 }

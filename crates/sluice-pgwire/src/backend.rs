@@ -135,6 +135,37 @@ pub fn error_fields(body: &[u8]) -> Result<ErrorFields<'_>, WireError> {
     Ok(fields)
 }
 
+/// Every field of an ErrorResponse or NoticeResponse, in order: (field type, value).
+pub fn all_fields(tag: u8, body: &[u8]) -> Result<Vec<(u8, &[u8])>, WireError> {
+    let mut r = Reader::new(tag, body);
+    let mut fields = Vec::new();
+    loop {
+        let kind = r.u8()?;
+        if kind == 0 {
+            break;
+        }
+        fields.push((kind, r.cstr()?));
+    }
+    r.finish()?;
+    Ok(fields)
+}
+
+/// A NotificationResponse: the notifying backend's pid, the channel and the payload.
+pub fn notification(body: &[u8]) -> Result<(i32, &[u8], &[u8]), WireError> {
+    let mut r = Reader::new(NOTIFICATION_RESPONSE, body);
+    let pid = r.i32()?;
+    let channel = r.cstr()?;
+    let payload = r.cstr()?;
+    r.finish()?;
+    Ok((pid, channel, payload))
+}
+
+/// Whether a CopyOutResponse announces the binary COPY format (its first byte).
+pub fn copy_out_is_binary(body: &[u8]) -> Result<bool, WireError> {
+    let mut r = Reader::new(COPY_OUT_RESPONSE, body);
+    Ok(r.u8()? != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

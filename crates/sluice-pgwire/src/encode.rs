@@ -72,6 +72,45 @@ pub fn backend_key_data(out: &mut BytesMut, pid: i32, secret: &[u8]) {
     });
 }
 
+/// An ErrorResponse or NoticeResponse (`tag`) with exactly these fields.
+pub fn fields_message(out: &mut BytesMut, tag: u8, fields: &[(u8, &[u8])]) {
+    message(out, tag, |b| {
+        for (kind, value) in fields {
+            b.put_u8(*kind);
+            cstr(b, value);
+        }
+        b.put_u8(0);
+    });
+}
+
+pub fn notification(out: &mut BytesMut, pid: i32, channel: &[u8], payload: &[u8]) {
+    message(out, b'A', |b| {
+        b.put_i32(pid);
+        cstr(b, channel);
+        cstr(b, payload);
+    });
+}
+
+pub fn copy_data(out: &mut BytesMut, data: &[u8]) {
+    message(out, b'd', |b| b.put_slice(data));
+}
+
+// ---- client to server, written by the gateway itself ----
+
+/// A simple Query (the gateway's own catalog reads).
+pub fn query(out: &mut BytesMut, sql: &str) {
+    message(out, b'Q', |b| cstr(b, sql.as_bytes()));
+}
+
+/// Describe of a portal: the gateway asks for a portal's result columns when it must know
+/// them to mask the rows.
+pub fn describe_portal(out: &mut BytesMut, portal: &[u8]) {
+    message(out, b'D', |b| {
+        b.put_u8(b'P');
+        cstr(b, portal);
+    });
+}
+
 pub fn ready_for_query(out: &mut BytesMut, status: u8) {
     message(out, b'Z', |b| b.put_u8(status));
 }

@@ -13,6 +13,7 @@
 //! - [`encode`]: builders for the messages sluice writes itself, in either direction.
 //! - [`rows`]: result columns (RowDescription) and values (DataRow), read in place and rewritten.
 //! - [`cstr`]: reading NUL-terminated strings, the protocol's one string format.
+//! - [`types`]: per type OID, whether masking can read a result value and write it back.
 
 pub mod backend;
 pub mod cstr;
@@ -22,6 +23,7 @@ pub mod frame;
 pub mod frontend;
 pub mod rows;
 pub mod startup;
+pub mod types;
 
 pub use error::WireError;
 

@@ -28,6 +28,7 @@ pub struct Context {
     pub tls: Option<TlsAcceptor>,
     pub cancels: CancelRegistry,
     pub gateway: Gateway,
+    pub catalog: Arc<crate::catalog::CatalogCache>,
 }
 
 /// Startup parameters passed on to the target. Anything else is refused rather than dropped:
@@ -84,6 +85,7 @@ pub async fn serve(
             let settings = RelaySettings {
                 max_message_bytes: context.gateway.config().gateway.max_message_bytes,
                 shutdown,
+                catalog: context.catalog.clone(),
             };
             let result = relay::run(&e.session, e.stream, e.upstream, settings).await;
             drop(e.cancel_key);

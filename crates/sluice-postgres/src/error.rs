@@ -29,6 +29,9 @@ pub enum PgError {
     Core(#[from] sluice_core::CoreError),
     #[error("tls: {0}")]
     Tls(String),
+    /// Results that must be masked could not be: the session ends rather than relay them.
+    #[error("sluice: masking failed: {0}")]
+    Masking(String),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -86,6 +89,7 @@ impl PgError {
                 "sluice: the audit trail is unavailable; the request was not forwarded".into(),
             ),
             PgError::Tls(_) => ("08006", "sluice: TLS failure".into()),
+            PgError::Masking(m) => ("XX000", m.clone()),
             PgError::Io(_) => ("08006", "sluice: connection failure".into()),
         }
     }

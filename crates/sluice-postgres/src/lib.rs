@@ -11,12 +11,15 @@
 //! - `handshake`: TLS negotiation, GSSENC refusal, cancel requests, version negotiation.
 //! - `client_auth`: SCRAM-SHA-256 (and cleartext inside TLS) against token verifiers.
 //! - `upstream`: the gateway's own login to the target (SCRAM-SHA-256, MD5, cleartext).
-//! - `relay`: the two halves of an open session and the queue of expected responses.
+//! - `relay`: the two halves of an open session, the queue of expected responses, and the
+//!   masking of what the target sends.
+//! - `catalog`: naming result columns' source tables and columns for column masking rules.
 //! - `cancel`: gateway-minted cancel keys mapped to the target's.
 //! - `tls`, `stream`: TLS configuration and plain-or-TLS streams.
 //! - `error`: every failure and what the client is told about it.
 
 mod cancel;
+mod catalog;
 mod client_auth;
 mod connection;
 mod error;

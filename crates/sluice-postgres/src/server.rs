@@ -47,6 +47,7 @@ impl PgServer {
                 tls: Some(TlsAcceptor::from(tls)),
                 cancels: CancelRegistry::default(),
                 gateway,
+                catalog: Default::default(),
             }),
         })
     }

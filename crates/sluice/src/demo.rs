@@ -22,7 +22,7 @@ const IDENTITIES: [(&str, &str, &str); 2] = [
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
-const POLICIES: [(&str, &str); 8] = [
+const POLICIES: [(&str, &str); 10] = [
     (
         "connect.rego",
         include_str!("../../../examples/policies/connect.rego"),
@@ -48,6 +48,14 @@ const POLICIES: [(&str, &str); 8] = [
         include_str!("../../../examples/policies/inputs_test.rego"),
     ),
     (
+        "mask.rego",
+        include_str!("../../../examples/policies/mask.rego"),
+    ),
+    (
+        "mask_test.rego",
+        include_str!("../../../examples/policies/mask_test.rego"),
+    ),
+    (
         "sql.rego",
         include_str!("../../../examples/policies/sql.rego"),
     ),
@@ -57,15 +65,24 @@ const POLICIES: [(&str, &str); 8] = [
     ),
 ];
 
-const SCHEMA: &str = "
-CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, phone text);
+/// Customers hold personal data the example policies mask (mask.rego): whole columns, and
+/// emails, SSNs, cards and phones inside `notes` (prose) and `profile` (JSON). Every value is
+/// fake: reserved example domains, published test card numbers, fictional phone numbers.
+const SCHEMA: &str = r#"
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, ssn text, card_number text, phone text, notes text, profile jsonb);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2) NOT NULL, placed_at timestamptz NOT NULL DEFAULT now());
-INSERT INTO customers (name, email, phone) VALUES
-  ('Ada Lovelace', 'ada@example.com', '+44 20 7946 0018'),
-  ('Grace Hopper', 'grace@example.org', '+1 202 555 0143'),
-  ('Alan Turing', 'alan@example.net', '+44 161 496 0752');
+INSERT INTO customers (name, email, ssn, card_number, phone, notes, profile) VALUES
+  ('Ada Lovelace', 'ada@example.com', '123-45-6789', '4111 1111 1111 1111', '+44 20 7946 0018',
+   'Call +44 20 7946 0018 first; invoices to ada.l@example.com. SSN 123-45-6789, card 4111 1111 1111 1111.',
+   '{"email": "ada@example.com", "card": 4111111111111111, "phones": ["+44 20 7946 0018"], "newsletter": true}'),
+  ('Grace Hopper', 'grace@example.org', '219-09-9999', '5555 5555 5555 4444', '+1 202 555 0143',
+   'Refund to card 5555555555554444, then write to grace@example.org. SSN 219-09-9999.',
+   '{"email": "grace@example.org", "card": 5555555555554444, "phones": ["+1 202 555 0143", "+1 202 555 0178"], "newsletter": false}'),
+  ('Alan Turing', 'alan@example.net', '078-05-1120', '3782 822463 10005', '+44 161 496 0752',
+   'Gift order; no contact details given.',
+   '{"email": "alan@example.net", "card": 378282246310005, "phones": [], "newsletter": false}');
 INSERT INTO orders (customer_id, total) VALUES (1, 120.50), (1, 35.00), (2, 999.99), (3, 12.75);
-";
+"#;
 
 #[derive(Serialize)]
 struct DemoInfo {

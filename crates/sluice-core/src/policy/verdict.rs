@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sluice_decision::{CacheKey, Decision, Input, Request, SqlStatement, Verdict};
+use sluice_decision::{CacheKey, Decision, Input, MaskRules, Request, SqlStatement, Verdict};
 use sluice_sql::SearchPath;
 
 use super::{ActivePolicy, Subject};
@@ -102,11 +102,7 @@ impl ActivePolicy {
         parameters: Option<&[Option<String>]>,
     ) -> Decision {
         if statements.is_empty() {
-            return Decision {
-                verdict: Verdict::Allow,
-                rule: RULE_EMPTY.to_owned(),
-                policy: self.policy.version().to_owned(),
-            };
+            return Decision::allow(RULE_EMPTY, self.policy.version());
         }
         let count = statements.len();
         // The whole string is analysed before any of it runs, so statements after a search
@@ -125,6 +121,7 @@ impl ActivePolicy {
             );
         }
         let mut rules: Vec<String> = Vec::new();
+        let mut masks: Vec<Arc<MaskRules>> = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             let decision = self.policy.decide(&Input {
                 identity: &subject.identity,
@@ -153,11 +150,17 @@ impl ActivePolicy {
             if !rules.contains(&decision.rule) {
                 rules.push(decision.rule);
             }
+            masks.extend(decision.mask);
         }
+        // The results of one string's statements arrive without saying which statement they
+        // belong to, so every statement's masking applies to all of them.
+        let mask = match masks.len() {
+            0 | 1 => masks.pop(),
+            _ => Some(Arc::new(MaskRules::union(masks.iter().map(|m| &**m)))),
+        };
         Decision {
-            verdict: Verdict::Allow,
-            rule: rules.join(","),
-            policy: self.policy.version().to_owned(),
+            mask,
+            ..Decision::allow(rules.join(","), self.policy.version())
         }
     }
 
@@ -185,11 +188,7 @@ impl ActivePolicy {
     }
 
     fn sluice_denial(&self, rule: &str, reason: String) -> Decision {
-        Decision {
-            verdict: Verdict::Deny { reason },
-            rule: rule.to_owned(),
-            policy: self.policy.version().to_owned(),
-        }
+        Decision::deny(rule, self.policy.version(), reason)
     }
 }
 

@@ -6,13 +6,18 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, ReadHalf};
 use tokio::sync::watch;
 
-use sluice_core::{Outcome, Session};
+use std::sync::Arc;
+
+use sluice_core::{MaskPlan, MaskTally, Outcome, Session};
 use sluice_pgwire::backend as be;
 use sluice_pgwire::cstr::lossy;
-use sluice_pgwire::{encode, frame};
+use sluice_pgwire::encode::{self, Report};
+use sluice_pgwire::frame;
 
 use super::expect::{Expect, ExpectQueue};
+use super::masking::{self, ResultMask};
 use super::Downstream;
+use crate::catalog::{CatalogCache, CatalogReader, Known};
 use crate::error::PgError;
 use crate::stream::UpstreamStream;
 use crate::ShutdownPhase;
@@ -58,6 +63,40 @@ pub struct BackendHalf<'s> {
     /// The phase last seen, updated only when the watch fires, so the loop reads no lock.
     phase: ShutdownPhase,
     shutdown_closed: bool,
+    mask: MaskState,
+}
+
+/// What the server half keeps to mask results; idle in sessions whose statements carry no
+/// mask plan.
+struct MaskState {
+    catalog: Arc<CatalogCache>,
+    reader: CatalogReader,
+    max_message_bytes: usize,
+    /// The masking of the result being relayed, from its RowDescription.
+    result: Option<ResultMask>,
+    /// The plan of the latest masked statement, for messages that belong to no statement
+    /// (notifications, notices between statements).
+    last_plan: Option<MaskPlan>,
+    /// Table OIDs to read from the catalog before the buffered RowDescription can be handled.
+    catalog_needed: Option<Vec<u32>>,
+    /// The catalog was just read: tables it did not return do not exist for it.
+    catalog_read: bool,
+    /// A binary COPY TO STDOUT under masking is swallowed and answered with an error.
+    refusing_copy: bool,
+    /// The batch's bytes were spliced into `out` (rewritten or dropped messages).
+    spliced: bool,
+    scratch: BytesMut,
+}
+
+/// What masking does with one message.
+enum Step {
+    Relay,
+    /// Relay `scratch` instead, and handle the message as that.
+    Replace,
+    /// Relay nothing of it.
+    Drop,
+    /// Stop here until the catalog names the result's tables.
+    WaitForCatalog,
 }
 
 impl<'s> BackendHalf<'s> {
@@ -67,6 +106,8 @@ impl<'s> BackendHalf<'s> {
         incoming: ExpectQueue,
         leftover: BytesMut,
         shutdown: watch::Receiver<ShutdownPhase>,
+        catalog: Arc<CatalogCache>,
+        max_message_bytes: usize,
     ) -> Self {
         let mut buf = leftover;
         buf.reserve(READ_CHUNK);
@@ -86,6 +127,18 @@ impl<'s> BackendHalf<'s> {
             phase,
             shutdown,
             shutdown_closed: false,
+            mask: MaskState {
+                catalog,
+                reader: CatalogReader::default(),
+                max_message_bytes,
+                result: None,
+                last_plan: None,
+                catalog_needed: None,
+                catalog_read: false,
+                refusing_copy: false,
+                spliced: false,
+                scratch: BytesMut::new(),
+            },
         }
     }
 
@@ -106,13 +159,8 @@ impl<'s> BackendHalf<'s> {
                     if read? == 0 {
                         return Ok(BackendEnd::TargetClosed);
                     }
-                    self.take_incoming();
-                    let queued = self.expected.len();
-                    let consumed = self.relay_batch()?;
-                    self.incoming.answered(queued - self.expected.len());
-                    let sent = self.send(client, consumed).await;
-                    if sent.is_err() {
-                        return Ok(BackendEnd::ClientGone);
+                    if let Some(end) = self.process(client).await? {
+                        return Ok(end);
                     }
                 }
                 _ = self.incoming.refusal_queued() => {
@@ -138,6 +186,29 @@ impl<'s> BackendHalf<'s> {
                 Some(None) => self.shutdown_closed = true,
                 None => {}
             }
+        }
+    }
+
+    /// Relays what the buffer holds; pauses to read the catalog when a result's columns must
+    /// be named before its rows can be masked.
+    async fn process(
+        &mut self,
+        client: &mut Downstream<'_>,
+    ) -> Result<Option<BackendEnd>, PgError> {
+        loop {
+            self.take_incoming();
+            let queued = self.expected.len();
+            let consumed = self.relay_batch()?;
+            self.incoming.answered(queued - self.expected.len());
+            if self.send(client, consumed).await.is_err() {
+                return Ok(Some(BackendEnd::ClientGone));
+            }
+            let Some(oids) = self.mask.catalog_needed.take() else {
+                return Ok(None);
+            };
+            let m = &mut self.mask;
+            m.reader.read(self.session, &m.catalog, &oids).await?;
+            m.catalog_read = true;
         }
     }
 
@@ -174,8 +245,9 @@ impl<'s> BackendHalf<'s> {
         let scanned = self.scan(&buf, start, &mut relayed_upto);
         self.buf = buf;
         let pos = scanned?;
-        if !self.out.is_empty() {
+        if self.mask.spliced || !self.out.is_empty() {
             self.out.extend_from_slice(&self.buf[relayed_upto..pos]);
+            self.mask.spliced = true;
         }
         Ok(pos)
     }
@@ -190,18 +262,225 @@ impl<'s> BackendHalf<'s> {
             let Some(f) = frame::peek(&buf[pos..], usize::MAX).map_err(bad)? else {
                 break;
             };
+            let read_whole = inspected(f.tag) || self.masks(f.tag);
             if buf.len() - pos < f.len {
-                if f.len >= STREAM_THRESHOLD && !inspected(f.tag) {
+                if read_whole && f.len > self.mask.max_message_bytes && self.masks(f.tag) {
+                    return Err(PgError::Masking(format!(
+                        "a message of {} bytes from the target exceeds gateway.max_message_bytes \
+                         and cannot be masked",
+                        f.len
+                    )));
+                }
+                if f.len >= STREAM_THRESHOLD && !read_whole {
                     self.passthrough = f.len - (buf.len() - pos);
                     pos = buf.len();
                 }
                 break;
             }
-            self.on_message(f.tag, f.body(&buf[pos..]))?;
+            let body = f.body(&buf[pos..]);
+            let step = if self.masks(f.tag) {
+                self.mask_message(f.tag, body)?
+            } else {
+                Step::Relay
+            };
+            match step {
+                Step::Relay => self.on_message(f.tag, body)?,
+                Step::Replace => {
+                    let replacement = std::mem::take(&mut self.mask.scratch);
+                    self.splice(buf, relayed_upto, pos, pos + f.len, &replacement);
+                    let handled = frame::peek(&replacement, usize::MAX)
+                        .map_err(bad)?
+                        .map(|r| self.on_message(r.tag, r.body(&replacement)));
+                    self.mask.scratch = replacement;
+                    self.mask.scratch.clear();
+                    handled.transpose()?;
+                }
+                Step::Drop => self.splice(buf, relayed_upto, pos, pos + f.len, &[]),
+                Step::WaitForCatalog => break,
+            }
             pos += f.len;
             self.emit_injections_after(buf, relayed_upto, pos);
         }
         Ok(pos)
+    }
+
+    /// Relays `replacement` in place of `buf[start..end]`.
+    fn splice(
+        &mut self,
+        buf: &[u8],
+        relayed_upto: &mut usize,
+        start: usize,
+        end: usize,
+        replacement: &[u8],
+    ) {
+        self.out.extend_from_slice(&buf[*relayed_upto..start]);
+        self.out.extend_from_slice(replacement);
+        *relayed_upto = end;
+        self.mask.spliced = true;
+    }
+
+    /// The plan the message at the head of the stream is masked under, if any.
+    fn plan(&self) -> Option<&MaskPlan> {
+        match self.expected.front() {
+            Some(Expect::SimpleQuery(p) | Expect::Execute(p)) => p.mask(),
+            Some(Expect::MaskDescribe(plan)) => Some(plan),
+            _ => None,
+        }
+    }
+
+    /// Whether masking must read a message of this type now. Sessions without masked
+    /// statements answer false for everything but the cheap checks.
+    fn masks(&self, tag: u8) -> bool {
+        match tag {
+            be::DATA_ROW => self.mask.result.is_some(),
+            be::NOTIFICATION_RESPONSE => self.mask.last_plan.is_some(),
+            be::ERROR_RESPONSE | be::NOTICE_RESPONSE => {
+                self.plan().is_some() || self.mask.last_plan.is_some()
+            }
+            be::COPY_DATA | be::COPY_DONE => self.mask.refusing_copy || self.plan().is_some(),
+            _ => self.mask.refusing_copy || self.plan().is_some(),
+        }
+    }
+
+    /// A RowDescription: which columns of the rows after it to mask, once the catalog has
+    /// named their tables. The answer to the gateway's own Describe is not relayed.
+    fn mask_description(&mut self, body: &[u8]) -> Result<Step, PgError> {
+        let plan = match self.expected.front() {
+            Some(Expect::SimpleQuery(p)) => p.mask().cloned(),
+            Some(Expect::MaskDescribe(plan)) => Some(plan.clone()),
+            _ => None,
+        };
+        let Some(plan) = plan else {
+            return Ok(Step::Relay);
+        };
+        let ttl = self.session.gateway().masking().catalog_ttl();
+        let session = self.session;
+        let m = &mut self.mask;
+        let catalog = m.catalog.clone();
+        let just_read = m.catalog_read;
+        let names = |oid| match catalog.get(session, oid, ttl) {
+            Known::Unknown if just_read => Known::NoSuchTable,
+            known => known,
+        };
+        let unknown = ResultMask::unknown_tables(body, names)?;
+        if !unknown.is_empty() {
+            m.catalog_needed = Some(unknown);
+            return Ok(Step::WaitForCatalog);
+        }
+        m.catalog_read = false;
+        m.result = ResultMask::new(&plan, body, names)?;
+        if matches!(self.expected.front(), Some(Expect::MaskDescribe(_))) {
+            self.expected.pop_front();
+            return Ok(Step::Drop);
+        }
+        Ok(Step::Relay)
+    }
+
+    /// Masks one message (docs/masking.md). Rewritten bytes go to `mask.scratch`.
+    fn mask_message(&mut self, tag: u8, body: &[u8]) -> Result<Step, PgError> {
+        if let Some(plan) = self.plan() {
+            if !self
+                .mask
+                .last_plan
+                .as_ref()
+                .is_some_and(|p| p.same_rules(plan))
+            {
+                self.mask.last_plan = Some(plan.clone());
+            }
+        }
+        match tag {
+            be::ROW_DESCRIPTION => return self.mask_description(body),
+            be::NO_DATA if matches!(self.expected.front(), Some(Expect::MaskDescribe(_))) => {
+                self.mask.result = None;
+                self.expected.pop_front();
+                return Ok(Step::Drop);
+            }
+            _ => {}
+        }
+        let m = &mut self.mask;
+        let mut spare = MaskTally::default();
+        let tally_ref: &mut MaskTally = match self.expected.front_mut() {
+            Some(Expect::SimpleQuery(p) | Expect::Execute(p)) => p.tally(),
+            _ => &mut spare,
+        };
+        match tag {
+            be::DATA_ROW => {
+                let rewritten = match m.result.as_mut() {
+                    Some(result) => result.mask_row(body, tally_ref, &mut m.scratch)?,
+                    None => false,
+                };
+                Ok(if rewritten {
+                    Step::Replace
+                } else {
+                    Step::Relay
+                })
+            }
+            be::ERROR_RESPONSE | be::NOTICE_RESPONSE | be::NOTIFICATION_RESPONSE => {
+                if tag == be::ERROR_RESPONSE {
+                    if let Some(mut result) = m.result.take() {
+                        result.flush(tally_ref);
+                    }
+                    m.refusing_copy = false;
+                }
+                let Some(plan) = m.last_plan.as_ref() else {
+                    return Ok(Step::Relay);
+                };
+                let rewritten = if tag == be::NOTIFICATION_RESPONSE {
+                    masking::mask_notification(plan, body, tally_ref, &mut m.scratch)?
+                } else {
+                    masking::mask_report(plan, tag, body, tally_ref, &mut m.scratch)?
+                };
+                Ok(if rewritten {
+                    Step::Replace
+                } else {
+                    Step::Relay
+                })
+            }
+            be::COPY_OUT_RESPONSE => {
+                if be::copy_out_is_binary(body).map_err(bad)? {
+                    m.refusing_copy = true;
+                    return Ok(Step::Drop);
+                }
+                Ok(Step::Relay)
+            }
+            be::COPY_DATA | be::COPY_DONE if m.refusing_copy => Ok(Step::Drop),
+            be::COPY_DATA => {
+                let Some(plan) = m.last_plan.as_ref() else {
+                    return Ok(Step::Relay);
+                };
+                let rewritten = masking::mask_copy_data(plan, body, tally_ref, &mut m.scratch)?;
+                Ok(if rewritten {
+                    Step::Replace
+                } else {
+                    Step::Relay
+                })
+            }
+            be::COMMAND_COMPLETE | be::EMPTY_QUERY_RESPONSE | be::PORTAL_SUSPENDED => {
+                if let Some(mut result) = m.result.take() {
+                    result.flush(tally_ref);
+                }
+                if m.refusing_copy && tag == be::COMMAND_COMPLETE {
+                    m.refusing_copy = false;
+                    encode::error_response(
+                        &mut m.scratch,
+                        Report {
+                            severity: "ERROR",
+                            code: "0A000",
+                            message: "sluice: binary COPY output cannot be masked; use the \
+                                      text or CSV format",
+                        },
+                    );
+                    return Ok(Step::Replace);
+                }
+                Ok(Step::Relay)
+            }
+            be::READY_FOR_QUERY => {
+                m.result = None;
+                m.refusing_copy = false;
+                Ok(Step::Relay)
+            }
+            _ => Ok(Step::Relay),
+        }
     }
 
     /// If handling a message made injections due, splice the relayed bytes so far before them.
@@ -213,17 +492,21 @@ impl<'s> BackendHalf<'s> {
             self.out.extend_from_slice(&buf[*relayed_upto..pos]);
             self.out.extend_from_slice(&injected);
             *relayed_upto = pos;
+            self.mask.spliced = true;
         }
     }
 
     async fn send(&mut self, client: &mut Downstream<'_>, consumed: usize) -> std::io::Result<()> {
-        let result = if self.out.is_empty() {
+        let result = if !self.mask.spliced {
             client.send(&self.buf[..consumed]).await
+        } else if self.out.is_empty() {
+            Ok(())
         } else {
             let r = client.send(&self.out).await;
             self.out.clear();
             r
         };
+        self.mask.spliced = false;
         self.buf.advance(consumed);
         result
     }

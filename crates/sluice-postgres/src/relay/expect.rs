@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
 use bytes::Bytes;
-use sluice_core::StatementPermit;
+use sluice_core::{MaskPlan, StatementPermit};
 
 #[derive(Debug)]
 pub enum Expect {
@@ -17,6 +17,9 @@ pub enum Expect {
     Bind,
     /// Finished by RowDescription or NoData.
     Describe,
+    /// A Describe of the portal about to run that the gateway sent itself, to learn the
+    /// columns of rows it must mask; its answer is consumed, not relayed.
+    MaskDescribe(MaskPlan),
     Execute(StatementPermit),
     Close,
     /// Finished by ReadyForQuery; also ends the error state of a failed pipeline.

@@ -56,9 +56,17 @@ pub struct FrontendHalf<'s> {
 struct Plan {
     audit: AuditBatch,
     expects: Vec<Expect>,
-    /// Byte ranges of the batch to forward, in order (refused messages are cut out).
-    forward: Vec<Range<usize>>,
+    /// What to forward, in order: byte ranges of the batch (refused messages are cut out) and
+    /// messages the gateway adds.
+    forward: Vec<Chunk>,
+    /// A message the gateway sends just before the one being planned.
+    insert_before: Option<Bytes>,
     terminate: bool,
+}
+
+enum Chunk {
+    Client(Range<usize>),
+    Gateway(Bytes),
 }
 
 impl<'s> FrontendHalf<'s> {
@@ -164,15 +172,20 @@ impl<'s> FrontendHalf<'s> {
             let start = pos;
             pos += f.len;
             let keep = self.plan_message(plan, f.tag, f.body(&buf[start..]))?;
+            if let Some(inserted) = plan.insert_before.take() {
+                plan.forward.push(Chunk::Client(forward_from..start));
+                plan.forward.push(Chunk::Gateway(inserted));
+                forward_from = start;
+            }
             if !keep {
-                plan.forward.push(forward_from..start);
+                plan.forward.push(Chunk::Client(forward_from..start));
                 forward_from = pos;
             }
             if plan.terminate {
                 break;
             }
         }
-        plan.forward.push(forward_from..pos);
+        plan.forward.push(Chunk::Client(forward_from..pos));
         Ok((pos, missing))
     }
 
@@ -261,7 +274,17 @@ impl<'s> FrontendHalf<'s> {
                     .session
                     .admit_execute(&mut plan.audit, &prepared, parameters)?
                 {
-                    Admission::Allowed(permit) => plan.expects.push(Expect::Execute(permit)),
+                    Admission::Allowed(permit) => {
+                        // Execute's rows come without a description; to mask them the gateway
+                        // asks for the portal's own, which reflects Bind's result formats.
+                        if let Some(mask) = permit.mask() {
+                            let mut describe = BytesMut::new();
+                            encode::describe_portal(&mut describe, portal);
+                            plan.insert_before = Some(describe.freeze());
+                            plan.expects.push(Expect::MaskDescribe(mask.clone()));
+                        }
+                        plan.expects.push(Expect::Execute(permit))
+                    }
                     Admission::Denied(denial) => {
                         return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
                     }
@@ -336,13 +359,19 @@ impl<'s> FrontendHalf<'s> {
         false
     }
 
-    /// Writes the planned ranges upstream. Taking `Sealed` makes "audit before forward" a
+    /// Writes the planned chunks upstream. Taking `Sealed` makes "audit before forward" a
     /// compile-time rule rather than a convention.
-    async fn forward(&mut self, _sealed: &Sealed, ranges: &[Range<usize>]) -> Result<(), PgError> {
+    async fn forward(&mut self, _sealed: &Sealed, chunks: &[Chunk]) -> Result<(), PgError> {
         let mut wrote = false;
-        for r in ranges.iter().filter(|r| !r.is_empty()) {
-            self.upstream.write_all(&self.buf[r.clone()]).await?;
-            wrote = true;
+        for chunk in chunks {
+            let bytes = match chunk {
+                Chunk::Client(r) => &self.buf[r.clone()],
+                Chunk::Gateway(b) => &b[..],
+            };
+            if !bytes.is_empty() {
+                self.upstream.write_all(bytes).await?;
+                wrote = true;
+            }
         }
         if wrote {
             self.upstream.flush().await?;

@@ -10,6 +10,7 @@
 mod backend;
 mod expect;
 mod frontend;
+mod masking;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, WriteHalf};
@@ -62,6 +63,7 @@ impl Downstream<'_> {
 pub struct RelaySettings {
     pub max_message_bytes: usize,
     pub shutdown: watch::Receiver<ShutdownPhase>,
+    pub catalog: std::sync::Arc<crate::catalog::CatalogCache>,
 }
 
 /// Runs the session until either side ends it; audits every statement still in flight and the
@@ -94,6 +96,8 @@ pub async fn run(
         queue,
         upstream.leftover,
         settings.shutdown,
+        settings.catalog,
+        settings.max_message_bytes,
     );
 
     let (reason, error) = tokio::select! {

@@ -1,0 +1,238 @@
+//! Naming the source of result columns: RowDescription gives each column's table OID and
+//! attribute number, and the target's catalog turns them into `schema.table.column`, which is
+//! what column masking rules name.
+//!
+//! The names are cached per (target, database) for all sessions, for the configured TTL, so a
+//! masked session normally reads none. A session that misses opens its own catalog connection
+//! (logged in like the session's upstream, kept until the session ends): sessions run on
+//! separate runtimes, and a connection shared between them would tie one session's progress
+//! to another runtime's thread.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use sluice_core::Session;
+use sluice_pgwire::backend as be;
+use sluice_pgwire::cstr::lossy;
+use sluice_pgwire::{frame, rows};
+
+use crate::error::PgError;
+use crate::stream::UpstreamStream;
+use crate::upstream;
+
+/// A catalog lookup that takes longer fails the statement rather than stalling it.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Catalog answers are small; a bigger message is not one.
+const MAX_CATALOG_MESSAGE: usize = 1 << 20;
+
+/// A table's names, by attribute number.
+#[derive(Debug)]
+pub struct TableNames {
+    pub schema: String,
+    pub table: String,
+    columns: HashMap<i16, String>,
+}
+
+impl TableNames {
+    pub fn column(&self, attnum: i16) -> Option<&str> {
+        self.columns.get(&attnum).map(String::as_str)
+    }
+}
+
+struct Entry {
+    read_at: Instant,
+    /// `None`: the catalog has no such relation (dropped, or not yet committed).
+    names: Option<Arc<TableNames>>,
+}
+
+/// The cache every session of a PostgreSQL listener shares.
+#[derive(Default)]
+pub struct CatalogCache {
+    by_database: Mutex<HashMap<(String, String), HashMap<u32, Entry>>>,
+}
+
+/// What the cache knows of a table.
+pub enum Known {
+    Table(Arc<TableNames>),
+    NoSuchTable,
+    Unknown,
+}
+
+impl CatalogCache {
+    pub fn get(&self, session: &Session, table_oid: u32, ttl: Duration) -> Known {
+        let by_database = lock(&self.by_database);
+        let entry = by_database
+            .get(&key(session))
+            .and_then(|tables| tables.get(&table_oid))
+            .filter(|e| e.read_at.elapsed() < ttl);
+        match entry {
+            Some(Entry {
+                names: Some(names), ..
+            }) => Known::Table(names.clone()),
+            Some(Entry { names: None, .. }) => Known::NoSuchTable,
+            None => Known::Unknown,
+        }
+    }
+
+    fn store(&self, session: &Session, read: HashMap<u32, Option<Arc<TableNames>>>) {
+        let now = Instant::now();
+        let mut by_database = lock(&self.by_database);
+        let tables = by_database.entry(key(session)).or_default();
+        for (oid, names) in read {
+            tables.insert(
+                oid,
+                Entry {
+                    read_at: now,
+                    names,
+                },
+            );
+        }
+    }
+}
+
+fn key(session: &Session) -> (String, String) {
+    (session.target().name.clone(), session.database().to_owned())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// A session's own connection for catalog reads, opened on first need.
+#[derive(Default)]
+pub struct CatalogReader {
+    connection: Option<(UpstreamStream, BytesMut)>,
+}
+
+impl CatalogReader {
+    /// Reads the names of `oids` into `cache`. Any failure is an error: the caller cannot mask
+    /// what it cannot name, and fails closed.
+    pub async fn read(
+        &mut self,
+        session: &Session,
+        cache: &CatalogCache,
+        oids: &[u32],
+    ) -> Result<(), PgError> {
+        let read = tokio::time::timeout(LOOKUP_TIMEOUT, self.query(session, oids))
+            .await
+            .unwrap_or_else(|_| Err(catalog_error("the catalog query timed out")));
+        match read {
+            Ok(read) => {
+                cache.store(session, read);
+                Ok(())
+            }
+            Err(e) => {
+                // The connection's state is unknown after a failure: start afresh next time.
+                self.connection = None;
+                Err(e)
+            }
+        }
+    }
+
+    async fn query(
+        &mut self,
+        session: &Session,
+        oids: &[u32],
+    ) -> Result<HashMap<u32, Option<Arc<TableNames>>>, PgError> {
+        if self.connection.is_none() {
+            let up = upstream::connect(
+                session,
+                &[
+                    (b"application_name", b"sluice-catalog"),
+                    (b"client_encoding", b"UTF8"),
+                ],
+            )
+            .await?;
+            self.connection = Some((up.stream, up.leftover));
+        }
+        let Some((stream, buf)) = self.connection.as_mut() else {
+            return Err(catalog_error("no catalog connection"));
+        };
+        let list = oids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname \
+             FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_attribute a \
+               ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             WHERE c.oid IN ({list})"
+        );
+        let mut out = BytesMut::new();
+        sluice_pgwire::encode::query(&mut out, &sql);
+        stream.write_all(&out).await?;
+        stream.flush().await?;
+
+        let mut read: HashMap<u32, Option<Arc<TableNames>>> =
+            oids.iter().map(|&oid| (oid, None)).collect();
+        let mut tables: HashMap<u32, TableNames> = HashMap::new();
+        let mut failure = None;
+        loop {
+            let (tag, body) = next_message(stream, buf).await?;
+            match tag {
+                be::DATA_ROW => {
+                    let row = rows::data_row(&body).map_err(catalog_error)?;
+                    let text = |i: usize| row.get(i).copied().flatten().map(lossy);
+                    let (Some(oid), Some(schema), Some(table)) = (text(0), text(1), text(2)) else {
+                        return Err(catalog_error("a catalog row without its names"));
+                    };
+                    let oid: u32 = oid.parse().map_err(catalog_error)?;
+                    let names = tables.entry(oid).or_insert_with(|| TableNames {
+                        schema: schema.into_owned(),
+                        table: table.into_owned(),
+                        columns: HashMap::new(),
+                    });
+                    if let (Some(attnum), Some(name)) = (text(3), text(4)) {
+                        let attnum: i16 = attnum.parse().map_err(catalog_error)?;
+                        names.columns.insert(attnum, name.into_owned());
+                    }
+                }
+                be::ERROR_RESPONSE => {
+                    let f = be::error_fields(&body).map_err(catalog_error)?;
+                    failure = Some(lossy(f.message).into_owned());
+                }
+                be::READY_FOR_QUERY => break,
+                _ => {}
+            }
+        }
+        if let Some(message) = failure {
+            return Err(catalog_error(message));
+        }
+        for (oid, names) in tables {
+            read.insert(oid, Some(Arc::new(names)));
+        }
+        Ok(read)
+    }
+}
+
+async fn next_message(
+    stream: &mut UpstreamStream,
+    buf: &mut BytesMut,
+) -> Result<(u8, BytesMut), PgError> {
+    loop {
+        if let Some(f) = frame::peek(buf, MAX_CATALOG_MESSAGE).map_err(catalog_error)? {
+            if buf.len() >= f.len {
+                let mut message = buf.split_to(f.len);
+                message.advance(frame::HEADER_LEN);
+                return Ok((f.tag, message));
+            }
+        }
+        if stream.read_buf(buf).await? == 0 {
+            return Err(catalog_error("the target closed the catalog connection"));
+        }
+    }
+}
+
+fn catalog_error(e: impl std::fmt::Display) -> PgError {
+    PgError::Masking(format!("could not name the result's source columns: {e}"))
+}

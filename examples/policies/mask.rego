@@ -1,0 +1,146 @@
+# Masking: what the gateway hides in the results of an allowed statement, and the statements
+# masking cannot follow.
+#
+# An allowing decision may carry `mask` (docs/policy.md). Column rules replace whole values
+# by the column they come from; content rules run detectors over every other value: free
+# text, JSON, computed columns, notices, COPY data. Here every statement of an identity
+# outside the PII reader groups (groups.rego) is masked; their members see values in clear.
+# Connects carry no mask: they return no data.
+#
+# Masking works on what comes back to the client. Data a statement copies inside the
+# database, and schema changes that rename or re-derive columns, leave the column rules
+# behind; the guardrails below deny those to identities whose results are masked.
+package sluice
+
+import rego.v1
+
+# Whole columns. `column` is schema.table.column, each part a glob with `*`, or a bare column
+# name glob, which matches a result column of that name from any table, computed ones
+# included. The first rule that matches a column applies: specific rules come first, the
+# fallbacks last. Strategies: "redact", {"keep_last": N}, "email_domain", "token" (the same
+# value always gives the same token, so joins and GROUP BY still work), "null".
+mask_columns := [
+	{"column": "public.customers.name", "strategy": "redact"},
+	{"column": "public.customers.email", "strategy": "email_domain"},
+	{"column": "public.customers.ssn", "strategy": "redact"},
+	{"column": "public.customers.card_number", "strategy": {"keep_last": 4}},
+	{"column": "public.customers.phone", "strategy": {"keep_last": 4}},
+	{"column": "*ssn*", "strategy": "redact"},
+]
+
+# Detectors, over every value no column rule covers. "*" is every built-in detector (email,
+# us_ssn, payment_card, iban, phone, ipv4, ipv6, jwt, private_key, aws_access_key,
+# github_token, slack_token, password); a detector's own entry overrides it. Emails in free
+# text become tokens, so that they can still be matched up across rows and tables.
+mask_content := [
+	{"detector": "*", "strategy": "redact"},
+	{"detector": "email", "strategy": "token"},
+]
+
+mask_rules := {"columns": mask_columns, "content": mask_content}
+
+# The results of this statement are masked.
+masked if {
+	statement
+	not member_of(pii_reader_groups)
+}
+
+# The allowing decision (decision.rego), with the masking rules when they apply.
+allowed(rule, reasons) := {"allow": true, "rule": rule, "reasons": reasons, "mask": mask_rules} if {
+	masked
+} else := {"allow": true, "rule": rule, "reasons": reasons}
+
+# ---------------------------------------------------------------------------------------
+# Guardrails: statements masking cannot follow
+# ---------------------------------------------------------------------------------------
+
+# They apply where a grant would allow the statement (otherwise it is denied anyway, and the
+# default denial names what was asked), to masked identities that may read data. A
+# migration service (migrations_ddl_only) reads no application data and changes schemas by
+# reviewed code, so it is left alone; a migration that renames a masked column must change
+# mask_columns with it.
+data_groups := analyst_groups | developer_groups | ci_groups | break_glass_groups
+
+migration_only if {
+	member_of(migration_groups)
+	input.identity.kind == "service"
+	not member_of(data_groups)
+}
+
+mask_guarded if {
+	masked
+	count(allow) > 0
+	not migration_only
+}
+
+# Copies inside the database or out to the server's files: CREATE TABLE AS and SELECT ...
+# INTO (EXPLAIN ANALYZE of them included), writes that read tables (INSERT ... SELECT,
+# UPDATE ... FROM, MERGE ... USING, data-modifying CTEs), COPY to a server file or program.
+# The copy's columns are not the ones the column rules name. COPY ... TO STDOUT is a read:
+# its data goes to the client and is masked on the way. Copies that read no table (CREATE
+# TABLE AS SELECT f()) hold nothing a direct SELECT f() would not show.
+copy_commands := {"CREATE TABLE AS", "SELECT", "EXPLAIN"}
+
+copies_data if {
+	statement.kind == "ddl"
+	statement.command in copy_commands
+	count(statement.tables_read) > 0
+}
+
+copies_data if {
+	statement.kind == "write"
+	count(statement.tables_read) > 0
+}
+
+copies_data if {
+	statement.kind == "procedural"
+	statement.command == "COPY"
+	count(statement.tables_read) > 0
+}
+
+deny contains {
+	"rule": "mask_copy_out",
+	"reason": sprintf("%s can copy data of %s %s, where masking cannot follow it; %s gets masked results, so only members of %s may copy data", [
+		statement.command,
+		concat(", ", statement.tables_read),
+		copy_destination,
+		input.identity.name,
+		pii_reader_list,
+	]),
+} if {
+	mask_guarded
+	copies_data
+}
+
+copy_destination := sprintf("into %s", [concat(", ", statement.tables_written)]) if {
+	count(statement.tables_written) > 0
+} else := "to a file or program on the database server" if {
+	statement.kind == "procedural"
+} else := "elsewhere"
+
+pii_reader_list := concat(", ", sort(pii_reader_groups))
+
+# Schema changes that could rename a column or re-derive it under another name (ALTER TABLE
+# ... RENAME or ADD ... GENERATED, CREATE VIEW, CREATE FUNCTION, CREATE RULE, CREATE SCHEMA
+# with a view in it, ...), after which the column rules no longer match it. Only DDL known not
+# to do that is left; CREATE TABLE AS and SELECT ... INTO are copies (above).
+mask_safe_ddl := {"CREATE TABLE", "CREATE INDEX", "CREATE SEQUENCE", "ALTER SEQUENCE", "CREATE TYPE", "DROP", "COMMENT"}
+
+deny contains {
+	"rule": "mask_schema_change",
+	"reason": sprintf("%s%s could rename or re-derive columns so that masking cannot follow them; %s gets masked results, so only members of %s may run it", [
+		statement.command,
+		changed_what,
+		input.identity.name,
+		pii_reader_list,
+	]),
+} if {
+	mask_guarded
+	statement.kind == "ddl"
+	not statement.command in mask_safe_ddl
+	not statement.command in copy_commands
+}
+
+changed_what := sprintf(" on %s", [concat(", ", statement.tables_written)]) if {
+	count(statement.tables_written) > 0
+} else := ""
