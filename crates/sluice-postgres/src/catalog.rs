@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::BytesMut;
+use tokio::io::AsyncWriteExt;
 
 use sluice_core::Session;
 use sluice_pgwire::backend as be;
 use sluice_pgwire::cstr::lossy;
-use sluice_pgwire::{frame, rows};
+use sluice_pgwire::rows;
 
 use crate::error::PgError;
 use crate::stream::UpstreamStream;
@@ -178,7 +178,9 @@ impl CatalogReader {
         let mut tables: HashMap<u32, TableNames> = HashMap::new();
         let mut failure = None;
         loop {
-            let (tag, body) = next_message(stream, buf).await?;
+            let (tag, body) = upstream::read_message(stream, buf, MAX_CATALOG_MESSAGE)
+                .await?
+                .ok_or_else(|| catalog_error("the target closed the catalog connection"))?;
             match tag {
                 be::DATA_ROW => {
                     let row = rows::data_row(&body).map_err(catalog_error)?;
@@ -212,24 +214,6 @@ impl CatalogReader {
             read.insert(oid, Some(Arc::new(names)));
         }
         Ok(read)
-    }
-}
-
-async fn next_message(
-    stream: &mut UpstreamStream,
-    buf: &mut BytesMut,
-) -> Result<(u8, BytesMut), PgError> {
-    loop {
-        if let Some(f) = frame::peek(buf, MAX_CATALOG_MESSAGE).map_err(catalog_error)? {
-            if buf.len() >= f.len {
-                let mut message = buf.split_to(f.len);
-                message.advance(frame::HEADER_LEN);
-                return Ok((f.tag, message));
-            }
-        }
-        if stream.read_buf(buf).await? == 0 {
-            return Err(catalog_error("the target closed the catalog connection"));
-        }
     }
 }
 

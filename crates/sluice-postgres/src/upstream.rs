@@ -92,7 +92,11 @@ pub async fn connect(
     let mut announcements = BytesMut::new();
     let mut key: Option<(i32, Vec<u8>)> = None;
     loop {
-        let (tag, body) = read_message(&mut stream, &mut buf).await?;
+        let (tag, body) = read_message(&mut stream, &mut buf, MAX_LOGIN_MESSAGE)
+            .await?
+            .ok_or_else(|| {
+                PgError::UpstreamConnect("target closed the connection during login".into())
+            })?;
         out.clear();
         match tag {
             backend::AUTHENTICATION => match backend::auth_request(&body).map_err(bad)? {
@@ -188,22 +192,22 @@ fn append_frame(out: &mut BytesMut, tag: u8, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-async fn read_message(
+/// Reads one whole message from the target (at most `max` bytes); `None` when it closed.
+pub(crate) async fn read_message(
     stream: &mut UpstreamStream,
     buf: &mut BytesMut,
-) -> Result<(u8, BytesMut), PgError> {
+    max: usize,
+) -> Result<Option<(u8, BytesMut)>, PgError> {
     loop {
-        if let Some(f) = frame::peek(buf, MAX_LOGIN_MESSAGE).map_err(bad)? {
+        if let Some(f) = frame::peek(buf, max).map_err(bad)? {
             if buf.len() >= f.len {
                 let mut msg = buf.split_to(f.len);
                 msg.advance(frame::HEADER_LEN);
-                return Ok((f.tag, msg));
+                return Ok(Some((f.tag, msg)));
             }
         }
         if stream.read_buf(buf).await? == 0 {
-            return Err(PgError::UpstreamConnect(
-                "target closed the connection during login".into(),
-            ));
+            return Ok(None);
         }
     }
 }
