@@ -333,7 +333,7 @@ impl<'s> BackendHalf<'s> {
     fn masks(&self, tag: u8) -> bool {
         match tag {
             be::DATA_ROW => self.mask.result.is_some(),
-            be::NOTIFICATION_RESPONSE => self.mask.last_plan.is_some(),
+            be::NOTIFICATION_RESPONSE | be::PARAMETER_STATUS => self.mask.last_plan.is_some(),
             be::ERROR_RESPONSE | be::NOTICE_RESPONSE => {
                 self.plan().is_some() || self.mask.last_plan.is_some()
             }
@@ -409,6 +409,18 @@ impl<'s> BackendHalf<'s> {
                     Some(result) => result.mask_row(body, tally_ref, &mut m.scratch)?,
                     None => false,
                 };
+                Ok(if rewritten {
+                    Step::Replace
+                } else {
+                    Step::Relay
+                })
+            }
+            be::PARAMETER_STATUS => {
+                let Some(plan) = m.last_plan.as_ref() else {
+                    return Ok(Step::Relay);
+                };
+                let rewritten =
+                    masking::mask_parameter_status(plan, body, tally_ref, &mut m.scratch)?;
                 Ok(if rewritten {
                     Step::Replace
                 } else {

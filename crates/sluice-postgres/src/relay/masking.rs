@@ -301,7 +301,7 @@ pub(super) fn mask_report(
     Ok(true)
 }
 
-/// Masks a NOTIFY payload.
+/// Masks a NOTIFY's channel and payload (a channel name can be made from data too).
 pub(super) fn mask_notification(
     plan: &MaskPlan,
     body: &[u8],
@@ -309,10 +309,33 @@ pub(super) fn mask_notification(
     out: &mut BytesMut,
 ) -> Result<bool, PgError> {
     let (pid, channel, payload) = be::notification(body).map_err(bad)?;
-    match plan.mask_content(&String::from_utf8_lossy(payload), tally) {
+    let new_channel = plan.mask_content(&String::from_utf8_lossy(channel), tally);
+    let new_payload = plan.mask_content(&String::from_utf8_lossy(payload), tally);
+    if new_channel.is_none() && new_payload.is_none() {
+        return Ok(false);
+    }
+    encode::notification(
+        out,
+        pid,
+        new_channel.as_deref().map_or(channel, str::as_bytes),
+        new_payload.as_deref().map_or(payload, str::as_bytes),
+    );
+    Ok(true)
+}
+
+/// Masks a ParameterStatus value: `set_config('application_name', ssn, false)` reports the
+/// new value to the client.
+pub(super) fn mask_parameter_status(
+    plan: &MaskPlan,
+    body: &[u8],
+    tally: &mut MaskTally,
+    out: &mut BytesMut,
+) -> Result<bool, PgError> {
+    let (name, value) = be::parameter_status(body).map_err(bad)?;
+    match plan.mask_content(&String::from_utf8_lossy(value), tally) {
         None => Ok(false),
         Some(masked) => {
-            encode::notification(out, pid, channel, masked.as_bytes());
+            encode::parameter_status(out, name, masked.as_bytes());
             Ok(true)
         }
     }
