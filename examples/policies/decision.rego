@@ -4,7 +4,8 @@
 #   deny  contains {"rule": NAME, "reason": TEXT}   guardrails; any entry denies
 #   allow contains {"rule": NAME, "reason": TEXT}   grants; one entry allows
 # Deny wins over allow; with neither, the request is denied. An allowing decision carries
-# `mask` when the results are to be masked (mask.rego). Because deny and allow are
+# `mask` when the results are to be masked (mask.rego), and `approval` when reviewers must
+# approve the request before it runs (approval.rego). Because deny and allow are
 # sets, any number of rules may match the same request without a conflict, and
 # `decision` below is a single rule (an if/else chain), so it always has one value.
 package sluice
@@ -27,6 +28,12 @@ decision := {"allow": false, "rule": names[0], "reasons": reasons} if {
 	count(names) > 0
 	reasons := sort({a.reason | some a in allow})
 } else := {"allow": false, "rule": "default_deny", "reasons": [not_allowed]}
+
+# An allowing decision, with the masking and approval parts when they apply.
+allowed(rule, reasons) := object.union(
+	object.union({"allow": true, "rule": rule, "reasons": reasons}, mask_part),
+	approval_part,
+)
 
 # Why nothing allowed the request, naming what was asked.
 not_allowed := sprintf("%s (%s) is not allowed for %s (groups: %s) on %s", [

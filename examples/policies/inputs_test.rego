@@ -66,14 +66,29 @@ decide(doc) := d if {
 	d := data.sluice.decision with input as doc
 }
 
-# Every decision has exactly these keys, and an allowing one may carry `mask` as well;
-# anything else would be a deny.
+# Every decision has exactly these keys, and an allowing one may carry `mask` and
+# `approval` as well; anything else would be a deny.
 well_formed(d) if {
-	{k | some k, _ in d} - {"mask"} == {"allow", "rule", "reasons"}
+	{k | some k, _ in d} - {"mask", "approval"} == {"allow", "rule", "reasons"}
 	is_boolean(d.allow)
 	is_string(d.rule)
 	count(d.reasons) > 0
 	mask_well_formed(d)
+	approval_well_formed(d)
+}
+
+approval_well_formed(d) if not "approval" in object.keys(d)
+
+approval_well_formed(d) if {
+	d.allow == true
+	count(d.approval) > 0
+	every r in d.approval {
+		{k | some k, _ in r} == {"groups", "approvals", "reason"}
+		count(r.groups) > 0
+		r.approvals >= 1
+		r.approvals <= 10
+		is_string(r.reason)
+	}
 }
 
 mask_well_formed(d) if not "mask" in object.keys(d)
@@ -115,10 +130,20 @@ detectors := {
 	"private_key", "aws_access_key", "github_token", "slack_token", "password",
 }
 
+# Allowed outright: not held for approval.
 allowed_by(d, rule) if {
 	well_formed(d)
 	d.allow == true
 	d.rule == rule
+	not "approval" in object.keys(d)
+}
+
+# Allowed once reviewers from exactly `groups` approve it.
+held_by(d, rule, groups) if {
+	well_formed(d)
+	d.allow == true
+	d.rule == rule
+	{g | some r in d.approval; some g in r.groups} == groups
 }
 
 denied_by(d, rule) if {

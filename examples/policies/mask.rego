@@ -45,10 +45,8 @@ masked if {
 	not member_of(pii_reader_groups)
 }
 
-# The allowing decision (decision.rego), with the masking rules when they apply.
-allowed(rule, reasons) := {"allow": true, "rule": rule, "reasons": reasons, "mask": mask_rules} if {
-	masked
-} else := {"allow": true, "rule": rule, "reasons": reasons}
+# The masking part of an allowing decision (decision.rego: allowed).
+mask_part := {"mask": mask_rules} if masked else := {}
 
 # ---------------------------------------------------------------------------------------
 # Guardrails: statements masking cannot follow

@@ -103,7 +103,7 @@ test_every_allowed_statement_of_everyone_else_is_masked if {
 
 test_pii_readers_see_clear_values if {
 	every s in [select_customers, update_order, copy_to_stdout] {
-		clear_by(decide(sql("dora", "shop", s)), "developers_read_write_ddl")
+		clear_by(decide(sql("dora", "staging", s)), "developers_read_write_ddl")
 	}
 }
 

@@ -105,6 +105,70 @@ pub enum AuditEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         masked: Option<Masked>,
     },
+    /// A request was held for human approval: a statement (with the `statement` record that
+    /// names the same session and number) or a request for an access grant.
+    ReviewRequested {
+        review: String,
+        kind: String,
+        identity: String,
+        target: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statement: Option<u64>,
+        /// What reviewers are shown: the statement text masked, or the access asked for.
+        summary: String,
+        /// Who must approve, e.g. `1 of dba`.
+        requirements: Vec<String>,
+        reason: String,
+        rule: String,
+        policy: String,
+        expires_at: String,
+    },
+    /// One reviewer approved or denied a review.
+    ReviewerDecided {
+        review: String,
+        reviewer: String,
+        verdict: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    /// A review left `pending`: approved, denied, expired or cancelled.
+    ReviewSettled {
+        review: String,
+        identity: String,
+        target: String,
+        state: String,
+        /// From the hold to this record.
+        latency_ms: u64,
+        approvers: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grant: Option<String>,
+    },
+    GrantIssued {
+        grant: String,
+        identity: String,
+        target: String,
+        scope: String,
+        reason: String,
+        expires_at: String,
+        approvers: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review: Option<String>,
+    },
+    GrantRevoked {
+        grant: String,
+        identity: String,
+        target: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+    },
+    GrantExpired {
+        grant: String,
+        identity: String,
+        target: String,
+    },
 }
 
 /// The masking-effectiveness evidence of one statement: counts only, never values.
@@ -169,7 +233,13 @@ impl AuditEvent {
             Self::SessionStarted { identity, .. }
             | Self::SessionEnded { identity, .. }
             | Self::Statement { identity, .. }
-            | Self::StatementResult { identity, .. } => Some(identity),
+            | Self::StatementResult { identity, .. }
+            | Self::ReviewRequested { identity, .. }
+            | Self::ReviewSettled { identity, .. }
+            | Self::GrantIssued { identity, .. }
+            | Self::GrantRevoked { identity, .. }
+            | Self::GrantExpired { identity, .. } => Some(identity),
+            Self::ReviewerDecided { reviewer, .. } => Some(reviewer),
             Self::ConnectionRejected { identity, .. } => identity.as_deref(),
             Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
@@ -185,9 +255,15 @@ impl AuditEvent {
             Self::SessionStarted { target, .. }
             | Self::SessionEnded { target, .. }
             | Self::Statement { target, .. }
-            | Self::StatementResult { target, .. } => Some(target),
+            | Self::StatementResult { target, .. }
+            | Self::ReviewRequested { target, .. }
+            | Self::ReviewSettled { target, .. }
+            | Self::GrantIssued { target, .. }
+            | Self::GrantRevoked { target, .. }
+            | Self::GrantExpired { target, .. } => Some(target),
             Self::ConnectionRejected { target, .. } => target.as_deref(),
-            Self::GatewayStarted { .. }
+            Self::ReviewerDecided { .. }
+            | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
             | Self::AuditRecovered { .. }
             | Self::PolicyLoaded { .. }
@@ -202,7 +278,13 @@ impl AuditEvent {
             | Self::SessionEnded { session, .. }
             | Self::Statement { session, .. }
             | Self::StatementResult { session, .. } => Some(session),
-            Self::ConnectionRejected { .. }
+            Self::ReviewRequested { session, .. } => session.as_deref(),
+            Self::ReviewerDecided { .. }
+            | Self::ReviewSettled { .. }
+            | Self::GrantIssued { .. }
+            | Self::GrantRevoked { .. }
+            | Self::GrantExpired { .. }
+            | Self::ConnectionRejected { .. }
             | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
             | Self::AuditRecovered { .. }

@@ -31,6 +31,11 @@ pub struct Config {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub masking: MaskingConfig,
+    #[serde(default)]
+    pub approvals: ApprovalsConfig,
+    /// Outgoing webhooks for review and grant events (docs/approvals.md).
+    #[serde(default)]
+    pub webhooks: Vec<crate::notify::WebhookConfig>,
     #[serde(default, rename = "identities")]
     pub identities: Vec<IdentityConfig>,
     #[serde(default, rename = "targets")]
@@ -230,6 +235,35 @@ impl Default for MaskingConfig {
     }
 }
 
+/// How held statements and access requests wait for reviewers (docs/approvals.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// How long a held statement waits for reviewers before the client gets an error.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// How long a request for an access grant waits for reviewers.
+    #[serde(deserialize_with = "duration")]
+    pub access_timeout: Duration,
+    /// The longest grant anyone may ask for or be given, whatever the policy says.
+    #[serde(deserialize_with = "duration")]
+    pub max_grant: Duration,
+    /// The admin API's address as reviewers reach it, for links in notices and webhooks.
+    /// Unset: `http://` + the admin listener's address.
+    pub public_url: Option<String>,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        ApprovalsConfig {
+            timeout: Duration::from_secs(300),
+            access_timeout: Duration::from_secs(3600),
+            max_grant: Duration::from_secs(24 * 3600),
+            public_url: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IdentityKind {
@@ -402,6 +436,11 @@ impl Config {
                 fix(p);
             }
         }
+        for w in &mut self.webhooks {
+            for p in [&mut w.url_file, &mut w.secret_file].into_iter().flatten() {
+                fix(p);
+            }
+        }
     }
 
     fn validate(&self) -> Result<(), CoreError> {
@@ -442,7 +481,19 @@ impl Config {
         if self.gateway.max_connections == 0 || self.gateway.max_message_bytes < 1024 {
             return err("gateway.max_connections must be > 0 and max_message_bytes >= 1024".into());
         }
+        let a = &self.approvals;
+        if a.timeout.is_zero() || a.access_timeout.is_zero() || a.max_grant.is_zero() {
+            return err("approvals.timeout, access_timeout and max_grant must be > 0".into());
+        }
         Ok(())
+    }
+
+    /// Where reviewers reach the admin API, for links; `None` without an admin listener.
+    pub fn review_base_url(&self) -> Option<String> {
+        match &self.approvals.public_url {
+            Some(url) => Some(url.trim_end_matches('/').to_owned()),
+            None => self.admin.listen.map(|a| format!("http://{a}")),
+        }
     }
 
     pub fn audit_path(&self) -> PathBuf {

@@ -14,4 +14,29 @@ pub enum CoreError {
     Policy(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A request to the approval API that cannot be granted as asked; the message is for the
+    /// person who asked.
+    #[error("{message}")]
+    Refused { kind: RefusalKind, message: String },
+}
+
+/// Why an approval API request was refused, so the admin API can answer with the right status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    NotFound,
+    /// Not allowed for this caller: their own request, or not in a required group.
+    Forbidden,
+    /// Already decided, expired or revoked.
+    Conflict,
+    /// Malformed: a bad duration, an unknown target.
+    Invalid,
+}
+
+impl CoreError {
+    pub(crate) fn refused(kind: RefusalKind, message: impl Into<String>) -> CoreError {
+        CoreError::Refused {
+            kind,
+            message: message.into(),
+        }
+    }
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use sluice_audit::{AuditEvent, AuditLog};
 use sluice_store::Store;
 
+use crate::approvals::{AccessRequest, ApprovalState};
 use crate::clock::PolicyClock;
-use crate::config::{Config, TargetConfig};
+use crate::config::{Config, IdentityConfig, TargetConfig};
 use crate::masking::MaskEngine;
 use crate::metrics::Metrics;
 use crate::policy::{initial_search_path, PolicyState, ReloadOutcome};
@@ -30,6 +31,7 @@ struct Inner {
     clock: PolicyClock,
     metrics: Metrics,
     masking: Arc<MaskEngine>,
+    approvals: ApprovalState,
     /// Keys the fake salts of unknown identities, so probing names reveals nothing.
     gateway_key: [u8; 32],
     target_passwords: HashMap<String, Secret>,
@@ -133,8 +135,15 @@ impl Gateway {
             }
         }
         let masking = Arc::new(MaskEngine::from_config(&config)?);
+        // Delivery tasks need a runtime; a gateway without webhooks (most tests) needs none.
+        let notifier = if config.webhooks.is_empty() {
+            crate::notify::Notifier::disabled()
+        } else {
+            crate::notify::Notifier::start(&config.webhooks)?
+        };
         Ok(Gateway {
             inner: Arc::new(Inner {
+                approvals: ApprovalState::new(notifier),
                 clock: PolicyClock::new(&config.policy.timezone),
                 masking,
                 config,
@@ -170,6 +179,55 @@ impl Gateway {
 
     pub(crate) fn clock(&self) -> &PolicyClock {
         &self.inner.clock
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub(crate) fn approvals(&self) -> &ApprovalState {
+        &self.inner.approvals
+    }
+
+    /// The webhooks, for their delivery counts on /metrics.
+    pub fn notifier(&self) -> &crate::notify::Notifier {
+        &self.inner.approvals.notifier
+    }
+
+    pub(crate) fn review_base_url(&self) -> Option<String> {
+        self.inner.config.review_base_url()
+    }
+
+    /// The policy's answer to a request for access, with the identity's current grants in view.
+    pub(crate) fn decide_access(
+        &self,
+        identity: &IdentityConfig,
+        target: &TargetConfig,
+        request: &AccessRequest,
+    ) -> sluice_decision::Decision {
+        let subject = Session::access_subject(self, identity, target);
+        self.inner.policy.current().decide_access(
+            &subject,
+            &self.inner.clock.now(),
+            sluice_decision::Request::Access {
+                scope: &request.scope,
+                duration_seconds: request.duration.as_secs(),
+                reason: &request.reason,
+            },
+        )
+    }
+
+    /// Who holds `token`, for the admin API's bearer authentication. Tokens carry no name, so
+    /// each configured identity's verifiers are tried: one key derivation per identity that
+    /// has tokens at all.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Option<String>, CoreError> {
+        for identity in &self.inner.config.identities {
+            let credentials = self.credentials(&identity.name).await?;
+            if credentials.verify_password(token.as_bytes()).is_some() {
+                return Ok(Some(identity.name.clone()));
+            }
+        }
+        Ok(None)
     }
 
     /// Re-reads the policy directory and enforces it if it changed and passes compilation and
@@ -343,7 +401,18 @@ impl Gateway {
             search_path,
         );
         let decision = session.decide_connect();
-        if let Some(reason) = decision.deny_reason() {
+        let refusal = match (decision.deny_reason(), decision.approval()) {
+            (Some(reason), _) => Some(reason.to_owned()),
+            // Holding a whole session would leave the client's connect timing out; a grant
+            // is how a window of access is approved.
+            (None, Some(_)) => Some(
+                "connections cannot be held for approval; ask for access with \
+                 `sluice access request`"
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        if let Some(reason) = refusal {
             return Err(Rejection {
                 reason: format!("access denied by policy rule {}: {reason}", decision.rule),
                 kind: RejectionKind::Denied,

@@ -15,18 +15,22 @@
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
 //! - [`gateway`]: identification, target resolution, session admission.
 //! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
+//! - [`approvals`]: held statements, reviews, access grants and their evidence.
+//! - [`notify`]: outgoing webhooks for review and grant events.
 //! - [`masking`]: the detectors and token key, and the mask plan a statement carries.
 //! - [`clock`]: the time facts policies see, in the configured zone.
 //! - [`session`]: per-request decision, audit and the `Sealed` proof.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
+pub mod approvals;
 pub mod clock;
 pub mod config;
 mod error;
 pub mod gateway;
 pub mod masking;
 pub mod metrics;
+pub mod notify;
 pub mod policy;
 pub mod secret;
 pub mod session;
@@ -34,7 +38,8 @@ mod sync;
 pub mod token;
 pub mod workers;
 
-pub use error::CoreError;
+pub use approvals::{HeldStatement, PendingReview};
+pub use error::{CoreError, RefusalKind};
 pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};
 pub use gateway::{Rejection, RejectionKind};
 pub use masking::{ColumnSource, MaskPlan, MaskTally};

@@ -37,6 +37,9 @@ impl Gauge {
     pub fn get(&self) -> i64 {
         self.0.load(Relaxed)
     }
+    pub fn set(&self, n: i64) {
+        self.0.store(n, Relaxed);
+    }
 }
 
 /// Upper bounds, in microseconds, of the audit latency histogram buckets.
@@ -44,17 +47,46 @@ const LATENCY_BUCKETS_US: [u64; 12] = [
     5, 10, 25, 50, 100, 250, 500, 1_000, 5_000, 10_000, 100_000, 1_000_000,
 ];
 
+/// Upper bounds, in microseconds, of the approval latency buckets: people take seconds to hours.
+const APPROVAL_BUCKETS_US: [u64; 10] = [
+    1_000_000,
+    5_000_000,
+    15_000_000,
+    30_000_000,
+    60_000_000,
+    120_000_000,
+    300_000_000,
+    900_000_000,
+    1_800_000_000,
+    3_600_000_000,
+];
+
 /// A fixed-bucket latency histogram.
-#[derive(Default)]
 pub struct Histogram {
-    buckets: [AtomicU64; LATENCY_BUCKETS_US.len()],
+    bounds: &'static [u64],
+    buckets: Box<[AtomicU64]>,
     count: AtomicU64,
     sum_us: AtomicU64,
 }
 
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::with_bounds(&LATENCY_BUCKETS_US)
+    }
+}
+
 impl Histogram {
+    fn with_bounds(bounds: &'static [u64]) -> Histogram {
+        Histogram {
+            bounds,
+            buckets: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+
     pub fn observe_us(&self, us: u64) {
-        if let Some(i) = LATENCY_BUCKETS_US.iter().position(|&b| us <= b) {
+        if let Some(i) = self.bounds.iter().position(|&b| us <= b) {
             self.buckets[i].fetch_add(1, Relaxed);
         }
         self.count.fetch_add(1, Relaxed);
@@ -64,7 +96,7 @@ impl Histogram {
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let mut cumulative = 0;
-        for (bound, bucket) in LATENCY_BUCKETS_US.iter().zip(&self.buckets) {
+        for (bound, bucket) in self.bounds.iter().zip(self.buckets.iter()) {
             cumulative += bucket.load(Relaxed);
             let _ = writeln!(
                 out,
@@ -102,6 +134,81 @@ pub struct Metrics {
     pub policy_reloads: Counter,
     pub policy_reload_failures: Counter,
     pub masking: MaskingMetrics,
+    pub approvals: ApprovalMetrics,
+}
+
+/// The approval signals: how long people take, how reviews end, how grants come and go.
+pub struct ApprovalMetrics {
+    /// From the hold to an approval or denial.
+    pub latency: Histogram,
+    pub pending: Gauge,
+    /// Settled reviews by kind and state; few distinct keys.
+    settled: std::sync::Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    pub grants_issued: Counter,
+    pub grants_expired: Counter,
+    pub grants_revoked: Counter,
+}
+
+impl Default for ApprovalMetrics {
+    fn default() -> Self {
+        ApprovalMetrics {
+            latency: Histogram::with_bounds(&APPROVAL_BUCKETS_US),
+            pending: Gauge::default(),
+            settled: Default::default(),
+            grants_issued: Counter::default(),
+            grants_expired: Counter::default(),
+            grants_revoked: Counter::default(),
+        }
+    }
+}
+
+impl ApprovalMetrics {
+    pub fn settled(&self, kind: &'static str, state: &'static str) {
+        *crate::sync::lock(&self.settled)
+            .entry((kind, state))
+            .or_default() += 1;
+    }
+
+    fn render(&self, out: &mut String) {
+        self.latency.render(
+            out,
+            "sluice_approval_latency_seconds",
+            "Time from holding a request to a reviewer's approval or denial.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_reviews_pending Reviews waiting for reviewers.\n\
+             # TYPE sluice_reviews_pending gauge\nsluice_reviews_pending {}",
+            self.pending.get()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_reviews_settled_total Reviews that left pending, by kind and state.\n\
+             # TYPE sluice_reviews_settled_total counter"
+        );
+        for ((kind, state), n) in crate::sync::lock(&self.settled).iter() {
+            let _ = writeln!(
+                out,
+                "sluice_reviews_settled_total{{kind=\"{kind}\",state=\"{state}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP sluice_grants_total Access grants issued, expired and revoked.\n\
+             # TYPE sluice_grants_total counter"
+        );
+        for (event, counter) in [
+            ("issued", &self.grants_issued),
+            ("expired", &self.grants_expired),
+            ("revoked", &self.grants_revoked),
+        ] {
+            let _ = writeln!(
+                out,
+                "sluice_grants_total{{event=\"{event}\"}} {}",
+                counter.get()
+            );
+        }
+    }
 }
 
 /// The masking-effectiveness signal: what masking replaced, summed over statements.
@@ -248,6 +355,7 @@ impl Metrics {
             "Parse and policy evaluation of a statement string not in the decision cache.",
         );
         self.masking.render(&mut out);
+        self.approvals.render(&mut out);
         out
     }
 }

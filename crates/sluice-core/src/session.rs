@@ -9,6 +9,7 @@ use sluice_audit::{AuditEvent, Ticket};
 use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
 use sluice_sql::SearchPath;
 
+use crate::approvals::{HeldStatement, Refusal};
 use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::masking::{self, MaskPlan, MaskTally};
@@ -80,6 +81,10 @@ impl StatementPermit {
 #[derive(Debug)]
 pub enum Admission {
     Allowed(StatementPermit),
+    /// The policy wants reviewers to approve it first: open its review with
+    /// [`Session::open_statement_review`] and wait with [`Session::await_review`], which
+    /// turn it into one of the other two.
+    Held(HeldStatement),
     Denied(Denial),
 }
 
@@ -196,19 +201,14 @@ impl Session {
         search_path: SearchPath,
     ) -> Session {
         let id = new_session_id();
+        let grants = gateway.approvals().grants.snapshot(
+            &identity.name,
+            &target.name,
+            crate::approvals::now_ms(),
+        );
         let subject = Subject::new(
-            IdentityFacts {
-                name: identity.name.clone(),
-                kind: identity.kind.as_str().to_owned(),
-                groups: identity.groups.clone(),
-                attributes: identity.attributes.clone(),
-            },
-            TargetFacts {
-                name: target.name.clone(),
-                kind: target.kind.as_str().to_owned(),
-                tags: target.tags.clone(),
-                database: database.clone(),
-            },
+            identity_facts(&identity),
+            target_facts(&target, &database),
             SessionFacts {
                 id: id.clone(),
                 client_address: client_ip(&request.client_addr),
@@ -218,6 +218,7 @@ impl Session {
                 search_path: Vec::new(),
             },
             search_path.clone(),
+            grants,
         );
         Session {
             inner: Arc::new(SessionInner {
@@ -265,8 +266,45 @@ impl Session {
         &self.inner.gateway
     }
 
+    /// The facts the policy sees now. Grants are read again when one was issued, revoked or
+    /// has expired since they were last read, so a grant stops counting on time even in the
+    /// middle of a session.
     fn subject(&self) -> Arc<Subject> {
-        crate::sync::lock(&self.inner.subject).clone()
+        let book = &self.inner.gateway.approvals().grants;
+        let mut subject = crate::sync::lock(&self.inner.subject);
+        let now = crate::approvals::now_ms();
+        if subject.grants_stale(book.generation(), now) {
+            let grants = book.snapshot(&self.inner.identity.name, &self.inner.target.name, now);
+            *subject = Arc::new(subject.with_grants(grants));
+        }
+        subject.clone()
+    }
+
+    /// The facts for a request for access made outside any session (`sluice access request`).
+    pub(crate) fn access_subject(
+        gateway: &Gateway,
+        identity: &IdentityConfig,
+        target: &TargetConfig,
+    ) -> Subject {
+        let grants = gateway.approvals().grants.snapshot(
+            &identity.name,
+            &target.name,
+            crate::approvals::now_ms(),
+        );
+        Subject::new(
+            identity_facts(identity),
+            target_facts(target, &target.database),
+            SessionFacts {
+                id: String::new(),
+                client_address: String::new(),
+                application_name: None,
+                started_at: String::new(),
+                protocol: "api".to_owned(),
+                search_path: Vec::new(),
+            },
+            SearchPath::default(),
+            grants,
+        )
     }
 
     /// May this session open at all? Asked once, before the session's start is audited.
@@ -300,10 +338,17 @@ impl Session {
         let verdicted = self.decide_text(text);
         let statements = verdicted.analysis.as_deref().ok();
         let admission = self.record(batch, text, None, &verdicted.decision, statements)?;
-        if matches!(admission, Admission::Allowed(_)) {
-            self.follow_session_changes(&verdicted);
-        }
-        Ok(admission)
+        Ok(match admission {
+            Admission::Allowed(permit) => {
+                self.follow_session_changes(&verdicted);
+                Admission::Allowed(permit)
+            }
+            Admission::Held(mut held) => {
+                held.verdicted = Some(verdicted);
+                Admission::Held(held)
+            }
+            denied @ Admission::Denied(_) => denied,
+        })
     }
 
     /// Decides an extended-protocol Parse. An allowed statement is remembered for its
@@ -333,22 +378,34 @@ impl Session {
     ) -> Result<Admission, CoreError> {
         let decision = self.decide_execution(prepared, parameters.as_deref());
         let recorded = if self.records_parameters() {
-            parameters
+            parameters.clone()
         } else {
             None
         };
         let statements = prepared.verdicted.analysis.as_deref().ok();
         let admission = self.record(batch, &prepared.text, recorded, &decision, statements)?;
-        if matches!(admission, Admission::Allowed(_)) {
-            self.follow_session_changes(&prepared.verdicted);
-        }
-        Ok(admission)
+        Ok(match admission {
+            Admission::Allowed(permit) => {
+                self.follow_session_changes(&prepared.verdicted);
+                Admission::Allowed(permit)
+            }
+            // Reviewers see the bound values whether or not audit records them: they decide
+            // what the statement will do.
+            Admission::Held(mut held) => {
+                held.verdicted = Some(prepared.verdicted.clone());
+                held.parameters = parameters;
+                Admission::Held(held)
+            }
+            denied @ Admission::Denied(_) => denied,
+        })
     }
 
-    /// Whether executions of `prepared` need their bound values decoded for the policy.
+    /// Whether executions of `prepared` need their bound values decoded: for the policy, or
+    /// for reviewers when the statement was held at Parse.
     pub fn needs_parameters(&self, prepared: &Prepared) -> bool {
-        self.inner.gateway.policy().current().uses_parameters
-            && prepared.verdicted.takes_parameters()
+        prepared.verdicted.takes_parameters()
+            && (self.inner.gateway.policy().current().uses_parameters
+                || prepared.verdicted.decision.approval().is_some())
     }
 
     fn decide_text(&self, text: &str) -> Arc<Verdicted> {
@@ -414,7 +471,7 @@ impl Session {
 
     /// Keeps the policy's view of the search path in step with an allowed `SET search_path`
     /// (or `RESET`), so later unqualified names resolve as the server will resolve them.
-    fn follow_session_changes(&self, verdicted: &Verdicted) {
+    pub(crate) fn follow_session_changes(&self, verdicted: &Verdicted) {
         let Ok(statements) = &verdicted.analysis else {
             return;
         };
@@ -464,16 +521,16 @@ impl Session {
             .tickets
             .push(self.audited(i.gateway.audit().append(&event))?);
         i.gateway.metrics().statements.inc();
-        let permit = StatementPermit {
-            statement,
-            started: Instant::now(),
-            mask: decision
-                .mask
-                .as_ref()
-                .filter(|_| decision.is_allowed())
-                .map(|rules| MaskPlan::new(rules.clone(), i.gateway.masking().clone())),
-            tally: MaskTally::default(),
-        };
+        if decision.approval().is_some() {
+            return Ok(Admission::Held(HeldStatement {
+                statement,
+                text: Arc::from(text),
+                parameters: None,
+                decision: decision.clone(),
+                verdicted: None,
+            }));
+        }
+        let permit = self.permit(statement, decision);
         let Some(denial) = Denial::of(decision) else {
             return Ok(Admission::Allowed(permit));
         };
@@ -490,6 +547,50 @@ impl Session {
             .tickets
             .push(self.audited(i.gateway.audit().append(&result))?);
         Ok(Admission::Denied(denial))
+    }
+
+    /// The permit statement number `statement` runs under once `decision` lets it.
+    pub(crate) fn permit(&self, statement: u64, decision: &Decision) -> StatementPermit {
+        StatementPermit {
+            statement,
+            started: Instant::now(),
+            mask: self.mask_plan(decision),
+            tally: MaskTally::default(),
+        }
+    }
+
+    /// The masking a decision's results get; a denial has none.
+    pub(crate) fn mask_plan(&self, decision: &Decision) -> Option<MaskPlan> {
+        decision
+            .mask
+            .as_ref()
+            .filter(|_| decision.deny_reason().is_none())
+            .map(|rules| MaskPlan::new(rules.clone(), self.inner.gateway.masking().clone()))
+    }
+
+    /// Records the end of a held statement that will not run.
+    pub(crate) fn refuse_held(
+        &self,
+        batch: &mut AuditBatch,
+        permit: StatementPermit,
+        refusal: &Refusal,
+    ) -> Result<(), CoreError> {
+        let outcome = match refusal {
+            Refusal::Denied(reason) => {
+                self.inner.gateway.metrics().statements_denied.inc();
+                sluice_audit::Outcome::Denied {
+                    reason: reason.clone(),
+                }
+            }
+            Refusal::NotRun(reason) => sluice_audit::Outcome::NotExecuted {
+                reason: reason.clone(),
+            },
+        };
+        let result = self.result_event(permit, outcome, None, None);
+        batch
+            .tickets
+            .push(self.audited(self.inner.gateway.audit().append(&result))?);
+        Ok(())
     }
 
     /// Waits until every record in `batch` is durable (per the configured durability) and
@@ -607,6 +708,24 @@ impl Session {
     }
 }
 
+fn identity_facts(identity: &IdentityConfig) -> IdentityFacts {
+    IdentityFacts {
+        name: identity.name.clone(),
+        kind: identity.kind.as_str().to_owned(),
+        groups: identity.groups.clone(),
+        attributes: identity.attributes.clone(),
+    }
+}
+
+fn target_facts(target: &TargetConfig, database: &str) -> TargetFacts {
+    TargetFacts {
+        name: target.name.clone(),
+        kind: target.kind.as_str().to_owned(),
+        tags: target.tags.clone(),
+        database: database.to_owned(),
+    }
+}
+
 /// The address without its port: policies match networks, not ephemeral ports.
 fn client_ip(addr: &str) -> String {
     addr.parse::<std::net::SocketAddr>()
@@ -616,7 +735,7 @@ fn client_ip(addr: &str) -> String {
 
 fn audit_decision(d: &Decision) -> sluice_audit::Decision {
     sluice_audit::Decision {
-        verdict: if d.is_allowed() { "allow" } else { "deny" }.to_owned(),
+        verdict: d.verdict_name().to_owned(),
         reason: d.deny_reason().map(str::to_owned),
         rule: d.rule.clone(),
         policy: d.policy.clone(),

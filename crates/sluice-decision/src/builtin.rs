@@ -20,6 +20,15 @@ impl Policy for BuiltinPolicy {
         let rule = match input.request {
             Request::Connect => "builtin.allow_configured_identity",
             Request::Statement { .. } => "builtin.allow_and_audit",
+            // Everything is allowed already, so a grant could only matter to a policy that
+            // does not exist yet.
+            Request::Access { .. } => {
+                return Decision::deny(
+                    "builtin.no_grants",
+                    BUILTIN_POLICY_VERSION,
+                    "access grants need a policy directory that says what a grant allows".into(),
+                )
+            }
         };
         Decision::allow(rule, BUILTIN_POLICY_VERSION)
     }

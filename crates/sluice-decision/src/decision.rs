@@ -2,13 +2,21 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::MaskRules;
+use crate::{ApprovalRequirement, MaskRules};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     Allow,
-    Deny { reason: String },
+    /// Allowed once reviewers meeting every requirement approve; until then it must not run.
+    /// Deliberately not [`Verdict::Allow`] with a flag: code that only knows "allowed or
+    /// not" must treat a hold as not allowed.
+    Hold {
+        approval: Vec<ApprovalRequirement>,
+    },
+    Deny {
+        reason: String,
+    },
 }
 
 /// A verdict together with where it came from, so audit can name the exact rule and policy
@@ -21,7 +29,8 @@ pub struct Decision {
     pub rule: String,
     /// The version of the policy that was in force, e.g. a content digest of the policy files.
     pub policy: String,
-    /// What to mask in the results; only an allowing decision carries it, never an empty one.
+    /// What to mask in the results; only an allowing or holding decision carries it, never an
+    /// empty one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mask: Option<Arc<MaskRules>>,
 }
@@ -45,6 +54,7 @@ impl Decision {
         }
     }
 
+    /// Allowed outright: neither denied nor held for approval.
     pub fn is_allowed(&self) -> bool {
         matches!(self.verdict, Verdict::Allow)
     }
@@ -52,8 +62,25 @@ impl Decision {
     /// The denial reason, if denied.
     pub fn deny_reason(&self) -> Option<&str> {
         match &self.verdict {
-            Verdict::Allow => None,
+            Verdict::Allow | Verdict::Hold { .. } => None,
             Verdict::Deny { reason } => Some(reason),
+        }
+    }
+
+    /// What approval the request waits for, if held.
+    pub fn approval(&self) -> Option<&[ApprovalRequirement]> {
+        match &self.verdict {
+            Verdict::Hold { approval } => Some(approval),
+            Verdict::Allow | Verdict::Deny { .. } => None,
+        }
+    }
+
+    /// The verdict's name as audit records it.
+    pub fn verdict_name(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Allow => "allow",
+            Verdict::Hold { .. } => "hold",
+            Verdict::Deny { .. } => "deny",
         }
     }
 }

@@ -2,18 +2,14 @@
 //!
 //! The document is a contract with policy authors, so anything this gateway cannot honour is
 //! a denial that says why, never silently ignored: an unknown key may be a typo of a
-//! restriction (`reason` for `reasons`), and the reserved key (`approval`) asks for behaviour
-//! that would be unsafe to skip.
+//! restriction (`reason` for `reasons`), and a malformed `approval` or `mask` asks for
+//! behaviour that would be unsafe to skip.
 
 use std::sync::Arc;
 
 use regorus::Value;
 
-use crate::{Decision, MaskRules};
-
-/// Keys the gateway will honour once the issues that add them land; until then asking for
-/// them is refused.
-const RESERVED: [&str; 1] = ["approval"];
+use crate::{ApprovalRequirement, Decision, MaskRules, Verdict};
 
 /// The rule named when the document itself is unusable and names no rule.
 pub(crate) const INVALID_RULE: &str = "sluice.invalid_decision";
@@ -43,8 +39,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
     };
 
     // One pass over the entries: looking keys up by `Value` would allocate each key.
-    let (mut allow, mut rule, mut reasons, mut mask) = (None, None, None, None);
-    let mut reserved: Option<&str> = None;
+    let (mut allow, mut rule, mut reasons, mut mask, mut approval) = (None, None, None, None, None);
     let mut unknown: Option<String> = None;
     for (key, value) in object.iter() {
         match key {
@@ -53,13 +48,10 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
                 "rule" => rule = Some(value),
                 "reasons" => reasons = Some(value),
                 "mask" => mask = Some(value),
+                "approval" => approval = Some(value),
                 other => {
-                    if let Some(name) = RESERVED.iter().find(|r| **r == other) {
-                        reserved = Some(reserved.map_or(*name, |seen| seen.min(*name)));
-                    } else {
-                        let other = format!("{other:?}");
-                        unknown = Some(unknown.map_or(other.clone(), |seen| seen.min(other)));
-                    }
+                    let other = format!("{other:?}");
+                    unknown = Some(unknown.map_or(other.clone(), |seen| seen.min(other)));
                 }
             },
             other => {
@@ -86,16 +78,13 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
         }
         None => return deny(INVALID_RULE, "the decision names no rule".to_owned()),
     };
-    if let Some(key) = reserved {
-        return deny(
-            &rule,
-            format!("the decision asks for {key}, which this gateway does not support yet"),
-        );
-    }
     if let Some(key) = unknown {
         return deny(
             &rule,
-            format!("the decision has an unknown key {key} (known: allow, rule, reasons, mask)"),
+            format!(
+                "the decision has an unknown key {key} (known: allow, rule, reasons, mask, \
+                 approval)"
+            ),
         );
     }
 
@@ -134,11 +123,36 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
         Ok(mask) => mask.filter(|m| !m.is_empty()).map(Arc::new),
         Err(reason) => return deny(&rule, reason),
     };
+    let approval = match approval.map(read_approval).transpose() {
+        Ok(approval) => approval.unwrap_or_default(),
+        Err(reason) => return deny(&rule, reason),
+    };
     match allow {
-        Some(Value::Bool(true)) => Decision {
+        Some(Value::Bool(true)) if approval.is_empty() => Decision {
             mask,
             ..Decision::allow(rule, policy)
         },
+        Some(Value::Bool(true)) => {
+            let fallback = if reasons.is_empty() {
+                format!("approval required by rule {rule}")
+            } else {
+                reasons.join("; ")
+            };
+            let approval = approval
+                .into_iter()
+                .map(|mut r| {
+                    if r.reason.is_empty() {
+                        r.reason.clone_from(&fallback);
+                    }
+                    r
+                })
+                .collect();
+            Decision {
+                verdict: Verdict::Hold { approval },
+                mask,
+                ..Decision::allow(rule, policy)
+            }
+        }
         Some(Value::Bool(false)) => {
             let reason = if reasons.is_empty() {
                 format!("denied by rule {rule}")
@@ -166,6 +180,26 @@ fn read_mask(value: &Value) -> Result<MaskRules, String> {
     let json = serde_json::to_value(value)
         .map_err(|e| format!("the decision's mask cannot be read: {e}"))?;
     serde_json::from_value(json).map_err(|e| format!("the decision's mask is invalid: {e}"))
+}
+
+/// `approval` as requirements: one object, a list of them (all must be met), or `null` for
+/// none. A requirement that could never be met, or that anyone could meet, is refused.
+fn read_approval(value: &Value) -> Result<Vec<ApprovalRequirement>, String> {
+    if *value == Value::Null {
+        return Ok(Vec::new());
+    }
+    let json = serde_json::to_value(value)
+        .map_err(|e| format!("the decision's approval cannot be read: {e}"))?;
+    let requirements = if json.is_array() {
+        serde_json::from_value::<Vec<ApprovalRequirement>>(json)
+    } else {
+        serde_json::from_value::<ApprovalRequirement>(json).map(|r| vec![r])
+    }
+    .map_err(|e| format!("the decision's approval is invalid: {e}"))?;
+    for r in &requirements {
+        r.validate()?;
+    }
+    Ok(requirements)
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -244,13 +278,48 @@ mod tests {
     }
 
     #[test]
-    fn reserved_keys_deny() {
-        let d = read(r#"{"allow": true, "rule": "r", "approval": {}}"#);
-        assert!(!d.is_allowed());
-        assert_eq!(
-            d.deny_reason().unwrap(),
-            "the decision asks for approval, which this gateway does not support yet"
+    fn approval_holds_and_is_read_strictly() {
+        let d = read(
+            r#"{"allow": true, "rule": "r", "reasons": ["writes production"], "approval": {"groups": ["dba"]}}"#,
         );
+        assert!(!d.is_allowed());
+        assert!(d.deny_reason().is_none());
+        let approval = d.approval().unwrap();
+        assert_eq!(approval.len(), 1);
+        assert_eq!(approval[0].approvals, 1);
+        assert_eq!(approval[0].reason, "writes production");
+        assert_eq!(d.verdict_name(), "hold");
+
+        let d = read(
+            r#"{"allow": true, "rule": "r", "approval": [{"groups": ["dba"], "approvals": 2, "reason": "x"}, {"groups": ["sec"]}]}"#,
+        );
+        let approval = d.approval().unwrap();
+        assert_eq!(approval[0].approvals, 2);
+        assert_eq!(approval[0].reason, "x");
+        assert_eq!(approval[1].reason, "approval required by rule r");
+
+        // null and an empty list ask for nothing.
+        assert!(read(r#"{"allow": true, "rule": "r", "approval": null}"#).is_allowed());
+        assert!(read(r#"{"allow": true, "rule": "r", "approval": []}"#).is_allowed());
+        // A denial stays a denial.
+        let d = read(r#"{"allow": false, "rule": "r", "approval": {"groups": ["dba"]}}"#);
+        assert!(d.deny_reason().is_some());
+
+        for bad in [
+            r#"{}"#,
+            r#"{"groups": []}"#,
+            r#"{"groups": ["dba"], "approvals": 0}"#,
+            r#"{"groups": ["dba"], "approvals": 11}"#,
+            r#"{"groups": ["dba"], "approval": 1}"#,
+            r#"{"groups": "dba"}"#,
+            r#"5"#,
+        ] {
+            let d = read(&format!(
+                r#"{{"allow": true, "rule": "r", "approval": {bad}}}"#
+            ));
+            assert!(d.deny_reason().is_some(), "{bad}: {d:?}");
+            assert_eq!(d.rule, "r");
+        }
     }
 
     #[test]

@@ -55,7 +55,8 @@ pub struct TimeFacts {
     pub hour: u8,
 }
 
-/// A time-bound access grant. None exist until approvals fill them in.
+/// A live time-bound access grant of the identity on the target; expired and revoked ones are
+/// never shown.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct GrantFacts {
     pub id: String,
@@ -138,6 +139,13 @@ pub enum Request<'a> {
         /// Bound parameter values (text; binary ones as `\x` hex), only when deciding an
         /// execution whose decision may depend on them.
         parameters: Option<&'a [Option<String>]>,
+    },
+    /// Asking for a time-bound grant on the target (`sluice access request`). Allowed: granted
+    /// at once; held: granted when reviewers approve; denied: refused.
+    Access {
+        scope: &'a str,
+        duration_seconds: u64,
+        reason: &'a str,
     },
 }
 

@@ -42,7 +42,8 @@ names! {
     parameter_count = "parameter_count", setting = "setting", value = "value",
     scope = "scope", reason = "reason", expires_at = "expires_at", approvers = "approvers",
     read = "read", write = "write", ddl = "ddl", procedural = "procedural",
-    transaction = "transaction", utility = "utility",
+    transaction = "transaction", utility = "utility", access = "access",
+    duration_seconds = "duration_seconds",
 }
 
 /// The last part built for each kind of facts, with the facts it was built from.
@@ -228,6 +229,16 @@ fn request(n: &Names, request: &Request<'_>) -> Value {
                 }),
             ),
             (&n.statement, sql_statement(n, statement)),
+        ]),
+        Request::Access {
+            scope,
+            duration_seconds,
+            reason,
+        } => object([
+            (&n.action, n.access.clone()),
+            (&n.duration_seconds, Value::from(duration_seconds)),
+            (&n.reason, string(reason)),
+            (&n.scope, string(scope)),
         ]),
     }
 }

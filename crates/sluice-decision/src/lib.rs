@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`facts`]: what is known about the caller, the target and the request (the input document).
 //! - [`decision`]: the verdict and the rule and policy version that produced it.
+//! - [`approval`]: what a verdict that holds a request for reviewers asks of them.
 //! - [`builtin`]: the policy used until a Rego policy directory is configured.
 //! - [`bundle`]: the policy directory's `.rego` files as one versioned unit.
 //! - [`rego`]: deciding with a bundle (regorus); `document` reads the decision it returns,
@@ -17,6 +18,7 @@
 //! - [`cache`]: reusing statement decisions.
 //! - [`error`]: what can fail while setting a policy up.
 
+pub mod approval;
 pub mod builtin;
 pub mod bundle;
 pub mod cache;
@@ -32,6 +34,7 @@ pub mod mask;
 pub mod rego;
 pub mod tests;
 
+pub use approval::{requirements_met, ApprovalRequirement};
 pub use builtin::BuiltinPolicy;
 pub use bundle::{Bundle, BundleFile};
 pub use cache::{fingerprint, CacheKey, CacheSubject, DecisionCache};

@@ -139,7 +139,7 @@ fn slow_evaluation_times_out() {
 }
 
 #[test]
-fn reserved_and_unknown_keys_deny() {
+fn malformed_and_unknown_keys_deny() {
     let facts = Facts::new("a", "human", &[]);
     for (doc, reason) in [
         (
@@ -148,11 +148,11 @@ fn reserved_and_unknown_keys_deny() {
         ),
         (
             r#"{"allow": true, "rule": "r", "approval": {"by": "dba"}}"#,
-            "the decision asks for approval, which this gateway does not support yet",
+            "the decision's approval is invalid: unknown field `by`, expected one of `groups`, `approvals`, `reason`",
         ),
         (
             r#"{"allow": true, "rule": "r", "reason": "typo"}"#,
-            r#"the decision has an unknown key "reason" (known: allow, rule, reasons, mask)"#,
+            r#"the decision has an unknown key "reason" (known: allow, rule, reasons, mask, approval)"#,
         ),
         (
             r#"{"allow": "yes", "rule": "r"}"#,
@@ -164,6 +164,22 @@ fn reserved_and_unknown_keys_deny() {
         assert_eq!(d.deny_reason(), Some(reason));
         assert_eq!(d.rule, "r");
     }
+}
+
+#[test]
+fn approval_from_rego_holds() {
+    let facts = Facts::new("a", "human", &[]);
+    let policy = compile(&[(
+        "p.rego",
+        &format!(
+            "{HEAD}decision := {{\"allow\": true, \"rule\": \"r\", \"reasons\": [\"prod write\"], \"approval\": {{\"groups\": {{\"dba\"}}, \"approvals\": 2}}}}\n"
+        ),
+    )]);
+    let d = decide(&policy, &facts, StatementKind::Write);
+    let approval = d.approval().unwrap_or_else(|| panic!("not held: {d:?}"));
+    assert_eq!(approval[0].groups, ["dba"]);
+    assert_eq!(approval[0].approvals, 2);
+    assert_eq!(approval[0].reason, "prod write");
 }
 
 #[test]

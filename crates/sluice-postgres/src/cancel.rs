@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::Notify;
+
 use bytes::BytesMut;
 use subtle::ConstantTimeEq;
 use tokio::io::AsyncWriteExt;
@@ -19,6 +21,9 @@ struct Entry {
     target: Arc<TargetConfig>,
     backend_pid: i32,
     backend_secret: Vec<u8>,
+    /// Tells the session a cancel arrived: a statement held for approval is not running on
+    /// the target, so only the session can cancel it (by cancelling its review).
+    cancelled: Arc<Notify>,
 }
 
 #[derive(Default, Clone)]
@@ -31,6 +36,8 @@ pub struct CancelKey {
     registry: CancelRegistry,
     pub pid: i32,
     pub secret: Vec<u8>,
+    /// Notified on every accepted cancel of this session.
+    pub cancelled: Arc<Notify>,
 }
 
 impl Drop for CancelKey {
@@ -61,6 +68,7 @@ impl CancelRegistry {
                 break candidate;
             }
         };
+        let cancelled = Arc::new(Notify::new());
         map.insert(
             pid,
             Entry {
@@ -68,12 +76,14 @@ impl CancelRegistry {
                 target,
                 backend_pid,
                 backend_secret: backend_secret.to_vec(),
+                cancelled: cancelled.clone(),
             },
         );
         CancelKey {
             registry: self.clone(),
             pid,
             secret,
+            cancelled,
         }
     }
 
@@ -85,7 +95,12 @@ impl CancelRegistry {
             map.get(&pid).and_then(|e| {
                 let same: bool =
                     e.secret.len() == secret.len() && bool::from(e.secret.ct_eq(secret));
-                same.then(|| (e.target.clone(), e.backend_pid, e.backend_secret.clone()))
+                same.then(|| {
+                    // `notify_waiters`: only a session holding a statement is listening, and a
+                    // cancel sent while nothing was held must not cancel a later hold.
+                    e.cancelled.notify_waiters();
+                    (e.target.clone(), e.backend_pid, e.backend_secret.clone())
+                })
             })
         };
         let Some((target, backend_pid, backend_secret)) = found else {

@@ -30,6 +30,15 @@ pub enum StoreError {
     /// No token with this id exists.
     #[error("token {0:?} not found")]
     TokenNotFound(String),
+    /// No review with this id exists.
+    #[error("review {0} not found")]
+    ReviewNotFound(i64),
+    /// The review is no longer pending.
+    #[error("review {0} is already settled")]
+    ReviewSettled(i64),
+    /// This reviewer already decided this review.
+    #[error("{reviewer} already decided review {id}")]
+    DuplicateDecision { id: i64, reviewer: String },
     /// The caller passed a value the store refuses to persist.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),

@@ -4,24 +4,39 @@
 //! fronts) goes through the [`Store`] trait, so the embedded SQLite backend used
 //! by single-node deployments and a future PostgreSQL backend are interchangeable.
 //!
-//! For now the store holds gateway-issued access tokens. A token's secret is
-//! never stored: callers derive a SCRAM-SHA-256 verifier (`stored_key`,
-//! `server_key`, `iterations`) with the identity's salt and hand over only those
-//! bytes. This crate performs no cryptography at all.
+//! The store holds gateway-issued access tokens, reviews (requests for human
+//! approval, with each reviewer's decision) and the time-bound access grants
+//! they lead to.
+//!
+//! A token's secret is never stored: callers derive a SCRAM-SHA-256 verifier
+//! (`stored_key`, `server_key`, `iterations`) with the identity's salt and hand
+//! over only those bytes. This crate performs no cryptography at all.
+//!
+//! Reviews and grants are stored as the caller describes them; the store only
+//! enforces what must hold across processes sharing it: a review is settled
+//! exactly once, a reviewer decides a review at most once, and a grant's expiry
+//! is noted once. Their timestamps are unix milliseconds, whereas token
+//! timestamps are unix seconds.
 //!
 //! # Layout
 //!
 //! - `lib.rs`: the [`Store`] trait and the [`TokenRecord`] value type shared by
 //!   every backend.
+//! - `approvals.rs`: the review and grant value types ([`ReviewRecord`],
+//!   [`ReviewerDecision`], [`GrantRecord`]) and their listing filters
+//!   ([`ReviewFilter`], [`GrantFilter`]).
 //! - `error.rs`: [`StoreError`], the single error type of the crate.
 //! - `sqlite.rs`: [`SqliteStore`], the embedded backend built on `sqlx`.
 //! - `migrations/sqlite/`: schema migrations for the SQLite backend, embedded
 //!   into the binary at compile time. Each backend gets its own directory
 //!   because DDL is not portable between engines; queries are kept to the
 //!   common subset so the PostgreSQL backend can reuse their shape.
+//!   `0001_tokens.sql` holds identities and tokens, `0002_approvals.sql`
+//!   reviews, their decisions and grants.
 //! - `build.rs`: makes cargo rebuild when a migration file changes, since the
 //!   embedding macro cannot tell it so.
-//! - `tests/sqlite.rs`: behavioural tests against real database files.
+//! - `tests/sqlite.rs`: behavioural tests of tokens against real database files.
+//! - `tests/approvals.rs`: behavioural tests of reviews and grants, likewise.
 //!
 //! # Concurrency
 //!
@@ -30,17 +45,20 @@
 //! WAL journaling and a busy timeout, and every write is a single statement so
 //! it never needs a multi-statement transaction that could deadlock.
 
+mod approvals;
 mod error;
 mod sqlite;
 
 use std::fmt;
 
+pub use approvals::{GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
 /// Persistent gateway state, implemented once per database backend.
 ///
-/// All timestamps are unix seconds supplied by the caller, so behaviour is
+/// All timestamps are supplied by the caller (unix seconds for tokens, unix
+/// milliseconds for reviews and grants), so behaviour is
 /// deterministic in tests and every process sharing a store agrees on what
 /// "now" means only as far as their clocks do.
 #[async_trait::async_trait]
@@ -86,6 +104,44 @@ pub trait Store: Send + Sync + 'static {
     /// clock cannot make a token look unused. Fails with
     /// [`StoreError::TokenNotFound`] if the token does not exist.
     async fn mark_token_used(&self, id: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Stores a new review (its `id` and `decisions` are ignored) and returns its id, which
+    /// increases with every insert.
+    async fn insert_review(&self, review: &ReviewRecord) -> Result<i64, StoreError>;
+
+    /// One review with its decisions.
+    async fn review(&self, id: i64) -> Result<Option<ReviewRecord>, StoreError>;
+
+    /// Reviews matching `filter`, with their decisions, ordered by id.
+    async fn list_reviews(&self, filter: &ReviewFilter) -> Result<Vec<ReviewRecord>, StoreError>;
+
+    /// Records a reviewer's decision on a pending review. Fails with
+    /// [`StoreError::ReviewNotFound`], [`StoreError::ReviewSettled`] when it is no longer
+    /// pending, and [`StoreError::DuplicateDecision`] when this reviewer already decided it.
+    async fn add_review_decision(
+        &self,
+        id: i64,
+        decision: &ReviewerDecision,
+    ) -> Result<(), StoreError>;
+
+    /// Moves a pending review to `state` at `at_ms`; `Ok(false)` when it was not pending
+    /// (someone else settled it first), so exactly one caller settles each review.
+    async fn settle_review(&self, id: i64, state: &str, at_ms: i64) -> Result<bool, StoreError>;
+
+    /// Stores a new grant (its `id` is ignored) and returns its id.
+    async fn insert_grant(&self, grant: &GrantRecord) -> Result<i64, StoreError>;
+
+    async fn grant(&self, id: i64) -> Result<Option<GrantRecord>, StoreError>;
+
+    /// Grants matching `filter`, ordered by id.
+    async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<GrantRecord>, StoreError>;
+
+    /// Revokes a grant that is neither revoked nor expired at `at_ms`; `Ok(false)` otherwise.
+    async fn revoke_grant(&self, id: i64, at_ms: i64, by: &str) -> Result<bool, StoreError>;
+
+    /// Notes that the grant's expiry was announced; `Ok(false)` when it already was, so the
+    /// announcement happens once even with several gateways.
+    async fn note_grant_expired(&self, id: i64, at_ms: i64) -> Result<bool, StoreError>;
 }
 
 /// One gateway-issued access token, as persisted.

@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use sqlx::error::ErrorKind;
 use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::Row;
 
-use crate::{Store, StoreError, TokenRecord};
+use crate::{
+    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, Store, StoreError,
+    TokenRecord,
+};
 
 /// Schema for this backend, compiled into the binary so a fresh deployment
 /// needs no files besides the database itself.
@@ -30,6 +34,32 @@ const OPEN_RETRIES: u32 = 5;
 /// Column list shared by every token query so row decoding stays in one place.
 const TOKEN_COLUMNS: &str = "id, identity, stored_key, server_key, iterations, \
      created_at, expires_at, revoked_at, last_used_at";
+
+/// Reviews joined with their decisions, one row per decision (or one row with NULL
+/// decision columns for a review without any), so a review and its decisions are read by
+/// one statement and therefore from one consistent snapshot. Every column is aliased
+/// because SQLite leaves the names of unaliased `table.column` results unspecified.
+const REVIEW_SELECT: &str = "SELECT r.id AS id, r.kind AS kind, r.state AS state, \
+     r.requester AS requester, r.target AS target, r.detail AS detail, \
+     r.created_at_ms AS created_at_ms, r.expires_at_ms AS expires_at_ms, \
+     r.decided_at_ms AS decided_at_ms, \
+     d.reviewer AS d_reviewer, d.approve AS d_approve, d.comment AS d_comment, \
+     d.at_ms AS d_at_ms \
+     FROM reviews r LEFT JOIN review_decisions d ON d.review_id = r.id";
+
+/// Order of [`REVIEW_SELECT`] results: reviews by id, each review's decisions by time
+/// and then by insertion, which [`reviews_from_rows`] relies on to regroup them.
+const REVIEW_ORDER: &str = " ORDER BY r.id, d.at_ms, d.id";
+
+/// Column list shared by every grant query so row decoding stays in one place.
+const GRANT_COLUMNS: &str = "id, identity, target, scope, reason, approvers, review_id, \
+     created_at_ms, expires_at_ms, revoked_at_ms, revoked_by, expiry_noted_at_ms";
+
+/// Every state a review can be in; mirrors the CHECK constraint of `reviews.state`.
+const REVIEW_STATES: [&str; 5] = ["pending", "approved", "denied", "expired", "cancelled"];
+
+/// The states a pending review can be settled into.
+const SETTLED_STATES: [&str; 4] = ["approved", "denied", "expired", "cancelled"];
 
 /// [`Store`] backed by an SQLite database file (or memory, for tests).
 ///
@@ -180,6 +210,164 @@ fn tokens_from_rows(rows: &[SqliteRow]) -> Result<Vec<TokenRecord>, StoreError> 
     rows.iter().map(token_from_row).collect()
 }
 
+/// A value bound to a listing query's numbered placeholder.
+enum Bind<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// The `WHERE` clause of a listing query, built from the fields a filter sets.
+///
+/// Each condition is only present when its field is, rather than written as
+/// `($1 IS NULL OR col = $1)`, for the same reason as in `list_tokens`: PostgreSQL
+/// cannot infer the type of a parameter that is only compared with NULL.
+#[derive(Default)]
+struct Conditions<'a> {
+    clauses: Vec<String>,
+    binds: Vec<Bind<'a>>,
+}
+
+impl<'a> Conditions<'a> {
+    /// Adds `{lhs} $n` with `value` bound to the new placeholder `$n`.
+    fn compare(&mut self, lhs: &str, value: Bind<'a>) {
+        self.binds.push(value);
+        self.clauses.push(format!("{lhs} ${}", self.binds.len()));
+    }
+
+    /// Adds a condition without parameters.
+    fn fixed(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
+    /// ` WHERE ...`, or nothing when no condition was added.
+    fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    /// Binds the values in placeholder order.
+    fn bind<'q>(
+        &self,
+        mut query: Query<'q, Sqlite, SqliteArguments<'q>>,
+    ) -> Query<'q, Sqlite, SqliteArguments<'q>>
+    where
+        'a: 'q,
+    {
+        for value in &self.binds {
+            query = match *value {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(int) => query.bind(int),
+            };
+        }
+        query
+    }
+}
+
+fn review_conditions(filter: &ReviewFilter) -> Conditions<'_> {
+    let mut conditions = Conditions::default();
+    if let Some(state) = &filter.state {
+        conditions.compare("r.state =", Bind::Text(state));
+    }
+    if let Some(requester) = &filter.requester {
+        conditions.compare("r.requester =", Bind::Text(requester));
+    }
+    if let Some(since) = filter.since_ms {
+        conditions.compare("r.created_at_ms >=", Bind::Int(since));
+    }
+    if let Some(until) = filter.until_ms {
+        conditions.compare("r.created_at_ms <", Bind::Int(until));
+    }
+    conditions
+}
+
+fn grant_conditions(filter: &GrantFilter) -> Conditions<'_> {
+    let mut conditions = Conditions::default();
+    if let Some(identity) = &filter.identity {
+        conditions.compare("identity =", Bind::Text(identity));
+    }
+    if let Some(target) = &filter.target {
+        conditions.compare("target =", Bind::Text(target));
+    }
+    if let Some(at) = filter.live_at_ms {
+        conditions.compare("expires_at_ms >", Bind::Int(at));
+        conditions.fixed("revoked_at_ms IS NULL");
+    }
+    if let Some(by) = filter.unnoted_expiry_by_ms {
+        conditions.compare("expires_at_ms <=", Bind::Int(by));
+        // Spelled exactly like the predicate of `grants_unnoted_expiry_idx` so the
+        // planner can use that partial index.
+        conditions.fixed("revoked_at_ms IS NULL AND expiry_noted_at_ms IS NULL");
+    }
+    if let Some(since) = filter.since_ms {
+        conditions.compare("created_at_ms >=", Bind::Int(since));
+    }
+    if let Some(review) = filter.review_id {
+        conditions.compare("review_id =", Bind::Int(review));
+    }
+    conditions
+}
+
+/// Regroups [`REVIEW_SELECT`] rows (ordered by [`REVIEW_ORDER`]) into reviews.
+fn reviews_from_rows(rows: &[SqliteRow]) -> Result<Vec<ReviewRecord>, StoreError> {
+    let mut reviews: Vec<ReviewRecord> = Vec::new();
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        if reviews.last().is_none_or(|review| review.id != id) {
+            reviews.push(ReviewRecord {
+                id,
+                kind: row.try_get("kind")?,
+                state: row.try_get("state")?,
+                requester: row.try_get("requester")?,
+                target: row.try_get("target")?,
+                detail: row.try_get("detail")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+                expires_at_ms: row.try_get("expires_at_ms")?,
+                decided_at_ms: row.try_get("decided_at_ms")?,
+                decisions: Vec::new(),
+            });
+        }
+        // `reviewer` is NOT NULL in its table, so NULL here means the outer join found
+        // no decision at all.
+        let Some(reviewer) = row.try_get::<Option<String>, _>("d_reviewer")? else {
+            continue;
+        };
+        let decision = ReviewerDecision {
+            reviewer,
+            approve: row.try_get("d_approve")?,
+            comment: row.try_get("d_comment")?,
+            at_ms: row.try_get("d_at_ms")?,
+        };
+        if let Some(review) = reviews.last_mut() {
+            review.decisions.push(decision);
+        }
+    }
+    Ok(reviews)
+}
+
+fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
+    let id: i64 = row.try_get("id")?;
+    let approvers: String = row.try_get("approvers")?;
+    let approvers = serde_json::from_str(&approvers)
+        .map_err(|err| StoreError::Corrupt(format!("grant {id} has malformed approvers: {err}")))?;
+    Ok(GrantRecord {
+        id,
+        identity: row.try_get("identity")?,
+        target: row.try_get("target")?,
+        scope: row.try_get("scope")?,
+        reason: row.try_get("reason")?,
+        approvers,
+        review_id: row.try_get("review_id")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        expires_at_ms: row.try_get("expires_at_ms")?,
+        revoked_at_ms: row.try_get("revoked_at_ms")?,
+        revoked_by: row.try_get("revoked_by")?,
+        expiry_noted_at_ms: row.try_get("expiry_noted_at_ms")?,
+    })
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn identity_salt(&self, identity: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -326,5 +514,198 @@ impl Store for SqliteStore {
             return Err(StoreError::TokenNotFound(id.to_owned()));
         }
         Ok(())
+    }
+
+    async fn insert_review(&self, review: &ReviewRecord) -> Result<i64, StoreError> {
+        // Checked here too (the table has a CHECK) to report a clear error instead of
+        // a constraint failure.
+        if !REVIEW_STATES.contains(&review.state.as_str()) {
+            return Err(StoreError::InvalidArgument(
+                "review state must be pending, approved, denied, expired or cancelled",
+            ));
+        }
+        // RETURNING rather than `last_insert_rowid`: the same statement works on
+        // PostgreSQL.
+        let id = sqlx::query_scalar(
+            "INSERT INTO reviews (kind, state, requester, target, detail, \
+             created_at_ms, expires_at_ms, decided_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(&review.kind)
+        .bind(&review.state)
+        .bind(&review.requester)
+        .bind(&review.target)
+        .bind(&review.detail)
+        .bind(review.created_at_ms)
+        .bind(review.expires_at_ms)
+        .bind(review.decided_at_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn review(&self, id: i64) -> Result<Option<ReviewRecord>, StoreError> {
+        let sql = format!("{REVIEW_SELECT} WHERE r.id = $1{REVIEW_ORDER}");
+        let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?;
+        Ok(reviews_from_rows(&rows)?.into_iter().next())
+    }
+
+    async fn list_reviews(&self, filter: &ReviewFilter) -> Result<Vec<ReviewRecord>, StoreError> {
+        let conditions = review_conditions(filter);
+        let sql = format!("{REVIEW_SELECT}{}{REVIEW_ORDER}", conditions.where_sql());
+        let rows = conditions
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        reviews_from_rows(&rows)
+    }
+
+    async fn add_review_decision(
+        &self,
+        id: i64,
+        decision: &ReviewerDecision,
+    ) -> Result<(), StoreError> {
+        // The pending check and the insert are one statement, so a decision can never
+        // land on a review that another process settled in between.
+        let result = sqlx::query(
+            "INSERT INTO review_decisions (review_id, reviewer, approve, comment, at_ms) \
+             SELECT $1, $2, $3, $4, $5 \
+             WHERE EXISTS (SELECT 1 FROM reviews WHERE id = $1 AND state = 'pending')",
+        )
+        .bind(id)
+        .bind(&decision.reviewer)
+        .bind(decision.approve)
+        .bind(&decision.comment)
+        .bind(decision.at_ms)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(done) if done.rows_affected() > 0 => return Ok(()),
+            Ok(_) => {}
+            Err(sqlx::Error::Database(db)) if db.kind() == ErrorKind::UniqueViolation => {
+                return Err(StoreError::DuplicateDecision {
+                    id,
+                    reviewer: decision.reviewer.clone(),
+                });
+            }
+            Err(err) => return Err(err.into()),
+        }
+        // Nothing was inserted, so the review was missing or not pending; find out
+        // which. A review never returns to pending, so reading it afterwards is safe.
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM reviews WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match state {
+            Some(state) if state != "pending" => Err(StoreError::ReviewSettled(id)),
+            // Pending now means it was inserted after our statement ran: at that time it
+            // did not exist yet.
+            _ => Err(StoreError::ReviewNotFound(id)),
+        }
+    }
+
+    async fn settle_review(&self, id: i64, state: &str, at_ms: i64) -> Result<bool, StoreError> {
+        if !SETTLED_STATES.contains(&state) {
+            return Err(StoreError::InvalidArgument(
+                "a review can only be settled as approved, denied, expired or cancelled",
+            ));
+        }
+        // The `state = 'pending'` guard makes concurrent settlements race on one row
+        // update: exactly one changes the row, every other caller sees `false`.
+        let result = sqlx::query(
+            "UPDATE reviews SET state = $1, decided_at_ms = $2 \
+             WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(state)
+        .bind(at_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn insert_grant(&self, grant: &GrantRecord) -> Result<i64, StoreError> {
+        let approvers = serde_json::to_string(&grant.approvers)
+            .map_err(|_| StoreError::InvalidArgument("approvers cannot be encoded as JSON"))?;
+        let result = sqlx::query_scalar(
+            "INSERT INTO grants (identity, target, scope, reason, approvers, review_id, \
+             created_at_ms, expires_at_ms, revoked_at_ms, revoked_by, expiry_noted_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(&grant.identity)
+        .bind(&grant.target)
+        .bind(&grant.scope)
+        .bind(&grant.reason)
+        .bind(approvers)
+        .bind(grant.review_id)
+        .bind(grant.created_at_ms)
+        .bind(grant.expires_at_ms)
+        .bind(grant.revoked_at_ms)
+        .bind(&grant.revoked_by)
+        .bind(grant.expiry_noted_at_ms)
+        .fetch_one(&self.pool)
+        .await;
+        match (result, grant.review_id) {
+            (Ok(id), _) => Ok(id),
+            // The only foreign key is `review_id`.
+            (Err(sqlx::Error::Database(db)), Some(review_id))
+                if db.kind() == ErrorKind::ForeignKeyViolation =>
+            {
+                Err(StoreError::ReviewNotFound(review_id))
+            }
+            (Err(err), _) => Err(err.into()),
+        }
+    }
+
+    async fn grant(&self, id: i64) -> Result<Option<GrantRecord>, StoreError> {
+        let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<GrantRecord>, StoreError> {
+        let conditions = grant_conditions(filter);
+        let sql = format!(
+            "SELECT {GRANT_COLUMNS} FROM grants{} ORDER BY id",
+            conditions.where_sql()
+        );
+        let rows = conditions
+            .bind(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn revoke_grant(&self, id: i64, at_ms: i64, by: &str) -> Result<bool, StoreError> {
+        // Revoking an expired grant would claim someone cut access that had already
+        // ended, so only a live grant changes; the guard also keeps the first
+        // revocation's time and author.
+        let result = sqlx::query(
+            "UPDATE grants SET revoked_at_ms = $1, revoked_by = $2 \
+             WHERE id = $3 AND revoked_at_ms IS NULL AND expires_at_ms > $1",
+        )
+        .bind(at_ms)
+        .bind(by)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn note_grant_expired(&self, id: i64, at_ms: i64) -> Result<bool, StoreError> {
+        // Several gateways sweep for expired grants; the guard lets exactly one of
+        // them win the row and announce the expiry.
+        let result = sqlx::query(
+            "UPDATE grants SET expiry_noted_at_ms = $1 \
+             WHERE id = $2 AND expiry_noted_at_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
     }
 }

@@ -1,5 +1,6 @@
-//! The admin HTTP listener: `/healthz` for orchestrators, `/metrics` for Prometheus, and
-//! `/policy` (what is enforced; `POST /policy/reload` re-reads the policy directory).
+//! The admin HTTP listener: `/healthz` for orchestrators, `/metrics` for Prometheus,
+//! `/policy` (what is enforced; `POST /policy/reload` re-reads the policy directory), and the
+//! approval API (`approvals_api`: reviews, access requests, grants).
 
 use std::net::SocketAddr;
 
@@ -27,6 +28,7 @@ pub async fn serve(
         .route("/metrics", get(metrics))
         .route("/policy", get(policy))
         .route("/policy/reload", post(reload_policy))
+        .merge(crate::approvals_api::routes())
         .with_state(gateway);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -104,5 +106,6 @@ async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse {
         a.write_latency_us_total as f64 / 1e6,
         a.write_latency_us_max as f64 / 1e6
     ));
+    gateway.notifier().render_metrics(&mut text);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

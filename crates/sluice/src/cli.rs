@@ -1,4 +1,4 @@
-//! The command line: `sluice serve | token | audit | policy | demo`.
+//! The command line: `sluice serve | token | audit | policy | review | access | demo`.
 
 use std::path::PathBuf;
 
@@ -36,6 +36,10 @@ pub enum Command {
     /// Check, test and evaluate Rego policies; show what a gateway enforces.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// List, show and decide the requests a gateway holds for approval.
+    Review(ReviewArgs),
+    /// Ask a gateway for time-bound access; list and revoke grants.
+    Access(AccessArgs),
     /// Start a scratch PostgreSQL behind a gateway and print ready-to-paste psql commands.
     Demo(DemoArgs),
 }
@@ -130,6 +134,132 @@ pub enum PolicyCommand {
     },
 }
 
+/// The gateway a `review` or `access` command talks to. The token is read from SLUICE_TOKEN
+/// only: a flag would put it in shell history.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArg {
+    /// The gateway's admin URL, http://HOST:PORT. The token comes from SLUICE_TOKEN.
+    #[arg(long, env = "SLUICE_SERVER", value_name = "URL", global = true)]
+    pub server: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub connection: ServerArg,
+    #[command(subcommand)]
+    pub command: ReviewCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewCommand {
+    /// Reviews waiting for a decision (all of them with --all).
+    List {
+        /// Every review, decided ones too.
+        #[arg(long)]
+        all: bool,
+        /// The gateway's JSON array of reviews.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One review in full: requirements, decisions, the statement and its parameters.
+    Show {
+        /// r-42 or 42.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a review.
+    Approve {
+        /// r-42 or 42.
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+        /// Also grant the requester access for this long (e.g. 1h).
+        #[arg(long, value_name = "DURATION")]
+        grant: Option<String>,
+        /// What that grant covers.
+        #[arg(long, requires = "grant")]
+        scope: Option<String>,
+    },
+    /// Deny a review.
+    Deny {
+        /// r-42 or 42.
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// How many reviews ended which way, and how long decisions took.
+    Stats {
+        /// RFC 3339 time, or a duration meaning "that long ago" (e.g. 24h).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AccessArgs {
+    #[command(flatten)]
+    pub connection: ServerArg,
+    #[command(subcommand)]
+    pub command: AccessCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccessCommand {
+    /// Ask for access to a target for a while; policy grants it at once or opens a review.
+    Request {
+        target: String,
+        /// How long the access should last, e.g. 30m, 1h.
+        #[arg(long)]
+        duration: String,
+        /// Why, for the reviewers and the audit trail.
+        #[arg(long)]
+        reason: String,
+        /// What the access covers (the gateway's default when omitted).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Wait until a reviewer decides; exit non-zero unless approved.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits.
+        #[arg(long, value_name = "DURATION", default_value = "10m")]
+        wait_timeout: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grants in force (all of them with --all).
+    List {
+        /// Expired and revoked grants too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        identity: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        /// The gateway's JSON array of grants.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a grant now.
+    Revoke {
+        /// g-7 or 7.
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Grants issued, expired, revoked and active per identity.
+    Stats {
+        /// RFC 3339 time, or a duration meaning "that long ago" (e.g. 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Keep the demo's config and state here (a temporary directory by default).
@@ -146,6 +276,44 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Token(t) => crate::token_cmd::run(t).await,
         Command::Audit(a) => crate::audit_cmd::run(a),
         Command::Policy(p) => crate::policy_cmd::run(p).await,
+        Command::Review(r) => crate::review_cmd::run(r).await,
+        Command::Access(a) => crate::access_cmd::run(a).await,
         Command::Demo(d) => crate::demo::run(d).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn server_is_accepted_before_or_after_the_subcommand() {
+        for args in [
+            &["sluice", "review", "--server", "http://h:1", "list"][..],
+            &["sluice", "review", "list", "--server", "http://h:1"][..],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::Review(r) = cli.command else {
+                unreachable!("parsed as another command")
+            };
+            assert_eq!(r.connection.server.as_deref(), Some("http://h:1"));
+        }
+    }
+
+    #[test]
+    fn a_grant_scope_needs_a_grant() {
+        assert!(
+            Cli::try_parse_from(["sluice", "review", "approve", "42", "--scope", "*"]).is_err()
+        );
+        assert!(Cli::try_parse_from([
+            "sluice", "review", "approve", "42", "--grant", "1h", "--scope", "*"
+        ])
+        .is_ok());
     }
 }

@@ -1,5 +1,5 @@
 //! `sluice demo`: a scratch PostgreSQL with a small shop schema, a gateway in front of it on the
-//! embedded store enforcing the example policies, two identities with fresh tokens, and the
+//! embedded store enforcing the example policies, three identities with fresh tokens, and the
 //! commands to try it.
 
 use std::collections::BTreeMap;
@@ -16,13 +16,23 @@ use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
 const DATABASE: &str = "shop";
 /// alice is a developer bound by the example policies; ci-bot is a service that may read and
 /// write but not change the schema.
-const IDENTITIES: [(&str, &str, &str); 2] = [
+const IDENTITIES: [(&str, &str, &str); 3] = [
     ("alice", "human", "developers"),
     ("ci-bot", "service", "ci"),
+    // Reviews what alice may not do alone (approval.rego).
+    ("dana", "human", "dba"),
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
-const POLICIES: [(&str, &str); 10] = [
+const POLICIES: [(&str, &str); 12] = [
+    (
+        "approval.rego",
+        include_str!("../../../examples/policies/approval.rego"),
+    ),
+    (
+        "approval_test.rego",
+        include_str!("../../../examples/policies/approval_test.rego"),
+    ),
     (
         "connect.rego",
         include_str!("../../../examples/policies/connect.rego"),
@@ -222,7 +232,14 @@ fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
     println!("  DELETE FROM orders;                  denied: no WHERE clause");
     println!("  ALTER TABLE orders ADD note text;    denied: no DDL by humans on production");
     println!("  SELECT pg_read_file('/etc/passwd');  denied: dangerous function");
+    println!("  DELETE FROM orders WHERE id = 1;     held until dana (dba) approves it");
     println!("Edit a .rego file there and the gateway reloads it once its tests pass.\n");
+    if let (Some(admin), Some((_, token))) = (&info.admin_url, info.tokens.get_key_value("dana")) {
+        println!("Review held statements as dana, from another terminal:");
+        println!("  export SLUICE_SERVER={admin} SLUICE_TOKEN='{token}'");
+        println!("  {exe} review list");
+        println!("  {exe} review approve r-1 --comment \"ok\"\n");
+    }
     println!("See what was done, and check the audit chain:");
     println!("  {exe} audit search --config {}", info.config.display());
     println!("  {exe} audit verify --config {}", info.config.display());

@@ -5,19 +5,27 @@
 //! # Layout
 //! - [`cli`]: the command-line grammar (clap).
 //! - [`runtime`]: opens the state (store, audit, key) and runs the listeners; graceful shutdown.
-//! - [`admin`]: `/healthz` and `/metrics` over HTTP.
-//! - [`admin`]: also `/policy` (what is enforced) and `POST /policy/reload`.
+//! - [`admin`]: `/healthz` and `/metrics` over HTTP, `/policy` (what is enforced) and
+//!   `POST /policy/reload`; [`approvals_api`]: its reviews, access and grants endpoints.
 //! - [`token_cmd`], [`audit_cmd`], [`policy_cmd`]: the `token`, `audit` and `policy` subcommands.
+//! - [`review_cmd`], [`access_cmd`]: `review` (reviewers decide pending requests) and `access`
+//!   (requesters ask for time-bound access; grants), both clients of a gateway's admin API.
+//! - [`admin_client`]: the one HTTP client of the admin API (also behind `policy status`), its
+//!   wire types, and the tables and ages both commands print.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
 //! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).
 //! - [`logging`]: tracing subscriber setup.
 
+pub mod access_cmd;
 pub mod admin;
+pub mod admin_client;
+pub mod approvals_api;
 pub mod audit_cmd;
 pub mod cli;
 pub mod demo;
 pub mod logging;
 pub mod policy_cmd;
+pub mod review_cmd;
 pub mod runtime;
 pub mod scratch_pg;
 pub mod token_cmd;

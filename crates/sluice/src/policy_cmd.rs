@@ -115,8 +115,9 @@ async fn status(
             format!("http://{addr}")
         }
     };
-    let enforced: Enforced = serde_json::from_slice(&http_get(&server, "/policy").await?)
-        .context("the gateway's /policy answer is not what this version of sluice expects")?;
+    let enforced: Enforced =
+        serde_json::from_slice(&crate::admin_client::get_public(&server, "/policy").await?)
+            .context("the gateway's /policy answer is not what this version of sluice expects")?;
     if json && against.is_none() {
         println!("{}", serde_json::to_string_pretty(&enforced)?);
         return Ok(());
@@ -199,33 +200,4 @@ fn file_drift(enforced: &[PolicyFile], local: &[PolicyFile]) -> Vec<String> {
         }
     }
     out
-}
-
-/// A GET against the admin API. Plain HTTP/1.1: the admin listener is meant for loopback or a
-/// private network.
-async fn http_get(server: &str, path: &str) -> Result<Vec<u8>> {
-    use http_body_util::BodyExt;
-    let authority = server
-        .strip_prefix("http://")
-        .context("--server must be an http:// URL")?
-        .trim_end_matches('/');
-    let stream = tokio::net::TcpStream::connect(authority)
-        .await
-        .with_context(|| format!("connecting to the gateway's admin API at {server}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, authority)
-        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
-    let response = sender.send_request(request).await?;
-    let status = response.status();
-    let body = response.into_body().collect().await?.to_bytes();
-    if !status.is_success() {
-        bail!(
-            "{server}{path} answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    Ok(body.to_vec())
 }

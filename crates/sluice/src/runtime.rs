@@ -26,6 +26,7 @@ pub struct RunningGateway {
     postgres_task: Option<JoinHandle<()>>,
     admin_task: Option<JoinHandle<std::io::Result<()>>>,
     policy_watch: JoinHandle<()>,
+    approvals_housekeeping: JoinHandle<()>,
 }
 
 pub async fn open_store(config: &Config) -> Result<SqliteStore> {
@@ -101,7 +102,19 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         );
     }
     let pg_listen = config.postgres.listen;
-    let admin_listen = config.admin.listen;
+    let mut config = config;
+    // Bound before the gateway exists so that links to reviews name the real port when the
+    // configuration asks for an ephemeral one.
+    let admin_listener = match config.admin.listen {
+        Some(addr) => {
+            let listener = admin::bind(addr)
+                .await
+                .with_context(|| format!("binding the admin listener on {addr}"))?;
+            config.admin.listen = Some(listener.local_addr()?);
+            Some(listener)
+        }
+        None => None,
+    };
     let grace = config.gateway.shutdown_grace;
     let workers = Arc::new(sluice_core::workers::Workers::start(
         config.gateway.worker_threads,
@@ -110,6 +123,11 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let policy_watch = tokio::spawn({
         let gateway = gateway.clone();
         async move { gateway.watch_policy().await }
+    });
+    // Review expiry, grant expiry and the refresh of live grants, until the gateway stops.
+    let approvals_housekeeping = tokio::spawn({
+        let gateway = gateway.clone();
+        async move { gateway.run_approvals().await }
     });
 
     let (control, _) = watch::channel(ShutdownPhase::Running);
@@ -127,10 +145,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     }
     let mut admin_addr = None;
     let mut admin_task = None;
-    if let Some(addr) = admin_listen {
-        let listener = admin::bind(addr)
-            .await
-            .with_context(|| format!("binding the admin listener on {addr}"))?;
+    if let Some(listener) = admin_listener {
         admin_addr = Some(listener.local_addr()?);
         admin_task = Some(tokio::spawn(admin::serve(
             listener,
@@ -148,6 +163,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         postgres_task,
         admin_task,
         policy_watch,
+        approvals_housekeeping,
     })
 }
 
@@ -161,6 +177,7 @@ impl RunningGateway {
     /// the audit trail.
     pub async fn shutdown(mut self, reason: &str) -> Result<()> {
         self.policy_watch.abort();
+        self.approvals_housekeeping.abort();
         let _ = self.control.send(ShutdownPhase::Draining);
         if let Some(task) = self.postgres_task.take() {
             let _ = task.await;

@@ -15,41 +15,58 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use sluice_audit::AuditEvent;
 use sluice_decision::{
-    BuiltinPolicy, CacheSubject, DecisionCache, IdentityFacts, Policy, RegoOptions, RegoPolicy,
-    SessionFacts, TargetFacts, TestReport,
+    BuiltinPolicy, CacheSubject, DecisionCache, GrantFacts, IdentityFacts, Policy, RegoOptions,
+    RegoPolicy, SessionFacts, TargetFacts, TestReport,
 };
 use sluice_sql::SearchPath;
 
+use crate::approvals::GrantSnapshot;
 use crate::config::PolicyConfig;
 use crate::CoreError;
 pub use source::PolicySource;
 pub use verdict::{initial_search_path, Verdicted, RULE_EMPTY, RULE_PARSE};
 
 /// Everything the policy sees about who asks, where, and over which connection. Immutable: a
-/// session replaces its subject when a fact changes (a new search path).
+/// session replaces its subject when a fact changes (a new search path, a grant issued,
+/// revoked or expired).
 #[derive(Debug)]
 pub struct Subject {
     pub identity: IdentityFacts,
     pub target: TargetFacts,
     pub session: SessionFacts,
     pub search_path: SearchPath,
+    /// The identity's live grants on the target.
+    pub grants: Vec<GrantFacts>,
+    /// The grant book's generation the grants were read at, and the first of their expiries:
+    /// past either, they are read again before the next decision.
+    pub(crate) grants_generation: u64,
+    pub(crate) grants_valid_until_ms: i64,
     cache_key: Arc<CacheSubject>,
 }
 
 impl Subject {
-    pub fn new(
+    pub(crate) fn new(
         identity: IdentityFacts,
         target: TargetFacts,
         mut session: SessionFacts,
         search_path: SearchPath,
+        grants: GrantSnapshot,
     ) -> Subject {
         session.search_path = search_path.schemas().to_vec();
-        let cache_key = Arc::new(CacheSubject::new(&identity, &target, &session, &[]));
+        let cache_key = Arc::new(CacheSubject::new(
+            &identity,
+            &target,
+            &session,
+            &grants.facts,
+        ));
         Subject {
             identity,
             target,
             session,
             search_path,
+            grants: grants.facts,
+            grants_generation: grants.generation,
+            grants_valid_until_ms: grants.valid_until_ms,
             cache_key,
         }
     }
@@ -61,7 +78,32 @@ impl Subject {
             self.target.clone(),
             self.session.clone(),
             search_path,
+            self.grant_snapshot(),
         )
+    }
+
+    /// The same subject with the grants as they are now.
+    pub(crate) fn with_grants(&self, grants: GrantSnapshot) -> Subject {
+        Subject::new(
+            self.identity.clone(),
+            self.target.clone(),
+            self.session.clone(),
+            self.search_path.clone(),
+            grants,
+        )
+    }
+
+    fn grant_snapshot(&self) -> GrantSnapshot {
+        GrantSnapshot {
+            facts: self.grants.clone(),
+            generation: self.grants_generation,
+            valid_until_ms: self.grants_valid_until_ms,
+        }
+    }
+
+    /// Whether the grants were read before the last change or have run out since.
+    pub(crate) fn grants_stale(&self, generation: u64, now_ms: i64) -> bool {
+        self.grants_generation != generation || now_ms >= self.grants_valid_until_ms
     }
 }
 

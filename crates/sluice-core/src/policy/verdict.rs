@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use sluice_decision::{CacheKey, Decision, Input, MaskRules, Request, SqlStatement, Verdict};
+use sluice_decision::{
+    ApprovalRequirement, CacheKey, Decision, Input, MaskRules, Request, SqlStatement, Verdict,
+};
 use sluice_sql::SearchPath;
 
 use super::{ActivePolicy, Subject};
@@ -122,6 +124,7 @@ impl ActivePolicy {
         }
         let mut rules: Vec<String> = Vec::new();
         let mut masks: Vec<Arc<MaskRules>> = Vec::new();
+        let mut approval: Vec<ApprovalRequirement> = Vec::new();
         for (index, statement) in statements.iter().enumerate() {
             let decision = self.policy.decide(&Input {
                 identity: &subject.identity,
@@ -134,7 +137,7 @@ impl ActivePolicy {
                     parameters,
                 },
                 time: &tick.facts,
-                grants: &[],
+                grants: &subject.grants,
             });
             if let Verdict::Deny { reason } = decision.verdict {
                 let reason = if count > 1 {
@@ -147,6 +150,15 @@ impl ActivePolicy {
                     ..decision
                 };
             }
+            if let Verdict::Hold { approval: asked } = decision.verdict {
+                // The string runs whole or not at all, so it waits for every requirement of
+                // every statement in it.
+                for requirement in asked {
+                    if !approval.contains(&requirement) {
+                        approval.push(requirement);
+                    }
+                }
+            }
             if !rules.contains(&decision.rule) {
                 rules.push(decision.rule);
             }
@@ -158,7 +170,13 @@ impl ActivePolicy {
             0 | 1 => masks.pop(),
             _ => Some(Arc::new(MaskRules::union(masks.iter().map(|m| &**m)))),
         };
+        let verdict = if approval.is_empty() {
+            Verdict::Allow
+        } else {
+            Verdict::Hold { approval }
+        };
         Decision {
+            verdict,
             mask,
             ..Decision::allow(rules.join(","), self.policy.version())
         }
@@ -172,7 +190,19 @@ impl ActivePolicy {
             session: &subject.session,
             request: Request::Connect,
             time: &tick.facts,
-            grants: &[],
+            grants: &subject.grants,
+        })
+    }
+
+    /// May this subject have the access it asks for, and with whose approval?
+    pub fn decide_access(&self, subject: &Subject, tick: &Tick, request: Request<'_>) -> Decision {
+        self.policy.decide(&Input {
+            identity: &subject.identity,
+            target: &subject.target,
+            session: &subject.session,
+            request,
+            time: &tick.facts,
+            grants: &subject.grants,
         })
     }
 

@@ -8,7 +8,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use sluice_core::{
-    Admission, AuditBatch, Denial, DenialKind, Preparation, Prepared, Sealed, Session,
+    Admission, AuditBatch, Denial, DenialKind, HeldStatement, Preparation, Prepared, Sealed,
+    Session,
 };
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::encode::{self, Report};
@@ -49,6 +50,13 @@ pub struct FrontendHalf<'s> {
     bytes_read: u64,
     /// Reused from batch to batch so the hot path does not allocate its lists each time.
     plan: Plan,
+    /// The reviewers' verdict on the held request at the front of the buffer, used instead of
+    /// deciding it again when the buffer is planned after the hold.
+    reviewed: Option<Admission>,
+    /// The client closed its side while a request was held.
+    client_closed: bool,
+    /// Notified when the client sends a CancelRequest for this session.
+    cancelled: Arc<tokio::sync::Notify>,
 }
 
 /// What to do with the messages of one read batch.
@@ -61,6 +69,8 @@ struct Plan {
     forward: Vec<Chunk>,
     /// A message the gateway sends just before the one being planned.
     insert_before: Option<Bytes>,
+    /// A request the policy holds for approval; planning stops in front of it.
+    held: Option<HeldStatement>,
     terminate: bool,
 }
 
@@ -76,6 +86,7 @@ impl<'s> FrontendHalf<'s> {
         upstream: WriteHalf<UpstreamStream>,
         expects: ExpectQueue,
         max_message_bytes: usize,
+        cancelled: Arc<tokio::sync::Notify>,
     ) -> Self {
         FrontendHalf {
             session,
@@ -89,6 +100,9 @@ impl<'s> FrontendHalf<'s> {
             discarding_until_sync: false,
             bytes_read: 0,
             plan: Plan::default(),
+            reviewed: None,
+            client_closed: false,
+            cancelled,
         }
     }
 
@@ -99,16 +113,23 @@ impl<'s> FrontendHalf<'s> {
     pub async fn run(&mut self) -> Result<FrontendEnd, PgError> {
         let metrics = self.session.gateway().metrics();
         loop {
-            self.expects.room().await;
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
-                self.buf.reserve(READ_CHUNK);
+            // After a hold, the buffer holds the reviewed request and perhaps more: plan it
+            // before reading again.
+            if self.reviewed.is_none() {
+                if self.client_closed {
+                    return Ok(FrontendEnd::Disconnected);
+                }
+                self.expects.room().await;
+                if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                    self.buf.reserve(READ_CHUNK);
+                }
+                let n = self.client.read_buf(&mut self.buf).await?;
+                if n == 0 {
+                    return Ok(FrontendEnd::Disconnected);
+                }
+                self.bytes_read += n as u64;
+                metrics.bytes_from_clients.add(n as u64);
             }
-            let n = self.client.read_buf(&mut self.buf).await?;
-            if n == 0 {
-                return Ok(FrontendEnd::Disconnected);
-            }
-            self.bytes_read += n as u64;
-            metrics.bytes_from_clients.add(n as u64);
 
             let mut plan = std::mem::take(&mut self.plan);
             plan.forward.clear();
@@ -135,11 +156,72 @@ impl<'s> FrontendHalf<'s> {
                 self.buf.advance(consumed);
             }
             let terminate = plan.terminate;
+            let held = plan.held.take();
+            if let Some(held) = held {
+                match self.hold(held, &mut plan.audit).await {
+                    Ok(admission) => self.reviewed = Some(admission),
+                    Err(e) => return Err(self.abandon(plan, e)),
+                }
+            }
             self.plan = plan;
             if terminate {
                 return Ok(FrontendEnd::Terminated);
             }
         }
+    }
+
+    /// Puts a held request to reviewers, tells the client, and waits for the verdict while
+    /// watching the client: if it leaves or cancels the statement (psql's Ctrl-C), the review
+    /// is cancelled. What the client sends meanwhile stays buffered behind the held request,
+    /// in order.
+    async fn hold(
+        &mut self,
+        held: HeldStatement,
+        audit: &mut AuditBatch,
+    ) -> Result<Admission, PgError> {
+        let pending = self.session.open_statement_review(held).await?;
+        let mut notice = BytesMut::new();
+        encode::notice_response(
+            &mut notice,
+            Report {
+                severity: "NOTICE",
+                code: "00000",
+                message: &pending.notice(),
+            },
+        );
+        self.expects.push([Expect::Inject {
+            message: notice.freeze(),
+            ready: false,
+        }]);
+        let limit = self.max_message_bytes;
+        let (client, buf, bytes_read, closed) = (
+            &mut self.client,
+            &mut self.buf,
+            &mut self.bytes_read,
+            &mut self.client_closed,
+        );
+        let watch_client = async move {
+            // Reading is how a closed socket shows; stop reading (and let TCP push back) once
+            // a whole message's worth is waiting.
+            while buf.len() < limit {
+                match client.read_buf(buf).await {
+                    Ok(0) | Err(_) => {
+                        *closed = true;
+                        return;
+                    }
+                    Ok(n) => *bytes_read += n as u64,
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let cancelled = self.cancelled.clone();
+        let abandoned = async move {
+            tokio::select! {
+                () = watch_client => {}
+                () = cancelled.notified() => {}
+            }
+        };
+        Ok(self.session.await_review(audit, pending, abandoned).await?)
     }
 
     /// Audits the admitted requests of a batch that will not be forwarded because of `error`
@@ -172,6 +254,15 @@ impl<'s> FrontendHalf<'s> {
             let start = pos;
             pos += f.len;
             let keep = self.plan_message(plan, f.tag, f.body(&buf[start..]))?;
+            // A reviewers' verdict belongs to the first message only, whatever that message
+            // turned out to need.
+            self.reviewed = None;
+            if plan.held.is_some() {
+                // Left in the buffer: planned again, with the reviewers' verdict, after the
+                // hold. Everything before it goes now.
+                pos = start;
+                break;
+            }
             if let Some(inserted) = plan.insert_before.take() {
                 plan.forward.push(Chunk::Client(forward_from..start));
                 plan.forward.push(Chunk::Gateway(inserted));
@@ -199,9 +290,16 @@ impl<'s> FrontendHalf<'s> {
                 // A simple query destroys the unnamed statement and portal on the server.
                 self.statements.remove(&b""[..]);
                 self.portals.remove(&b""[..]);
-                let text = lossy(sql);
-                match self.session.admit_query(&mut plan.audit, &text)? {
+                let admission = match self.reviewed.take() {
+                    Some(reviewed) => reviewed,
+                    None => self.session.admit_query(&mut plan.audit, &lossy(sql))?,
+                };
+                match admission {
                     Admission::Allowed(permit) => plan.expects.push(Expect::SimpleQuery(permit)),
+                    Admission::Held(held) => {
+                        plan.held = Some(held);
+                        return Ok(false);
+                    }
                     Admission::Denied(denial) => {
                         plan.expects.push(Expect::Inject {
                             message: denial_bytes(&denial),
@@ -270,10 +368,13 @@ impl<'s> FrontendHalf<'s> {
                         }
                     }
                 };
-                match self
-                    .session
-                    .admit_execute(&mut plan.audit, &prepared, parameters)?
-                {
+                let admission = match self.reviewed.take() {
+                    Some(reviewed) => reviewed,
+                    None => self
+                        .session
+                        .admit_execute(&mut plan.audit, &prepared, parameters)?,
+                };
+                match admission {
                     Admission::Allowed(permit) => {
                         // Execute's rows come without a description; to mask them the gateway
                         // asks for the portal's own, which reflects Bind's result formats.
@@ -284,6 +385,10 @@ impl<'s> FrontendHalf<'s> {
                             plan.expects.push(Expect::MaskDescribe(mask.clone()));
                         }
                         plan.expects.push(Expect::Execute(permit))
+                    }
+                    Admission::Held(held) => {
+                        plan.held = Some(held);
+                        return Ok(false);
                     }
                     Admission::Denied(denial) => {
                         return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));

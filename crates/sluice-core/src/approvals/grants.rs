@@ -1,0 +1,127 @@
+//! The live grants the policy sees, kept in memory so deciding a statement never waits for the
+//! store, and their expiry.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use sluice_audit::AuditEvent;
+use sluice_decision::GrantFacts;
+use sluice_store::{GrantFilter, GrantRecord};
+
+use super::{grant_id, now_ms, rfc3339_ms, view::GrantView};
+use crate::gateway::Gateway;
+use crate::notify::Notification;
+use crate::CoreError;
+
+/// Live grants (not revoked, not expired when last read) of every identity, and a generation
+/// that changes whenever that set does, so sessions know when to look again.
+#[derive(Default)]
+pub(crate) struct GrantBook {
+    live: ArcSwap<Vec<GrantRecord>>,
+    generation: AtomicU64,
+}
+
+/// One identity's grants on one target, as the policy sees them, and until when that holds.
+pub(crate) struct GrantSnapshot {
+    pub facts: Vec<GrantFacts>,
+    pub generation: u64,
+    /// The earliest expiry among them: after it, the snapshot is stale whatever the generation.
+    pub valid_until_ms: i64,
+}
+
+impl GrantBook {
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// `identity`'s grants on `target` live at `now_ms`.
+    pub(crate) fn snapshot(&self, identity: &str, target: &str, now_ms: i64) -> GrantSnapshot {
+        // Read the generation first: a replacement between the two reads then only makes
+        // the snapshot look older than it is, never newer.
+        let generation = self.generation();
+        let live = self.live.load();
+        let mut valid_until_ms = i64::MAX;
+        let facts = live
+            .iter()
+            .filter(|g| g.identity == identity && g.target == target && g.expires_at_ms > now_ms)
+            .map(|g| {
+                valid_until_ms = valid_until_ms.min(g.expires_at_ms);
+                GrantFacts {
+                    id: grant_id(g.id),
+                    target: g.target.clone(),
+                    scope: g.scope.clone(),
+                    reason: g.reason.clone(),
+                    expires_at: rfc3339_ms(g.expires_at_ms),
+                    approvers: g.approvers.clone(),
+                }
+            })
+            .collect();
+        GrantSnapshot {
+            facts,
+            generation,
+            valid_until_ms,
+        }
+    }
+
+    fn replace(&self, live: Vec<GrantRecord>) {
+        if **self.live.load() != live {
+            self.live.store(Arc::new(live));
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Gateway {
+    /// Reads the live grants from the store; grants issued or revoked through another gateway
+    /// on the same store arrive this way.
+    pub(crate) async fn refresh_grants(&self) -> Result<(), CoreError> {
+        let live = self
+            .store()
+            .list_grants(&GrantFilter {
+                live_at_ms: Some(now_ms()),
+                ..GrantFilter::default()
+            })
+            .await?;
+        self.approvals().grants.replace(live);
+        Ok(())
+    }
+
+    /// Announces grants that ran out: audit, metrics, webhooks, once per grant even with
+    /// several gateways (the store notes who announced first).
+    pub(crate) async fn announce_expired_grants(&self) -> Result<(), CoreError> {
+        let now = now_ms();
+        let expired = self
+            .store()
+            .list_grants(&GrantFilter {
+                unnoted_expiry_by_ms: Some(now),
+                ..GrantFilter::default()
+            })
+            .await?;
+        for g in expired {
+            if !self.store().note_grant_expired(g.id, now).await? {
+                continue;
+            }
+            self.audit()
+                .record(&AuditEvent::GrantExpired {
+                    grant: grant_id(g.id),
+                    identity: g.identity.clone(),
+                    target: g.target.clone(),
+                })
+                .await?;
+            self.metrics().approvals.grants_expired.inc();
+            self.approvals().notifier.notify(Notification {
+                event: "grant.expired",
+                summary: format!(
+                    "Grant {} of {} on {} expired",
+                    grant_id(g.id),
+                    g.identity,
+                    g.target
+                ),
+                url: None,
+                data: serde_json::to_value(GrantView::new(&g, now)).unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+}

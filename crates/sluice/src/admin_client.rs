@@ -1,0 +1,764 @@
+//! The client side of a gateway's admin REST API, shared by `sluice review`, `sluice access`
+//! and `sluice policy status`: the one HTTP client in the crate, the wire types of reviews and
+//! grants (read leniently, so a newer gateway's extra fields do not break an older CLI), and the
+//! presentation both commands use (ages, durations, tables).
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sluice_core::secret::Secret;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// A gateway that accepts the connection but never answers should not hang a terminal forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The environment variable holding the caller's gateway token. There is deliberately no flag:
+/// a token typed on a command line lands in shell history and in `ps` output.
+pub const TOKEN_ENV: &str = "SLUICE_TOKEN";
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+/// Where the admin API listens. Plain HTTP/1.1 only: the admin listener is meant for loopback
+/// or a private network.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    /// As given, for messages.
+    server: String,
+    /// `host:port`, for the connection and the Host header.
+    authority: String,
+}
+
+impl Endpoint {
+    fn parse(server: &str) -> Result<Self> {
+        let authority = server
+            .strip_prefix("http://")
+            .context("--server must be an http:// URL")?
+            .trim_end_matches('/');
+        Ok(Endpoint {
+            server: server.to_owned(),
+            authority: authority.to_owned(),
+        })
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Bytes,
+}
+
+/// One request on a fresh connection: the CLI makes a handful of calls, so pooling buys nothing.
+async fn exchange(
+    endpoint: &Endpoint,
+    method: Method,
+    path: &str,
+    token: Option<&Secret>,
+    body: Option<Vec<u8>>,
+) -> Result<Reply> {
+    tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        exchange_untimed(endpoint, method, path, token, body),
+    )
+    .await
+    .map_err(|_| {
+        anyhow!(
+            "the gateway's admin API at {} did not answer within {}s",
+            endpoint.server,
+            REQUEST_TIMEOUT.as_secs()
+        )
+    })?
+}
+
+async fn exchange_untimed(
+    endpoint: &Endpoint,
+    method: Method,
+    path: &str,
+    token: Option<&Secret>,
+    body: Option<Vec<u8>>,
+) -> Result<Reply> {
+    use http_body_util::BodyExt;
+    let stream = tokio::net::TcpStream::connect(&endpoint.authority)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to the gateway's admin API at {}",
+                endpoint.server
+            )
+        })?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, &endpoint.authority);
+    if let Some(token) = token {
+        request = request.header(AUTHORIZATION, bearer(token)?);
+    }
+    let body = match body {
+        Some(json) => {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json");
+            Bytes::from(json)
+        }
+        None => Bytes::new(),
+    };
+    let response = sender
+        .send_request(request.body(http_body_util::Full::new(body))?)
+        .await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(Reply { status, body })
+}
+
+/// Marked sensitive so that hyper never logs or prints it.
+fn bearer(token: &Secret) -> Result<HeaderValue> {
+    // The error carries no part of the value, so it cannot leak the token.
+    let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose()))
+        .map_err(|_| anyhow!("{TOKEN_ENV} holds characters an HTTP header cannot carry"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// A GET needing no token (`/policy`); any non-2xx status is an error quoting the body.
+pub async fn get_public(server: &str, path: &str) -> Result<Vec<u8>> {
+    let endpoint = Endpoint::parse(server)?;
+    let reply = exchange(&endpoint, Method::GET, path, None, None).await?;
+    if !reply.status.is_success() {
+        bail!(
+            "{server}{path} answered {}: {}",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    Ok(reply.body.to_vec())
+}
+
+/// The admin API as one caller: a server and that caller's token.
+#[derive(Debug)]
+pub struct AdminClient {
+    endpoint: Endpoint,
+    token: Secret,
+}
+
+impl AdminClient {
+    /// The server from `--server`/`SLUICE_SERVER`, the token from [`TOKEN_ENV`].
+    pub fn from_env(server: Option<String>) -> Result<Self> {
+        let token = match std::env::var(TOKEN_ENV) {
+            Ok(t) => Some(t),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => bail!("{TOKEN_ENV} is not valid UTF-8"),
+        };
+        Self::new(server, token)
+    }
+
+    fn new(server: Option<String>, token: Option<String>) -> Result<Self> {
+        let server = server
+            .filter(|s| !s.trim().is_empty())
+            .context("no gateway given: pass --server http://HOST:PORT or set SLUICE_SERVER")?;
+        let token = token.filter(|t| !t.trim().is_empty()).with_context(|| {
+            format!("no token: set {TOKEN_ENV} to your gateway token (there is no flag, to keep it out of shell history)")
+        })?;
+        Ok(AdminClient {
+            endpoint: Endpoint::parse(&server)?,
+            token: Secret::new(token.trim().to_owned()),
+        })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T> {
+        self.call(Method::POST, path, Some(serde_json::to_vec(body)?))
+            .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T> {
+        let reply = exchange(&self.endpoint, method, path, Some(&self.token), body).await?;
+        if !reply.status.is_success() {
+            return Err(api_error(reply.status, &reply.body));
+        }
+        serde_json::from_slice(&reply.body).with_context(|| {
+            format!("the gateway's answer to {path} is not what this version of sluice expects")
+        })
+    }
+}
+
+/// `message (HTTP status)` from the API's `{"error": "message"}`; anything else (a proxy's HTML
+/// page, say) is quoted briefly.
+fn api_error(status: StatusCode, body: &[u8]) -> anyhow::Error {
+    #[derive(Deserialize)]
+    struct ApiError {
+        error: String,
+    }
+    match serde_json::from_slice::<ApiError>(body) {
+        Ok(e) => anyhow!("{} (HTTP {})", one_line(&e.error, 500), status.as_u16()),
+        Err(_) => anyhow!(
+            "the gateway answered HTTP {}: {}",
+            status.as_u16(),
+            one_line(&String::from_utf8_lossy(body), 200)
+        ),
+    }
+}
+
+/// Takes one field out of an answer object, keeping its JSON as the server sent it (for
+/// `--json`, which prints what the gateway said rather than what this CLI understood).
+pub fn take_field(mut answer: serde_json::Value, name: &str) -> Result<serde_json::Value> {
+    answer
+        .get_mut(name)
+        .map(serde_json::Value::take)
+        .with_context(|| {
+            format!(
+                "the gateway's answer has no {name:?} field; is it a different version of sluice?"
+            )
+        })
+}
+
+/// Prints JSON the way every `--json` of these commands does: pretty, keys in a stable order.
+pub fn print_json(value: &serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request parts
+
+/// `r-42` from `r-42` or `42` (likewise `g-7`). The id goes into a URL path, so only characters
+/// that cannot change the path (no `/`, `.`, `?`, `%`) are accepted.
+pub fn normalize_id(input: &str, prefix: &str, noun: &str) -> Result<String> {
+    let input = input.trim();
+    let bare = input.strip_prefix(prefix).unwrap_or(input);
+    let valid = !bare.is_empty() && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        bail!("{input:?} is not a {noun} id (expected like {prefix}42 or 42)");
+    }
+    Ok(format!("{prefix}{bare}"))
+}
+
+pub fn review_id(input: &str) -> Result<String> {
+    normalize_id(input, "r-", "review")
+}
+
+pub fn grant_id(input: &str) -> Result<String> {
+    normalize_id(input, "g-", "grant")
+}
+
+/// A positive humantime duration (`1h`, `30m`), checked here so that a typo fails before any
+/// request is made.
+pub fn parse_duration(text: &str, flag: &str) -> Result<Duration> {
+    let d = humantime::parse_duration(text.trim())
+        .with_context(|| format!("{flag} {text:?} is not a duration like 30m or 1h"))?;
+    if d.is_zero() {
+        bail!("{flag} must be longer than zero");
+    }
+    Ok(d)
+}
+
+/// `--since` (RFC 3339, or a duration meaning that long ago) as the UTC RFC 3339 time the
+/// stats endpoints take.
+pub fn since_param(since: &str) -> Result<String> {
+    let t = crate::audit_cmd::parse_time(since.trim())?;
+    Ok(t.to_offset(time::UtcOffset::UTC).format(&Rfc3339)?)
+}
+
+/// `?a=1&b=2` from the pairs whose value is present, percent-encoded; empty when none is.
+pub fn query(pairs: &[(&str, Option<&str>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", percent_encode(v))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters: `+` in an offset would otherwise read as a
+/// space, `&` in a name would split the query.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Review {
+    pub id: String,
+    pub state: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub requester: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub session: Option<String>,
+    #[serde(default)]
+    pub statement: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<Vec<Option<String>>>,
+    #[serde(default)]
+    pub access: Option<AccessAsked>,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub rule: String,
+    #[serde(default)]
+    pub policy: String,
+    #[serde(default)]
+    pub requirements: Vec<Requirement>,
+    #[serde(default)]
+    pub decisions: Vec<Decision>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub decided_at: Option<String>,
+    #[serde(default)]
+    pub grant: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Review {
+    pub fn approvals_recorded(&self) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| d.verdict == "approve")
+            .count()
+    }
+
+    /// The client cannot know reviewers' groups, so this is the plain sum of what each
+    /// requirement asks for.
+    pub fn approvals_required(&self) -> u64 {
+        self.requirements.iter().map(|r| r.approvals).sum()
+    }
+
+    pub fn reviewers(&self, verdict: &str) -> Vec<&str> {
+        self.decisions
+            .iter()
+            .filter(|d| d.verdict == verdict)
+            .map(|d| d.reviewer.as_str())
+            .collect()
+    }
+}
+
+/// What an access review asks for.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct AccessAsked {
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub duration_seconds: u64,
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct Requirement {
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub approvals: u64,
+}
+
+impl Requirement {
+    /// `1 approval from dba`, `2 approvals from sec or sre`.
+    pub fn describe(&self) -> String {
+        let plural = if self.approvals == 1 { "" } else { "s" };
+        let from = if self.groups.is_empty() {
+            "any reviewer".to_owned()
+        } else {
+            printable(&self.groups.join(" or "), false)
+        };
+        format!("{} approval{plural} from {from}", self.approvals)
+    }
+}
+
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct Decision {
+    #[serde(default)]
+    pub reviewer: String,
+    #[serde(default)]
+    pub verdict: String,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub at: String,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Grant {
+    pub id: String,
+    pub state: String,
+    #[serde(default)]
+    pub identity: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    #[serde(default)]
+    pub review: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+    #[serde(default)]
+    pub revoked_by: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presentation
+
+/// Text from the server made safe to print. Statements, reasons and comments are written by
+/// requesters, and a reviewer must see exactly what they approve: terminal escapes could
+/// rewrite the screen and bidirectional overrides could reorder a statement, so both are shown
+/// as `\u{..}` instead. `keep_newlines` is for the multi-line statement block.
+pub fn printable(text: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let layout = c == '\n' || c == '\t';
+        if (c.is_control() && !(keep_newlines && layout)) || is_bidi_control(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whitespace runs folded to one space, at most `max` characters (an ellipsis marks the cut),
+/// and made [`printable`].
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = printable(&flat, false);
+    if flat.chars().count() > max {
+        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339).ok()
+}
+
+/// A span in its largest whole unit (`45s`, `12m`, `3h`, `2d`): enough for an AGE column.
+pub fn coarse(seconds: u64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// How long ago `at` was; the raw text when it is not RFC 3339.
+pub fn age(at: &str, now: OffsetDateTime) -> String {
+    match parse_rfc3339(at) {
+        Some(t) => coarse(seconds_between(t, now)),
+        None => printable(at, false),
+    }
+}
+
+/// `in 12m` or `3h ago`; the raw text when it is not RFC 3339.
+pub fn relative(at: &str, now: OffsetDateTime) -> String {
+    match parse_rfc3339(at) {
+        Some(t) if t >= now => format!("in {}", coarse(seconds_between(now, t))),
+        Some(t) => format!("{} ago", coarse(seconds_between(t, now))),
+        None => printable(at, false),
+    }
+}
+
+/// `2024-05-01T10:00:00Z (3h ago)`, for the blocks that show full times.
+pub fn when(at: &str, now: OffsetDateTime) -> String {
+    match parse_rfc3339(at) {
+        Some(_) => format!("{} ({})", printable(at, false), relative(at, now)),
+        None => printable(at, false),
+    }
+}
+
+fn seconds_between(earlier: OffsetDateTime, later: OffsetDateTime) -> u64 {
+    u64::try_from((later - earlier).whole_seconds()).unwrap_or(0)
+}
+
+/// An exact duration as humantime writes it, without spaces: `1h`, `1h30m`.
+pub fn exact(seconds: u64) -> String {
+    humantime::format_duration(Duration::from_secs(seconds))
+        .to_string()
+        .replace(' ', "")
+}
+
+/// Latency in a unit a person reads at a glance: `12.3s`, `4m05s`, `2h10m`.
+pub fn human_seconds(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return format!("{seconds}");
+    }
+    if seconds < 60.0 {
+        return format!("{seconds:.1}s");
+    }
+    // Rounded to whole seconds above a minute; the fraction is noise at that scale.
+    let whole = seconds.round() as u64;
+    if whole < 3600 {
+        format!("{}m{:02}s", whole / 60, whole % 60)
+    } else {
+        format!("{}h{:02}m", whole / 3600, (whole % 3600) / 60)
+    }
+}
+
+/// Left-aligned columns two spaces apart, each as wide as its widest cell; the last column is
+/// not padded, so lines carry no trailing blanks. Cells are made [`printable`] on one line.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&str]) -> Self {
+        Table {
+            rows: vec![headers.iter().map(|h| (*h).to_owned()).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows
+            .push(cells.iter().map(|c| printable(c, false)).collect());
+    }
+
+    pub fn render(&self) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(i))
+                    .map(|c| c.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 < row.len() {
+                    let pad = widths[i] - cell.chars().count();
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad + 2));
+                } else {
+                    line.push_str(cell);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn ids_are_normalized_to_their_prefix() {
+        assert_eq!(review_id("42").unwrap(), "r-42");
+        assert_eq!(review_id("r-42").unwrap(), "r-42");
+        assert_eq!(review_id(" r-42 ").unwrap(), "r-42");
+        assert_eq!(grant_id("7").unwrap(), "g-7");
+        assert_eq!(grant_id("g-7").unwrap(), "g-7");
+    }
+
+    #[test]
+    fn ids_that_could_change_the_url_or_are_of_the_other_kind_are_refused() {
+        for bad in [
+            "",
+            "r-",
+            "g-7",
+            "../admin",
+            "42/approve",
+            "4%32",
+            "42?x=1",
+            "a b",
+        ] {
+            assert!(review_id(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(grant_id("r-42").is_err());
+        let message = review_id("g-7").unwrap_err().to_string();
+        assert!(message.contains("not a review id"), "{message}");
+    }
+
+    #[test]
+    fn since_accepts_rfc3339_in_any_offset_and_sends_utc() {
+        assert_eq!(
+            since_param("2024-05-01T12:00:00+02:00").unwrap(),
+            "2024-05-01T10:00:00Z"
+        );
+        assert_eq!(
+            since_param("2024-05-01T10:00:00Z").unwrap(),
+            "2024-05-01T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn since_accepts_a_duration_meaning_that_long_ago() {
+        let sent = parse_rfc3339(&since_param("24h").unwrap()).unwrap();
+        let expected = OffsetDateTime::now_utc() - time::Duration::hours(24);
+        assert!((sent - expected).whole_seconds().abs() <= 5);
+        assert!(since_param("yesterday-ish").is_err());
+    }
+
+    #[test]
+    fn durations_are_checked_before_sending() {
+        assert_eq!(parse_duration("1h", "--duration").unwrap().as_secs(), 3600);
+        assert_eq!(parse_duration("30m", "--duration").unwrap().as_secs(), 1800);
+        assert!(parse_duration("0s", "--duration").is_err());
+        let message = parse_duration("1 hour-ish", "--grant")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("--grant"), "{message}");
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded_and_absent_ones_left_out() {
+        assert_eq!(query(&[("a", None)]), "");
+        assert_eq!(
+            query(&[
+                ("state", Some("all")),
+                ("identity", None),
+                ("target", Some("a&b c+d"))
+            ]),
+            "?state=all&target=a%26b%20c%2Bd"
+        );
+        assert_eq!(
+            query(&[("since", Some("2024-05-01T10:00:00Z"))]),
+            "?since=2024-05-01T10%3A00%3A00Z"
+        );
+    }
+
+    #[test]
+    fn missing_server_or_token_is_a_clear_error_that_never_shows_the_token() {
+        let e = AdminClient::new(None, Some("tok".into())).unwrap_err();
+        assert!(e.to_string().contains("--server"), "{e}");
+        let e = AdminClient::new(Some("http://127.0.0.1:1".into()), None).unwrap_err();
+        assert!(e.to_string().contains(TOKEN_ENV), "{e}");
+        let e = AdminClient::new(Some("https://x".into()), Some("s3cret".into())).unwrap_err();
+        assert!(e.to_string().contains("http://"), "{e}");
+        let client =
+            AdminClient::new(Some("http://127.0.0.1:1/".into()), Some("s3cret".into())).unwrap();
+        assert!(!format!("{client:?}").contains("s3cret"));
+        assert_eq!(client.endpoint.authority, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn a_bad_token_header_error_does_not_echo_the_token() {
+        let e = bearer(&Secret::new("s3cret\nx".into())).unwrap_err();
+        assert!(!format!("{e:?}").contains("s3cret"));
+        assert!(bearer(&Secret::new("s3cret".into()))
+            .unwrap()
+            .is_sensitive());
+    }
+
+    #[test]
+    fn api_errors_read_the_message_and_status() {
+        let e = api_error(
+            StatusCode::CONFLICT,
+            br#"{"error":"review r-4 is not pending"}"#,
+        );
+        assert_eq!(e.to_string(), "review r-4 is not pending (HTTP 409)");
+        let e = api_error(StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>");
+        assert_eq!(
+            e.to_string(),
+            "the gateway answered HTTP 502: <html>bad gateway</html>"
+        );
+    }
+
+    #[test]
+    fn terminal_escapes_and_bidi_overrides_are_shown_not_obeyed() {
+        assert_eq!(
+            printable("DROP\u{1b}[2K TABLE", false),
+            "DROP\\u{1b}[2K TABLE"
+        );
+        assert_eq!(printable("a\u{202e}b", true), "a\\u{202e}b");
+        assert_eq!(printable("a\nb", true), "a\nb");
+        assert_eq!(printable("a\nb", false), "a\\u{a}b");
+    }
+
+    #[test]
+    fn one_line_folds_and_truncates() {
+        assert_eq!(
+            one_line("DELETE  FROM\n  t\tWHERE x", 60),
+            "DELETE FROM t WHERE x"
+        );
+        let long = "x".repeat(100);
+        let cut = one_line(&long, 60);
+        assert_eq!(cut.chars().count(), 60);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn ages_and_durations_read_at_a_glance() {
+        let now = datetime!(2024-05-01 12:00:00 UTC);
+        assert_eq!(age("2024-05-01T11:59:15Z", now), "45s");
+        assert_eq!(age("2024-05-01T11:48:00Z", now), "12m");
+        assert_eq!(age("2024-04-29T12:00:00Z", now), "2d");
+        assert_eq!(age("not a time", now), "not a time");
+        assert_eq!(relative("2024-05-01T13:00:00Z", now), "in 1h");
+        assert_eq!(relative("2024-05-01T09:00:00Z", now), "3h ago");
+        assert_eq!(exact(3600), "1h");
+        assert_eq!(exact(5400), "1h30m");
+        assert_eq!(human_seconds(12.34), "12.3s");
+        assert_eq!(human_seconds(245.0), "4m05s");
+        assert_eq!(human_seconds(7800.0), "2h10m");
+    }
+
+    #[test]
+    fn tables_align_columns_without_trailing_blanks() {
+        let mut t = Table::new(&["ID", "STATE", "WHAT"]);
+        t.row(vec!["r-1".into(), "pending".into(), "DELETE FROM t".into()]);
+        t.row(vec!["r-100".into(), "approved".into(), String::new()]);
+        assert_eq!(
+            t.render(),
+            "ID     STATE     WHAT\n\
+             r-1    pending   DELETE FROM t\n\
+             r-100  approved\n"
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! The approval endpoints of the admin API (docs/approvals.md): reviews and access grants.
+//! Every request names its caller with `Authorization: Bearer <token>`, a token the gateway
+//! issued; what the caller may do is decided by `sluice-core` from that identity.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use sluice_core::approvals::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
+use sluice_core::{CoreError, Gateway, RefusalKind};
+
+pub fn routes() -> Router<Gateway> {
+    Router::new()
+        .route("/reviews", get(list_reviews))
+        .route("/reviews/stats", get(review_stats))
+        .route("/reviews/{id}", get(show_review))
+        .route("/reviews/{id}/approve", post(approve))
+        .route("/reviews/{id}/deny", post(deny))
+        .route("/access", post(request_access))
+        .route("/grants", get(list_grants))
+        .route("/grants/stats", get(grant_stats))
+        .route("/grants/{id}/revoke", post(revoke))
+}
+
+/// The authenticated caller.
+pub struct Caller(String);
+
+impl FromRequestParts<Gateway> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "send a gateway token as Authorization: Bearer <token> (SLUICE_TOKEN)",
+                )
+            })?;
+        match gateway.authenticate_token(token).await {
+            Ok(Some(identity)) => Ok(Caller(identity)),
+            Ok(None) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "the token is unknown, expired or revoked",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// `{"error": "..."}` with the status that says what kind of refusal it is.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> ApiError {
+        let status = match &e {
+            CoreError::Refused { kind, .. } => match kind {
+                RefusalKind::NotFound => StatusCode::NOT_FOUND,
+                RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+                RefusalKind::Conflict => StatusCode::CONFLICT,
+                RefusalKind::Invalid => StatusCode::BAD_REQUEST,
+            },
+            _ => {
+                tracing::error!(error = %e, "approval API request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn ok(value: impl serde::Serialize) -> ApiResult {
+    Ok(Json(value).into_response())
+}
+
+#[derive(Deserialize)]
+struct StateQuery {
+    state: Option<String>,
+    identity: Option<String>,
+    target: Option<String>,
+}
+
+/// `state=all` lists everything; anything else (or nothing) the pending reviews or live grants.
+fn wants_all(q: &StateQuery) -> bool {
+    q.state.as_deref() == Some("all")
+}
+
+async fn list_reviews(
+    State(gateway): State<Gateway>,
+    _caller: Caller,
+    Query(q): Query<StateQuery>,
+) -> ApiResult {
+    ok(json!({ "reviews": gateway.reviews(wants_all(&q)).await? }))
+}
+
+async fn show_review(
+    State(gateway): State<Gateway>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
+    ok(gateway.review(&id).await?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecideBody {
+    comment: Option<String>,
+    grant: Option<String>,
+    scope: Option<String>,
+}
+
+async fn approve(
+    State(gateway): State<Gateway>,
+    Caller(reviewer): Caller,
+    Path(id): Path<String>,
+    body: Option<Json<DecideBody>>,
+) -> ApiResult {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let grant = match &body.grant {
+        Some(d) => Some(GrantAsk {
+            duration: parse_duration(d)?,
+            scope: body.scope.clone().unwrap_or_else(|| ANY_SCOPE.to_owned()),
+        }),
+        None => None,
+    };
+    let verdict = ReviewerVerdict {
+        approve: true,
+        comment: body.comment,
+        grant,
+    };
+    ok(gateway.decide_review(&reviewer, &id, verdict).await?)
+}
+
+async fn deny(
+    State(gateway): State<Gateway>,
+    Caller(reviewer): Caller,
+    Path(id): Path<String>,
+    body: Option<Json<DecideBody>>,
+) -> ApiResult {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    if body.grant.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "a grant goes with an approval, not a denial",
+        ));
+    }
+    let verdict = ReviewerVerdict {
+        approve: false,
+        comment: body.comment,
+        grant: None,
+    };
+    ok(gateway.decide_review(&reviewer, &id, verdict).await?)
+}
+
+#[derive(Deserialize)]
+struct SinceQuery {
+    since: Option<String>,
+}
+
+async fn review_stats(
+    State(gateway): State<Gateway>,
+    _caller: Caller,
+    Query(q): Query<SinceQuery>,
+) -> ApiResult {
+    ok(gateway.review_stats(parse_since(&q)?).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessBody {
+    target: String,
+    duration: String,
+    scope: Option<String>,
+    reason: String,
+}
+
+async fn request_access(
+    State(gateway): State<Gateway>,
+    Caller(identity): Caller,
+    Json(body): Json<AccessBody>,
+) -> ApiResult {
+    let request = AccessRequest {
+        target: body.target,
+        duration: parse_duration(&body.duration)?,
+        scope: body.scope.unwrap_or_else(|| ANY_SCOPE.to_owned()),
+        reason: body.reason,
+    };
+    let (status, value) = match gateway.request_access(&identity, request).await? {
+        AccessOutcome::Granted(grant) => (StatusCode::CREATED, json!({ "grant": grant })),
+        AccessOutcome::Pending(review) => (StatusCode::ACCEPTED, json!({ "review": review })),
+    };
+    Ok((status, Json(value)).into_response())
+}
+
+async fn list_grants(
+    State(gateway): State<Gateway>,
+    _caller: Caller,
+    Query(q): Query<StateQuery>,
+) -> ApiResult {
+    let all = wants_all(&q);
+    ok(json!({ "grants": gateway.grants(all, q.identity, q.target).await? }))
+}
+
+async fn grant_stats(
+    State(gateway): State<Gateway>,
+    _caller: Caller,
+    Query(q): Query<SinceQuery>,
+) -> ApiResult {
+    ok(gateway.grant_churn(parse_since(&q)?).await?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    comment: Option<String>,
+}
+
+async fn revoke(
+    State(gateway): State<Gateway>,
+    Caller(by): Caller,
+    Path(id): Path<String>,
+    body: Option<Json<RevokeBody>>,
+) -> ApiResult {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    ok(gateway.revoke_grant(&by, &id, body.comment).await?)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, ApiError> {
+    humantime::parse_duration(text).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{text:?} is not a duration such as 30m or 2h: {e}"),
+        )
+    })
+}
+
+/// `since` as an RFC 3339 time, in unix milliseconds.
+fn parse_since(q: &SinceQuery) -> Result<Option<i64>, ApiError> {
+    q.since
+        .as_deref()
+        .map(|s| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("since {s:?} is not an RFC 3339 time: {e}"),
+                    )
+                })
+        })
+        .transpose()
+}
