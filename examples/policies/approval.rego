@@ -13,14 +13,20 @@ import rego.v1
 dba_groups := {"dba"}
 
 # Data changes on production by people wait for one DBA, unless the person holds a live
-# grant on the target that covers writes (see below). Automation is not held: nobody would
-# be waiting at its terminal. Unbounded writes are denied outright (sql.rego).
+# grant on the target that covers writes (see below). What counts is what the statement
+# writes, not its command: a DELETE inside a WITH, an INSERT ... SELECT, a COPY FROM and a
+# SELECT INTO all write tables. Automation is not held: nobody would be waiting at its
+# terminal. Unbounded writes are denied outright (sql.rego).
 approvals contains {
 	"groups": sort(dba_groups),
 	"approvals": 1,
-	"reason": sprintf("%s on production target %s by a person", [statement.command, input.target.name]),
+	"reason": sprintf("%s writing %s on production target %s by a person", [
+		statement.command,
+		concat(", ", statement.tables_written),
+		input.target.name,
+	]),
 } if {
-	statement.command in {"UPDATE", "DELETE", "MERGE"}
+	count(statement.tables_written) > 0
 	production
 	input.identity.kind == "human"
 	not write_grant

@@ -27,8 +27,16 @@ test_people_writing_production_wait_for_a_dba if {
 		held_by(d, "developers_read_write_ddl", {"dba"})
 		some r in d.approval
 		r.approvals == 1
-		contains(r.reason, "on production target shop")
+		contains(r.reason, "writing public.orders on production target shop")
 	}
+}
+
+test_writes_hidden_in_other_commands_are_held if {
+	cte := {
+		"text": "WITH d AS (DELETE FROM orders WHERE id = 1 RETURNING id) SELECT * FROM d",
+		"kind": "write", "command": "SELECT", "tables_written": ["public.orders"], "tables_read": ["public.orders"],
+	}
+	held_by(decide(sql("dora", "shop", cte)), "developers_read_write_ddl", {"dba"})
 }
 
 test_reads_and_staging_are_not_held if {

@@ -145,6 +145,16 @@ pub enum AuditEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         grant: Option<String>,
     },
+    /// The policy refused a request for access outright.
+    AccessRefused {
+        identity: String,
+        target: String,
+        scope: String,
+        duration_seconds: u64,
+        rule: String,
+        policy: String,
+        reason: String,
+    },
     GrantIssued {
         grant: String,
         identity: String,
@@ -238,7 +248,8 @@ impl AuditEvent {
             | Self::ReviewSettled { identity, .. }
             | Self::GrantIssued { identity, .. }
             | Self::GrantRevoked { identity, .. }
-            | Self::GrantExpired { identity, .. } => Some(identity),
+            | Self::GrantExpired { identity, .. }
+            | Self::AccessRefused { identity, .. } => Some(identity),
             Self::ReviewerDecided { reviewer, .. } => Some(reviewer),
             Self::ConnectionRejected { identity, .. } => identity.as_deref(),
             Self::GatewayStarted { .. }
@@ -260,7 +271,8 @@ impl AuditEvent {
             | Self::ReviewSettled { target, .. }
             | Self::GrantIssued { target, .. }
             | Self::GrantRevoked { target, .. }
-            | Self::GrantExpired { target, .. } => Some(target),
+            | Self::GrantExpired { target, .. }
+            | Self::AccessRefused { target, .. } => Some(target),
             Self::ConnectionRejected { target, .. } => target.as_deref(),
             Self::ReviewerDecided { .. }
             | Self::GatewayStarted { .. }
@@ -284,6 +296,7 @@ impl AuditEvent {
             | Self::GrantIssued { .. }
             | Self::GrantRevoked { .. }
             | Self::GrantExpired { .. }
+            | Self::AccessRefused { .. }
             | Self::ConnectionRejected { .. }
             | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }

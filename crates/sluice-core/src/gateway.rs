@@ -32,6 +32,8 @@ struct Inner {
     metrics: Metrics,
     masking: Arc<MaskEngine>,
     approvals: ApprovalState,
+    /// Admin API tokens already verified: SHA-256 of the token to its identity and token id.
+    api_tokens: std::sync::Mutex<HashMap<[u8; 32], (String, String)>>,
     /// Keys the fake salts of unknown identities, so probing names reveals nothing.
     gateway_key: [u8; 32],
     target_passwords: HashMap<String, Secret>,
@@ -144,6 +146,7 @@ impl Gateway {
         Ok(Gateway {
             inner: Arc::new(Inner {
                 approvals: ApprovalState::new(notifier),
+                api_tokens: std::sync::Mutex::new(HashMap::new()),
                 clock: PolicyClock::new(&config.policy.timezone),
                 masking,
                 config,
@@ -218,13 +221,50 @@ impl Gateway {
     }
 
     /// Who holds `token`, for the admin API's bearer authentication. Tokens carry no name, so
-    /// each configured identity's verifiers are tried: one key derivation per identity that
-    /// has tokens at all.
+    /// the first time a token is shown each configured identity's verifiers are tried (one
+    /// key derivation per identity with tokens, off the async workers); after that its digest
+    /// names the token, and only whether it is still live is checked, so a revoked or expired
+    /// token stops working at once.
     pub async fn authenticate_token(&self, token: &str) -> Result<Option<String>, CoreError> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let known = crate::sync::lock(&self.inner.api_tokens)
+            .get(&digest)
+            .cloned();
+        if let Some((identity, token_id)) = known {
+            let live = self
+                .inner
+                .store
+                .active_tokens(&identity, unix_now())
+                .await?
+                .iter()
+                .any(|t| t.id == token_id);
+            if live {
+                return Ok(Some(identity));
+            }
+            crate::sync::lock(&self.inner.api_tokens).remove(&digest);
+            return Ok(None);
+        }
         for identity in &self.inner.config.identities {
             let credentials = self.credentials(&identity.name).await?;
-            if credentials.verify_password(token.as_bytes()).is_some() {
-                return Ok(Some(identity.name.clone()));
+            if credentials.verifiers.is_empty() {
+                continue;
+            }
+            let token = crate::secret::Secret::new(token.to_owned());
+            let found = tokio::task::spawn_blocking(move || {
+                credentials.verify_password(token.expose().as_bytes())
+            })
+            .await
+            .map_err(|e| CoreError::Config(format!("token check failed: {e}")))?;
+            if let Some(auth) = found {
+                let mut known = crate::sync::lock(&self.inner.api_tokens);
+                // Bounded: a gateway has few live tokens; forgetting them all only costs a
+                // derivation each.
+                if known.len() >= 10_000 {
+                    known.clear();
+                }
+                known.insert(digest, (auth.identity.clone(), auth.token_id.clone()));
+                return Ok(Some(auth.identity));
             }
         }
         Ok(None)

@@ -111,25 +111,41 @@ struct StateQuery {
     target: Option<String>,
 }
 
-/// `state=all` lists everything; anything else (or nothing) the pending reviews or live grants.
-fn wants_all(q: &StateQuery) -> bool {
-    q.state.as_deref() == Some("all")
+/// `state=all` lists everything; `state=pending` (reviews), `state=active` (grants) or no
+/// state, only those still open. Anything else is refused rather than silently ignored.
+fn wants_all(q: &StateQuery, open: &str) -> Result<bool, ApiError> {
+    match q.state.as_deref() {
+        Some("all") => Ok(true),
+        None => Ok(false),
+        Some(s) if s == open => Ok(false),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("state must be {open} or all, not {other:?}"),
+        )),
+    }
 }
 
 async fn list_reviews(
     State(gateway): State<Gateway>,
-    _caller: Caller,
+    Caller(caller): Caller,
     Query(q): Query<StateQuery>,
 ) -> ApiResult {
-    ok(json!({ "reviews": gateway.reviews(wants_all(&q)).await? }))
+    if q.identity.is_some() || q.target.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "reviews are filtered by state only",
+        ));
+    }
+    let all = wants_all(&q, "pending")?;
+    ok(json!({ "reviews": gateway.reviews(&caller, all).await? }))
 }
 
 async fn show_review(
     State(gateway): State<Gateway>,
-    _caller: Caller,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    ok(gateway.review(&id).await?)
+    ok(gateway.review(&caller, &id).await?)
 }
 
 #[derive(Deserialize, Default)]
@@ -228,7 +244,7 @@ async fn list_grants(
     _caller: Caller,
     Query(q): Query<StateQuery>,
 ) -> ApiResult {
-    let all = wants_all(&q);
+    let all = wants_all(&q, "active")?;
     ok(json!({ "grants": gateway.grants(all, q.identity, q.target).await? }))
 }
 

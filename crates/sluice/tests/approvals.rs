@@ -52,6 +52,13 @@ decision := {
 	command == "UPDATE"
 	not write_grant
 } else := {
+	"allow": false,
+	"rule": "no_root_scope",
+	"reasons": ["nobody gets scope root"],
+} if {
+	input.request.action == "access"
+	input.request.scope == "root"
+} else := {
 	"allow": true,
 	"rule": "access_needs_dba",
 	"reasons": ["a window of access"],
@@ -437,6 +444,13 @@ async fn requester_and_outsiders_cannot_approve_and_the_driver_gets_its_rows() {
     let own = a.cli("rita", &["review", "approve", &id]).await;
     assert!(!own.status.success());
     assert!(both(&own).contains("cannot decide it"), "{}", both(&own));
+    // Someone who can neither decide it nor asked for it does not see it at all.
+    let (status, _) = a.api("otto", "GET", &format!("/reviews/{id}"), None).await;
+    assert_eq!(status, 404);
+    let (_, body) = a.api("otto", "GET", "/reviews", None).await;
+    assert_eq!(body["reviews"], json!([]));
+    let (status, _) = a.api("rita", "GET", &format!("/reviews/{id}"), None).await;
+    assert_eq!(status, 200);
     let (status, body) = a
         .api("otto", "POST", &format!("/reviews/{id}/approve"), None)
         .await;
@@ -685,6 +699,32 @@ async fn revoked_grant_stops_counting_at_once() {
         .api("otto", "POST", &format!("/grants/{grant}/revoke"), None)
         .await;
     assert_eq!(status, 403);
+    // A request the policy refuses outright is refused and audited.
+    let (status, body) = a
+        .api(
+            "rita",
+            "POST",
+            "/access",
+            Some(json!({"target": "app", "duration": "1h", "scope": "root", "reason": "x"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("no_root_scope"),
+        "{body}"
+    );
+    let (status, _) = a
+        .api(
+            "rita",
+            "POST",
+            "/access",
+            Some(json!({"target": "app", "duration": "90d", "reason": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(a.audit().await.iter().any(
+        |r| matches!(&r.event, AuditEvent::AccessRefused { rule, .. } if rule == "no_root_scope")
+    ));
     let held = a.psql_bg("rita", &format!("DELETE FROM {} WHERE id = 10", a.table));
     let review = a.pending_review().await;
     a.api(

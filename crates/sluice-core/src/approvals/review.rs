@@ -57,23 +57,42 @@ pub enum AccessOutcome {
 pub const ANY_SCOPE: &str = "*";
 
 impl Gateway {
-    /// One review as reviewers see it.
-    pub async fn review(&self, id: &str) -> Result<ReviewView, CoreError> {
-        let record = self.review_record(parse_id('r', id)?).await?;
+    /// One review as `caller` may see it: their own requests, and those they could decide.
+    /// Others' statements and bound values are not for everyone holding a token, so a review
+    /// the caller may not see does not exist for them.
+    pub async fn review(&self, caller: &str, id: &str) -> Result<ReviewView, CoreError> {
+        let id = parse_id('r', id)?;
+        let record = self.review_record(id).await?;
+        if !self.may_see(caller, &record)? {
+            return Err(not_found(id));
+        }
         self.review_view(&record).await
     }
 
-    /// Pending reviews, or all of them.
-    pub async fn reviews(&self, all: bool) -> Result<Vec<ReviewView>, CoreError> {
+    /// Pending reviews `caller` may see, or all of them.
+    pub async fn reviews(&self, caller: &str, all: bool) -> Result<Vec<ReviewView>, CoreError> {
         let filter = ReviewFilter {
             state: (!all).then(|| PENDING.to_owned()),
             ..ReviewFilter::default()
         };
         let mut views = Vec::new();
         for record in self.store().list_reviews(&filter).await? {
-            views.push(self.review_view(&record).await?);
+            if self.may_see(caller, &record)? {
+                views.push(self.review_view(&record).await?);
+            }
         }
         Ok(views)
+    }
+
+    fn may_see(&self, caller: &str, record: &ReviewRecord) -> Result<bool, CoreError> {
+        if record.requester == caller {
+            return Ok(true);
+        }
+        let groups = self.reviewer_groups(caller);
+        Ok(ReviewDetail::parse(record)?
+            .requirements
+            .iter()
+            .any(|r| r.admits(groups)))
     }
 
     /// A reviewer approves or denies a review. The requester never may, a reviewer must be in
@@ -164,7 +183,7 @@ impl Gateway {
             self.settle(&record, &detail, state, verdict.grant.as_ref())
                 .await?;
         }
-        self.review(&shown).await
+        self.review_view(&self.review_record(id).await?).await
     }
 
     /// Ends a pending review that nobody decided in time. `Ok(false)`: it was settled first.
@@ -289,7 +308,17 @@ impl Gateway {
         }
         let decision = self.decide_access(identity_config, target, &request);
         if let Some(reason) = decision.deny_reason() {
-            tracing::info!(identity, target = %request.target, rule = %decision.rule, "access request denied");
+            self.audit()
+                .record(&AuditEvent::AccessRefused {
+                    identity: identity.to_owned(),
+                    target: request.target.clone(),
+                    scope: request.scope.clone(),
+                    duration_seconds: request.duration.as_secs(),
+                    rule: decision.rule.clone(),
+                    policy: decision.policy.clone(),
+                    reason: reason.to_owned(),
+                })
+                .await?;
             return Err(CoreError::refused(
                 RefusalKind::Forbidden,
                 format!("denied by policy rule {}: {reason}", decision.rule),
@@ -496,10 +525,13 @@ impl Gateway {
                 format!("grant {shown} does not exist"),
             )
         })?;
-        if by != grant.identity && !self.may_revoke(by, &grant) {
+        if !self.may_revoke(by, &grant).await? {
             return Err(CoreError::refused(
                 RefusalKind::Forbidden,
-                format!("{by} may not revoke {shown}: only its holder or a reviewer who could approve it may"),
+                format!(
+                    "{by} may not revoke {shown}: only its holder or a reviewer the review that \
+                     issued it admitted may"
+                ),
             ));
         }
         let now = now_ms();
@@ -534,16 +566,19 @@ impl Gateway {
         Ok(view)
     }
 
-    /// A grant approved by reviewers may be revoked by anyone in the groups of that review; a
-    /// grant the policy issued without review, by anyone who approves reviews at all.
-    fn may_revoke(&self, by: &str, grant: &GrantRecord) -> bool {
+    /// The holder may give a grant up; a reviewer may take back what reviewers of the same
+    /// requirements granted. A grant the policy issued without review has no reviewers: only
+    /// its holder revokes it, and the policy, which sees every grant, can stop honouring it.
+    async fn may_revoke(&self, by: &str, grant: &GrantRecord) -> Result<bool, CoreError> {
+        if by == grant.identity {
+            return Ok(true);
+        }
+        let Some(review) = grant.review_id else {
+            return Ok(false);
+        };
+        let detail = ReviewDetail::parse(&self.review_record(review).await?)?;
         let groups = self.reviewer_groups(by);
-        !groups.is_empty()
-            && grant.approvers.iter().any(|a| {
-                let theirs = self.reviewer_groups(a);
-                theirs.iter().any(|g| groups.contains(g))
-            })
-            || (grant.approvers.is_empty() && !groups.is_empty())
+        Ok(detail.requirements.iter().any(|r| r.admits(groups)))
     }
 
     /// Runs forever: expires reviews nobody decided in time (including those whose gateway

@@ -146,7 +146,9 @@ impl<'s> FrontendHalf<'s> {
                 // Make room for the whole message now rather than growing in small steps.
                 self.buf.reserve(missing);
             }
-            if consumed > 0 {
+            // A held request's own record is sealed before its review opens, even when
+            // nothing precedes it in the batch.
+            if consumed > 0 || plan.held.is_some() {
                 let sealed = match self.session.seal(&mut plan.audit).await {
                     Ok(sealed) => sealed,
                     Err(e) => return Err(self.abandon(plan, e.into())),
