@@ -206,7 +206,7 @@ fn is_zero(n: &u64) -> bool {
 /// not depend on the decision engine's types (the caller maps them).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Decision {
-    /// `"allow"` or `"deny"`.
+    /// `allow`, `hold` (waits for reviewers: see the `review_*` events) or `deny`.
     pub verdict: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

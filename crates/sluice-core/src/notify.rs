@@ -26,7 +26,8 @@
 //!
 //! The `json` format's body is
 //! `{"event", "delivery", "time" (RFC 3339 UTC, when the event happened), "summary", "url", "data"}`;
-//! the `slack` format's is a Slack incoming-webhook message, `{"text": "<summary> <url>"}`.
+//! the `slack` format's is a Slack incoming-webhook message, `{"text": "<summary> <url|open>"}`
+//! (the summary escaped for Slack).
 //!
 //! Webhook URLs are treated as secrets (a Slack webhook's path is its credential): logs and
 //! metrics name a webhook by its index in the configuration and, in logs, by its host only.

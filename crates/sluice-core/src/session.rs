@@ -552,9 +552,17 @@ impl Session {
     /// The permit statement number `statement` runs under once `decision` lets it.
     pub(crate) fn permit(&self, statement: u64, decision: &Decision) -> StatementPermit {
         StatementPermit {
+            mask: self.mask_plan(decision),
+            ..self.unmasked_permit(statement)
+        }
+    }
+
+    /// A permit whose results are relayed as they are.
+    pub(crate) fn unmasked_permit(&self, statement: u64) -> StatementPermit {
+        StatementPermit {
             statement,
             started: Instant::now(),
-            mask: self.mask_plan(decision),
+            mask: None,
             tally: MaskTally::default(),
         }
     }

@@ -319,24 +319,14 @@ struct IdentityStats {
 }
 
 async fn stats(client: &AdminClient, since: Option<&str>, json: bool) -> Result<()> {
-    let since = since.map(api::since_param).transpose()?;
-    let path = format!(
-        "/grants/stats{}",
-        api::query(&[("since", since.as_deref())])
-    );
-    let answer: Value = client.get(&path).await?;
-    if json {
-        return api::print_json(&answer);
+    if let Some(stats) = api::stats::<GrantStats>(client, "/grants/stats", since, json).await? {
+        print!("{}", describe_stats(&stats));
     }
-    print!("{}", describe_stats(&serde_json::from_value(answer)?));
     Ok(())
 }
 
 fn describe_stats(s: &GrantStats) -> String {
-    let window = match &s.since {
-        Some(since) => format!("since {}", printable(since, false)),
-        None => "all time".to_owned(),
-    };
+    let window = api::stats_window(s.since.as_deref());
     if s.identities.is_empty() {
         return format!("grants ({window}): none\n");
     }

@@ -269,6 +269,32 @@ pub fn parse_duration(text: &str, flag: &str) -> Result<Duration> {
 
 /// `--since` (RFC 3339, or a duration meaning that long ago) as the UTC RFC 3339 time the
 /// stats endpoints take.
+/// `GET {path}?since=...` for the stats endpoints: the answer as JSON, printed as is with
+/// `--json`, else turned into `T` for the command to describe.
+pub async fn stats<T: DeserializeOwned>(
+    client: &AdminClient,
+    path: &str,
+    since: Option<&str>,
+    json: bool,
+) -> Result<Option<T>> {
+    let since = since.map(since_param).transpose()?;
+    let path = format!("{path}{}", query(&[("since", since.as_deref())]));
+    let answer: serde_json::Value = client.get(&path).await?;
+    if json {
+        print_json(&answer)?;
+        return Ok(None);
+    }
+    Ok(Some(serde_json::from_value(answer)?))
+}
+
+/// What a stats answer covers, in words.
+pub fn stats_window(since: Option<&str>) -> String {
+    match since {
+        Some(since) => format!("since {}", printable(since, false)),
+        None => "all time".to_owned(),
+    }
+}
+
 pub fn since_param(since: &str) -> Result<String> {
     let t = crate::audit_cmd::parse_time(since.trim())?;
     Ok(t.to_offset(time::UtcOffset::UTC).format(&Rfc3339)?)

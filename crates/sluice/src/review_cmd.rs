@@ -294,24 +294,14 @@ struct Latency {
 }
 
 async fn stats(client: &AdminClient, since: Option<&str>, json: bool) -> Result<()> {
-    let since = since.map(api::since_param).transpose()?;
-    let path = format!(
-        "/reviews/stats{}",
-        api::query(&[("since", since.as_deref())])
-    );
-    let answer: Value = client.get(&path).await?;
-    if json {
-        return api::print_json(&answer);
+    if let Some(stats) = api::stats::<ReviewStats>(client, "/reviews/stats", since, json).await? {
+        print!("{}", describe_stats(&stats));
     }
-    print!("{}", describe_stats(&serde_json::from_value(answer)?));
     Ok(())
 }
 
 fn describe_stats(s: &ReviewStats) -> String {
-    let window = match &s.since {
-        Some(since) => format!("since {}", printable(since, false)),
-        None => "all time".to_owned(),
-    };
+    let window = api::stats_window(s.since.as_deref());
     let mut out = format!(
         "reviews ({window}): {} total\n  pending {}, approved {}, denied {}, expired {}, cancelled {}\n",
         s.total, s.pending, s.approved, s.denied, s.expired, s.cancelled

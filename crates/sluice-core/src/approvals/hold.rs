@@ -219,7 +219,8 @@ impl Session {
             )),
             other => Refusal::Denied(format!("review {shown} ended as {other}")),
         };
-        let permit = self.permit(held.statement, &held.decision);
+        // Nothing ran, so nothing was masked: the refusal's record carries no masking counts.
+        let permit = self.unmasked_permit(held.statement);
         let denial = Denial {
             kind: DenialKind::Policy,
             rule: RULE_REVIEW.to_owned(),
