@@ -67,6 +67,14 @@ pub enum AuditEvent {
         statements: u64,
         reason: String,
         duration_ms: u64,
+        /// The session's recording, whose bytes `sluice audit verify` checks against it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recording: Option<RecordingSeal>,
+    },
+    /// A recording was deleted because it outlived `[recording] retention`.
+    RecordingDeleted {
+        session: String,
+        reason: String,
     },
     ConnectionRejected {
         client_addr: String,
@@ -179,9 +187,36 @@ pub enum AuditEvent {
         identity: String,
         target: String,
     },
+    /// An Ed25519 signature over the chain head, written periodically and at stop (see
+    /// `checkpoint.rs`). It is a record of the chain itself: `count` is always its own seq - 1
+    /// and `head` its own `prev`, so the signature seals every record before it.
+    Checkpoint {
+        /// Seq of the last record covered.
+        count: u64,
+        /// Hex SHA-256 of that record's exact line.
+        head: String,
+        /// RFC 3339 UTC, equal to the record's own `time`. Named `sealed_at`, not `time`,
+        /// because the record header already has a `time` field and the event is flattened
+        /// into the same JSON object.
+        sealed_at: String,
+        /// Key id: the first 16 hex digits of the SHA-256 of the 32-byte public key.
+        key: String,
+        /// Hex Ed25519 signature of `checkpoint::checkpoint_message(count, head, sealed_at)`.
+        signature: String,
+    },
 }
 
 /// The masking-effectiveness evidence of one statement: counts only, never values.
+/// What a session's recording was when it closed: enough to tell later whether it was altered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingSeal {
+    pub sha256: String,
+    pub bytes: u64,
+    /// A cap cut it short (the recording says where).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Masked {
     /// Values replaced whole by a column rule, by source column (`schema.table.column`, or
@@ -252,9 +287,11 @@ impl AuditEvent {
             | Self::AccessRefused { identity, .. } => Some(identity),
             Self::ReviewerDecided { reviewer, .. } => Some(reviewer),
             Self::ConnectionRejected { identity, .. } => identity.as_deref(),
-            Self::GatewayStarted { .. }
+            Self::RecordingDeleted { .. }
+            | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
             | Self::AuditRecovered { .. }
+            | Self::Checkpoint { .. }
             | Self::PolicyLoaded { .. }
             | Self::PolicyRejected { .. } => None,
         }
@@ -275,9 +312,11 @@ impl AuditEvent {
             | Self::AccessRefused { target, .. } => Some(target),
             Self::ConnectionRejected { target, .. } => target.as_deref(),
             Self::ReviewerDecided { .. }
+            | Self::RecordingDeleted { .. }
             | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
             | Self::AuditRecovered { .. }
+            | Self::Checkpoint { .. }
             | Self::PolicyLoaded { .. }
             | Self::PolicyRejected { .. } => None,
         }
@@ -291,6 +330,7 @@ impl AuditEvent {
             | Self::Statement { session, .. }
             | Self::StatementResult { session, .. } => Some(session),
             Self::ReviewRequested { session, .. } => session.as_deref(),
+            Self::RecordingDeleted { session, .. } => Some(session),
             Self::ReviewerDecided { .. }
             | Self::ReviewSettled { .. }
             | Self::GrantIssued { .. }
@@ -301,6 +341,7 @@ impl AuditEvent {
             | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
             | Self::AuditRecovered { .. }
+            | Self::Checkpoint { .. }
             | Self::PolicyLoaded { .. }
             | Self::PolicyRejected { .. } => None,
         }

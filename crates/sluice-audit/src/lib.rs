@@ -29,10 +29,14 @@
 //! - `sink.rs`: the file operations, behind a trait for fault injection.
 //! - `stats.rs`: [`AuditStats`] counters.
 //! - `lines.rs`: streaming lines with their exact bytes.
-//! - `verify.rs`: [`verify`], the offline chain check.
+//! - `checkpoint.rs`: [`CheckpointSigner`] / [`CheckpointVerifier`], Ed25519-signed
+//!   checkpoints of the chain head, written by [`AuditLog::checkpoint`].
+//! - `verify.rs`: [`verify`] / [`verify_with_key`], the offline check of the chain and its
+//!   checkpoints, reporting every [`Finding`].
 //! - `search.rs`: [`search`] with a [`SearchFilter`].
 //! - `error.rs`: [`AuditError`].
 
+mod checkpoint;
 mod error;
 mod event;
 mod lines;
@@ -49,11 +53,15 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use checkpoint::{
+    checkpoint_message, key_id, CheckpointInvalid, CheckpointSigner, CheckpointVerifier,
+    CheckpointWritten, CHECKPOINT_DOMAIN,
+};
 pub use error::AuditError;
-pub use event::{AuditEvent, Decision, Masked, Outcome};
+pub use event::{AuditEvent, Decision, Masked, Outcome, RecordingSeal};
 pub use log::{AuditLog, Durability};
 pub use record::{hash_line, AuditRecord, GENESIS_PREV};
 pub use search::{search, SearchFilter};
 pub use shared::Ticket;
 pub use stats::AuditStats;
-pub use verify::{verify, BrokenLink, VerifyReport};
+pub use verify::{verify, verify_with_key, BrokenLink, Finding, FindingKind, VerifyReport};

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::checkpoint::{CheckpointSigner, CheckpointWritten};
 use crate::error::AuditError;
 use crate::event::AuditEvent;
 use crate::shared::{Shared, Step, Ticket};
@@ -179,6 +180,26 @@ impl AuditLog {
         let ticket = self.append(event)?;
         self.commit(ticket).await?;
         Ok(ticket.seq)
+    }
+
+    /// Appends an [`AuditEvent::Checkpoint`] signing the chain head (the newest record,
+    /// written or not) and waits until it is on disk; returns what it sealed, or `None` when
+    /// there was nothing new to seal (empty log, or the newest record is already a
+    /// checkpoint).
+    ///
+    /// Waits for an fdatasync whatever the durability mode: a checkpoint is evidence, written
+    /// rarely. The fdatasync is the syncer thread's (in buffered mode its next one, within
+    /// `sync_interval`), so the caller's runtime thread never blocks on the disk.
+    pub async fn checkpoint(
+        &self,
+        signer: &CheckpointSigner,
+    ) -> Result<Option<CheckpointWritten>, AuditError> {
+        let Some((ticket, written)) = self.inner.shared.append_checkpoint(signer)? else {
+            return Ok(None);
+        };
+        self.wait_written(ticket).await?;
+        self.wait_synced(ticket.seq).await?;
+        Ok(Some(written))
     }
 
     /// Writes everything appended so far and fdatasyncs it, whatever the

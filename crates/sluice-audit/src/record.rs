@@ -79,7 +79,15 @@ fn write_time(out: &mut Vec<u8>, now: OffsetDateTime) {
     out.push(b'Z');
 }
 
-/// Appends `{"seq":..,"time":..,"prev":..,<body fields>}\n` to `out` and returns
+/// `now` as a record's `time` is written, for fields that must equal it exactly.
+pub(crate) fn format_time(now: OffsetDateTime) -> String {
+    let mut out = Vec::with_capacity(27);
+    write_time(&mut out, now);
+    // Only ASCII digits and separators are written.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Appends `{"seq":.."time":..,"prev":..,<body fields>}\n` to `out` and returns
 /// the hash of the line just written.
 ///
 /// Splicing yields exactly what serializing an [`AuditRecord`] would (header

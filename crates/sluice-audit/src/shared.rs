@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
+use crate::checkpoint::{CheckpointSigner, CheckpointWritten};
 use crate::error::AuditError;
 use crate::event::AuditEvent;
-use crate::record::{encode_body, encode_line};
+use crate::record::{encode_body, encode_line, format_time};
 use crate::sink::LogFile;
 use crate::stats::Counters;
 use crate::tail::Tail;
@@ -54,6 +55,8 @@ struct State {
     next_seq: u64,
     prev_hash: [u8; 32],
     generation: u64,
+    /// The newest appended record is a checkpoint: another one would seal nothing new.
+    last_is_checkpoint: bool,
     /// Encoded lines not yet handed to write(2).
     pending: Vec<u8>,
     /// The previous batch's buffer, kept so steady state allocates nothing.
@@ -124,6 +127,7 @@ impl Shared {
                 next_seq: tail.last_seq + 1,
                 prev_hash: tail.last_hash,
                 generation: 0,
+                last_is_checkpoint: false,
                 pending: Vec::with_capacity(64 * 1024),
                 spare: Vec::with_capacity(64 * 1024),
                 writer_active: false,
@@ -173,11 +177,59 @@ impl Shared {
         )?;
         st.prev_hash = hash;
         st.next_seq += 1;
+        st.last_is_checkpoint = false;
         self.counters.appended();
         Ok(Ticket {
             seq,
             generation: st.generation,
         })
+    }
+
+    /// Appends a checkpoint signing the current chain head; `None` when the log is empty or
+    /// its newest record is already a checkpoint.
+    ///
+    /// The event is built and signed inside the critical section that assigns seq and prev:
+    /// the head it signs must be exactly the `prev` it is chained with, and outside the lock
+    /// another session's append could slip in between reading the head and chaining the
+    /// checkpoint. Signing takes tens of microseconds and happens once per checkpoint
+    /// interval, so holding the lock for it costs the statement path nothing measurable.
+    pub(crate) fn append_checkpoint(
+        &self,
+        signer: &CheckpointSigner,
+    ) -> Result<Option<(Ticket, CheckpointWritten)>, AuditError> {
+        let mut body = Vec::with_capacity(512);
+        let mut st = self.lock();
+        if st.closed {
+            return Err(AuditError::Closed);
+        }
+        if let Some(reason) = &st.fatal {
+            return Err(AuditError::WriteFailed(reason.clone()));
+        }
+        if st.next_seq <= 1 || st.last_is_checkpoint {
+            return Ok(None);
+        }
+        let seq = st.next_seq;
+        let prev = st.prev_hash;
+        // One instant for the record's `time` and the signed `sealed_at`, so they are equal.
+        let now = OffsetDateTime::now_utc();
+        let head = hex::encode(prev);
+        let event = signer.sign(seq - 1, &head, &format_time(now));
+        encode_body(&event, &mut body)?;
+        let hash = encode_line(&mut st.pending, seq, now, &prev, &body)?;
+        st.prev_hash = hash;
+        st.next_seq += 1;
+        st.last_is_checkpoint = true;
+        self.counters.appended();
+        let ticket = Ticket {
+            seq,
+            generation: st.generation,
+        };
+        let written = CheckpointWritten {
+            seq,
+            count: seq - 1,
+            head,
+        };
+        Ok(Some((ticket, written)))
     }
 
     /// The newest appended record, written or not.
@@ -287,6 +339,9 @@ impl Shared {
                 st.generation += 1;
                 st.next_seq = st.written_seq + 1;
                 st.prev_hash = st.written_hash;
+                // The last good record may or may not be a checkpoint; sealing it twice is
+                // harmless, not sealing it is not.
+                st.last_is_checkpoint = false;
                 st.pending.clear();
             }
         }

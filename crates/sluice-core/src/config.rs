@@ -33,9 +33,14 @@ pub struct Config {
     pub masking: MaskingConfig,
     #[serde(default)]
     pub approvals: ApprovalsConfig,
+    #[serde(default)]
+    pub recording: RecordingConfig,
     /// Outgoing webhooks for review and grant events (docs/approvals.md).
     #[serde(default)]
     pub webhooks: Vec<crate::notify::WebhookConfig>,
+    /// Streams of the audit trail to files, HTTP endpoints and syslog (audit_export.rs).
+    #[serde(default, deserialize_with = "crate::audit_export::deserialize_sinks")]
+    pub audit_sinks: Vec<crate::audit_export::AuditSinkConfig>,
     #[serde(default, rename = "identities")]
     pub identities: Vec<IdentityConfig>,
     #[serde(default, rename = "targets")]
@@ -140,6 +145,13 @@ pub struct AuditConfig {
     pub sync_interval: Duration,
     /// Record the values bound to extended-protocol statements (off: they may hold personal data).
     pub record_parameters: bool,
+    /// The Ed25519 seed that signs checkpoints (hex, 0600, created on first start); its public
+    /// key is written to `<file>.pub`. Defaults to `<data_dir>/audit-signing.key`.
+    pub signing_key_file: Option<PathBuf>,
+    /// How often a signed checkpoint seals the records appended since the last one (one is
+    /// also written at stop).
+    #[serde(deserialize_with = "duration")]
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for AuditConfig {
@@ -149,6 +161,8 @@ impl Default for AuditConfig {
             durability: AuditDurability::Buffered,
             sync_interval: Duration::from_millis(100),
             record_parameters: false,
+            signing_key_file: None,
+            checkpoint_interval: Duration::from_secs(60),
         }
     }
 }
@@ -231,6 +245,42 @@ impl Default for MaskingConfig {
             token_key_file: None,
             detectors: Vec::new(),
             catalog_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Session recordings (docs/recording.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// Record every session. Off, sessions run unrecorded and their end says so.
+    pub enabled: bool,
+    /// Where recordings are written. Unset: `<data_dir>/recordings`.
+    pub dir: Option<PathBuf>,
+    /// Rows of one statement's result recorded before a `truncated` marker.
+    pub max_rows_per_statement: u64,
+    /// Bytes of one session's recording before a `truncated` marker.
+    pub max_session_bytes: u64,
+    /// At a cap: `truncate` (say so and go on) or `end_session`.
+    pub on_cap: crate::recording::OnCap,
+    /// Recordings older than this are deleted, each deletion audited. Unset: kept.
+    #[serde(deserialize_with = "optional_duration")]
+    pub retention: Option<Duration>,
+    /// Upload finished recordings to an S3-compatible object store; the directory is then
+    /// only the spool of sessions in progress. Credentials left out come from `AWS_*`.
+    pub s3: Option<sluice_record::S3Config>,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            enabled: true,
+            dir: None,
+            max_rows_per_statement: 10_000,
+            max_session_bytes: 256 * 1024 * 1024,
+            on_cap: crate::recording::OnCap::Truncate,
+            retention: None,
+            s3: None,
         }
     }
 }
@@ -423,8 +473,10 @@ impl Config {
             &mut self.postgres.tls_cert,
             &mut self.postgres.tls_key,
             &mut self.audit.path,
+            &mut self.audit.signing_key_file,
             &mut self.policy.dir,
             &mut self.masking.token_key_file,
+            &mut self.recording.dir,
         ]
         .into_iter()
         .flatten()
@@ -438,6 +490,11 @@ impl Config {
         }
         for w in &mut self.webhooks {
             for p in [&mut w.url_file, &mut w.secret_file].into_iter().flatten() {
+                fix(p);
+            }
+        }
+        for s in &mut self.audit_sinks {
+            for p in s.paths_mut() {
                 fix(p);
             }
         }
@@ -485,6 +542,9 @@ impl Config {
         if a.timeout.is_zero() || a.access_timeout.is_zero() || a.max_grant.is_zero() {
             return err("approvals.timeout, access_timeout and max_grant must be > 0".into());
         }
+        if self.audit.checkpoint_interval.is_zero() {
+            return err("audit.checkpoint_interval must be > 0".into());
+        }
         Ok(())
     }
 
@@ -501,6 +561,20 @@ impl Config {
             .path
             .clone()
             .unwrap_or_else(|| self.gateway.data_dir.join("audit.jsonl"))
+    }
+
+    pub fn recording_dir(&self) -> PathBuf {
+        self.recording
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.gateway.data_dir.join("recordings"))
+    }
+
+    pub fn audit_signing_key_path(&self) -> PathBuf {
+        self.audit
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.gateway.data_dir.join("audit-signing.key"))
     }
 
     pub fn masking_key_path(&self) -> PathBuf {
@@ -521,6 +595,10 @@ impl Config {
     pub fn target(&self, name: &str) -> Option<&TargetConfig> {
         self.targets.iter().find(|t| t.name == name)
     }
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }
 
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -14,6 +14,12 @@ pub enum CoreError {
     Policy(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The recording store failed: the session cannot go on recorded.
+    #[error("session recording failed: {0}")]
+    Recording(String),
+    /// A recording cap was reached and `recording.on_cap` ends the session.
+    #[error("{0}")]
+    RecordingCap(String),
     /// A request to the approval API that cannot be granted as asked; the message is for the
     /// person who asked.
     #[error("{message}")]

@@ -32,6 +32,10 @@ struct Inner {
     metrics: Metrics,
     masking: Arc<MaskEngine>,
     approvals: ApprovalState,
+    /// Where session recordings go; `None` when recording is off.
+    recordings: Option<Arc<dyn sluice_record::RecordingStore>>,
+    /// Sessions whose recordings are being written, which retention must leave alone.
+    open_recordings: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Admin API tokens already verified: SHA-256 of the token to its identity and token id.
     api_tokens: std::sync::Mutex<HashMap<[u8; 32], (String, String)>>,
     /// Keys the fake salts of unknown identities, so probing names reveals nothing.
@@ -143,8 +147,11 @@ impl Gateway {
         } else {
             crate::notify::Notifier::start(&config.webhooks)?
         };
+        let recordings = recording_store(&config)?;
         Ok(Gateway {
             inner: Arc::new(Inner {
+                recordings,
+                open_recordings: std::sync::Mutex::new(std::collections::HashSet::new()),
                 approvals: ApprovalState::new(notifier),
                 api_tokens: std::sync::Mutex::new(HashMap::new()),
                 clock: PolicyClock::new(&config.policy.timezone),
@@ -182,6 +189,23 @@ impl Gateway {
 
     pub(crate) fn clock(&self) -> &PolicyClock {
         &self.inner.clock
+    }
+
+    /// The recording store, for replay, verification and retention; `None` when off.
+    pub fn recordings(&self) -> Option<&Arc<dyn sluice_record::RecordingStore>> {
+        self.inner.recordings.as_ref()
+    }
+
+    pub(crate) fn recording_opened(&self, session: &str) {
+        crate::sync::lock(&self.inner.open_recordings).insert(session.to_owned());
+    }
+
+    pub(crate) fn recording_closed(&self, session: &str) {
+        crate::sync::lock(&self.inner.open_recordings).remove(session);
+    }
+
+    pub(crate) fn recording_open(&self, session: &str) -> bool {
+        crate::sync::lock(&self.inner.open_recordings).contains(session)
     }
 
     pub(crate) fn store(&self) -> &Arc<dyn Store> {
@@ -505,6 +529,24 @@ impl Gateway {
             tracing::error!(error = %e, "could not audit a rejected connection");
         }
     }
+}
+
+/// The recording store the configuration describes: files in the recording directory, and
+/// with `[recording.s3]` those files as the spool of an object store.
+pub fn recording_store(
+    config: &Config,
+) -> Result<Option<Arc<dyn sluice_record::RecordingStore>>, CoreError> {
+    if !config.recording.enabled {
+        return Ok(None);
+    }
+    let files = sluice_record::FileStore::new(config.recording_dir());
+    Ok(Some(match &config.recording.s3 {
+        None => Arc::new(files),
+        Some(s3) => Arc::new(
+            sluice_record::ObjectStoreArchive::s3(files, s3)
+                .map_err(|e| CoreError::Config(format!("recording.s3: {e}")))?,
+        ),
+    }))
 }
 
 pub fn unix_now() -> i64 {

@@ -12,11 +12,14 @@
 //! # Layout
 //! - [`config`]: the TOML configuration, validated at load.
 //! - [`secret`]: a string type that never prints its contents.
+//! - [`audit_key`]: the key that signs the audit trail's checkpoints, and its public half.
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
 //! - [`gateway`]: identification, target resolution, session admission.
 //! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
 //! - [`approvals`]: held statements, reviews, access grants and their evidence.
 //! - [`notify`]: outgoing webhooks for review and grant events.
+//! - [`audit_export`]: sinks streaming the audit trail to files, HTTP and syslog.
+//! - [`recording`]: each session's recording, fed by the relay, streamed to the store.
 //! - [`masking`]: the detectors and token key, and the mask plan a statement carries.
 //! - [`clock`]: the time facts policies see, in the configured zone.
 //! - [`session`]: per-request decision, audit and the `Sealed` proof.
@@ -24,6 +27,8 @@
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
 pub mod approvals;
+pub mod audit_export;
+pub mod audit_key;
 pub mod clock;
 pub mod config;
 mod error;
@@ -32,6 +37,7 @@ pub mod masking;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod recording;
 pub mod secret;
 pub mod session;
 mod sync;

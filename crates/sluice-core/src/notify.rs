@@ -303,20 +303,21 @@ impl Hook {
 }
 
 /// Where a webhook's requests go, split once at start so a delivery cannot fail on a URL.
-struct Endpoint {
+/// Shared with the audit sinks (audit_export.rs).
+pub(crate) struct Endpoint {
     /// For connecting, for TLS and for logs; without IPv6 brackets.
-    host: String,
-    port: u16,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// The `Host` header: host and port as written.
-    authority: HeaderValue,
+    pub(crate) authority: HeaderValue,
     /// Path and query only, as HTTP/1 request targets are. Secret for Slack.
-    target: Uri,
-    https: bool,
+    pub(crate) target: Uri,
+    pub(crate) https: bool,
 }
 
 impl Endpoint {
     /// Error messages never repeat the URL, which may be a secret.
-    fn parse(url: &str) -> Result<Endpoint, String> {
+    pub(crate) fn parse(url: &str) -> Result<Endpoint, String> {
         let uri: Uri = url
             .parse()
             .map_err(|_| "url is not a valid URL".to_owned())?;
@@ -367,9 +368,23 @@ struct Worker {
     counts: Arc<Counts>,
 }
 
-struct Tls {
+pub(crate) struct Tls {
     connector: TlsConnector,
     name: ServerName<'static>,
+}
+
+impl Tls {
+    /// `Some` exactly for an https endpoint, so a request can never fall back to plain TCP.
+    pub(crate) fn for_endpoint(endpoint: &Endpoint) -> Result<Option<Tls>, String> {
+        if !endpoint.https {
+            return Ok(None);
+        }
+        Ok(Some(Tls {
+            connector: tls_connector()?,
+            name: ServerName::try_from(endpoint.host.clone())
+                .map_err(|_| "url has an invalid host".to_owned())?,
+        }))
+    }
 }
 
 /// One event rendered for one webhook: fixed across retries so a receiver can deduplicate.
@@ -391,9 +406,9 @@ enum Verdict {
 }
 
 /// The part of an answer that decides what happens next.
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<Duration>,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl Worker {
@@ -422,14 +437,7 @@ impl Worker {
             Some(path) => Some(signer(path).map_err(bad)?),
             None => None,
         };
-        let tls = match endpoint.https {
-            true => Some(Tls {
-                connector: tls_connector().map_err(bad)?,
-                name: ServerName::try_from(endpoint.host.clone())
-                    .map_err(|_| bad("url has an invalid host".into()))?,
-            }),
-            false => None,
-        };
+        let tls = Tls::for_endpoint(&endpoint).map_err(bad)?;
         Ok(Worker {
             index,
             endpoint,
@@ -498,21 +506,7 @@ impl Worker {
     /// One attempt on a fresh connection: approval events are rare, and a fresh connection
     /// cannot inherit a half-dead one's failure.
     async fn post(&self, delivery: &Delivery) -> Result<Answer, String> {
-        let request = self.request(delivery)?;
-        let tcp = tokio::net::TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        match &self.tls {
-            Some(tls) => {
-                let stream = tls
-                    .connector
-                    .connect(tls.name.clone(), tcp)
-                    .await
-                    .map_err(|e| format!("tls: {e}"))?;
-                exchange(stream, request).await
-            }
-            None => exchange(tcp, request).await,
-        }
+        send(&self.endpoint, self.tls.as_ref(), self.request(delivery)?).await
     }
 
     /// Stamped and signed per attempt, so the timestamp a receiver checks for freshness is
@@ -535,6 +529,29 @@ impl Worker {
         builder
             .body(Full::new(delivery.body.clone()))
             .map_err(|e| format!("building the request: {e}"))
+    }
+}
+
+/// Sends one request on a fresh connection to `endpoint`, over TLS when `tls` is given, and
+/// reads the answer's status. Shared with the audit sinks (audit_export.rs).
+pub(crate) async fn send(
+    endpoint: &Endpoint,
+    tls: Option<&Tls>,
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<Answer, String> {
+    let tcp = tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    match tls {
+        Some(tls) => {
+            let stream = tls
+                .connector
+                .connect(tls.name.clone(), tcp)
+                .await
+                .map_err(|e| format!("tls: {e}"))?;
+            exchange(stream, request).await
+        }
+        None => exchange(tcp, request).await,
     }
 }
 
@@ -593,7 +610,7 @@ fn judge(answer: Result<Answer, String>) -> Verdict {
 
 /// Doubling from the base, capped; the jitter (the upper half of the interval) keeps many
 /// sluice instances that lost the same receiver from retrying in lockstep.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let factor = 1u32
         .checked_shl(attempt.saturating_sub(1))
         .unwrap_or(u32::MAX);

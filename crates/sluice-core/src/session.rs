@@ -14,6 +14,7 @@ use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::masking::{self, MaskPlan, MaskTally};
 use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_PARSE};
+use crate::recording::SessionRecording;
 use crate::secret::Secret;
 use crate::CoreError;
 
@@ -38,6 +39,8 @@ struct SessionInner {
     subject: Mutex<Arc<Subject>>,
     /// The search path the session started with, restored by `RESET search_path`.
     initial_search_path: SearchPath,
+    /// `None` when recording is off.
+    recording: Option<SessionRecording>,
 }
 
 /// The audit records of one batch of requests, appended but not yet durable.
@@ -64,9 +67,31 @@ pub struct StatementPermit {
     started: Instant,
     mask: Option<MaskPlan>,
     tally: MaskTally,
+    /// Which result columns come in binary, as the client asked at Bind; empty: all text.
+    result_binary: Vec<bool>,
 }
 
 impl StatementPermit {
+    /// The statement's number in its session, as its audit records and recording name it.
+    pub fn number(&self) -> u64 {
+        self.statement
+    }
+
+    /// The result formats the client asked for (extended protocol), for reading its rows.
+    pub fn with_result_formats(mut self, binary: Vec<bool>) -> StatementPermit {
+        self.result_binary = binary;
+        self
+    }
+
+    pub fn result_binary(&self) -> &[bool] {
+        &self.result_binary
+    }
+
+    /// Time since the statement was admitted, for its recording.
+    pub fn elapsed_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
     /// The masking the statement's results need; `None`: relay them as they are.
     pub fn mask(&self) -> Option<&MaskPlan> {
         self.mask.as_ref()
@@ -201,6 +226,27 @@ impl Session {
         search_path: SearchPath,
     ) -> Session {
         let id = new_session_id();
+        let recording = gateway.recordings().map(|store| {
+            let config = &gateway.config().recording;
+            SessionRecording::start(
+                store.clone(),
+                &sluice_record::Header {
+                    session: id.clone(),
+                    identity: identity.name.clone(),
+                    target: target.name.clone(),
+                    database: database.clone(),
+                    protocol: request.protocol.to_owned(),
+                    client_addr: request.client_addr.clone(),
+                    started_at: sluice_record::format_started_at(std::time::SystemTime::now()),
+                    kind: sluice_record::KIND_SQL.to_owned(),
+                },
+                sluice_record::Limits {
+                    max_rows_per_statement: config.max_rows_per_statement,
+                    max_session_bytes: config.max_session_bytes,
+                },
+                config.on_cap,
+            )
+        });
         let grants = gateway.approvals().grants.snapshot(
             &identity.name,
             &target.name,
@@ -233,6 +279,7 @@ impl Session {
                 statements: AtomicU64::new(0),
                 subject: Mutex::new(Arc::new(subject)),
                 initial_search_path: search_path,
+                recording,
             }),
         }
     }
@@ -264,6 +311,11 @@ impl Session {
 
     pub fn gateway(&self) -> &Gateway {
         &self.inner.gateway
+    }
+
+    /// Where the relay records what the client was sent; `None` when recording is off.
+    pub fn recording(&self) -> Option<&SessionRecording> {
+        self.inner.recording.as_ref()
     }
 
     /// The facts the policy sees now. Grants are read again when one was issued, revoked or
@@ -318,6 +370,10 @@ impl Session {
 
     pub(crate) async fn audit_start(&self, request: &SessionRequest<'_>) -> Result<(), CoreError> {
         let i = &self.inner;
+        if i.recording.is_some() {
+            // From here on the session ends through `end`, which closes it again.
+            i.gateway.recording_opened(&i.id);
+        }
         let event = AuditEvent::SessionStarted {
             session: i.id.clone(),
             identity: i.identity.name.clone(),
@@ -521,6 +577,21 @@ impl Session {
             .tickets
             .push(self.audited(i.gateway.audit().append(&event))?);
         i.gateway.metrics().statements.inc();
+        if let Some(recording) = &i.recording {
+            if recording.failed() {
+                return Err(CoreError::Recording(
+                    "the recording store failed; the session cannot go on unrecorded".into(),
+                ));
+            }
+            let recorded = sluice_record::RecordedDecision {
+                verdict: decision.verdict_name().to_owned(),
+                rule: decision.rule.clone(),
+                policy: decision.policy.clone(),
+            };
+            recording
+                .statement(statement, text, &recorded)
+                .map_err(|cap| CoreError::RecordingCap(cap.to_string()))?;
+        }
         if decision.approval().is_some() {
             return Ok(Admission::Held(HeldStatement {
                 statement,
@@ -564,6 +635,7 @@ impl Session {
             started: Instant::now(),
             mask: None,
             tally: MaskTally::default(),
+            result_binary: Vec::new(),
         }
     }
 
@@ -690,7 +762,14 @@ impl Session {
     pub async fn end(&self, reason: &str, traffic: Traffic) {
         let i = &self.inner;
         let metrics = i.gateway.metrics();
-        metrics.sessions_active.dec();
+        let recording = match &i.recording {
+            Some(r) => {
+                let digest = r.finish(reason).await;
+                i.gateway.recording_closed(&i.id);
+                digest
+            }
+            None => None,
+        };
         let event = AuditEvent::SessionEnded {
             session: i.id.clone(),
             identity: i.identity.name.clone(),
@@ -700,11 +779,19 @@ impl Session {
             statements: i.statements.load(Ordering::Relaxed),
             reason: reason.to_owned(),
             duration_ms: i.started.elapsed().as_millis() as u64,
+            recording: recording.map(|d| sluice_audit::RecordingSeal {
+                sha256: d.sha256,
+                bytes: d.bytes,
+                truncated: d.truncated,
+            }),
         };
         if let Err(e) = i.gateway.audit().record(&event).await {
             metrics.audit_failures.inc();
             tracing::error!(error = %e, "could not audit the end of a session");
         }
+        // Active until its end is recorded, so whoever waits for sessions to end finds
+        // their end records.
+        metrics.sessions_active.dec();
     }
 
     /// Counts audit failures on the way out, so every failure shows up in metrics.

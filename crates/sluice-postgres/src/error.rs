@@ -84,6 +84,13 @@ impl PgError {
                 "58000",
                 "sluice: the gateway's store is unavailable; try again later".into(),
             ),
+            PgError::Core(sluice_core::CoreError::RecordingCap(m)) => {
+                ("54000", format!("sluice: {m}"))
+            }
+            PgError::Core(sluice_core::CoreError::Recording(_)) => (
+                "58000",
+                "sluice: the session recording cannot be written; the session is ended".into(),
+            ),
             PgError::Core(_) => (
                 "58000",
                 "sluice: the audit trail is unavailable; the request was not forwarded".into(),

@@ -1,39 +1,25 @@
-//! `sluice audit verify | search`. Both read the file directly and never block a running gateway.
+//! `sluice audit verify | search | export`. All read the file directly and never block a running
+//! gateway.
+
+use std::io::Write;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use sluice_audit::{AuditEvent, AuditRecord, Outcome, SearchFilter};
+use sha2::Digest;
+use sluice_audit::{AuditEvent, AuditRecord, FindingKind, Outcome, SearchFilter};
+use sluice_core::audit_export::AuditTail;
+use sluice_core::audit_key;
 use sluice_core::config::Config;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::cli::AuditCommand;
+use crate::cli::{AuditCommand, ExportFormat};
 
-pub fn run(command: AuditCommand) -> Result<()> {
+pub async fn run(command: AuditCommand) -> Result<()> {
     match command {
-        AuditCommand::Verify { config } => {
+        AuditCommand::Verify { config, public_key } => {
             let config = Config::load(&config.config)?;
-            let path = config.audit_path();
-            let report = sluice_audit::verify(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            match report.broken {
-                None => {
-                    println!(
-                        "ok: {} records, chain intact{}",
-                        report.records,
-                        report
-                            .last_hash
-                            .map(|h| format!(", head {h}"))
-                            .unwrap_or_default()
-                    );
-                    Ok(())
-                }
-                Some(b) => bail!(
-                    "chain broken at line {}{}: {}",
-                    b.line,
-                    b.seq.map(|s| format!(" (seq {s})")).unwrap_or_default(),
-                    b.reason
-                ),
-            }
+            verify(&config, public_key.as_deref()).await
         }
         AuditCommand::Search {
             config,
@@ -61,7 +47,159 @@ pub fn run(command: AuditCommand) -> Result<()> {
             }
             Ok(())
         }
+        AuditCommand::Export {
+            config,
+            since,
+            until,
+            format,
+        } => {
+            let config = Config::load(&config.config)?;
+            let window = TimeWindow {
+                since: since.as_deref().map(parse_time).transpose()?,
+                until: until.as_deref().map(parse_time).transpose()?,
+            };
+            export(&config.audit_path(), &window, format)
+        }
     }
+}
+
+/// `sluice audit verify`: prints every finding; fails unless the trail is intact.
+async fn verify(config: &Config, public_key: Option<&str>) -> Result<()> {
+    let path = config.audit_path();
+    let (key, key_note) = match public_key {
+        Some(hex) => (Some(audit_key::parse_public_key(hex)?), None),
+        None => {
+            let pub_path = audit_key::public_key_path(&config.audit_signing_key_path());
+            match std::fs::read_to_string(&pub_path) {
+                Ok(text) => (
+                    Some(
+                        audit_key::parse_public_key(&text)
+                            .with_context(|| format!("reading {}", pub_path.display()))?,
+                    ),
+                    None,
+                ),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                    None,
+                    Some(format!(
+                        "no public key at {} (give --public-key)",
+                        pub_path.display()
+                    )),
+                ),
+                Err(e) => return Err(e).with_context(|| format!("reading {}", pub_path.display())),
+            }
+        }
+    };
+    let report = sluice_audit::verify_with_key(&path, key.as_ref())
+        .with_context(|| format!("reading {}", path.display()))?;
+    let recordings = if report.is_intact() {
+        check_recordings(config).await?
+    } else {
+        RecordingCheck::default()
+    };
+    if !report.is_intact() || !recordings.problems.is_empty() {
+        for finding in &report.findings {
+            println!("{}: {}", finding.kind.as_str(), finding.message);
+        }
+        for problem in &recordings.problems {
+            println!("recording: {problem}");
+        }
+        let problems = report.problems().count() + recordings.problems.len();
+        bail!(
+            "the audit trail {} is not intact: {problems} problem{}",
+            path.display(),
+            if problems == 1 { "" } else { "s" }
+        );
+    }
+    let checkpoints = match (&report.key_id, report.checkpoints) {
+        (_, 0) => "no checkpoints".to_owned(),
+        (Some(key), n) => format!("{n} checkpoints verified (key {key})"),
+        (None, n) => format!(
+            "{n} checkpoints match the chain, signatures not checked: {}",
+            key_note.as_deref().unwrap_or("no public key")
+        ),
+    };
+    let head = report
+        .last_hash
+        .as_deref()
+        .map(|h| format!(", head {h}"))
+        .unwrap_or_default();
+    let unsealed = match (report.unsealed, report.last_checkpoint) {
+        (0, _) => String::new(),
+        (n, Some(_)) => format!("; {n} records after the last checkpoint"),
+        (n, None) => format!("; {n} records not sealed by any checkpoint"),
+    };
+    println!(
+        "ok: {} records, chain intact, {checkpoints}{head}{unsealed}; {} recordings match their seals",
+        report.records, recordings.checked
+    );
+    // Informational findings that the summary line does not already say.
+    for finding in report
+        .findings
+        .iter()
+        .filter(|f| !matches!(f.kind, FindingKind::Unsealed | FindingKind::Unverified))
+    {
+        println!("note: {}", finding.message);
+    }
+    Ok(())
+}
+
+/// What checking the recordings against their seals found.
+#[derive(Default)]
+struct RecordingCheck {
+    checked: usize,
+    problems: Vec<String>,
+}
+
+/// Every recording a `session_ended` record sealed must be there, byte for byte: its SHA-256
+/// and size as sealed. A recording deleted by retention (audited) is not missing.
+async fn check_recordings(config: &Config) -> Result<RecordingCheck> {
+    let mut check = RecordingCheck::default();
+    let Some(store) = sluice_core::gateway::recording_store(config)? else {
+        return Ok(check);
+    };
+    let records = sluice_audit::search(&config.audit_path(), &SearchFilter::default())?;
+    let deleted: std::collections::HashSet<&str> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            AuditEvent::RecordingDeleted { session, .. } => Some(session.as_str()),
+            _ => None,
+        })
+        .collect();
+    for record in &records {
+        let AuditEvent::SessionEnded {
+            session,
+            recording: Some(seal),
+            ..
+        } = &record.event
+        else {
+            continue;
+        };
+        if deleted.contains(session.as_str()) {
+            continue;
+        }
+        match store.read(session).await {
+            Ok(bytes) => {
+                let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+                if sha256 != seal.sha256 || bytes.len() as u64 != seal.bytes {
+                    check.problems.push(format!(
+                        "the recording of session {session} was altered: sealed as {} bytes with \
+                         SHA-256 {}, now {} bytes with SHA-256 {sha256}",
+                        seal.bytes,
+                        seal.sha256,
+                        bytes.len()
+                    ));
+                } else {
+                    check.checked += 1;
+                }
+            }
+            Err(e) => check.problems.push(format!(
+                "the recording of session {session} is missing or unreadable ({e}); it was \
+                 sealed as {} bytes with SHA-256 {}",
+                seal.bytes, seal.sha256
+            )),
+        }
+    }
+    Ok(check)
 }
 
 /// RFC 3339, or a duration meaning that long before now.
@@ -72,6 +210,55 @@ pub fn parse_time(text: &str) -> Result<OffsetDateTime> {
     let ago = humantime::parse_duration(text)
         .with_context(|| format!("{text:?} is neither RFC 3339 nor a duration"))?;
     Ok(OffsetDateTime::now_utc() - ago)
+}
+
+/// `--since` (inclusive) and `--until` (exclusive), as `audit search` reads them.
+struct TimeWindow {
+    since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+}
+
+impl TimeWindow {
+    fn contains(&self, time: OffsetDateTime) -> bool {
+        self.since.is_none_or(|since| time >= since) && self.until.is_none_or(|until| time < until)
+    }
+}
+
+/// Streams the records in `window` to stdout, each as the exact bytes of its line. Reads one
+/// line at a time (a trail of many GB needs no more memory than its longest line) and stops
+/// at a torn last line, as `audit search` does.
+fn export(path: &Path, window: &TimeWindow, format: ExportFormat) -> Result<()> {
+    let ExportFormat::Jsonl = format;
+    // The reader takes a missing file for "nothing yet"; for an export it is a wrong path.
+    std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write_jsonl(path, window, &mut out) {
+        // The reader went away (`| head`): what it wanted was written.
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn write_jsonl(path: &Path, window: &TimeWindow, out: &mut impl Write) -> Result<()> {
+    let mut tail = AuditTail::new(path, 0);
+    while let Some(record) = tail
+        .next_record()
+        .with_context(|| format!("reading {}", path.display()))?
+    {
+        let time = OffsetDateTime::parse(&record.time, &Rfc3339)
+            .with_context(|| format!("record {} has a bad time {:?}", record.seq, record.time))?;
+        if window.contains(time) {
+            out.write_all(&record.line)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(out.flush()?)
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn describe(r: &AuditRecord) -> String {

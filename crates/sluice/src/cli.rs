@@ -30,7 +30,7 @@ pub enum Command {
     /// Issue, list and revoke access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Check and search the audit trail.
+    /// Check, search and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Check, test and evaluate Rego policies; show what a gateway enforces.
@@ -42,6 +42,61 @@ pub enum Command {
     Access(AccessArgs),
     /// Start a scratch PostgreSQL behind a gateway and print ready-to-paste psql commands.
     Demo(DemoArgs),
+    /// List, show, replay and search recorded sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// Sessions from the audit trail, oldest first.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        identity: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        /// RFC 3339 time, or a duration meaning "that long ago" (e.g. 1h).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A session's metadata, then its statements with their decisions and outcomes.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the session as its client saw it, in psql's aligned format.
+    Replay {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
+        /// Honour the recorded timing.
+        #[arg(long)]
+        timing: bool,
+        /// With --timing: play this many times faster.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// With --timing: the longest pause between two steps.
+        #[arg(long, default_value = "2s")]
+        max_pause: String,
+    },
+    /// Sessions whose recorded statements contain TEXT (case-insensitive).
+    Search {
+        #[command(flatten)]
+        config: ConfigArg,
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -75,10 +130,16 @@ pub enum TokenCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Walk the hash chain and name the first broken link.
+    /// Walk the hash chain, check the signed checkpoints, and name every record altered or
+    /// removed. Exits non-zero unless the trail is intact.
     Verify {
         #[command(flatten)]
         config: ConfigArg,
+        /// The checkpoints' public key (64 hex digits). Default: read from
+        /// `<audit.signing_key_file>.pub`. Give a copy kept off the gateway host to also catch
+        /// checkpoints re-signed by someone who replaced the key there.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
     },
     /// Find records by identity, target, session and time.
     Search {
@@ -99,6 +160,27 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print records exactly as they are in the file, for auditors and SIEM imports: the
+    /// bytes are unchanged, so the hash chain can be checked downstream.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// RFC 3339 time, or a duration meaning "that long ago" (e.g. 24h). Inclusive.
+        #[arg(long)]
+        since: Option<String>,
+        /// Like --since. Exclusive.
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+}
+
+/// What `audit export` writes.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One record per line, each the exact line of the audit file.
+    Jsonl,
 }
 
 #[derive(Subcommand, Debug)]
@@ -274,11 +356,12 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(c) => crate::runtime::serve(&c.config).await,
         Command::Token(t) => crate::token_cmd::run(t).await,
-        Command::Audit(a) => crate::audit_cmd::run(a),
+        Command::Audit(a) => crate::audit_cmd::run(a).await,
         Command::Policy(p) => crate::policy_cmd::run(p).await,
         Command::Review(r) => crate::review_cmd::run(r).await,
         Command::Access(a) => crate::access_cmd::run(a).await,
         Command::Demo(d) => crate::demo::run(d).await,
+        Command::Sessions(s) => crate::sessions_cmd::run(s).await,
     }
 }
 

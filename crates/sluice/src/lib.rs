@@ -12,6 +12,7 @@
 //!   (requesters ask for time-bound access; grants), both clients of a gateway's admin API.
 //! - [`admin_client`]: the one HTTP client of the admin API (also behind `policy status`), its
 //!   wire types, and the tables and ages both commands print.
+//! - [`sessions_cmd`]: `sessions list|show|replay|search`, from the audit trail and recordings.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
 //! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).
 //! - [`logging`]: tracing subscriber setup.
@@ -28,4 +29,5 @@ pub mod policy_cmd;
 pub mod review_cmd;
 pub mod runtime;
 pub mod scratch_pg;
+pub mod sessions_cmd;
 pub mod token_cmd;

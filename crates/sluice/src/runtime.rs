@@ -3,10 +3,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use sluice_audit::{AuditEvent, AuditLog, Durability};
+use sluice_audit::{AuditError, AuditEvent, AuditLog, CheckpointSigner, Durability};
+use sluice_core::audit_export::{AuditSinkTasks, AuditSinks};
 use sluice_core::config::{AuditDurability, Config};
 use sluice_core::policy::PolicyState;
 use sluice_core::Gateway;
@@ -25,8 +27,13 @@ pub struct RunningGateway {
     admin_stop: watch::Sender<bool>,
     postgres_task: Option<JoinHandle<()>>,
     admin_task: Option<JoinHandle<std::io::Result<()>>>,
+    /// The `[[audit_sinks]]`, each tailing the audit file on its own.
+    audit_sinks: AuditSinkTasks,
     policy_watch: JoinHandle<()>,
-    approvals_housekeeping: JoinHandle<()>,
+    housekeeping: JoinHandle<()>,
+    /// Signs the audit trail's checkpoints: the periodic ones and the last one at stop.
+    audit_signer: Arc<CheckpointSigner>,
+    audit_sealing: JoinHandle<()>,
 }
 
 pub async fn open_store(config: &Config) -> Result<SqliteStore> {
@@ -82,7 +89,16 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let key = load_gateway_key(&config.gateway.data_dir)?;
     // Before anything is opened: a gateway given a policy it cannot enforce does not start.
     let policy = PolicyState::load(&config.policy).context("loading the policy")?;
+    // Likewise a sink that cannot work as configured (an unreadable token file, a cursor that
+    // holds no seq): found before anything is opened, started once everything else is.
+    let audit_sinks = AuditSinks::prepare(&config).context("preparing the audit sinks")?;
     let store = open_store(&config).await?;
+    // Before the first record: a gateway that cannot sign its trail's checkpoints does not
+    // start, rather than run with a trail it cannot seal.
+    let audit_signer = Arc::new(
+        sluice_core::audit_key::load_or_create_signing_key(&config.audit_signing_key_path())
+            .context("loading the audit signing key")?,
+    );
     let audit = open_audit(&config)?;
     audit
         .record(&AuditEvent::GatewayStarted {
@@ -116,6 +132,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         None => None,
     };
     let grace = config.gateway.shutdown_grace;
+    let checkpoint_interval = config.audit.checkpoint_interval;
     let workers = Arc::new(sluice_core::workers::Workers::start(
         config.gateway.worker_threads,
     )?);
@@ -124,11 +141,21 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         let gateway = gateway.clone();
         async move { gateway.watch_policy().await }
     });
-    // Review expiry, grant expiry and the refresh of live grants, until the gateway stops.
-    let approvals_housekeeping = tokio::spawn({
+    let housekeeping = tokio::spawn({
         let gateway = gateway.clone();
-        async move { gateway.run_approvals().await }
+        async move {
+            // Review and grant expiry, and recording retention, until the gateway stops.
+            tokio::join!(
+                gateway.run_approvals(),
+                gateway.enforce_recording_retention()
+            );
+        }
     });
+    let audit_sealing = tokio::spawn(seal_periodically(
+        gateway.audit().clone(),
+        audit_signer.clone(),
+        checkpoint_interval,
+    ));
 
     let (control, _) = watch::channel(ShutdownPhase::Running);
     let control = Arc::new(control);
@@ -153,9 +180,11 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
             admin_stop_rx,
         )));
     }
+    let audit_sinks = audit_sinks.spawn();
     tracing::info!(?postgres_addr, ?admin_addr, "sluice is ready");
     Ok(RunningGateway {
         gateway,
+        audit_sinks,
         postgres_addr,
         admin_addr,
         control,
@@ -163,8 +192,46 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         postgres_task,
         admin_task,
         policy_watch,
-        approvals_housekeeping,
+        housekeeping,
+        audit_signer,
+        audit_sealing,
     })
+}
+
+/// Writes a signed checkpoint every `every` while anything new was recorded, until the log
+/// closes. A failure is logged and retried at the next tick: the records stay in the chain,
+/// only their seal is late, and the next checkpoint covers them too.
+async fn seal_periodically(audit: AuditLog, signer: Arc<CheckpointSigner>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    // After a stall, one checkpoint covers everything; a burst of them would seal nothing more.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick completes at once; the trail was just opened.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if !write_checkpoint(&audit, &signer).await {
+            return;
+        }
+    }
+}
+
+/// One checkpoint; false once the log is closed (nothing more can be sealed).
+async fn write_checkpoint(audit: &AuditLog, signer: &CheckpointSigner) -> bool {
+    match audit.checkpoint(signer).await {
+        // Logged with its head so that a copy of the logs kept elsewhere can later show the
+        // file cut back to an earlier checkpoint, which the file alone cannot.
+        Ok(Some(written)) => tracing::info!(
+            seq = written.seq,
+            count = written.count,
+            head = %written.head,
+            key = signer.key_id(),
+            "audit checkpoint written"
+        ),
+        Ok(None) => {}
+        Err(AuditError::Closed) => return false,
+        Err(error) => tracing::error!(%error, "writing an audit checkpoint failed"),
+    }
+    true
 }
 
 impl RunningGateway {
@@ -177,7 +244,8 @@ impl RunningGateway {
     /// the audit trail.
     pub async fn shutdown(mut self, reason: &str) -> Result<()> {
         self.policy_watch.abort();
-        self.approvals_housekeeping.abort();
+        self.housekeeping.abort();
+        self.audit_sealing.abort();
         let _ = self.control.send(ShutdownPhase::Draining);
         if let Some(task) = self.postgres_task.take() {
             let _ = task.await;
@@ -192,7 +260,12 @@ impl RunningGateway {
                 reason: reason.to_owned(),
             })
             .await?;
+        // Seals the whole run, the stop included, so a trail that ends in a verified
+        // checkpoint is a complete one.
+        write_checkpoint(&audit, &self.audit_signer).await;
         audit.close().await?;
+        // What the sinks have not sent yet goes out after the next start, from their cursors.
+        self.audit_sinks.abort();
         tracing::info!("sluice stopped");
         Ok(())
     }

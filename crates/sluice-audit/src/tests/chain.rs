@@ -49,13 +49,16 @@ async fn edited_byte_breaks_the_next_link() {
     all[2] = all[2].replacen("alice", "alicf", 1);
     std::fs::write(&path, all.join("\n") + "\n").unwrap();
 
+    // The next record's prev no longer matches: the edited record (seq 3, line 3) is named.
     let report = verify(&path).unwrap();
-    let broken = report.broken.unwrap();
-    assert_eq!(broken.line, 4);
-    assert_eq!(broken.seq, Some(4));
-    assert!(broken.reason.contains("prev hash"), "{}", broken.reason);
-    assert_eq!(report.records, 3);
-    assert_eq!(report.last_seq, Some(3));
+    let broken = report.broken.clone().unwrap();
+    assert_eq!(broken.line, 3);
+    assert_eq!(broken.seq, Some(3));
+    assert!(broken.reason.contains("was altered"), "{}", broken.reason);
+    assert_eq!(report.problems().count(), 1, "{report:?}");
+    // The walk goes on to the end.
+    assert_eq!(report.records, 5);
+    assert_eq!(report.last_seq, Some(5));
 }
 
 #[tokio::test]
@@ -70,9 +73,9 @@ async fn deleted_line_is_detected() {
 
     let broken = verify(&path).unwrap().broken.unwrap();
     assert_eq!(broken.line, 3);
-    assert_eq!(broken.seq, Some(4));
+    assert_eq!(broken.seq, Some(3));
     assert!(
-        broken.reason.contains("expected seq 3"),
+        broken.reason.contains("record 3 was removed"),
         "{}",
         broken.reason
     );

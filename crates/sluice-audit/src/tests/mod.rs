@@ -5,6 +5,7 @@
 
 mod bench;
 mod chain;
+mod checkpoints;
 mod concurrency;
 mod failure;
 mod search;

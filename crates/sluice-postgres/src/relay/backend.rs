@@ -16,6 +16,7 @@ use sluice_pgwire::frame;
 
 use super::expect::{Expect, ExpectQueue};
 use super::masking::{self, ResultMask};
+use super::recording::{self, ResultRecording};
 use super::Downstream;
 use crate::catalog::{CatalogCache, CatalogReader, Known};
 use crate::error::PgError;
@@ -64,6 +65,8 @@ pub struct BackendHalf<'s> {
     phase: ShutdownPhase,
     shutdown_closed: bool,
     mask: MaskState,
+    /// Present when the session is recorded.
+    recorded: Option<ResultRecording>,
 }
 
 /// What the server half keeps to mask results; idle in sessions whose statements carry no
@@ -139,6 +142,7 @@ impl<'s> BackendHalf<'s> {
                 spliced: false,
                 scratch: BytesMut::new(),
             },
+            recorded: session.recording().map(|_| ResultRecording::default()),
         }
     }
 
@@ -175,6 +179,7 @@ impl<'s> BackendHalf<'s> {
                             return Ok(BackendEnd::ClientGone);
                         }
                     }
+                    self.flush_recording();
                 }
                 changed = &mut phase_change, if !self.shutdown_closed => phase_changed = Some(changed),
             }
@@ -203,6 +208,7 @@ impl<'s> BackendHalf<'s> {
             if self.send(client, consumed).await.is_err() {
                 return Ok(Some(BackendEnd::ClientGone));
             }
+            self.flush_recording();
             let Some(oids) = self.mask.catalog_needed.take() else {
                 return Ok(None);
             };
@@ -262,7 +268,10 @@ impl<'s> BackendHalf<'s> {
             let Some(f) = frame::peek(&buf[pos..], usize::MAX).map_err(bad)? else {
                 break;
             };
-            let read_whole = inspected(f.tag) || self.masks(f.tag);
+            let recorded_whole = self.recorded.is_some()
+                && recording::reads(f.tag)
+                && f.len <= self.mask.max_message_bytes;
+            let read_whole = inspected(f.tag) || self.masks(f.tag) || recorded_whole;
             if buf.len() - pos < f.len {
                 if read_whole && f.len > self.mask.max_message_bytes && self.masks(f.tag) {
                     return Err(PgError::Masking(format!(
@@ -272,6 +281,9 @@ impl<'s> BackendHalf<'s> {
                     )));
                 }
                 if f.len >= STREAM_THRESHOLD && !read_whole {
+                    if f.tag == be::DATA_ROW {
+                        self.record_unread_row(f.len)?;
+                    }
                     self.passthrough = f.len - (buf.len() - pos);
                     pos = buf.len();
                 }
@@ -523,6 +535,22 @@ impl<'s> BackendHalf<'s> {
         result
     }
 
+    /// Hands what the recording encoded to its writer, once per relayed batch.
+    fn flush_recording(&self) {
+        if let Some(recording) = self.session.recording() {
+            recording.flush();
+        }
+    }
+
+    fn record_unread_row(&self, bytes: usize) -> Result<(), PgError> {
+        match (&self.recorded, self.session.recording()) {
+            (Some(recorded), Some(recording)) => {
+                recorded.unread_row(recording, self.expected.front(), bytes)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Writes refusals that have reached the head of the queue.
     fn emit_injections(&mut self) {
         while let Some(Expect::Inject { .. }) = self.expected.front() {
@@ -531,6 +559,7 @@ impl<'s> BackendHalf<'s> {
             };
             // Inside a failed pipeline the client already has its one error until Sync.
             if !self.pipeline_failed {
+                self.record_injected(&message);
                 self.out.extend_from_slice(&message);
                 if ready {
                     encode::ready_for_query(&mut self.out, self.status);
@@ -539,7 +568,22 @@ impl<'s> BackendHalf<'s> {
         }
     }
 
+    /// The refusals and notices sluice writes itself go into the recording too: the client
+    /// saw them. A cap reached here ends nothing: the refusal itself ran nothing.
+    fn record_injected(&mut self, message: &[u8]) {
+        let (Some(recorded), Some(recording)) = (&mut self.recorded, self.session.recording())
+        else {
+            return;
+        };
+        if let Ok(Some(f)) = frame::peek(message, usize::MAX) {
+            let _ = recorded.message(recording, None, f.tag, f.body(message));
+        }
+    }
+
     fn on_message(&mut self, tag: u8, body: &[u8]) -> Result<(), PgError> {
+        if let (Some(recorded), Some(recording)) = (&mut self.recorded, self.session.recording()) {
+            recorded.message(recording, self.expected.front(), tag, body)?;
+        }
         match tag {
             be::COMMAND_COMPLETE => {
                 let tag = be::command_tag(body).map_err(bad)?;

@@ -32,6 +32,8 @@ pub enum FrontendEnd {
 struct Portal {
     prepared: Arc<Prepared>,
     parameters: Option<Vec<Option<String>>>,
+    /// Which result columns come in binary, for the recording to read the rows right.
+    result_binary: Vec<bool>,
 }
 
 pub struct FrontendHalf<'s> {
@@ -346,24 +348,34 @@ impl<'s> FrontendHalf<'s> {
                 } else {
                     None
                 };
+                let result_binary = if self.session.recording().is_some() {
+                    bind.result_formats()?
+                } else {
+                    Vec::new()
+                };
                 self.portals.insert(
                     bind.portal.into(),
                     Portal {
                         prepared,
                         parameters,
+                        result_binary,
                     },
                 );
                 plan.expects.push(Expect::Bind);
             }
             FrontendMessage::Execute { portal, .. } => {
-                let (prepared, parameters) = match self.portals.get(portal) {
-                    Some(p) => (p.prepared.clone(), p.parameters.clone()),
+                let (prepared, parameters, result_binary) = match self.portals.get(portal) {
+                    Some(p) => (
+                        p.prepared.clone(),
+                        p.parameters.clone(),
+                        p.result_binary.clone(),
+                    ),
                     // A cursor opened by DECLARE is a portal sluice never saw bound; running it
                     // is a FETCH, decided as one.
                     None => {
                         let fetch = format!("FETCH FORWARD ALL FROM {}", quote_ident(portal));
                         match self.session.prepare(&mut plan.audit, &fetch)? {
-                            Preparation::Allowed(p) => (p, None),
+                            Preparation::Allowed(p) => (p, None, Vec::new()),
                             Preparation::Denied(denial) => {
                                 return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
                             }
@@ -378,6 +390,7 @@ impl<'s> FrontendHalf<'s> {
                 };
                 match admission {
                     Admission::Allowed(permit) => {
+                        let permit = permit.with_result_formats(result_binary);
                         // Execute's rows come without a description; to mask them the gateway
                         // asks for the portal's own, which reflects Bind's result formats.
                         if let Some(mask) = permit.mask() {

@@ -11,6 +11,7 @@ mod backend;
 mod expect;
 mod frontend;
 mod masking;
+mod recording;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, WriteHalf};

@@ -1,0 +1,253 @@
+//! Session recordings (docs/recording.md): what each session did and what its client saw,
+//! streamed to the recording store as it happens, in sluice-record's format.
+//!
+//! The relay feeds the recorder from the same messages it sends the client, after masking, so
+//! a recording never holds a value the client did not see. Encoding happens on the session's
+//! task (cheap, no I/O); a writer task per session appends what was encoded, in order, so a
+//! slow disk never stalls the relay, and the recording's SHA-256 is known when the session
+//! ends without reading it back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use sluice_record::{CapHit, Digest, Header, Limits, RecordedDecision, Recorder, RecordingStore};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// What happens when a recording reaches a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnCap {
+    /// Say so in the recording and stop recording what the cap covers; the session goes on.
+    #[default]
+    Truncate,
+    /// End the session: nothing happens unrecorded.
+    EndSession,
+}
+
+/// One session's recording.
+pub struct SessionRecording {
+    recorder: Mutex<Option<Recorder>>,
+    /// To the writer; dropped at the end so the writer drains and stops.
+    chunks: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    /// The store refused a write: the session must stop, since what follows would go
+    /// unrecorded.
+    failed: Arc<AtomicBool>,
+    on_cap: OnCap,
+    store: Arc<dyn RecordingStore>,
+    session: String,
+}
+
+impl std::fmt::Debug for SessionRecording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecording")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cap was reached and the configuration says to end the session.
+#[derive(Debug)]
+pub struct CapReached(pub CapHit);
+
+impl std::fmt::Display for CapReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.0 {
+            CapHit::RowCap => "a statement's result reached recording.max_rows_per_statement",
+            CapHit::SessionCap => "the session reached recording.max_session_bytes",
+            CapHit::None => "no cap",
+        };
+        write!(f, "{what}, and recording.on_cap ends the session")
+    }
+}
+
+impl SessionRecording {
+    pub(crate) fn start(
+        store: Arc<dyn RecordingStore>,
+        header: &Header,
+        limits: Limits,
+        on_cap: OnCap,
+    ) -> SessionRecording {
+        let (chunks, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let failed = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let store = store.clone();
+            let failed = failed.clone();
+            let session = header.session.clone();
+            // Unbounded but bounded in practice: the session cap limits what can be queued.
+            tokio::spawn(async move {
+                while let Some(chunk) = rx.recv().await {
+                    if failed.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    if let Err(e) = store.append(&session, &chunk).await {
+                        tracing::error!(%session, error = %e, "could not write the session recording; ending the session");
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                }
+            })
+        };
+        SessionRecording {
+            recorder: Mutex::new(Some(Recorder::new(header, limits))),
+            chunks: Mutex::new(Some(chunks)),
+            writer: Mutex::new(Some(writer)),
+            failed,
+            on_cap,
+            store,
+            session: header.session.clone(),
+        }
+    }
+
+    /// Whether the store failed: the session must end rather than go on unrecorded.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Recorder) -> CapHit) -> Result<(), CapReached> {
+        let hit = match crate::sync::lock(&self.recorder).as_mut() {
+            Some(r) => f(r),
+            None => CapHit::None,
+        };
+        match (hit, self.on_cap) {
+            (CapHit::None, _) | (_, OnCap::Truncate) => Ok(()),
+            (hit, OnCap::EndSession) => Err(CapReached(hit)),
+        }
+    }
+
+    pub(crate) fn statement(
+        &self,
+        n: u64,
+        text: &str,
+        decision: &RecordedDecision,
+    ) -> Result<(), CapReached> {
+        self.with(|r| r.statement(n, text, decision))
+    }
+
+    pub fn columns(&self, n: u64, columns: &[(&str, u32)]) -> Result<(), CapReached> {
+        self.with(|r| r.columns(n, columns))
+    }
+
+    pub fn row(&self, n: u64, values: &[Option<&[u8]>], binary: &[bool]) -> Result<(), CapReached> {
+        self.with(|r| r.row(n, values, binary))
+    }
+
+    pub fn complete(&self, n: u64, tag: &str, duration_us: u64) -> Result<(), CapReached> {
+        self.with(|r| r.complete(n, tag, duration_us))
+    }
+
+    pub fn error(&self, n: Option<u64>, sqlstate: &str, message: &str) -> Result<(), CapReached> {
+        self.with(|r| r.error(n, sqlstate, message))
+    }
+
+    pub fn notice(
+        &self,
+        n: Option<u64>,
+        severity: &str,
+        sqlstate: &str,
+        message: &str,
+    ) -> Result<(), CapReached> {
+        self.with(|r| r.notice(n, severity, sqlstate, message))
+    }
+
+    /// Hands what was encoded since the last flush to the writer. The relay calls it once per
+    /// batch it relays, so a recording is on its way to disk as the session goes.
+    pub fn flush(&self) {
+        let bytes = match crate::sync::lock(&self.recorder).as_mut() {
+            Some(r) => r.take(),
+            None => return,
+        };
+        self.send(bytes);
+    }
+
+    fn send(&self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        if let Some(chunks) = crate::sync::lock(&self.chunks).as_ref() {
+            let _ = chunks.send(bytes);
+        }
+    }
+
+    /// Writes the end, waits for the writer, and closes the recording. `None` when it was
+    /// finished already or could not be written whole.
+    pub(crate) async fn finish(&self, reason: &str) -> Option<Digest> {
+        let recorder = crate::sync::lock(&self.recorder).take()?;
+        let (bytes, digest) = recorder.finish(reason);
+        self.send(bytes);
+        drop(crate::sync::lock(&self.chunks).take());
+        let writer = crate::sync::lock(&self.writer).take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
+        if let Err(e) = self.store.finish(&self.session).await {
+            tracing::error!(session = %self.session, error = %e, "could not close the session recording");
+            return None;
+        }
+        (!self.failed()).then_some(digest)
+    }
+}
+
+impl crate::gateway::Gateway {
+    /// Recordings last written before `cutoff`, except those of sessions still open here (an
+    /// idle session's recording is old by its file's time, and still being written).
+    async fn delete_recordings_before(
+        &self,
+        store: &dyn sluice_record::RecordingStore,
+        cutoff: std::time::SystemTime,
+    ) -> Result<Vec<String>, sluice_record::RecordError> {
+        let mut deleted = Vec::new();
+        for info in store.list().await? {
+            if info.modified < cutoff
+                && !self.recording_open(&info.session)
+                && store.delete(&info.session).await?
+            {
+                deleted.push(info.session);
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Runs forever when `[recording] retention` is set: deletes recordings older than it,
+    /// auditing each deletion. Checked every minute (or every tenth of the retention, if
+    /// shorter), so a recording outlives its retention by at most that.
+    pub async fn enforce_recording_retention(&self) {
+        let (Some(retention), Some(store)) = (
+            self.config().recording.retention,
+            self.recordings().cloned(),
+        ) else {
+            return std::future::pending().await;
+        };
+        let period = (retention / 10).clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(60),
+        );
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else {
+                continue;
+            };
+            match self.delete_recordings_before(store.as_ref(), cutoff).await {
+                Ok(deleted) => {
+                    for session in deleted {
+                        let event = sluice_audit::AuditEvent::RecordingDeleted {
+                            session,
+                            reason: format!(
+                                "older than recording.retention ({})",
+                                humantime::format_duration(retention)
+                            ),
+                        };
+                        if let Err(e) = self.audit().record(&event).await {
+                            self.metrics().audit_failures.inc();
+                            tracing::error!(error = %e, "could not audit a recording's deletion");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "recording retention failed; retrying"),
+            }
+        }
+    }
+}

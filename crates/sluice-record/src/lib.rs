@@ -1,0 +1,114 @@
+//! Session recordings for the sluice gateway: one documented, versioned
+//! format, written while a session runs, stored, read back and rendered for
+//! replay.
+//!
+//! # The format
+//!
+//! A recording is a file of JSON lines (UTF-8, one object per line, each
+//! ending with `\n`), one file per session. Every line has a `"type"`. The
+//! first line is the `header`, naming the format (`"sluice-recording"`), its
+//! version ([`FORMAT_VERSION`]) and the session; the last is `end`. In a SQL
+//! recording (`"kind":"sql"`) the lines between are `statement`, `columns`,
+//! `rows`, `complete`, `error`, `notice` and `truncated`, tied to their
+//! statement by its number `n`; `t` is seconds since the session started.
+//!
+//! ```text
+//! {"type":"header","format":"sluice-recording","version":1,"session":"s_1","kind":"sql","identity":"ada","target":"shop","database":"shop","protocol":"postgres","client_addr":"127.0.0.1:50000","started_at":"2025-01-02T03:04:05.678Z"}
+//! {"type":"statement","n":1,"t":0.25,"text":"SELECT id, name FROM users","decision":{"verdict":"allow","rule":"allow_reads","policy":"v1"}}
+//! {"type":"columns","n":1,"columns":[{"name":"id","type_oid":23},{"name":"name","type_oid":25}]}
+//! {"type":"rows","n":1,"rows":[["1","ada"],[null,"x"]]}
+//! {"type":"complete","n":1,"t":0.251,"tag":"SELECT 2","duration_us":812}
+//! {"type":"end","t":3.5,"reason":"client terminated the session","statements":1}
+//! ```
+//!
+//! `FORMAT.md` beside this crate's `Cargo.toml` is the full specification:
+//! every line type and field, the caps, the line types reserved for terminal
+//! (asciicast v2 compatible) and HTTP recordings, and how readers treat
+//! unknown types, a torn last line and a missing `end`.
+//!
+//! # The parts
+//!
+//! - [`Recorder`] (`recorder.rs`): encodes a session into lines in memory:
+//!   sync, cheap, no I/O; keeps the running SHA-256 and byte count that end
+//!   up in [`Digest`] and applies the [`Limits`] (row cap per statement, byte
+//!   cap per session), writing one `truncated` line per cap hit.
+//! - [`RecordingStore`] (`store.rs`): where the bytes go. [`FileStore`] keeps
+//!   `<dir>/<session>.jsonl`; [`delete_older_than`] is retention.
+//!   With the `object-store` feature (on by default), `ObjectStoreArchive` (`archive.rs`) spools to a
+//!   [`FileStore`] and uploads finished recordings to an object store.
+//! - [`parse`] (`read.rs`): bytes back into a [`Recording`].
+//! - [`render_psql`], [`replay_timed`], [`search`] (`render.rs`): the session
+//!   as psql showed it, timed chunks for a replay, statements by text.
+//! - `json.rs`: the hand-written line encoder the recorder uses.
+//! - [`RecordError`] (`error.rs`): the one error type.
+//!
+//! This crate depends on no other sluice crate.
+
+#[cfg(feature = "object-store")]
+mod archive;
+mod error;
+mod json;
+mod read;
+mod recorder;
+mod render;
+mod store;
+
+use std::time::SystemTime;
+
+#[cfg(feature = "object-store")]
+pub use archive::{ObjectStoreArchive, S3Config};
+pub use error::RecordError;
+pub use read::{
+    parse, Column, Completion, End, Event, Item, Message, Recording, Statement, Truncation,
+};
+pub use recorder::{
+    CapHit, Digest, Limits, RecordedDecision, Recorder, ROWS_LINE_BYTES, ROWS_PER_LINE,
+};
+pub use render::{render_psql, replay_timed, search};
+pub use store::{
+    delete_older_than, validate_session, FileStore, RecordingInfo, RecordingStore, MAX_SESSION_ID,
+};
+
+/// The `format` every recording's header names.
+pub const FORMAT_NAME: &str = "sluice-recording";
+/// The format version this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `kind` of a SQL session recording.
+pub const KIND_SQL: &str = "sql";
+/// `kind` reserved for terminal (SSH) sessions, asciicast v2 compatible.
+pub const KIND_TERMINAL: &str = "terminal";
+/// `kind` reserved for HTTP sessions.
+pub const KIND_HTTP: &str = "http";
+
+/// The session a recording is of: its header line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Header {
+    /// The session id (also the recording's name in a store).
+    pub session: String,
+    /// The identity that authenticated.
+    pub identity: String,
+    /// The gateway target.
+    pub target: String,
+    pub database: String,
+    /// `postgres`.
+    pub protocol: String,
+    /// The client's address, `ip:port`.
+    pub client_addr: String,
+    /// When the session started: RFC 3339, UTC, milliseconds
+    /// ([`format_started_at`]).
+    pub started_at: String,
+    /// [`KIND_SQL`] (or, later, [`KIND_TERMINAL`], [`KIND_HTTP`]).
+    pub kind: String,
+}
+
+/// A time as the header's `started_at` has it: RFC 3339 in UTC with
+/// milliseconds, `2025-01-02T03:04:05.678Z`.
+pub fn format_started_at(at: SystemTime) -> String {
+    let at = time::OffsetDateTime::from(at).to_offset(time::UtcOffset::UTC);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    at.format(&format).unwrap_or_default()
+}
