@@ -206,7 +206,6 @@ pub enum AuditEvent {
     },
 }
 
-/// The masking-effectiveness evidence of one statement: counts only, never values.
 /// What a session's recording was when it closed: enough to tell later whether it was altered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingSeal {
@@ -217,6 +216,7 @@ pub struct RecordingSeal {
     pub truncated: bool,
 }
 
+/// The masking-effectiveness evidence of one statement: counts only, never values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Masked {
     /// Values replaced whole by a column rule, by source column (`schema.table.column`, or

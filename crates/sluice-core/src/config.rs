@@ -538,6 +538,17 @@ impl Config {
         if self.gateway.max_connections == 0 || self.gateway.max_message_bytes < 1024 {
             return err("gateway.max_connections must be > 0 and max_message_bytes >= 1024".into());
         }
+        if self.recording.retention.is_some_and(|r| r.is_zero()) {
+            return err("recording.retention must be > 0 (leave it out to keep recordings)".into());
+        }
+        if self
+            .recording
+            .s3
+            .as_ref()
+            .is_some_and(|s3| s3.bucket.is_empty())
+        {
+            return err("recording.s3.bucket is required".into());
+        }
         let a = &self.approvals;
         if a.timeout.is_zero() || a.access_timeout.is_zero() || a.max_grant.is_zero() {
             return err("approvals.timeout, access_timeout and max_grant must be > 0".into());

@@ -190,25 +190,6 @@ impl SessionRecording {
 }
 
 impl crate::gateway::Gateway {
-    /// Recordings last written before `cutoff`, except those of sessions still open here (an
-    /// idle session's recording is old by its file's time, and still being written).
-    async fn delete_recordings_before(
-        &self,
-        store: &dyn sluice_record::RecordingStore,
-        cutoff: std::time::SystemTime,
-    ) -> Result<Vec<String>, sluice_record::RecordError> {
-        let mut deleted = Vec::new();
-        for info in store.list().await? {
-            if info.modified < cutoff
-                && !self.recording_open(&info.session)
-                && store.delete(&info.session).await?
-            {
-                deleted.push(info.session);
-            }
-        }
-        Ok(deleted)
-    }
-
     /// Runs forever when `[recording] retention` is set: deletes recordings older than it,
     /// auditing each deletion. Checked every minute (or every tenth of the retention, if
     /// shorter), so a recording outlives its retention by at most that.
@@ -230,7 +211,10 @@ impl crate::gateway::Gateway {
             let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else {
                 continue;
             };
-            match self.delete_recordings_before(store.as_ref(), cutoff).await {
+            // Sessions still open here are skipped: an idle session's file is old by its
+            // time, and still being written.
+            let open = |session: &str| self.recording_open(session);
+            match sluice_record::delete_older_than(store.as_ref(), cutoff, open).await {
                 Ok(deleted) => {
                     for session in deleted {
                         let event = sluice_audit::AuditEvent::RecordingDeleted {

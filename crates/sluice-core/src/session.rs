@@ -67,24 +67,12 @@ pub struct StatementPermit {
     started: Instant,
     mask: Option<MaskPlan>,
     tally: MaskTally,
-    /// Which result columns come in binary, as the client asked at Bind; empty: all text.
-    result_binary: Vec<bool>,
 }
 
 impl StatementPermit {
     /// The statement's number in its session, as its audit records and recording name it.
     pub fn number(&self) -> u64 {
         self.statement
-    }
-
-    /// The result formats the client asked for (extended protocol), for reading its rows.
-    pub fn with_result_formats(mut self, binary: Vec<bool>) -> StatementPermit {
-        self.result_binary = binary;
-        self
-    }
-
-    pub fn result_binary(&self) -> &[bool] {
-        &self.result_binary
     }
 
     /// Time since the statement was admitted, for its recording.
@@ -559,6 +547,12 @@ impl Session {
         statements: Option<&[sluice_decision::SqlStatement]>,
     ) -> Result<Admission, CoreError> {
         let i = &self.inner;
+        if i.recording.as_ref().is_some_and(SessionRecording::failed) {
+            // Nothing more is forwarded, so nothing more is audited as if it might run.
+            return Err(CoreError::Recording(
+                "the recording store failed; the session cannot go on unrecorded".into(),
+            ));
+        }
         let refused = masking::enforceable(i.gateway.masking(), decision, statements);
         let decision = refused.as_ref().unwrap_or(decision);
         let statement = i.statements.fetch_add(1, Ordering::Relaxed) + 1;
@@ -578,11 +572,6 @@ impl Session {
             .push(self.audited(i.gateway.audit().append(&event))?);
         i.gateway.metrics().statements.inc();
         if let Some(recording) = &i.recording {
-            if recording.failed() {
-                return Err(CoreError::Recording(
-                    "the recording store failed; the session cannot go on unrecorded".into(),
-                ));
-            }
             let recorded = sluice_record::RecordedDecision {
                 verdict: decision.verdict_name().to_owned(),
                 rule: decision.rule.clone(),
@@ -635,7 +624,6 @@ impl Session {
             started: Instant::now(),
             mask: None,
             tally: MaskTally::default(),
-            result_binary: Vec::new(),
         }
     }
 

@@ -100,27 +100,6 @@ impl<'a> Bind<'a> {
     }
 }
 
-impl Bind<'_> {
-    /// Which result columns the client asked for in binary: `[]` all text, one code for all
-    /// columns, or one per column.
-    pub fn result_formats(&self) -> Result<Vec<bool>, WireError> {
-        let mut r = Reader::new(BIND, self.rest);
-        let format_count = non_negative(r.i16()?)?;
-        for _ in 0..format_count {
-            r.i16()?;
-        }
-        let count = non_negative(r.i16()?)?;
-        for _ in 0..count {
-            let len = r.i32()?;
-            if len > 0 {
-                r.bytes(len as usize)?;
-            }
-        }
-        let result_count = non_negative(r.i16()?)?;
-        (0..result_count).map(|_| Ok(r.i16()? == 1)).collect()
-    }
-}
-
 fn non_negative(n: i16) -> Result<usize, WireError> {
     usize::try_from(n).map_err(|_| WireError::Truncated {
         tag: char::from(BIND),
@@ -275,20 +254,6 @@ mod tests {
                 },
             ]
         );
-    }
-
-    #[test]
-    fn bind_result_formats() {
-        let body = b"p\0s\0\x00\x00\x00\x01\x00\x00\x00\x0242\x00\x02\x00\x01\x00\x00";
-        let FrontendMessage::Bind(bind) = decode(b'B', body).unwrap() else {
-            panic!("not a bind")
-        };
-        assert_eq!(bind.result_formats().unwrap(), vec![true, false]);
-        let none = b"p\0s\0\x00\x00\x00\x00\x00\x00";
-        let FrontendMessage::Bind(bind) = decode(b'B', none).unwrap() else {
-            panic!("not a bind")
-        };
-        assert!(bind.result_formats().unwrap().is_empty());
     }
 
     #[test]

@@ -263,7 +263,7 @@ fn system_time(secs: i64, nanos: u32) -> SystemTime {
 /// Where an S3-compatible archive is. `None` fields come from the
 /// environment. `Debug` does not print the secret key or session token.
 #[derive(Clone, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     pub bucket: String,
     /// Path prefix inside the bucket (`recordings`), empty for the root.

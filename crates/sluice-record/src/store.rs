@@ -221,19 +221,19 @@ impl RecordingStore for FileStore {
     }
 }
 
-/// Retention: deletes every recording last modified before `cutoff` and
-/// returns the deleted session ids, for the caller to audit each deletion.
-///
-/// A recording still being appended to is modified at each append, so only a
-/// session idle since before the cutoff could lose its recording while it
-/// runs; choose a cutoff well beyond the longest idle session.
+/// Retention: deletes every recording last modified before `cutoff` that is
+/// not `in_use`, and returns the deleted session ids, for the caller to audit
+/// each deletion. A recording being written is modified at each append, but a
+/// session idle since before the cutoff is old by its file's time: the caller
+/// names the sessions it still records in `in_use`.
 pub async fn delete_older_than(
     store: &dyn RecordingStore,
     cutoff: SystemTime,
+    in_use: impl Fn(&str) -> bool,
 ) -> Result<Vec<String>, RecordError> {
     let mut deleted = Vec::new();
     for info in store.list().await? {
-        if info.modified < cutoff && store.delete(&info.session).await? {
+        if info.modified < cutoff && !in_use(&info.session) && store.delete(&info.session).await? {
             deleted.push(info.session);
         }
     }

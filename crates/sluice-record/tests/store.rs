@@ -118,7 +118,7 @@ async fn retention_deletes_what_is_older_than_the_cutoff() {
         file.set_modified(long_ago).unwrap();
     }
     let cutoff = SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
-    let mut deleted = delete_older_than(&store, cutoff).await.unwrap();
+    let mut deleted = delete_older_than(&store, cutoff, |_| false).await.unwrap();
     deleted.sort();
     assert_eq!(deleted, ["old_1", "old_2"]);
     let left: Vec<_> = store
@@ -129,7 +129,10 @@ async fn retention_deletes_what_is_older_than_the_cutoff() {
         .map(|i| i.session)
         .collect();
     assert_eq!(left, ["new_1"]);
-    assert!(delete_older_than(&store, cutoff).await.unwrap().is_empty());
+    assert!(delete_older_than(&store, cutoff, |_| false)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[cfg(feature = "object-store")]
@@ -257,7 +260,9 @@ mod archive {
         archive.finish("s_a").await.unwrap();
         archive.append("s_b", b"{}\n").await.unwrap();
         let future = SystemTime::now() + Duration::from_secs(3600);
-        let mut deleted = delete_older_than(&archive, future).await.unwrap();
+        let mut deleted = delete_older_than(&archive, future, |_| false)
+            .await
+            .unwrap();
         deleted.sort();
         assert_eq!(deleted, ["s_a", "s_b"]);
         assert!(archive.list().await.unwrap().is_empty());

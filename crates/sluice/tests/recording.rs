@@ -158,20 +158,38 @@ async fn binary_results_are_recorded_as_hex() {
             .await
             .unwrap();
     tokio::spawn(connection);
-    let rows = client
-        .query(
-            &format!("SELECT id FROM {table} WHERE id = $1") as &str,
-            &[&7i32],
-        )
+    // Two statements prepared (each described) before the first runs: its rows must be
+    // recorded under its own columns, not the last ones described.
+    let first = client
+        .prepare(&format!("SELECT id FROM {table} WHERE id = $1"))
         .await
         .unwrap();
+    let second = client
+        .prepare(&format!(
+            "SELECT contact, amount FROM {table} WHERE id = $1"
+        ))
+        .await
+        .unwrap();
+    let rows = client.query(&first, &[&7i32]).await.unwrap();
     assert_eq!(rows[0].get::<_, i32>(0), 7);
+    client.query(&second, &[&8i32]).await.unwrap();
     drop(client);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (session, _, _) = ended(&h).await.pop().unwrap();
     let text = String::from_utf8(recording_bytes(&h, &session)).unwrap();
     // int4 7 in binary, as tokio-postgres asked for it.
     assert!(text.contains(r#"["\\x00000007"]"#), "{text}");
+    let recording = sluice_record::parse(text.as_bytes()).unwrap();
+    let executed: Vec<&sluice_record::Statement> = recording
+        .statements()
+        .filter(|s| !s.rows.is_empty())
+        .collect();
+    assert_eq!(executed.len(), 2, "{text}");
+    let names = |s: &sluice_record::Statement| -> Vec<String> {
+        s.columns.iter().flatten().map(|c| c.name.clone()).collect()
+    };
+    assert_eq!(names(executed[0]), ["id"]);
+    assert_eq!(names(executed[1]), ["contact", "amount"]);
     h.stop().await;
 }
 

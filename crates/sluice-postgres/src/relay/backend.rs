@@ -25,7 +25,8 @@ use crate::ShutdownPhase;
 
 const READ_CHUNK: usize = 64 * 1024;
 /// A response message at least this large is streamed to the client as it arrives instead of
-/// being buffered whole (big rows, COPY data). Messages sluice must read are never this large.
+/// being buffered whole (big rows, COPY data), unless masking or recording must read it; those
+/// are buffered up to `max_message_bytes`.
 const STREAM_THRESHOLD: usize = 256 * 1024;
 
 pub enum BackendEnd {
@@ -290,7 +291,9 @@ impl<'s> BackendHalf<'s> {
                 break;
             }
             let body = f.body(&buf[pos..]);
-            let step = if self.masks(f.tag) {
+            let step = if self.answers_gateway_describe(f.tag) {
+                self.gateway_describe(f.tag, body)?
+            } else if self.masks(f.tag) {
                 self.mask_message(f.tag, body)?
             } else {
                 Step::Relay
@@ -331,11 +334,31 @@ impl<'s> BackendHalf<'s> {
         self.mask.spliced = true;
     }
 
+    /// Whether the message answers a Describe the gateway sent itself.
+    fn answers_gateway_describe(&self, tag: u8) -> bool {
+        matches!(tag, be::ROW_DESCRIPTION | be::NO_DATA)
+            && matches!(self.expected.front(), Some(Expect::GatewayDescribe(_)))
+    }
+
+    /// The answer to the gateway's own Describe of a portal about to run: its columns go to
+    /// the recording and to masking; the client never sees it.
+    fn gateway_describe(&mut self, tag: u8, body: &[u8]) -> Result<Step, PgError> {
+        if let Some(recorded) = self.recorded.as_mut() {
+            recorded.describe(tag, body)?;
+        }
+        if self.plan().is_some() {
+            // Masking pops the expectation itself, once the catalog has named the columns.
+            return self.mask_message(tag, body);
+        }
+        self.expected.pop_front();
+        Ok(Step::Drop)
+    }
+
     /// The plan the message at the head of the stream is masked under, if any.
     fn plan(&self) -> Option<&MaskPlan> {
         match self.expected.front() {
             Some(Expect::SimpleQuery(p) | Expect::Execute(p)) => p.mask(),
-            Some(Expect::MaskDescribe(plan)) => Some(plan),
+            Some(Expect::GatewayDescribe(plan)) => plan.as_ref(),
             _ => None,
         }
     }
@@ -359,7 +382,7 @@ impl<'s> BackendHalf<'s> {
     fn mask_description(&mut self, body: &[u8]) -> Result<Step, PgError> {
         let plan = match self.expected.front() {
             Some(Expect::SimpleQuery(p)) => p.mask().cloned(),
-            Some(Expect::MaskDescribe(plan)) => Some(plan.clone()),
+            Some(Expect::GatewayDescribe(plan)) => plan.clone(),
             _ => None,
         };
         let Some(plan) = plan else {
@@ -381,7 +404,7 @@ impl<'s> BackendHalf<'s> {
         }
         m.catalog_read = false;
         m.result = ResultMask::new(&plan, body, names)?;
-        if matches!(self.expected.front(), Some(Expect::MaskDescribe(_))) {
+        if matches!(self.expected.front(), Some(Expect::GatewayDescribe(_))) {
             self.expected.pop_front();
             return Ok(Step::Drop);
         }
@@ -402,7 +425,7 @@ impl<'s> BackendHalf<'s> {
         }
         match tag {
             be::ROW_DESCRIPTION => return self.mask_description(body),
-            be::NO_DATA if matches!(self.expected.front(), Some(Expect::MaskDescribe(_))) => {
+            be::NO_DATA if matches!(self.expected.front(), Some(Expect::GatewayDescribe(_))) => {
                 self.mask.result = None;
                 self.expected.pop_front();
                 return Ok(Step::Drop);

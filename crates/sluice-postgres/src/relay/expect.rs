@@ -18,8 +18,9 @@ pub enum Expect {
     /// Finished by RowDescription or NoData.
     Describe,
     /// A Describe of the portal about to run that the gateway sent itself, to learn the
-    /// columns of rows it must mask; its answer is consumed, not relayed.
-    MaskDescribe(MaskPlan),
+    /// columns (and their formats) of the rows it must mask or record; its answer is consumed,
+    /// not relayed.
+    GatewayDescribe(Option<MaskPlan>),
     Execute(StatementPermit),
     Close,
     /// Finished by ReadyForQuery; also ends the error state of a failed pipeline.

@@ -32,8 +32,6 @@ pub enum FrontendEnd {
 struct Portal {
     prepared: Arc<Prepared>,
     parameters: Option<Vec<Option<String>>>,
-    /// Which result columns come in binary, for the recording to read the rows right.
-    result_binary: Vec<bool>,
 }
 
 pub struct FrontendHalf<'s> {
@@ -348,34 +346,24 @@ impl<'s> FrontendHalf<'s> {
                 } else {
                     None
                 };
-                let result_binary = if self.session.recording().is_some() {
-                    bind.result_formats()?
-                } else {
-                    Vec::new()
-                };
                 self.portals.insert(
                     bind.portal.into(),
                     Portal {
                         prepared,
                         parameters,
-                        result_binary,
                     },
                 );
                 plan.expects.push(Expect::Bind);
             }
             FrontendMessage::Execute { portal, .. } => {
-                let (prepared, parameters, result_binary) = match self.portals.get(portal) {
-                    Some(p) => (
-                        p.prepared.clone(),
-                        p.parameters.clone(),
-                        p.result_binary.clone(),
-                    ),
+                let (prepared, parameters) = match self.portals.get(portal) {
+                    Some(p) => (p.prepared.clone(), p.parameters.clone()),
                     // A cursor opened by DECLARE is a portal sluice never saw bound; running it
                     // is a FETCH, decided as one.
                     None => {
                         let fetch = format!("FETCH FORWARD ALL FROM {}", quote_ident(portal));
                         match self.session.prepare(&mut plan.audit, &fetch)? {
-                            Preparation::Allowed(p) => (p, None, Vec::new()),
+                            Preparation::Allowed(p) => (p, None),
                             Preparation::Denied(denial) => {
                                 return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
                             }
@@ -390,14 +378,15 @@ impl<'s> FrontendHalf<'s> {
                 };
                 match admission {
                     Admission::Allowed(permit) => {
-                        let permit = permit.with_result_formats(result_binary);
-                        // Execute's rows come without a description; to mask them the gateway
-                        // asks for the portal's own, which reflects Bind's result formats.
-                        if let Some(mask) = permit.mask() {
+                        // Execute's rows come without a description; to mask or record them
+                        // the gateway asks for the portal's own, which names the columns and
+                        // reflects Bind's result formats.
+                        if permit.mask().is_some() || self.session.recording().is_some() {
                             let mut describe = BytesMut::new();
                             encode::describe_portal(&mut describe, portal);
                             plan.insert_before = Some(describe.freeze());
-                            plan.expects.push(Expect::MaskDescribe(mask.clone()));
+                            plan.expects
+                                .push(Expect::GatewayDescribe(permit.mask().cloned()));
                         }
                         plan.expects.push(Expect::Execute(permit))
                     }

@@ -11,12 +11,15 @@ use sluice_pgwire::rows;
 use super::expect::Expect;
 use crate::error::PgError;
 
-/// The columns of the result being relayed. An extended-protocol RowDescription answers a
-/// Describe, before the Execute whose rows it describes, so the columns are kept until the
-/// first row of a statement needs them.
+/// The columns of the result being relayed: from a simple query's RowDescription, or for an
+/// Execute from the gateway's own Describe of its portal, sent just before it (a client's
+/// Describe may describe another statement than the next one to run). Kept until the first
+/// row of the statement needs them.
 #[derive(Default)]
 pub(super) struct ResultRecording {
-    columns: Vec<(String, u32)>,
+    /// Name, type OID, and whether values come in binary.
+    columns: Vec<(String, u32, bool)>,
+    binary: Vec<bool>,
     /// The statement whose columns were last written.
     written_for: Option<u64>,
 }
@@ -30,6 +33,8 @@ pub(super) fn reads(tag: u8) -> bool {
             | be::NOTICE_RESPONSE
             | be::COMMAND_COMPLETE
             | be::ERROR_RESPONSE
+            | be::COPY_OUT_RESPONSE
+            | be::NOTIFICATION_RESPONSE
     )
 }
 
@@ -48,22 +53,17 @@ impl ResultRecording {
         };
         let n = permit.map(|p| p.number());
         let cap = match tag {
-            be::ROW_DESCRIPTION => {
-                self.columns = rows::row_description(body)
-                    .map_err(bad)?
-                    .iter()
-                    .map(|c| (lossy(c.name).into_owned(), c.type_oid))
-                    .collect();
-                self.written_for = None;
-                match n {
-                    // A simple query's description comes with its rows: write it now, so
-                    // an empty result still shows its columns.
-                    Some(n) => self.write_columns(recording, n),
-                    None => Ok(()),
+            // A simple query's description comes with its rows: written now, so an empty
+            // result still shows its columns. A client's own Describe is not recorded.
+            be::ROW_DESCRIPTION => match n {
+                Some(n) => {
+                    self.describe(tag, body)?;
+                    self.write_columns(recording, n)
                 }
-            }
+                None => Ok(()),
+            },
             be::DATA_ROW => {
-                let (Some(n), Some(permit)) = (n, permit) else {
+                let Some(n) = n else {
                     return Ok(());
                 };
                 let values = rows::data_row(body).map_err(bad)?;
@@ -72,7 +72,7 @@ impl ResultRecording {
                 } else {
                     self.write_columns(recording, n)
                 };
-                columns.and_then(|()| recording.row(n, &values, permit.result_binary()))
+                columns.and_then(|()| recording.row(n, &values, &self.binary))
             }
             be::COMMAND_COMPLETE => match (n, permit) {
                 (Some(n), Some(p)) => {
@@ -89,9 +89,42 @@ impl ResultRecording {
                 let f = be::error_fields(body).map_err(bad)?;
                 recording.notice(n, &lossy(f.severity), &lossy(f.code), &lossy(f.message))
             }
+            // What the client receives but the format has no line for yet is still named, so
+            // the recording is never silently short.
+            be::COPY_OUT_RESPONSE => recording.notice(
+                n,
+                "RECORDING",
+                "",
+                "COPY data sent to the client is not recorded",
+            ),
+            be::NOTIFICATION_RESPONSE => {
+                let (_, channel, payload) = be::notification(body).map_err(bad)?;
+                recording.notice(
+                    n,
+                    "NOTIFY",
+                    "",
+                    &format!("{}: {}", lossy(channel), lossy(payload)),
+                )
+            }
             _ => Ok(()),
         };
         cap.map_err(|cap| PgError::Core(CoreError::RecordingCap(cap.to_string())))
+    }
+
+    /// The columns of the result about to come, from a RowDescription (or none, for NoData).
+    pub(super) fn describe(&mut self, tag: u8, body: &[u8]) -> Result<(), PgError> {
+        self.columns = if tag == be::ROW_DESCRIPTION {
+            rows::row_description(body)
+                .map_err(bad)?
+                .iter()
+                .map(|c| (lossy(c.name).into_owned(), c.type_oid, c.format == 1))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.binary = self.columns.iter().map(|(_, _, binary)| *binary).collect();
+        self.written_for = None;
+        Ok(())
     }
 
     fn write_columns(
@@ -103,7 +136,7 @@ impl ResultRecording {
         let columns: Vec<(&str, u32)> = self
             .columns
             .iter()
-            .map(|(name, oid)| (name.as_str(), *oid))
+            .map(|(name, oid, _)| (name.as_str(), *oid))
             .collect();
         recording.columns(n, &columns)
     }
