@@ -262,7 +262,7 @@ pub struct RecordingConfig {
     /// Bytes of one session's recording before a `truncated` marker.
     pub max_session_bytes: u64,
     /// At a cap: `truncate` (say so and go on) or `end_session`.
-    pub on_cap: crate::recording::OnCap,
+    pub on_cap: sluice_decision::CapAction,
     /// Recordings older than this are deleted, each deletion audited. Unset: kept.
     #[serde(deserialize_with = "optional_duration")]
     pub retention: Option<Duration>,
@@ -278,7 +278,7 @@ impl Default for RecordingConfig {
             dir: None,
             max_rows_per_statement: 10_000,
             max_session_bytes: 256 * 1024 * 1024,
-            on_cap: crate::recording::OnCap::Truncate,
+            on_cap: sluice_decision::CapAction::Truncate,
             retention: None,
             s3: None,
         }

@@ -10,21 +10,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::Deserialize;
+use sluice_decision::CapAction;
 use sluice_record::{CapHit, Digest, Header, Limits, RecordedDecision, Recorder, RecordingStore};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-
-/// What happens when a recording reaches a cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum OnCap {
-    /// Say so in the recording and stop recording what the cap covers; the session goes on.
-    #[default]
-    Truncate,
-    /// End the session: nothing happens unrecorded.
-    EndSession,
-}
 
 /// One session's recording.
 pub struct SessionRecording {
@@ -35,7 +24,9 @@ pub struct SessionRecording {
     /// The store refused a write: the session must stop, since what follows would go
     /// unrecorded.
     failed: Arc<AtomicBool>,
-    on_cap: OnCap,
+    /// At a cap, end the session rather than go on: the configuration's choice, or the connect
+    /// decision's.
+    end_at_cap: AtomicBool,
     store: Arc<dyn RecordingStore>,
     session: String,
 }
@@ -68,7 +59,7 @@ impl SessionRecording {
         store: Arc<dyn RecordingStore>,
         header: &Header,
         limits: Limits,
-        on_cap: OnCap,
+        on_cap: CapAction,
     ) -> SessionRecording {
         let (chunks, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let failed = Arc::new(AtomicBool::new(false));
@@ -94,7 +85,7 @@ impl SessionRecording {
             chunks: Mutex::new(Some(chunks)),
             writer: Mutex::new(Some(writer)),
             failed,
-            on_cap,
+            end_at_cap: AtomicBool::new(on_cap == CapAction::EndSession),
             store,
             session: header.session.clone(),
         }
@@ -110,10 +101,17 @@ impl SessionRecording {
             Some(r) => f(r),
             None => CapHit::None,
         };
-        match (hit, self.on_cap) {
-            (CapHit::None, _) | (_, OnCap::Truncate) => Ok(()),
-            (hit, OnCap::EndSession) => Err(CapReached(hit)),
+        match hit {
+            CapHit::None => Ok(()),
+            _ if !self.end_at_cap.load(Ordering::Relaxed) => Ok(()),
+            hit => Err(CapReached(hit)),
         }
+    }
+
+    /// The policy's choice for this session, from its connect decision.
+    pub(crate) fn set_on_cap(&self, on_cap: CapAction) {
+        self.end_at_cap
+            .store(on_cap == CapAction::EndSession, Ordering::Relaxed);
     }
 
     pub(crate) fn statement(

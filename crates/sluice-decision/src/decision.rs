@@ -2,7 +2,20 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use serde::Deserialize;
+
 use crate::{ApprovalRequirement, MaskRules};
+
+/// What a session's recording does when it reaches a cap (docs/recording.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapAction {
+    /// Say so in the recording and stop recording what the cap covers; the session goes on.
+    #[default]
+    Truncate,
+    /// End the session: nothing happens unrecorded.
+    EndSession,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
@@ -33,6 +46,10 @@ pub struct Decision {
     /// empty one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mask: Option<Arc<MaskRules>>,
+    /// On a connect: what the session's recording does at a cap, instead of the configured
+    /// `[recording] on_cap`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_on_cap: Option<CapAction>,
 }
 
 impl Decision {
@@ -42,6 +59,7 @@ impl Decision {
             rule: rule.into(),
             policy: policy.into(),
             mask: None,
+            recording_on_cap: None,
         }
     }
 
@@ -51,6 +69,7 @@ impl Decision {
             rule: rule.into(),
             policy: policy.into(),
             mask: None,
+            recording_on_cap: None,
         }
     }
 

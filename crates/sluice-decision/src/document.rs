@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use regorus::Value;
 
-use crate::{ApprovalRequirement, Decision, MaskRules, Verdict};
+use crate::{ApprovalRequirement, CapAction, Decision, MaskRules, Verdict};
 
 /// The rule named when the document itself is unusable and names no rule.
 pub(crate) const INVALID_RULE: &str = "sluice.invalid_decision";
@@ -39,7 +39,8 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
     };
 
     // One pass over the entries: looking keys up by `Value` would allocate each key.
-    let (mut allow, mut rule, mut reasons, mut mask, mut approval) = (None, None, None, None, None);
+    let (mut allow, mut rule, mut reasons, mut mask, mut approval, mut recording) =
+        (None, None, None, None, None, None);
     let mut unknown: Option<String> = None;
     for (key, value) in object.iter() {
         match key {
@@ -49,6 +50,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
                 "reasons" => reasons = Some(value),
                 "mask" => mask = Some(value),
                 "approval" => approval = Some(value),
+                "recording" => recording = Some(value),
                 other => {
                     let other = format!("{other:?}");
                     unknown = Some(unknown.map_or(other.clone(), |seen| seen.min(other)));
@@ -83,7 +85,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
             &rule,
             format!(
                 "the decision has an unknown key {key} (known: allow, rule, reasons, mask, \
-                 approval)"
+                 approval, recording)"
             ),
         );
     }
@@ -127,9 +129,14 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
         Ok(approval) => approval.unwrap_or_default(),
         Err(reason) => return deny(&rule, reason),
     };
+    let recording_on_cap = match recording.map(read_recording).transpose() {
+        Ok(on_cap) => on_cap.flatten(),
+        Err(reason) => return deny(&rule, reason),
+    };
     match allow {
         Some(Value::Bool(true)) if approval.is_empty() => Decision {
             mask,
+            recording_on_cap,
             ..Decision::allow(rule, policy)
         },
         Some(Value::Bool(true)) => {
@@ -150,6 +157,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
             Decision {
                 verdict: Verdict::Hold { approval },
                 mask,
+                recording_on_cap,
                 ..Decision::allow(rule, policy)
             }
         }
@@ -200,6 +208,23 @@ fn read_approval(value: &Value) -> Result<Vec<ApprovalRequirement>, String> {
         r.validate()?;
     }
     Ok(requirements)
+}
+
+/// `recording` as `{"on_cap": "truncate" | "end_session"}`; `null` means as configured.
+fn read_recording(value: &Value) -> Result<Option<CapAction>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Recording {
+        on_cap: Option<CapAction>,
+    }
+    if *value == Value::Null {
+        return Ok(None);
+    }
+    let json = serde_json::to_value(value)
+        .map_err(|e| format!("the decision's recording cannot be read: {e}"))?;
+    serde_json::from_value::<Recording>(json)
+        .map(|r| r.on_cap)
+        .map_err(|e| format!("the decision's recording is invalid: {e}"))
 }
 
 fn type_name(value: &Value) -> &'static str {
@@ -346,6 +371,22 @@ mod tests {
         assert!(d.deny_reason().unwrap().contains("must be an object"));
         let d = read(r#"true"#);
         assert!(!d.is_allowed());
+    }
+
+    #[test]
+    fn recording_on_cap_is_read_strictly() {
+        let d = read(r#"{"allow": true, "rule": "r", "recording": {"on_cap": "end_session"}}"#);
+        assert_eq!(d.recording_on_cap, Some(CapAction::EndSession));
+        let d = read(r#"{"allow": true, "rule": "r", "recording": {"on_cap": "truncate"}}"#);
+        assert_eq!(d.recording_on_cap, Some(CapAction::Truncate));
+        let d = read(r#"{"allow": true, "rule": "r", "recording": null}"#);
+        assert!(d.is_allowed() && d.recording_on_cap.is_none());
+        for bad in [r#"{"on_cap": "stop"}"#, r#"{"oncap": "truncate"}"#, "5"] {
+            let d = read(&format!(
+                r#"{{"allow": true, "rule": "r", "recording": {bad}}}"#
+            ));
+            assert!(d.deny_reason().is_some(), "{bad}");
+        }
     }
 
     #[test]

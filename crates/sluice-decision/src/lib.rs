@@ -38,7 +38,7 @@ pub use approval::{requirements_met, ApprovalRequirement};
 pub use builtin::BuiltinPolicy;
 pub use bundle::{Bundle, BundleFile};
 pub use cache::{fingerprint, CacheKey, CacheSubject, DecisionCache};
-pub use decision::{Decision, Verdict};
+pub use decision::{CapAction, Decision, Verdict};
 pub use error::DecisionError;
 pub use facts::{
     GrantFacts, IdentityFacts, Input, Request, SessionChange, SessionFacts, SqlStatement,

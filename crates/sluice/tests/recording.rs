@@ -16,7 +16,8 @@ use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
-/// Allows everything; alice's results are masked by content detectors.
+/// Allows everything; alice's results are masked by content detectors, and her sessions end
+/// at a recording cap whatever the configuration says.
 const POLICY: &str = r#"package sluice
 
 import rego.v1
@@ -24,6 +25,12 @@ import rego.v1
 default decision := {"allow": true, "rule": "allow_all", "reasons": []}
 
 decision := {"allow": true, "rule": "masked", "reasons": [], "mask": {"content": [{"detector": "*", "strategy": "redact"}]}} if {
+	input.request.action == "statement"
+	input.identity.name == "alice"
+}
+
+decision := {"allow": true, "rule": "recorded_strictly", "reasons": [], "recording": {"on_cap": "end_session"}} if {
+	input.request.action == "connect"
 	input.identity.name == "alice"
 }
 "#;
@@ -265,6 +272,23 @@ async fn a_cap_can_end_the_session_instead() {
         "app",
         &["-At", "-c", &format!("SELECT id FROM {table} ORDER BY id")],
     );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("recording.on_cap ends the session"),
+        "{}",
+        stderr(&out)
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connect_decision_can_end_the_session_at_a_cap() {
+    // The configuration truncates; the policy ends alice's sessions instead, not ci's.
+    let (h, table) = start("policycap", "max_rows_per_statement = 5\n").await;
+    let query = format!("SELECT id FROM {table} ORDER BY id");
+    let out = h.psql("ci", "app", &["-At", "-c", &query]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = h.psql("alice", "app", &["-At", "-c", &query]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("recording.on_cap ends the session"),
