@@ -39,7 +39,7 @@ impl std::fmt::Debug for SessionRecording {
     }
 }
 
-/// A cap was reached and the configuration says to end the session.
+/// A cap was reached and the session is to end (the configuration or its connect decision).
 #[derive(Debug)]
 pub struct CapReached(pub CapHit);
 

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::Notify;
 
 use bytes::BytesMut;
@@ -21,9 +23,18 @@ struct Entry {
     target: Arc<TargetConfig>,
     backend_pid: i32,
     backend_secret: Vec<u8>,
-    /// Tells the session a cancel arrived: a statement held for approval is not running on
-    /// the target, so only the session can cancel it (by cancelling its review).
-    cancelled: Arc<Notify>,
+    hold: Arc<HoldCancel>,
+}
+
+/// How a cancel reaches a statement held for approval: it is not running on the target, so
+/// only the session can cancel it, by cancelling its review.
+#[derive(Default)]
+pub struct HoldCancel {
+    /// The session is waiting on a review: a cancel is for that, and must not reach the
+    /// target, where it could cancel the next statement instead.
+    pub holding: AtomicBool,
+    /// Notified on a cancel while holding.
+    pub cancelled: Notify,
 }
 
 #[derive(Default, Clone)]
@@ -36,8 +47,7 @@ pub struct CancelKey {
     registry: CancelRegistry,
     pub pid: i32,
     pub secret: Vec<u8>,
-    /// Notified on every accepted cancel of this session.
-    pub cancelled: Arc<Notify>,
+    pub hold: Arc<HoldCancel>,
 }
 
 impl Drop for CancelKey {
@@ -68,7 +78,7 @@ impl CancelRegistry {
                 break candidate;
             }
         };
-        let cancelled = Arc::new(Notify::new());
+        let hold = Arc::new(HoldCancel::default());
         map.insert(
             pid,
             Entry {
@@ -76,19 +86,20 @@ impl CancelRegistry {
                 target,
                 backend_pid,
                 backend_secret: backend_secret.to_vec(),
-                cancelled: cancelled.clone(),
+                hold: hold.clone(),
             },
         );
         CancelKey {
             registry: self.clone(),
             pid,
             secret,
-            cancelled,
+            hold,
         }
     }
 
-    /// Forwards a cancel to the backend the key belongs to. Unknown keys are ignored silently,
-    /// as PostgreSQL does, so keys cannot be probed.
+    /// Forwards a cancel to the backend the key belongs to, or, while the session holds a
+    /// statement for approval, cancels that instead. Unknown keys are ignored silently, as
+    /// PostgreSQL does, so keys cannot be probed.
     pub async fn cancel(&self, pid: i32, secret: &[u8]) {
         let found = {
             let Ok(map) = self.entries.lock() else { return };
@@ -96,17 +107,29 @@ impl CancelRegistry {
                 let same: bool =
                     e.secret.len() == secret.len() && bool::from(e.secret.ct_eq(secret));
                 same.then(|| {
-                    // `notify_waiters`: only a session holding a statement is listening, and a
-                    // cancel sent while nothing was held must not cancel a later hold.
-                    e.cancelled.notify_waiters();
-                    (e.target.clone(), e.backend_pid, e.backend_secret.clone())
+                    (
+                        e.target.clone(),
+                        e.backend_pid,
+                        e.backend_secret.clone(),
+                        e.hold.clone(),
+                    )
                 })
             })
         };
-        let Some((target, backend_pid, backend_secret)) = found else {
+        let Some((target, backend_pid, backend_secret, hold)) = found else {
             tracing::info!(pid, "cancel request with an unknown key ignored");
             return;
         };
+        if hold.holding.load(Ordering::Acquire) {
+            // `notify_waiters`: only the waiting hold listens; a cancel must not linger and
+            // cancel a later hold.
+            hold.cancelled.notify_waiters();
+            tracing::info!(
+                pid,
+                "cancel request cancels the statement held for approval"
+            );
+            return;
+        }
         let mut packet = BytesMut::new();
         sluice_pgwire::encode::cancel_request(&mut packet, backend_pid, &backend_secret);
         match upstream::open_transport(&target).await {

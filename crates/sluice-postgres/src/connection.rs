@@ -86,7 +86,7 @@ pub async fn serve(
                 max_message_bytes: context.gateway.config().gateway.max_message_bytes,
                 shutdown,
                 catalog: context.catalog.clone(),
-                cancelled: e.cancel_key.cancelled.clone(),
+                hold_cancel: e.cancel_key.hold.clone(),
             };
             let result = relay::run(&e.session, e.stream, e.upstream, settings).await;
             drop(e.cancel_key);

@@ -55,8 +55,8 @@ pub struct FrontendHalf<'s> {
     reviewed: Option<Admission>,
     /// The client closed its side while a request was held.
     client_closed: bool,
-    /// Notified when the client sends a CancelRequest for this session.
-    cancelled: Arc<tokio::sync::Notify>,
+    /// How the client's CancelRequest reaches a held statement.
+    hold_cancel: Arc<crate::cancel::HoldCancel>,
 }
 
 /// What to do with the messages of one read batch.
@@ -86,7 +86,7 @@ impl<'s> FrontendHalf<'s> {
         upstream: WriteHalf<UpstreamStream>,
         expects: ExpectQueue,
         max_message_bytes: usize,
-        cancelled: Arc<tokio::sync::Notify>,
+        hold_cancel: Arc<crate::cancel::HoldCancel>,
     ) -> Self {
         FrontendHalf {
             session,
@@ -102,7 +102,7 @@ impl<'s> FrontendHalf<'s> {
             plan: Plan::default(),
             reviewed: None,
             client_closed: false,
-            cancelled,
+            hold_cancel,
         }
     }
 
@@ -216,14 +216,24 @@ impl<'s> FrontendHalf<'s> {
             }
             std::future::pending::<()>().await
         };
-        let cancelled = self.cancelled.clone();
+        let hold = self.hold_cancel.clone();
         let abandoned = async move {
+            let cancelled = hold.cancelled.notified();
+            tokio::pin!(cancelled);
+            // Registered before the flag is raised, so no cancel falls between the two.
+            cancelled.as_mut().enable();
+            hold.holding
+                .store(true, std::sync::atomic::Ordering::Release);
             tokio::select! {
                 () = watch_client => {}
-                () = cancelled.notified() => {}
+                () = cancelled => {}
             }
         };
-        Ok(self.session.await_review(audit, pending, abandoned).await?)
+        let verdict = self.session.await_review(audit, pending, abandoned).await;
+        self.hold_cancel
+            .holding
+            .store(false, std::sync::atomic::Ordering::Release);
+        Ok(verdict?)
     }
 
     /// Audits the admitted requests of a batch that will not be forwarded because of `error`

@@ -65,8 +65,8 @@ pub struct RelaySettings {
     pub max_message_bytes: usize,
     pub shutdown: watch::Receiver<ShutdownPhase>,
     pub catalog: std::sync::Arc<crate::catalog::CatalogCache>,
-    /// Notified when the client's CancelRequest for this session arrives.
-    pub cancelled: std::sync::Arc<tokio::sync::Notify>,
+    /// How the client's CancelRequest reaches a statement held for approval.
+    pub hold_cancel: std::sync::Arc<crate::cancel::HoldCancel>,
 }
 
 /// Runs the session until either side ends it; audits every statement still in flight and the
@@ -92,7 +92,7 @@ pub async fn run(
         upstream_writer,
         queue.clone(),
         settings.max_message_bytes,
-        settings.cancelled,
+        settings.hold_cancel,
     );
     let mut back = BackendHalf::new(
         session,
