@@ -4,7 +4,8 @@
 # default) and one not (`[recording] enabled = false`), alternating per round with the direct
 # connection:
 #   - a large result: `psql -At -c "SELECT * FROM bench_rec"` (ROWS rows, ~100 bytes each);
-#   - small statements: `pgbench -n -S` (one-row SELECTs), DURATION seconds, 1 client.
+#   - small statements: `pgbench -n -S` (one-row SELECTs), DURATION seconds, 1 client, in the
+#     simple and the prepared (extended) protocol.
 # Prints per-round figures, medians, the recorded/unrecorded ratios, each gateway's CPU seconds
 # per large-result run, and the recording throughput. Loopback only; every run is bounded.
 #
@@ -91,26 +92,28 @@ large() {  # url [pid] -> "seconds cpu_seconds"
   [ -n "${2:-}" ] && c1=$(cpu "$2")
   python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.4f} {(int(sys.argv[4])-int(sys.argv[3]))/int(sys.argv[5]):.3f}')" "$t0" "$t1" "$c0" "$c1" "$hz"
 }
-tps() { timeout $((DURATION + 60)) pgbench -n -S -T "$DURATION" -c 1 "$1" 2>/dev/null | awk '/^tps/ {print int($3)}'; }
+tps() { timeout $((DURATION + 60)) pgbench -n -S -M "$2" -T "$DURATION" -c 1 "$1" 2>/dev/null | awk '/^tps/ {print int($3)}'; }
 
 : > "$work/results"
 for round in $(seq 1 "$ROUNDS"); do
   d=$(large "$direct"); r=$(large "$recorded" "$demo_pid"); u=$(large "$unrecorded" "$norec_pid")
-  dt=$(tps "$direct"); rt=$(tps "$recorded"); ut=$(tps "$unrecorded")
-  echo "$d $r $u $dt $rt $ut" >> "$work/results"
-  printf 'round %d: large direct %ss, recorded %ss (cpu %ss), unrecorded %ss (cpu %ss); pgbench -S tps direct %s, recorded %s, unrecorded %s\n' \
-    "$round" "${d% *}" "${r% *}" "${r#* }" "${u% *}" "${u#* }" "$dt" "$rt" "$ut"
+  dt=$(tps "$direct" simple); rt=$(tps "$recorded" simple); ut=$(tps "$unrecorded" simple)
+  dp=$(tps "$direct" prepared); rp=$(tps "$recorded" prepared); up=$(tps "$unrecorded" prepared)
+  echo "$d $r $u $dt $rt $ut $dp $rp $up" >> "$work/results"
+  printf 'round %d: large direct %ss, recorded %ss (cpu %ss), unrecorded %ss (cpu %ss); pgbench -S tps simple %s/%s/%s, prepared %s/%s/%s (direct/recorded/unrecorded)\n' \
+    "$round" "${d% *}" "${r% *}" "${r#* }" "${u% *}" "${u#* }" "$dt" "$rt" "$ut" "$dp" "$rp" "$up"
 done
 bytes=$(psql "$direct" -X -At -c "SELECT * FROM bench_rec" | wc -c)
 python3 - "$work/results" "$bytes" "$ROWS" <<'PY'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 col = lambda i: statistics.median(r[i] for r in rows)
-d, _, r, rc, u, uc, dt, rt, ut = (col(i) for i in range(9))
+d, _, r, rc, u, uc, dt, rt, ut, dp, rp, up = (col(i) for i in range(12))
 mb = int(sys.argv[2]) / 1e6
 print(f"large result ({sys.argv[3]} rows, {mb:.1f} MB as text): direct {d:.3f}s, recorded {r:.3f}s, unrecorded {u:.3f}s")
 print(f"  recorded/unrecorded wall: {r/u:.2f}; gateway CPU per run: recorded {rc:.3f}s, unrecorded {uc:.3f}s")
 if rc > uc:
     print(f"  recording costs {mb/(rc-uc):.0f} MB of result text per CPU second")
-print(f"pgbench -S, 1 client: direct {dt:.0f} tps, recorded {rt:.0f}, unrecorded {ut:.0f}; recorded/unrecorded {rt/ut:.2f}")
+print(f"pgbench -S simple, 1 client: direct {dt:.0f} tps, recorded {rt:.0f}, unrecorded {ut:.0f}; recorded/unrecorded {rt/ut:.2f}")
+print(f"pgbench -S prepared, 1 client: direct {dp:.0f} tps, recorded {rp:.0f}, unrecorded {up:.0f}; recorded/unrecorded {rp/up:.2f}")
 PY
