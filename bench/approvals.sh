@@ -14,37 +14,15 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-20}
 case "$ROUNDS" in '' | *[!0-9]* | 0) echo "ROUNDS must be a positive integer" >&2; exit 2 ;; esac
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-command -v psql >/dev/null || need+=(postgresql-client)
-command -v curl >/dev/null || need+=(curl)
-command -v jq >/dev/null || need+=(jq)
-if [ ${#need[@]} -gt 0 ]; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-if [ -z "${SLUICE:-}" ]; then
-  cargo build --release --quiet -p sluice
-  SLUICE=./target/release/sluice
-fi
-work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-  [ -n "${demo_pid:-}" ] && kill -INT "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-RUST_BACKTRACE=0 RUST_LOG=warn "$SLUICE" demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
-demo_pid=$!
-for _ in $(seq 1 300); do [ -s "$work/demo.json" ] && break; sleep 0.2; done
-[ -s "$work/demo.json" ] || { cat "$work/demo.log"; exit 1; }
-direct="$(jq -r .direct_url "$work/demo.json")?sslmode=disable"
-as_alice="$(jq -r '.postgres_url.alice' "$work/demo.json")?sslmode=disable"
-as_ci="$(jq -r '.postgres_url["ci-bot"]' "$work/demo.json")?sslmode=disable"
-admin=$(jq -r .admin_url "$work/demo.json")
-dana=$(jq -r '.tokens.dana' "$work/demo.json")
+. bench/common.sh
+bench_need psql:postgresql-client curl:curl jq:jq
+bench_build
+bench_start_demo
+direct="$(demo_json .direct_url)?sslmode=disable"
+as_alice="$(demo_json .postgres_url.alice)?sslmode=disable"
+as_ci="$(demo_json '.postgres_url["ci-bot"]')?sslmode=disable"
+admin=$(demo_json .admin_url)
+dana=$(demo_json .tokens.dana)
 # A statement the example policy holds for alice (a DELETE on production by a person) and
 # lets ci-bot run at once; it matches no row, so every round starts from the same table.
 SQL="DELETE FROM orders WHERE id = -1"

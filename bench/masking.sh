@@ -27,35 +27,13 @@ if [ -n "$MASK" ]; then
     || { echo "MASK must be a JSON object (the decision's \"mask\"), or empty for none" >&2; exit 2; }
 fi
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-command -v psql >/dev/null || need+=(postgresql-client)
-command -v curl >/dev/null || need+=(curl)
-if [ ${#need[@]} -gt 0 ]; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-if [ -z "${SLUICE:-}" ]; then
-  cargo build --release --quiet -p sluice
-  SLUICE=./target/release/sluice
-fi
-[ -x "$SLUICE" ] || { echo "SLUICE=$SLUICE is not an executable" >&2; exit 2; }
-work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-  [ -n "${demo_pid:-}" ] && kill -INT "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+. bench/common.sh
+bench_need psql:postgresql-client curl:curl jq:jq
+bench_build
 # The demo gives a scratch PostgreSQL and a gateway on the embedded defaults (audit on). Its
 # process is the gateway: its CPU time is what masking costs.
-RUST_BACKTRACE=0 RUST_LOG=warn "$SLUICE" demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
-demo_pid=$!
-for _ in $(seq 1 300); do [ -s "$work/demo.json" ] && break; sleep 0.2; done
-[ -s "$work/demo.json" ] || { cat "$work/demo.log"; exit 1; }
-json() { python3 -c "import json,sys; d=json.load(open('$work/demo.json')); print(eval(sys.argv[1]))" "$1"; }
+bench_start_demo
+json() { python3 -c "import json,sys; d=json.load(open('$demo_json')); print(eval(sys.argv[1]))" "$1"; }
 # Plaintext on every path, so the comparison is the proxying and the masking, not TLS.
 direct="$(json 'd["direct_url"]')?sslmode=disable"
 via_nomask="$(json 'd["postgres_url"]["ci-bot"]')?sslmode=disable"

@@ -12,29 +12,15 @@ ROUNDS=${ROUNDS:-2}
 CLIENTS=${CLIENTS:-"1 8"}
 MODES=${MODES:-"simple prepared"}
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-command -v pgbouncer >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
-command -v pgbench >/dev/null || { as_root apt-get update -qq; as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
-
-cargo build --release --quiet -p sluice
-work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-  [ -n "${bouncer_pid:-}" ] && kill "$bouncer_pid" 2>/dev/null || true
-  [ -n "${demo_pid:-}" ] && kill -INT "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+. bench/common.sh
+bench_need pgbouncer:pgbouncer pgbench:postgresql jq:jq
+bench_build
 # The demo gives a scratch PostgreSQL and a gateway on the embedded defaults (audit on).
-RUST_BACKTRACE=0 RUST_LOG=warn ./target/release/sluice demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
-demo_pid=$!
-for _ in $(seq 1 300); do [ -s "$work/demo.json" ] && break; sleep 0.2; done
-[ -s "$work/demo.json" ] || { cat "$work/demo.log"; exit 1; }
-json() { python3 -c "import json,sys; d=json.load(open('$work/demo.json')); print(eval(sys.argv[1]))" "$1"; }
+bench_start_demo
+bench_on_exit '[ -n "${bouncer_pid:-}" ] && kill "$bouncer_pid" 2>/dev/null'
 # Plaintext on every path, so the comparison is the proxying, not TLS.
-direct="$(json 'd["direct_url"]')?sslmode=disable"
-via_sluice="$(json 'd["postgres_url"]["ci-bot"]')?sslmode=disable"
+direct="$(demo_json .direct_url)?sslmode=disable"
+via_sluice="$(demo_json '.postgres_url["ci-bot"]')?sslmode=disable"
 pg_port=$(python3 -c "import urllib.parse as u; print(u.urlparse('$direct').port)")
 pg_pass=$(python3 -c "import urllib.parse as u; print(u.urlparse('$direct').password)")
 bouncer_dir="$work/pgbouncer"

@@ -21,34 +21,13 @@ for v in ROWS ROUNDS DURATION; do
   case "${!v}" in '' | *[!0-9]* | 0) echo "$v must be a positive integer" >&2; exit 2 ;; esac
 done
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-need=()
-command -v psql >/dev/null || need+=(postgresql-client)
-command -v pgbench >/dev/null || need+=(postgresql-contrib)
-command -v jq >/dev/null || need+=(jq)
-if [ ${#need[@]} -gt 0 ]; then
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-if [ -z "${SLUICE:-}" ]; then
-  cargo build --release --quiet -p sluice
-  SLUICE=./target/release/sluice
-fi
-work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-chmod 755 "$work"
-cleanup() {
-  [ -n "${norec_pid:-}" ] && kill -INT "$norec_pid" 2>/dev/null && wait "$norec_pid" 2>/dev/null || true
-  [ -n "${demo_pid:-}" ] && kill -INT "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-RUST_BACKTRACE=0 RUST_LOG=warn "$SLUICE" demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
-demo_pid=$!
-for _ in $(seq 1 300); do [ -s "$work/demo.json" ] && break; sleep 0.2; done
-[ -s "$work/demo.json" ] || { cat "$work/demo.log"; exit 1; }
-direct="$(jq -r .direct_url "$work/demo.json")?sslmode=disable"
-recorded="$(jq -r '.postgres_url["ci-bot"]' "$work/demo.json")?sslmode=disable"
+. bench/common.sh
+bench_need psql:postgresql-client pgbench:postgresql-contrib jq:jq
+bench_build
+bench_start_demo
+bench_on_exit '[ -n "${norec_pid:-}" ] && kill -INT "$norec_pid" 2>/dev/null && wait "$norec_pid" 2>/dev/null'
+direct="$(demo_json .direct_url)?sslmode=disable"
+recorded="$(demo_json '.postgres_url["ci-bot"]')?sslmode=disable"
 
 # The second gateway: the demo's own configuration (same policies, target and credential),
 # its own ports and data directory, recording off.
@@ -67,7 +46,7 @@ token=$("$SLUICE" token create --config "$work/demo/norec.toml" --identity ci-bo
 RUST_BACKTRACE=0 RUST_LOG=warn "$SLUICE" serve --config "$work/demo/norec.toml" 2> "$work/norec.log" &
 norec_pid=$!
 for _ in $(seq 1 100); do (echo > "/dev/tcp/127.0.0.1/$pg_port") 2>/dev/null && break; sleep 0.1; done
-db=$(jq -r '.postgres_url["ci-bot"]' "$work/demo.json" | sed 's|.*/||')
+db=$(demo_json '.postgres_url["ci-bot"]' | sed 's|.*/||')
 unrecorded="postgresql://ci-bot:${token}@127.0.0.1:${pg_port}/${db}?sslmode=disable"
 
 psql "$direct" -X -q -v ON_ERROR_STOP=1 -v rows="$ROWS" > /dev/null <<'SQL'
