@@ -365,13 +365,13 @@ fn kill_9_under_load_loses_no_acknowledged_record_and_leaves_a_readable_recordin
         "{}",
         &replayed[replayed.len().saturating_sub(500)..]
     );
-    // Every result the client saw before the kill was recorded... up to the last flush: the
-    // recording is written after the client is sent each batch, so the last batch may be
-    // missing from it, never from the audit trail.
+    // The recording is written in batches gathered over up to 50 ms (docs/recording.md), so
+    // what the client saw in the last moments before the kill may be missing from it, never
+    // from the audit trail: psql runs a few thousand statements a second here, hence 150.
     let recorded = replayed.matches("(1 row)").count();
     eprintln!("acknowledged {}, recorded {recorded}", acknowledged.len());
     assert!(
-        recorded + 50 >= acknowledged.len(),
+        recorded + 150 >= acknowledged.len(),
         "recorded {recorded} of {}",
         acknowledged.len()
     );
