@@ -162,7 +162,7 @@ async fn approve(
     Path(id): Path<String>,
     body: Option<Json<DecideBody>>,
 ) -> ApiResult {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = or_default(body);
     let grant = match &body.grant {
         Some(d) => Some(GrantAsk {
             duration: parse_duration(d)?,
@@ -184,7 +184,7 @@ async fn deny(
     Path(id): Path<String>,
     body: Option<Json<DecideBody>>,
 ) -> ApiResult {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = or_default(body);
     if body.grant.is_some() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -268,8 +268,13 @@ async fn revoke(
     Path(id): Path<String>,
     body: Option<Json<RevokeBody>>,
 ) -> ApiResult {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = or_default(body);
     ok(gateway.revoke_grant(&by, &id, body.comment).await?)
+}
+
+/// An optional JSON body, or its defaults when none was sent.
+fn or_default<T: Default>(body: Option<Json<T>>) -> T {
+    body.map(|Json(b)| b).unwrap_or_default()
 }
 
 fn parse_duration(text: &str) -> Result<Duration, ApiError> {

@@ -11,6 +11,7 @@ use sluice_audit::{AuditEvent, RecordingSeal, SearchFilter};
 use sluice_core::config::Config;
 use sluice_record::{Recording, RecordingStore};
 
+use crate::admin_client::one_line;
 use crate::audit_cmd::parse_time;
 use crate::cli::SessionsCommand;
 
@@ -242,10 +243,10 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
                     s.n,
                     s.t,
                     s.decision.verdict,
-                    truncate(&s.decision.rule, 28),
+                    one_line(&s.decision.rule, 28),
                     outcome
                 );
-                println!("      {}", one_line(&s.text));
+                println!("      {}", one_line(&s.text, 100));
             }
             if !rec.is_complete() {
                 println!(
@@ -286,7 +287,7 @@ async fn search(config: &Config, text: &str, json: bool) -> Result<()> {
                     info.session,
                     recording.header.identity,
                     recording.header.target,
-                    one_line(&statement.text)
+                    one_line(&statement.text, 100)
                 );
             }
         }
@@ -308,18 +309,6 @@ async fn read(store: &Arc<dyn RecordingStore>, id: &str) -> Result<Recording> {
         .await
         .with_context(|| format!("reading the recording of {id}"))?;
     Ok(sluice_record::parse(&bytes)?)
-}
-
-fn one_line(text: &str) -> String {
-    truncate(&text.split_whitespace().collect::<Vec<_>>().join(" "), 100)
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    format!("{cut}…")
 }
 
 fn human_bytes(n: u64) -> String {

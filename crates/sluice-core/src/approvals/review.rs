@@ -417,18 +417,12 @@ impl Gateway {
                 expires_at: rfc3339_ms(record.expires_at_ms),
             })
             .await?;
+        let requirements = detail.requirement_texts().join(" and ");
         let view = ReviewView::new(&record, detail, None, self.review_base_url().as_deref());
         self.approvals().notifier.notify(Notification {
             event: "review.created",
             summary: format!(
-                "{} asks for approval on {} ({}): {summary}",
-                requester,
-                target,
-                view.requirements
-                    .iter()
-                    .map(|r| format!("{} of {}", r.approvals, r.groups.join("|")))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
+                "{requester} asks for approval on {target} ({requirements}): {summary}"
             ),
             url: view.url.clone(),
             data: serde_json::to_value(&view).unwrap_or_default(),
