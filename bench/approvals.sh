@@ -15,7 +15,6 @@ ROUNDS=${ROUNDS:-20}
 case "$ROUNDS" in '' | *[!0-9]* | 0) echo "ROUNDS must be a positive integer" >&2; exit 2 ;; esac
 
 . bench/common.sh
-bench_need psql:postgresql-client curl:curl jq:jq
 bench_build
 bench_start_demo
 direct="$(demo_json .direct_url)?sslmode=disable"

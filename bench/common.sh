@@ -5,19 +5,8 @@
 # After `bench_start_demo`: $work, $demo_pid, $demo_json, and `demo_json QUERY` (jq on the
 # demo's JSON). Scripts add their own cleanup with `bench_on_exit 'command'`.
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-# bench_need COMMAND:PACKAGE ...: installs the Debian packages of the commands that are missing.
-bench_need() {
-  local missing=() pair
-  for pair in "$@"; do
-    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
-}
+# Everything a benchmark needs (the build, pgbouncer, jq, ...) comes from the one install script.
+"$(dirname "${BASH_SOURCE[0]}")/../scripts/install-deps.sh" build bench
 
 # Sets $SLUICE: the given binary, or a fresh release build.
 bench_build() {

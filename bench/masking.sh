@@ -28,7 +28,6 @@ if [ -n "$MASK" ]; then
 fi
 
 . bench/common.sh
-bench_need psql:postgresql-client curl:curl jq:jq
 bench_build
 # The demo gives a scratch PostgreSQL and a gateway on the embedded defaults (audit on). Its
 # process is the gateway: its CPU time is what masking costs.

@@ -13,7 +13,6 @@ CLIENTS=${CLIENTS:-"1 8"}
 MODES=${MODES:-"simple prepared"}
 
 . bench/common.sh
-bench_need pgbouncer:pgbouncer pgbench:postgresql jq:jq
 bench_build
 # The demo gives a scratch PostgreSQL and a gateway on the embedded defaults (audit on).
 bench_start_demo

@@ -22,7 +22,6 @@ for v in ROWS ROUNDS DURATION; do
 done
 
 . bench/common.sh
-bench_need psql:postgresql-client pgbench:postgresql-contrib jq:jq
 bench_build
 bench_start_demo
 bench_on_exit '[ -n "${norec_pid:-}" ] && kill -INT "$norec_pid" 2>/dev/null && wait "$norec_pid" 2>/dev/null'

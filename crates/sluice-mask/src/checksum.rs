@@ -19,7 +19,7 @@ pub(crate) fn luhn(s: &str) -> bool {
         };
         count += 1;
     }
-    count >= 2 && sum % 10 == 0
+    count >= 2 && sum.is_multiple_of(10)
 }
 
 /// The IBAN rule (ISO 13616 / ISO 7064 MOD 97-10): spaces ignored, the first four characters

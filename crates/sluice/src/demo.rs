@@ -14,13 +14,31 @@ use crate::cli::DemoArgs;
 use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
 
 const DATABASE: &str = "shop";
-/// alice is a developer bound by the example policies; ci-bot is a service that may read and
-/// write but not change the schema.
-const IDENTITIES: [(&str, &str, &str); 3] = [
-    ("alice", "human", "developers"),
-    ("ci-bot", "service", "ci"),
+/// The demo's identities: name, kind, group, and what the example policies let them do,
+/// printed beside their psql line so a first `SELECT 1` as dana is not a puzzle.
+/// tests/demo.rs checks each claim through the running demo.
+const IDENTITIES: [(&str, &str, &str, &str); 3] = [
+    (
+        "alice",
+        "human",
+        "developers",
+        "a developer: reads (customers' personal data masked); writes wait for dana's \
+         approval; no DDL on production",
+    ),
+    (
+        "ci-bot",
+        "service",
+        "ci",
+        "a CI job: reads (personal data masked) and writes at once; no schema changes",
+    ),
     // Reviews what alice may not do alone (approval.rego).
-    ("dana", "human", "dba"),
+    (
+        "dana",
+        "human",
+        "dba",
+        "a DBA who reviews alice's held writes; no rule lets the dba group read or write \
+         data, so even SELECT 1 is denied (default_deny)",
+    ),
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
@@ -102,6 +120,8 @@ struct DemoInfo {
     direct_url: String,
     postgres_url: BTreeMap<String, String>,
     tokens: BTreeMap<String, String>,
+    /// What each identity may do under the example policies.
+    roles: BTreeMap<String, String>,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -127,7 +147,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let pg_addr = running
         .postgres_addr
         .context("the demo needs the PostgreSQL listener")?;
-    for (name, _, _) in IDENTITIES {
+    for (name, _, _, _) in IDENTITIES {
         let secret =
             crate::token_cmd::create(&config, name, Some(Duration::from_secs(8 * 3600))).await?;
         urls.insert(
@@ -146,6 +166,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         direct_url: pg.direct_url(SCRAM_ROLE, &target_password, DATABASE),
         postgres_url: urls,
         tokens,
+        roles: IDENTITIES
+            .iter()
+            .map(|(name, _, _, role)| (name.to_string(), role.to_string()))
+            .collect(),
     };
     if args.json {
         println!("{}", serde_json::to_string(&info)?);
@@ -185,7 +209,7 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
     let pg_port = scratch_pg::free_port()?;
     let admin_port = scratch_pg::free_port()?;
     let mut identities = String::new();
-    for (name, kind, group) in IDENTITIES {
+    for (name, kind, group, _) in IDENTITIES {
         identities.push_str(&format!(
             "\n[[identities]]\nname = \"{name}\"\nkind = \"{kind}\"\ngroups = [\"{group}\"]\n"
         ));
@@ -217,7 +241,8 @@ fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
         "sluice demo is ready: a scratch PostgreSQL database \"{DATABASE}\" behind a gateway.\n"
     );
     for (name, token) in &info.tokens {
-        println!("Connect as {name}:");
+        let role = info.roles.get(name).map(String::as_str).unwrap_or_default();
+        println!("Connect as {name}, {role}:");
         println!(
             "  PGPASSWORD='{token}' psql \"host={} port={} user={name} dbname={DATABASE}\"\n",
             pg_addr.ip(),

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The one place that names sluice's system dependencies: installs, from Debian packages, what
+# the build, the demo, the tests and the benchmarks need, checking for the exact file each
+# consumer loads (not a look-alike: libclang-cpp.so is not libclang.so).
+#
+#   scripts/install-deps.sh GROUP...          install what GROUP needs (build demo test bench)
+#   scripts/install-deps.sh --check GROUP...  install nothing; list what is missing, exit 1 if any
+#
+# Quiet when nothing is missing; otherwise one line naming each package and why. Needs root or
+# sudo only when something is missing. Called by scripts/demo.sh (build demo), scripts/test.sh
+# (build test) and bench/common.sh (build bench).
+set -euo pipefail
+
+# group | Debian package | what the consumer loads (a path glob, or `python3-module NAME`) | why
+manifest=(
+  "build|libclang-dev|/usr/lib/llvm-*/lib/libclang.so|bindgen (pg_query) loads libclang.so to read libpg_query's headers"
+  "build|libclang-dev|/usr/lib/llvm-*/lib/clang/*/include/stddef.h|clang's own headers, which that parse includes"
+  "build|gcc|/usr/bin/cc|cc compiles libpg_query, AWS-LC and SQLite"
+  "build|libc6-dev|/usr/include/stdio.h|the C headers those compile against"
+  "demo|postgresql|/usr/lib/postgresql/*/bin/initdb|the demo's scratch database server"
+  "demo|postgresql-client|/usr/bin/psql|the client the demo prints commands for"
+  "test|postgresql|/usr/lib/postgresql/*/bin/initdb|the tests' scratch database servers"
+  "test|postgresql-client|/usr/bin/psql|tests drive psql"
+  "test|postgresql|/usr/lib/postgresql/*/bin/pgbench|tests drive pgbench"
+  "test|openssl|/usr/bin/openssl|tests make TLS certificates"
+  "test|python3-venv|python3-module ensurepip|the psycopg driver test runs in a venv of its own"
+  "bench|postgresql|/usr/lib/postgresql/*/bin/initdb|the benchmarks' scratch database server"
+  "bench|postgresql-client|/usr/bin/psql|benchmarks drive psql"
+  "bench|postgresql|/usr/lib/postgresql/*/bin/pgbench|benchmarks drive pgbench"
+  "bench|pgbouncer|/usr/sbin/pgbouncer|the peer bench/pgbench.sh measures against"
+  "bench|jq|/usr/bin/jq|benchmarks read the demo's JSON"
+  "bench|curl|/usr/bin/curl|benchmarks call the admin API"
+)
+
+# Crates in Cargo.lock that build native code or link a system library, and the packages of
+# this script they need ("none" with the reason otherwise). crates/sluice/tests/system_deps.rs
+# fails when `cargo metadata` shows such a crate that is not listed here.
+#   crate pg_query: libclang-dev gcc libc6-dev
+#   crate clang-sys: libclang-dev
+#   crate aws-lc-sys: gcc libc6-dev
+#   crate libsqlite3-sys: gcc libc6-dev
+#   crate ring: gcc libc6-dev
+#   crate aws-lc-rs: none (its `links` key names aws-lc-sys's library, built from vendored source)
+#   crate prettyplease: none (`links` only keeps one version in a build)
+#   crate verus_prettyplease: none (`links` only keeps one version in a build)
+#   crate rayon-core: none (`links` only keeps one version in a build)
+
+check_only=false
+if [ "${1:-}" = "--check" ]; then check_only=true; shift; fi
+[ $# -gt 0 ] || { echo "usage: $0 [--check] build|demo|test|bench..." >&2; exit 2; }
+for group in "$@"; do
+  case "$group" in build | demo | test | bench) ;; *) echo "$0: unknown group $group" >&2; exit 2 ;; esac
+done
+
+present() {
+  case "$1" in
+    python3-module\ *) python3 -c "import ${1#python3-module }" >/dev/null 2>&1 ;;
+    *) compgen -G "$1" >/dev/null ;;
+  esac
+}
+
+packages=()
+reasons=()
+for row in "${manifest[@]}"; do
+  IFS='|' read -r group package file why <<<"$row"
+  [[ " $* " == *" $group "* ]] || continue
+  present "$file" && continue
+  [[ " ${packages[*]} " == *" $package "* ]] && continue
+  packages+=("$package")
+  reasons+=("$package ($why: no $file)")
+done
+
+if [ ${#packages[@]} -eq 0 ]; then exit 0; fi
+if $check_only; then
+  printf 'missing: %s\n' "${reasons[@]}" >&2
+  exit 1
+fi
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else echo "install-deps: need root or sudo to install ${packages[*]}" >&2; exit 1
+  fi
+}
+echo "install-deps: installing $(IFS=';'; echo "${reasons[*]}" | sed 's/;/; /g')"
+as_root apt-get update -qq
+as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  "${packages[@]}" > /dev/null 2> >(grep -v "^debconf: delaying" >&2)
+
+# What was installed must now provide every file: a package that no longer ships a file under
+# the name checked for is a broken manifest, not something to discover at build time.
+exec "$0" --check "$@"
