@@ -15,3 +15,53 @@ allow contains {
 	input.request.action == "connect"
 	input.identity.name != ""
 }
+
+# The server settings a client asks for when it connects (input.session.settings: PostgreSQL's
+# startup parameters and PGOPTIONS' -c name=value) are decided with the session. Those that
+# would change who acts, or what a statement's analysis and its audit record mean, are
+# refused; break-glass may still choose the role, as with SET (sql.rego: guarded_setting).
+guarded_startup_settings := {
+	"role": "it would act as a different database role than the one sluice logs in with",
+	"session_authorization": "it would act as a different database role than the one sluice logs in with",
+	"session_replication_role": "it would switch off triggers and foreign keys, which policies and data rely on",
+}
+
+deny contains {
+	"rule": "guarded_startup_setting",
+	"reason": sprintf("the startup setting %s is not allowed: %s", [name, why]),
+} if {
+	input.request.action == "connect"
+	some name, _ in input.session.settings
+	why := guarded_startup_settings[name]
+	not startup_setting_exempt(name)
+}
+
+startup_setting_exempt(name) if {
+	name in {"role", "session_authorization"}
+	member_of(break_glass_groups)
+}
+
+# Backslashes that escape in ordinary string literals make the same text mean different
+# statements to tools that assume the standard; sluice follows the setting, but nobody needs it.
+deny contains {
+	"rule": "guarded_startup_setting",
+	"reason": "the startup setting standard_conforming_strings=off is not allowed: backslashes would escape in ordinary string literals",
+} if {
+	input.request.action == "connect"
+	lower(input.session.settings.standard_conforming_strings) in {"off", "false", "no", "0"}
+}
+
+# Client-only encodings: a character's second byte may be a quote or a backslash, so sluice
+# refuses any statement with text beyond ASCII under them. Refuse them at the door instead.
+client_only_encodings := {"sjis", "mskanji", "shiftjis", "win932", "windows932", "shiftjis2004", "big5", "win950", "windows950", "gbk", "win936", "windows936", "gb18030", "johab", "uhc", "win949", "windows949"}
+
+deny contains {
+	"rule": "guarded_startup_setting",
+	"reason": sprintf("the startup setting client_encoding=%s is not allowed: use UTF8", [input.session.settings.client_encoding]),
+} if {
+	input.request.action == "connect"
+	encoding_key(input.session.settings.client_encoding) in client_only_encodings
+}
+
+# An encoding name as PostgreSQL compares them: lower case, without punctuation.
+encoding_key(name) := lower(regex.replace(name, "[^A-Za-z0-9]", ""))

@@ -26,6 +26,7 @@ session := {
 	"application_name": "psql",
 	"protocol": "postgres",
 	"search_path": ["$user", "public"],
+	"settings": {},
 }
 
 clock := {"timezone": "Europe/Berlin", "weekday": "saturday", "hour": 10}

@@ -106,6 +106,27 @@ setting_change := sprintf("SET %s TO %s", [statement.session_change.setting, sta
 
 # Schema changes on production go through migrations, never by hand. Targets count as
 # production when one of these tags matches (sluice.toml: [[targets]] tags = {...}).
+# Large objects live outside tables, where masking and the table rules cannot follow their
+# data: people may not read or write them on production. psql's \lo_import, \lo_export and
+# \lo_unlink call these through the FunctionCall message, which the gateway decides as
+# `SELECT schema.function(...)`, so the same rule holds for them.
+large_object_functions := {
+	"lo_open", "lo_close", "loread", "lowrite", "lo_creat", "lo_create", "lo_unlink",
+	"lo_lseek", "lo_lseek64", "lo_tell", "lo_tell64", "lo_truncate", "lo_truncate64",
+	"lo_get", "lo_put", "lo_from_bytea",
+}
+
+deny contains {
+	"rule": "large_objects",
+	"reason": sprintf("function %s reads or writes large objects, which people may not use on production target %s", [name, input.target.name]),
+} if {
+	some f in statement.functions
+	name := function_name(f)
+	name in large_object_functions
+	input.identity.kind == "human"
+	production
+}
+
 production_tags := {"env": "production", "environment": "production"}
 
 production if {

@@ -57,6 +57,9 @@ pub enum AuditEvent {
         tls: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         application_name: Option<String>,
+        /// The server settings the client asked for at connect, as passed to the target.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        settings: std::collections::BTreeMap<String, String>,
     },
     SessionEnded {
         session: String,

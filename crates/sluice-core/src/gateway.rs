@@ -108,8 +108,10 @@ pub struct SessionRequest<'a> {
     pub protocol: &'static str,
     pub tls: bool,
     pub application_name: Option<String>,
-    /// The client's `search_path` startup parameter, which unqualified names resolve against.
-    pub search_path: Option<String>,
+    /// The server settings the client asks for at connect (names lower-cased): decided with
+    /// the session, audited, and passed to the target by the protocol. Its `search_path` is
+    /// what unqualified names resolve against.
+    pub settings: std::collections::BTreeMap<String, String>,
 }
 
 /// Why a connection was refused, in words fit for the client.
@@ -451,11 +453,13 @@ impl Gateway {
                 kind: RejectionKind::Denied,
             })?;
         let (target, database) = self.resolve_target(request.target)?;
-        let search_path =
-            initial_search_path(request.search_path.as_deref()).map_err(|e| Rejection {
-                reason: format!("invalid search_path: {e}"),
-                kind: RejectionKind::Denied,
-            })?;
+        let search_path = initial_search_path(
+            request.settings.get("search_path").map(String::as_str),
+        )
+        .map_err(|e| Rejection {
+            reason: format!("invalid search_path: {e}"),
+            kind: RejectionKind::Denied,
+        })?;
         let session = Session::new(
             self.clone(),
             identity.clone(),

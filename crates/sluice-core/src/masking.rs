@@ -168,6 +168,11 @@ impl MaskPlan {
             .map(|rule| rule.strategy)
     }
 
+    /// Whether any rule masks columns by where they come from.
+    pub fn has_column_rules(&self) -> bool {
+        !self.rules.columns.is_empty()
+    }
+
     /// Whether detectors run over values without a column rule.
     pub fn has_content(&self) -> bool {
         !self.rules.content.is_empty()

@@ -7,13 +7,13 @@ use std::time::Instant;
 
 use sluice_audit::{AuditEvent, Ticket};
 use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
-use sluice_sql::SearchPath;
+use sluice_sql::{Lexing, SearchPath};
 
 use crate::approvals::{HeldStatement, Refusal};
 use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::masking::{self, MaskPlan, MaskTally};
-use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_PARSE};
+use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_LEXING, RULE_PARSE};
 use crate::recording::SessionRecording;
 use crate::secret::Secret;
 use crate::CoreError;
@@ -67,6 +67,9 @@ pub struct StatementPermit {
     started: Instant,
     mask: Option<MaskPlan>,
     tally: MaskTally,
+    /// The session settings the request changes or may change (see
+    /// [`StatementPermit::changed_settings`]); `None` for the many that change none.
+    settings: Option<Arc<[String]>>,
 }
 
 impl StatementPermit {
@@ -89,6 +92,31 @@ impl StatementPermit {
     pub fn tally(&mut self) -> &mut MaskTally {
         &mut self.tally
     }
+
+    /// The session settings the request changes (`SET`/`RESET`; `all` for `RESET ALL` and
+    /// `DISCARD ALL`) or may change (`set_config`, for a call of that function, whose setting
+    /// the analysis does not read): the protocol follows those that change how it reads the
+    /// requests after it.
+    pub fn changed_settings(&self) -> &[String] {
+        self.settings.as_deref().unwrap_or_default()
+    }
+
+    /// The same permit, naming the settings `statements` change.
+    pub(crate) fn changing(mut self, statements: Option<&[sluice_decision::SqlStatement]>) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        for s in statements.unwrap_or_default() {
+            if let Some(change) = &s.session_change {
+                names.push(change.setting.clone());
+            }
+            if s.functions.iter().any(|f| f == "set_config") {
+                names.push("set_config".to_owned());
+            }
+        }
+        if !names.is_empty() {
+            self.settings = Some(names.into());
+        }
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -107,6 +135,9 @@ pub struct Denial {
     pub kind: DenialKind,
     pub rule: String,
     pub reason: String,
+    /// For an unparseable text: where the parser stopped (1-based character position), as
+    /// the server reports it for its own syntax errors.
+    pub position: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +146,15 @@ pub enum DenialKind {
     Policy,
     /// The parser rejected the statement; the server would have too.
     Unparseable,
+    /// The text reads differently under the lexing settings it may run under
+    /// ([`RULE_LEXING`]).
+    Ambiguous,
+    /// The request's bytes are not valid in the client's encoding; the server would have
+    /// rejected them too ([`Session::refuse_unreadable`]).
+    Invalid,
+    /// The protocol cannot turn the request into text to analyse, such as text beyond ASCII
+    /// in an encoding the analysis cannot follow ([`Session::refuse_unreadable`]).
+    Unreadable,
 }
 
 impl Denial {
@@ -122,13 +162,14 @@ impl Denial {
     fn of(decision: &Decision) -> Option<Denial> {
         let reason = decision.deny_reason()?;
         Some(Denial {
-            kind: if decision.rule == RULE_PARSE {
-                DenialKind::Unparseable
-            } else {
-                DenialKind::Policy
+            kind: match decision.rule.as_str() {
+                RULE_PARSE => DenialKind::Unparseable,
+                RULE_LEXING => DenialKind::Ambiguous,
+                _ => DenialKind::Policy,
             },
             rule: decision.rule.clone(),
             reason: reason.to_owned(),
+            position: None,
         })
     }
 }
@@ -139,7 +180,10 @@ impl std::fmt::Display for Denial {
             DenialKind::Policy => {
                 write!(f, "denied by policy rule {}: {}", self.rule, self.reason)
             }
-            DenialKind::Unparseable => write!(f, "statement rejected: {}", self.reason),
+            DenialKind::Unparseable
+            | DenialKind::Ambiguous
+            | DenialKind::Invalid
+            | DenialKind::Unreadable => f.write_str(&self.reason),
         }
     }
 }
@@ -250,6 +294,7 @@ impl Session {
                 started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 protocol: request.protocol.to_owned(),
                 search_path: Vec::new(),
+                settings: request.settings.clone(),
             },
             search_path.clone(),
             grants,
@@ -341,6 +386,7 @@ impl Session {
                 started_at: String::new(),
                 protocol: "api".to_owned(),
                 search_path: Vec::new(),
+                settings: Default::default(),
             },
             SearchPath::default(),
             grants,
@@ -372,14 +418,21 @@ impl Session {
             protocol: i.protocol.to_owned(),
             tls: request.tls,
             application_name: request.application_name.clone(),
+            settings: request.settings.clone(),
         };
         self.audited(i.gateway.audit().record(&event).await.map(drop))
     }
 
-    /// Decides a simple-protocol query string (every statement in it) and appends its audit
-    /// record to `batch`. Nothing may be forwarded for it until the batch is sealed.
-    pub fn admit_query(&self, batch: &mut AuditBatch, text: &str) -> Result<Admission, CoreError> {
-        let verdicted = self.decide_text(text);
+    /// Decides a simple-protocol query string (every statement in it), read as the server will
+    /// read it under `lexing`, and appends its audit record to `batch`. Nothing may be
+    /// forwarded for it until the batch is sealed.
+    pub fn admit_query(
+        &self,
+        batch: &mut AuditBatch,
+        text: &str,
+        lexing: Lexing,
+    ) -> Result<Admission, CoreError> {
+        let verdicted = self.decide_text(text, lexing);
         let statements = verdicted.analysis.as_deref().ok();
         let admission = self.record(batch, text, None, &verdicted.decision, statements)?;
         Ok(match admission {
@@ -391,17 +444,29 @@ impl Session {
                 held.verdicted = Some(verdicted);
                 Admission::Held(held)
             }
-            denied @ Admission::Denied(_) => denied,
+            Admission::Denied(denial) => Admission::Denied(Denial {
+                position: verdicted.parse_position(),
+                ..denial
+            }),
         })
     }
 
-    /// Decides an extended-protocol Parse. An allowed statement is remembered for its
-    /// executions and audited when it runs; a denied one is audited now.
-    pub fn prepare(&self, batch: &mut AuditBatch, text: &str) -> Result<Preparation, CoreError> {
-        let verdicted = self.decide_text(text);
+    /// Decides an extended-protocol Parse, read as the server will read it under `lexing`.
+    /// An allowed statement is remembered for its executions and audited when it runs; a
+    /// denied one is audited now.
+    pub fn prepare(
+        &self,
+        batch: &mut AuditBatch,
+        text: &str,
+        lexing: Lexing,
+    ) -> Result<Preparation, CoreError> {
+        let verdicted = self.decide_text(text, lexing);
         if let Some(denial) = Denial::of(&verdicted.decision) {
             self.record(batch, text, None, &verdicted.decision, None)?;
-            return Ok(Preparation::Denied(denial));
+            return Ok(Preparation::Denied(Denial {
+                position: verdicted.parse_position(),
+                ..denial
+            }));
         }
         Ok(Preparation::Allowed(Arc::new(Prepared {
             text: Arc::from(text),
@@ -452,15 +517,38 @@ impl Session {
                 || prepared.verdicted.decision.approval().is_some())
     }
 
-    fn decide_text(&self, text: &str) -> Arc<Verdicted> {
+    /// Refuses a request the protocol could not turn into text to analyse (`kind`: bytes
+    /// invalid in the client's encoding, or an encoding the analysis cannot follow), auditing
+    /// it under `rule` with `text` as the protocol can show it.
+    pub fn refuse_unreadable(
+        &self,
+        batch: &mut AuditBatch,
+        text: &str,
+        rule: &str,
+        reason: String,
+        kind: DenialKind,
+    ) -> Result<Denial, CoreError> {
+        let policy = self.inner.gateway.policy().current();
+        let decision = Decision::deny(rule, policy.info.version.as_str(), reason.clone());
+        self.record(batch, text, None, &decision, None)?;
+        Ok(Denial {
+            kind,
+            rule: rule.to_owned(),
+            reason,
+            position: None,
+        })
+    }
+
+    fn decide_text(&self, text: &str, lexing: Lexing) -> Arc<Verdicted> {
         let gateway = &self.inner.gateway;
         let metrics = gateway.metrics();
         let started = Instant::now();
-        let (verdicted, cached) =
-            gateway
-                .policy()
-                .current()
-                .decide_text(&self.subject(), &gateway.clock().now(), text);
+        let (verdicted, cached) = gateway.policy().current().decide_text(
+            &self.subject(),
+            &gateway.clock().now(),
+            text,
+            lexing,
+        );
         if cached {
             metrics.decision_cache_hits.inc();
         } else {
@@ -590,7 +678,7 @@ impl Session {
                 verdicted: None,
             }));
         }
-        let permit = self.permit(statement, decision);
+        let permit = self.permit(statement, decision).changing(statements);
         let Some(denial) = Denial::of(decision) else {
             return Ok(Admission::Allowed(permit));
         };
@@ -624,6 +712,7 @@ impl Session {
             started: Instant::now(),
             mask: None,
             tally: MaskTally::default(),
+            settings: None,
         }
     }
 

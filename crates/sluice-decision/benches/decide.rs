@@ -105,6 +105,7 @@ fn facts(name: &str) -> Facts {
             started_at: "2024-05-01T10:00:00Z".into(),
             protocol: "postgres".into(),
             search_path: vec!["$user".into(), "public".into()],
+            settings: Default::default(),
         },
         time: TimeFacts {
             now: "2024-05-01T12:00:00+02:00".into(),

@@ -52,6 +52,7 @@ struct StableSession {
     application_name: Option<String>,
     protocol: String,
     search_path: Vec<String>,
+    settings: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&SessionFacts> for StableSession {
@@ -61,6 +62,7 @@ impl From<&SessionFacts> for StableSession {
             application_name: s.application_name.clone(),
             protocol: s.protocol.clone(),
             search_path: s.search_path.clone(),
+            settings: s.settings.clone(),
         }
     }
 }
@@ -125,6 +127,7 @@ pub fn fingerprint(
     session.application_name.hash(&mut hasher);
     session.protocol.hash(&mut hasher);
     session.search_path.hash(&mut hasher);
+    session.settings.hash(&mut hasher);
     grants.hash(&mut hasher);
     hasher.finish()
 }
@@ -340,6 +343,7 @@ mod tests {
                 application_name: None,
                 protocol: "postgres".into(),
                 search_path: Vec::new(),
+                settings: Default::default(),
             },
             grants: Vec::new(),
         })

@@ -40,6 +40,9 @@ pub struct SessionFacts {
     /// The schemas unqualified names resolve against, as the session last set them
     /// (PostgreSQL's default `"$user", public` until a `SET search_path` ran).
     pub search_path: Vec<String>,
+    /// The server settings the client asked for when it connected (PostgreSQL's startup
+    /// parameters and `options`), names lower-cased: `{"datestyle": "ISO", ...}`.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// When the request is decided, in the configured time zone.

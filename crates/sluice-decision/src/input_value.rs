@@ -34,6 +34,7 @@ names! {
     attributes = "attributes", tags = "tags", database = "database", id = "id",
     client_address = "client_address", application_name = "application_name",
     started_at = "started_at", protocol = "protocol", search_path = "search_path",
+    settings = "settings",
     now = "now", timezone = "timezone", weekday = "weekday", hour = "hour",
     action = "action", connect = "connect", statement = "statement", index = "index",
     count = "count", parameters = "parameters", text = "text", command = "command",
@@ -174,6 +175,7 @@ fn session(n: &Names, f: &SessionFacts) -> Value {
         (&n.id, string(&f.id)),
         (&n.protocol, string(&f.protocol)),
         (&n.search_path, strings(&f.search_path)),
+        (&n.settings, string_map(&f.settings)),
         (&n.started_at, string(&f.started_at)),
     ])
 }
@@ -307,6 +309,7 @@ mod tests {
                 started_at: "2024-05-01T10:00:00Z".into(),
                 protocol: "postgres".into(),
                 search_path: vec!["$user".into(), "public".into()],
+                settings: [("datestyle".to_string(), "ISO".to_string())].into(),
             },
             time: TimeFacts {
                 now: "2024-05-01T12:00:00+02:00".into(),

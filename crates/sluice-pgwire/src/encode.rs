@@ -102,6 +102,32 @@ pub fn query(out: &mut BytesMut, sql: &str) {
     message(out, b'Q', |b| cstr(b, sql.as_bytes()));
 }
 
+/// What the gateway sends the target in place of a request it refused: a statement the
+/// target rejects at once with a syntax error, before touching the catalog, in any state. Its
+/// failure does to the target's transaction what the refused request's own failure would have:
+/// an open transaction block is aborted (later statements get 25P02, COMMIT rolls back), and a
+/// pipeline's implicit transaction rolls back at Sync. The comment is for the target's log.
+pub const REFUSED_SQL: &str = "SLUICE_REFUSED /* the gateway refused the client's request; \
+                               this error fails the transaction as that refusal does */";
+
+/// The name of the statement the refusal's Parse would create: never created, since it fails,
+/// and so never in the way of the client's statements (the unnamed one included).
+const REFUSED_STATEMENT: &[u8] = b"sluice_refused";
+
+/// A simple Query of [`REFUSED_SQL`], in place of a refused simple Query (or FunctionCall).
+pub fn refused_query(out: &mut BytesMut) {
+    query(out, REFUSED_SQL);
+}
+
+/// A Parse of [`REFUSED_SQL`], in place of a refused extended-protocol message.
+pub fn refused_parse(out: &mut BytesMut) {
+    message(out, b'P', |b| {
+        cstr(b, REFUSED_STATEMENT);
+        cstr(b, REFUSED_SQL.as_bytes());
+        b.put_i16(0);
+    });
+}
+
 /// Describe of a portal: the gateway asks for a portal's result columns when it must know
 /// them to mask the rows.
 pub fn describe_portal(out: &mut BytesMut, portal: &[u8]) {
@@ -121,6 +147,8 @@ pub struct Report<'a> {
     pub severity: &'a str,
     pub code: &'a str,
     pub message: &'a str,
+    /// 1-based character position in the request's text (psql's `LINE 1:` and `^`).
+    pub position: Option<u32>,
 }
 
 pub fn error_response(out: &mut BytesMut, report: Report<'_>) {
@@ -140,6 +168,10 @@ fn report_fields(b: &mut BytesMut, r: Report<'_>) {
     cstr(b, r.code.as_bytes());
     b.put_u8(b'M');
     cstr(b, r.message.as_bytes());
+    if let Some(position) = r.position {
+        b.put_u8(b'P');
+        cstr(b, position.to_string().as_bytes());
+    }
     b.put_u8(0);
 }
 
@@ -213,6 +245,7 @@ mod tests {
                 severity: "FATAL",
                 code: "28P01",
                 message: "no",
+                position: None,
             },
         );
         assert_eq!(&out[..], b"E\0\0\0\x1eSFATAL\0VFATAL\0C28P01\0Mno\0\0");

@@ -51,8 +51,17 @@ pub enum FrontendMessage<'a> {
     CopyFail {
         message: &'a [u8],
     },
-    FunctionCall,
+    FunctionCall(FunctionCall<'a>),
     Password(&'a [u8]),
+}
+
+/// A FunctionCall (the fast-path interface, psql's `\lo_import`): a function named by OID and
+/// its arguments, laid out as a Bind's parameters.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FunctionCall<'a> {
+    pub function_oid: u32,
+    /// The arguments with their formats.
+    pub arguments: Vec<BoundValue<'a>>,
 }
 
 /// A Bind message. Parameter values are kept raw; [`Bind::parameters`] reads them only when the
@@ -74,30 +83,34 @@ pub struct BoundValue<'a> {
 impl<'a> Bind<'a> {
     /// The parameter values with their formats.
     pub fn parameters(&self) -> Result<Vec<BoundValue<'a>>, WireError> {
-        let mut r = Reader::new(BIND, self.rest);
-        let format_count = non_negative(r.i16()?)?;
-        let mut formats = Vec::with_capacity(format_count);
-        for _ in 0..format_count {
-            formats.push(r.i16()? == 1);
-        }
-        let count = non_negative(r.i16()?)?;
-        let mut values = Vec::with_capacity(count);
-        for i in 0..count {
-            let len = r.i32()?;
-            let value = if len < 0 {
-                None
-            } else {
-                Some(r.bytes(len as usize)?)
-            };
-            let binary = match formats.len() {
-                0 => false,
-                1 => formats[0],
-                _ => formats.get(i).copied().unwrap_or(false),
-            };
-            values.push(BoundValue { binary, value });
-        }
-        Ok(values)
+        bound_values(&mut Reader::new(BIND, self.rest))
     }
+}
+
+/// Format codes then values, as Bind and FunctionCall carry them.
+fn bound_values<'a>(r: &mut Reader<'a>) -> Result<Vec<BoundValue<'a>>, WireError> {
+    let format_count = non_negative(r.i16()?)?;
+    let mut formats = Vec::with_capacity(format_count);
+    for _ in 0..format_count {
+        formats.push(r.i16()? == 1);
+    }
+    let count = non_negative(r.i16()?)?;
+    let mut values = Vec::with_capacity(count);
+    for i in 0..count {
+        let len = r.i32()?;
+        let value = if len < 0 {
+            None
+        } else {
+            Some(r.bytes(len as usize)?)
+        };
+        let binary = match formats.len() {
+            0 => false,
+            1 => formats[0],
+            _ => formats.get(i).copied().unwrap_or(false),
+        };
+        values.push(BoundValue { binary, value });
+    }
+    Ok(values)
 }
 
 fn non_negative(n: i16) -> Result<usize, WireError> {
@@ -172,7 +185,16 @@ pub fn decode(tag: u8, body: &[u8]) -> Result<FrontendMessage<'_>, WireError> {
             r.finish()?;
             FrontendMessage::CopyFail { message }
         }
-        FUNCTION_CALL => FrontendMessage::FunctionCall,
+        FUNCTION_CALL => {
+            let function_oid = r.i32()? as u32;
+            let arguments = bound_values(&mut r)?;
+            r.i16()?;
+            r.finish()?;
+            FrontendMessage::FunctionCall(FunctionCall {
+                function_oid,
+                arguments,
+            })
+        }
         PASSWORD => FrontendMessage::Password(body),
         other => return Err(WireError::UnknownMessage(other)),
     };

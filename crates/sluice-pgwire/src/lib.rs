@@ -13,11 +13,13 @@
 //! - [`encode`]: builders for the messages sluice writes itself, in either direction.
 //! - [`rows`]: result columns (RowDescription) and values (DataRow), read in place and rewritten.
 //! - [`cstr`]: reading NUL-terminated strings, the protocol's one string format.
+//! - [`encoding`]: client encodings, and the text the server reads from a client's bytes.
 //! - [`types`]: per type OID, whether masking can read a result value and write it back.
 
 pub mod backend;
 pub mod cstr;
 pub mod encode;
+pub mod encoding;
 mod error;
 pub mod frame;
 pub mod frontend;

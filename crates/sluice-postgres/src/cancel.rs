@@ -1,6 +1,7 @@
-//! CancelRequest routing. Clients get a cancel key minted by sluice, never the target's: the
-//! registry maps it to the target backend's real key, and a cancel is forwarded only when the
-//! full secret matches.
+//! CancelRequest routing. Clients get the target backend's real process id (so notifications,
+//! `pg_backend_pid()` and `pg_terminate_backend` agree with what the client was told) and a
+//! secret minted by sluice, never the target's: the registry maps the pair to the backend's
+//! real key, and a cancel is forwarded only when the full secret matches.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,11 +12,14 @@ use tokio::sync::Notify;
 
 use bytes::BytesMut;
 use subtle::ConstantTimeEq;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use sluice_core::config::TargetConfig;
 
 use crate::upstream;
+
+/// How long a cancel waits for the target to close its cancel connection.
+const CANCEL_ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The real key of one backend and how to reach its server.
 struct Entry {
@@ -37,9 +41,11 @@ pub struct HoldCancel {
     pub cancelled: Notify,
 }
 
+/// Keys by process id. Two targets' backends may share a process id, so a process id may have
+/// several keys; their secrets differ.
 #[derive(Default, Clone)]
 pub struct CancelRegistry {
-    entries: Arc<Mutex<HashMap<i32, Entry>>>,
+    entries: Arc<Mutex<HashMap<i32, Vec<Entry>>>>,
 }
 
 /// Removes the key when the session ends, so a stale key cannot cancel a later session.
@@ -53,13 +59,19 @@ pub struct CancelKey {
 impl Drop for CancelKey {
     fn drop(&mut self) {
         if let Ok(mut map) = self.registry.entries.lock() {
-            map.remove(&self.pid);
+            if let Some(keys) = map.get_mut(&self.pid) {
+                keys.retain(|e| e.secret != self.secret);
+                if keys.is_empty() {
+                    map.remove(&self.pid);
+                }
+            }
         }
     }
 }
 
 impl CancelRegistry {
-    /// Mints a key for a session: `secret_len` is 4 for protocol 3.0 and 32 for 3.2.
+    /// Mints a key for a session on the backend `backend_pid`: its process id and a fresh
+    /// secret of `secret_len` bytes (4 for protocol 3.0, 32 for 3.2).
     pub fn register(
         &self,
         target: Arc<TargetConfig>,
@@ -67,43 +79,43 @@ impl CancelRegistry {
         backend_secret: &[u8],
         secret_len: usize,
     ) -> CancelKey {
-        let secret: Vec<u8> = (0..secret_len).map(|_| rand::random::<u8>()).collect();
         let mut map = match self.entries.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let pid = loop {
-            let candidate = rand::random::<i32>() & i32::MAX;
-            if candidate != 0 && !map.contains_key(&candidate) {
+        let keys = map.entry(backend_pid).or_default();
+        let secret = loop {
+            let candidate: Vec<u8> = (0..secret_len).map(|_| rand::random::<u8>()).collect();
+            if !keys.iter().any(|e| e.secret == candidate) {
                 break candidate;
             }
         };
         let hold = Arc::new(HoldCancel::default());
-        map.insert(
-            pid,
-            Entry {
-                secret: secret.clone(),
-                target,
-                backend_pid,
-                backend_secret: backend_secret.to_vec(),
-                hold: hold.clone(),
-            },
-        );
+        keys.push(Entry {
+            secret: secret.clone(),
+            target,
+            backend_pid,
+            backend_secret: backend_secret.to_vec(),
+            hold: hold.clone(),
+        });
         CancelKey {
             registry: self.clone(),
-            pid,
+            pid: backend_pid,
             secret,
             hold,
         }
     }
 
-    /// Forwards a cancel to the backend the key belongs to, or, while the session holds a
-    /// statement for approval, cancels that instead. Unknown keys are ignored silently, as
-    /// PostgreSQL does, so keys cannot be probed.
+    /// Forwards a cancel to the backend the key belongs to and returns once the target has
+    /// closed that connection, so the client's cancel connection is closed only after the
+    /// target has taken the cancel, as libpq expects (closing earlier let a cancel land on the
+    /// client's next statement). While the session holds a statement for approval, cancels
+    /// that instead. Unknown keys are ignored silently, as PostgreSQL does, so keys cannot be
+    /// probed.
     pub async fn cancel(&self, pid: i32, secret: &[u8]) {
         let found = {
             let Ok(map) = self.entries.lock() else { return };
-            map.get(&pid).and_then(|e| {
+            map.get(&pid).into_iter().flatten().find_map(|e| {
                 let same: bool =
                     e.secret.len() == secret.len() && bool::from(e.secret.ct_eq(secret));
                 same.then(|| {
@@ -136,8 +148,20 @@ impl CancelRegistry {
             Ok(mut stream) => {
                 if let Err(e) = stream.write_all(&packet).await {
                     tracing::warn!(error = %e, "could not forward a cancel request");
+                    return;
                 }
-                let _ = stream.shutdown().await;
+                let _ = stream.flush().await;
+                // The target closes the connection once it has signalled the backend; it
+                // sends nothing. Bounded, so a target that never closes cannot hold the
+                // client's connection open forever.
+                let mut sink = [0u8; 64];
+                let drained = tokio::time::timeout(CANCEL_ACK_TIMEOUT, async {
+                    while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+                })
+                .await;
+                if drained.is_err() {
+                    tracing::warn!(target = %target.name, "the target did not close the cancel connection in time");
+                }
                 tracing::info!(target = %target.name, "cancel request forwarded");
             }
             Err(e) => tracing::warn!(error = %e, "could not reach the target to cancel"),

@@ -1,6 +1,6 @@
 //! Naming the source of result columns: RowDescription gives each column's table OID and
 //! attribute number, and the target's catalog turns them into `schema.table.column`, which is
-//! what column masking rules name.
+//! what column masking rules name. Also naming the function a FunctionCall calls by OID.
 //!
 //! The names are cached per (target, database) for all sessions, for the configured TTL, so a
 //! masked session normally reads none. A session that misses opens its own catalog connection
@@ -60,6 +60,8 @@ pub enum Known {
     Table(Arc<TableNames>),
     NoSuchTable,
     Unknown,
+    /// The catalog could not be read for it: its columns may be anything.
+    Unnamed,
 }
 
 impl CatalogCache {
@@ -141,6 +143,66 @@ impl CatalogReader {
         session: &Session,
         oids: &[u32],
     ) -> Result<HashMap<u32, Option<Arc<TableNames>>>, PgError> {
+        let sql = format!(
+            "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname \
+             FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_catalog.pg_attribute a \
+               ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             WHERE c.oid IN ({})",
+            oid_list(oids)
+        );
+        let mut read: HashMap<u32, Option<Arc<TableNames>>> =
+            oids.iter().map(|&oid| (oid, None)).collect();
+        let mut tables: HashMap<u32, TableNames> = HashMap::new();
+        for row in self.rows(session, &sql).await? {
+            let [Some(oid), Some(schema), Some(table), attnum, name] = row else {
+                return Err(catalog_error("a catalog row without its names"));
+            };
+            let oid: u32 = oid.parse().map_err(catalog_error)?;
+            let names = tables.entry(oid).or_insert_with(|| TableNames {
+                schema,
+                table,
+                columns: HashMap::new(),
+            });
+            if let (Some(attnum), Some(name)) = (attnum, name) {
+                let attnum: i16 = attnum.parse().map_err(catalog_error)?;
+                names.columns.insert(attnum, name);
+            }
+        }
+        for (oid, names) in tables {
+            read.insert(oid, Some(Arc::new(names)));
+        }
+        Ok(read)
+    }
+
+    /// The schema and name of the function `oid`; `None` when the catalog has none.
+    pub async fn function_name(
+        &mut self,
+        session: &Session,
+        oid: u32,
+    ) -> Result<Option<(String, String)>, PgError> {
+        let sql = format!(
+            "SELECT n.nspname, p.proname FROM pg_catalog.pg_proc p \
+             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = {oid}"
+        );
+        let rows = tokio::time::timeout(LOOKUP_TIMEOUT, self.rows(session, &sql))
+            .await
+            .unwrap_or_else(|_| Err(catalog_error("the catalog query timed out")));
+        let rows = rows.inspect_err(|_| self.connection = None)?;
+        Ok(rows.into_iter().find_map(|row| match row {
+            [Some(schema), Some(name)] => Some((schema, name)),
+            _ => None,
+        }))
+    }
+
+    /// Runs `sql` on the catalog connection (opened on first use) and returns its rows of
+    /// `N` text values. An error from the target is an error.
+    async fn rows<const N: usize>(
+        &mut self,
+        session: &Session,
+        sql: &str,
+    ) -> Result<Vec<[Option<String>; N]>, PgError> {
         if self.connection.is_none() {
             let up = upstream::connect(
                 session,
@@ -155,27 +217,11 @@ impl CatalogReader {
         let Some((stream, buf)) = self.connection.as_mut() else {
             return Err(catalog_error("no catalog connection"));
         };
-        let list = oids
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = format!(
-            "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname \
-             FROM pg_catalog.pg_class c \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             LEFT JOIN pg_catalog.pg_attribute a \
-               ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-             WHERE c.oid IN ({list})"
-        );
         let mut out = BytesMut::new();
-        sluice_pgwire::encode::query(&mut out, &sql);
+        sluice_pgwire::encode::query(&mut out, sql);
         stream.write_all(&out).await?;
         stream.flush().await?;
-
-        let mut read: HashMap<u32, Option<Arc<TableNames>>> =
-            oids.iter().map(|&oid| (oid, None)).collect();
-        let mut tables: HashMap<u32, TableNames> = HashMap::new();
+        let mut rows = Vec::new();
         let mut failure = None;
         loop {
             let (tag, body) = upstream::read_message(stream, buf, MAX_CATALOG_MESSAGE)
@@ -184,20 +230,9 @@ impl CatalogReader {
             match tag {
                 be::DATA_ROW => {
                     let row = rows::data_row(&body).map_err(catalog_error)?;
-                    let text = |i: usize| row.get(i).copied().flatten().map(lossy);
-                    let (Some(oid), Some(schema), Some(table)) = (text(0), text(1), text(2)) else {
-                        return Err(catalog_error("a catalog row without its names"));
-                    };
-                    let oid: u32 = oid.parse().map_err(catalog_error)?;
-                    let names = tables.entry(oid).or_insert_with(|| TableNames {
-                        schema: schema.into_owned(),
-                        table: table.into_owned(),
-                        columns: HashMap::new(),
-                    });
-                    if let (Some(attnum), Some(name)) = (text(3), text(4)) {
-                        let attnum: i16 = attnum.parse().map_err(catalog_error)?;
-                        names.columns.insert(attnum, name.into_owned());
-                    }
+                    rows.push(std::array::from_fn(|i| {
+                        row.get(i).copied().flatten().map(|v| lossy(v).into_owned())
+                    }));
                 }
                 be::ERROR_RESPONSE => {
                     let f = be::error_fields(&body).map_err(catalog_error)?;
@@ -207,14 +242,18 @@ impl CatalogReader {
                 _ => {}
             }
         }
-        if let Some(message) = failure {
-            return Err(catalog_error(message));
+        match failure {
+            Some(message) => Err(catalog_error(message)),
+            None => Ok(rows),
         }
-        for (oid, names) in tables {
-            read.insert(oid, Some(Arc::new(names)));
-        }
-        Ok(read)
     }
+}
+
+fn oid_list(oids: &[u32]) -> String {
+    oids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn catalog_error(e: impl std::fmt::Display) -> PgError {

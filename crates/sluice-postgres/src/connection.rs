@@ -19,8 +19,9 @@ use sluice_pgwire::encode;
 
 use crate::cancel::CancelRegistry;
 use crate::error::PgError;
-use crate::handshake::{self, ClientHello, Opening};
+use crate::handshake::{self, Opening};
 use crate::relay::{self, RelaySettings};
+use crate::startup_options::startup_settings;
 use crate::stream::{ClientStream, MaybeTls};
 use crate::{client_auth, upstream, ShutdownPhase};
 
@@ -30,26 +31,6 @@ pub struct Context {
     pub gateway: Gateway,
     pub catalog: Arc<crate::catalog::CatalogCache>,
 }
-
-/// Startup parameters passed on to the target. Anything else is refused rather than dropped:
-/// `options` could set server settings outside the audited statement stream, and
-/// `replication` would open a different protocol altogether.
-const FORWARDED_PARAMETERS: [&str; 11] = [
-    "application_name",
-    "client_encoding",
-    "datestyle",
-    "timezone",
-    "intervalstyle",
-    "extra_float_digits",
-    "search_path",
-    "statement_timeout",
-    "lock_timeout",
-    "idle_in_transaction_session_timeout",
-    "bytea_output",
-];
-
-/// Parameters that only shape sluice's own handling and are not passed on.
-const CONSUMED_PARAMETERS: [&str; 2] = ["user", "database"];
 
 /// A session ready to relay, with what must live as long as it does.
 struct Established {
@@ -116,18 +97,18 @@ async fn establish(
     let mut slot = Some(MaybeTls::Plain(tcp));
     let negotiated = timeout_at(
         deadline,
-        handshake::negotiate(
-            &mut slot,
-            context.tls.as_ref(),
-            config.postgres.require_tls,
-            &context.cancels,
-        ),
+        handshake::negotiate(&mut slot, context.tls.as_ref(), config.postgres.require_tls),
     )
     .await
     .unwrap_or(Err(PgError::HandshakeTimeout));
     let mut hello = match negotiated {
         Ok(Opening::Hello(hello)) => hello,
-        Ok(Opening::Cancelled) => return Ok(None),
+        Ok(Opening::Cancel { pid, secret }) => {
+            // The client's connection (in `slot`) closes when this returns, after the target
+            // closed its own.
+            context.cancels.cancel(pid, &secret).await;
+            return Ok(None);
+        }
         Err(e) => {
             if let Some(stream) = slot.as_mut() {
                 send_fatal(stream, &e).await;
@@ -161,8 +142,8 @@ async fn establish(
         identity: &identity,
         target: &target,
     };
-    let forwarded = match forwarded_parameters(&hello) {
-        Ok(p) => p,
+    let settings = match startup_settings(&hello.params) {
+        Ok(s) => s,
         Err(e) => return refuse_audited(gateway, &claimed, &mut hello.stream, e).await,
     };
 
@@ -187,16 +168,8 @@ async fn establish(
         target: &target,
         protocol: "postgres",
         tls: hello.is_tls(),
-        application_name: hello
-            .param("application_name")
-            .map(|a| lossy(a).into_owned()),
-        // Setting names are case-insensitive and the last one given wins, as in the server.
-        search_path: hello
-            .params
-            .iter()
-            .rev()
-            .find(|(k, _)| k.eq_ignore_ascii_case(b"search_path"))
-            .map(|(_, v)| lossy(v).into_owned()),
+        application_name: settings.get("application_name").cloned(),
+        settings: settings.clone(),
     };
     let session = match gateway.open_session(authenticated, request).await {
         Ok(s) => s,
@@ -211,9 +184,9 @@ async fn establish(
     };
     span.record("session", session.id());
 
-    let params: Vec<(&[u8], &[u8])> = forwarded
+    let params: Vec<(&[u8], &[u8])> = settings
         .iter()
-        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
         .collect();
     let upstream = timeout_at(deadline, upstream::connect(&session, &params))
         .await
@@ -256,31 +229,6 @@ async fn establish(
         upstream,
         cancel_key,
     }))
-}
-
-/// The startup parameters to pass on, or a refusal naming the first one sluice will not pass.
-/// A startup parameter as `(name, value)` bytes.
-type Parameter = (Vec<u8>, Vec<u8>);
-
-fn forwarded_parameters(hello: &ClientHello) -> Result<Vec<Parameter>, PgError> {
-    let mut forwarded = Vec::new();
-    for (name, value) in &hello.params {
-        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        if CONSUMED_PARAMETERS.contains(&lower.as_str()) {
-            continue;
-        }
-        if lower == "replication" && matches!(value.as_slice(), b"false" | b"off" | b"0" | b"no") {
-            continue;
-        }
-        if !FORWARDED_PARAMETERS.contains(&lower.as_str()) {
-            return Err(PgError::refused(
-                "0A000",
-                format!("startup parameter \"{lower}\" is not supported by sluice; use SET after connecting"),
-            ));
-        }
-        forwarded.push((name.clone(), value.clone()));
-    }
-    Ok(forwarded)
 }
 
 /// Who a refused client claimed to be and what it asked for, for the audit record.

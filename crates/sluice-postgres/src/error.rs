@@ -22,6 +22,11 @@ pub enum PgError {
     UpstreamConnect(String),
     #[error("target refused the gateway's credential: {0}")]
     UpstreamAuth(String),
+    /// The target answered the gateway's login with an error: its SQLSTATE reaches the client,
+    /// so retry logic keyed on it (53300, 57P03) works; its message, which may name the
+    /// gateway's role, stays in the log.
+    #[error("target refused the connection: {code} {message}")]
+    UpstreamRefused { code: String, message: String },
     #[error("invalid message from target: {0}")]
     UpstreamProtocol(String),
     /// The gateway's own machinery failed: the audit trail or the store.
@@ -59,7 +64,15 @@ impl PgError {
 
     /// The FATAL ErrorResponse fields for this error. Upstream details stay in the gateway's
     /// log: the client learns that the target failed, not how the gateway reaches it.
-    pub fn report(&self) -> (&'static str, String) {
+    pub fn report(&self) -> (std::borrow::Cow<'static, str>, String) {
+        if let PgError::UpstreamRefused { code, .. } = self {
+            return (code.clone().into(), upstream_refusal(code));
+        }
+        let (code, message) = self.static_fields();
+        (code.into(), message)
+    }
+
+    fn static_fields(&self) -> (&'static str, String) {
         match self {
             PgError::ClientProtocol(e) => ("08P01", format!("sluice: invalid message: {e}")),
             PgError::ClientUnexpected(m) => ("08P01", format!("sluice: {m}")),
@@ -76,6 +89,7 @@ impl PgError {
                 "08006",
                 "sluice: the gateway could not log in to the target database".into(),
             ),
+            PgError::UpstreamRefused { .. } => ("08006", String::new()),
             PgError::UpstreamProtocol(_) => (
                 "08P01",
                 "sluice: the target database sent an invalid message".into(),
@@ -108,9 +122,26 @@ impl PgError {
             out,
             Report {
                 severity: "FATAL",
-                code,
+                code: &code,
                 message: &message,
+                position: None,
             },
         );
     }
+}
+
+/// What the client is told when the target refused the gateway's login with `code`.
+fn upstream_refusal(code: &str) -> String {
+    let what = match code {
+        "53300" => "the target database has too many connections; try again later",
+        "57P03" => {
+            "the target database is not accepting connections now (starting up, \
+                    shutting down or in recovery); try again later"
+        }
+        "3D000" => "the database does not exist on the target",
+        c if c.starts_with("28") => "the target database refused the gateway's credential",
+        "42501" => "the gateway's role may not connect to that database on the target",
+        _ => "the target database refused the connection",
+    };
+    format!("sluice: {what}")
 }

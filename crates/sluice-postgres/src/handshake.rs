@@ -8,7 +8,6 @@ use tokio_rustls::TlsAcceptor;
 use sluice_pgwire::startup::{self, StartupRequest};
 use sluice_pgwire::{encode, ProtocolVersion, WireError};
 
-use crate::cancel::CancelRegistry;
 use crate::error::PgError;
 use crate::stream::{ClientStream, MaybeTls};
 
@@ -43,8 +42,13 @@ impl ClientHello {
 #[allow(clippy::large_enum_variant)]
 pub enum Opening {
     Hello(ClientHello),
-    /// The connection carried a CancelRequest and is done.
-    Cancelled,
+    /// The connection carries a CancelRequest for this key. It is forwarded outside the
+    /// handshake's deadline: the client's connection must stay open until the target has
+    /// taken the cancel.
+    Cancel {
+        pid: i32,
+        secret: Vec<u8>,
+    },
 }
 
 /// Runs the startup phase on the stream in `slot`. The stream stays in the slot while this
@@ -53,7 +57,6 @@ pub async fn negotiate(
     slot: &mut Option<ClientStream>,
     tls: Option<&TlsAcceptor>,
     require_tls: bool,
-    cancels: &CancelRegistry,
 ) -> Result<Opening, PgError> {
     if let Some(MaybeTls::Plain(tcp)) = slot.as_ref() {
         let mut first = [0u8; 1];
@@ -92,8 +95,10 @@ pub async fn negotiate(
             // sluice has no Kerberos: decline, and libpq falls back to TLS or plain.
             StartupRequest::GssEnc => stream.write_all(b"N").await?,
             StartupRequest::Cancel { pid, secret } => {
-                cancels.cancel(pid, secret).await;
-                return Ok(Opening::Cancelled);
+                return Ok(Opening::Cancel {
+                    pid,
+                    secret: secret.to_vec(),
+                });
             }
             StartupRequest::Startup(msg) => {
                 if msg.version.major != 3 {

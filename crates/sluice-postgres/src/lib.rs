@@ -9,12 +9,15 @@
 //! - `connection`: one connection from accept to end, in order: handshake → authenticate →
 //!   open session → connect upstream → relay.
 //! - `handshake`: TLS negotiation, GSSENC refusal, cancel requests, version negotiation.
+//! - `startup_options`: the server settings a client asks for at startup (`options` included).
 //! - `client_auth`: SCRAM-SHA-256 (and cleartext inside TLS) against token verifiers.
 //! - `upstream`: the gateway's own login to the target (SCRAM-SHA-256, MD5, cleartext).
 //! - `relay`: the two halves of an open session, the queue of expected responses, and the
 //!   masking of what the target sends.
-//! - `catalog`: naming result columns' source tables and columns for column masking rules.
-//! - `cancel`: gateway-minted cancel keys mapped to the target's.
+//! - `catalog`: naming result columns' source tables and columns for column masking rules,
+//!   and the functions FunctionCall messages name by OID.
+//! - `cancel`: cancel keys (the target's process id, a gateway-minted secret) mapped to the
+//!   target's.
 //! - `tls`, `stream`: TLS configuration and plain-or-TLS streams.
 //! - `error`: every failure and what the client is told about it.
 
@@ -26,6 +29,7 @@ mod error;
 mod handshake;
 mod relay;
 mod server;
+mod startup_options;
 mod stream;
 mod tls;
 mod upstream;

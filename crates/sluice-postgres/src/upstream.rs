@@ -152,11 +152,9 @@ pub async fn connect(
             backend::NEGOTIATE_PROTOCOL_VERSION => {}
             backend::ERROR_RESPONSE => {
                 let f = backend::error_fields(&body).map_err(bad)?;
-                let message = String::from_utf8_lossy(f.message).into_owned();
-                return Err(if f.code.starts_with(b"28") {
-                    PgError::UpstreamAuth(message)
-                } else {
-                    PgError::UpstreamConnect(message)
+                return Err(PgError::UpstreamRefused {
+                    code: String::from_utf8_lossy(f.code).into_owned(),
+                    message: String::from_utf8_lossy(f.message).into_owned(),
                 });
             }
             backend::READY_FOR_QUERY => {

@@ -21,7 +21,7 @@ fn analyze(c: &mut Criterion) {
     let path = sluice_sql::SearchPath::default();
     for (name, sql) in PGBENCH {
         c.bench_function(name, |b| {
-            b.iter(|| sluice_sql::analyze(black_box(sql), &path))
+            b.iter(|| sluice_sql::analyze(black_box(sql), &path, sluice_sql::Lexing::Standard))
         });
     }
     // The parser alone, to see what the analysis adds.

@@ -62,8 +62,15 @@
 //! its name), prepared statements run by `EXECUTE`, views, rules and triggers fired by a
 //! statement, and the effect of functions called: all show only the names written.
 //!
+//! # Lexing
+//! The text is read as the server will read it under the session's `standard_conforming_strings`
+//! ([`Lexing`]; `lexing` says which settings matter and why). The caller decodes the text from
+//! the client's encoding first.
+//!
 //! # Layout
 //! - [`analyze`]: SQL text to one [`SqlStatement`] per statement, or a rejection.
+//! - `lexing`: the settings that change how the server reads a text ([`Lexing`]).
+//! - `rejection`: a rejected text's [`ParseError`], with the position PostgreSQL reports.
 //! - `kind`: what sort of statement a parse tree is ([`StatementKind`], the command).
 //! - `tree`: a generic copy of the parse tree, so a walk reaches every field.
 //! - `walk`: relations by use, functions, parameters, UPDATE/DELETE without WHERE.
@@ -73,24 +80,36 @@
 //! - `shape`: [`normalize`], a string with its constants taken out, for caching by shape.
 
 mod kind;
+mod lexing;
 mod names;
+mod rejection;
 mod search_path;
 mod session;
 mod shape;
 mod tree;
 mod walk;
 
+pub use lexing::Lexing;
 pub use names::UNRESOLVED_SCHEMA;
+pub use rejection::ParseError;
 pub use search_path::SearchPath;
 pub use shape::normalize;
 pub use sluice_decision::{SessionChange, SqlStatement, StatementKind};
 
 /// Why SQL text could not be analysed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SqlError {
     /// PostgreSQL would reject it as well; the message is the parser's.
     #[error("the statement does not parse: {0}")]
-    Rejected(String),
+    Rejected(ParseError),
+    /// The session's `standard_conforming_strings` may change before the server reads the
+    /// text, and the text reads differently under the two settings.
+    #[error(
+        "the statement reads differently with standard_conforming_strings on and off, and an \
+         earlier statement still running may change the setting; send it once that has \
+         finished, or write the literal with E'' so it reads the same either way"
+    )]
+    Ambiguous,
     #[error("invalid search_path {0}")]
     SearchPath(String),
     /// [`normalize`] was given a string that already has `$n` parameters.
@@ -101,16 +120,42 @@ pub enum SqlError {
     Tree(String),
 }
 
-/// Splits `sql` into statements with PostgreSQL's parser and analyses each, resolving
-/// unqualified relation names against `search_path`. An empty string (or only comments) has no
-/// statements. Any statement the parser rejects rejects the whole string, as the server would.
-pub fn analyze(sql: &str, search_path: &SearchPath) -> Result<Vec<SqlStatement>, SqlError> {
-    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).map_err(rejected)?;
+/// Splits `sql` into statements with PostgreSQL's parser, reading it as the server will under
+/// `lexing`, and analyses each, resolving unqualified relation names against `search_path`.
+/// An empty string (or only comments) has no statements. Any statement the parser rejects
+/// rejects the whole string, as the server would.
+pub fn analyze(
+    sql: &str,
+    search_path: &SearchPath,
+    lexing: Lexing,
+) -> Result<Vec<SqlStatement>, SqlError> {
+    match lexing {
+        Lexing::Standard => analyze_as(sql, search_path, true),
+        _ if Lexing::indifferent(sql) => analyze_as(sql, search_path, true),
+        Lexing::BackslashEscapes => analyze_as(sql, search_path, false),
+        Lexing::Unsettled => {
+            let standard = analyze_as(sql, search_path, true);
+            if standard == analyze_as(sql, search_path, false) {
+                standard
+            } else {
+                Err(SqlError::Ambiguous)
+            }
+        }
+    }
+}
+
+fn analyze_as(
+    sql: &str,
+    search_path: &SearchPath,
+    standard_conforming_strings: bool,
+) -> Result<Vec<SqlStatement>, SqlError> {
+    let options = lexing::options(standard_conforming_strings);
+    let parsed = pg_query::parse(sql, options).map_err(|e| rejected(sql, options, e))?;
     parsed
         .protobuf
         .stmts
         .iter()
-        .map(|raw| statement(sql, raw, search_path))
+        .map(|raw| statement(sql, raw, search_path, standard_conforming_strings))
         .collect()
 }
 
@@ -118,6 +163,7 @@ fn statement(
     sql: &str,
     raw: &pg_query::protobuf::RawStmt,
     search_path: &SearchPath,
+    standard_conforming_strings: bool,
 ) -> Result<SqlStatement, SqlError> {
     let node = raw
         .stmt
@@ -148,11 +194,17 @@ fn statement(
         k => k,
     };
     let text = text_of(sql, raw)?;
+    // Policy sees the statement's shape, never its constants: they may hold personal data,
+    // and a decision then holds for every statement of the same shape (the cache relies on
+    // it). A statement that has `$n` parameters has no constants to take out; one whose
+    // literals escape with backslashes cannot be normalized (that lexes with the default).
+    let text = if standard_conforming_strings || Lexing::indifferent(&text) {
+        normalize(&text).unwrap_or(text)
+    } else {
+        text
+    };
     Ok(SqlStatement {
-        // Policy sees the statement's shape, never its constants: they may hold personal data,
-        // and a decision then holds for every statement of the same shape (the cache relies
-        // on it). A statement that has `$n` parameters has no constants to take out.
-        text: normalize(&text).unwrap_or(text),
+        text,
         kind,
         command,
         tables_read,
@@ -181,16 +233,28 @@ fn text_of(sql: &str, raw: &pg_query::protobuf::RawStmt) -> Result<String, SqlEr
         })
 }
 
-pub(crate) fn rejected(e: pg_query::Error) -> SqlError {
-    SqlError::Rejected(match e {
-        pg_query::Error::Parse(message) => message,
+/// The rejection of `sql`, parsed with `options`, as PostgreSQL would report it.
+pub(crate) fn rejected(
+    sql: &str,
+    options: pg_query::ParserOptions,
+    e: pg_query::Error,
+) -> SqlError {
+    let message = match e {
+        pg_query::Error::Parse(message) => {
+            let position = rejection::locate(sql, options, &message);
+            return SqlError::Rejected(ParseError { message, position });
+        }
         pg_query::Error::Conversion(_) => "it contains a zero byte".to_owned(),
         // The tree crosses into Rust with a bound on nesting (100 message levels: about 16
         // nested subqueries or a chain of 45 operators); deeper statements are refused rather
         // than risk the stack.
         pg_query::Error::Decode(e) if e.to_string().contains("recursion limit") => {
-            "it is nested too deeply to analyse".to_owned()
+            "the statement is nested too deeply for the gateway to analyse".to_owned()
         }
         other => other.to_string(),
+    };
+    SqlError::Rejected(ParseError {
+        message,
+        position: None,
     })
 }

@@ -20,5 +20,11 @@ pub fn normalize(sql: &str) -> Result<String, SqlError> {
     {
         return Err(SqlError::HasParameters);
     }
-    pg_query::normalize(sql).map_err(crate::rejected)
+    // No position: a caller that needs the rejection reported analyses the text.
+    pg_query::normalize(sql).map_err(|e| {
+        SqlError::Rejected(crate::ParseError {
+            message: e.to_string(),
+            position: None,
+        })
+    })
 }

@@ -1,7 +1,7 @@
 //! Table tests: SQL in, facts out, including spellings meant to slip past a text matcher.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sluice_sql::{analyze, SearchPath, SqlError, SqlStatement, StatementKind as K};
+use sluice_sql::{analyze, Lexing, SearchPath, SqlError, SqlStatement, StatementKind as K};
 
 /// (sql, kind, read, written, functions, unbounded write)
 type Case = (
@@ -14,7 +14,7 @@ type Case = (
 );
 
 fn analyzed(sql: &str) -> Vec<SqlStatement> {
-    analyze(sql, &SearchPath::default()).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    analyze(sql, &SearchPath::default(), Lexing::Standard).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 fn one(sql: &str) -> SqlStatement {
@@ -352,9 +352,9 @@ fn a_bad_statement_rejects_the_whole_string_with_the_parser_message() {
         (&very_long_chain, "stack depth limit exceeded"),
     ];
     for (sql, message) in cases {
-        let err = analyze(sql, &SearchPath::default()).unwrap_err();
+        let err = analyze(sql, &SearchPath::default(), Lexing::Standard).unwrap_err();
         assert!(
-            matches!(&err, SqlError::Rejected(m) if m.contains(message)),
+            matches!(&err, SqlError::Rejected(m) if m.message.contains(message)),
             "{sql}: {err}"
         );
         assert!(err.to_string().contains(message), "{err}");
@@ -497,7 +497,7 @@ fn unqualified_names_resolve_against_the_search_path() {
     ];
     for (path, sql, read) in cases {
         let path = SearchPath::parse(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let s = analyze(sql, &path).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let s = analyze(sql, &path, Lexing::Standard).unwrap_or_else(|e| panic!("{sql}: {e}"));
         assert_eq!(s[0].tables_read, *read, "{sql} with {path}");
     }
     assert_eq!(sluice_sql::UNRESOLVED_SCHEMA, "pg_unresolved");

@@ -121,6 +121,11 @@ impl std::ops::Deref for Masking {
 
 impl Masking {
     async fn start() -> Masking {
+        Masking::start_with("").await
+    }
+
+    /// The gateway with `extra` configuration (more targets) appended.
+    async fn start_with(extra: &str) -> Masking {
         tokio::task::spawn_blocking(people).await.unwrap();
         let policies = tempfile::Builder::new()
             .prefix("sluice-test-mask-")
@@ -128,10 +133,11 @@ impl Masking {
             .unwrap();
         std::fs::write(policies.path().join("mask.rego"), POLICY).unwrap();
         let dir = policies.path().display().to_string();
+        let extra = extra.to_owned();
         let mut h = Harness::start_with_config(move |text| {
             text + &format!(
                 "\n[[identities]]\nname = \"carol\"\nkind = \"human\"\n\n\
-                 [policy]\ndir = \"{dir}\"\nwatch = false\n"
+                 [policy]\ndir = \"{dir}\"\nwatch = false\n{extra}"
             )
         })
         .await;
@@ -640,6 +646,43 @@ async fn copy_to_stdout_is_masked_by_content_and_refused_under_column_rules() {
 }
 
 // ---- 8. The unmasked identity ----
+
+/// The catalog connection cannot be opened (the target's role may have one connection, which
+/// the session uses): the result still goes out, every column of the unnamed table masked
+/// whole, and the session goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_that_cannot_be_read_masks_the_unnamed_columns_and_the_session_goes_on() {
+    pg().psql(
+        "postgres",
+        "DROP ROLE IF EXISTS mask_one_connection;
+         CREATE ROLE mask_one_connection LOGIN PASSWORD 'target-secret-7f3a'
+           CONNECTION LIMIT 1 IN ROLE sluice_scram;",
+    )
+    .unwrap();
+    std::env::set_var("SLUICE_TEST_MASK_PASSWORD", TARGET_PASSWORD);
+    let m = Masking::start_with(&format!(
+        "\n[[targets]]\nname = \"one-connection\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\n\
+         port = {}\ndatabase = \"app\"\nuser = \"mask_one_connection\"\n\
+         password_env = \"SLUICE_TEST_MASK_PASSWORD\"\ntls = \"disable\"\n",
+        pg().port
+    ))
+    .await;
+    let out = both(&m.h.psql(
+        "alice",
+        "one-connection",
+        &[
+            "-At",
+            "-c",
+            "SELECT name, notes FROM people WHERE id = 1",
+            "-c",
+            "SELECT 'still here'",
+        ],
+    ));
+    assert_no_raw("unnamed catalog", &out);
+    assert!(!out.contains("Ada"), "{out}");
+    assert!(out.ends_with("still here\n"), "{out}");
+    m.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_identity_without_mask_rules_sees_raw_values() {

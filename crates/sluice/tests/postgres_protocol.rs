@@ -519,43 +519,6 @@ async fn gssenc_request_is_declined_and_startup_continues() {
     h.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn function_call_is_refused_and_the_session_continues() {
-    let h = Harness::start().await;
-    let (mut c, _) = h.raw_login("alice", "app").await;
-    // FunctionCall: oid of abs(int4) = 1397, one text argument "-5", text result.
-    let mut body = 1397i32.to_be_bytes().to_vec();
-    body.extend_from_slice(&1i16.to_be_bytes());
-    body.extend_from_slice(&0i16.to_be_bytes());
-    body.extend_from_slice(&1i16.to_be_bytes());
-    body.extend_from_slice(&2i32.to_be_bytes());
-    body.extend_from_slice(b"-5");
-    body.extend_from_slice(&0i16.to_be_bytes());
-    c.send(&frontend_msg(b'F', &body)).await;
-    let answer = c.until_ready().await;
-    let tags: Vec<char> = answer.iter().map(|m| char::from(m.tag)).collect();
-    assert_eq!(tags, vec!['E', 'Z'], "{answer:?}");
-    assert_eq!(answer[0].sqlstate().as_deref(), Some("0A000"));
-    assert_eq!(answer[0].field(b'S').as_deref(), Some("ERROR"));
-    assert_eq!(answer[1].body, b"I");
-    c.send(&query_msg("SELECT abs(-5)")).await;
-    let answer = c.until_ready().await;
-    let tags: Vec<char> = answer.iter().map(|m| char::from(m.tag)).collect();
-    assert_eq!(tags, vec!['T', 'D', 'C', 'Z']);
-    assert!(answer[1].body.ends_with(b"5"));
-
-    // Inside a transaction the injected ReadyForQuery carries the transaction status.
-    c.send(&query_msg("BEGIN")).await;
-    c.until_ready().await;
-    c.send(&frontend_msg(b'F', &body)).await;
-    let answer = c.until_ready().await;
-    assert_eq!(answer.last().unwrap().body, b"T", "{answer:?}");
-    c.send(&query_msg("COMMIT")).await;
-    c.until_ready().await;
-    c.send(&terminate_msg()).await;
-    h.stop().await;
-}
-
 fn psql_url(url: &str, args: &[&str]) -> std::process::Output {
     Command::new("psql")
         .arg("-X")

@@ -194,7 +194,13 @@ impl Session {
                 if let Some(verdicted) = &held.verdicted {
                     self.follow_session_changes(verdicted);
                 }
-                let permit = self.permit(held.statement, &held.decision);
+                let statements = held
+                    .verdicted
+                    .as_ref()
+                    .and_then(|v| v.analysis.as_deref().ok());
+                let permit = self
+                    .permit(held.statement, &held.decision)
+                    .changing(statements);
                 return Ok(Admission::Allowed(permit));
             }
             DENIED => {
@@ -227,6 +233,7 @@ impl Session {
             reason: match &refusal {
                 Refusal::Denied(r) | Refusal::NotRun(r) => r.clone(),
             },
+            position: None,
         };
         self.refuse_held(batch, permit, &refusal)?;
         Ok(Admission::Denied(denial))

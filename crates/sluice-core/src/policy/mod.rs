@@ -24,7 +24,7 @@ use crate::approvals::GrantSnapshot;
 use crate::config::PolicyConfig;
 use crate::CoreError;
 pub use source::PolicySource;
-pub use verdict::{initial_search_path, Verdicted, RULE_EMPTY, RULE_PARSE};
+pub use verdict::{initial_search_path, Verdicted, RULE_EMPTY, RULE_LEXING, RULE_PARSE};
 
 /// Everything the policy sees about who asks, where, and over which connection. Immutable: a
 /// session replaces its subject when a fact changes (a new search path, a grant issued,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sluice_decision::{
     ApprovalRequirement, CacheKey, Decision, Input, MaskRules, Request, SqlStatement, Verdict,
 };
-use sluice_sql::SearchPath;
+use sluice_sql::{Lexing, SearchPath, SqlError};
 
 use super::{ActivePolicy, Subject};
 use crate::clock::Tick;
@@ -17,16 +17,26 @@ pub const RULE_PARSE: &str = "sluice.parse";
 pub const RULE_EMPTY: &str = "sluice.empty";
 pub const RULE_SEARCH_PATH: &str = "sluice.search_path";
 pub const RULE_PARAMETERS: &str = "sluice.parameters";
+/// The text reads differently under the lexing settings it may run under.
+pub const RULE_LEXING: &str = "sluice.lexing";
 
 /// A statement string as the policy saw it: what it does, and whether it may run.
 #[derive(Debug)]
 pub struct Verdicted {
     /// The statements, or why the parser rejected the string.
-    pub analysis: Result<Vec<SqlStatement>, String>,
+    pub analysis: Result<Vec<SqlStatement>, SqlError>,
     pub decision: Decision,
 }
 
 impl Verdicted {
+    /// Where in the text the parser stopped, for a string it rejected.
+    pub fn parse_position(&self) -> Option<u32> {
+        match &self.analysis {
+            Err(SqlError::Rejected(e)) => e.position,
+            _ => None,
+        }
+    }
+
     /// Whether any statement takes `$n` parameters, so a policy reading `parameters` must see
     /// the bound values.
     pub fn takes_parameters(&self) -> bool {
@@ -45,12 +55,23 @@ impl ActivePolicy {
     /// fact the policy sees depends on a constant: statement texts reach the policy
     /// normalized (constants as `$n`), and the one fact that holds a value, a session
     /// setting's new value, keeps its entry under the exact text.
+    ///
+    /// `lexing` is how the server will read the text. A text it reads as the default does
+    /// (no backslash, or `standard_conforming_strings` on) is cached as above; any other is
+    /// analysed every time, since a shape is always taken with the default lexing.
     pub fn decide_text(
         &self,
         subject: &Subject,
         tick: &Tick,
         text: &str,
+        lexing: Lexing,
     ) -> (Arc<Verdicted>, bool) {
+        if !lexing.reads_as_standard(text) {
+            return (
+                Arc::new(self.analyze_and_decide(subject, tick, text, lexing)),
+                false,
+            );
+        }
         let key = |text| CacheKey {
             policy: &self.info.version,
             subject: &subject.cache_key,
@@ -62,7 +83,7 @@ impl ActivePolicy {
         };
         let Some(cache) = &self.cache else {
             return (
-                Arc::new(self.analyze_and_decide(subject, tick, text)),
+                Arc::new(self.analyze_and_decide(subject, tick, text, lexing)),
                 false,
             );
         };
@@ -73,7 +94,7 @@ impl ActivePolicy {
         if let Some(hit) = shape.as_deref().and_then(|s| cache.get(&key(s))) {
             return (hit, true);
         }
-        let verdicted = Arc::new(self.analyze_and_decide(subject, tick, text));
+        let verdicted = Arc::new(self.analyze_and_decide(subject, tick, text, lexing));
         let by_shape = verdicted
             .analysis
             .as_ref()
@@ -85,11 +106,20 @@ impl ActivePolicy {
         (verdicted, false)
     }
 
-    fn analyze_and_decide(&self, subject: &Subject, tick: &Tick, text: &str) -> Verdicted {
-        let analysis = sluice_sql::analyze(text, &subject.search_path).map_err(|e| e.to_string());
+    fn analyze_and_decide(
+        &self,
+        subject: &Subject,
+        tick: &Tick,
+        text: &str,
+        lexing: Lexing,
+    ) -> Verdicted {
+        let analysis = sluice_sql::analyze(text, &subject.search_path, lexing);
         let decision = match &analysis {
             Ok(statements) => self.decide_statements(subject, tick, statements, None),
-            Err(reason) => self.sluice_denial(RULE_PARSE, reason.clone()),
+            // The parser's own message, as the server would have given it.
+            Err(SqlError::Rejected(e)) => self.sluice_denial(RULE_PARSE, e.message.clone()),
+            Err(e @ SqlError::Ambiguous) => self.sluice_denial(RULE_LEXING, e.to_string()),
+            Err(e) => self.sluice_denial(RULE_PARSE, e.to_string()),
         };
         Verdicted { analysis, decision }
     }

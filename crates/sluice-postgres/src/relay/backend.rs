@@ -49,12 +49,11 @@ pub struct BackendHalf<'s> {
     incoming: ExpectQueue,
     expected: VecDeque<Expect>,
     buf: BytesMut,
-    /// Bytes injected among relayed ones when a refusal must go out between responses.
+    /// What goes to the client instead of the relayed bytes when a batch is not relayed as it
+    /// came: messages rewritten (masking, refusals), dropped, or notices spliced in.
     out: BytesMut,
     /// Bytes of a large message still to stream through unread.
     passthrough: usize,
-    /// Transaction status of the last ReadyForQuery, for ReadyForQuery messages sluice writes.
-    status: u8,
     /// An extended-protocol error was seen; the server skips everything up to Sync.
     pipeline_failed: bool,
     /// An error raised before any Execute of the failed pipeline ran (at Parse or Bind, where
@@ -85,6 +84,8 @@ struct MaskState {
     catalog_needed: Option<Vec<u32>>,
     /// The catalog was just read: tables it did not return do not exist for it.
     catalog_read: bool,
+    /// Tables the catalog could not be read for (the read failed).
+    unnamed: Vec<u32>,
     /// A binary COPY TO STDOUT under masking is swallowed and answered with an error.
     refusing_copy: bool,
     /// The batch's bytes were spliced into `out` (rewritten or dropped messages).
@@ -124,7 +125,6 @@ impl<'s> BackendHalf<'s> {
             buf,
             out: BytesMut::new(),
             passthrough: 0,
-            status: b'I',
             pipeline_failed: false,
             pipeline_error: None,
             simple: SimpleProgress::default(),
@@ -139,6 +139,7 @@ impl<'s> BackendHalf<'s> {
                 last_plan: None,
                 catalog_needed: None,
                 catalog_read: false,
+                unnamed: Vec::new(),
                 refusing_copy: false,
                 spliced: false,
                 scratch: BytesMut::new(),
@@ -168,7 +169,7 @@ impl<'s> BackendHalf<'s> {
                         return Ok(end);
                     }
                 }
-                _ = self.incoming.refusal_queued() => {
+                _ = self.incoming.inject_queued() => {
                     self.take_incoming();
                     let queued = self.expected.len();
                     self.emit_injections();
@@ -214,7 +215,12 @@ impl<'s> BackendHalf<'s> {
                 return Ok(None);
             };
             let m = &mut self.mask;
-            m.reader.read(self.session, &m.catalog, &oids).await?;
+            if let Err(e) = m.reader.read(self.session, &m.catalog, &oids).await {
+                // The result still goes out: the columns of tables the catalog could not
+                // name are masked whole wherever the plan masks any column.
+                tracing::warn!(error = %e, "the catalog could not name a masked result's tables; their columns are masked whole");
+                m.unnamed = oids;
+            }
             m.catalog_read = true;
         }
     }
@@ -291,7 +297,13 @@ impl<'s> BackendHalf<'s> {
                 break;
             }
             let body = f.body(&buf[pos..]);
-            let step = if self.answers_gateway_describe(f.tag) {
+            if f.tag == be::PARAMETER_STATUS {
+                // As the target reported it, before masking rewrites anything.
+                self.incoming.report_setting(body);
+            }
+            let step = if self.answers_refusal(f.tag) {
+                self.refusal()
+            } else if self.answers_gateway_describe(f.tag) {
                 self.gateway_describe(f.tag, body)?
             } else if self.masks(f.tag) {
                 self.mask_message(f.tag, body)?
@@ -332,6 +344,20 @@ impl<'s> BackendHalf<'s> {
         self.out.extend_from_slice(replacement);
         *relayed_upto = end;
         self.mask.spliced = true;
+    }
+
+    /// Whether the message is the target's error for what the gateway sent in place of a
+    /// refused request.
+    fn answers_refusal(&self, tag: u8) -> bool {
+        tag == be::ERROR_RESPONSE && matches!(self.expected.front(), Some(Expect::Refused { .. }))
+    }
+
+    /// The client gets the refusal instead of the target's error for the gateway's stand-in.
+    fn refusal(&mut self) -> Step {
+        if let Some(Expect::Refused { message, .. }) = self.expected.front() {
+            self.mask.scratch.extend_from_slice(message);
+        }
+        Step::Replace
     }
 
     /// Whether the message answers a Describe the gateway sent itself.
@@ -393,7 +419,9 @@ impl<'s> BackendHalf<'s> {
         let m = &mut self.mask;
         let catalog = m.catalog.clone();
         let just_read = m.catalog_read;
+        let unnamed = std::mem::take(&mut m.unnamed);
         let names = |oid| match catalog.get(session, oid, ttl) {
+            Known::Unknown if unnamed.contains(&oid) => Known::Unnamed,
             Known::Unknown if just_read => Known::NoSuchTable,
             known => known,
         };
@@ -515,6 +543,7 @@ impl<'s> BackendHalf<'s> {
                             code: "0A000",
                             message: "sluice: binary COPY output cannot be masked; use the \
                                       text or CSV format",
+                            position: None,
                         },
                     );
                     return Ok(Step::Replace);
@@ -574,20 +603,14 @@ impl<'s> BackendHalf<'s> {
         }
     }
 
-    /// Writes refusals that have reached the head of the queue.
+    /// Writes the notices sluice sends itself that have reached the head of the queue.
     fn emit_injections(&mut self) {
-        while let Some(Expect::Inject { .. }) = self.expected.front() {
-            let Some(Expect::Inject { message, ready }) = self.expected.pop_front() else {
+        while let Some(Expect::Inject(_)) = self.expected.front() {
+            let Some(Expect::Inject(message)) = self.expected.pop_front() else {
                 break;
             };
-            // Inside a failed pipeline the client already has its one error until Sync.
-            if !self.pipeline_failed {
-                self.record_injected(&message);
-                self.out.extend_from_slice(&message);
-                if ready {
-                    encode::ready_for_query(&mut self.out, self.status);
-                }
-            }
+            self.record_injected(&message);
+            self.out.extend_from_slice(&message);
         }
     }
 
@@ -630,6 +653,12 @@ impl<'s> BackendHalf<'s> {
                 }),
                 _ => {}
             },
+            // The answer to an allowed FunctionCall, queued like a simple query.
+            be::FUNCTION_CALL_RESPONSE => {
+                if let Some(Expect::SimpleQuery(_)) = self.expected.front() {
+                    self.simple.completed("FUNCTION CALL".into(), None);
+                }
+            }
             be::PORTAL_SUSPENDED => self.finish_execute(Outcome::Ok {
                 command_tag: "SUSPENDED".into(),
                 rows: None,
@@ -639,6 +668,12 @@ impl<'s> BackendHalf<'s> {
                 let (code, message) = (lossy(f.code).into_owned(), lossy(f.message).into_owned());
                 match self.expected.front() {
                     Some(Expect::SimpleQuery(_)) => self.simple.error = Some((code, message)),
+                    // Finished by the ReadyForQuery after it.
+                    Some(Expect::Refused { simple: true, .. }) => {}
+                    Some(Expect::Refused { simple: false, .. }) => {
+                        self.expected.pop_front();
+                        self.pipeline_failed = true;
+                    }
                     Some(Expect::Execute(_)) => {
                         self.finish_execute(Outcome::Error {
                             sqlstate: code,
@@ -646,7 +681,16 @@ impl<'s> BackendHalf<'s> {
                         });
                         self.pipeline_failed = true;
                     }
-                    Some(Expect::Parse | Expect::Bind | Expect::Describe | Expect::Close) => {
+                    // The gateway's own Describe before an Execute fails exactly when the
+                    // Execute would (no such portal, an aborted transaction): the client gets
+                    // the error as the Execute's, as it would directly.
+                    Some(
+                        Expect::Parse
+                        | Expect::Bind
+                        | Expect::Describe
+                        | Expect::GatewayDescribe(_)
+                        | Expect::Close,
+                    ) => {
                         self.expected.pop_front();
                         self.pipeline_failed = true;
                         self.pipeline_error = Some((code, message));
@@ -656,7 +700,6 @@ impl<'s> BackendHalf<'s> {
                 }
             }
             be::READY_FOR_QUERY => {
-                self.status = body.first().copied().unwrap_or(b'I');
                 if self.pipeline_failed {
                     self.skip_failed_pipeline();
                 }
@@ -665,7 +708,7 @@ impl<'s> BackendHalf<'s> {
                         let progress = std::mem::take(&mut self.simple);
                         self.session.finish(permit, progress.outcome());
                     }
-                    Some(Expect::Sync) | None => {}
+                    Some(Expect::Sync | Expect::Refused { simple: true, .. }) | None => {}
                     Some(other) => {
                         return Err(bad(format!(
                             "ReadyForQuery arrived while expecting {other:?}"

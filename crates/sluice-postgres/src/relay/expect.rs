@@ -9,6 +9,8 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use sluice_core::{MaskPlan, StatementPermit};
 
+use super::settings::ServerSettings;
+
 #[derive(Debug)]
 pub enum Expect {
     /// A Query message: any number of results, finished by ReadyForQuery.
@@ -25,12 +27,20 @@ pub enum Expect {
     Close,
     /// Finished by ReadyForQuery; also ends the error state of a failed pipeline.
     Sync,
-    /// Bytes sluice answers itself (a refusal) once every earlier response has been relayed.
-    /// `ready` appends a ReadyForQuery carrying the session's current transaction status.
-    Inject {
+    /// A request sluice refused. The target got [`encode::refused_query`] or
+    /// [`encode::refused_parse`] in its place, so its transaction fails as it would have had
+    /// the request failed there; the target's error is replaced by `message`. A `simple`
+    /// refusal (a Query) is finished by the target's ReadyForQuery, relayed as it is.
+    ///
+    /// [`encode::refused_query`]: sluice_pgwire::encode::refused_query
+    /// [`encode::refused_parse`]: sluice_pgwire::encode::refused_parse
+    Refused {
         message: Bytes,
-        ready: bool,
+        simple: bool,
     },
+    /// Bytes sluice sends the client itself (a held request's notice) once every earlier
+    /// response has been relayed.
+    Inject(Bytes),
 }
 
 /// How many requests may await their responses before the client half stops reading: bounds
@@ -40,8 +50,8 @@ const MAX_IN_FLIGHT: usize = 4096;
 /// The FIFO between the halves. Both halves run in one task, so the lock is never contended
 /// (it exists because the session future must be `Send`); and no wakeup is needed for ordinary
 /// expectations, because the target's response, which is what the server half waits for,
-/// cannot arrive before the expectation is queued. Only refusals, which have no response to
-/// wait for, wake the server half.
+/// cannot arrive before the expectation is queued. Only the notices sluice sends itself, which
+/// have no response to wait for, wake the server half.
 #[derive(Clone, Default)]
 pub struct ExpectQueue {
     shared: Arc<Mutex<Shared>>,
@@ -50,14 +60,35 @@ pub struct ExpectQueue {
 #[derive(Default)]
 struct Shared {
     queue: VecDeque<Expect>,
+    /// What the target last reported of the settings that change how it reads text.
+    settings: ServerSettings,
     /// Queued plus taken by the server half and not yet answered.
     in_flight: usize,
-    refusal_queued: bool,
+    inject_queued: bool,
     server_half: Option<Waker>,
     client_half: Option<Waker>,
 }
 
 impl ExpectQueue {
+    /// A queue for a session whose target announced `settings` at login.
+    pub fn new(settings: ServerSettings) -> ExpectQueue {
+        let queue = ExpectQueue::default();
+        queue.lock().settings = settings;
+        queue
+    }
+
+    /// The target reported a setting (a ParameterStatus body).
+    pub fn report_setting(&self, body: &[u8]) {
+        self.lock().settings.report(body);
+    }
+
+    /// What the target last reported, and whether every request forwarded so far has been
+    /// answered, so that nothing in flight can change it any more.
+    pub fn settings(&self) -> (ServerSettings, bool) {
+        let s = self.lock();
+        (s.settings, s.in_flight == 0)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         match self.shared.lock() {
             Ok(g) => g,
@@ -69,11 +100,11 @@ impl ExpectQueue {
         let wake = {
             let mut s = self.lock();
             for e in expects {
-                s.refusal_queued |= matches!(e, Expect::Inject { .. });
+                s.inject_queued |= matches!(e, Expect::Inject(_));
                 s.in_flight += 1;
                 s.queue.push_back(e);
             }
-            if s.refusal_queued {
+            if s.inject_queued {
                 s.server_half.take()
             } else {
                 None
@@ -88,7 +119,7 @@ impl ExpectQueue {
     pub fn take_into(&self, dst: &mut VecDeque<Expect>) {
         let mut s = self.lock();
         dst.extend(s.queue.drain(..));
-        s.refusal_queued = false;
+        s.inject_queued = false;
     }
 
     /// The server half finished `n` expectations; wakes a client half waiting for room.
@@ -110,11 +141,11 @@ impl ExpectQueue {
         }
     }
 
-    /// Resolves once a refusal is queued.
-    pub fn refusal_queued(&self) -> impl std::future::Future<Output = ()> + '_ {
+    /// Resolves once a notice sluice sends itself is queued.
+    pub fn inject_queued(&self) -> impl std::future::Future<Output = ()> + '_ {
         std::future::poll_fn(move |cx| {
             let mut s = self.lock();
-            if s.refusal_queued {
+            if s.inject_queued {
                 Poll::Ready(())
             } else {
                 remember(&mut s.server_half, cx.waker());

@@ -9,14 +9,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use sluice_core::{
     Admission, AuditBatch, Denial, DenialKind, HeldStatement, Preparation, Prepared, Sealed,
-    Session,
+    Session, StatementPermit,
 };
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::encode::{self, Report};
+use sluice_pgwire::encoding::{self, DecodeError, Encodings};
 use sluice_pgwire::frame;
 use sluice_pgwire::frontend::{self as fe, Bind, FrontendMessage};
+use sluice_sql::Lexing;
 
 use super::expect::{Expect, ExpectQueue};
+use super::settings;
+use crate::catalog::CatalogReader;
 use crate::error::PgError;
 use crate::stream::{ClientStream, UpstreamStream};
 
@@ -57,6 +61,39 @@ pub struct FrontendHalf<'s> {
     client_closed: bool,
     /// How the client's CancelRequest reaches a held statement.
     hold_cancel: Arc<crate::cancel::HoldCancel>,
+    /// A request allowed since the last moment nothing was in flight may change
+    /// `client_encoding` (see `settings`).
+    encoding_may_change: bool,
+    /// The buffer is to be planned again without reading more (a FunctionCall's function was
+    /// just looked up).
+    replan: bool,
+    /// Functions FunctionCall messages named, by OID.
+    functions: HashMap<u32, Function>,
+    /// The session's own catalog connection for naming them, opened on first need.
+    catalog: CatalogReader,
+}
+
+/// The rule audit names for a request refused because its text could not be decoded.
+const RULE_ENCODING: &str = "sluice.encoding";
+/// The rule audit names for a FunctionCall whose function could not be named.
+const RULE_FUNCTION: &str = "sluice.function";
+
+/// How the target will read one request's text.
+struct Reading {
+    lexing: Lexing,
+    encodings: Encodings,
+    /// An allowed request still in flight may change `client_encoding`.
+    encoding_may_change: bool,
+}
+
+impl Reading {
+    /// The text the target will read from `bytes`.
+    fn decode<'b>(&self, bytes: &'b [u8]) -> Result<std::borrow::Cow<'b, str>, DecodeError> {
+        if self.encoding_may_change && !bytes.is_ascii() {
+            return Err(DecodeError::Changing);
+        }
+        self.encodings.decode(bytes)
+    }
 }
 
 /// What to do with the messages of one read batch.
@@ -69,9 +106,28 @@ struct Plan {
     forward: Vec<Chunk>,
     /// A message the gateway sends just before the one being planned.
     insert_before: Option<Bytes>,
-    /// A request the policy holds for approval; planning stops in front of it.
-    held: Option<HeldStatement>,
+    /// Planning stopped in front of a message that must wait for something first.
+    pause: Option<Pause>,
     terminate: bool,
+}
+
+/// Why planning stopped in front of a message, left in the buffer to be planned again.
+enum Pause {
+    /// The policy holds the request for reviewers' approval.
+    Held(HeldStatement),
+    /// A FunctionCall names a function by OID that must be looked up first.
+    Function(u32),
+}
+
+/// A FunctionCall's function, as the catalog names it.
+enum Function {
+    Named {
+        schema: String,
+        name: String,
+    },
+    Missing,
+    /// The lookup failed; forgotten once the call is refused.
+    Failed(String),
 }
 
 enum Chunk {
@@ -103,6 +159,10 @@ impl<'s> FrontendHalf<'s> {
             reviewed: None,
             client_closed: false,
             hold_cancel,
+            encoding_may_change: false,
+            replan: false,
+            functions: HashMap::new(),
+            catalog: CatalogReader::default(),
         }
     }
 
@@ -115,7 +175,7 @@ impl<'s> FrontendHalf<'s> {
         loop {
             // After a hold, the buffer holds the reviewed request and perhaps more: plan it
             // before reading again.
-            if self.reviewed.is_none() {
+            if self.reviewed.is_none() && !std::mem::take(&mut self.replan) {
                 if self.client_closed {
                     return Ok(FrontendEnd::Disconnected);
                 }
@@ -148,7 +208,7 @@ impl<'s> FrontendHalf<'s> {
             }
             // A held request's own record is sealed before its review opens, even when
             // nothing precedes it in the batch.
-            if consumed > 0 || plan.held.is_some() {
+            if consumed > 0 || matches!(plan.pause, Some(Pause::Held(_))) {
                 let sealed = match self.session.seal(&mut plan.audit).await {
                     Ok(sealed) => sealed,
                     Err(e) => return Err(self.abandon(plan, e.into())),
@@ -158,12 +218,21 @@ impl<'s> FrontendHalf<'s> {
                 self.buf.advance(consumed);
             }
             let terminate = plan.terminate;
-            let held = plan.held.take();
-            if let Some(held) = held {
-                match self.hold(held, &mut plan.audit).await {
+            match plan.pause.take() {
+                Some(Pause::Held(held)) => match self.hold(held, &mut plan.audit).await {
                     Ok(admission) => self.reviewed = Some(admission),
                     Err(e) => return Err(self.abandon(plan, e)),
+                },
+                Some(Pause::Function(oid)) => {
+                    let found = match self.catalog.function_name(self.session, oid).await {
+                        Ok(Some((schema, name))) => Function::Named { schema, name },
+                        Ok(None) => Function::Missing,
+                        Err(e) => Function::Failed(e.to_string()),
+                    };
+                    self.functions.insert(oid, found);
+                    self.replan = true;
                 }
+                None => {}
             }
             self.plan = plan;
             if terminate {
@@ -189,12 +258,10 @@ impl<'s> FrontendHalf<'s> {
                 severity: "NOTICE",
                 code: "00000",
                 message: &pending.notice(),
+                position: None,
             },
         );
-        self.expects.push([Expect::Inject {
-            message: notice.freeze(),
-            ready: false,
-        }]);
+        self.expects.push([Expect::Inject(notice.freeze())]);
         let limit = self.max_message_bytes;
         let (client, buf, bytes_read, closed) = (
             &mut self.client,
@@ -269,9 +336,9 @@ impl<'s> FrontendHalf<'s> {
             // A reviewers' verdict belongs to the first message only, whatever that message
             // turned out to need.
             self.reviewed = None;
-            if plan.held.is_some() {
-                // Left in the buffer: planned again, with the reviewers' verdict, after the
-                // hold. Everything before it goes now.
+            if plan.pause.is_some() {
+                // Left in the buffer: planned again after the pause (with the reviewers'
+                // verdict, or the function's name). Everything before it goes now.
                 pos = start;
                 break;
             }
@@ -304,19 +371,28 @@ impl<'s> FrontendHalf<'s> {
                 self.portals.remove(&b""[..]);
                 let admission = match self.reviewed.take() {
                     Some(reviewed) => reviewed,
-                    None => self.session.admit_query(&mut plan.audit, &lossy(sql))?,
+                    None => {
+                        let reading = self.reading(plan);
+                        match reading.decode(sql) {
+                            Ok(text) => {
+                                self.session
+                                    .admit_query(&mut plan.audit, &text, reading.lexing)?
+                            }
+                            Err(e) => Admission::Denied(self.unreadable(plan, sql, e)?),
+                        }
+                    }
                 };
                 match admission {
-                    Admission::Allowed(permit) => plan.expects.push(Expect::SimpleQuery(permit)),
+                    Admission::Allowed(permit) => {
+                        self.follow(&permit);
+                        plan.expects.push(Expect::SimpleQuery(permit))
+                    }
                     Admission::Held(held) => {
-                        plan.held = Some(held);
+                        plan.pause = Some(Pause::Held(held));
                         return Ok(false);
                     }
                     Admission::Denied(denial) => {
-                        plan.expects.push(Expect::Inject {
-                            message: denial_bytes(&denial),
-                            ready: true,
-                        });
+                        refuse_query(plan, denial_bytes(&denial));
                         return Ok(false);
                     }
                 }
@@ -331,7 +407,14 @@ impl<'s> FrontendHalf<'s> {
                     );
                     return Ok(self.refuse_until_sync(plan, error_bytes("42P05", &message)));
                 }
-                match self.session.prepare(&mut plan.audit, &lossy(sql))? {
+                let reading = self.reading(plan);
+                let preparation = match reading.decode(sql) {
+                    Ok(text) => self
+                        .session
+                        .prepare(&mut plan.audit, &text, reading.lexing)?,
+                    Err(e) => Preparation::Denied(self.unreadable(plan, sql, e)?),
+                };
+                match preparation {
                     Preparation::Allowed(prepared) => {
                         self.statements.insert(statement.into(), prepared);
                         plan.expects.push(Expect::Parse);
@@ -372,7 +455,10 @@ impl<'s> FrontendHalf<'s> {
                     // is a FETCH, decided as one.
                     None => {
                         let fetch = format!("FETCH FORWARD ALL FROM {}", quote_ident(portal));
-                        match self.session.prepare(&mut plan.audit, &fetch)? {
+                        match self
+                            .session
+                            .prepare(&mut plan.audit, &fetch, Lexing::Standard)?
+                        {
                             Preparation::Allowed(p) => (p, None),
                             Preparation::Denied(denial) => {
                                 return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
@@ -388,6 +474,7 @@ impl<'s> FrontendHalf<'s> {
                 };
                 match admission {
                     Admission::Allowed(permit) => {
+                        self.follow(&permit);
                         // Execute's rows come without a description; to mask or record them
                         // the gateway asks for the portal's own, which names the columns and
                         // reflects Bind's result formats.
@@ -401,7 +488,7 @@ impl<'s> FrontendHalf<'s> {
                         plan.expects.push(Expect::Execute(permit))
                     }
                     Admission::Held(held) => {
-                        plan.held = Some(held);
+                        plan.pause = Some(Pause::Held(held));
                         return Ok(false);
                     }
                     Admission::Denied(denial) => {
@@ -427,14 +514,8 @@ impl<'s> FrontendHalf<'s> {
             | FrontendMessage::CopyData
             | FrontendMessage::CopyDone
             | FrontendMessage::CopyFail { .. } => {}
-            FrontendMessage::FunctionCall => {
-                // The fast-path call names a function by OID with opaque arguments: nothing a
-                // policy could read. Refuse it; `SELECT f(...)` does the same and is audited.
-                plan.expects.push(Expect::Inject {
-                    message: error_bytes("0A000", "sluice: the FunctionCall protocol message is not supported; call the function with SELECT"),
-                    ready: true,
-                });
-                return Ok(false);
+            FrontendMessage::FunctionCall(call) => {
+                return self.plan_function_call(plan, call.function_oid, call.arguments.len())
             }
             FrontendMessage::Password(_) => {
                 return Err(PgError::ClientUnexpected(
@@ -443,6 +524,100 @@ impl<'s> FrontendHalf<'s> {
             }
         }
         Ok(true)
+    }
+
+    /// A FunctionCall (psql's `\lo_import`), decided as `SELECT schema.name($1, ...)` once
+    /// the catalog has named the function its OID stands for. Its result cannot be masked,
+    /// so a call whose decision masks is refused; its arguments are not audited.
+    fn plan_function_call(
+        &mut self,
+        plan: &mut Plan,
+        oid: u32,
+        arguments: usize,
+    ) -> Result<bool, PgError> {
+        let admission = match self.reviewed.take() {
+            Some(reviewed) => reviewed,
+            None => {
+                let (schema, name) = match self.functions.get(&oid) {
+                    None => {
+                        plan.pause = Some(Pause::Function(oid));
+                        return Ok(false);
+                    }
+                    Some(Function::Named { schema, name }) => (schema.clone(), name.clone()),
+                    Some(Function::Missing) => {
+                        let reason = format!("function with OID {oid} does not exist");
+                        return self.refuse_call(plan, oid, "42883", reason);
+                    }
+                    Some(Function::Failed(e)) => {
+                        let reason =
+                            format!("the function with OID {oid} could not be looked up: {e}");
+                        self.functions.remove(&oid);
+                        return self.refuse_call(plan, oid, "58000", reason);
+                    }
+                };
+                let placeholders: Vec<String> = (1..=arguments).map(|i| format!("${i}")).collect();
+                let text = format!(
+                    "SELECT {}.{}({})",
+                    quote_ident(schema.as_bytes()),
+                    quote_ident(name.as_bytes()),
+                    placeholders.join(", ")
+                );
+                self.session
+                    .admit_query(&mut plan.audit, &text, Lexing::Standard)?
+            }
+        };
+        match admission {
+            Admission::Allowed(permit) if permit.mask().is_some() => {
+                self.session.finish(
+                    permit,
+                    sluice_core::Outcome::NotExecuted {
+                        reason: "a FunctionCall's result cannot be masked".into(),
+                    },
+                );
+                refuse_query(
+                    plan,
+                    error_bytes(
+                        "0A000",
+                        "sluice: the result of a FunctionCall cannot be masked; call the \
+                         function with SELECT",
+                    ),
+                );
+                Ok(false)
+            }
+            Admission::Allowed(permit) => {
+                self.follow(&permit);
+                // Answered like a simple query: a result or an error, then ReadyForQuery.
+                plan.expects.push(Expect::SimpleQuery(permit));
+                Ok(true)
+            }
+            Admission::Held(held) => {
+                plan.pause = Some(Pause::Held(held));
+                Ok(false)
+            }
+            Admission::Denied(denial) => {
+                refuse_query(plan, denial_bytes(&denial));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Refuses and audits a FunctionCall whose function could not be named.
+    fn refuse_call(
+        &mut self,
+        plan: &mut Plan,
+        oid: u32,
+        code: &str,
+        reason: String,
+    ) -> Result<bool, PgError> {
+        let denial = self.session.refuse_unreadable(
+            &mut plan.audit,
+            &format!("FunctionCall of the function with OID {oid}"),
+            RULE_FUNCTION,
+            reason,
+            DenialKind::Unreadable,
+        )?;
+        refuse_query(plan, error_bytes(code, &format!("sluice: {denial}")));
+        Ok(false)
     }
 
     /// A Bind naming a statement sluice never saw parsed: one made with SQL `PREPARE`, whose
@@ -457,7 +632,10 @@ impl<'s> FrontendHalf<'s> {
         } else {
             format!("EXECUTE {}", quote_ident(name))
         };
-        match self.session.prepare(&mut plan.audit, &text)? {
+        match self
+            .session
+            .prepare(&mut plan.audit, &text, Lexing::Standard)?
+        {
             Preparation::Allowed(p) => Ok(Some(p)),
             Preparation::Denied(denial) => {
                 self.refuse_until_sync(plan, denial_bytes(&denial));
@@ -466,13 +644,65 @@ impl<'s> FrontendHalf<'s> {
         }
     }
 
+    /// How the target will read the text of the request being planned: certain when every
+    /// earlier request has been answered (nothing in flight, nothing before it in this batch),
+    /// else unsettled (see `settings`).
+    fn reading(&mut self, plan: &Plan) -> Reading {
+        let (reported, answered) = self.expects.settings();
+        let settled = answered && plan.expects.is_empty();
+        if settled {
+            self.encoding_may_change = false;
+        }
+        Reading {
+            lexing: if settled {
+                Lexing::from_setting(reported.standard_conforming_strings)
+            } else {
+                Lexing::Unsettled
+            },
+            encodings: reported.encodings,
+            encoding_may_change: self.encoding_may_change,
+        }
+    }
+
+    /// Notes what an allowed request changes of how the target reads the requests after it.
+    fn follow(&mut self, permit: &StatementPermit) {
+        if settings::changes_encoding(permit.changed_settings()) {
+            self.encoding_may_change = true;
+        }
+    }
+
+    /// Refuses and audits a request whose text cannot be read as the target will read it,
+    /// showing its bytes exactly (`\xNN` for those that are not UTF-8).
+    fn unreadable(
+        &mut self,
+        plan: &mut Plan,
+        sql: &[u8],
+        e: DecodeError,
+    ) -> Result<Denial, PgError> {
+        let kind = match e {
+            DecodeError::Invalid { .. } => DenialKind::Invalid,
+            _ => DenialKind::Unreadable,
+        };
+        Ok(self.session.refuse_unreadable(
+            &mut plan.audit,
+            &encoding::escaped(sql),
+            RULE_ENCODING,
+            e.to_string(),
+            kind,
+        )?)
+    }
+
     /// Answers an extended-protocol message with an error and, as the server does after an
-    /// error, ignores everything up to the next Sync. Returns `false`: the message is not
-    /// forwarded.
+    /// error, ignores everything up to the next Sync. The target gets a failing Parse in its
+    /// place, so a pipeline's implicit transaction (or an open transaction block) fails there
+    /// as it would have. Returns `false`: the message is not forwarded.
     fn refuse_until_sync(&mut self, plan: &mut Plan, message: Bytes) -> bool {
-        plan.expects.push(Expect::Inject {
+        let mut refused = BytesMut::new();
+        encode::refused_parse(&mut refused);
+        plan.insert_before = Some(refused.freeze());
+        plan.expects.push(Expect::Refused {
             message,
-            ready: false,
+            simple: false,
         });
         self.discarding_until_sync = true;
         false
@@ -499,6 +729,18 @@ impl<'s> FrontendHalf<'s> {
     }
 }
 
+/// Answers a simple Query (or FunctionCall) with `message`; the target gets a failing Query in
+/// its place, so an open transaction block fails there as it would have.
+fn refuse_query(plan: &mut Plan, message: Bytes) {
+    let mut refused = BytesMut::new();
+    encode::refused_query(&mut refused);
+    plan.insert_before = Some(refused.freeze());
+    plan.expects.push(Expect::Refused {
+        message,
+        simple: true,
+    });
+}
+
 fn error_bytes(code: &str, message: &str) -> Bytes {
     let mut out = BytesMut::new();
     encode::error_response(
@@ -507,19 +749,33 @@ fn error_bytes(code: &str, message: &str) -> Bytes {
             severity: "ERROR",
             code,
             message,
+            position: None,
         },
     );
     out.freeze()
 }
 
-/// The error a client gets for a refused request: 42501 for the policy, 42601 for a statement
-/// the parser rejected, as the server would answer it.
+/// The error a client gets for a refused request, with the SQLSTATE the server gives the
+/// same kind of error, and the parser's position for a text it rejected.
 fn denial_bytes(denial: &Denial) -> Bytes {
     let code = match denial.kind {
         DenialKind::Policy => "42501",
         DenialKind::Unparseable => "42601",
+        DenialKind::Ambiguous => "22P06",
+        DenialKind::Invalid => "22021",
+        DenialKind::Unreadable => "0A000",
     };
-    error_bytes(code, &format!("sluice: {denial}"))
+    let mut out = BytesMut::new();
+    encode::error_response(
+        &mut out,
+        Report {
+            severity: "ERROR",
+            code,
+            message: &format!("sluice: {denial}"),
+            position: denial.position,
+        },
+    );
+    out.freeze()
 }
 
 /// Bound values as text for audit and policy; binary ones as `\x` hex.

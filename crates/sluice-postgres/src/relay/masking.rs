@@ -58,11 +58,12 @@ impl ResultMask {
         let mut columns = Vec::with_capacity(described.len());
         for c in &described {
             let name = String::from_utf8_lossy(c.name);
-            let table = match c.table_oid {
-                0 => None,
+            let (table, unnamed) = match c.table_oid {
+                0 => (None, false),
                 oid => match names(oid) {
-                    Known::Table(t) => Some(t),
-                    Known::NoSuchTable | Known::Unknown => None,
+                    Known::Table(t) => (Some(t), false),
+                    Known::NoSuchTable | Known::Unknown => (None, false),
+                    Known::Unnamed => (None, true),
                 },
             };
             let source = table.as_deref().and_then(|t: &TableNames| {
@@ -74,6 +75,8 @@ impl ResultMask {
             });
             let action = match plan.column_strategy(source, &name) {
                 Some(strategy) => Action::Whole(strategy),
+                // Its source could be any column a rule masks: fail closed.
+                None if unnamed && plan.has_column_rules() => Action::Whole(Strategy::Redact),
                 None if plan.has_content() => Action::Content,
                 None => Action::Pass,
             };

@@ -12,6 +12,7 @@ mod expect;
 mod frontend;
 mod masking;
 mod recording;
+mod settings;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, WriteHalf};
@@ -79,7 +80,9 @@ pub async fn run(
 ) -> Result<(), PgError> {
     let (client_reader, client_writer) = tokio::io::split(client);
     let (upstream_reader, upstream_writer) = tokio::io::split::<UpstreamStream>(upstream.stream);
-    let queue = expect::ExpectQueue::default();
+    let queue = expect::ExpectQueue::new(settings::ServerSettings::from_announcements(
+        &upstream.announcements,
+    ));
     let mut downstream = Downstream {
         writer: client_writer,
         metrics: session.gateway().metrics(),

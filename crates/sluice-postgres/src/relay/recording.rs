@@ -35,6 +35,7 @@ pub(super) fn reads(tag: u8) -> bool {
             | be::ERROR_RESPONSE
             | be::COPY_OUT_RESPONSE
             | be::NOTIFICATION_RESPONSE
+            | be::FUNCTION_CALL_RESPONSE
     )
 }
 
@@ -96,6 +97,15 @@ impl ResultRecording {
                 "RECORDING",
                 "",
                 "COPY data sent to the client is not recorded",
+            ),
+            be::FUNCTION_CALL_RESPONSE => recording.notice(
+                n,
+                "RECORDING",
+                "",
+                &format!(
+                    "a FunctionCall result of {} bytes was sent to the client but is not recorded",
+                    body.len().saturating_sub(4)
+                ),
             ),
             be::NOTIFICATION_RESPONSE => {
                 let (_, channel, payload) = be::notification(body).map_err(bad)?;

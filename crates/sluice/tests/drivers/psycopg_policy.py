@@ -32,7 +32,8 @@ with psycopg.connect(dsn, autocommit=True, prepare_threshold=1) as conn:
             cur.execute("SELEC 1")
             raise AssertionError("a syntax error went through")
         except errors.SyntaxError as e:
-            assert "statement rejected" in str(e), str(e)
+            assert "sluice: syntax error" in str(e), str(e)
+            assert e.diag.statement_position == "1", e.diag.statement_position
         # Allowed statements still run, prepared ones included (prepare_threshold=1).
         for i in range(1, 4):
             cur.execute("SELECT count(*) FROM items WHERE id <= %s", (i,))
