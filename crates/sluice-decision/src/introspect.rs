@@ -82,11 +82,12 @@ fn package_root(code: &str) -> Option<&str> {
 }
 
 /// `session` fields that stay fixed for every decision with the same cache subject.
-const STABLE_SESSION_FIELDS: [&str; 4] = [
+const STABLE_SESSION_FIELDS: [&str; 5] = [
     "client_address",
     "application_name",
     "protocol",
     "search_path",
+    "settings",
 ];
 
 /// `time` fields that stay fixed within the caller's clock bucket (an hour of the zone).

@@ -73,3 +73,28 @@ test_helper(x) := x
     assert!(error.contains("p_test.rego:10: about to fail"), "{error}");
     assert_eq!(report.failed[0].package, "sluice.tests");
 }
+
+/// The example policies (examples/policies) keep the decision cache on: one rule reading a
+/// session fact the cache key leaves out would make every statement a parse and an evaluation
+/// (it happened once, when `session.settings` was added to the input but not to the key).
+#[test]
+fn the_example_policies_are_cacheable() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rego"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let policy = compile(&files);
+    assert!(policy.cacheable());
+    assert_eq!(policy.run_tests().failed, vec![]);
+}
