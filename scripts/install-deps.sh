@@ -30,6 +30,14 @@ manifest=(
   "bench|pgbouncer|/usr/sbin/pgbouncer|the peer bench/pgbench.sh measures against"
   "bench|jq|/usr/bin/jq|benchmarks read the demo's JSON"
   "bench|curl|/usr/bin/curl|benchmarks call the admin API"
+  "conformance|postgresql|/usr/lib/postgresql/*/bin/initdb|scripts/conformance.sh's scratch database servers"
+  "conformance|postgresql-client|/usr/lib/postgresql/*/lib/pgxs/src/test/regress/pg_regress|pg_regress runs PostgreSQL's own regression suite (Debian ships it with the client)"
+  "conformance|postgresql-client|/usr/lib/postgresql/*/bin/psql|pg_regress drives psql"
+  "conformance|postgresql-server-dev-15|/usr/include/postgresql/*/server/postgres.h|the server headers regress.so, the regression suite's C functions, compiles against"
+  "conformance|gcc|/usr/bin/cc|cc compiles regress.so"
+  "conformance|dpkg-dev|/usr/bin/dpkg-source|unpacks PostgreSQL's Debian source package, Debian's patches applied, for its regression suite"
+  "conformance|bzip2|/usr/bin/bzip2|PostgreSQL's source tarball is bzip2-compressed"
+  "conformance|python3-venv|python3-module ensurepip|asyncpg's test suite runs in a venv of its own"
 )
 
 # Crates in Cargo.lock that build native code or link a system library, and the packages of
@@ -49,7 +57,7 @@ check_only=false
 if [ "${1:-}" = "--check" ]; then check_only=true; shift; fi
 [ $# -gt 0 ] || { echo "usage: $0 [--check] build|demo|test|bench..." >&2; exit 2; }
 for group in "$@"; do
-  case "$group" in build | demo | test | bench) ;; *) echo "$0: unknown group $group" >&2; exit 2 ;; esac
+  case "$group" in build | demo | test | bench | conformance) ;; *) echo "$0: unknown group $group" >&2; exit 2 ;; esac
 done
 
 present() {

@@ -121,11 +121,29 @@ pub fn refused_query(out: &mut BytesMut) {
 
 /// A Parse of [`REFUSED_SQL`], in place of a refused extended-protocol message.
 pub fn refused_parse(out: &mut BytesMut) {
+    parse(out, REFUSED_STATEMENT, REFUSED_SQL.as_bytes());
+}
+
+/// What the gateway sends in place of a request whose text its own parser rejected: a Parse of
+/// that text as the statement `name` (parsed by the target, never executed), so the target
+/// explains the error in its own words, position, hint and detail; then [`refused_parse`],
+/// which fails should the target accept what the gateway's parser did not.
+pub fn rejected_text(out: &mut BytesMut, name: &[u8], sql: &[u8]) {
+    parse(out, name, sql);
+    refused_parse(out);
+}
+
+/// A Parse of `sql` as the prepared statement `name`, with no parameter types.
+pub fn parse(out: &mut BytesMut, name: &[u8], sql: &[u8]) {
     message(out, b'P', |b| {
-        cstr(b, REFUSED_STATEMENT);
-        cstr(b, REFUSED_SQL.as_bytes());
+        cstr(b, name);
+        cstr(b, sql);
         b.put_i16(0);
     });
+}
+
+pub fn sync(out: &mut BytesMut) {
+    message(out, b'S', |_| {});
 }
 
 /// Describe of a portal: the gateway asks for a portal's result columns when it must know

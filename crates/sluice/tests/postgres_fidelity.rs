@@ -94,7 +94,8 @@ async fn exchange(c: &mut RawClient, messages: &[Vec<u8>], readies: usize) -> Ve
 }
 
 /// What a client can tell apart in an answer: message types; for errors and notices the
-/// SQLSTATE, position and message (without the prefix that says the gateway answered); for
+/// SQLSTATE, position, message (without the prefix that says the gateway answered), detail and
+/// hint; for
 /// everything else the bytes. Parameter status and key data are left out.
 fn shape(messages: &[Msg]) -> Vec<String> {
     messages
@@ -102,13 +103,15 @@ fn shape(messages: &[Msg]) -> Vec<String> {
         .filter(|m| !matches!(m.tag, b'S' | b'K'))
         .map(|m| match m.tag {
             b'E' | b'N' => format!(
-                "{} {} at {:?}: {}",
+                "{} {} at {:?}: {} (detail {:?}, hint {:?})",
                 char::from(m.tag),
                 m.sqlstate().unwrap_or_default(),
                 m.field(b'P'),
                 m.message()
                     .unwrap_or_default()
-                    .trim_start_matches("sluice: ")
+                    .trim_start_matches("sluice: "),
+                m.field(b'D'),
+                m.field(b'H'),
             ),
             _ => format!("{m:?}"),
         })
@@ -192,6 +195,12 @@ fn scripts() -> Vec<(&'static str, Script)> {
                 "SELECT \"abc",
                 "CREATE TABLE (",
                 "select * from t where a = = 1",
+                // Raised by the grammar's actions, with a position and a hint of their own.
+                "SELECT 1 LIMIT 1,2",
+                "DROP OPERATOR === (int4)",
+                "CREATE POLICY p ON t AS UGLY",
+                // A message PostgreSQL 18's parser words otherwise than the 15 server.
+                "ALTER TABLE t ADD FOREIGN KEY (a) REFERENCES u NOT VALID DEFERRABLE",
             ]
             .into_iter()
             .map(q)
@@ -203,6 +212,15 @@ fn scripts() -> Vec<(&'static str, Script)> {
                 (vec![frontend_msg(b'Q', b"SELECT '\xc3\x28'\0")], 1),
                 (vec![frontend_msg(b'Q', b"SELECT E'\x95\\\\'\0")], 1),
                 q("SELECT 'still here'"),
+            ],
+        ),
+        (
+            "escapes the server rejects under standard_conforming_strings off",
+            vec![
+                q("SET standard_conforming_strings = off"),
+                q("SELECT U&'d\\0061t\\+000061'"),
+                q("SELECT 'a\\bc', E'x\\'y'"),
+                q("RESET standard_conforming_strings"),
             ],
         ),
     ]

@@ -302,7 +302,7 @@ impl<'s> BackendHalf<'s> {
                 self.incoming.report_setting(body);
             }
             let step = if self.answers_refusal(f.tag) {
-                self.refusal()
+                self.refusal(f.tag, body)?
             } else if self.answers_gateway_describe(f.tag) {
                 self.gateway_describe(f.tag, body)?
             } else if self.masks(f.tag) {
@@ -346,18 +346,43 @@ impl<'s> BackendHalf<'s> {
         self.mask.spliced = true;
     }
 
-    /// Whether the message is the target's error for what the gateway sent in place of a
+    /// Whether the message is the target's answer to what the gateway sent in place of a
     /// refused request.
     fn answers_refusal(&self, tag: u8) -> bool {
-        tag == be::ERROR_RESPONSE && matches!(self.expected.front(), Some(Expect::Refused { .. }))
+        matches!(tag, be::ERROR_RESPONSE | be::PARSE_COMPLETE)
+            && matches!(self.expected.front(), Some(Expect::Refused { .. }))
     }
 
-    /// The client gets the refusal instead of the target's error for the gateway's stand-in.
-    fn refusal(&mut self) -> Step {
-        if let Some(Expect::Refused { message, .. }) = self.expected.front() {
+    /// The client gets the refusal instead of the target's error for the gateway's stand-in;
+    /// for a text the gateway's parser rejected, the target's own explanation, prefixed.
+    fn refusal(&mut self, tag: u8, body: &[u8]) -> Result<Step, PgError> {
+        let Some(Expect::Refused {
+            message, explained, ..
+        }) = self.expected.front_mut()
+        else {
+            return Ok(Step::Relay);
+        };
+        if tag == be::PARSE_COMPLETE {
+            // The target parsed what the gateway's parser rejected: the stand-in after it
+            // fails instead, and its error is replaced by the gateway's.
+            *explained = false;
+            return Ok(Step::Drop);
+        }
+        if *explained {
+            let fields: Vec<(u8, Vec<u8>)> = be::all_fields(tag, body)
+                .map_err(bad)?
+                .into_iter()
+                .map(|(code, value)| match code {
+                    b'M' => (code, [&b"sluice: "[..], value].concat()),
+                    _ => (code, value.to_vec()),
+                })
+                .collect();
+            let fields: Vec<(u8, &[u8])> = fields.iter().map(|(c, v)| (*c, &v[..])).collect();
+            encode::fields_message(&mut self.mask.scratch, tag, &fields);
+        } else {
             self.mask.scratch.extend_from_slice(message);
         }
-        Step::Replace
+        Ok(Step::Replace)
     }
 
     /// Whether the message answers a Describe the gateway sent itself.

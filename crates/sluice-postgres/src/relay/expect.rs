@@ -32,11 +32,18 @@ pub enum Expect {
     /// the request failed there; the target's error is replaced by `message`. A `simple`
     /// refusal (a Query) is finished by the target's ReadyForQuery, relayed as it is.
     ///
+    /// A text the gateway's parser rejected went to the target as [`encode::rejected_text`]:
+    /// while `explained`, the target's own error for it is relayed (with the gateway's
+    /// prefix); if the target parsed the text after all, its ParseComplete is swallowed and
+    /// the stand-in's error replaced by `message`, as for any refusal.
+    ///
     /// [`encode::refused_query`]: sluice_pgwire::encode::refused_query
     /// [`encode::refused_parse`]: sluice_pgwire::encode::refused_parse
+    /// [`encode::rejected_text`]: sluice_pgwire::encode::rejected_text
     Refused {
         message: Bytes,
         simple: bool,
+        explained: bool,
     },
     /// Bytes sluice sends the client itself (a held request's notice) once every earlier
     /// response has been relayed.

@@ -67,6 +67,10 @@ pub struct FrontendHalf<'s> {
     /// The buffer is to be planned again without reading more (a FunctionCall's function was
     /// just looked up).
     replan: bool,
+    /// How many texts the gateway's parser rejected were sent to the target to explain: names
+    /// the statements those Parses would create, so that one the target accepts after all
+    /// (its parser is another version) is never in the way of the next.
+    rejected_texts: u64,
     /// Functions FunctionCall messages named, by OID.
     functions: HashMap<u32, Function>,
     /// The session's own catalog connection for naming them, opened on first need.
@@ -161,6 +165,7 @@ impl<'s> FrontendHalf<'s> {
             hold_cancel,
             encoding_may_change: false,
             replan: false,
+            rejected_texts: 0,
             functions: HashMap::new(),
             catalog: CatalogReader::default(),
         }
@@ -391,6 +396,10 @@ impl<'s> FrontendHalf<'s> {
                         plan.pause = Some(Pause::Held(held));
                         return Ok(false);
                     }
+                    Admission::Denied(denial) if denial.kind == DenialKind::Unparseable => {
+                        self.reject_text(plan, sql, denial_bytes(&denial), true);
+                        return Ok(false);
+                    }
                     Admission::Denied(denial) => {
                         refuse_query(plan, denial_bytes(&denial));
                         return Ok(false);
@@ -418,6 +427,11 @@ impl<'s> FrontendHalf<'s> {
                     Preparation::Allowed(prepared) => {
                         self.statements.insert(statement.into(), prepared);
                         plan.expects.push(Expect::Parse);
+                    }
+                    Preparation::Denied(denial) if denial.kind == DenialKind::Unparseable => {
+                        self.reject_text(plan, sql, denial_bytes(&denial), false);
+                        self.discarding_until_sync = true;
+                        return Ok(false);
                     }
                     Preparation::Denied(denial) => {
                         return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
@@ -703,9 +717,32 @@ impl<'s> FrontendHalf<'s> {
         plan.expects.push(Expect::Refused {
             message,
             simple: false,
+            explained: false,
         });
         self.discarding_until_sync = true;
         false
+    }
+
+    /// Refuses a Query (`simple`) or Parse whose text the gateway's parser rejected, letting
+    /// the target explain the error: the target parses the same text as a statement of its
+    /// own, never executed ([`encode::rejected_text`]), and its error, with its position, hint
+    /// and detail, goes to the client prefixed. Parsing it fails the target's transaction as
+    /// the request itself would have. A Query's stand-in ends with a Sync, which answers with
+    /// the ReadyForQuery the Query would have.
+    fn reject_text(&mut self, plan: &mut Plan, sql: &[u8], message: Bytes, simple: bool) {
+        self.rejected_texts += 1;
+        let name = format!("sluice_rejected_{}", self.rejected_texts);
+        let mut stand_in = BytesMut::new();
+        encode::rejected_text(&mut stand_in, name.as_bytes(), sql);
+        if simple {
+            encode::sync(&mut stand_in);
+        }
+        plan.insert_before = Some(stand_in.freeze());
+        plan.expects.push(Expect::Refused {
+            message,
+            simple,
+            explained: true,
+        });
     }
 
     /// Writes the planned chunks upstream. Taking `Sealed` makes "audit before forward" a
@@ -738,6 +775,7 @@ fn refuse_query(plan: &mut Plan, message: Bytes) {
     plan.expects.push(Expect::Refused {
         message,
         simple: true,
+        explained: false,
     });
 }
 
