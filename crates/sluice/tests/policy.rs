@@ -624,3 +624,33 @@ async fn psycopg_sees_denials_and_carries_on() {
     assert_eq!(item_count().trim(), "100");
     h.stop().await;
 }
+
+/// psql's `\lo_import` calls the large-object functions through FunctionCall messages: the
+/// gateway names each by its OID and the example policy's `large_objects` rule refuses them
+/// to people on production, as it refuses `SELECT lo_creat(-1)`.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_object_calls_are_decided_whichever_way_they_come() {
+    let dir = scratch();
+    let h = gateway(&policy_copy(dir.path())).await;
+    let file = dir.path().join("payload.txt");
+    std::fs::write(&file, "not for production").unwrap();
+    for command in [
+        format!("\\lo_import {}", file.display()),
+        "SELECT lo_creat(-1)".to_owned(),
+    ] {
+        let out = h.psql("alice", "app", &["-c", &command]);
+        let err = stderr(&out);
+        assert!(
+            err.contains("denied by policy rule large_objects"),
+            "{command}: {err}"
+        );
+    }
+    let texts = h.audited_statements().await;
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("SELECT \"pg_catalog\".\"lo_")),
+        "{texts:?}"
+    );
+    h.stop().await;
+}

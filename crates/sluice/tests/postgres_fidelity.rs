@@ -448,7 +448,21 @@ const SJIS_UTF8_ATTACK: &[u8] = b"SELECT E'\xc3\x81\\' ; DELETE FROM sjis_target
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_only_encodings_cannot_hide_a_statement() {
-    let (h, _dir) = no_delete_gateway("").await;
+    pg().psql(
+        "postgres",
+        "DROP ROLE IF EXISTS fid_sjis;
+         CREATE ROLE fid_sjis LOGIN PASSWORD 'target-secret-7f3a' IN ROLE sluice_scram;
+         ALTER ROLE fid_sjis SET client_encoding = 'SJIS';",
+    )
+    .unwrap();
+    std::env::set_var("SLUICE_TEST_FIDELITY_PASSWORD", TARGET_PASSWORD);
+    let (h, _dir) = no_delete_gateway(&format!(
+        "\n[[targets]]\nname = \"sjis-role\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\n\
+         port = {}\ndatabase = \"app\"\nuser = \"fid_sjis\"\n\
+         password_env = \"SLUICE_TEST_FIDELITY_PASSWORD\"\ntls = \"disable\"\n",
+        pg().port
+    ))
+    .await;
     let set = "SET client_encoding = 'SJIS'";
     let set_config = "SELECT set_config('client_encoding', 'SJIS', false)";
     let ways = [
@@ -502,6 +516,19 @@ async fn client_only_encodings_cannot_hide_a_statement() {
             c.send(&terminate_msg()).await;
         }
     }
+
+    // ALTER ROLE ... SET: the session starts in SJIS, as the target announces at login.
+    fresh_table("sjis_target");
+    let mut c = RawClient::connect(h.port()).await;
+    c.startup((3, 0), &[("user", "alice"), ("database", "sjis-role")])
+        .await;
+    c.login(h.token("alice")).await.unwrap();
+    let mut attack = SJIS_ATTACK.to_vec();
+    attack.push(0);
+    let shapes = shape(&exchange(&mut c, &[frontend_msg(b'Q', &attack)], 1).await);
+    assert!(shapes.iter().any(|s| s.contains("0A000")), "{shapes:?}");
+    assert_eq!(rows_in("sjis_target"), "3");
+    c.send(&terminate_msg()).await;
 
     // An encoding the analysis follows: the audit holds the text the server read.
     let (mut c, _) = through_with(&h, &[("client_encoding", "LATIN1")]).await;

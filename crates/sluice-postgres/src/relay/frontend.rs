@@ -711,14 +711,9 @@ impl<'s> FrontendHalf<'s> {
     /// place, so a pipeline's implicit transaction (or an open transaction block) fails there
     /// as it would have. Returns `false`: the message is not forwarded.
     fn refuse_until_sync(&mut self, plan: &mut Plan, message: Bytes) -> bool {
-        let mut refused = BytesMut::new();
-        encode::refused_parse(&mut refused);
-        plan.insert_before = Some(refused.freeze());
-        plan.expects.push(Expect::Refused {
-            message,
-            simple: false,
-            explained: false,
-        });
+        let mut stand_in = BytesMut::new();
+        encode::refused_parse(&mut stand_in);
+        refuse(plan, stand_in, message, false, false);
         self.discarding_until_sync = true;
         false
     }
@@ -737,12 +732,7 @@ impl<'s> FrontendHalf<'s> {
         if simple {
             encode::sync(&mut stand_in);
         }
-        plan.insert_before = Some(stand_in.freeze());
-        plan.expects.push(Expect::Refused {
-            message,
-            simple,
-            explained: true,
-        });
+        refuse(plan, stand_in, message, simple, true);
     }
 
     /// Writes the planned chunks upstream. Taking `Sealed` makes "audit before forward" a
@@ -769,13 +759,19 @@ impl<'s> FrontendHalf<'s> {
 /// Answers a simple Query (or FunctionCall) with `message`; the target gets a failing Query in
 /// its place, so an open transaction block fails there as it would have.
 fn refuse_query(plan: &mut Plan, message: Bytes) {
-    let mut refused = BytesMut::new();
-    encode::refused_query(&mut refused);
-    plan.insert_before = Some(refused.freeze());
+    let mut stand_in = BytesMut::new();
+    encode::refused_query(&mut stand_in);
+    refuse(plan, stand_in, message, true, false);
+}
+
+/// Sends the target `stand_in` in place of the message being planned and queues its
+/// `Refused` expectation (see there for `simple` and `explained`).
+fn refuse(plan: &mut Plan, stand_in: BytesMut, message: Bytes, simple: bool, explained: bool) {
+    plan.insert_before = Some(stand_in.freeze());
     plan.expects.push(Expect::Refused {
         message,
-        simple: true,
-        explained: false,
+        simple,
+        explained,
     });
 }
 
