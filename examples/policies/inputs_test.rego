@@ -42,6 +42,7 @@ blank_statement := {
 	"unbounded_write": false,
 	"session_change": null,
 	"parameter_count": 0,
+	"masked_columns_in_predicates": [],
 }
 
 base(who, where) := {

@@ -142,3 +142,48 @@ deny contains {
 changed_what := sprintf(" on %s", [concat(", ", statement.tables_written)]) if {
 	count(statement.tables_written) > 0
 } else := ""
+
+# Predicates as oracles. A statement that picks rows by a masked column's value answers
+# questions about it: `SELECT count(*) FROM customers WHERE ssn = '123-45-6789'` says whether
+# that is someone's SSN, `WHERE ssn LIKE '1%'` reads it a digit at a time, and a range halves
+# the candidates with each guess. sluice lists the masked columns a statement compares
+# (statement.masked_columns_in_predicates: column, clause, comparison, strategy), filled in
+# for statements whose results are masked, which it then decides again. Equality, pattern
+# and range comparisons of a masked column are denied in every clause (WHERE, JOIN, HAVING,
+# FILTER, ORDER BY and window expressions such as `ORDER BY ssn = '...'`), with one
+# exception: an equality join on a tokenized column, which the token strategy exists for (a
+# masked user still joins customers to their orders by email). Plain ordering and grouping
+# (`ORDER BY ssn`, `GROUP BY ssn`) stay allowed: they reveal the order of values and which
+# rows share one, never a value, and the results themselves are masked.
+oracle_comparisons := {"equality", "pattern", "range"}
+
+token_join(p) if {
+	p.clause == "join"
+	p.comparison == "equality"
+	p.strategy == "token"
+}
+
+oracle_predicates contains p if {
+	some p in statement.masked_columns_in_predicates
+	p.comparison in oracle_comparisons
+	not token_join(p)
+}
+
+deny contains {
+	"rule": "mask_predicate_oracle",
+	"reason": sprintf("%s compares the masked column%s %s (%s), which would answer questions about values masking hides from %s; only members of %s may filter on them", [
+		statement.command,
+		plural_s(columns),
+		concat(", ", columns),
+		concat(", ", sort({sprintf("%s %s", [p.comparison, p.clause]) | some p in oracle_predicates})),
+		input.identity.name,
+		pii_reader_list,
+	]),
+} if {
+	mask_guarded
+	count(oracle_predicates) > 0
+	columns := sort({p.column | some p in oracle_predicates})
+}
+
+plural_s(items) := "s" if count(items) > 1 else := ""
+

@@ -231,3 +231,47 @@ test_migration_services_that_read_data_may_not if {
 	doc := object.union(sql("migrator", "staging", alter_rename), {"identity": {"groups": ["migrations", "developers"]}})
 	denied_by(decide(doc), "mask_schema_change")
 }
+
+# --- mask_predicate_oracle -----------------------------------------------------------------
+
+masked_predicate(column, clause, comparison, strategy) := {"column": column, "clause": clause, "comparison": comparison, "strategy": strategy}
+
+guess_ssn := {
+	"text": "SELECT count(*) FROM customers WHERE ssn = $1",
+	"tables_read": ["public.customers"],
+	"masked_columns_in_predicates": [masked_predicate("public.customers.ssn", "where", "equality", "redact")],
+}
+
+test_predicates_that_read_masked_values_are_denied if {
+	d := decide(sql("alice", "staging", guess_ssn))
+	denied_by(d, "mask_predicate_oracle")
+	d.reasons == ["SELECT compares the masked column public.customers.ssn (equality where), which would answer questions about values masking hides from alice; only members of pii_readers may filter on them"]
+	every p in [
+		masked_predicate("public.customers.ssn", "where", "pattern", "redact"),
+		masked_predicate("public.customers.card_number", "where", "range", "keep_last"),
+		masked_predicate("public.customers.ssn", "having", "equality", "redact"),
+		masked_predicate("public.customers.ssn", "order_by", "equality", "redact"),
+		masked_predicate("public.customers.ssn", "filter", "pattern", "redact"),
+		masked_predicate("public.customers.ssn", "join", "equality", "redact"),
+		masked_predicate("public.customers.email", "where", "equality", "token"),
+	] {
+		s := object.union(guess_ssn, {"masked_columns_in_predicates": [p]})
+		denied_by(decide(sql("ci-bot", "staging", s)), "mask_predicate_oracle")
+	}
+}
+
+test_token_joins_ordering_and_grouping_stay_allowed if {
+	every p in [
+		masked_predicate("public.customers.email", "join", "equality", "token"),
+		masked_predicate("public.customers.ssn", "order_by", "other", "redact"),
+		masked_predicate("public.customers.ssn", "group_by", "other", "redact"),
+	] {
+		s := object.union(guess_ssn, {"masked_columns_in_predicates": [p]})
+		masked_by(decide(sql("alice", "staging", s)), "developers_read_write_ddl")
+	}
+}
+
+test_pii_readers_filter_on_anything if {
+	clear_by(decide(sql("dora", "staging", guess_ssn)), "developers_read_write_ddl")
+}
+

@@ -21,6 +21,7 @@
 //! - [`audit_export`]: sinks streaming the audit trail to files, HTTP and syslog.
 //! - [`recording`]: each session's recording, fed by the relay, streamed to the store.
 //! - [`masking`]: the detectors and token key, and the mask plan a statement carries.
+//! - [`lineage`]: which masked columns each result value and each predicate comes from.
 //! - [`clock`]: the time facts policies see, in the configured zone.
 //! - [`session`]: per-request decision, audit and the `Sealed` proof.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
@@ -33,6 +34,7 @@ pub mod clock;
 pub mod config;
 mod error;
 pub mod gateway;
+pub mod lineage;
 pub mod masking;
 pub mod metrics;
 pub mod notify;

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use sluice_audit::Masked;
 use sluice_decision::mask::ALL_DETECTORS;
-use sluice_decision::{Decision, MaskRules, SqlStatement, StatementKind};
+use sluice_decision::{Decision, MaskRules};
 use sluice_mask::{Counts, Detectors, Masker, Strategy};
 
 use crate::config::Config;
+use crate::lineage::{RelationCache, ResultColumns, ResultPlan};
 use crate::CoreError;
 
 /// Rules sluice applies on behalf of masking, named like policy rules in audit.
@@ -25,6 +26,7 @@ pub struct MaskEngine {
     detectors: Detectors,
     masker: Masker,
     catalog_ttl: Duration,
+    relations: RelationCache,
 }
 
 impl std::fmt::Debug for MaskEngine {
@@ -44,12 +46,18 @@ impl MaskEngine {
             detectors,
             masker: Masker::new(key),
             catalog_ttl: config.masking.catalog_ttl,
+            relations: RelationCache::default(),
         })
     }
 
     /// How long a protocol may trust the source-column names it read from a target.
     pub fn catalog_ttl(&self) -> Duration {
         self.catalog_ttl
+    }
+
+    /// The relations read from targets' catalogs for lineage.
+    pub(crate) fn relations(&self) -> &RelationCache {
+        &self.relations
     }
 
     /// The names a decision's `content` rules may use.
@@ -85,11 +93,7 @@ fn token_key(path: &Path) -> Result<[u8; 32], CoreError> {
 
 /// A decision as it may be enforced: masking rules the gateway cannot carry out turn an allow
 /// into a denial here, once, before anything is forwarded.
-pub(crate) fn enforceable(
-    engine: &MaskEngine,
-    decision: &Decision,
-    statements: Option<&[SqlStatement]>,
-) -> Option<Decision> {
+pub(crate) fn enforceable(engine: &MaskEngine, decision: &Decision) -> Option<Decision> {
     let mask = decision.mask.as_ref()?;
     if let Some(unknown) = mask.content.iter().find(|r| !engine.knows(&r.detector)) {
         return Some(Decision::deny(
@@ -101,19 +105,6 @@ pub(crate) fn enforceable(
             ),
         ));
     }
-    let copies_out = statements.is_some_and(|s| {
-        s.iter()
-            .any(|s| s.command == "COPY" && s.kind == StatementKind::Read)
-    });
-    if copies_out && !mask.columns.is_empty() {
-        return Some(Decision::deny(
-            RULE_MASK_COPY,
-            &decision.policy,
-            "COPY ... TO STDOUT does not say which column each field comes from, so column \
-             masking rules cannot follow it; use SELECT"
-                .to_owned(),
-        ));
-    }
     None
 }
 
@@ -122,6 +113,8 @@ pub(crate) fn enforceable(
 pub struct MaskPlan {
     rules: Arc<MaskRules>,
     engine: Arc<MaskEngine>,
+    /// Where each result column's values come from, for requests that read masked columns.
+    lineage: Option<Arc<ResultPlan>>,
 }
 
 impl std::fmt::Debug for MaskPlan {
@@ -141,8 +134,28 @@ pub struct ColumnSource<'a> {
 }
 
 impl MaskPlan {
-    pub(crate) fn new(rules: Arc<MaskRules>, engine: Arc<MaskEngine>) -> MaskPlan {
-        MaskPlan { rules, engine }
+    pub(crate) fn new(
+        rules: Arc<MaskRules>,
+        engine: Arc<MaskEngine>,
+        lineage: Option<Arc<ResultPlan>>,
+    ) -> MaskPlan {
+        MaskPlan {
+            rules,
+            engine,
+            lineage,
+        }
+    }
+
+    /// Whether the request reads masked columns, so that lineage decides its results' masking.
+    pub fn traced(&self) -> bool {
+        self.lineage.is_some()
+    }
+
+    /// The lineage of the request's `index`-th result (from 0) of `width` columns. `None`
+    /// for a request that reads masked columns means the result cannot be matched to its
+    /// lineage: every column not masked by its own rule must then be masked whole.
+    pub fn result_lineage(&self, index: usize, width: usize) -> Option<&ResultColumns> {
+        self.lineage.as_ref()?.result(index, width)
     }
 
     /// Whether both carry the same decision's rules (cheap: no comparison of the rules).

@@ -12,6 +12,7 @@ use sluice_sql::{Lexing, SearchPath};
 use crate::approvals::{HeldStatement, Refusal};
 use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
+use crate::lineage::{self, RelationName, ResultPlan, SessionLineage, Traced};
 use crate::masking::{self, MaskPlan, MaskTally};
 use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_LEXING, RULE_PARSE};
 use crate::recording::SessionRecording;
@@ -41,6 +42,8 @@ struct SessionInner {
     initial_search_path: SearchPath,
     /// `None` when recording is off.
     recording: Option<SessionRecording>,
+    /// Cursors and prepared statements declared by SQL, for masking by lineage.
+    lineage: SessionLineage,
 }
 
 /// The audit records of one batch of requests, appended but not yet durable.
@@ -67,6 +70,8 @@ pub struct StatementPermit {
     started: Instant,
     mask: Option<MaskPlan>,
     tally: MaskTally,
+    /// Results (RowDescriptions) of the request masked so far, to match each to its lineage.
+    results_seen: usize,
     /// The session settings the request changes or may change (see
     /// [`StatementPermit::changed_settings`]); `None` for the many that change none.
     settings: Option<Arc<[String]>>,
@@ -86,6 +91,16 @@ impl StatementPermit {
     /// The masking the statement's results need; `None`: relay them as they are.
     pub fn mask(&self) -> Option<&MaskPlan> {
         self.mask.as_ref()
+    }
+
+    /// How many results of the request the relay has begun to mask: the next one's index.
+    pub fn results_seen(&self) -> usize {
+        self.results_seen
+    }
+
+    /// The relay begins to mask the next result of the request.
+    pub fn saw_result(&mut self) {
+        self.results_seen += 1;
     }
 
     /// Where the relay counts what it masked, for the result record.
@@ -127,6 +142,11 @@ pub enum Admission {
     /// turn it into one of the other two.
     Held(HeldStatement),
     Denied(Denial),
+    /// Masking must know these relations' columns (and views' definitions) to trace the
+    /// request: read them from the target's catalog, give them to
+    /// [`Session::learn_relations`] (or [`Session::catalog_unreadable`]), and admit the same
+    /// request again.
+    NeedsCatalog(Vec<RelationName>),
 }
 
 /// Why a request was refused, for the client. Protocols map the kind to their error codes.
@@ -192,6 +212,8 @@ impl std::fmt::Display for Denial {
 /// Parse. Executions are decided again, from the same analysis.
 pub struct Prepared {
     pub text: Arc<str>,
+    /// How the server reads the text, for tracing its lineage at each execution.
+    lexing: Lexing,
     verdicted: Arc<Verdicted>,
     /// The last execution's decision and what it was made under, so repeated executions in
     /// the same circumstances reuse it.
@@ -313,6 +335,7 @@ impl Session {
                 subject: Mutex::new(Arc::new(subject)),
                 initial_search_path: search_path,
                 recording,
+                lineage: SessionLineage::default(),
             }),
         }
     }
@@ -434,7 +457,13 @@ impl Session {
     ) -> Result<Admission, CoreError> {
         let verdicted = self.decide_text(text, lexing);
         let statements = verdicted.analysis.as_deref().ok();
-        let admission = self.record(batch, text, None, &verdicted.decision, statements)?;
+        let (decision, results) =
+            match self.trace(text, lexing, statements, &verdicted.decision, None) {
+                Traced::NeedCatalog(relations) => return Ok(Admission::NeedsCatalog(relations)),
+                Traced::Done { decision, results } => (decision, results),
+            };
+        let decision = decision.as_ref().unwrap_or(&verdicted.decision);
+        let admission = self.record(batch, text, None, decision, statements, results)?;
         Ok(match admission {
             Admission::Allowed(permit) => {
                 self.follow_session_changes(&verdicted);
@@ -448,6 +477,7 @@ impl Session {
                 position: verdicted.parse_position(),
                 ..denial
             }),
+            needs @ Admission::NeedsCatalog(_) => needs,
         })
     }
 
@@ -462,7 +492,7 @@ impl Session {
     ) -> Result<Preparation, CoreError> {
         let verdicted = self.decide_text(text, lexing);
         if let Some(denial) = Denial::of(&verdicted.decision) {
-            self.record(batch, text, None, &verdicted.decision, None)?;
+            self.record(batch, text, None, &verdicted.decision, None, None)?;
             return Ok(Preparation::Denied(Denial {
                 position: verdicted.parse_position(),
                 ..denial
@@ -470,6 +500,7 @@ impl Session {
         }
         Ok(Preparation::Allowed(Arc::new(Prepared {
             text: Arc::from(text),
+            lexing,
             verdicted,
             memo: Mutex::new(None),
         })))
@@ -486,13 +517,31 @@ impl Session {
         parameters: Option<Vec<Option<String>>>,
     ) -> Result<Admission, CoreError> {
         let decision = self.decide_execution(prepared, parameters.as_deref());
+        let statements = prepared.verdicted.analysis.as_deref().ok();
+        let (traced, results) = match self.trace(
+            &prepared.text,
+            prepared.lexing,
+            statements,
+            &decision,
+            parameters.as_deref(),
+        ) {
+            Traced::NeedCatalog(relations) => return Ok(Admission::NeedsCatalog(relations)),
+            Traced::Done { decision, results } => (decision, results),
+        };
+        let decision = traced.unwrap_or(decision);
         let recorded = if self.records_parameters() {
             parameters.clone()
         } else {
             None
         };
-        let statements = prepared.verdicted.analysis.as_deref().ok();
-        let admission = self.record(batch, &prepared.text, recorded, &decision, statements)?;
+        let admission = self.record(
+            batch,
+            &prepared.text,
+            recorded,
+            &decision,
+            statements,
+            results,
+        )?;
         Ok(match admission {
             Admission::Allowed(permit) => {
                 self.follow_session_changes(&prepared.verdicted);
@@ -505,8 +554,67 @@ impl Session {
                 held.parameters = parameters;
                 Admission::Held(held)
             }
-            denied @ Admission::Denied(_) => denied,
+            other @ (Admission::Denied(_) | Admission::NeedsCatalog(_)) => other,
         })
+    }
+
+    /// Masking by lineage (crate::lineage) of a decided request; the caller records the
+    /// decision it returns.
+    fn trace(
+        &self,
+        text: &str,
+        lexing: Lexing,
+        statements: Option<&[sluice_decision::SqlStatement]>,
+        decision: &Decision,
+        parameters: Option<&[Option<String>]>,
+    ) -> Traced {
+        let Some(statements) = statements else {
+            return Traced::Done {
+                decision: None,
+                results: None,
+            };
+        };
+        let i = &self.inner;
+        let subject = self.subject();
+        let database = (i.target.name.clone(), i.database.clone());
+        let masking = i.gateway.masking();
+        let request = lineage::Request {
+            text,
+            lexing,
+            search_path: &subject.search_path,
+            statements,
+            database: &database,
+            ttl: masking.catalog_ttl(),
+        };
+        lineage::trace(
+            masking.relations(),
+            &i.lineage,
+            &request,
+            decision,
+            |decided| {
+                let policy = i.gateway.policy().current();
+                policy.decide_statements(&subject, &i.gateway.clock().now(), decided, parameters)
+            },
+        )
+    }
+
+    /// Relations the protocol read from the target's catalog after
+    /// [`Admission::NeedsCatalog`]: their columns, and views' definitions.
+    pub fn learn_relations(
+        &self,
+        read: impl IntoIterator<Item = (RelationName, sluice_sql::lineage::CatalogRelation)>,
+    ) {
+        let i = &self.inner;
+        i.gateway
+            .masking()
+            .relations()
+            .store((i.target.name.clone(), i.database.clone()), read);
+    }
+
+    /// The catalog could not be read after [`Admission::NeedsCatalog`]: the request, admitted
+    /// again, is denied (masking cannot trace it).
+    pub fn catalog_unreadable(&self, why: String) {
+        self.inner.lineage.catalog_unreadable(why);
     }
 
     /// Whether executions of `prepared` need their bound values decoded: for the policy, or
@@ -530,7 +638,7 @@ impl Session {
     ) -> Result<Denial, CoreError> {
         let policy = self.inner.gateway.policy().current();
         let decision = Decision::deny(rule, policy.info.version.as_str(), reason.clone());
-        self.record(batch, text, None, &decision, None)?;
+        self.record(batch, text, None, &decision, None, None)?;
         Ok(Denial {
             kind,
             rule: rule.to_owned(),
@@ -633,6 +741,7 @@ impl Session {
         parameters: Option<Vec<Option<String>>>,
         decision: &Decision,
         statements: Option<&[sluice_decision::SqlStatement]>,
+        results: Option<Arc<ResultPlan>>,
     ) -> Result<Admission, CoreError> {
         let i = &self.inner;
         if i.recording.as_ref().is_some_and(SessionRecording::failed) {
@@ -641,7 +750,7 @@ impl Session {
                 "the recording store failed; the session cannot go on unrecorded".into(),
             ));
         }
-        let refused = masking::enforceable(i.gateway.masking(), decision, statements);
+        let refused = masking::enforceable(i.gateway.masking(), decision);
         let decision = refused.as_ref().unwrap_or(decision);
         let statement = i.statements.fetch_add(1, Ordering::Relaxed) + 1;
         let event = AuditEvent::Statement {
@@ -676,9 +785,12 @@ impl Session {
                 parameters: None,
                 decision: decision.clone(),
                 verdicted: None,
+                results,
             }));
         }
-        let permit = self.permit(statement, decision).changing(statements);
+        let permit = self
+            .permit(statement, decision, results)
+            .changing(statements);
         let Some(denial) = Denial::of(decision) else {
             return Ok(Admission::Allowed(permit));
         };
@@ -698,9 +810,14 @@ impl Session {
     }
 
     /// The permit statement number `statement` runs under once `decision` lets it.
-    pub(crate) fn permit(&self, statement: u64, decision: &Decision) -> StatementPermit {
+    pub(crate) fn permit(
+        &self,
+        statement: u64,
+        decision: &Decision,
+        results: Option<Arc<ResultPlan>>,
+    ) -> StatementPermit {
         StatementPermit {
-            mask: self.mask_plan(decision),
+            mask: self.mask_plan(decision, results),
             ..self.unmasked_permit(statement)
         }
     }
@@ -712,17 +829,24 @@ impl Session {
             started: Instant::now(),
             mask: None,
             tally: MaskTally::default(),
+            results_seen: 0,
             settings: None,
         }
     }
 
     /// The masking a decision's results get; a denial has none.
-    pub(crate) fn mask_plan(&self, decision: &Decision) -> Option<MaskPlan> {
+    pub(crate) fn mask_plan(
+        &self,
+        decision: &Decision,
+        results: Option<Arc<ResultPlan>>,
+    ) -> Option<MaskPlan> {
         decision
             .mask
             .as_ref()
             .filter(|_| decision.deny_reason().is_none())
-            .map(|rules| MaskPlan::new(rules.clone(), self.inner.gateway.masking().clone()))
+            .map(|rules| {
+                MaskPlan::new(rules.clone(), self.inner.gateway.masking().clone(), results)
+            })
     }
 
     /// Records the end of a held statement that will not run.

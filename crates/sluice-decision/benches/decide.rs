@@ -123,6 +123,7 @@ fn facts(name: &str) -> Facts {
             unbounded_write: false,
             session_change: None,
             parameter_count: 0,
+            masked_columns_in_predicates: Vec::new(),
         },
     }
 }

@@ -116,6 +116,26 @@ pub struct SqlStatement {
     pub session_change: Option<SessionChange>,
     /// How many `$n` parameters the statement takes.
     pub parameter_count: u32,
+    /// Columns the decision masks that the statement uses to pick, order or group rows (a
+    /// predicate on a masked column answers questions about its values). Filled in only for
+    /// a statement whose first decision masks columns, which is then decided again with it;
+    /// empty otherwise.
+    pub masked_columns_in_predicates: Vec<MaskedPredicate>,
+}
+
+/// A masked column used in a predicate.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct MaskedPredicate {
+    /// `schema.table.column`.
+    pub column: String,
+    /// Where: `where`, `join`, `having`, `order_by`, `group_by`, `window`, `distinct`,
+    /// `filter`.
+    pub clause: String,
+    /// How it is compared: `equality`, `pattern`, `range`, `other`.
+    pub comparison: String,
+    /// The strategy the column is masked with: `redact`, `keep_last`, `email_domain`,
+    /// `token`, `null`.
+    pub strategy: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

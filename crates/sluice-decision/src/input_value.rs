@@ -45,6 +45,8 @@ names! {
     read = "read", write = "write", ddl = "ddl", procedural = "procedural",
     transaction = "transaction", utility = "utility", access = "access",
     duration_seconds = "duration_seconds",
+    masked_columns_in_predicates = "masked_columns_in_predicates", column = "column",
+    clause = "clause", comparison = "comparison", strategy = "strategy",
 }
 
 /// The last part built for each kind of facts, with the facts it was built from.
@@ -261,10 +263,24 @@ fn sql_statement(n: &Names, s: &SqlStatement) -> Value {
             (&n.value, optional(c.value.as_deref())),
         ])
     });
+    let predicates = Value::from(
+        s.masked_columns_in_predicates
+            .iter()
+            .map(|p| {
+                object([
+                    (&n.clause, string(&p.clause)),
+                    (&n.column, string(&p.column)),
+                    (&n.comparison, string(&p.comparison)),
+                    (&n.strategy, string(&p.strategy)),
+                ])
+            })
+            .collect::<Vec<_>>(),
+    );
     object([
         (&n.command, string(&s.command)),
         (&n.functions, strings(&s.functions)),
         (&n.kind, kind.clone()),
+        (&n.masked_columns_in_predicates, predicates),
         (&n.parameter_count, Value::from(s.parameter_count)),
         (&n.session_change, change),
         (&n.tables_read, strings(&s.tables_read)),
@@ -338,6 +354,12 @@ mod tests {
                     value: Some("admin".into()),
                 }),
                 parameter_count: 2,
+                masked_columns_in_predicates: vec![crate::facts::MaskedPredicate {
+                    column: "public.customers.ssn".into(),
+                    clause: "where".into(),
+                    comparison: "equality".into(),
+                    strategy: "redact".into(),
+                }],
             },
         }
     }

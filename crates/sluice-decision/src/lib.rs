@@ -41,10 +41,10 @@ pub use cache::{fingerprint, CacheKey, CacheSubject, DecisionCache};
 pub use decision::{CapAction, Decision, Verdict};
 pub use error::DecisionError;
 pub use facts::{
-    GrantFacts, IdentityFacts, Input, Request, SessionChange, SessionFacts, SqlStatement,
-    StatementKind, TargetFacts, TimeFacts,
+    GrantFacts, IdentityFacts, Input, MaskedPredicate, Request, SessionChange, SessionFacts,
+    SqlStatement, StatementKind, TargetFacts, TimeFacts,
 };
-pub use mask::{ColumnRule, ContentRule, MaskRules};
+pub use mask::{ColumnRule, Computed, ContentRule, Counted, MaskRules};
 pub use rego::{Explained, RegoOptions, RegoPolicy, DECISION_QUERY};
 pub use tests::{TestCase, TestReport};
 

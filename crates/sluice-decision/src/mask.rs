@@ -25,7 +25,38 @@ pub struct MaskRules {
 #[serde(deny_unknown_fields)]
 pub struct ColumnRule {
     pub column: ColumnPattern,
+    /// What a result column that is this column's value, unchanged, gets.
     pub strategy: Strategy,
+    /// What a result column computed from this column gets (`replace(ssn, '-', '')`).
+    #[serde(default)]
+    pub computed: Computed,
+    /// What a result column that depends on this column only through `count(...)` gets.
+    #[serde(default)]
+    pub counted: Counted,
+}
+
+/// A value computed from a masked column: a partial strategy (`keep_last`) would show part of
+/// a transformed value (the first digits, reversed), so only whole-value replacement is safe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Computed {
+    /// Replaced whole: by its token when every masked source is tokenized (so computed
+    /// tokens still join), else redacted.
+    #[default]
+    Redact,
+    /// The statement is denied, naming the column.
+    Deny,
+}
+
+/// A count of a masked column's values (`count(ssn)`, `count(DISTINCT ssn)`) reveals none of
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Counted {
+    #[default]
+    Allow,
+    /// Counted like any computed value.
+    Mask,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

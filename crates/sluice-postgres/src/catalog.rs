@@ -19,6 +19,7 @@ use sluice_core::Session;
 use sluice_pgwire::backend as be;
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::rows;
+use sluice_sql::lineage::CatalogRelation;
 
 use crate::error::PgError;
 use crate::stream::UpstreamStream;
@@ -172,6 +173,75 @@ impl CatalogReader {
         }
         for (oid, names) in tables {
             read.insert(oid, Some(Arc::new(names)));
+        }
+        Ok(read)
+    }
+
+    /// The columns (in order) of the relations `names`, and the definitions of those that
+    /// are views or materialized views, for masking by lineage. A relation the catalog does
+    /// not show is `Missing`. Names travel hex-encoded, so no quoting setting of the
+    /// connection can change what is looked up; definitions are printed under the search path
+    /// the lineage analysis reads them with (`public`), so the names they need are qualified.
+    pub async fn relations(
+        &mut self,
+        session: &Session,
+        names: &[(String, String)],
+    ) -> Result<Vec<((String, String), CatalogRelation)>, PgError> {
+        let text = |s: &str| {
+            format!(
+                "pg_catalog.convert_from(pg_catalog.decode('{}', 'hex'), 'UTF8')",
+                hex::encode(s)
+            )
+        };
+        let wanted = names
+            .iter()
+            .map(|(schema, name)| format!("({}, {})", text(schema), text(name)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SET search_path TO public; \
+             SELECT w.s, w.r, c.relkind::text, \
+               CASE WHEN c.relkind IN ('v', 'm') THEN pg_catalog.pg_get_viewdef(c.oid) END, \
+               a.attname \
+             FROM (VALUES {wanted}) AS w(s, r) \
+             JOIN pg_catalog.pg_namespace n ON n.nspname = w.s \
+             JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.r \
+             LEFT JOIN pg_catalog.pg_attribute a \
+               ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY 1, 2, a.attnum"
+        );
+        let rows = tokio::time::timeout(LOOKUP_TIMEOUT, self.rows(session, &sql))
+            .await
+            .unwrap_or_else(|_| Err(catalog_error("the catalog query timed out")));
+        let rows = rows.inspect_err(|_| self.connection = None)?;
+        // By name: the relation's kind, its definition, its columns.
+        type Found = (String, Option<String>, Vec<String>);
+        let mut found: HashMap<(String, String), Found> = HashMap::new();
+        for row in rows {
+            let [Some(schema), Some(name), Some(kind), definition, column] = row else {
+                return Err(catalog_error("a catalog row without its names"));
+            };
+            let entry = found
+                .entry((schema, name))
+                .or_insert_with(|| (kind, definition, Vec::new()));
+            entry.2.extend(column);
+        }
+        let mut read = Vec::with_capacity(names.len());
+        for name in names {
+            let relation = match found.remove(name) {
+                None => CatalogRelation::Missing,
+                Some((kind, definition, columns)) if kind == "v" || kind == "m" => {
+                    // A view traced as a table would hide what it reads.
+                    let definition =
+                        definition.ok_or_else(|| catalog_error("a view without its definition"))?;
+                    CatalogRelation::View {
+                        columns: columns.into(),
+                        definition: definition.into(),
+                    }
+                }
+                Some((_, _, columns)) => CatalogRelation::Table(columns.into()),
+            };
+            read.push((name.clone(), relation));
         }
         Ok(read)
     }

@@ -70,6 +70,8 @@
 //! # Layout
 //! - [`analyze`]: SQL text to one [`SqlStatement`] per statement, or a rejection.
 //! - `lexing`: the settings that change how the server reads a text ([`Lexing`]).
+//! - [`lineage`]: for every value a statement returns, the stored columns it is computed
+//!   from, and the columns its predicates compare, resolved against a [`lineage::Catalog`].
 //! - `rejection`: a rejected text's [`ParseError`], with the position PostgreSQL reports.
 //! - `kind`: what sort of statement a parse tree is ([`StatementKind`], the command).
 //! - `tree`: a generic copy of the parse tree, so a walk reaches every field.
@@ -81,6 +83,7 @@
 
 mod kind;
 mod lexing;
+pub mod lineage;
 mod names;
 mod rejection;
 mod search_path;
@@ -213,6 +216,7 @@ fn statement(
         unbounded_write: facts.unbounded_write,
         session_change: session::change(node),
         parameter_count: facts.parameter_count,
+        masked_columns_in_predicates: Vec::new(),
     })
 }
 

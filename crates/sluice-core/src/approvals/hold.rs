@@ -34,6 +34,8 @@ pub struct HeldStatement {
     pub(crate) parameters: Option<Vec<Option<String>>>,
     pub(crate) decision: Decision,
     pub(crate) verdicted: Option<Arc<Verdicted>>,
+    /// The lineage masking of its results (crate::lineage).
+    pub(crate) results: Option<Arc<crate::lineage::ResultPlan>>,
 }
 
 /// A held statement whose review is open. Dropping it before the verdict cancels the review.
@@ -96,7 +98,7 @@ impl Session {
         let requirements = held.decision.approval().unwrap_or_default().to_vec();
         // Reviewers see the statement as the requester's results would show it: what the
         // decision's detectors find in it is masked.
-        let (statement, parameters) = match &self.mask_plan(&held.decision) {
+        let (statement, parameters) = match &self.mask_plan(&held.decision, None) {
             Some(plan) => {
                 let mut tally = MaskTally::default();
                 let mut mask = |t: &str| {
@@ -199,7 +201,7 @@ impl Session {
                     .as_ref()
                     .and_then(|v| v.analysis.as_deref().ok());
                 let permit = self
-                    .permit(held.statement, &held.decision)
+                    .permit(held.statement, &held.decision, held.results.clone())
                     .changing(statements);
                 return Ok(Admission::Allowed(permit));
             }

@@ -81,6 +81,7 @@ pub fn statement(text: &str, kind: StatementKind) -> SqlStatement {
         unbounded_write: false,
         session_change: None,
         parameter_count: 0,
+        masked_columns_in_predicates: Vec::new(),
     }
 }
 

@@ -431,10 +431,11 @@ impl<'s> BackendHalf<'s> {
     /// A RowDescription: which columns of the rows after it to mask, once the catalog has
     /// named their tables. The answer to the gateway's own Describe is not relayed.
     fn mask_description(&mut self, body: &[u8]) -> Result<Step, PgError> {
-        let plan = match self.expected.front() {
-            Some(Expect::SimpleQuery(p)) => p.mask().cloned(),
-            Some(Expect::GatewayDescribe(plan)) => plan.clone(),
-            _ => None,
+        // The k-th result of a simple query is its k-th statement's; an Execute has one.
+        let (plan, index) = match self.expected.front() {
+            Some(Expect::SimpleQuery(p)) => (p.mask().cloned(), p.results_seen()),
+            Some(Expect::GatewayDescribe(plan)) => (plan.clone(), 0),
+            _ => (None, 0),
         };
         let Some(plan) = plan else {
             return Ok(Step::Relay);
@@ -456,7 +457,10 @@ impl<'s> BackendHalf<'s> {
             return Ok(Step::WaitForCatalog);
         }
         m.catalog_read = false;
-        m.result = ResultMask::new(&plan, body, names)?;
+        m.result = ResultMask::new(&plan, index, body, names)?;
+        if let Some(Expect::SimpleQuery(p)) = self.expected.front_mut() {
+            p.saw_result();
+        }
         if matches!(self.expected.front(), Some(Expect::GatewayDescribe(_))) {
             self.expected.pop_front();
             return Ok(Step::Drop);

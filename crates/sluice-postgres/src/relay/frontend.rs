@@ -73,9 +73,16 @@ pub struct FrontendHalf<'s> {
     rejected_texts: u64,
     /// Functions FunctionCall messages named, by OID.
     functions: HashMap<u32, Function>,
-    /// The session's own catalog connection for naming them, opened on first need.
+    /// The session's own catalog connection for naming them and for the relations masking
+    /// traces, opened on first need.
     catalog: CatalogReader,
+    /// Catalog reads in a row for the same request (views lead to more relations).
+    catalog_reads: u32,
 }
+
+/// Reading relations for one request more often than this means the catalog keeps changing
+/// under it (or views nest without end): the request is denied instead.
+const MAX_CATALOG_READS: u32 = 20;
 
 /// The rule audit names for a request refused because its text could not be decoded.
 const RULE_ENCODING: &str = "sluice.encoding";
@@ -121,6 +128,8 @@ enum Pause {
     Held(HeldStatement),
     /// A FunctionCall names a function by OID that must be looked up first.
     Function(u32),
+    /// Masking must read these relations from the catalog to trace the request.
+    Relations(Vec<(String, String)>),
 }
 
 /// A FunctionCall's function, as the catalog names it.
@@ -168,6 +177,7 @@ impl<'s> FrontendHalf<'s> {
             rejected_texts: 0,
             functions: HashMap::new(),
             catalog: CatalogReader::default(),
+            catalog_reads: 0,
         }
     }
 
@@ -237,11 +247,34 @@ impl<'s> FrontendHalf<'s> {
                     self.functions.insert(oid, found);
                     self.replan = true;
                 }
-                None => {}
+                Some(Pause::Relations(names)) => {
+                    self.read_relations(&names).await;
+                    self.replan = true;
+                }
+                None => self.catalog_reads = 0,
             }
             self.plan = plan;
             if terminate {
                 return Ok(FrontendEnd::Terminated);
+            }
+        }
+    }
+
+    /// Reads relations masking must trace a request through; a failure denies the request
+    /// when it is admitted again.
+    async fn read_relations(&mut self, names: &[(String, String)]) {
+        self.catalog_reads += 1;
+        if self.catalog_reads > MAX_CATALOG_READS {
+            self.session.catalog_unreadable(format!(
+                "read {MAX_CATALOG_READS} times for one request and still incomplete"
+            ));
+            return;
+        }
+        match self.catalog.relations(self.session, names).await {
+            Ok(read) => self.session.learn_relations(read),
+            Err(e) => {
+                tracing::warn!(error = %e, "the catalog could not be read to trace a masked request; it is denied");
+                self.session.catalog_unreadable(e.to_string());
             }
         }
     }
@@ -396,6 +429,10 @@ impl<'s> FrontendHalf<'s> {
                         plan.pause = Some(Pause::Held(held));
                         return Ok(false);
                     }
+                    Admission::NeedsCatalog(names) => {
+                        plan.pause = Some(Pause::Relations(names));
+                        return Ok(false);
+                    }
                     Admission::Denied(denial) if denial.kind == DenialKind::Unparseable => {
                         self.reject_text(plan, sql, denial_bytes(&denial), true);
                         return Ok(false);
@@ -505,6 +542,10 @@ impl<'s> FrontendHalf<'s> {
                         plan.pause = Some(Pause::Held(held));
                         return Ok(false);
                     }
+                    Admission::NeedsCatalog(names) => {
+                        plan.pause = Some(Pause::Relations(names));
+                        return Ok(false);
+                    }
                     Admission::Denied(denial) => {
                         return Ok(self.refuse_until_sync(plan, denial_bytes(&denial)));
                     }
@@ -606,6 +647,10 @@ impl<'s> FrontendHalf<'s> {
             }
             Admission::Held(held) => {
                 plan.pause = Some(Pause::Held(held));
+                Ok(false)
+            }
+            Admission::NeedsCatalog(names) => {
+                plan.pause = Some(Pause::Relations(names));
                 Ok(false)
             }
             Admission::Denied(denial) => {

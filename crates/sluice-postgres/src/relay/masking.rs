@@ -47,16 +47,26 @@ pub(super) struct ResultMask {
 const FIXED_FIELDS: [u8; 8] = [b'S', b'V', b'C', b'P', b'p', b'F', b'L', b'R'];
 
 impl ResultMask {
-    /// The masking for a result described by `description`; `None` when no column needs any,
-    /// so its rows are relayed untouched. `names` answers what the catalog knows of a table.
+    /// The masking for the request's `index`-th result, described by `description`; `None`
+    /// when no column needs any, so its rows are relayed untouched. `names` answers what the
+    /// catalog knows of a table.
+    ///
+    /// A column whose lineage includes a masked column gets the strategy lineage gives it
+    /// (its rule's for a plain reference, a whole-value one for a computed value); other
+    /// columns are masked by the rule matching their source or their name. For a request
+    /// that reads masked columns but whose result cannot be matched to its lineage, every
+    /// column is masked whole.
     pub(super) fn new(
         plan: &MaskPlan,
+        index: usize,
         description: &[u8],
         names: impl Fn(u32) -> Known,
     ) -> Result<Option<ResultMask>, PgError> {
         let described = rows::row_description(description).map_err(bad)?;
         let mut columns = Vec::with_capacity(described.len());
-        for c in &described {
+        let lineage = plan.result_lineage(index, described.len());
+        let unmatched = plan.traced() && lineage.is_none();
+        for (i, c) in described.iter().enumerate() {
             let name = String::from_utf8_lossy(c.name);
             let (table, unnamed) = match c.table_oid {
                 0 => (None, false),
@@ -73,7 +83,12 @@ impl ResultMask {
                     column,
                 })
             });
-            let action = match plan.column_strategy(source, &name) {
+            let by_lineage = match lineage {
+                Some(l) => l.strategy(i),
+                None if unmatched => Some(Strategy::Redact),
+                None => None,
+            };
+            let action = match by_lineage.or_else(|| plan.column_strategy(source, &name)) {
                 Some(strategy) => Action::Whole(strategy),
                 // Its source could be any column a rule masks: fail closed.
                 None if unnamed && plan.has_column_rules() => Action::Whole(Strategy::Redact),
@@ -354,13 +369,27 @@ pub(super) fn mask_copy_data(
 ) -> Result<bool, PgError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| PgError::Masking("COPY data is not UTF-8, so it cannot be masked".into()))?;
-    match plan.mask_content(text, tally) {
-        None => Ok(false),
-        Some(masked) => {
-            encode::copy_data(out, masked.as_bytes());
-            Ok(true)
+    // Field by field: in text format a tab in a value is written `\t`, so a raw tab always
+    // separates fields, and each field is masked as the value it is (a JSON document stays
+    // one). In CSV a tab is just a character, and the pieces are masked as text alike.
+    let mut masked_any = false;
+    let mut rewritten = String::with_capacity(text.len());
+    for (i, field) in text.split('\t').enumerate() {
+        if i > 0 {
+            rewritten.push('\t');
+        }
+        match plan.mask_content(field, tally) {
+            Some(masked) => {
+                masked_any = true;
+                rewritten.push_str(&masked);
+            }
+            None => rewritten.push_str(field),
         }
     }
+    if masked_any {
+        encode::copy_data(out, rewritten.as_bytes());
+    }
+    Ok(masked_any)
 }
 
 fn bad(e: impl std::fmt::Display) -> PgError {
