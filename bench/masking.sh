@@ -11,10 +11,17 @@
 #   MASK='{"columns": [{"column": "*ssn*", "strategy": "redact"}]}' bench/masking.sh   # another mask
 #   MASK= bench/masking.sh                    # alice unmasked too: checks the pipeline only
 #   SLUICE=/path/to/sluice bench/masking.sh   # that binary, no build
+#   STMT_SECONDS=10 bench/masking.sh          # longer per-statement runs (0: skip them)
+#
+# Then the per-statement cost of masking by lineage: pgbench (1 client, simple and prepared)
+# through ci-bot (no mask) and alice (masked) on three one-row statements: one on a table with
+# no masked column (lineage is skipped: a few cache lookups), one reading unmasked columns of
+# the masked table (lineage traced), one computing from a masked column (traced, masked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-100000}
 ROUNDS=${ROUNDS:-3}
+STMT_SECONDS=${STMT_SECONDS:-5}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300} # seconds; a run that takes longer fails the benchmark
 DEFAULT_MASK='{"columns": [{"column": "public.bench_pii.ssn", "strategy": "redact"}, {"column": "public.bench_pii.card_number", "strategy": {"keep_last": 4}}, {"column": "public.bench_pii.email", "strategy": "email_domain"}], "content": [{"detector": "*", "strategy": "redact"}]}'
 MASK=${MASK-$DEFAULT_MASK}
@@ -22,6 +29,7 @@ QUERY="SELECT * FROM bench_pii"
 
 case "$ROWS" in '' | *[!0-9]* | 0) echo "ROWS must be a positive integer" >&2; exit 2 ;; esac
 case "$ROUNDS" in '' | *[!0-9]* | 0) echo "ROUNDS must be a positive integer" >&2; exit 2 ;; esac
+case "$STMT_SECONDS" in '' | *[!0-9]*) echo "STMT_SECONDS must be a whole number of seconds" >&2; exit 2 ;; esac
 if [ -n "$MASK" ]; then
   python3 -c 'import json,sys; assert isinstance(json.loads(sys.argv[1]), dict)' "$MASK" 2>/dev/null \
     || { echo "MASK must be a JSON object (the decision's \"mask\"), or empty for none" >&2; exit 2; }
@@ -63,6 +71,10 @@ SELECT g,
        round((g % 100000) / 100.0, 2)
 FROM generate_series(1, :rows) g;
 ANALYZE bench_pii;
+DROP TABLE IF EXISTS bench_plain;
+CREATE TABLE bench_plain AS SELECT id, amount FROM bench_pii;
+ALTER TABLE bench_plain ADD PRIMARY KEY (id);
+ANALYZE bench_plain;
 SQL
 
 # The bench policy, in place of the demo's: everything is allowed; alice's statements carry the
@@ -210,3 +222,51 @@ else:
     print(f"masking CPU per run           {extra:6.3f} s (below the counters' resolution, {resolution:.2f} s)")
     print("masking throughput            n/a (the masked runs cost the gateway no measurable extra CPU)")
 PY
+
+[ "$STMT_SECONDS" -gt 0 ] || exit 0
+
+# Per statement: tps of pgbench runs alternating between ci-bot (no mask) and alice (masked).
+stmt_results="$work/statements.tsv"
+declare -A STATEMENTS=(
+  [no-masked-table]="SELECT amount FROM bench_plain WHERE id = :id"
+  [masked-table]="SELECT id, amount FROM bench_pii WHERE id = :id"
+  [computed-masked]="SELECT reverse(ssn), amount FROM bench_pii WHERE id = :id"
+)
+for name in no-masked-table masked-table computed-masked; do
+  printf '\\set id random(1, %s)\n%s;\n' "$ROWS" "${STATEMENTS[$name]}" > "$work/$name.sql"
+done
+stmt_run() { # statement mode path url
+  local out tps
+  out=$(timeout $((STMT_SECONDS + 60)) pgbench -n -f "$work/$1.sql" -M "$2" -c 1 -T "$STMT_SECONDS" "$4" 2>&1) \
+    || { echo "$1 $2 $3: pgbench failed: $out" >&2; exit 1; }
+  tps=$(awk '/^tps = / {print $3; exit}' <<< "$out")
+  [ -n "$tps" ] || { echo "$1 $2 $3: no tps in pgbench's output: $out" >&2; exit 1; }
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$tps" >> "$stmt_results"
+  printf '  %-16s %-9s %-14s %10.0f tps\n' "$1" "$2" "$3" "$tps"
+}
+echo
+echo "per statement: pgbench, 1 client, ${STMT_SECONDS}s per run, ${ROUNDS} rounds"
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round"
+  for name in no-masked-table masked-table computed-masked; do
+    for mode in simple prepared; do
+      stmt_run "$name" "$mode" sluice-nomask "$via_nomask"
+      stmt_run "$name" "$mode" sluice-mask "$via_mask"
+    done
+  done
+done
+python3 - "$stmt_results" <<'PY'
+import sys, collections, statistics
+tps = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    name, mode, path, t = line.rstrip("\n").split("\t")
+    tps[(name, mode, path)].append(float(t))
+print()
+print(f"{'statement':<18}{'mode':<10}{'nomask tps':>12}{'mask tps':>12}{'mask/nomask':>13}")
+for name in ("no-masked-table", "masked-table", "computed-masked"):
+    for mode in ("simple", "prepared"):
+        n = statistics.median(tps[(name, mode, "sluice-nomask")])
+        m = statistics.median(tps[(name, mode, "sluice-mask")])
+        print(f"{name:<18}{mode:<10}{n:>12.0f}{m:>12.0f}{m / n:>13.2f}")
+PY
+

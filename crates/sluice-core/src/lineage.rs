@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sluice_decision::{
-    ColumnRule, Computed, Counted, Decision, MaskRules, MaskedPredicate, SqlStatement,
-    StatementKind,
+    CacheSubject, ColumnRule, Computed, Counted, Decision, MaskRules, MaskedPredicate,
+    SqlStatement, StatementKind,
 };
 use sluice_mask::Strategy;
 use sluice_sql::lineage::{
-    self as analysis, Catalog, CatalogRelation, ColumnId, Lineage, LineageError, Named,
+    self as analysis, Catalog, CatalogRelation, ColumnId, Ends, Lineage, LineageError, Named,
     StatementLineage,
 };
 use sluice_sql::{Lexing, SearchPath};
@@ -139,11 +139,15 @@ impl ResultPlan {
     }
 }
 
+/// What cursors and prepared statements a session declared by SQL read, and whether a
+/// cursor outlives its transaction (`WITH HOLD`).
+type NamedLineage = HashMap<Named, (Arc<StatementLineage>, bool)>;
+
 /// What a session keeps for lineage across requests.
 #[derive(Default)]
 pub(crate) struct SessionLineage {
     /// Cursors and prepared statements declared by SQL (`DECLARE`, `PREPARE`), by name.
-    named: Mutex<HashMap<Named, Arc<StatementLineage>>>,
+    named: Mutex<NamedLineage>,
     /// Why the catalog could not be read for the request being decided.
     unreadable: Mutex<Option<String>>,
 }
@@ -182,6 +186,41 @@ impl Traced {
     }
 }
 
+/// A traced request's outcome, kept with its analysis (`Verdicted`, cached per statement
+/// shape) so that the next statement of the same shape, for the same subject under the same
+/// rules, is not traced again while the catalog it was traced against is fresh. Requests
+/// whose lineage depends on the session's cursors and prepared statements are not kept.
+#[derive(Default)]
+pub(crate) struct TraceMemo(Mutex<Option<Memo>>);
+
+impl std::fmt::Debug for TraceMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TraceMemo")
+    }
+}
+
+struct Memo {
+    at: Instant,
+    key: MemoKey,
+    rules: Arc<MaskRules>,
+    decision: Option<Decision>,
+    results: Option<Arc<ResultPlan>>,
+}
+
+/// Who a memo holds for: the subject as the decision cache keys it, and the hour.
+#[derive(Clone)]
+pub(crate) struct MemoKey {
+    pub subject: Arc<CacheSubject>,
+    pub bucket: u32,
+}
+
+impl MemoKey {
+    fn same(&self, other: &MemoKey) -> bool {
+        self.bucket == other.bucket
+            && (Arc::ptr_eq(&self.subject, &other.subject) || self.subject == other.subject)
+    }
+}
+
 /// What tracing needs to know of the request and where it runs.
 pub(crate) struct Request<'a> {
     pub text: &'a str,
@@ -192,13 +231,40 @@ pub(crate) struct Request<'a> {
     pub ttl: Duration,
 }
 
+/// Commands that declare or use cursors and prepared statements: always traced.
+const DECLARES: [&str; 4] = ["FETCH", "EXECUTE", "DECLARE CURSOR", "PREPARE"];
+/// Commands that end them (transactions end cursors): traced while the session has any, so
+/// its names stay true.
+const ENDS: [&str; 6] = [
+    "CLOSE",
+    "DEALLOCATE",
+    "DISCARD",
+    "COMMIT",
+    "ROLLBACK",
+    "PREPARE TRANSACTION",
+];
+
+/// The planner's statistics: their histograms and most common values are values of every
+/// analysed column, masked ones included, under columns no rule names.
+const STATISTICS: [&str; 5] = [
+    "pg_statistic",
+    "pg_statistic_ext_data",
+    "pg_stats",
+    "pg_stats_ext",
+    "pg_stats_ext_exprs",
+];
+
+fn statistics(schema: &str, name: &str) -> bool {
+    schema == "pg_catalog" && STATISTICS.contains(&name)
+}
+
 /// Commands whose effect the analysis cannot follow at all: code.
 const OPAQUE: [&str; 2] = ["DO", "CALL"];
 /// Commands that return no rows and have no lineage of their own.
 const ROWLESS: [&str; 10] = [
     "DECLARE CURSOR",
     "PREPARE",
-    "CLOSE CURSOR",
+    "CLOSE",
     "DEALLOCATE",
     "LISTEN",
     "UNLISTEN",
@@ -208,13 +274,15 @@ const ROWLESS: [&str; 10] = [
     "COPY",
 ];
 
-/// Traces `request` under `decision`. `redecide` decides the statements again with their
-/// `masked_columns_in_predicates` filled in.
+/// Traces `request` under `decision`, or takes the outcome from `memo` when it holds one for
+/// `key`. `redecide` decides the statements again with their `masked_columns_in_predicates`
+/// filled in.
 pub(crate) fn trace(
     cache: &RelationCache,
     session: &SessionLineage,
     request: &Request<'_>,
     decision: &Decision,
+    memo: Option<(&TraceMemo, MemoKey)>,
     redecide: impl FnOnce(&[SqlStatement]) -> Decision,
 ) -> Traced {
     let Some(rules) = decision
@@ -232,12 +300,50 @@ pub(crate) fn trace(
             format!("the target's catalog could not be read to trace masked columns: {why}"),
         );
     }
+    let memo = memo.filter(|_| {
+        !request.statements.iter().any(|s| {
+            let c = s.command.as_str();
+            DECLARES.contains(&c) || ENDS.contains(&c) || OPAQUE.contains(&c)
+        })
+    });
+    if let Some((memo, key)) = &memo {
+        if let Some(m) = lock(&memo.0).as_ref().filter(|m| {
+            m.key.same(key) && Arc::ptr_eq(&m.rules, rules) && m.at.elapsed() < request.ttl
+        }) {
+            return Traced::Done {
+                decision: m.decision.clone(),
+                results: m.results.clone(),
+            };
+        }
+    }
+    let traced = trace_anew(cache, session, request, decision, rules, redecide);
+    if let (Some((memo, key)), Traced::Done { decision, results }) = (memo, &traced) {
+        *lock(&memo.0) = Some(Memo {
+            at: Instant::now(),
+            key,
+            rules: rules.clone(),
+            decision: decision.clone(),
+            results: results.clone(),
+        });
+    }
+    traced
+}
+
+fn trace_anew(
+    cache: &RelationCache,
+    session: &SessionLineage,
+    request: &Request<'_>,
+    decision: &Decision,
+    rules: &Arc<MaskRules>,
+    redecide: impl FnOnce(&[SqlStatement]) -> Decision,
+) -> Traced {
     let catalog = CatalogView {
         cache,
         database: request.database,
         ttl: request.ttl,
     };
-    match needs_lineage(&catalog, rules, request.statements) {
+    let has_named = !lock(&session.named).is_empty();
+    match needs_lineage(&catalog, rules, request.statements, has_named) {
         Ok(false) => return Traced::unchanged(),
         Ok(true) => {}
         Err(needed) => return Traced::NeedCatalog(needed),
@@ -266,12 +372,15 @@ pub(crate) fn trace(
     };
     let mut touches_masked = false;
     let mut predicates: Vec<Vec<MaskedPredicate>> = Vec::with_capacity(all.len());
-    let mut defines = Vec::new();
+    // What the statements declare and end, in order: a FETCH sees the DECLARE before it in
+    // the same string. Kept only if the request is let through.
+    let mut named = lock(&session.named).clone();
     for (statement, lineage) in request.statements.iter().zip(&all) {
-        let traced = match statement_plan(&catalog, rules, statement, lineage, session) {
+        let traced = match statement_plan(&catalog, rules, statement, lineage, &named) {
             Ok(traced) => traced,
             Err((rule, reason)) => return Traced::deny(decision, rule, reason),
         };
+        follow_names(&mut named, lineage);
         touches_masked |= traced.touches_masked;
         match traced.result {
             Some(result) => plan.results.push(result),
@@ -279,7 +388,6 @@ pub(crate) fn trace(
             None => {}
         }
         predicates.push(traced.predicates);
-        defines.extend(lineage.defines.clone());
     }
     let decision = if predicates.iter().any(|p| !p.is_empty()) {
         let decided: Vec<SqlStatement> = request
@@ -311,13 +419,29 @@ pub(crate) fn trace(
     } else {
         None
     };
-    let mut named = lock(&session.named);
-    for (name, lineage) in defines {
-        named.insert(name, lineage);
-    }
+    *lock(&session.named) = named;
     Traced::Done {
         decision,
         results: touches_masked.then(|| Arc::new(plan)),
+    }
+}
+
+/// Keeps what a statement declares by name, and forgets what it ends.
+fn follow_names(named: &mut NamedLineage, lineage: &StatementLineage) {
+    if let Some((name, declared)) = &lineage.defines {
+        named.insert(name.clone(), (declared.clone(), lineage.hold));
+    }
+    match &lineage.ends {
+        None => {}
+        Some(Ends::One(name)) => {
+            named.remove(name);
+        }
+        Some(Ends::AllCursors) => named.retain(|n, _| !matches!(n, Named::Cursor(_))),
+        Some(Ends::AllPrepared) => named.retain(|n, _| !matches!(n, Named::Prepared(_))),
+        Some(Ends::Everything) => named.clear(),
+        Some(Ends::Transaction) => {
+            named.retain(|n, (_, hold)| matches!(n, Named::Prepared(_)) || *hold);
+        }
     }
 }
 
@@ -327,15 +451,15 @@ fn needs_lineage(
     catalog: &CatalogView<'_>,
     rules: &MaskRules,
     statements: &[SqlStatement],
+    has_named: bool,
 ) -> Result<bool, Vec<RelationName>> {
     let mut needed = Vec::new();
     let mut needs = false;
     for s in statements {
-        if OPAQUE.contains(&s.command.as_str())
-            || matches!(
-                s.command.as_str(),
-                "FETCH" | "EXECUTE" | "DECLARE CURSOR" | "PREPARE"
-            )
+        let command = s.command.as_str();
+        if OPAQUE.contains(&command)
+            || DECLARES.contains(&command)
+            || (has_named && ENDS.contains(&command))
         {
             needs = true;
         }
@@ -346,6 +470,10 @@ fn needs_lineage(
                 needs = true;
                 continue;
             };
+            if statistics(schema, name) {
+                needs = true;
+                continue;
+            }
             match catalog.relation(schema, name) {
                 None => needed.push((schema.to_owned(), name.to_owned())),
                 Some(CatalogRelation::Table(columns)) => {
@@ -381,7 +509,7 @@ fn statement_plan(
     rules: &MaskRules,
     statement: &SqlStatement,
     lineage: &StatementLineage,
-    session: &SessionLineage,
+    named: &NamedLineage,
 ) -> Result<StatementPlan, Refusal> {
     if OPAQUE.contains(&statement.command.as_str()) {
         return Err((
@@ -393,10 +521,30 @@ fn statement_plan(
             ),
         ));
     }
+    let named_relations = statement
+        .tables_read
+        .iter()
+        .filter_map(|r| r.split_once('.'))
+        .map(|(s, n)| (s.to_owned(), n.to_owned()));
+    if let Some((schema, name)) = lineage
+        .relations
+        .iter()
+        .cloned()
+        .chain(named_relations)
+        .find(|(schema, name)| statistics(schema, name))
+    {
+        return Err((
+            RULE_MASK_UNKNOWN_LINEAGE,
+            format!(
+                "{schema}.{name} holds values of every analysed column, masked ones included, \
+                 and this session's results are masked"
+            ),
+        ));
+    }
     let used = match &lineage.uses {
         None => None,
-        Some(name) => match lock(&session.named).get(name) {
-            Some(used) => Some(used.clone()),
+        Some(name) => match named.get(name) {
+            Some((used, _)) => Some(used.clone()),
             None => {
                 let (what, n) = match name {
                     Named::Cursor(n) => ("cursor", n),

@@ -457,11 +457,17 @@ impl Session {
     ) -> Result<Admission, CoreError> {
         let verdicted = self.decide_text(text, lexing);
         let statements = verdicted.analysis.as_deref().ok();
-        let (decision, results) =
-            match self.trace(text, lexing, statements, &verdicted.decision, None) {
-                Traced::NeedCatalog(relations) => return Ok(Admission::NeedsCatalog(relations)),
-                Traced::Done { decision, results } => (decision, results),
-            };
+        let (decision, results) = match self.trace(
+            text,
+            lexing,
+            statements,
+            &verdicted.decision,
+            None,
+            &verdicted,
+        ) {
+            Traced::NeedCatalog(relations) => return Ok(Admission::NeedsCatalog(relations)),
+            Traced::Done { decision, results } => (decision, results),
+        };
         let decision = decision.as_ref().unwrap_or(&verdicted.decision);
         let admission = self.record(batch, text, None, decision, statements, results)?;
         Ok(match admission {
@@ -524,6 +530,7 @@ impl Session {
             statements,
             &decision,
             parameters.as_deref(),
+            &prepared.verdicted,
         ) {
             Traced::NeedCatalog(relations) => return Ok(Admission::NeedsCatalog(relations)),
             Traced::Done { decision, results } => (decision, results),
@@ -567,6 +574,7 @@ impl Session {
         statements: Option<&[sluice_decision::SqlStatement]>,
         decision: &Decision,
         parameters: Option<&[Option<String>]>,
+        verdicted: &Verdicted,
     ) -> Traced {
         let Some(statements) = statements else {
             return Traced::Done {
@@ -576,6 +584,18 @@ impl Session {
         };
         let i = &self.inner;
         let subject = self.subject();
+        let tick = i.gateway.clock().now();
+        // Bound values the policy reads make the outcome the execution's own.
+        let reads_values = parameters.is_some() && i.gateway.policy().current().uses_parameters;
+        let memo = (!reads_values).then(|| {
+            (
+                &verdicted.traced,
+                lineage::MemoKey {
+                    subject: subject.cache_key().clone(),
+                    bucket: tick.bucket,
+                },
+            )
+        });
         let database = (i.target.name.clone(), i.database.clone());
         let masking = i.gateway.masking();
         let request = lineage::Request {
@@ -591,9 +611,10 @@ impl Session {
             &i.lineage,
             &request,
             decision,
+            memo,
             |decided| {
                 let policy = i.gateway.policy().current();
-                policy.decide_statements(&subject, &i.gateway.clock().now(), decided, parameters)
+                policy.decide_statements(&subject, &tick, decided, parameters)
             },
         )
     }

@@ -214,7 +214,31 @@ pub struct StatementLineage {
     /// Its rows are those of a cursor or prepared statement defined earlier (`FETCH`,
     /// `EXECUTE`), which the caller looks up.
     pub uses: Option<Named>,
+    /// A cursor it defines outlives the transaction (`DECLARE ... WITH HOLD`).
+    pub hold: bool,
+    /// Cursors or prepared statements it ends (`CLOSE`, `DEALLOCATE`, `DISCARD`, the end of
+    /// a transaction), for the caller to forget.
+    pub ends: Option<Ends>,
 }
+
+/// What a statement ends of what the caller keeps by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ends {
+    /// `CLOSE name`, `DEALLOCATE name`.
+    One(Named),
+    /// `CLOSE ALL`.
+    AllCursors,
+    /// `DEALLOCATE ALL`.
+    AllPrepared,
+    /// `DISCARD ALL`.
+    Everything,
+    /// `COMMIT`, `ROLLBACK` (also to a savepoint, conservatively), `PREPARE TRANSACTION`:
+    /// cursors not declared `WITH HOLD` are gone.
+    Transaction,
+}
+
+/// `CURSOR_OPT_HOLD` in a DeclareCursorStmt's options (PostgreSQL's parsenodes.h).
+const CURSOR_OPT_HOLD: i64 = 0x0020;
 
 /// A cursor or a prepared statement, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -509,6 +533,7 @@ impl Resolver<'_> {
                 c.unresolved |= inner.unresolved;
                 let name = tree.field("portalname").str().to_owned();
                 out.defines = Some((Named::Cursor(name), inner));
+                out.hold = tree.field("options").int() & CURSOR_OPT_HOLD != 0;
             }
             Some("PrepareStmt") => {
                 let inner = Arc::new(self.statement(tree.field("query")));
@@ -518,6 +543,32 @@ impl Resolver<'_> {
             }
             Some("FetchStmt") if !tree.field("ismove").is_true() => {
                 out.uses = Some(Named::Cursor(tree.field("portalname").str().to_owned()));
+            }
+            Some("ClosePortalStmt") => {
+                out.ends = Some(match tree.field("portalname").str() {
+                    "" => Ends::AllCursors,
+                    name => Ends::One(Named::Cursor(name.to_owned())),
+                });
+            }
+            Some("DeallocateStmt") => {
+                out.ends = Some(match tree.field("name").str() {
+                    "" => Ends::AllPrepared,
+                    name => Ends::One(Named::Prepared(name.to_owned())),
+                });
+            }
+            Some("DiscardStmt") => out.ends = Some(Ends::Everything),
+            Some("TransactionStmt") => {
+                use pg_query::protobuf::TransactionStmtKind as T;
+                let kind = i32::try_from(tree.field("kind").int()).unwrap_or(0);
+                if matches!(
+                    T::try_from(kind),
+                    Ok(T::TransStmtCommit
+                        | T::TransStmtRollback
+                        | T::TransStmtRollbackTo
+                        | T::TransStmtPrepare)
+                ) {
+                    out.ends = Some(Ends::Transaction);
+                }
             }
             Some("ExecuteStmt") => {
                 self.expr_list(tree.field("params"), &top, &mut c);

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sluice_sql::lineage::{
-    lineage, Catalog, CatalogRelation, Clause, Comparison, LineageError, Named, StatementLineage,
+    lineage, Catalog, CatalogRelation, Clause, Comparison, Ends, LineageError, Named,
+    StatementLineage,
 };
 use sluice_sql::{Lexing, SearchPath};
 
@@ -321,8 +322,35 @@ fn cursors_prepared_statements_and_copy() {
     let declared = analysed("DECLARE c CURSOR FOR SELECT reverse(ssn) FROM customers")
         .pop()
         .unwrap();
+    assert!(!declared.hold);
     let (name, inner) = declared.defines.unwrap();
     assert_eq!(name, Named::Cursor("c".into()));
+    assert!(
+        analysed("DECLARE h SCROLL CURSOR WITH HOLD FOR SELECT 1")
+            .pop()
+            .unwrap()
+            .hold
+    );
+    let ends = |sql: &str| analysed(sql).pop().unwrap().ends;
+    assert_eq!(ends("CLOSE c"), Some(Ends::One(Named::Cursor("c".into()))));
+    assert_eq!(ends("CLOSE ALL"), Some(Ends::AllCursors));
+    assert_eq!(
+        ends("DEALLOCATE p"),
+        Some(Ends::One(Named::Prepared("p".into())))
+    );
+    assert_eq!(ends("DEALLOCATE ALL"), Some(Ends::AllPrepared));
+    assert_eq!(ends("DISCARD ALL"), Some(Ends::Everything));
+    for end in [
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "ABORT",
+        "ROLLBACK TO SAVEPOINT s",
+        "PREPARE TRANSACTION 'x'",
+    ] {
+        assert_eq!(ends(end), Some(Ends::Transaction), "{end}");
+    }
+    assert_eq!(ends("BEGIN"), None);
     assert!(inner.outputs.as_ref().unwrap()[0]
         .lineage
         .sources

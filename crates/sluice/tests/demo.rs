@@ -95,6 +95,19 @@ fn each_identity_may_do_what_its_role_line_says() {
         demo.allowed("alice", "SELECT ssn FROM customers WHERE id = 1"),
         "****"
     );
+    // What README shows: computed values are masked, predicates on masked columns denied.
+    assert_eq!(
+        demo.allowed(
+            "alice",
+            "SELECT replace(ssn, '-', '') FROM customers WHERE id = 1"
+        ),
+        "****"
+    );
+    demo.denied(
+        "alice",
+        "SELECT count(*) FROM customers WHERE ssn = '123-45-6789'",
+        "rule mask_predicate_oracle: SELECT compares the masked column public.customers.ssn (equality where)",
+    );
     demo.denied(
         "alice",
         "ALTER TABLE orders ADD note text",

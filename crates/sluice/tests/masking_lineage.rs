@@ -198,8 +198,15 @@ const ATTEMPTS: &[(&[&str], Must)] = &[
     (&["DO $$BEGIN RAISE NOTICE '%', (SELECT reverse(ssn) FROM customers LIMIT 1); END$$"], Refuse),
     (&["EXECUTE never_prepared"], Refuse),
     (&["FETCH ALL FROM never_declared"], Deny("mask_unknown_lineage")),
+    // A cursor ends with its transaction, unless declared WITH HOLD.
+    (&["BEGIN", "DECLARE gone CURSOR FOR SELECT 1", "COMMIT", "BEGIN", "FETCH ALL FROM gone"], Deny("mask_unknown_lineage")),
+    (&["BEGIN", "DECLARE kept CURSOR WITH HOLD FOR SELECT reverse(ssn) FROM customers", "COMMIT", "FETCH ALL FROM kept", "CLOSE kept", "FETCH ALL FROM kept"], Deny("mask_unknown_lineage")),
+    (&["BEGIN; DECLARE here CURSOR FOR SELECT reverse(ssn), upper(email) FROM customers; FETCH ALL FROM here; COMMIT"], Mask),
     (&["BEGIN", "DECLARE c CURSOR FOR SELECT 1", "FETCH ALL FROM c", "FETCH ALL FROM \"c\"", "COMMIT"], Mask),
     (&["SELECT * FROM customers, no_such_table"], Deny("mask_unknown_lineage")),
+    // The planner's statistics hold column values under other names.
+    (&["ANALYZE customers", "SELECT reverse(most_common_vals::text) FROM pg_stats WHERE tablename = 'customers'"], Deny("mask_unknown_lineage")),
+    (&["SELECT histogram_bounds FROM pg_catalog.pg_stats"], Deny("mask_unknown_lineage")),
 ];
 
 /// Statements a masked user needs, and what psql -At prints for them.

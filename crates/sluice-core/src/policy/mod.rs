@@ -71,6 +71,11 @@ impl Subject {
         }
     }
 
+    /// The subject as the decision cache keys it.
+    pub(crate) fn cache_key(&self) -> &Arc<CacheSubject> {
+        &self.cache_key
+    }
+
     /// The same subject after the session set a new search path.
     pub fn with_search_path(&self, search_path: SearchPath) -> Subject {
         Subject::new(

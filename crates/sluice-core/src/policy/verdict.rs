@@ -26,6 +26,8 @@ pub struct Verdicted {
     /// The statements, or why the parser rejected the string.
     pub analysis: Result<Vec<SqlStatement>, SqlError>,
     pub decision: Decision,
+    /// The latest masking lineage of the text (crate::lineage).
+    pub(crate) traced: crate::lineage::TraceMemo,
 }
 
 impl Verdicted {
@@ -121,7 +123,11 @@ impl ActivePolicy {
             Err(e @ SqlError::Ambiguous) => self.sluice_denial(RULE_LEXING, e.to_string()),
             Err(e) => self.sluice_denial(RULE_PARSE, e.to_string()),
         };
-        Verdicted { analysis, decision }
+        Verdicted {
+            analysis,
+            decision,
+            traced: Default::default(),
+        }
     }
 
     /// Decides statements already analysed (a prepared statement at Execute), with the bound
