@@ -11,9 +11,10 @@
 //! else: no second parse, no second evaluation.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwapOption;
 use sluice_decision::{
     CacheSubject, ColumnRule, Computed, Counted, Decision, MaskRules, MaskedPredicate,
     SqlStatement, StatementKind,
@@ -37,43 +38,48 @@ pub const RULE_MASK_COMPUTED: &str = "mask_computed";
 /// A relation, as `(schema, name)`.
 pub type RelationName = (String, String);
 
-/// A target database: `(target, database)`.
-type DatabaseKey = (String, String);
-/// What was read of one database's relations, and when.
-type Relations = HashMap<RelationName, (Instant, CatalogRelation)>;
+/// What was read of one database's relations, and when: by schema, then by name.
+type Relations = HashMap<String, HashMap<String, (Instant, CatalogRelation)>>;
 
 /// Relations' columns and views' definitions, read from each target database by the
 /// protocol, shared by every session of the gateway and trusted for the masking catalog TTL.
+/// Nested by target, database, schema and name, so a lookup allocates nothing; read far more
+/// often than written.
 #[derive(Default)]
 pub struct RelationCache {
-    by_database: Mutex<HashMap<DatabaseKey, Relations>>,
+    by_database: RwLock<HashMap<String, HashMap<String, Relations>>>,
 }
 
 impl RelationCache {
     pub(crate) fn store(
         &self,
-        database: (String, String),
+        (target, database): (&str, &str),
         read: impl IntoIterator<Item = (RelationName, CatalogRelation)>,
     ) {
         let now = Instant::now();
-        let mut all = lock(&self.by_database);
-        let relations = all.entry(database).or_default();
-        for (name, relation) in read {
-            relations.insert(name, (now, relation));
+        let mut all = self.by_database.write().unwrap_or_else(|p| p.into_inner());
+        let relations = all
+            .entry(target.to_owned())
+            .or_default()
+            .entry(database.to_owned())
+            .or_default();
+        for ((schema, name), relation) in read {
+            relations
+                .entry(schema)
+                .or_default()
+                .insert(name, (now, relation));
         }
     }
 
     fn get(
         &self,
-        database: &(String, String),
+        (target, database): (&str, &str),
         schema: &str,
         name: &str,
         ttl: Duration,
     ) -> Option<CatalogRelation> {
-        let all = lock(&self.by_database);
-        let (read_at, relation) = all
-            .get(database)?
-            .get(&(schema.to_owned(), name.to_owned()))?;
+        let all = self.by_database.read().unwrap_or_else(|p| p.into_inner());
+        let (read_at, relation) = all.get(target)?.get(database)?.get(schema)?.get(name)?;
         (read_at.elapsed() < ttl).then(|| relation.clone())
     }
 }
@@ -81,7 +87,7 @@ impl RelationCache {
 /// The cache as one database's catalog, for the analysis.
 struct CatalogView<'c> {
     cache: &'c RelationCache,
-    database: &'c (String, String),
+    database: (&'c str, &'c str),
     ttl: Duration,
 }
 
@@ -190,8 +196,9 @@ impl Traced {
 /// shape) so that the next statement of the same shape, for the same subject under the same
 /// rules, is not traced again while the catalog it was traced against is fresh. Requests
 /// whose lineage depends on the session's cursors and prepared statements are not kept.
+/// Read without a lock: every session deciding the shape reads it.
 #[derive(Default)]
-pub(crate) struct TraceMemo(Mutex<Option<Memo>>);
+pub(crate) struct TraceMemo(ArcSwapOption<Memo>);
 
 impl std::fmt::Debug for TraceMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,24 +208,12 @@ impl std::fmt::Debug for TraceMemo {
 
 struct Memo {
     at: Instant,
-    key: MemoKey,
+    subject: Arc<CacheSubject>,
+    /// The hour of the second decision it made; `None` when it made none.
+    bucket: Option<u32>,
     rules: Arc<MaskRules>,
     decision: Option<Decision>,
     results: Option<Arc<ResultPlan>>,
-}
-
-/// Who a memo holds for: the subject as the decision cache keys it, and the hour.
-#[derive(Clone)]
-pub(crate) struct MemoKey {
-    pub subject: Arc<CacheSubject>,
-    pub bucket: u32,
-}
-
-impl MemoKey {
-    fn same(&self, other: &MemoKey) -> bool {
-        self.bucket == other.bucket
-            && (Arc::ptr_eq(&self.subject, &other.subject) || self.subject == other.subject)
-    }
 }
 
 /// What tracing needs to know of the request and where it runs.
@@ -227,8 +222,12 @@ pub(crate) struct Request<'a> {
     pub lexing: Lexing,
     pub search_path: &'a SearchPath,
     pub statements: &'a [SqlStatement],
-    pub database: &'a (String, String),
+    /// `(target, database)`.
+    pub database: (&'a str, &'a str),
     pub ttl: Duration,
+    /// Who decides, as the decision cache keys it, and the hour: what a memo holds for.
+    pub subject: &'a Arc<CacheSubject>,
+    pub bucket: u32,
 }
 
 /// Commands that declare or use cursors and prepared statements: always traced.
@@ -282,7 +281,7 @@ pub(crate) fn trace(
     session: &SessionLineage,
     request: &Request<'_>,
     decision: &Decision,
-    memo: Option<(&TraceMemo, MemoKey)>,
+    memo: Option<&TraceMemo>,
     redecide: impl FnOnce(&[SqlStatement]) -> Decision,
 ) -> Traced {
     let Some(rules) = decision
@@ -306,25 +305,27 @@ pub(crate) fn trace(
             DECLARES.contains(&c) || ENDS.contains(&c) || OPAQUE.contains(&c)
         })
     });
-    if let Some((memo, key)) = &memo {
-        if let Some(m) = lock(&memo.0).as_ref().filter(|m| {
-            m.key.same(key) && Arc::ptr_eq(&m.rules, rules) && m.at.elapsed() < request.ttl
-        }) {
-            return Traced::Done {
-                decision: m.decision.clone(),
-                results: m.results.clone(),
-            };
-        }
+    if let Some(m) = memo.and_then(|m| m.0.load_full()).filter(|m| {
+        Arc::ptr_eq(&m.rules, rules)
+            && m.bucket.is_none_or(|b| b == request.bucket)
+            && (Arc::ptr_eq(&m.subject, request.subject) || m.subject == *request.subject)
+            && m.at.elapsed() < request.ttl
+    }) {
+        return Traced::Done {
+            decision: m.decision.clone(),
+            results: m.results.clone(),
+        };
     }
     let traced = trace_anew(cache, session, request, decision, rules, redecide);
-    if let (Some((memo, key)), Traced::Done { decision, results }) = (memo, &traced) {
-        *lock(&memo.0) = Some(Memo {
+    if let (Some(memo), Traced::Done { decision, results }) = (memo, &traced) {
+        memo.0.store(Some(Arc::new(Memo {
             at: Instant::now(),
-            key,
+            subject: request.subject.clone(),
+            bucket: decision.is_some().then_some(request.bucket),
             rules: rules.clone(),
             decision: decision.clone(),
             results: results.clone(),
-        });
+        })));
     }
     traced
 }

@@ -10,6 +10,7 @@ use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
 use sluice_sql::{Lexing, SearchPath};
 
 use crate::approvals::{HeldStatement, Refusal};
+use crate::clock::Tick;
 use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::lineage::{self, RelationName, ResultPlan, SessionLineage, Traced};
@@ -204,6 +205,30 @@ impl std::fmt::Display for Denial {
             | DenialKind::Ambiguous
             | DenialKind::Invalid
             | DenialKind::Unreadable => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// A decided request, as masking by lineage traces it.
+struct TraceRequest<'a> {
+    text: &'a str,
+    lexing: Lexing,
+    verdicted: &'a Verdicted,
+    parameters: Option<&'a [Option<String>]>,
+}
+
+impl<'a> TraceRequest<'a> {
+    fn new(
+        text: &'a str,
+        lexing: Lexing,
+        verdicted: &'a Verdicted,
+        parameters: Option<&'a [Option<String>]>,
+    ) -> Self {
+        TraceRequest {
+            text,
+            lexing,
+            verdicted,
+            parameters,
         }
     }
 }
@@ -455,16 +480,11 @@ impl Session {
         text: &str,
         lexing: Lexing,
     ) -> Result<Admission, CoreError> {
-        let verdicted = self.decide_text(text, lexing);
+        let (subject, tick) = self.now();
+        let verdicted = self.decide_text(&subject, &tick, text, lexing);
         let statements = verdicted.analysis.as_deref().ok();
-        let (decision, results) = match self.trace(
-            text,
-            lexing,
-            statements,
-            &verdicted.decision,
-            None,
-            &verdicted,
-        ) {
+        let traced = TraceRequest::new(text, lexing, &verdicted, None);
+        let (decision, results) = match self.trace(&subject, &tick, &traced, &verdicted.decision) {
             Traced::NeedCatalog(relations) => return Ok(Admission::NeedsCatalog(relations)),
             Traced::Done { decision, results } => (decision, results),
         };
@@ -496,7 +516,8 @@ impl Session {
         text: &str,
         lexing: Lexing,
     ) -> Result<Preparation, CoreError> {
-        let verdicted = self.decide_text(text, lexing);
+        let (subject, tick) = self.now();
+        let verdicted = self.decide_text(&subject, &tick, text, lexing);
         if let Some(denial) = Denial::of(&verdicted.decision) {
             self.record(batch, text, None, &verdicted.decision, None, None)?;
             return Ok(Preparation::Denied(Denial {
@@ -522,16 +543,16 @@ impl Session {
         prepared: &Prepared,
         parameters: Option<Vec<Option<String>>>,
     ) -> Result<Admission, CoreError> {
-        let decision = self.decide_execution(prepared, parameters.as_deref());
+        let (subject, tick) = self.now();
+        let decision = self.decide_execution(&subject, &tick, prepared, parameters.as_deref());
         let statements = prepared.verdicted.analysis.as_deref().ok();
-        let (traced, results) = match self.trace(
+        let request = TraceRequest::new(
             &prepared.text,
             prepared.lexing,
-            statements,
-            &decision,
-            parameters.as_deref(),
             &prepared.verdicted,
-        ) {
+            parameters.as_deref(),
+        );
+        let (traced, results) = match self.trace(&subject, &tick, &request, &decision) {
             Traced::NeedCatalog(relations) => return Ok(Admission::NeedsCatalog(relations)),
             Traced::Done { decision, results } => (decision, results),
         };
@@ -565,57 +586,53 @@ impl Session {
         })
     }
 
+    /// Who decides and when, read once per request.
+    fn now(&self) -> (Arc<Subject>, Tick) {
+        (self.subject(), self.inner.gateway.clock().now())
+    }
+
     /// Masking by lineage (crate::lineage) of a decided request; the caller records the
     /// decision it returns.
     fn trace(
         &self,
-        text: &str,
-        lexing: Lexing,
-        statements: Option<&[sluice_decision::SqlStatement]>,
+        subject: &Arc<Subject>,
+        tick: &Tick,
+        request: &TraceRequest<'_>,
         decision: &Decision,
-        parameters: Option<&[Option<String>]>,
-        verdicted: &Verdicted,
     ) -> Traced {
-        let Some(statements) = statements else {
-            return Traced::Done {
-                decision: None,
-                results: None,
-            };
+        let unchanged = || Traced::Done {
+            decision: None,
+            results: None,
+        };
+        // The common case, first: nothing to trace.
+        if decision.mask.as_ref().is_none_or(|m| m.columns.is_empty()) {
+            return unchanged();
+        }
+        let Ok(statements) = &request.verdicted.analysis else {
+            return unchanged();
         };
         let i = &self.inner;
-        let subject = self.subject();
-        let tick = i.gateway.clock().now();
+        let policy = i.gateway.policy().current();
         // Bound values the policy reads make the outcome the execution's own.
-        let reads_values = parameters.is_some() && i.gateway.policy().current().uses_parameters;
-        let memo = (!reads_values).then(|| {
-            (
-                &verdicted.traced,
-                lineage::MemoKey {
-                    subject: subject.cache_key().clone(),
-                    bucket: tick.bucket,
-                },
-            )
-        });
-        let database = (i.target.name.clone(), i.database.clone());
+        let reads_values = request.parameters.is_some() && policy.uses_parameters;
         let masking = i.gateway.masking();
-        let request = lineage::Request {
-            text,
-            lexing,
+        let lineage_request = lineage::Request {
+            text: request.text,
+            lexing: request.lexing,
             search_path: &subject.search_path,
             statements,
-            database: &database,
+            database: (&i.target.name, &i.database),
             ttl: masking.catalog_ttl(),
+            subject: subject.cache_key(),
+            bucket: tick.bucket,
         };
         lineage::trace(
             masking.relations(),
             &i.lineage,
-            &request,
+            &lineage_request,
             decision,
-            memo,
-            |decided| {
-                let policy = i.gateway.policy().current();
-                policy.decide_statements(&subject, &tick, decided, parameters)
-            },
+            (!reads_values).then_some(&request.verdicted.traced),
+            |decided| policy.decide_statements(subject, tick, decided, request.parameters),
         )
     }
 
@@ -629,7 +646,7 @@ impl Session {
         i.gateway
             .masking()
             .relations()
-            .store((i.target.name.clone(), i.database.clone()), read);
+            .store((&i.target.name, &i.database), read);
     }
 
     /// The catalog could not be read after [`Admission::NeedsCatalog`]: the request, admitted
@@ -668,16 +685,20 @@ impl Session {
         })
     }
 
-    fn decide_text(&self, text: &str, lexing: Lexing) -> Arc<Verdicted> {
+    fn decide_text(
+        &self,
+        subject: &Subject,
+        tick: &Tick,
+        text: &str,
+        lexing: Lexing,
+    ) -> Arc<Verdicted> {
         let gateway = &self.inner.gateway;
         let metrics = gateway.metrics();
         let started = Instant::now();
-        let (verdicted, cached) = gateway.policy().current().decide_text(
-            &self.subject(),
-            &gateway.clock().now(),
-            text,
-            lexing,
-        );
+        let (verdicted, cached) = gateway
+            .policy()
+            .current()
+            .decide_text(subject, tick, text, lexing);
         if cached {
             metrics.decision_cache_hits.inc();
         } else {
@@ -691,6 +712,8 @@ impl Session {
 
     fn decide_execution(
         &self,
+        subject: &Arc<Subject>,
+        tick: &Tick,
         prepared: &Prepared,
         parameters: Option<&[Option<String>]>,
     ) -> Decision {
@@ -700,11 +723,9 @@ impl Session {
             // Parse refused it, so the client cannot execute it; decide the same again.
             return prepared.verdicted.decision.clone();
         };
-        let subject = self.subject();
-        let tick = gateway.clock().now();
         if policy.uses_parameters && prepared.verdicted.takes_parameters() {
             return match parameters {
-                Some(values) => policy.decide_statements(&subject, &tick, statements, Some(values)),
+                Some(values) => policy.decide_statements(subject, tick, statements, Some(values)),
                 // Bound before a reload to a policy that reads them: deciding on `null` could
                 // let through what the values would have denied.
                 None => policy.unavailable_parameters(),
@@ -713,17 +734,17 @@ impl Session {
         let mut memo = crate::sync::lock(&prepared.memo);
         if let Some(m) = memo.as_ref().filter(|m| {
             Arc::ptr_eq(&m.policy, &policy)
-                && Arc::ptr_eq(&m.subject, &subject)
+                && Arc::ptr_eq(&m.subject, subject)
                 && m.bucket == tick.bucket
         }) {
             gateway.metrics().decision_cache_hits.inc();
             return m.decision.clone();
         }
         gateway.metrics().decision_cache_misses.inc();
-        let decision = policy.decide_statements(&subject, &tick, statements, None);
+        let decision = policy.decide_statements(subject, tick, statements, None);
         *memo = Some(Memo {
             policy: arc_swap::Guard::into_inner(policy),
-            subject,
+            subject: subject.clone(),
             bucket: tick.bucket,
             decision: decision.clone(),
         });

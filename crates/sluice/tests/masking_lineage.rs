@@ -103,6 +103,8 @@ enum Must {
     Mask,
     /// Refused by this rule.
     Deny(&'static str),
+    /// Every statement refused by this rule.
+    DenyEach(&'static str),
     /// Refused by a rule or an error, showing no raw value.
     Refuse,
 }
@@ -175,6 +177,9 @@ const ATTEMPTS: &[(&[&str], Must)] = &[
     (&["COPY customers (id, ssn) TO STDOUT WITH (FORMAT csv)"], Deny("sluice.mask_copy")),
     // Predicates as oracles.
     (&["SELECT count(*) FROM customers WHERE ssn = '123-45-6789'"], Deny("mask_predicate_oracle")),
+    // The same shape again: the traced outcome is reused, and holds for every constant.
+    (&["SELECT count(*) FROM customers WHERE ssn = '1'", "SELECT count(*) FROM customers WHERE ssn = '234-56-7890'", "SELECT count(*) FROM customers WHERE ssn = '345-67-8901'"], DenyEach("mask_predicate_oracle")),
+    (&["SELECT reverse(ssn) FROM customers WHERE id = 1", "SELECT reverse(ssn) FROM customers WHERE id = 2", "SELECT reverse(ssn) FROM customers WHERE id = 3"], Mask),
     (&["SELECT id FROM customers WHERE ssn LIKE '1%'"], Deny("mask_predicate_oracle")),
     (&["SELECT id FROM customers WHERE ssn > '2'"], Deny("mask_predicate_oracle")),
     (&["SELECT id FROM customers WHERE ssn BETWEEN '1' AND '2'"], Deny("mask_predicate_oracle")),
@@ -272,12 +277,19 @@ async fn leak_attempts_are_denied_or_leak_nothing_through_psql() {
         let ok = match must {
             Mask => !errors.contains("ERROR"),
             Deny(rule) => errors.contains(&format!("denied by policy rule {rule}")),
+            DenyEach(rule) => {
+                errors
+                    .matches(&format!("denied by policy rule {rule}"))
+                    .count()
+                    == statements.len()
+            }
             Refuse => errors.contains("ERROR"),
         };
         if !ok {
             let expected = match must {
                 Mask => "to run, masked".to_owned(),
                 Deny(rule) => format!("a denial by {rule}"),
+                DenyEach(rule) => format!("a denial of each statement by {rule}"),
                 Refuse => "a refusal".to_owned(),
             };
             failures.push(format!("{what}: expected {expected}, got:\n{received}"));
