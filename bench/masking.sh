@@ -236,13 +236,19 @@ for name in no-masked-table masked-table computed-masked; do
   printf '\\set id random(1, %s)\n%s;\n' "$ROWS" "${STATEMENTS[$name]}" > "$work/$name.sql"
 done
 stmt_run() { # statement mode path url
-  local out tps
+  local out tps c0 c1 txns
+  c0=$(cpu_ticks)
   out=$(timeout $((STMT_SECONDS + 60)) pgbench -n -f "$work/$1.sql" -M "$2" -c 1 -T "$STMT_SECONDS" "$4" 2>&1) \
     || { echo "$1 $2 $3: pgbench failed: $out" >&2; exit 1; }
+  c1=$(cpu_ticks)
   tps=$(awk '/^tps = / {print $3; exit}' <<< "$out")
-  [ -n "$tps" ] || { echo "$1 $2 $3: no tps in pgbench's output: $out" >&2; exit 1; }
-  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$tps" >> "$stmt_results"
-  printf '  %-16s %-9s %-14s %10.0f tps\n' "$1" "$2" "$3" "$tps"
+  txns=$(awk '/^number of transactions actually processed: / {print $6; exit}' <<< "$out")
+  [ -n "$tps" ] && [ -n "$txns" ] || { echo "$1 $2 $3: no tps in pgbench's output: $out" >&2; exit 1; }
+  # The gateway's CPU per statement: steadier than tps when the machine is shared.
+  local us
+  us=$(python3 -c "print(f'{($c1 - $c0) / $clk_tck * 1e6 / $txns:.1f}')")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$tps" "$us" >> "$stmt_results"
+  printf '  %-16s %-9s %-14s %10.0f tps %8.1f us cpu/stmt\n' "$1" "$2" "$3" "$tps" "$us"
 }
 echo
 echo "per statement: pgbench, 1 client, ${STMT_SECONDS}s per run, ${ROUNDS} rounds"
@@ -258,15 +264,21 @@ done
 python3 - "$stmt_results" <<'PY'
 import sys, collections, statistics
 tps = collections.defaultdict(list)
+cpu = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    name, mode, path, t = line.rstrip("\n").split("\t")
+    name, mode, path, t, us = line.rstrip("\n").split("\t")
     tps[(name, mode, path)].append(float(t))
+    cpu[(name, mode, path)].append(float(us))
 print()
-print(f"{'statement':<18}{'mode':<10}{'nomask tps':>12}{'mask tps':>12}{'mask/nomask':>13}")
+print(f"{'statement':<18}{'mode':<10}{'nomask tps':>12}{'mask tps':>12}{'mask/nomask':>13}"
+      f"{'nomask us':>11}{'mask us':>9}{'mask-nomask us':>16}")
 for name in ("no-masked-table", "masked-table", "computed-masked"):
     for mode in ("simple", "prepared"):
         n = statistics.median(tps[(name, mode, "sluice-nomask")])
         m = statistics.median(tps[(name, mode, "sluice-mask")])
-        print(f"{name:<18}{mode:<10}{n:>12.0f}{m:>12.0f}{m / n:>13.2f}")
+        cn = statistics.median(cpu[(name, mode, "sluice-nomask")])
+        cm = statistics.median(cpu[(name, mode, "sluice-mask")])
+        print(f"{name:<18}{mode:<10}{n:>12.0f}{m:>12.0f}{m / n:>13.2f}{cn:>11.1f}{cm:>9.1f}{cm - cn:>16.1f}")
+print("(us: the gateway's CPU per statement, median over rounds; 10 ms ticks over the run)")
 PY
 

@@ -38,6 +38,10 @@ pub const RULE_MASK_COMPUTED: &str = "mask_computed";
 /// A relation, as `(schema, name)`.
 pub type RelationName = (String, String);
 
+/// How long a relation just read is trusted even under a shorter (or zero) catalog TTL, so
+/// that the request it was read for can be traced.
+const JUST_READ: Duration = Duration::from_secs(1);
+
 /// What was read of one database's relations, and when: by schema, then by name.
 type Relations = HashMap<String, HashMap<String, (Instant, CatalogRelation)>>;
 
@@ -80,7 +84,8 @@ impl RelationCache {
     ) -> Option<CatalogRelation> {
         let all = self.by_database.read().unwrap_or_else(|p| p.into_inner());
         let (read_at, relation) = all.get(target)?.get(database)?.get(schema)?.get(name)?;
-        (read_at.elapsed() < ttl).then(|| relation.clone())
+        // What was just read serves the request it was read for, whatever the TTL.
+        (read_at.elapsed() < ttl.max(JUST_READ)).then(|| relation.clone())
     }
 }
 
