@@ -193,6 +193,17 @@ pub struct PredicateUse {
     pub comparison: Comparison,
 }
 
+/// A function called with values of stored columns as arguments.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FunctionUse {
+    /// The schema the call names, if it names one.
+    pub schema: Option<String>,
+    /// The function's name, lower case.
+    pub name: String,
+    /// The stored columns its arguments are computed from.
+    pub sources: BTreeSet<ColumnId>,
+}
+
 /// What a statement's lineage says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatementLineage {
@@ -204,6 +215,9 @@ pub struct StatementLineage {
     /// Its rows are COPY data (`COPY ... TO STDOUT`), not a result set.
     pub copy: bool,
     pub predicates: BTreeSet<PredicateUse>,
+    /// Functions it passes column values to (what a function does with them, a notification
+    /// or a setting, is outside the result; the caller decides which functions it trusts).
+    pub calls: BTreeSet<FunctionUse>,
     /// The stored relations it reads, with their columns: `(schema, table)`.
     pub relations: BTreeSet<(String, String)>,
     /// Something in it could not be traced.
@@ -478,6 +492,7 @@ struct Resolver<'c> {
 #[derive(Default)]
 struct Collected {
     predicates: BTreeSet<PredicateUse>,
+    calls: BTreeSet<FunctionUse>,
     relations: BTreeSet<(String, String)>,
     unresolved: bool,
 }
@@ -529,6 +544,7 @@ impl Resolver<'_> {
                 let query = tree.field("query");
                 let inner = Arc::new(self.statement(query));
                 c.predicates.extend(inner.predicates.iter().cloned());
+                c.calls.extend(inner.calls.iter().cloned());
                 c.relations.extend(inner.relations.iter().cloned());
                 c.unresolved |= inner.unresolved;
                 let name = tree.field("portalname").str().to_owned();
@@ -537,7 +553,11 @@ impl Resolver<'_> {
             }
             Some("PrepareStmt") => {
                 let inner = Arc::new(self.statement(tree.field("query")));
+                // Decided at PREPARE: an EXECUTE only fills in the parameters.
+                c.predicates.extend(inner.predicates.iter().cloned());
+                c.calls.extend(inner.calls.iter().cloned());
                 c.relations.extend(inner.relations.iter().cloned());
+                c.unresolved |= inner.unresolved;
                 let name = tree.field("name").str().to_owned();
                 out.defines = Some((Named::Prepared(name), inner));
             }
@@ -587,12 +607,14 @@ impl Resolver<'_> {
                 // EXPLAIN ANALYZE runs its query and reports row counts: its predicates count.
                 let inner = self.statement(tree.field("query"));
                 c.predicates.extend(inner.predicates);
+                c.calls.extend(inner.calls);
                 c.relations.extend(inner.relations);
                 c.unresolved |= inner.unresolved;
             }
             Some("CreateTableAsStmt") => {
                 let inner = self.statement(tree.field("query"));
                 c.predicates.extend(inner.predicates);
+                c.calls.extend(inner.calls);
                 c.relations.extend(inner.relations);
                 c.unresolved |= inner.unresolved;
             }
@@ -602,6 +624,7 @@ impl Resolver<'_> {
             }
         }
         out.predicates = c.predicates;
+        out.calls = c.calls;
         out.relations = c.relations;
         out.unresolved = c.unresolved
             || out.outputs.iter().flatten().any(|o| o.lineage.unresolved)
@@ -1163,6 +1186,7 @@ impl Resolver<'_> {
         c.relations.insert(relation.clone());
         c.relations.extend(inner.relations.iter().cloned());
         c.predicates.extend(inner.predicates.iter().cloned());
+        c.calls.extend(inner.calls.iter().cloned());
         let outputs = inner.outputs?;
         if inner.rest.is_some() || outputs.len() != columns.len() {
             return None;
@@ -1375,12 +1399,15 @@ impl Resolver<'_> {
         c: &mut Collected,
         within: Option<(Clause, Comparison)>,
     ) -> Lineage {
-        let func = v
-            .field("funcname")
-            .strings()
+        let qualified = v.field("funcname").strings();
+        let func = qualified
             .last()
             .map(|s| s.to_ascii_lowercase())
             .unwrap_or_default();
+        let schema = match qualified.as_slice() {
+            [.., schema, _] => Some((*schema).to_owned()),
+            _ => None,
+        };
         let parts: Vec<Lineage> = v
             .field("args")
             .items()
@@ -1392,6 +1419,13 @@ impl Resolver<'_> {
             [one] => one.clone(),
             many => Lineage::union(many),
         };
+        if !args.sources.is_empty() || !args.counted.is_empty() {
+            c.calls.insert(FunctionUse {
+                schema,
+                name: func.clone(),
+                sources: args.sources.union(&args.counted).cloned().collect(),
+            });
+        }
         // `ORDER BY` inside an aggregate orders its input: like a query's ORDER BY.
         for sort in v.field("agg_order").items() {
             self.predicate(sort.field("node"), scope, c, Clause::OrderBy);

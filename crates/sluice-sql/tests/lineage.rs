@@ -429,3 +429,30 @@ fn values_and_recursion_keep_every_source() {
         ])]
     );
 }
+
+#[test]
+fn calls_name_the_columns_their_arguments_carry() {
+    let l = &analysed("SELECT pg_notify('c', reverse(ssn)), count(*), app.f(id) FROM customers")[0];
+    let calls: Vec<(Option<&str>, &str, Vec<&str>)> = l
+        .calls
+        .iter()
+        .map(|c| {
+            (
+                c.schema.as_deref(),
+                c.name.as_str(),
+                c.sources.iter().map(|s| s.column.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (None, "pg_notify", vec!["ssn"]),
+            (None, "reverse", vec!["ssn"]),
+            (Some("app"), "f", vec!["id"]),
+        ]
+    );
+    // What a prepared statement compares is known when it is prepared.
+    let prepared = &analysed("PREPARE p AS SELECT 1 FROM customers WHERE ssn = $1")[0];
+    assert!(prepared.predicates.iter().any(|p| p.column.column == "ssn"));
+}

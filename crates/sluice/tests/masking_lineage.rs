@@ -209,6 +209,13 @@ const ATTEMPTS: &[(&[&str], Must)] = &[
     (&["BEGIN; DECLARE here CURSOR FOR SELECT reverse(ssn), upper(email) FROM customers; FETCH ALL FROM here; COMMIT"], Mask),
     (&["BEGIN", "DECLARE c CURSOR FOR SELECT 1", "FETCH ALL FROM c", "FETCH ALL FROM \"c\"", "COMMIT"], Mask),
     (&["SELECT * FROM customers, no_such_table"], Deny("mask_unknown_lineage")),
+    // Functions that send or keep a value outside the result.
+    (&["SELECT pg_notify('leak', reverse(ssn)) FROM customers"], Deny("mask_unknown_lineage")),
+    (&["SELECT pg_advisory_lock(hashtext(ssn)) FROM customers"], Deny("mask_unknown_lineage")),
+    (&["SELECT public.reverse(ssn) FROM customers"], Deny("mask_unknown_lineage")),
+    (&["SELECT set_config('my.x', reverse(ssn), false) FROM customers"], Refuse),
+    // A prepared statement's predicates are decided when it is prepared.
+    (&["PREPARE guess AS SELECT count(*) FROM customers WHERE ssn = $1"], Deny("mask_predicate_oracle")),
     // The planner's statistics hold column values under other names.
     (&["ANALYZE customers", "SELECT reverse(most_common_vals::text) FROM pg_stats WHERE tablename = 'customers'"], Deny("mask_unknown_lineage")),
     (&["SELECT histogram_bounds FROM pg_catalog.pg_stats"], Deny("mask_unknown_lineage")),

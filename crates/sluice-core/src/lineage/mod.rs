@@ -27,6 +27,8 @@ use sluice_sql::lineage::{
 use sluice_sql::{Lexing, SearchPath};
 
 use crate::masking::RULE_MASK_COPY;
+
+mod functions;
 use crate::sync::lock;
 
 /// Masking cannot establish where a statement's values come from, and it reads a table with
@@ -580,6 +582,27 @@ fn statement_plan(
         .map(|(schema, name)| format!("{schema}.{name}"))
         .collect();
     let touches_masked = !masked_tables.is_empty();
+    if let Some((call, column)) = lineage.calls.iter().find_map(|call| {
+        let masked = call
+            .sources
+            .iter()
+            .find(|c| rule_for(rules, &c.schema, &c.table, &c.column).is_some())?;
+        (!functions::trusted(call.schema.as_deref(), &call.name)).then_some((call, masked))
+    }) {
+        let name = match &call.schema {
+            Some(schema) => format!("{schema}.{}", call.name),
+            None => call.name.clone(),
+        };
+        return Err((
+            RULE_MASK_UNKNOWN_LINEAGE,
+            format!(
+                "{name}() is given {}.{}.{}, which is masked, and masking cannot follow what \
+                 that function does with it (only PostgreSQL's built-ins that compute a result \
+                 are trusted with masked values)",
+                column.schema, column.table, column.column
+            ),
+        ));
+    }
     let unresolved = lineage.unresolved || used.as_ref().is_some_and(|u| u.unresolved);
     if unresolved && touches_masked {
         return Err((
