@@ -209,6 +209,11 @@ const ATTEMPTS: &[(&[&str], Must)] = &[
     (&["BEGIN; DECLARE here CURSOR FOR SELECT reverse(ssn), upper(email) FROM customers; FETCH ALL FROM here; COMMIT"], Mask),
     (&["BEGIN", "DECLARE c CURSOR FOR SELECT 1", "FETCH ALL FROM c", "FETCH ALL FROM \"c\"", "COMMIT"], Mask),
     (&["SELECT * FROM customers, no_such_table"], Deny("mask_unknown_lineage")),
+    // Errors that would quote a computed value.
+    (&["SELECT reverse(ssn)::int FROM customers"], Refuse),
+    (&["SELECT ('x' || replace(ssn, '-', ''))::date FROM customers"], Refuse),
+    (&["SELECT reverse(card_number)::jsonb FROM customers"], Refuse),
+    (&["SELECT id FROM customers ORDER BY replace(ssn, '-', '')::numeric / 0"], Refuse),
     // Functions that send or keep a value outside the result.
     (&["SELECT pg_notify('leak', reverse(ssn)) FROM customers"], Deny("mask_unknown_lineage")),
     (&["SELECT pg_advisory_lock(hashtext(ssn)) FROM customers"], Deny("mask_unknown_lineage")),

@@ -299,13 +299,34 @@ pub(super) fn mask_report(
     out: &mut BytesMut,
 ) -> Result<bool, PgError> {
     let fields = be::all_fields(tag, body).map_err(bad)?;
+    // Names the report gives in fields of their own may stay where the message quotes them.
+    let names: Vec<String> = fields
+        .iter()
+        .filter(|(kind, _)| NAME_FIELDS.contains(kind))
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        .collect();
     let mut masked: Vec<Option<String>> = Vec::with_capacity(fields.len());
     for (kind, value) in &fields {
-        masked.push(if FIXED_FIELDS.contains(kind) {
-            None
-        } else {
-            plan.mask_content(&String::from_utf8_lossy(value), tally)
-        });
+        masked.push(
+            if FIXED_FIELDS.contains(kind) || NAME_FIELDS.contains(kind) && !plan.traced() {
+                None
+            } else {
+                let text = String::from_utf8_lossy(value);
+                let found = plan.mask_content(&text, tally);
+                // A request reading masked columns may fail on a value computed from one
+                // (`reverse(ssn)::int`), which no detector knows: the values PostgreSQL quotes
+                // in its messages are withheld.
+                match (plan.traced(), found) {
+                    (true, found) => {
+                        let base = found.unwrap_or_else(|| text.into_owned());
+                        withhold_quoted(&base, &names)
+                            .or(Some(base))
+                            .filter(|t| t.as_bytes() != *value)
+                    }
+                    (false, found) => found,
+                }
+            },
+        );
     }
     if masked.iter().all(Option::is_none) {
         return Ok(false);
@@ -317,6 +338,68 @@ pub(super) fn mask_report(
         .collect();
     encode::fields_message(out, tag, &rewritten);
     Ok(true)
+}
+
+/// Fields of a report that name schema objects, not values: schema, table, column, data
+/// type, constraint.
+const NAME_FIELDS: [u8; 5] = [b's', b't', b'c', b'd', b'n'];
+
+/// `text` with every value PostgreSQL quotes in a message replaced: spans in double quotes
+/// (`invalid input syntax for type integer: "9876-54-321"`) and key values (`Key (ssn)=(...)`),
+/// except quoted `names` (the report's own schema, table, column, type, constraint).
+/// `None` when there is none.
+fn withhold_quoted(text: &str, names: &[String]) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    loop {
+        let quote = rest.find('"');
+        let key = rest.find(")=(");
+        match (quote, key) {
+            (Some(q), k) if k.is_none_or(|k| q < k) => {
+                let Some(end) = rest[q + 1..].find('"') else {
+                    break;
+                };
+                let quoted = &rest[q + 1..q + 1 + end];
+                out.push_str(&rest[..=q]);
+                if names.iter().any(|n| n == quoted) {
+                    out.push_str(quoted);
+                } else {
+                    out.push_str(sluice_mask::REDACTED);
+                    changed = true;
+                }
+                out.push('"');
+                rest = &rest[q + 1 + end + 1..];
+            }
+            (_, Some(k)) => {
+                let start = k + 3;
+                // The value runs to the parenthesis that closes it.
+                let mut depth = 1usize;
+                let mut end = None;
+                for (i, ch) in rest[start..].char_indices() {
+                    match ch {
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = Some(start + i);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let end = end.unwrap_or(rest.len());
+                out.push_str(&rest[..start]);
+                out.push_str(sluice_mask::REDACTED);
+                rest = &rest[end..];
+                changed = true;
+            }
+            _ => break,
+        }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
 }
 
 /// Masks a NOTIFY's channel and payload (a channel name can be made from data too).
@@ -394,4 +477,37 @@ pub(super) fn mask_copy_data(
 
 fn bad(e: impl std::fmt::Display) -> PgError {
     PgError::UpstreamProtocol(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::withhold_quoted;
+
+    #[test]
+    fn quoted_values_and_key_values_are_withheld() {
+        let none: &[String] = &[];
+        assert_eq!(
+            withhold_quoted(
+                "invalid input syntax for type integer: \"9876-54-321\"",
+                none
+            )
+            .as_deref(),
+            Some("invalid input syntax for type integer: \"****\"")
+        );
+        assert_eq!(
+            withhold_quoted("Key (ssn)=(123-45-6789) already exists.", none).as_deref(),
+            Some("Key (ssn)=(****) already exists.")
+        );
+        assert_eq!(
+            withhold_quoted("Key (a, b)=(x (1), \"y\") exists; \"z\"", none).as_deref(),
+            Some("Key (a, b)=(****) exists; \"****\"")
+        );
+        assert_eq!(withhold_quoted("division by zero", none), None);
+        assert_eq!(withhold_quoted("unterminated \"quote", none), None);
+        let names = ["people_ssn_key".to_owned()];
+        assert_eq!(
+            withhold_quoted("violates unique constraint \"people_ssn_key\"", &names),
+            None
+        );
+    }
 }
