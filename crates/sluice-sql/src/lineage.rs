@@ -1399,6 +1399,14 @@ impl Resolver<'_> {
         c: &mut Collected,
         within: Option<(Clause, Comparison)>,
     ) -> Lineage {
+        // A function whose result picks rows by itself (`WHERE starts_with(ssn, '1')`,
+        // `WHERE texteq(ssn, '...')`) tests its arguments' values as a comparison would.
+        let within = within.map(|(clause, comparison)| match (clause, comparison) {
+            (Clause::Where | Clause::Join | Clause::Having | Clause::Filter, Comparison::Other) => {
+                (clause, Comparison::Equality)
+            }
+            kept => kept,
+        });
         let qualified = v.field("funcname").strings();
         let func = qualified
             .last()

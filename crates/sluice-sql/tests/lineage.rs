@@ -456,3 +456,22 @@ fn calls_name_the_columns_their_arguments_carry() {
     let prepared = &analysed("PREPARE p AS SELECT 1 FROM customers WHERE ssn = $1")[0];
     assert!(prepared.predicates.iter().any(|p| p.column.column == "ssn"));
 }
+
+#[test]
+fn a_function_that_picks_rows_by_itself_compares() {
+    let l =
+        &analysed("SELECT id FROM customers WHERE starts_with(ssn, '1') ORDER BY length(name)")[0];
+    let uses: Vec<(&str, Clause, Comparison)> = l
+        .predicates
+        .iter()
+        .map(|p| (p.column.column.as_str(), p.clause, p.comparison))
+        .collect();
+    assert!(
+        uses.contains(&("ssn", Clause::Where, Comparison::Equality)),
+        "{uses:?}"
+    );
+    assert!(
+        uses.contains(&("name", Clause::OrderBy, Comparison::Other)),
+        "{uses:?}"
+    );
+}
