@@ -42,7 +42,7 @@ pub mod policy;
 pub mod recording;
 pub mod secret;
 pub mod session;
-mod sync;
+pub mod sync;
 pub mod token;
 pub mod workers;
 

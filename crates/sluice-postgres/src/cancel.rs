@@ -58,12 +58,11 @@ pub struct CancelKey {
 
 impl Drop for CancelKey {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.registry.entries.lock() {
-            if let Some(keys) = map.get_mut(&self.pid) {
-                keys.retain(|e| e.secret != self.secret);
-                if keys.is_empty() {
-                    map.remove(&self.pid);
-                }
+        let mut map = sluice_core::sync::lock(&self.registry.entries);
+        if let Some(keys) = map.get_mut(&self.pid) {
+            keys.retain(|e| e.secret != self.secret);
+            if keys.is_empty() {
+                map.remove(&self.pid);
             }
         }
     }
@@ -79,10 +78,7 @@ impl CancelRegistry {
         backend_secret: &[u8],
         secret_len: usize,
     ) -> CancelKey {
-        let mut map = match self.entries.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut map = sluice_core::sync::lock(&self.entries);
         let keys = map.entry(backend_pid).or_default();
         let secret = loop {
             let candidate: Vec<u8> = (0..secret_len).map(|_| rand::random::<u8>()).collect();
@@ -114,7 +110,7 @@ impl CancelRegistry {
     /// probed.
     pub async fn cancel(&self, pid: i32, secret: &[u8]) {
         let found = {
-            let Ok(map) = self.entries.lock() else { return };
+            let map = sluice_core::sync::lock(&self.entries);
             map.get(&pid).into_iter().flatten().find_map(|e| {
                 let same: bool =
                     e.secret.len() == secret.len() && bool::from(e.secret.ct_eq(secret));

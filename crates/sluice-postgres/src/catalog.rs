@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 
+use sluice_core::sync::lock;
 use sluice_core::Session;
 use sluice_pgwire::backend as be;
 use sluice_pgwire::cstr::lossy;
@@ -99,13 +100,6 @@ impl CatalogCache {
 
 fn key(session: &Session) -> (String, String) {
     (session.target().name.clone(), session.database().to_owned())
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// A session's own connection for catalog reads, opened on first need.

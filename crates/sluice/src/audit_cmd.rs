@@ -301,14 +301,48 @@ fn describe(r: &AuditRecord) -> String {
         }
         other => serde_json::to_string(other).unwrap_or_default(),
     };
-    format!("{} {:>6} {what}", r.time, r.seq)
+    // Reasons and names may hold requester-written text too.
+    crate::admin_client::printable(&format!("{} {:>6} {what}", r.time, r.seq), false)
 }
 
+/// A statement or message on one line, at most 200 characters, its control characters shown
+/// as escapes (requesters write statements: a terminal escape must not rewrite the screen).
 fn one_line(text: &str) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 200 {
-        format!("{}…", flat.chars().take(200).collect::<String>())
-    } else {
-        flat
+    crate::admin_client::one_line(text, 200)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_lines_show_control_characters_instead_of_obeying_them() {
+        let record = AuditRecord {
+            seq: 7,
+            time: "2026-12-03T10:00:00.000000Z".into(),
+            prev: String::new(),
+            event: AuditEvent::Statement {
+                session: "s1".into(),
+                identity: "alice".into(),
+                client_addr: "127.0.0.1".into(),
+                target: "shop".into(),
+                database: "shop".into(),
+                statement: 1,
+                text: "SELECT 1 -- \u{1b}[2J\u{202e}cba".into(),
+                parameters: None,
+                decision: sluice_audit::Decision {
+                    verdict: "allow".into(),
+                    reason: None,
+                    rule: "r".into(),
+                    policy: "p".into(),
+                },
+            },
+        };
+        let line = describe(&record);
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\u{202e}'),
+            "{line}"
+        );
+        assert!(line.contains("\\u{1b}[2J\\u{202e}cba"), "{line}");
     }
 }

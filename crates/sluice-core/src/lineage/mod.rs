@@ -63,7 +63,7 @@ impl RelationCache {
         read: impl IntoIterator<Item = (RelationName, CatalogRelation)>,
     ) {
         let now = Instant::now();
-        let mut all = self.by_database.write().unwrap_or_else(|p| p.into_inner());
+        let mut all = crate::sync::write(&self.by_database);
         let relations = all
             .entry(target.to_owned())
             .or_default()
@@ -84,7 +84,7 @@ impl RelationCache {
         name: &str,
         ttl: Duration,
     ) -> Option<CatalogRelation> {
-        let all = self.by_database.read().unwrap_or_else(|p| p.into_inner());
+        let all = crate::sync::read(&self.by_database);
         let (read_at, relation) = all.get(target)?.get(database)?.get(schema)?.get(name)?;
         // What was just read serves the request it was read for, whatever the TTL.
         (read_at.elapsed() < ttl.max(JUST_READ)).then(|| relation.clone())

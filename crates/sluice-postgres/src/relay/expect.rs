@@ -97,10 +97,7 @@ impl ExpectQueue {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        match self.shared.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        sluice_core::sync::lock(&self.shared)
     }
 
     pub fn push(&self, expects: impl IntoIterator<Item = Expect>) {
