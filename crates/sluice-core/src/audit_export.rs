@@ -81,7 +81,10 @@ pub struct HttpSinkConfig {
     /// A file holding a bearer token (surrounding whitespace ignored).
     pub token_file: Option<PathBuf>,
     /// Per attempt: connecting, TLS, sending, and the answer's status.
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::config::duration"
+    )]
     pub timeout: Duration,
     #[serde(default = "default_batch")]
     pub batch_size: usize,
@@ -102,7 +105,10 @@ pub struct SyslogSinkConfig {
     /// The HOSTNAME field; defaults to the machine's host name.
     pub hostname: Option<String>,
     /// Per attempt: connecting and sending a batch.
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::config::duration"
+    )]
     pub timeout: Duration,
     #[serde(default = "default_batch")]
     pub batch_size: usize,
@@ -138,11 +144,6 @@ fn default_timeout() -> Duration {
 
 fn default_facility() -> String {
     "local0".into()
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
 impl AuditSinkConfig {

@@ -93,7 +93,10 @@ pub struct WebhookConfig {
     #[serde(default)]
     pub events: Vec<String>,
     /// Per-attempt timeout, humantime string like "5s" (default 5s).
-    #[serde(default = "default_timeout", with = "humantime_duration")]
+    #[serde(
+        default = "default_timeout",
+        deserialize_with = "crate::config::duration"
+    )]
     pub timeout: Duration,
     /// Attempts per event including the first (default 5).
     #[serde(default = "default_max_attempts")]
@@ -106,17 +109,6 @@ fn default_timeout() -> Duration {
 
 fn default_max_attempts() -> u32 {
     5
-}
-
-/// `serde(with)` target: durations are written the way people say them ("5s", "250ms").
-mod humantime_duration {
-    use serde::Deserialize;
-    use std::time::Duration;
-
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(serde::de::Error::custom)
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize, PartialEq, Eq)]
