@@ -1268,7 +1268,10 @@ mod tests {
     }
 
     fn config_with(data_dir: &Path, sinks: &str) -> Config {
-        let text = format!("[gateway]\ndata_dir = \"{}\"\n{sinks}", data_dir.display());
+        let text = format!(
+            "[gateway]\ndata_dir = \"{}\"\n[policy]\nbuiltin = \"allow-all\"\n{sinks}",
+            data_dir.display()
+        );
         Config::parse(&text).unwrap()
     }
 

@@ -195,8 +195,12 @@ impl Default for LogConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
-    /// Directory of `.rego` files. Unset: the builtin policy allows and audits everything.
+    /// Directory of `.rego` files. Required unless `builtin` says explicitly that the gateway
+    /// runs without a policy.
     pub dir: Option<PathBuf>,
+    /// `"allow-all"`: no policy; every request is allowed and audited (an audit-only
+    /// deployment). Never implied: without `dir` or this, the gateway does not start.
+    pub builtin: Option<BuiltinPolicyName>,
     /// IANA time zone for `input.time` (weekday and hour rules).
     pub timezone: String,
     /// An evaluation that takes longer is a denial.
@@ -214,6 +218,7 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             dir: None,
+            builtin: None,
             timezone: "UTC".into(),
             eval_timeout: Duration::from_millis(50),
             watch: true,
@@ -221,6 +226,14 @@ impl Default for PolicyConfig {
             cache_entries: 10_000,
         }
     }
+}
+
+/// The policies the gateway has without a policy directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum BuiltinPolicyName {
+    /// Allows and audits every request.
+    #[serde(rename = "allow-all")]
+    AllowAll,
 }
 
 /// How masking rules from policy decisions are carried out (docs/masking.md).
@@ -502,6 +515,21 @@ impl Config {
 
     fn validate(&self) -> Result<(), CoreError> {
         let err = |m: String| Err(CoreError::Config(m));
+        // Undefined policy is deny: no policy at all is never a default.
+        match (&self.policy.dir, self.policy.builtin) {
+            (None, None) => {
+                return err(
+                    "no policy: set [policy] dir to the directory of the Rego policy \
+                     (examples/policies is a start), or [policy] builtin = \"allow-all\" to run \
+                     audit-only, allowing and auditing every request"
+                        .to_owned(),
+                )
+            }
+            (Some(_), Some(_)) => {
+                return err("[policy] has both dir and builtin: choose one".to_owned())
+            }
+            _ => {}
+        }
         let mut seen = std::collections::HashSet::new();
         for i in &self.identities {
             if i.name.is_empty() || !seen.insert(i.name.as_str()) {
@@ -628,6 +656,9 @@ mod tests {
         data_dir = "/tmp/x"
         handshake_timeout = "5s"
 
+        [policy]
+        builtin = "allow-all"
+
         [[identities]]
         name = "alice"
         kind = "human"
@@ -645,6 +676,24 @@ mod tests {
         tls = "disable"
         tags = { environment = "production" }
     "#;
+
+    #[test]
+    fn no_policy_is_never_a_default() {
+        let none = EXAMPLE.replace("[policy]\n        builtin = \"allow-all\"", "");
+        let err = Config::parse(&none).unwrap_err().to_string();
+        assert!(err.contains("no policy: set [policy] dir"), "{err}");
+        assert!(err.contains("builtin = \"allow-all\""), "{err}");
+        let both = EXAMPLE.replace(
+            "builtin = \"allow-all\"",
+            "builtin = \"allow-all\"\ndir = \"p\"",
+        );
+        assert!(Config::parse(&both)
+            .unwrap_err()
+            .to_string()
+            .contains("both dir and builtin"));
+        let typo = EXAMPLE.replace("\"allow-all\"", "\"allow\"");
+        assert!(Config::parse(&typo).is_err());
+    }
 
     #[test]
     fn parses_the_example() {

@@ -112,10 +112,9 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         .record(&loaded.loaded_event("start", None))
         .await
         .context("auditing the policy in force")?;
-    if loaded.dir.is_none() {
-        tracing::warn!(
-            "no [policy] dir configured: the builtin policy allows and audits every statement"
-        );
+    if let Some(warning) = &loaded.warning {
+        tracing::warn!("{warning}");
+        eprintln!("sluice: {warning}");
     }
     let pg_listen = config.postgres.listen;
     let mut config = config;

@@ -38,6 +38,10 @@ impl Setup {
             1,
         );
         assert_ne!(text, base);
+        let mut text = text;
+        if !text.contains("\n[policy]") {
+            text.push_str("\n[policy]\nbuiltin = \"allow-all\"\n");
+        }
         let config = dir.path().join("sluice.toml");
         std::fs::write(&config, text).unwrap();
         Setup { dir, config, port }

@@ -130,6 +130,10 @@ impl PolicyInfo {
     }
 }
 
+/// What `/policy`, `sluice policy status` and the start-up log say when no policy is enforced.
+pub const AUDIT_ONLY: &str = "AUDIT-ONLY: [policy] builtin = \"allow-all\": no policy is \
+    enforced; every request is allowed and audited";
+
 /// What is enforced, as `sluice policy status` and the admin API show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyInfo {
@@ -143,6 +147,9 @@ pub struct PolicyInfo {
     pub tests_passed: usize,
     /// RFC 3339, UTC.
     pub loaded_at: String,
+    /// Set when no policy is enforced (`[policy] builtin = "allow-all"`), saying so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -173,6 +180,7 @@ impl ActivePolicy {
                 files: Vec::new(),
                 tests_passed: 0,
                 loaded_at: now_rfc3339(),
+                warning: Some(AUDIT_ONLY.to_owned()),
             },
             policy: Arc::new(policy),
             cache: None,
@@ -200,6 +208,7 @@ impl ActivePolicy {
                     .collect(),
                 tests_passed: tests.passed.len(),
                 loaded_at: now_rfc3339(),
+                warning: None,
             },
             uses_parameters: policy.uses_parameters(),
             policy: Arc::new(policy),

@@ -168,7 +168,12 @@ impl Harness {
             .unwrap();
         let password_file = dir.path().join("target-password");
         std::fs::write(&password_file, TARGET_PASSWORD).unwrap();
-        let text = make(base_config(&dir.path().join("data"), &password_file, ""));
+        let mut text = make(base_config(&dir.path().join("data"), &password_file, ""));
+        // Tests that bring no policy of their own test everything else with none enforced,
+        // which must be said explicitly.
+        if !text.contains("\n[policy]") {
+            text.push_str("\n[policy]\nbuiltin = \"allow-all\"\n");
+        }
         let config_path = dir.path().join("sluice.toml");
         std::fs::write(&config_path, &text).unwrap();
         let config = Config::load(&config_path).unwrap();
