@@ -96,6 +96,9 @@ struct Enforced {
     files: Vec<PolicyFile>,
     tests_passed: usize,
     loaded_at: String,
+    /// Present when no policy is enforced (audit-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
 }
 
 async fn status(
@@ -125,6 +128,9 @@ async fn status(
     if !json {
         println!("enforced: {}", enforced.version);
         println!("loaded:   {}", enforced.loaded_at);
+        if let Some(warning) = &enforced.warning {
+            println!("WARNING:  {warning}");
+        }
         if let Some(dir) = &enforced.dir {
             println!(
                 "from:     {dir} ({} files, {} tests passed)",
