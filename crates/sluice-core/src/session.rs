@@ -600,21 +600,17 @@ impl Session {
         request: &TraceRequest<'_>,
         decision: &Decision,
     ) -> Traced {
-        let unchanged = || Traced::Done {
-            decision: None,
-            results: None,
-        };
         // The common case, first: nothing to trace.
         if decision.mask.as_ref().is_none_or(|m| m.columns.is_empty()) {
-            return unchanged();
+            return Traced::unchanged();
         }
         let Ok(statements) = &request.verdicted.analysis else {
-            return unchanged();
+            return Traced::unchanged();
         };
         let i = &self.inner;
-        let policy = i.gateway.policy().current();
         // Bound values the policy reads make the outcome the execution's own.
-        let reads_values = request.parameters.is_some() && policy.uses_parameters;
+        let reads_values =
+            request.parameters.is_some() && i.gateway.policy().current().uses_parameters;
         let masking = i.gateway.masking();
         let lineage_request = lineage::Request {
             text: request.text,
@@ -632,7 +628,10 @@ impl Session {
             &lineage_request,
             decision,
             (!reads_values).then_some(&request.verdicted.traced),
-            |decided| policy.decide_statements(subject, tick, decided, request.parameters),
+            |decided| {
+                let policy = i.gateway.policy().current();
+                policy.decide_statements(subject, tick, decided, request.parameters)
+            },
         )
     }
 

@@ -117,20 +117,9 @@ impl CatalogReader {
         cache: &CatalogCache,
         oids: &[u32],
     ) -> Result<(), PgError> {
-        let read = tokio::time::timeout(LOOKUP_TIMEOUT, self.query(session, oids))
-            .await
-            .unwrap_or_else(|_| Err(catalog_error("the catalog query timed out")));
-        match read {
-            Ok(read) => {
-                cache.store(session, read);
-                Ok(())
-            }
-            Err(e) => {
-                // The connection's state is unknown after a failure: start afresh next time.
-                self.connection = None;
-                Err(e)
-            }
-        }
+        let read = self.query(session, oids).await?;
+        cache.store(session, read);
+        Ok(())
     }
 
     async fn query(
@@ -204,10 +193,7 @@ impl CatalogReader {
                ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY 1, 2, a.attnum"
         );
-        let rows = tokio::time::timeout(LOOKUP_TIMEOUT, self.rows(session, &sql))
-            .await
-            .unwrap_or_else(|_| Err(catalog_error("the catalog query timed out")));
-        let rows = rows.inspect_err(|_| self.connection = None)?;
+        let rows = self.rows(session, &sql).await?;
         // By name: the relation's kind, its definition, its columns.
         type Found = (String, Option<String>, Vec<String>);
         let mut found: HashMap<(String, String), Found> = HashMap::new();
@@ -250,10 +236,7 @@ impl CatalogReader {
             "SELECT n.nspname, p.proname FROM pg_catalog.pg_proc p \
              JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = {oid}"
         );
-        let rows = tokio::time::timeout(LOOKUP_TIMEOUT, self.rows(session, &sql))
-            .await
-            .unwrap_or_else(|_| Err(catalog_error("the catalog query timed out")));
-        let rows = rows.inspect_err(|_| self.connection = None)?;
+        let rows = self.rows(session, &sql).await?;
         Ok(rows.into_iter().find_map(|row| match row {
             [Some(schema), Some(name)] => Some((schema, name)),
             _ => None,
@@ -261,8 +244,20 @@ impl CatalogReader {
     }
 
     /// Runs `sql` on the catalog connection (opened on first use) and returns its rows of
-    /// `N` text values. An error from the target is an error.
+    /// `N` text values, within [`LOOKUP_TIMEOUT`]. Any failure is an error, after which the
+    /// connection, in an unknown state, is dropped and opened afresh next time.
     async fn rows<const N: usize>(
+        &mut self,
+        session: &Session,
+        sql: &str,
+    ) -> Result<Vec<[Option<String>; N]>, PgError> {
+        let rows = tokio::time::timeout(LOOKUP_TIMEOUT, self.exchange(session, sql))
+            .await
+            .unwrap_or_else(|_| Err(catalog_error("the catalog query timed out")));
+        rows.inspect_err(|_| self.connection = None)
+    }
+
+    async fn exchange<const N: usize>(
         &mut self,
         session: &Session,
         sql: &str,

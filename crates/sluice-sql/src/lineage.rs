@@ -502,6 +502,15 @@ impl Collected {
         self.unresolved |= l.unresolved;
     }
 
+    /// What a statement inside this one (a cursor's, a prepared statement's, EXPLAIN's
+    /// query) compares, calls and reads.
+    fn include(&mut self, inner: &StatementLineage) {
+        self.predicates.extend(inner.predicates.iter().cloned());
+        self.calls.extend(inner.calls.iter().cloned());
+        self.relations.extend(inner.relations.iter().cloned());
+        self.unresolved |= inner.unresolved;
+    }
+
     fn predicate(&mut self, l: &Lineage, clause: Clause, comparison: Comparison) {
         self.unresolved |= l.unresolved;
         for column in &l.sources {
@@ -543,10 +552,7 @@ impl Resolver<'_> {
             Some("DeclareCursorStmt") => {
                 let query = tree.field("query");
                 let inner = Arc::new(self.statement(query));
-                c.predicates.extend(inner.predicates.iter().cloned());
-                c.calls.extend(inner.calls.iter().cloned());
-                c.relations.extend(inner.relations.iter().cloned());
-                c.unresolved |= inner.unresolved;
+                c.include(&inner);
                 let name = tree.field("portalname").str().to_owned();
                 out.defines = Some((Named::Cursor(name), inner));
                 out.hold = tree.field("options").int() & CURSOR_OPT_HOLD != 0;
@@ -554,10 +560,7 @@ impl Resolver<'_> {
             Some("PrepareStmt") => {
                 let inner = Arc::new(self.statement(tree.field("query")));
                 // Decided at PREPARE: an EXECUTE only fills in the parameters.
-                c.predicates.extend(inner.predicates.iter().cloned());
-                c.calls.extend(inner.calls.iter().cloned());
-                c.relations.extend(inner.relations.iter().cloned());
-                c.unresolved |= inner.unresolved;
+                c.include(&inner);
                 let name = tree.field("name").str().to_owned();
                 out.defines = Some((Named::Prepared(name), inner));
             }
@@ -603,20 +606,9 @@ impl Resolver<'_> {
                 out.rest = r.rest;
                 out.copy = true;
             }
-            Some("ExplainStmt") => {
-                // EXPLAIN ANALYZE runs its query and reports row counts: its predicates count.
-                let inner = self.statement(tree.field("query"));
-                c.predicates.extend(inner.predicates);
-                c.calls.extend(inner.calls);
-                c.relations.extend(inner.relations);
-                c.unresolved |= inner.unresolved;
-            }
-            Some("CreateTableAsStmt") => {
-                let inner = self.statement(tree.field("query"));
-                c.predicates.extend(inner.predicates);
-                c.calls.extend(inner.calls);
-                c.relations.extend(inner.relations);
-                c.unresolved |= inner.unresolved;
+            // EXPLAIN ANALYZE runs its query and reports row counts: its predicates count.
+            Some("ExplainStmt" | "CreateTableAsStmt") => {
+                c.include(&self.statement(tree.field("query")));
             }
             _ => {
                 // Anything else: its nested queries' predicates and relations still count.

@@ -184,7 +184,7 @@ pub(crate) enum Traced {
 }
 
 impl Traced {
-    fn unchanged() -> Traced {
+    pub(crate) fn unchanged() -> Traced {
         Traced::Done {
             decision: None,
             results: None,
@@ -485,9 +485,7 @@ fn needs_lineage(
             match catalog.relation(schema, name) {
                 None => needed.push((schema.to_owned(), name.to_owned())),
                 Some(CatalogRelation::Table(columns)) => {
-                    needs |= columns
-                        .iter()
-                        .any(|c| rule_for(rules, schema, name, c).is_some());
+                    needs |= has_masked_column(rules, schema, name, &columns);
                 }
                 Some(CatalogRelation::View { .. }) => needs = true,
                 Some(CatalogRelation::Missing) => {}
@@ -574,9 +572,9 @@ fn statement_plan(
         .iter()
         .chain(used.iter().flat_map(|u| u.relations.iter()))
         .filter(|(schema, name)| match catalog.relation(schema, name) {
-            Some(CatalogRelation::Table(columns)) => columns
-                .iter()
-                .any(|c| rule_for(rules, schema, name, c).is_some()),
+            Some(CatalogRelation::Table(columns)) => {
+                has_masked_column(rules, schema, name, &columns)
+            }
             _ => false,
         })
         .map(|(schema, name)| format!("{schema}.{name}"))
@@ -667,6 +665,13 @@ fn statement_plan(
         predicates,
         touches_masked,
     })
+}
+
+/// Whether a rule masks any of the table's columns.
+fn has_masked_column(rules: &MaskRules, schema: &str, table: &str, columns: &[String]) -> bool {
+    columns
+        .iter()
+        .any(|c| rule_for(rules, schema, table, c).is_some())
 }
 
 /// The first column rule masking a stored column.

@@ -307,26 +307,20 @@ pub(super) fn mask_report(
         .collect();
     let mut masked: Vec<Option<String>> = Vec::with_capacity(fields.len());
     for (kind, value) in &fields {
-        masked.push(
-            if FIXED_FIELDS.contains(kind) || NAME_FIELDS.contains(kind) && !plan.traced() {
-                None
-            } else {
-                let text = String::from_utf8_lossy(value);
-                let found = plan.mask_content(&text, tally);
-                // A request reading masked columns may fail on a value computed from one
-                // (`reverse(ssn)::int`), which no detector knows: the values PostgreSQL quotes
-                // in its messages are withheld.
-                match (plan.traced(), found) {
-                    (true, found) => {
-                        let base = found.unwrap_or_else(|| text.into_owned());
-                        withhold_quoted(&base, &names)
-                            .or(Some(base))
-                            .filter(|t| t.as_bytes() != *value)
-                    }
-                    (false, found) => found,
-                }
-            },
-        );
+        if FIXED_FIELDS.contains(kind) {
+            masked.push(None);
+            continue;
+        }
+        let text = String::from_utf8_lossy(value);
+        let found = plan.mask_content(&text, tally);
+        // A request reading masked columns may fail on a value computed from one
+        // (`reverse(ssn)::int`), which no detector knows: the values PostgreSQL quotes in its
+        // messages are withheld. Fields that name schema objects are left as they are.
+        masked.push(if plan.traced() && !NAME_FIELDS.contains(kind) {
+            withhold_quoted(found.as_deref().unwrap_or(&text), &names).or(found)
+        } else {
+            found
+        });
     }
     if masked.iter().all(Option::is_none) {
         return Ok(false);
