@@ -312,7 +312,10 @@ pub(crate) fn trace(
             DECLARES.contains(&c) || ENDS.contains(&c) || OPAQUE.contains(&c)
         })
     });
-    if let Some(m) = memo.and_then(|m| m.0.load_full()).filter(|m| {
+    // A guard, not a clone: every session deciding the shape reads the memo, and a clone
+    // would make them all write one reference count.
+    let kept = memo.map(|m| m.0.load());
+    if let Some(m) = kept.as_ref().and_then(|g| g.as_deref()).filter(|m| {
         Arc::ptr_eq(&m.rules, rules)
             && m.bucket.is_none_or(|b| b == request.bucket)
             && (Arc::ptr_eq(&m.subject, request.subject) || m.subject == *request.subject)
@@ -323,6 +326,7 @@ pub(crate) fn trace(
             results: m.results.clone(),
         };
     }
+    drop(kept);
     let traced = trace_anew(cache, session, request, decision, rules, redecide);
     if let (Some(memo), Traced::Done { decision, results }) = (memo, &traced) {
         memo.0.store(Some(Arc::new(Memo {
