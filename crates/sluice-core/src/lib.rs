@@ -38,7 +38,9 @@ pub mod lineage;
 pub mod masking;
 pub mod metrics;
 pub mod notify;
+mod permit;
 pub mod policy;
+mod proof;
 pub mod recording;
 pub mod secret;
 pub mod session;
@@ -51,7 +53,6 @@ pub use error::{CoreError, RefusalKind};
 pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};
 pub use gateway::{Rejection, RejectionKind};
 pub use masking::{ColumnSource, MaskPlan, MaskTally};
-pub use session::{
-    Admission, AuditBatch, Denial, DenialKind, Outcome, Preparation, Prepared, Sealed, Session,
-    StatementPermit, Traffic,
-};
+pub use permit::{Outcome, StatementPermit, Status};
+pub use proof::{AuditBatch, Sealed, UpstreamWriter};
+pub use session::{Admission, Denial, DenialKind, Preparation, Prepared, Session, Traffic};

@@ -5,9 +5,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use sluice_audit::{AuditEvent, Ticket};
+use sluice_audit::AuditEvent;
 use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
 use sluice_sql::{Lexing, SearchPath};
+use tokio::io::AsyncWrite;
 
 use crate::approvals::{HeldStatement, Refusal};
 use crate::clock::Tick;
@@ -15,7 +16,9 @@ use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::lineage::{self, RelationName, ResultPlan, SessionLineage, Traced};
 use crate::masking::{self, MaskPlan, MaskTally};
+use crate::permit::{Outcome, StatementPermit, Status};
 use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_LEXING, RULE_PARSE};
+use crate::proof::{AuditBatch, Sealed, UpstreamWriter};
 use crate::recording::SessionRecording;
 use crate::secret::Secret;
 use crate::CoreError;
@@ -45,94 +48,6 @@ struct SessionInner {
     recording: Option<SessionRecording>,
     /// Cursors and prepared statements declared by SQL, for masking by lineage.
     lineage: SessionLineage,
-}
-
-/// The audit records of one batch of requests, appended but not yet durable.
-#[derive(Default)]
-pub struct AuditBatch {
-    tickets: Vec<Ticket>,
-}
-
-impl AuditBatch {
-    pub fn is_empty(&self) -> bool {
-        self.tickets.is_empty()
-    }
-}
-
-/// Proof that every audit record appended so far is durable; required to forward bytes upstream.
-#[derive(Debug)]
-pub struct Sealed(());
-
-/// An allowed statement whose record is in the batch. It travels with the request until the
-/// response arrives and is consumed by [`Session::finish`].
-#[derive(Debug)]
-pub struct StatementPermit {
-    statement: u64,
-    started: Instant,
-    mask: Option<MaskPlan>,
-    tally: MaskTally,
-    /// Results (RowDescriptions) of the request masked so far, to match each to its lineage.
-    results_seen: usize,
-    /// The session settings the request changes or may change (see
-    /// [`StatementPermit::changed_settings`]); `None` for the many that change none.
-    settings: Option<Arc<[String]>>,
-}
-
-impl StatementPermit {
-    /// The statement's number in its session, as its audit records and recording name it.
-    pub fn number(&self) -> u64 {
-        self.statement
-    }
-
-    /// Time since the statement was admitted, for its recording.
-    pub fn elapsed_us(&self) -> u64 {
-        self.started.elapsed().as_micros() as u64
-    }
-
-    /// The masking the statement's results need; `None`: relay them as they are.
-    pub fn mask(&self) -> Option<&MaskPlan> {
-        self.mask.as_ref()
-    }
-
-    /// How many results of the request the relay has begun to mask: the next one's index.
-    pub fn results_seen(&self) -> usize {
-        self.results_seen
-    }
-
-    /// The relay begins to mask the next result of the request.
-    pub fn saw_result(&mut self) {
-        self.results_seen += 1;
-    }
-
-    /// Where the relay counts what it masked, for the result record.
-    pub fn tally(&mut self) -> &mut MaskTally {
-        &mut self.tally
-    }
-
-    /// The session settings the request changes (`SET`/`RESET`; `all` for `RESET ALL` and
-    /// `DISCARD ALL`) or may change (`set_config`, for a call of that function, whose setting
-    /// the analysis does not read): the protocol follows those that change how it reads the
-    /// requests after it.
-    pub fn changed_settings(&self) -> &[String] {
-        self.settings.as_deref().unwrap_or_default()
-    }
-
-    /// The same permit, naming the settings `statements` change.
-    pub(crate) fn changing(mut self, statements: Option<&[sluice_decision::SqlStatement]>) -> Self {
-        let mut names: Vec<String> = Vec::new();
-        for s in statements.unwrap_or_default() {
-            if let Some(change) = &s.session_change {
-                names.push(change.setting.clone());
-            }
-            if s.functions.iter().any(|f| f == "set_config") {
-                names.push("set_config".to_owned());
-            }
-        }
-        if !names.is_empty() {
-            self.settings = Some(names.into());
-        }
-        self
-    }
 }
 
 #[derive(Debug)]
@@ -264,28 +179,6 @@ impl std::fmt::Debug for Prepared {
 pub enum Preparation {
     Allowed(Arc<Prepared>),
     Denied(Denial),
-}
-
-/// How a statement ended, as the target reported it.
-#[derive(Debug)]
-pub enum Outcome {
-    Ok {
-        command_tag: String,
-        rows: Option<u64>,
-    },
-    Error {
-        sqlstate: String,
-        message: String,
-    },
-    /// Forwarded but never run, e.g. skipped after an earlier error in the same pipeline, or
-    /// the session ended first.
-    /// Forwarded, but the session ended before its result arrived: it may have run.
-    Interrupted {
-        reason: String,
-    },
-    NotExecuted {
-        reason: String,
-    },
 }
 
 /// Bytes each way, counted by the protocol's relay.
@@ -836,8 +729,9 @@ impl Session {
             return Ok(Admission::Allowed(permit));
         };
         i.gateway.metrics().statements_denied.inc();
+        let mut permit = permit;
         let result = self.result_event(
-            permit,
+            &mut permit,
             sluice_audit::Outcome::Denied {
                 reason: denial.reason.clone(),
             },
@@ -857,10 +751,9 @@ impl Session {
         decision: &Decision,
         results: Option<Arc<ResultPlan>>,
     ) -> StatementPermit {
-        StatementPermit {
-            mask: self.mask_plan(decision, results),
-            ..self.unmasked_permit(statement)
-        }
+        let mut permit = self.unmasked_permit(statement);
+        permit.mask = self.mask_plan(decision, results);
+        permit
     }
 
     /// A permit whose results are relayed as they are.
@@ -872,6 +765,7 @@ impl Session {
             tally: MaskTally::default(),
             results_seen: 0,
             settings: None,
+            unfinished: Some(self.clone()),
         }
     }
 
@@ -908,7 +802,8 @@ impl Session {
                 reason: reason.clone(),
             },
         };
-        let result = self.result_event(permit, outcome, None, None);
+        let mut permit = permit;
+        let result = self.result_event(&mut permit, outcome, None, None);
         batch
             .tickets
             .push(self.audited(self.inner.gateway.audit().append(&result))?);
@@ -916,10 +811,14 @@ impl Session {
     }
 
     /// Waits until every record in `batch` is durable (per the configured durability) and
-    /// returns the proof that forwarding may proceed. An empty batch seals at once.
+    /// returns the proof that forwarding may proceed. An empty batch seals at once; its seal
+    /// forwards bytes only if they are accounted for otherwise
+    /// ([`AuditBatch::carries_no_request`]).
     pub async fn seal(&self, batch: &mut AuditBatch) -> Result<Sealed, CoreError> {
-        if batch.tickets.is_empty() {
-            return Ok(Sealed(()));
+        let accounted = batch.take_accounted();
+        let records = batch.tickets.len();
+        if records == 0 {
+            return Ok(Sealed::new(self.key(), 0, accounted));
         }
         let started = Instant::now();
         // Sessions on a worker run one at a time, so without this the first to commit always
@@ -941,46 +840,82 @@ impl Session {
             .metrics()
             .audit_commit_latency
             .observe_us(started.elapsed().as_micros() as u64);
-        Ok(Sealed(()))
+        Ok(Sealed::new(self.key(), records, accounted))
+    }
+
+    /// The only writer towards the target a protocol gets for relaying: it writes for a
+    /// [`Sealed`] of this session and nothing else.
+    pub fn upstream_writer<W: AsyncWrite + Unpin>(&self, writer: W) -> UpstreamWriter<W> {
+        UpstreamWriter::new(writer, self.key())
+    }
+
+    /// Tells this session's seals from another's.
+    fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
     }
 
     /// Audits how an allowed statement ended. The record rides along with the next commit; the
     /// statement's own record is already durable, so a crash can lose only the outcome.
-    pub fn finish(&self, permit: StatementPermit, outcome: Outcome) {
+    pub fn finish(&self, mut permit: StatementPermit, outcome: Outcome) {
         let metrics = self.inner.gateway.metrics();
-        let (outcome, tag, rows) = match outcome {
-            Outcome::Ok { command_tag, rows } => {
-                (sluice_audit::Outcome::Ok, Some(command_tag), rows)
-            }
-            Outcome::Error { sqlstate, message } => {
+        let Outcome {
+            status,
+            code,
+            message,
+            count,
+        } = outcome;
+        let (outcome, tag, rows) = match status {
+            Status::Ok => (sluice_audit::Outcome::Ok, Some(message), count),
+            Status::Error => {
                 metrics.statement_errors.inc();
+                let sqlstate = code.unwrap_or_default();
                 (
                     sluice_audit::Outcome::Error { sqlstate, message },
                     None,
                     None,
                 )
             }
-            Outcome::Interrupted { reason } => {
-                (sluice_audit::Outcome::Interrupted { reason }, None, None)
-            }
-            Outcome::NotExecuted { reason } => {
-                (sluice_audit::Outcome::NotExecuted { reason }, None, None)
-            }
+            Status::Interrupted => (
+                sluice_audit::Outcome::Interrupted { reason: message },
+                None,
+                None,
+            ),
+            Status::NotExecuted => (
+                sluice_audit::Outcome::NotExecuted { reason: message },
+                None,
+                None,
+            ),
         };
-        let event = self.result_event(permit, outcome, tag, rows);
-        if let Err(e) = self.inner.gateway.audit().append(&event) {
-            metrics.audit_failures.inc();
+        let event = self.result_event(&mut permit, outcome, tag, rows);
+        self.append_result(&event);
+    }
+
+    /// Audits a permit dropped without a finish: the request may have reached the target.
+    pub(crate) fn finish_dropped(&self, permit: &mut StatementPermit) {
+        let outcome = sluice_audit::Outcome::Interrupted {
+            reason: "the session stopped relaying the statement before its outcome was known"
+                .to_owned(),
+        };
+        let event = self.result_event(permit, outcome, None, None);
+        self.append_result(&event);
+    }
+
+    fn append_result(&self, event: &AuditEvent) {
+        if let Err(e) = self.inner.gateway.audit().append(event) {
+            self.inner.gateway.metrics().audit_failures.inc();
             tracing::error!(error = %e, "could not audit a statement result");
         }
     }
 
+    /// The record of how a permit's request ended; the permit needs no other.
     fn result_event(
         &self,
-        permit: StatementPermit,
+        permit: &mut StatementPermit,
         outcome: sluice_audit::Outcome,
         command_tag: Option<String>,
         rows: Option<u64>,
     ) -> AuditEvent {
+        permit.unfinished = None;
         let i = &self.inner;
         let masked = permit.mask.as_ref().map(|plan| {
             let masked = permit.tally.to_audit(plan);

@@ -19,7 +19,8 @@ use super::{
 use crate::gateway::Gateway;
 use crate::masking::MaskTally;
 use crate::policy::Verdicted;
-use crate::session::{Admission, AuditBatch, Denial, DenialKind, Session};
+use crate::proof::AuditBatch;
+use crate::session::{Admission, Denial, DenialKind, Session};
 use crate::CoreError;
 
 /// How often a held session re-reads its review, for decisions made through another gateway
@@ -203,6 +204,7 @@ impl Session {
                 let permit = self
                     .permit(held.statement, &held.decision, held.results.clone())
                     .changing(statements);
+                batch.audited_before();
                 return Ok(Admission::Allowed(permit));
             }
             DENIED => {

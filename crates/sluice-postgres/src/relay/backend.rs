@@ -667,19 +667,15 @@ impl<'s> BackendHalf<'s> {
                     Some(Expect::SimpleQuery(_)) => {
                         self.simple.completed(lossy(tag).into_owned(), rows)
                     }
-                    Some(Expect::Execute(_)) => self.finish_execute(Outcome::Ok {
-                        command_tag: lossy(tag).into_owned(),
-                        rows,
-                    }),
+                    Some(Expect::Execute(_)) => {
+                        self.finish_execute(Outcome::ok(lossy(tag).into_owned(), rows))
+                    }
                     _ => {}
                 }
             }
             be::EMPTY_QUERY_RESPONSE => match self.expected.front() {
                 Some(Expect::SimpleQuery(_)) => self.simple.completed("EMPTY".into(), None),
-                Some(Expect::Execute(_)) => self.finish_execute(Outcome::Ok {
-                    command_tag: "EMPTY".into(),
-                    rows: None,
-                }),
+                Some(Expect::Execute(_)) => self.finish_execute(Outcome::ok("EMPTY", None)),
                 _ => {}
             },
             // The answer to an allowed FunctionCall, queued like a simple query.
@@ -688,10 +684,7 @@ impl<'s> BackendHalf<'s> {
                     self.simple.completed("FUNCTION CALL".into(), None);
                 }
             }
-            be::PORTAL_SUSPENDED => self.finish_execute(Outcome::Ok {
-                command_tag: "SUSPENDED".into(),
-                rows: None,
-            }),
+            be::PORTAL_SUSPENDED => self.finish_execute(Outcome::ok("SUSPENDED", None)),
             be::ERROR_RESPONSE => {
                 let f = be::error_fields(body).map_err(bad)?;
                 let (code, message) = (lossy(f.code).into_owned(), lossy(f.message).into_owned());
@@ -704,10 +697,7 @@ impl<'s> BackendHalf<'s> {
                         self.pipeline_failed = true;
                     }
                     Some(Expect::Execute(_)) => {
-                        self.finish_execute(Outcome::Error {
-                            sqlstate: code,
-                            message,
-                        });
+                        self.finish_execute(Outcome::error(code, message));
                         self.pipeline_failed = true;
                     }
                     // The gateway's own Describe before an Execute fails exactly when the
@@ -777,12 +767,14 @@ impl<'s> BackendHalf<'s> {
             match (self.expected.pop_front(), self.pipeline_error.take()) {
                 (Some(Expect::Execute(permit)), Some((sqlstate, message))) => {
                     self.session
-                        .finish(permit, Outcome::Error { sqlstate, message });
+                        .finish(permit, Outcome::error(sqlstate, message));
                 }
                 (Some(e), error) => {
                     self.pipeline_error = error;
-                    self.abandon(e, || Outcome::NotExecuted {
-                        reason: "skipped: an earlier message in the same pipeline failed".into(),
+                    self.abandon(e, || {
+                        Outcome::not_executed(
+                            "skipped: an earlier message in the same pipeline failed",
+                        )
                     });
                 }
                 (None, _) => break,
@@ -805,9 +797,7 @@ impl<'s> BackendHalf<'s> {
         self.take_incoming();
         let reason = format!("no result: the session ended first ({reason})");
         while let Some(e) = self.expected.pop_front() {
-            self.abandon(e, || Outcome::Interrupted {
-                reason: reason.clone(),
-            });
+            self.abandon(e, || Outcome::interrupted(reason.clone()));
         }
     }
 }
@@ -830,11 +820,8 @@ impl SimpleProgress {
 
     fn outcome(self) -> Outcome {
         match self.error {
-            Some((sqlstate, message)) => Outcome::Error { sqlstate, message },
-            None => Outcome::Ok {
-                command_tag: self.tags.join("; "),
-                rows: self.rows,
-            },
+            Some((sqlstate, message)) => Outcome::error(sqlstate, message),
+            None => Outcome::ok(self.tags.join("; "), self.rows),
         }
     }
 }

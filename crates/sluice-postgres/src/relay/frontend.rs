@@ -5,11 +5,11 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 
 use sluice_core::{
     Admission, AuditBatch, Denial, DenialKind, HeldStatement, Preparation, Prepared, Sealed,
-    Session, StatementPermit,
+    Session, StatementPermit, UpstreamWriter,
 };
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::encode::{self, Report};
@@ -41,7 +41,7 @@ struct Portal {
 pub struct FrontendHalf<'s> {
     session: &'s Session,
     client: ReadHalf<ClientStream>,
-    upstream: WriteHalf<UpstreamStream>,
+    upstream: UpstreamWriter<WriteHalf<UpstreamStream>>,
     expects: ExpectQueue,
     max_message_bytes: usize,
     buf: BytesMut,
@@ -160,7 +160,7 @@ impl<'s> FrontendHalf<'s> {
         FrontendHalf {
             session,
             client,
-            upstream,
+            upstream: session.upstream_writer(upstream),
             expects,
             max_message_bytes,
             buf: BytesMut::with_capacity(READ_CHUNK),
@@ -229,7 +229,7 @@ impl<'s> FrontendHalf<'s> {
                     Err(e) => return Err(self.abandon(plan, e.into())),
                 };
                 self.expects.push(plan.expects.drain(..));
-                self.forward(&sealed, &plan.forward).await?;
+                self.forward(sealed, &plan.forward).await?;
                 self.buf.advance(consumed);
             }
             let terminate = plan.terminate;
@@ -348,9 +348,7 @@ impl<'s> FrontendHalf<'s> {
             if let Expect::SimpleQuery(permit) | Expect::Execute(permit) = expect {
                 self.session.finish(
                     permit,
-                    sluice_core::Outcome::NotExecuted {
-                        reason: format!("not forwarded: {error}"),
-                    },
+                    sluice_core::Outcome::not_executed(format!("not forwarded: {error}")),
                 );
             }
         }
@@ -462,6 +460,8 @@ impl<'s> FrontendHalf<'s> {
                 };
                 match preparation {
                     Preparation::Allowed(prepared) => {
+                        // Audited with each execution, not here.
+                        plan.audit.carries_no_request();
                         self.statements.insert(statement.into(), prepared);
                         plan.expects.push(Expect::Parse);
                     }
@@ -497,6 +497,7 @@ impl<'s> FrontendHalf<'s> {
                         parameters,
                     },
                 );
+                plan.audit.carries_no_request();
                 plan.expects.push(Expect::Bind);
             }
             FrontendMessage::Execute { portal, .. } => {
@@ -551,8 +552,12 @@ impl<'s> FrontendHalf<'s> {
                     }
                 }
             }
-            FrontendMessage::Describe { .. } => plan.expects.push(Expect::Describe),
+            FrontendMessage::Describe { .. } => {
+                plan.audit.carries_no_request();
+                plan.expects.push(Expect::Describe)
+            }
             FrontendMessage::Close { kind, name } => {
+                plan.audit.carries_no_request();
                 if kind == b'S' {
                     self.statements.remove(name);
                 } else {
@@ -561,14 +566,19 @@ impl<'s> FrontendHalf<'s> {
                 plan.expects.push(Expect::Close);
             }
             FrontendMessage::Sync => {
+                plan.audit.carries_no_request();
                 self.discarding_until_sync = false;
                 plan.expects.push(Expect::Sync);
             }
-            FrontendMessage::Terminate => plan.terminate = true,
+            FrontendMessage::Terminate => {
+                plan.audit.carries_no_request();
+                plan.terminate = true
+            }
+            // Copy data belongs to a COPY admitted (and audited) as a Query or an Execute.
             FrontendMessage::Flush
             | FrontendMessage::CopyData
             | FrontendMessage::CopyDone
-            | FrontendMessage::CopyFail { .. } => {}
+            | FrontendMessage::CopyFail { .. } => plan.audit.carries_no_request(),
             FrontendMessage::FunctionCall(call) => {
                 return self.plan_function_call(plan, call.function_oid, call.arguments.len())
             }
@@ -625,9 +635,7 @@ impl<'s> FrontendHalf<'s> {
             Admission::Allowed(permit) if permit.mask().is_some() => {
                 self.session.finish(
                     permit,
-                    sluice_core::Outcome::NotExecuted {
-                        reason: "a FunctionCall's result cannot be masked".into(),
-                    },
+                    sluice_core::Outcome::not_executed("a FunctionCall's result cannot be masked"),
                 );
                 refuse_query(
                     plan,
@@ -780,23 +788,17 @@ impl<'s> FrontendHalf<'s> {
         refuse(plan, stand_in, message, simple, true);
     }
 
-    /// Writes the planned chunks upstream. Taking `Sealed` makes "audit before forward" a
-    /// compile-time rule rather than a convention.
-    async fn forward(&mut self, _sealed: &Sealed, chunks: &[Chunk]) -> Result<(), PgError> {
-        let mut wrote = false;
+    /// Writes the planned chunks upstream: only a seal of their batch lets them through.
+    async fn forward(&mut self, sealed: Sealed, chunks: &[Chunk]) -> Result<(), PgError> {
+        let mut forwarding = self.upstream.forwarding(sealed);
         for chunk in chunks {
             let bytes = match chunk {
                 Chunk::Client(r) => &self.buf[r.clone()],
                 Chunk::Gateway(b) => &b[..],
             };
-            if !bytes.is_empty() {
-                self.upstream.write_all(bytes).await?;
-                wrote = true;
-            }
+            forwarding.write(bytes).await?;
         }
-        if wrote {
-            self.upstream.flush().await?;
-        }
+        forwarding.finish().await?;
         Ok(())
     }
 }
@@ -812,6 +814,8 @@ fn refuse_query(plan: &mut Plan, message: Bytes) {
 /// Sends the target `stand_in` in place of the message being planned and queues its
 /// `Refused` expectation (see there for `simple` and `explained`).
 fn refuse(plan: &mut Plan, stand_in: BytesMut, message: Bytes, simple: bool, explained: bool) {
+    // The stand-in is the gateway's own failing message, not the client's request.
+    plan.audit.carries_no_request();
     plan.insert_before = Some(stand_in.freeze());
     plan.expects.push(Expect::Refused {
         message,
