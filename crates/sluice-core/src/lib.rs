@@ -43,6 +43,7 @@ pub mod policy;
 mod proof;
 pub mod recording;
 pub mod secret;
+pub mod sequence;
 pub mod session;
 pub mod sync;
 pub mod token;

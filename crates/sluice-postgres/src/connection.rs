@@ -1,6 +1,8 @@
-//! One client connection, start to end. The order of the steps here is the enforcement
-//! sequence for PostgreSQL: handshake → authenticate → open session (policy + audit) →
-//! connect upstream → greet → relay (decide + audit + forward per request) → end (audit).
+//! One client connection: PostgreSQL's part of the enforcement sequence, whose order
+//! `sluice_core::sequence::serve` owns. Here: the handshake and authentication (identify),
+//! refusals as FATAL ErrorResponses, the target's login and cancel key (connect), the greeting
+//! (AuthenticationOk, the target's ParameterStatus messages, BackendKeyData, ReadyForQuery),
+//! and the relay.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,13 +15,14 @@ use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsAcceptor;
 use tracing::{field, Instrument};
 
-use sluice_core::{Gateway, RejectionKind, SessionRequest, Traffic};
+use sluice_core::sequence::{self, Claimed, Identified, Opening, Protocol, Refusal, Relayed};
+use sluice_core::{Gateway, RejectionKind, Session};
 use sluice_pgwire::cstr::lossy;
 use sluice_pgwire::encode;
 
 use crate::cancel::CancelRegistry;
 use crate::error::PgError;
-use crate::handshake::{self, Opening};
+use crate::handshake;
 use crate::relay::{self, RelaySettings};
 use crate::startup_options::startup_settings;
 use crate::stream::{ClientStream, MaybeTls};
@@ -30,15 +33,6 @@ pub struct Context {
     pub cancels: CancelRegistry,
     pub gateway: Gateway,
     pub catalog: Arc<crate::catalog::CatalogCache>,
-}
-
-/// A session ready to relay, with what must live as long as it does.
-struct Established {
-    session: sluice_core::Session,
-    stream: ClientStream,
-    upstream: upstream::Upstream,
-    /// Forgotten (and so unusable) when the session ends.
-    cancel_key: crate::cancel::CancelKey,
 }
 
 pub async fn serve(
@@ -56,211 +50,259 @@ pub async fn serve(
         identity = field::Empty,
         target = field::Empty,
     );
-    // The span is entered for the handshake, where most log lines are; the relay logs through
-    // `parent: &span` instead, so its hot loop does not enter and exit a span on every poll.
-    let established = establish(&context, tcp, peer)
-        .instrument(span.clone())
-        .await;
-    let result = match established {
-        Ok(Some(e)) => {
-            let settings = RelaySettings {
-                max_message_bytes: context.gateway.config().gateway.max_message_bytes,
-                shutdown,
-                catalog: context.catalog.clone(),
-                hold_cancel: e.cancel_key.hold.clone(),
-            };
-            let result = relay::run(&e.session, e.stream, e.upstream, settings).await;
-            drop(e.cancel_key);
-            result
-        }
-        Ok(None) => Ok(()),
-        Err(e) => Err(e),
+    let deadline = Instant::now() + context.gateway.config().gateway.handshake_timeout;
+    let connection = Connection {
+        context: &context,
+        peer,
+        deadline,
+        shutdown,
+        span: span.clone(),
     };
-    match result {
+    // The span is entered for the steps before the relay, where most log lines are; the relay
+    // logs through `parent: &span` instead, so its hot loop does not enter and exit a span on
+    // every poll.
+    match sequence::serve(&connection, &context.gateway, tcp).await {
         Ok(()) => tracing::info!(parent: &span, "connection closed"),
         Err(e) => tracing::info!(parent: &span, error = %e, "connection ended with an error"),
     }
 }
 
-/// Steps from accept to a greeted client; `None` when the connection needed no session (a
-/// cancel request).
-async fn establish(
-    context: &Context,
-    tcp: TcpStream,
+/// One client connection, as the enforcement sequence drives it.
+struct Connection<'c> {
+    context: &'c Context,
     peer: SocketAddr,
-) -> Result<Option<Established>, PgError> {
-    let gateway = &context.gateway;
-    let config = gateway.config();
-    let deadline = Instant::now() + config.gateway.handshake_timeout;
-    let client_addr = peer.to_string();
+    /// For the whole login: handshake, authentication and the target's login.
+    deadline: Instant,
+    shutdown: watch::Receiver<ShutdownPhase>,
+    span: tracing::Span,
+}
 
-    let mut slot = Some(MaybeTls::Plain(tcp));
-    let negotiated = timeout_at(
-        deadline,
-        handshake::negotiate(&mut slot, context.tls.as_ref(), config.postgres.require_tls),
-    )
-    .await
-    .unwrap_or(Err(PgError::HandshakeTimeout));
-    let mut hello = match negotiated {
-        Ok(Opening::Hello(hello)) => hello,
-        Ok(Opening::Cancel { pid, secret }) => {
-            // The client's connection (in `slot`) closes when this returns, after the target
-            // closed its own.
-            context.cancels.cancel(pid, &secret).await;
-            return Ok(None);
-        }
-        Err(e) => {
-            if let Some(stream) = slot.as_mut() {
-                send_fatal(stream, &e).await;
+/// An authenticated client.
+struct Client {
+    stream: ClientStream,
+    /// The protocol's minor version, which sets the cancel key's length.
+    minor_version: u16,
+    /// The startup settings, passed on to the target.
+    settings: std::collections::BTreeMap<String, String>,
+}
+
+/// The target's connection and the cancel key the client got for it.
+struct Connected {
+    upstream: upstream::Upstream,
+    /// Forgotten (and so unusable) when the session ends.
+    cancel_key: crate::cancel::CancelKey,
+}
+
+impl Protocol for Connection<'_> {
+    type Accepted = TcpStream;
+    type Client = Client;
+    type Upstream = Connected;
+    type Closing = relay::Closing;
+    type Error = PgError;
+    const NAME: &'static str = "postgres";
+
+    async fn identify(&self, _gateway: &Gateway, tcp: TcpStream) -> Opening<Client, PgError> {
+        self.opening(tcp).instrument(self.span.clone()).await
+    }
+
+    async fn refuse(&self, client: &mut Client, refusal: Refusal<PgError>) -> PgError {
+        let e = match refusal {
+            Refusal::Failed(e) => e,
+            Refusal::Rejected(rejection) => {
+                let code = match rejection.kind {
+                    RejectionKind::UnknownTarget => "3D000",
+                    RejectionKind::Denied => "42501",
+                    RejectionKind::Internal => "58000",
+                };
+                PgError::refused(code, rejection.reason)
             }
-            return Err(e);
-        }
-    };
+        };
+        send_fatal(&mut client.stream, &e).await;
+        e
+    }
 
-    let identity = match hello.param("user") {
-        Some(u) if !u.is_empty() => lossy(u).into_owned(),
-        _ => {
-            return refuse(
-                &mut hello.stream,
-                PgError::refused(
+    async fn connect(&self, session: &Session, client: &Client) -> Result<Connected, PgError> {
+        self.span.record("session", session.id());
+        let params: Vec<(&[u8], &[u8])> = client
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
+        let upstream = timeout_at(self.deadline, upstream::connect(session, &params))
+            .instrument(self.span.clone())
+            .await
+            .unwrap_or_else(|_| {
+                Err(PgError::UpstreamConnect(
+                    "login to the target timed out".into(),
+                ))
+            });
+        let upstream = match upstream {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(parent: &self.span, error = %e, "could not connect to the target");
+                return Err(e);
+            }
+        };
+        let cancel_key = self.context.cancels.register(
+            Arc::new(session.target().clone()),
+            upstream.backend_pid,
+            &upstream.backend_secret,
+            if client.minor_version >= 2 { 32 } else { 4 },
+        );
+        Ok(Connected {
+            upstream,
+            cancel_key,
+        })
+    }
+
+    async fn greet(
+        &self,
+        _session: &Session,
+        client: &mut Client,
+        connected: &mut Connected,
+    ) -> Result<(), PgError> {
+        let mut greeting = BytesMut::new();
+        encode::authentication_ok(&mut greeting);
+        greeting.extend_from_slice(&connected.upstream.announcements);
+        let key = &connected.cancel_key;
+        encode::backend_key_data(&mut greeting, key.pid, &key.secret);
+        encode::ready_for_query(&mut greeting, b'I');
+        client.stream.write_all(&greeting).await?;
+        tracing::info!(parent: &self.span, tls = client.stream.is_tls(), "session open");
+        Ok(())
+    }
+
+    async fn relay(
+        &self,
+        session: &Session,
+        client: Client,
+        connected: Connected,
+    ) -> Relayed<relay::Closing, PgError> {
+        let settings = RelaySettings {
+            max_message_bytes: self.context.gateway.config().gateway.max_message_bytes,
+            shutdown: self.shutdown.clone(),
+            catalog: self.context.catalog.clone(),
+            hold_cancel: connected.cancel_key.hold.clone(),
+        };
+        let mut relayed = relay::run(session, client.stream, connected.upstream, settings).await;
+        relayed.closing.cancel_key = Some(connected.cancel_key);
+        relayed
+    }
+
+    async fn close(&self, closing: relay::Closing) {
+        closing.close().await;
+    }
+}
+
+impl Connection<'_> {
+    /// From accept to an authenticated client.
+    async fn opening(&self, tcp: TcpStream) -> Opening<Client, PgError> {
+        let context = self.context;
+        let gateway = &context.gateway;
+        let config = gateway.config();
+        let client_addr = self.peer.to_string();
+
+        let mut slot = Some(MaybeTls::Plain(tcp));
+        let negotiated = timeout_at(
+            self.deadline,
+            handshake::negotiate(&mut slot, context.tls.as_ref(), config.postgres.require_tls),
+        )
+        .await
+        .unwrap_or(Err(PgError::HandshakeTimeout));
+        let mut hello = match negotiated {
+            Ok(handshake::Opening::Hello(hello)) => hello,
+            Ok(handshake::Opening::Cancel { pid, secret }) => {
+                // The client's connection (in `slot`) closes when this returns, after the
+                // target closed its own.
+                context.cancels.cancel(pid, &secret).await;
+                return Opening::Done;
+            }
+            Err(e) => {
+                if let Some(stream) = slot.as_mut() {
+                    send_fatal(stream, &e).await;
+                }
+                return refused(None, None, e);
+            }
+        };
+        let minor_version = hello.version.minor;
+
+        let identity = match hello.param("user") {
+            Some(u) if !u.is_empty() => lossy(u).into_owned(),
+            _ => {
+                let e = PgError::refused(
                     "28000",
                     "no user name given: connect with the identity as user",
-                ),
-            )
-            .await
-        }
-    };
-    let target = hello
-        .param("database")
-        .map(|d| lossy(d).into_owned())
-        .unwrap_or_else(|| identity.clone());
-    let span = tracing::Span::current();
-    span.record("identity", identity.as_str());
-    span.record("target", target.as_str());
-    let claimed = Claimed {
-        client_addr: &client_addr,
-        identity: &identity,
-        target: &target,
-    };
-    let settings = match startup_settings(&hello.params) {
-        Ok(s) => s,
-        Err(e) => return refuse_audited(gateway, &claimed, &mut hello.stream, e).await,
-    };
+                );
+                return refused(Some(client(hello.stream, minor_version)), None, e);
+            }
+        };
+        let target = hello
+            .param("database")
+            .map(|d| lossy(d).into_owned())
+            .unwrap_or_else(|| identity.clone());
+        let span = tracing::Span::current();
+        span.record("identity", identity.as_str());
+        span.record("target", target.as_str());
+        let claimed = Claimed {
+            client_addr: client_addr.clone(),
+            identity: identity.clone(),
+            target: target.clone(),
+        };
+        let settings = match startup_settings(&hello.params) {
+            Ok(s) => s,
+            Err(e) => return refused(Some(client(hello.stream, minor_version)), Some(claimed), e),
+        };
 
-    let authenticated = timeout_at(
-        deadline,
-        client_auth::authenticate(
-            gateway,
-            &mut hello.stream,
-            &identity,
-            config.postgres.client_auth,
-        ),
-    )
-    .await
-    .unwrap_or(Err(PgError::HandshakeTimeout));
-    let authenticated = match authenticated {
-        Ok(a) => a,
-        Err(e) => return refuse_audited(gateway, &claimed, &mut hello.stream, e).await,
-    };
-
-    let request = SessionRequest {
-        client_addr: client_addr.clone(),
-        target: &target,
-        protocol: "postgres",
-        tls: hello.is_tls(),
-        application_name: settings.get("application_name").cloned(),
-        settings: settings.clone(),
-    };
-    let session = match gateway.open_session(authenticated, request).await {
-        Ok(s) => s,
-        Err(rejection) => {
-            let code = match rejection.kind {
-                RejectionKind::UnknownTarget => "3D000",
-                RejectionKind::Denied => "42501",
-                RejectionKind::Internal => "58000",
-            };
-            return refuse(&mut hello.stream, PgError::refused(code, rejection.reason)).await;
-        }
-    };
-    span.record("session", session.id());
-
-    let params: Vec<(&[u8], &[u8])> = settings
-        .iter()
-        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
-        .collect();
-    let upstream = timeout_at(deadline, upstream::connect(&session, &params))
-        .await
-        .unwrap_or_else(|_| {
-            Err(PgError::UpstreamConnect(
-                "login to the target timed out".into(),
-            ))
-        });
-    let upstream = match upstream {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not connect to the target");
-            gateway.metrics().session_errors.inc();
-            session.end(&e.to_string(), Traffic::default()).await;
-            return refuse(&mut hello.stream, e).await;
-        }
-    };
-
-    let cancel_key = context.cancels.register(
-        Arc::new(session.target().clone()),
-        upstream.backend_pid,
-        &upstream.backend_secret,
-        if hello.version.minor >= 2 { 32 } else { 4 },
-    );
-    let mut greeting = BytesMut::new();
-    encode::authentication_ok(&mut greeting);
-    greeting.extend_from_slice(&upstream.announcements);
-    encode::backend_key_data(&mut greeting, cancel_key.pid, &cancel_key.secret);
-    encode::ready_for_query(&mut greeting, b'I');
-    if let Err(e) = hello.stream.write_all(&greeting).await {
-        session
-            .end("client disconnected during login", Traffic::default())
-            .await;
-        return Err(e.into());
-    }
-    tracing::info!(tls = hello.is_tls(), "session open");
-    Ok(Some(Established {
-        session,
-        stream: hello.stream,
-        upstream,
-        cancel_key,
-    }))
-}
-
-/// Who a refused client claimed to be and what it asked for, for the audit record.
-struct Claimed<'a> {
-    client_addr: &'a str,
-    identity: &'a str,
-    target: &'a str,
-}
-
-/// Refuses a client that named an identity and a target, and audits the refusal.
-async fn refuse_audited<T>(
-    gateway: &Gateway,
-    claimed: &Claimed<'_>,
-    stream: &mut ClientStream,
-    e: PgError,
-) -> Result<T, PgError> {
-    let reason = e.to_string();
-    gateway
-        .reject(
-            claimed.client_addr,
-            Some(claimed.identity),
-            Some(claimed.target),
-            "postgres",
-            &reason,
+        let authenticated = timeout_at(
+            self.deadline,
+            client_auth::authenticate(
+                gateway,
+                &mut hello.stream,
+                &identity,
+                config.postgres.client_auth,
+            ),
         )
-        .await;
-    refuse(stream, e).await
+        .await
+        .unwrap_or(Err(PgError::HandshakeTimeout));
+        let auth = match authenticated {
+            Ok(a) => a,
+            Err(e) => return refused(Some(client(hello.stream, minor_version)), Some(claimed), e),
+        };
+        let tls = hello.is_tls();
+        Opening::Session(Box::new(Identified {
+            client: Client {
+                stream: hello.stream,
+                minor_version,
+                settings: settings.clone(),
+            },
+            auth,
+            client_addr,
+            target,
+            tls,
+            application_name: settings.get("application_name").cloned(),
+            settings,
+        }))
+    }
 }
 
-async fn refuse<T>(stream: &mut ClientStream, e: PgError) -> Result<T, PgError> {
-    send_fatal(stream, &e).await;
-    Err(e)
+fn client(stream: ClientStream, minor_version: u16) -> Client {
+    Client {
+        stream,
+        minor_version,
+        settings: Default::default(),
+    }
+}
+
+fn refused(
+    client: Option<Client>,
+    claimed: Option<Claimed>,
+    error: PgError,
+) -> Opening<Client, PgError> {
+    Opening::Refused {
+        client,
+        claimed,
+        error,
+    }
 }
 
 async fn send_fatal(stream: &mut ClientStream, e: &PgError) {

@@ -18,6 +18,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::sync::watch;
 
+use sluice_core::sequence::Relayed;
 use sluice_core::{Session, Traffic};
 
 use crate::error::PgError;
@@ -70,14 +71,14 @@ pub struct RelaySettings {
     pub hold_cancel: std::sync::Arc<crate::cancel::HoldCancel>,
 }
 
-/// Runs the session until either side ends it; audits every statement still in flight and the
-/// session's end.
+/// Runs the session until either side ends it and audits every statement still in flight;
+/// the session's end is the sequence's to audit.
 pub async fn run(
     session: &Session,
     client: ClientStream,
     upstream: Upstream,
     settings: RelaySettings,
-) -> Result<(), PgError> {
+) -> Relayed<Closing, PgError> {
     let (client_reader, client_writer) = tokio::io::split(client);
     let (upstream_reader, upstream_writer) = tokio::io::split::<UpstreamStream>(upstream.stream);
     let queue = expect::ExpectQueue::new(settings::ServerSettings::from_announcements(
@@ -136,10 +137,27 @@ pub async fn run(
         from_client: front.bytes_read(),
         to_client: downstream.bytes,
     };
-    session.end(&reason, traffic).await;
-    let _ = downstream.writer.shutdown().await;
-    match error {
-        Some(e) => Err(e),
-        None => Ok(()),
+    Relayed {
+        reason,
+        traffic,
+        closing: Closing {
+            writer: downstream.writer,
+            cancel_key: None,
+        },
+        error,
+    }
+}
+
+/// What stays open until the session's end is audited.
+pub struct Closing {
+    writer: WriteHalf<ClientStream>,
+    /// Forgotten (and so unusable) once the session has ended.
+    pub cancel_key: Option<crate::cancel::CancelKey>,
+}
+
+impl Closing {
+    pub async fn close(mut self) {
+        let _ = self.writer.shutdown().await;
+        drop(self.cancel_key);
     }
 }
