@@ -270,6 +270,11 @@ impl Session {
         &self.inner.target
     }
 
+    /// The protocol the session speaks, as audit records and the policy input name it.
+    pub fn protocol(&self) -> &'static str {
+        self.inner.protocol
+    }
+
     pub fn database(&self) -> &str {
         &self.inner.database
     }

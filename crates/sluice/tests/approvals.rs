@@ -235,6 +235,18 @@ async fn held_delete_runs_once_approved_and_returns_rows() {
     let shown = review["statement"].as_str().unwrap();
     assert!(!shown.contains("555-867-5309"), "{shown}");
     assert!(shown.starts_with("DELETE FROM"), "{shown}");
+    // The protocol-neutral view says the same: a one-line summary and the request as JSON,
+    // masked alike.
+    assert_eq!(review["protocol"], "postgres");
+    let summary = review["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("DELETE FROM") && !summary.contains('\n'),
+        "{summary}"
+    );
+    assert!(!summary.contains("555-867-5309"), "{summary}");
+    assert_eq!(review["request"]["kind"], "sql");
+    assert_eq!(review["request"]["dialect"], "postgresql");
+    assert_eq!(review["request"]["statement"], review["statement"]);
     assert!(review["url"]
         .as_str()
         .unwrap()
@@ -590,6 +602,8 @@ async fn a_grant_lifts_the_hold_and_expires_mid_session() {
     assert!(out.status.success(), "{}", both(&out));
     let review = a.pending_review().await;
     assert_eq!(review["kind"], "access");
+    assert_eq!(review["protocol"], "api");
+    assert_eq!(review["request"]["kind"], "access");
     let id = review["id"].as_str().unwrap().to_owned();
 
     // One session, open before the grant: the next statement is decided with it.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sluice_decision::Decision;
 use tokio::sync::Notify;
 
-use super::view::ReviewDetail;
+use super::view::{one_line, ReviewDetail};
 use super::{
     review_id, APPROVED, CANCELLED, DENIED, EXPIRED, KIND_STATEMENT, PENDING, RULE_REVIEW,
 };
@@ -116,6 +116,15 @@ impl Session {
             None => (held.text.to_string(), held.parameters.clone()),
         };
         let detail = ReviewDetail {
+            protocol: Some(self.protocol().to_owned()),
+            summary: Some(one_line(&statement)),
+            request: Some(serde_json::json!({
+                "kind": "sql",
+                "dialect": "postgresql",
+                "database": self.database(),
+                "statement": statement,
+                "parameters": parameters,
+            })),
             database: Some(self.database().to_owned()),
             session: Some(self.id().to_owned()),
             statement_number: Some(held.statement),

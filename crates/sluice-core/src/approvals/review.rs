@@ -9,7 +9,7 @@ use sluice_store::{
     GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, StoreError,
 };
 
-use super::view::{AccessAsked, GrantView, ReviewDetail, ReviewView};
+use super::view::{one_line, AccessAsked, GrantView, ReviewDetail, ReviewView};
 use super::{
     grant_id, now_ms, parse_id, review_id, rfc3339_ms, APPROVED, CANCELLED, DENIED, EXPIRED,
     KIND_ACCESS, PENDING,
@@ -338,7 +338,21 @@ impl Gateway {
                 .await?;
             return Ok(AccessOutcome::Granted(Box::new(grant)));
         };
+        let summary = format!(
+            "access with scope {} for {}: {}",
+            request.scope,
+            humantime::format_duration(request.duration),
+            request.reason
+        );
         let detail = ReviewDetail {
+            protocol: Some("api".to_owned()),
+            summary: Some(one_line(&summary)),
+            request: Some(serde_json::json!({
+                "kind": "access",
+                "scope": request.scope,
+                "duration_seconds": request.duration.as_secs(),
+                "reason": request.reason,
+            })),
             access: Some(AccessAsked {
                 scope: request.scope.clone(),
                 duration_seconds: request.duration.as_secs(),
@@ -353,12 +367,6 @@ impl Gateway {
             requirements: requirements.to_vec(),
             ..ReviewDetail::default()
         };
-        let summary = format!(
-            "access with scope {} for {}: {}",
-            request.scope,
-            humantime::format_duration(request.duration),
-            request.reason
-        );
         let timeout = self.config().approvals.access_timeout;
         let record = self
             .open_review(

@@ -11,6 +11,17 @@ use crate::CoreError;
 /// What a review is about, stored as JSON beside the columns the store filters on.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct ReviewDetail {
+    /// The protocol the request came over: `postgres`; `api` for a request for access.
+    /// Absent in reviews stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// What is asked, in one line, for lists and notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// What is asked, as its protocol describes it: for SQL the kind, dialect, database,
+    /// statement and parameters; for access the scope, duration and reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,6 +52,21 @@ impl ReviewDetail {
         })
     }
 
+    /// The one-line summary; for a review stored without one, made from what it asks.
+    pub(crate) fn summary_line(&self) -> String {
+        if let Some(s) = &self.summary {
+            return s.clone();
+        }
+        match (&self.statement, &self.access) {
+            (Some(statement), _) => one_line(statement),
+            (None, Some(a)) => one_line(&format!(
+                "access with scope {} for {}s: {}",
+                a.scope, a.duration_seconds, a.reason
+            )),
+            (None, None) => String::new(),
+        }
+    }
+
     /// The requirements in words, e.g. `2 of dba|security`.
     pub(crate) fn requirement_texts(&self) -> Vec<String> {
         self.requirements
@@ -62,6 +88,11 @@ pub struct AccessAsked {
 pub struct ReviewView {
     pub id: String,
     pub kind: String,
+    pub protocol: Option<String>,
+    /// What is asked, in one line.
+    pub summary: String,
+    /// What is asked, as its protocol describes it (see `ReviewDetail::request`).
+    pub request: Option<serde_json::Value>,
     pub state: String,
     pub requester: String,
     pub target: String,
@@ -102,6 +133,9 @@ impl ReviewView {
             url: base_url.map(|u| format!("{u}/reviews/{id}")),
             id,
             kind: record.kind.clone(),
+            summary: detail.summary_line(),
+            protocol: detail.protocol.clone(),
+            request: detail.request.clone(),
             state: record.state.clone(),
             requester: record.requester.clone(),
             target: record.target.clone(),
@@ -175,5 +209,45 @@ pub(crate) fn grant_state(g: &GrantRecord, now_ms: i64) -> &'static str {
         "expired"
     } else {
         "active"
+    }
+}
+
+/// The longest one-line summary; the whole request is in the detail.
+const SUMMARY_CHARS: usize = 160;
+
+/// `text` on one line: runs of whitespace (newlines included) become one space, control
+/// characters are dropped, and a long text is cut with an ellipsis.
+pub(crate) fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        let space = (!out.is_empty()).then_some(' ');
+        for c in space.into_iter().chain(word.chars()) {
+            if c.is_control() {
+                continue;
+            }
+            if chars == SUMMARY_CHARS {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn summaries_are_one_short_line() {
+        assert_eq!(one_line("SELECT *\n  FROM\tt\r\n"), "SELECT * FROM t");
+        let long = "x ".repeat(200);
+        let line = one_line(&long);
+        assert!(line.ends_with('…'));
+        assert_eq!(line.chars().count(), 161);
+        assert_eq!(one_line("a\u{7}b"), "ab");
     }
 }
