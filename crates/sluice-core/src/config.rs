@@ -21,8 +21,16 @@ pub struct Config {
     pub gateway: GatewayConfig,
     #[serde(default)]
     pub admin: AdminConfig,
-    #[serde(default)]
+    /// The PostgreSQL listener, from `[[listeners]] protocol = "postgres"` or the older
+    /// `[postgres]` table (folded in at load).
+    #[serde(skip)]
     pub postgres: PostgresListenerConfig,
+    /// `[postgres]` as written; the older spelling of a PostgreSQL `[[listeners]]` entry.
+    #[serde(default, rename = "postgres")]
+    postgres_table: Option<PostgresListenerConfig>,
+    /// `[[listeners]]`: one per protocol, each with its protocol's settings.
+    #[serde(default)]
+    listeners: Vec<ListenerConfig>,
     #[serde(default)]
     pub audit: AuditConfig,
     #[serde(default)]
@@ -99,6 +107,13 @@ pub enum ClientAuth {
     ScramSha256,
     /// Cleartext password, accepted only on TLS connections, for drivers without SCRAM.
     Password,
+}
+
+/// A `[[listeners]]` entry: `protocol` says which, the rest is that protocol's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+enum ListenerConfig {
+    Postgres(PostgresListenerConfig),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -470,9 +485,42 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, CoreError> {
-        let config: Config = toml::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
+        config.fold_listeners()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Settles each protocol's listener from `[[listeners]]` or its older table.
+    fn fold_listeners(&mut self) -> Result<(), CoreError> {
+        let mut postgres = None;
+        for listener in std::mem::take(&mut self.listeners) {
+            match listener {
+                ListenerConfig::Postgres(p) => {
+                    if postgres.replace(p).is_some() {
+                        return Err(CoreError::Config(
+                            "two [[listeners]] with protocol = \"postgres\": sluice serves one \
+                             listener per protocol"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+        }
+        match (postgres, self.postgres_table.take()) {
+            (Some(_), Some(_)) => Err(CoreError::Config(
+                "[postgres] and [[listeners]] with protocol = \"postgres\" both configure the \
+                 PostgreSQL listener: keep one ([postgres] is the older spelling of the same \
+                 settings)"
+                    .into(),
+            )),
+            (Some(p), None) | (None, Some(p)) => {
+                self.postgres = p;
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -676,6 +724,41 @@ mod tests {
         tls = "disable"
         tags = { environment = "production" }
     "#;
+
+    #[test]
+    fn listeners_are_configured_per_protocol_and_the_older_table_still_works() {
+        let listeners = format!(
+            "{EXAMPLE}\n[[listeners]]\nprotocol = \"postgres\"\nlisten = \"127.0.0.1:7432\"\nrequire_tls = true\n"
+        );
+        let c = Config::parse(&listeners).unwrap();
+        assert_eq!(c.postgres.listen, Some("127.0.0.1:7432".parse().unwrap()));
+        assert!(c.postgres.require_tls);
+
+        let table = format!("{EXAMPLE}\n[postgres]\nlisten = \"127.0.0.1:7433\"\n");
+        let c = Config::parse(&table).unwrap();
+        assert_eq!(c.postgres.listen, Some("127.0.0.1:7433".parse().unwrap()));
+
+        let neither = Config::parse(EXAMPLE).unwrap();
+        assert_eq!(
+            neither.postgres.listen,
+            Some("127.0.0.1:6432".parse().unwrap())
+        );
+
+        let both = format!("{listeners}\n[postgres]\nlisten = \"127.0.0.1:7433\"\n");
+        let err = Config::parse(&both).unwrap_err().to_string();
+        assert!(err.contains("keep one"), "{err}");
+
+        let twice = format!("{listeners}\n[[listeners]]\nprotocol = \"postgres\"\n");
+        let err = Config::parse(&twice).unwrap_err().to_string();
+        assert!(err.contains("one listener per protocol"), "{err}");
+
+        let unknown = format!("{EXAMPLE}\n[[listeners]]\nprotocol = \"gopher\"\n");
+        let err = Config::parse(&unknown).unwrap_err().to_string();
+        assert!(err.contains("gopher"), "{err}");
+
+        let typo = format!("{EXAMPLE}\n[[listeners]]\nprotocol = \"postgres\"\nlistn = \"x\"\n");
+        assert!(Config::parse(&typo).is_err());
+    }
 
     #[test]
     fn no_policy_is_never_a_default() {
