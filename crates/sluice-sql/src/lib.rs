@@ -68,6 +68,8 @@
 //! the client's encoding first.
 //!
 //! # Layout
+//! - [`dialect`]: the [`Dialect`] trait the session logic in sluice-core is written over,
+//!   and [`PostgreSql`], its implementation by the functions below.
 //! - [`analyze`]: SQL text to one [`SqlStatement`] per statement, or a rejection.
 //! - `lexing`: the settings that change how the server reads a text ([`Lexing`]).
 //! - [`lineage`]: for every value a statement returns, the stored columns it is computed
@@ -81,6 +83,7 @@
 //! - `search_path`: [`SearchPath`], read like PostgreSQL reads the setting.
 //! - `shape`: [`normalize`], a string with its constants taken out, for caching by shape.
 
+pub mod dialect;
 mod kind;
 mod lexing;
 pub mod lineage;
@@ -92,6 +95,7 @@ mod shape;
 mod tree;
 mod walk;
 
+pub use dialect::{Dialect, NameContext, PostgreSql, POSTGRESQL};
 pub use lexing::Lexing;
 pub use names::UNRESOLVED_SCHEMA;
 pub use rejection::ParseError;
