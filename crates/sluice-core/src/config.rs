@@ -384,6 +384,13 @@ impl TargetKind {
             TargetKind::Postgres => "postgres",
         }
     }
+
+    /// How requests to a target of this kind are read.
+    pub fn dialect(self) -> &'static dyn sluice_sql::Dialect {
+        match self {
+            TargetKind::Postgres => &sluice_sql::POSTGRESQL,
+        }
+    }
 }
 
 /// TLS toward the target, with libpq's sslmode meanings.

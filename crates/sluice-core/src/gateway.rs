@@ -11,7 +11,7 @@ use crate::clock::PolicyClock;
 use crate::config::{Config, IdentityConfig, TargetConfig};
 use crate::masking::MaskEngine;
 use crate::metrics::Metrics;
-use crate::policy::{initial_search_path, PolicyState, ReloadOutcome};
+use crate::policy::{PolicyState, ReloadOutcome};
 use crate::secret::Secret;
 use crate::session::Session;
 use crate::token::{self, ScramKeys, SALT_LEN, SCRAM_ITERATIONS};
@@ -453,20 +453,21 @@ impl Gateway {
                 kind: RejectionKind::Denied,
             })?;
         let (target, database) = self.resolve_target(request.target)?;
-        let search_path = initial_search_path(
-            request.settings.get("search_path").map(String::as_str),
-        )
-        .map_err(|e| Rejection {
-            reason: format!("invalid search_path: {e}"),
-            kind: RejectionKind::Denied,
-        })?;
+        let dialect = target.kind.dialect();
+        let names = dialect
+            .initial_names(&request.settings, &database)
+            .map_err(|reason| Rejection {
+                reason,
+                kind: RejectionKind::Denied,
+            })?;
         let session = Session::new(
             self.clone(),
             identity.clone(),
             target.clone(),
             database,
             request,
-            search_path,
+            dialect,
+            names,
         );
         let decision = session.decide_connect();
         let refusal = match (decision.deny_reason(), decision.approval()) {

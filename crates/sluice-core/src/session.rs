@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use sluice_audit::AuditEvent;
 use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
-use sluice_sql::{Lexing, SearchPath};
+use sluice_sql::{Dialect, Lexing, NameContext};
 use tokio::io::AsyncWrite;
 
 use crate::approvals::{HeldStatement, Refusal};
@@ -42,8 +42,9 @@ struct SessionInner {
     statements: AtomicU64,
     /// What the policy sees; replaced when the session changes its search path.
     subject: Mutex<Arc<Subject>>,
-    /// The search path the session started with, restored by `RESET search_path`.
-    initial_search_path: SearchPath,
+    /// Where unqualified names resolved when the session started, restored by a reset
+    /// (`RESET search_path`).
+    initial_names: NameContext,
     /// `None` when recording is off.
     recording: Option<SessionRecording>,
     /// Cursors and prepared statements declared by SQL, for masking by lineage.
@@ -195,7 +196,8 @@ impl Session {
         target: TargetConfig,
         database: String,
         request: &SessionRequest<'_>,
-        search_path: SearchPath,
+        dialect: &'static dyn Dialect,
+        names: NameContext,
     ) -> Session {
         let id = new_session_id();
         let recording = gateway.recordings().map(|store| {
@@ -236,7 +238,8 @@ impl Session {
                 search_path: Vec::new(),
                 settings: request.settings.clone(),
             },
-            search_path.clone(),
+            dialect,
+            names.clone(),
             grants,
         );
         Session {
@@ -251,7 +254,7 @@ impl Session {
                 started: Instant::now(),
                 statements: AtomicU64::new(0),
                 subject: Mutex::new(Arc::new(subject)),
-                initial_search_path: search_path,
+                initial_names: names,
                 recording,
                 lineage: SessionLineage::default(),
             }),
@@ -334,7 +337,8 @@ impl Session {
                 search_path: Vec::new(),
                 settings: Default::default(),
             },
-            SearchPath::default(),
+            target.kind.dialect(),
+            NameContext::SearchPath(sluice_sql::SearchPath::default()),
             grants,
         )
     }
@@ -513,7 +517,7 @@ impl Session {
         let lineage_request = lineage::Request {
             text: request.text,
             lexing: request.lexing,
-            search_path: &subject.search_path,
+            search_path: subject.names.search_path(),
             statements,
             database: (&i.target.name, &i.database),
             ttl: masking.catalog_ttl(),
@@ -648,25 +652,20 @@ impl Session {
         decision
     }
 
-    /// Keeps the policy's view of the search path in step with an allowed `SET search_path`
-    /// (or `RESET`), so later unqualified names resolve as the server will resolve them.
+    /// Keeps the policy's view of where names resolve in step with an allowed change
+    /// (`SET search_path` or `RESET`), so later unqualified names resolve as the server will
+    /// resolve them.
     pub(crate) fn follow_session_changes(&self, verdicted: &Verdicted) {
         let Ok(statements) = &verdicted.analysis else {
             return;
         };
         for change in statements.iter().filter_map(|s| s.session_change.as_ref()) {
-            let next = match (change.setting.as_str(), &change.value) {
-                // A value sluice cannot read leaves no schema to resolve against: unqualified
-                // names then resolve to a schema no policy allows, never to a stale one.
-                ("search_path", Some(value)) => {
-                    Some(SearchPath::parse(value).unwrap_or_else(|_| SearchPath::empty()))
-                }
-                ("search_path" | "all", None) => Some(self.inner.initial_search_path.clone()),
-                _ => None,
-            };
-            if let Some(path) = next {
-                let mut subject = crate::sync::lock(&self.inner.subject);
-                *subject = Arc::new(subject.with_search_path(path));
+            let mut subject = crate::sync::lock(&self.inner.subject);
+            let next = subject
+                .dialect
+                .follow(&subject.names, &self.inner.initial_names, change);
+            if let Some(names) = next {
+                *subject = Arc::new(subject.with_names(names));
             }
         }
     }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::{Lexing, SearchPath, SessionChange, SqlError, SqlStatement};
 
 /// How a dialect reads SQL. Object-safe: a session holds `&'static dyn Dialect`.
-pub trait Dialect: Send + Sync {
+pub trait Dialect: std::fmt::Debug + Send + Sync {
     /// The dialect's name in the policy input (`request.dialect`) and in review details.
     fn name(&self) -> &'static str;
 

@@ -18,13 +18,13 @@ use sluice_decision::{
     BuiltinPolicy, CacheSubject, DecisionCache, GrantFacts, IdentityFacts, Policy, RegoOptions,
     RegoPolicy, SessionFacts, TargetFacts, TestReport,
 };
-use sluice_sql::SearchPath;
+use sluice_sql::{Dialect, NameContext};
 
 use crate::approvals::GrantSnapshot;
 use crate::config::PolicyConfig;
 use crate::CoreError;
 pub use source::PolicySource;
-pub use verdict::{initial_search_path, Verdicted, RULE_EMPTY, RULE_LEXING, RULE_PARSE};
+pub use verdict::{Verdicted, RULE_EMPTY, RULE_LEXING, RULE_PARSE};
 
 /// Everything the policy sees about who asks, where, and over which connection. Immutable: a
 /// session replaces its subject when a fact changes (a new search path, a grant issued,
@@ -34,7 +34,9 @@ pub struct Subject {
     pub identity: IdentityFacts,
     pub target: TargetFacts,
     pub session: SessionFacts,
-    pub search_path: SearchPath,
+    /// How the session's SQL is read, and where its unqualified names resolve.
+    pub dialect: &'static dyn Dialect,
+    pub names: NameContext,
     /// The identity's live grants on the target.
     pub grants: Vec<GrantFacts>,
     /// The grant book's generation the grants were read at, and the first of their expiries:
@@ -49,10 +51,13 @@ impl Subject {
         identity: IdentityFacts,
         target: TargetFacts,
         mut session: SessionFacts,
-        search_path: SearchPath,
+        dialect: &'static dyn Dialect,
+        names: NameContext,
         grants: GrantSnapshot,
     ) -> Subject {
-        session.search_path = search_path.schemas().to_vec();
+        match &names {
+            NameContext::SearchPath(path) => session.search_path = path.schemas().to_vec(),
+        }
         let cache_key = Arc::new(CacheSubject::new(
             &identity,
             &target,
@@ -63,7 +68,8 @@ impl Subject {
             identity,
             target,
             session,
-            search_path,
+            dialect,
+            names,
             grants: grants.facts,
             grants_generation: grants.generation,
             grants_valid_until_ms: grants.valid_until_ms,
@@ -76,13 +82,14 @@ impl Subject {
         &self.cache_key
     }
 
-    /// The same subject after the session set a new search path.
-    pub fn with_search_path(&self, search_path: SearchPath) -> Subject {
+    /// The same subject after the session moved its name context (a new search path).
+    pub fn with_names(&self, names: NameContext) -> Subject {
         Subject::new(
             self.identity.clone(),
             self.target.clone(),
             self.session.clone(),
-            search_path,
+            self.dialect,
+            names,
             self.grant_snapshot(),
         )
     }
@@ -93,7 +100,8 @@ impl Subject {
             self.identity.clone(),
             self.target.clone(),
             self.session.clone(),
-            self.search_path.clone(),
+            self.dialect,
+            self.names.clone(),
             grants,
         )
     }

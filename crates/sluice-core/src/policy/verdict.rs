@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sluice_decision::{
     ApprovalRequirement, CacheKey, Decision, Input, MaskRules, Request, SqlStatement, Verdict,
 };
-use sluice_sql::{Lexing, SearchPath, SqlError};
+use sluice_sql::{Lexing, SqlError};
 
 use super::{ActivePolicy, Subject};
 use crate::clock::Tick;
@@ -92,7 +92,7 @@ impl ActivePolicy {
         if let Some(hit) = cache.get(&key(text)) {
             return (hit, true);
         }
-        let shape = sluice_sql::normalize(text).ok();
+        let shape = subject.dialect.shape(text);
         if let Some(hit) = shape.as_deref().and_then(|s| cache.get(&key(s))) {
             return (hit, true);
         }
@@ -115,7 +115,7 @@ impl ActivePolicy {
         text: &str,
         lexing: Lexing,
     ) -> Verdicted {
-        let analysis = sluice_sql::analyze(text, &subject.search_path, lexing);
+        let analysis = subject.dialect.analyze(text, &subject.names, lexing);
         let decision = match &analysis {
             Ok(statements) => self.decide_statements(subject, tick, statements, None),
             // The parser's own message, as the server would have given it.
@@ -148,7 +148,7 @@ impl ActivePolicy {
         let early_change = statements[..count - 1].iter().any(|s| {
             s.session_change
                 .as_ref()
-                .is_some_and(|c| matches!(c.setting.as_str(), "search_path" | "all"))
+                .is_some_and(|c| subject.dialect.moves_names(c))
         });
         if early_change {
             return self.sluice_denial(
@@ -255,14 +255,5 @@ impl ActivePolicy {
 
     fn sluice_denial(&self, rule: &str, reason: String) -> Decision {
         Decision::deny(rule, self.policy.version(), reason)
-    }
-}
-
-/// The search path a session starts with: the client's `search_path` startup parameter, or
-/// PostgreSQL's default.
-pub fn initial_search_path(startup_value: Option<&str>) -> Result<SearchPath, String> {
-    match startup_value {
-        Some(v) => SearchPath::parse(v).map_err(|e| e.to_string()),
-        None => Ok(SearchPath::default()),
     }
 }
