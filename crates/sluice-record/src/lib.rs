@@ -46,40 +46,65 @@
 
 #[cfg(feature = "object-store")]
 mod archive;
+mod asciicast;
 mod error;
 mod json;
+mod kinds;
 mod read;
+mod read_kinds;
 mod recorder;
+mod recorder_kinds;
 mod render;
+mod render_kinds;
 mod store;
 
 use std::time::SystemTime;
 
 #[cfg(feature = "object-store")]
 pub use archive::{ObjectStoreArchive, S3Config};
+pub use asciicast::to_asciicast;
 pub use error::RecordError;
+pub use kinds::{Body, FileOp, HttpExchange, TerminalEvent, TerminalHeader, BODY_EXCERPT_BYTES};
 pub use read::{
     parse, Column, Completion, End, Event, Item, Message, Recording, Statement, Truncation,
 };
+pub use read_kinds::Request;
 pub use recorder::{
     CapHit, Digest, Limits, RecordedDecision, Recorder, ROWS_LINE_BYTES, ROWS_PER_LINE,
 };
-pub use render::{render_psql, replay_timed, search};
+pub use render::{render, render_psql, replay_timed, search};
 pub use store::{
     delete_older_than, validate_session, FileStore, RecordingInfo, RecordingStore, MAX_SESSION_ID,
 };
 
 /// The `format` every recording's header names.
 pub const FORMAT_NAME: &str = "sluice-recording";
-/// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build writes and reads. Recordings of
+/// kind `sql` are still written as version 1 ([`version_for_kind`]).
+pub const FORMAT_VERSION: u32 = 2;
 
-/// `kind` of a SQL session recording.
+/// `kind` of a SQL session recording (PostgreSQL, MySQL: the header's
+/// `protocol` says which).
 pub const KIND_SQL: &str = "sql";
-/// `kind` reserved for terminal (SSH) sessions, asciicast v2 compatible.
+/// `kind` of a terminal (SSH shell or command) recording, asciicast v2
+/// compatible.
 pub const KIND_TERMINAL: &str = "terminal";
-/// `kind` reserved for HTTP sessions.
+/// `kind` of an HTTP session recording: one exchange per request.
 pub const KIND_HTTP: &str = "http";
+/// `kind` of a file transfer (SFTP, SCP) recording: one line per operation.
+pub const KIND_FILE: &str = "file";
+
+/// The format version a recording of `kind` is written in: 1 for `sql`,
+/// whose lines version 1 already describes completely (so its recordings
+/// stay byte for byte what they were, and readable by builds that know only
+/// version 1), and [`FORMAT_VERSION`] for every other kind.
+pub fn version_for_kind(kind: &str) -> u32 {
+    if kind == KIND_SQL || kind.is_empty() {
+        1
+    } else {
+        FORMAT_VERSION
+    }
+}
 
 /// The session a recording is of: its header line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -91,15 +116,18 @@ pub struct Header {
     pub identity: String,
     /// The gateway target.
     pub target: String,
+    /// The database of a SQL session; the account on the host of a terminal
+    /// or file session; empty for HTTP.
     pub database: String,
-    /// `postgres`.
+    /// The wire protocol: `postgres`, `mysql`, `ssh`, `sftp`, `scp`,
+    /// `http`, `https`. For SQL it is the dialect.
     pub protocol: String,
     /// The client's address, `ip:port`.
     pub client_addr: String,
     /// When the session started: RFC 3339, UTC, milliseconds
     /// ([`format_started_at`]).
     pub started_at: String,
-    /// [`KIND_SQL`] (or, later, [`KIND_TERMINAL`], [`KIND_HTTP`]).
+    /// [`KIND_SQL`], [`KIND_TERMINAL`], [`KIND_HTTP`] or [`KIND_FILE`].
     pub kind: String,
 }
 
