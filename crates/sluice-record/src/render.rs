@@ -130,7 +130,20 @@ fn chunks(recording: &Recording) -> Vec<(f64, String)> {
         ));
     }
     let db = &recording.header.database;
+    // A request's errors, notices and truncations are grouped under it but
+    // happened later, often amid its terminal output: they wait here, in
+    // time order, until the stream passes their time (on a tie the stream
+    // goes first: an event is recorded after what caused it).
+    let mut pending: Vec<(f64, String)> = Vec::new();
     for item in &recording.items {
+        let at = match item {
+            Item::Statement(s) => s.t,
+            Item::Event(e) => event_t(e),
+            Item::Request(r) => r.outcome_t.unwrap_or(r.t),
+            Item::Terminal(e) => e.t,
+        };
+        let due = pending.iter().take_while(|(t, _)| *t < at).count();
+        chunks.extend(pending.drain(..due));
         match item {
             Item::Statement(statement) => {
                 chunks.push((statement.t, prompt(db, &statement.text)));
@@ -146,16 +159,17 @@ fn chunks(recording: &Recording) -> Vec<(f64, String)> {
                 chunks.push((t, text));
             }
             Item::Request(request) => {
-                let line = render_kinds::request(request, kind);
-                let mut t = line.as_ref().map_or(request.t, |(t, _)| *t);
-                let mut text = line.map(|(_, text)| text).unwrap_or_default();
-                for event in &request.events {
-                    t = t.max(event_t(event));
-                    push_event(&mut text, event);
+                last_t = last_t.max(at);
+                if let Some(line) = render_kinds::request(request, kind) {
+                    chunks.push(line);
                 }
-                last_t = last_t.max(t);
-                if !text.is_empty() {
-                    chunks.push((t, text));
+                for event in &request.events {
+                    let mut text = String::new();
+                    push_event(&mut text, event);
+                    let t = event_t(event);
+                    last_t = last_t.max(t);
+                    let index = pending.partition_point(|(p, _)| *p <= t);
+                    pending.insert(index, (t, text));
                 }
             }
             Item::Terminal(event) => {
@@ -166,6 +180,7 @@ fn chunks(recording: &Recording) -> Vec<(f64, String)> {
             }
         }
     }
+    chunks.append(&mut pending);
     if recording.end.is_none() {
         chunks.push((last_t, INCOMPLETE.to_owned()));
     }
