@@ -585,3 +585,51 @@ fn v1_recordings_read_and_render_as_before() {
     assert_eq!(rendered(&with_v2_lines), V1_RENDERED);
     assert!(matches!(&with_v2_lines.items[1], Item::Statement(s) if s.n == 2));
 }
+
+/// FORMAT.md's examples: every one is JSON, and the version 2 ones, put
+/// together as a recording, read as the specification says.
+#[test]
+fn the_specification_examples_read() {
+    let spec = include_str!("../FORMAT.md");
+    let mut examples = Vec::new();
+    let mut inside = false;
+    for line in spec.lines() {
+        match line {
+            "```json" => inside = true,
+            "```" => inside = false,
+            _ if inside => {
+                let value: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("FORMAT.md example {line}: {e}"));
+                examples.push((line, value));
+            }
+            _ => {}
+        }
+    }
+    let of = |kind: &str| -> Vec<&str> {
+        examples
+            .iter()
+            .filter(|(_, v)| v["type"] == kind)
+            .map(|(l, _)| *l)
+            .collect()
+    };
+    let header = of("header")
+        .into_iter()
+        .find(|l| l.contains(r#""version":2"#))
+        .unwrap();
+    let mut lines = vec![header];
+    for kind in ["request", "terminal", "http", "file"] {
+        let found = of(kind);
+        assert!(!found.is_empty(), "FORMAT.md has a {kind} example");
+        lines.extend(found);
+    }
+    lines.extend(of("end"));
+    let recording = parse(format!("{}\n", lines.join("\n")).as_bytes()).unwrap();
+    assert_eq!(recording.skipped_lines, 0);
+    assert_eq!(recording.terminal.as_ref().unwrap().width, 80);
+    assert_eq!(recording.terminal_events().count(), 2);
+    let http = recording.request(2).unwrap().http.as_deref().unwrap();
+    assert_eq!(http.response_body.bytes, 5120);
+    let rename = recording.request(6).unwrap().file.as_deref().unwrap();
+    assert_eq!(rename.target.as_deref(), Some("/srv/data/old.csv"));
+    assert!(recording.is_complete());
+}
