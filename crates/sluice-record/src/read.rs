@@ -260,8 +260,7 @@ enum RawLine {
 /// unknown types, skipped whatever they hold, as a version 1 reader did.
 const SINCE_V2: &[&str] = &["request", "terminal", "http", "file"];
 
-/// Whether `line` is of a type version 2 added (read only when deciding how
-/// to treat a line of a version 1 recording).
+/// Whether `line` is of a type version 2 added.
 fn is_since_v2(line: &[u8]) -> bool {
     #[derive(Deserialize)]
     struct TypeOnly {
@@ -323,11 +322,20 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, RecordError> {
         if recording.end.is_some() {
             return Err(malformed("a line after the end line".to_owned()));
         }
-        if version == 1 && is_since_v2(line) {
-            recording.skipped_lines += 1;
-            continue;
-        }
-        let raw: RawLine = serde_json::from_slice(line).map_err(|e| malformed(e.to_string()))?;
+        // In a version 1 recording the types version 2 added are unknown,
+        // whatever they hold; the type is looked at again only for a line
+        // that does not read, so a version 1 row is still parsed once.
+        let raw = match serde_json::from_slice::<RawLine>(line) {
+            Ok(
+                RawLine::Request { .. }
+                | RawLine::Terminal { .. }
+                | RawLine::Http { .. }
+                | RawLine::File { .. },
+            ) if version == 1 => RawLine::Unknown,
+            Ok(raw) => raw,
+            Err(_) if version == 1 && is_since_v2(line) => RawLine::Unknown,
+            Err(e) => return Err(malformed(e.to_string())),
+        };
         match raw {
             RawLine::Header {} => return Err(malformed("a second header line".to_owned())),
             RawLine::Unknown => recording.skipped_lines += 1,

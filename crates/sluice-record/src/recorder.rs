@@ -232,7 +232,8 @@ impl Recorder {
         self.session_capped
     }
 
-    /// Statements seen so far (recorded or not).
+    /// Statements and requests seen so far (recorded or not): `end`'s
+    /// `statements`.
     pub fn statements(&self) -> u64 {
         self.statements
     }

@@ -53,10 +53,10 @@ pub fn render(recording: &Recording, out: &mut impl std::fmt::Write) -> std::fmt
 /// two chunks, its prompt line at the time it was sent and its result at the
 /// time it completed; a terminal recording gives one chunk per output event,
 /// so it replays in real time; an HTTP exchange or file operation gives its
-/// line at the time its outcome was recorded. `speed` divides the recorded delays (2.0 replays twice
-/// as fast; a `speed` that is not a positive number gives no delays), and
-/// `max_delay`, if given, caps each delay (an idle limit). The chunks
-/// concatenated are [`render_psql`]'s output.
+/// line at the time its outcome was recorded. `speed` divides the recorded
+/// delays (2.0 replays twice as fast; a `speed` that is not a positive number
+/// gives no delays), and `max_delay`, if given, caps each delay (an idle
+/// limit). The chunks concatenated are [`render`]'s output.
 pub fn replay_timed(
     recording: &Recording,
     speed: f64,

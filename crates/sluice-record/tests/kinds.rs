@@ -633,3 +633,30 @@ fn the_specification_examples_read() {
     assert_eq!(rename.target.as_deref(), Some("/srv/data/old.csv"));
     assert!(recording.is_complete());
 }
+
+#[test]
+fn a_requests_messages_render_where_the_stream_reached_them() {
+    let clock = Clock::default();
+    let mut rec = clock.recorder_terminal(
+        &header_of("s_order", KIND_TERMINAL, "ssh"),
+        &screen(),
+        Limits::default(),
+    );
+    rec.request(1, "shell", "", &allow());
+    clock.set_ms(500);
+    rec.terminal_output(Some(1), b"one\r\n");
+    clock.set_ms(1_000);
+    rec.notice(Some(1), "WARNING", "", "the session ends in 5 minutes");
+    clock.set_ms(2_000);
+    rec.terminal_output(Some(1), b"two\r\n");
+    let recording = parse(&rec.finish("done").0).unwrap();
+    assert_eq!(
+        rendered(&recording),
+        "one\r\nWARNING:  the session ends in 5 minutes\ntwo\r\n"
+    );
+    let times: Vec<Duration> = replay_timed(&recording, 1.0, None)
+        .into_iter()
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(times, [500, 500, 1_000].map(Duration::from_millis));
+}
