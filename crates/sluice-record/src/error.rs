@@ -30,6 +30,10 @@ pub enum RecordError {
         "the recording is in format version {found}, newer than this build of sluice reads (up to version {supported}); read it with a newer sluice"
     )]
     UnsupportedVersion { found: u64, supported: u32 },
+    /// Asked for what only a terminal recording has (an asciicast export)
+    /// of a recording of another kind.
+    #[error("the recording is of kind {0:?}, not a terminal recording")]
+    NotATerminal(String),
     /// A line (1-based) does not read as its type says.
     #[error("line {line} of the recording: {reason}")]
     Malformed { line: usize, reason: String },

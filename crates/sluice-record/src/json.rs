@@ -137,6 +137,20 @@ impl Line {
         self
     }
 
+    pub(crate) fn opt_str(mut self, key: &str, value: Option<&str>) -> Line {
+        match value {
+            Some(value) => push_str(self.key(key), value),
+            None => self.key(key).extend_from_slice(b"null"),
+        }
+        self
+    }
+
+    pub(crate) fn bool(mut self, key: &str, value: bool) -> Line {
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.key(key).extend_from_slice(text);
+        self
+    }
+
     pub(crate) fn secs(mut self, key: &str, micros: u64) -> Line {
         push_secs(self.key(key), micros);
         self

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use crate::kinds::{FileOp, HttpExchange, TerminalEvent, TerminalHeader};
+use crate::read_kinds::{attach, empty_request, with_request, Request};
 use crate::{Header, RecordError, RecordedDecision, FORMAT_NAME, FORMAT_VERSION};
 
 /// A parsed recording.
@@ -12,15 +14,17 @@ pub struct Recording {
     /// The format version it was written in.
     pub version: u32,
     pub header: Header,
-    /// Statements and session-level events, in the order they were recorded.
+    /// The screen of a terminal recording, from its header.
+    pub terminal: Option<TerminalHeader>,
+    /// Statements, requests, terminal events and session-level events, in
+    /// the order they were recorded.
     pub items: Vec<Item>,
     /// The `end` line; `None` when the recording is incomplete (the gateway
     /// stopped before the session ended).
     pub end: Option<End>,
     /// Whether the last line was torn (cut short by a crash) and left out.
     pub torn_tail: bool,
-    /// Lines of types this version does not know (or reserves for other
-    /// kinds), skipped.
+    /// Lines of types the recording's version does not define, skipped.
     pub skipped_lines: usize,
 }
 
@@ -35,7 +39,8 @@ impl Recording {
         self.items.iter().any(|item| match item {
             Item::Event(Event::Truncated(_)) => true,
             Item::Statement(s) => s.events.iter().any(|e| matches!(e, Event::Truncated(_))),
-            Item::Event(_) => false,
+            Item::Request(r) => r.events.iter().any(|e| matches!(e, Event::Truncated(_))),
+            Item::Event(_) | Item::Terminal(_) => false,
         })
     }
 
@@ -43,13 +48,34 @@ impl Recording {
     pub fn statements(&self) -> impl Iterator<Item = &Statement> {
         self.items.iter().filter_map(|item| match item {
             Item::Statement(s) => Some(s),
-            Item::Event(_) => None,
+            _ => None,
         })
     }
 
     /// Statement number `n`.
     pub fn statement(&self, n: u64) -> Option<&Statement> {
         self.statements().find(|s| s.n == n)
+    }
+
+    /// The requests (of terminal, HTTP and file sessions), in order.
+    pub fn requests(&self) -> impl Iterator<Item = &Request> {
+        self.items.iter().filter_map(|item| match item {
+            Item::Request(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// Request number `n`.
+    pub fn request(&self, n: u64) -> Option<&Request> {
+        self.requests().find(|r| r.n == n)
+    }
+
+    /// The terminal events, in order.
+    pub fn terminal_events(&self) -> impl Iterator<Item = &TerminalEvent> {
+        self.items.iter().filter_map(|item| match item {
+            Item::Terminal(e) => Some(e),
+            _ => None,
+        })
     }
 }
 
@@ -60,6 +86,12 @@ pub enum Item {
     Statement(Statement),
     /// An error, notice or truncation not tied to a statement (`"n":null`).
     Event(Event),
+    /// A request of a terminal, HTTP or file session with its outcome
+    /// (version 2).
+    Request(Request),
+    /// A terminal event (version 2): kept in stream order rather than
+    /// under its request, since a replay plays the stream.
+    Terminal(TerminalEvent),
 }
 
 /// A statement and what the client received for it.
@@ -190,8 +222,52 @@ enum RawLine {
         reason: String,
         statements: u64,
     },
+    Request {
+        n: u64,
+        t: f64,
+        #[serde(default)]
+        action: String,
+        #[serde(default)]
+        text: String,
+        #[serde(default)]
+        decision: RecordedDecision,
+    },
+    Terminal {
+        #[serde(default)]
+        n: Option<u64>,
+        t: f64,
+        event: String,
+        #[serde(default)]
+        data: String,
+    },
+    Http {
+        n: u64,
+        t: f64,
+        #[serde(flatten)]
+        exchange: HttpExchange,
+    },
+    File {
+        n: u64,
+        t: f64,
+        #[serde(flatten)]
+        op: FileOp,
+    },
     #[serde(other)]
     Unknown,
+}
+
+/// The line types version 2 added: in a version 1 recording they are
+/// unknown types, skipped whatever they hold, as a version 1 reader did.
+const SINCE_V2: &[&str] = &["request", "terminal", "http", "file"];
+
+/// Whether `line` is of a type version 2 added.
+fn is_since_v2(line: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    struct TypeOnly {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<TypeOnly>(line).is_ok_and(|l| SINCE_V2.contains(&l.kind.as_str()))
 }
 
 /// Reads a recording: the header (refusing a newer format version or another
@@ -224,11 +300,12 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, RecordError> {
             "the file is empty".to_owned()
         }));
     };
-    let (version, header) = parse_header(first)?;
+    let (version, header, terminal) = parse_header(first)?;
 
     let mut recording = Recording {
         version,
         header,
+        terminal,
         items: Vec::new(),
         end: None,
         torn_tail,
@@ -245,7 +322,20 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, RecordError> {
         if recording.end.is_some() {
             return Err(malformed("a line after the end line".to_owned()));
         }
-        let raw: RawLine = serde_json::from_slice(line).map_err(|e| malformed(e.to_string()))?;
+        // In a version 1 recording the types version 2 added are unknown,
+        // whatever they hold; the type is looked at again only for a line
+        // that does not read, so a version 1 row is still parsed once.
+        let raw = match serde_json::from_slice::<RawLine>(line) {
+            Ok(
+                RawLine::Request { .. }
+                | RawLine::Terminal { .. }
+                | RawLine::Http { .. }
+                | RawLine::File { .. },
+            ) if version == 1 => RawLine::Unknown,
+            Ok(raw) => raw,
+            Err(_) if version == 1 && is_since_v2(line) => RawLine::Unknown,
+            Err(e) => return Err(malformed(e.to_string())),
+        };
         match raw {
             RawLine::Header {} => return Err(malformed("a second header line".to_owned())),
             RawLine::Unknown => recording.skipped_lines += 1,
@@ -281,9 +371,7 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, RecordError> {
                     tag,
                     duration_us,
                 };
-                with_statement(&mut recording, &mut by_n, n, t, |s| {
-                    s.complete = Some(complete)
-                });
+                attach(&mut recording, &mut by_n, n, t, |c, _| *c = Some(complete));
             }
             RawLine::Error {
                 n,
@@ -347,12 +435,47 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, RecordError> {
                     statements,
                 });
             }
+            RawLine::Request {
+                n,
+                t,
+                action,
+                text,
+                decision,
+            } => {
+                by_n.insert(n, recording.items.len());
+                recording.items.push(Item::Request(Request {
+                    action,
+                    text,
+                    decision,
+                    ..empty_request(n, t)
+                }));
+            }
+            RawLine::Terminal { n, t, event, data } => {
+                recording.items.push(Item::Terminal(TerminalEvent {
+                    n,
+                    t,
+                    code: event,
+                    data,
+                }));
+            }
+            RawLine::Http { n, t, exchange } => {
+                with_request(&mut recording, &mut by_n, n, t, |r| {
+                    r.outcome_t = Some(t);
+                    r.http = Some(Box::new(exchange));
+                });
+            }
+            RawLine::File { n, t, op } => {
+                with_request(&mut recording, &mut by_n, n, t, |r| {
+                    r.outcome_t = Some(t);
+                    r.file = Some(Box::new(op));
+                });
+            }
         }
     }
     Ok(recording)
 }
 
-fn parse_header(line: &[u8]) -> Result<(u32, Header), RecordError> {
+fn parse_header(line: &[u8]) -> Result<(u32, Header, Option<TerminalHeader>), RecordError> {
     let value: serde_json::Value = serde_json::from_slice(line)
         .map_err(|e| RecordError::NotARecording(format!("the first line is not JSON: {e}")))?;
     if value.get("type").and_then(|v| v.as_str()) != Some("header") {
@@ -383,15 +506,31 @@ fn parse_header(line: &[u8]) -> Result<(u32, Header), RecordError> {
             supported: FORMAT_VERSION,
         });
     }
+    // A screen is only read from a version 2 header: version 1 reserved
+    // those fields without defining them.
+    let terminal = if version >= 2 && value.get("width").is_some() {
+        let terminal =
+            serde_json::from_value(value.clone()).map_err(|e| RecordError::Malformed {
+                line: 1,
+                reason: format!("the terminal header: {e}"),
+            })?;
+        Some(terminal)
+    } else {
+        None
+    };
     let header: Header = serde_json::from_value(value).map_err(|e| RecordError::Malformed {
         line: 1,
         reason: e.to_string(),
     })?;
     // `version` is at most FORMAT_VERSION here.
-    Ok((u32::try_from(version).unwrap_or(FORMAT_VERSION), header))
+    Ok((
+        u32::try_from(version).unwrap_or(FORMAT_VERSION),
+        header,
+        terminal,
+    ))
 }
 
-fn empty_statement(n: u64, t: f64) -> Statement {
+pub(crate) fn empty_statement(n: u64, t: f64) -> Statement {
     Statement {
         n,
         t,
@@ -405,7 +544,8 @@ fn empty_statement(n: u64, t: f64) -> Statement {
 }
 
 /// Applies `f` to statement `n`, created empty first if its `statement` line
-/// is missing.
+/// is missing. A line of a statement whose number names a request is
+/// dropped: it cannot belong to it.
 fn with_statement(
     recording: &mut Recording,
     by_n: &mut HashMap<u64, usize>,
@@ -417,7 +557,6 @@ fn with_statement(
         recording.items.push(Item::Statement(empty_statement(n, t)));
         recording.items.len() - 1
     });
-    // `by_n` indexes only statements.
     if let Some(Item::Statement(statement)) = recording.items.get_mut(index) {
         f(statement);
     }
@@ -431,7 +570,7 @@ fn push_event(
     event: Event,
 ) {
     match n {
-        Some(n) => with_statement(recording, by_n, n, t, |s| s.events.push(event)),
+        Some(n) => attach(recording, by_n, n, t, |_, events| events.push(event)),
         None => recording.items.push(Item::Event(event)),
     }
 }

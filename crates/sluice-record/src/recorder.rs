@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest as _, Sha256};
 
 use crate::json::{push_value, Line};
-use crate::{Header, FORMAT_NAME, FORMAT_VERSION};
+use crate::{Header, TerminalHeader, FORMAT_NAME};
 
 /// Rows per `rows` line at most.
 pub const ROWS_PER_LINE: usize = 100;
@@ -108,6 +108,9 @@ pub struct Recorder {
     session_capped: bool,
     truncated: bool,
     statements: u64,
+    /// Per terminal stream (request and event code), the start of a UTF-8
+    /// character whose other bytes have not arrived yet.
+    pub(crate) utf8_carry: HashMap<(Option<u64>, u8), Vec<u8>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -125,7 +128,12 @@ impl std::fmt::Debug for Recorder {
 
 impl Recorder {
     /// Starts a recording: takes the start instant for `t` and buffers the
-    /// header line (an empty `kind` is written as `sql`).
+    /// header line (an empty `kind` is written as `sql`). The header's
+    /// `version` follows the kind ([`crate::version_for_kind`]): a `sql`
+    /// recording is written as version 1, byte for byte as before version 2,
+    /// so that builds reading only version 1 still read it; its lines are
+    /// the version 1 ones (`request`, `terminal`, `http` and `file` lines in
+    /// it would be skipped by readers, as version 1 says).
     pub fn new(header: &Header, limits: Limits) -> Recorder {
         let start = Instant::now();
         Recorder::with_clock(header, limits, move || start.elapsed())
@@ -138,8 +146,38 @@ impl Recorder {
         limits: Limits,
         clock: impl Fn() -> Duration + Send + Sync + 'static,
     ) -> Recorder {
+        Recorder::start(header, None, limits, Box::new(clock))
+    }
+
+    /// Starts the recording of a terminal session: a header of kind
+    /// `terminal` carrying the screen asciicast's header needs.
+    pub fn new_terminal(header: &Header, terminal: &TerminalHeader, limits: Limits) -> Recorder {
+        let start = Instant::now();
+        Recorder::terminal_with_clock(header, terminal, limits, move || start.elapsed())
+    }
+
+    /// Like [`Recorder::new_terminal`], with the session's clock.
+    pub fn terminal_with_clock(
+        header: &Header,
+        terminal: &TerminalHeader,
+        limits: Limits,
+        clock: impl Fn() -> Duration + Send + Sync + 'static,
+    ) -> Recorder {
+        let header = Header {
+            kind: crate::KIND_TERMINAL.to_owned(),
+            ..header.clone()
+        };
+        Recorder::start(&header, Some(terminal), limits, Box::new(clock))
+    }
+
+    fn start(
+        header: &Header,
+        terminal: Option<&TerminalHeader>,
+        limits: Limits,
+        clock: Clock,
+    ) -> Recorder {
         let mut recorder = Recorder {
-            clock: Box::new(clock),
+            clock,
             limits,
             out: Vec::with_capacity(4096),
             hasher: Sha256::new(),
@@ -150,27 +188,32 @@ impl Recorder {
             session_capped: false,
             truncated: false,
             statements: 0,
+            utf8_carry: HashMap::new(),
         };
-        let line = Line::new("header")
+        let kind = if header.kind.is_empty() {
+            crate::KIND_SQL
+        } else {
+            &header.kind
+        };
+        let mut line = Line::new("header")
             .str("format", FORMAT_NAME)
-            .u64("version", u64::from(FORMAT_VERSION))
+            .u64("version", u64::from(crate::version_for_kind(kind)))
             .str("session", &header.session)
-            .str(
-                "kind",
-                if header.kind.is_empty() {
-                    crate::KIND_SQL
-                } else {
-                    &header.kind
-                },
-            )
+            .str("kind", kind)
             .str("identity", &header.identity)
             .str("target", &header.target)
             .str("database", &header.database)
             .str("protocol", &header.protocol)
             .str("client_addr", &header.client_addr)
-            .str("started_at", &header.started_at)
-            .finish();
-        recorder.commit(&line);
+            .str("started_at", &header.started_at);
+        if let Some(terminal) = terminal {
+            line = line
+                .u64("width", u64::from(terminal.width))
+                .u64("height", u64::from(terminal.height))
+                .str("term", &terminal.term)
+                .opt_str("command", terminal.command.as_deref());
+        }
+        recorder.commit(&line.finish());
         recorder
     }
 
@@ -189,7 +232,8 @@ impl Recorder {
         self.session_capped
     }
 
-    /// Statements seen so far (recorded or not).
+    /// Statements and requests seen so far (recorded or not): `end`'s
+    /// `statements`.
     pub fn statements(&self) -> u64 {
         self.statements
     }
@@ -200,16 +244,38 @@ impl Recorder {
         if self.session_capped {
             return CapHit::SessionCap;
         }
-        let decision_json = Line::object()
-            .str("verdict", &decision.verdict)
-            .str("rule", &decision.rule)
-            .str("policy", &decision.policy)
-            .into_object();
         let line = Line::new("statement")
             .u64("n", n)
             .secs("t", self.micros())
             .str("text", text)
-            .raw("decision", &decision_json)
+            .raw("decision", &decision_json(decision))
+            .finish();
+        self.emit(Some(n), &line)
+    }
+
+    /// Records a request of a terminal, HTTP or file session as decided,
+    /// before it is forwarded (or refused): what SQL's
+    /// [`Recorder::statement`] is for a statement. `action` is the kind's verb
+    /// (`shell`, `exec`, an HTTP method, a file operation) and `text` what
+    /// was asked as one searchable string (the command line, host and path,
+    /// the file's path). Counts towards `end`'s `statements`.
+    pub fn request(
+        &mut self,
+        n: u64,
+        action: &str,
+        text: &str,
+        decision: &RecordedDecision,
+    ) -> CapHit {
+        self.statements += 1;
+        if self.session_capped {
+            return CapHit::SessionCap;
+        }
+        let line = Line::new("request")
+            .u64("n", n)
+            .secs("t", self.micros())
+            .str("action", action)
+            .str("text", text)
+            .raw("decision", &decision_json(decision))
             .finish();
         self.emit(Some(n), &line)
     }
@@ -397,6 +463,7 @@ impl Recorder {
     /// and the digest of the whole recording.
     pub fn finish(mut self, reason: &str) -> (Vec<u8>, Digest) {
         self.close_batch();
+        self.flush_utf8_carry();
         let line = Line::new("end")
             .secs("t", self.micros())
             .str("reason", reason)
@@ -411,7 +478,7 @@ impl Recorder {
         (self.out, digest)
     }
 
-    fn micros(&self) -> u64 {
+    pub(crate) fn micros(&self) -> u64 {
         u64::try_from((self.clock)().as_micros()).unwrap_or(u64::MAX)
     }
 
@@ -424,7 +491,7 @@ impl Recorder {
 
     /// Writes `line` unless it would take the session past its cap, in which
     /// case the `session_cap` marker is written instead.
-    fn emit(&mut self, n: Option<u64>, line: &[u8]) -> CapHit {
+    pub(crate) fn emit(&mut self, n: Option<u64>, line: &[u8]) -> CapHit {
         self.close_batch();
         if self.session_capped {
             return CapHit::SessionCap;
@@ -462,6 +529,15 @@ impl Recorder {
             self.commit(&bytes);
         }
     }
+}
+
+/// A decision as the `decision` object of `statement` and `request` lines.
+fn decision_json(decision: &RecordedDecision) -> Vec<u8> {
+    Line::object()
+        .str("verdict", &decision.verdict)
+        .str("rule", &decision.rule)
+        .str("policy", &decision.policy)
+        .into_object()
 }
 
 /// `{"type":"rows","n":N,"rows":[`

@@ -1,10 +1,11 @@
-//! Rendering a recording for replay: [`render_psql`], [`replay_timed`], and
-//! [`search`].
+//! Rendering a recording for replay: [`render`] ([`render_psql`] for SQL),
+//! [`replay_timed`], and [`search`].
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::read::{Column, Event, Item, Recording, Statement};
+use crate::render_kinds;
 
 /// What psql prints for an incomplete recording's missing end.
 const INCOMPLETE: &str = "-- recording incomplete: the gateway stopped before the session ended\n";
@@ -27,7 +28,20 @@ const NUMERIC_OIDS: &[u32] = &[21, 23, 20, 700, 701, 1700, 26, 28, 5069, 29, 790
 /// statement sent before failing print before its error (psql discards
 /// them), and the footer counts the rows the command tag reports even when
 /// the row cap recorded fewer.
+///
+/// A recording of another kind prints as [`render`] prints it.
 pub fn render_psql(recording: &Recording, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+    render(recording, out)
+}
+
+/// Prints the session as its user saw it, whatever its kind: SQL statements
+/// as [`render_psql`] describes; a terminal's output stream verbatim (input,
+/// resizes and markers are not shown); one access-log line per HTTP exchange
+/// (`0.840s GET host/path?q -> 200 5120B 8.123ms [allow rule]`); one line
+/// per file operation (`2.500s rename /a -> /b: ok [allow rule]`); a
+/// refused terminal request as `-- exec <command> [deny rule]`. Truncation
+/// markers and incompleteness print as for SQL.
+pub fn render(recording: &Recording, out: &mut impl std::fmt::Write) -> std::fmt::Result {
     for (_, chunk) in chunks(recording) {
         out.write_str(&chunk)?;
     }
@@ -37,10 +51,12 @@ pub fn render_psql(recording: &Recording, out: &mut impl std::fmt::Write) -> std
 /// The rendered session as `(delay, chunk)` pairs for a timed replay: each
 /// chunk is to be printed `delay` after the previous one. A statement gives
 /// two chunks, its prompt line at the time it was sent and its result at the
-/// time it completed. `speed` divides the recorded delays (2.0 replays twice
-/// as fast; a `speed` that is not a positive number gives no delays), and
-/// `max_delay`, if given, caps each delay (an idle limit). The chunks
-/// concatenated are [`render_psql`]'s output.
+/// time it completed; a terminal recording gives one chunk per output event,
+/// so it replays in real time; an HTTP exchange or file operation gives its
+/// line at the time its outcome was recorded. `speed` divides the recorded
+/// delays (2.0 replays twice as fast; a `speed` that is not a positive number
+/// gives no delays), and `max_delay`, if given, caps each delay (an idle
+/// limit). The chunks concatenated are [`render`]'s output.
 pub fn replay_timed(
     recording: &Recording,
     speed: f64,
@@ -65,13 +81,31 @@ pub fn replay_timed(
         .collect()
 }
 
-/// The numbers of the statements whose text contains `needle`, ignoring case.
+/// The numbers of the statements and requests whose text contains
+/// `needle`, ignoring case, in recording order: a statement's SQL, a
+/// request's text (command line, host and path, file path), an HTTP
+/// exchange's host and path, a file operation's path and target.
 pub fn search(recording: &Recording, needle: &str) -> Vec<u64> {
     let needle = needle.to_lowercase();
+    let found = |text: &str| text.to_lowercase().contains(&needle);
     recording
-        .statements()
-        .filter(|s| s.text.to_lowercase().contains(&needle))
-        .map(|s| s.n)
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Statement(s) => found(&s.text).then_some(s.n),
+            Item::Request(r) => {
+                let http = r
+                    .http
+                    .as_ref()
+                    .is_some_and(|h| found(&format!("{} {}{}", h.method, h.host, h.path)));
+                let file = r
+                    .file
+                    .as_ref()
+                    .is_some_and(|f| found(&f.path) || f.target.as_deref().is_some_and(found));
+                (found(&r.text) || http || file).then_some(r.n)
+            }
+            Item::Event(_) | Item::Terminal(_) => None,
+        })
         .collect()
 }
 
@@ -80,17 +114,36 @@ pub fn search(recording: &Recording, needle: &str) -> Vec<u64> {
 fn chunks(recording: &Recording) -> Vec<(f64, String)> {
     let mut chunks = Vec::new();
     let mut last_t = 0.0_f64;
-    if recording.header.kind != crate::KIND_SQL {
+    let kind = recording.header.kind.as_str();
+    let known = [
+        crate::KIND_SQL,
+        crate::KIND_TERMINAL,
+        crate::KIND_HTTP,
+        crate::KIND_FILE,
+    ];
+    if !known.contains(&kind) {
         chunks.push((
             0.0,
             format!(
-                "-- a recording of kind {:?}: only SQL statements print here\n",
-                recording.header.kind
+                "-- a recording of kind {kind:?}: only the kinds this build knows print here\n"
             ),
         ));
     }
     let db = &recording.header.database;
+    // A request's errors, notices and truncations are grouped under it but
+    // happened later, often amid its terminal output: they wait here, in
+    // time order, until the stream passes their time (on a tie the stream
+    // goes first: an event is recorded after what caused it).
+    let mut pending: Vec<(f64, String)> = Vec::new();
     for item in &recording.items {
+        let at = match item {
+            Item::Statement(s) => s.t,
+            Item::Event(e) => event_t(e),
+            Item::Request(r) => r.outcome_t.unwrap_or(r.t),
+            Item::Terminal(e) => e.t,
+        };
+        let due = pending.iter().take_while(|(t, _)| *t < at).count();
+        chunks.extend(pending.drain(..due));
         match item {
             Item::Statement(statement) => {
                 chunks.push((statement.t, prompt(db, &statement.text)));
@@ -105,8 +158,29 @@ fn chunks(recording: &Recording) -> Vec<(f64, String)> {
                 last_t = last_t.max(t);
                 chunks.push((t, text));
             }
+            Item::Request(request) => {
+                last_t = last_t.max(at);
+                if let Some(line) = render_kinds::request(request, kind) {
+                    chunks.push(line);
+                }
+                for event in &request.events {
+                    let mut text = String::new();
+                    push_event(&mut text, event);
+                    let t = event_t(event);
+                    last_t = last_t.max(t);
+                    let index = pending.partition_point(|(p, _)| *p <= t);
+                    pending.insert(index, (t, text));
+                }
+            }
+            Item::Terminal(event) => {
+                last_t = last_t.max(event.t);
+                if let Some(text) = render_kinds::terminal(event) {
+                    chunks.push((event.t, text.to_owned()));
+                }
+            }
         }
     }
+    chunks.append(&mut pending);
     if recording.end.is_none() {
         chunks.push((last_t, INCOMPLETE.to_owned()));
     }

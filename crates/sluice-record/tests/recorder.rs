@@ -406,19 +406,20 @@ fn unknown_line_types_are_skipped() {
 fn newer_versions_are_refused() {
     let text = String::from_utf8(sample())
         .unwrap()
-        .replace(r#""version":1"#, r#""version":2"#);
+        .replace(r#""version":1"#, r#""version":3"#);
     let err = parse(text.as_bytes()).unwrap_err();
     assert!(
         matches!(
             err,
             RecordError::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ),
         "{err:?}"
     );
     assert!(err.to_string().contains("newer"), "{err}");
+    assert!(err.to_string().contains("version 3"), "{err}");
 
     let other = String::from_utf8(sample())
         .unwrap()

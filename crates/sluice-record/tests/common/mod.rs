@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sluice_record::{Header, Limits, RecordedDecision, Recorder, KIND_SQL};
+use sluice_record::{Header, Limits, RecordedDecision, Recorder, TerminalHeader, KIND_SQL};
 
 pub fn header(session: &str) -> Header {
     Header {
@@ -40,6 +40,18 @@ impl Clock {
     pub fn recorder(&self, header: &Header, limits: Limits) -> Recorder {
         let micros = self.0.clone();
         Recorder::with_clock(header, limits, move || {
+            Duration::from_micros(micros.load(Ordering::SeqCst))
+        })
+    }
+
+    pub fn recorder_terminal(
+        &self,
+        header: &Header,
+        terminal: &TerminalHeader,
+        limits: Limits,
+    ) -> Recorder {
+        let micros = self.0.clone();
+        Recorder::terminal_with_clock(header, terminal, limits, move || {
             Duration::from_micros(micros.load(Ordering::SeqCst))
         })
     }
