@@ -169,6 +169,21 @@ impl Gateway {
         })
     }
 
+    /// Runs forever when `[recording] retention` is set: deletes recordings older than it,
+    /// auditing each deletion (`recording::enforce_retention`).
+    pub async fn enforce_recording_retention(&self) {
+        let (Some(retention), Some(store)) = (
+            self.config().recording.retention,
+            self.recordings().cloned(),
+        ) else {
+            return std::future::pending().await;
+        };
+        crate::recording::enforce_retention(retention, store, self.audit(), self.metrics(), |s| {
+            self.recording_open(s)
+        })
+        .await
+    }
+
     pub fn config(&self) -> &Config {
         &self.inner.config
     }

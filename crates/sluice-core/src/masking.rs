@@ -19,7 +19,7 @@ use crate::CoreError;
 
 /// Rules sluice applies on behalf of masking, named like policy rules in audit.
 pub const RULE_MASK_DETECTOR: &str = "sluice.mask_detector";
-pub const RULE_MASK_COPY: &str = "sluice.mask_copy";
+pub use crate::lineage::RULE_MASK_COPY;
 
 /// The detectors (built-in and configured) and the token key, shared by every session.
 pub struct MaskEngine {

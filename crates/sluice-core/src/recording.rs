@@ -208,49 +208,46 @@ impl SessionRecording {
     }
 }
 
-impl crate::gateway::Gateway {
-    /// Runs forever when `[recording] retention` is set: deletes recordings older than it,
-    /// auditing each deletion. Checked every minute (or every tenth of the retention, if
-    /// shorter), so a recording outlives its retention by at most that.
-    pub async fn enforce_recording_retention(&self) {
-        let (Some(retention), Some(store)) = (
-            self.config().recording.retention,
-            self.recordings().cloned(),
-        ) else {
-            return std::future::pending().await;
+/// Runs forever: deletes recordings in `store` older than `retention`, auditing each
+/// deletion, except those `open` says are still being written. Checked every minute (or every
+/// tenth of the retention, if shorter), so a recording outlives its retention by at most that.
+pub(crate) async fn enforce_retention(
+    retention: std::time::Duration,
+    store: std::sync::Arc<dyn sluice_record::RecordingStore>,
+    audit: &sluice_audit::AuditLog,
+    metrics: &crate::metrics::Metrics,
+    open: impl Fn(&str) -> bool,
+) {
+    let period = (retention / 10).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    );
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else {
+            continue;
         };
-        let period = (retention / 10).clamp(
-            std::time::Duration::from_secs(1),
-            std::time::Duration::from_secs(60),
-        );
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else {
-                continue;
-            };
-            // Sessions still open here are skipped: an idle session's file is old by its
-            // time, and still being written.
-            let open = |session: &str| self.recording_open(session);
-            match sluice_record::delete_older_than(store.as_ref(), cutoff, open).await {
-                Ok(deleted) => {
-                    for session in deleted {
-                        let event = sluice_audit::AuditEvent::RecordingDeleted {
-                            session,
-                            reason: format!(
-                                "older than recording.retention ({})",
-                                humantime::format_duration(retention)
-                            ),
-                        };
-                        if let Err(e) = self.audit().record(&event).await {
-                            self.metrics().audit_failures.inc();
-                            tracing::error!(error = %e, "could not audit a recording's deletion");
-                        }
+        // Sessions still open here are skipped: an idle session's file is old by its
+        // time, and still being written.
+        match sluice_record::delete_older_than(store.as_ref(), cutoff, &open).await {
+            Ok(deleted) => {
+                for session in deleted {
+                    let event = sluice_audit::AuditEvent::RecordingDeleted {
+                        session,
+                        reason: format!(
+                            "older than recording.retention ({})",
+                            humantime::format_duration(retention)
+                        ),
+                    };
+                    if let Err(e) = audit.record(&event).await {
+                        metrics.audit_failures.inc();
+                        tracing::error!(error = %e, "could not audit a recording's deletion");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "recording retention failed; retrying"),
             }
+            Err(e) => tracing::warn!(error = %e, "recording retention failed; retrying"),
         }
     }
 }

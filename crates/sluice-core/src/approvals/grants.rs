@@ -7,6 +7,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use sluice_audit::AuditEvent;
 use sluice_decision::GrantFacts;
+
+use crate::policy::GrantSnapshot;
 use sluice_store::{GrantFilter, GrantRecord};
 
 use super::{grant_id, now_ms, rfc3339_ms, view::GrantView};
@@ -20,14 +22,6 @@ use crate::CoreError;
 pub(crate) struct GrantBook {
     live: ArcSwap<Vec<GrantRecord>>,
     generation: AtomicU64,
-}
-
-/// One identity's grants on one target, as the policy sees them, and until when that holds.
-pub(crate) struct GrantSnapshot {
-    pub facts: Vec<GrantFacts>,
-    pub generation: u64,
-    /// The earliest expiry among them: after it, the snapshot is stale whatever the generation.
-    pub valid_until_ms: i64,
 }
 
 impl GrantBook {

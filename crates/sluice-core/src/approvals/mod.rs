@@ -28,7 +28,7 @@ use crate::error::RefusalKind;
 use crate::notify::Notifier;
 use crate::CoreError;
 
-pub(crate) use grants::{GrantBook, GrantSnapshot};
+pub(crate) use grants::GrantBook;
 pub(crate) use hold::Refusal;
 pub use hold::{HeldStatement, PendingReview};
 pub use review::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};

@@ -26,11 +26,11 @@ use sluice_sql::lineage::{
 };
 use sluice_sql::{Lexing, SearchPath};
 
-use crate::masking::RULE_MASK_COPY;
-
 mod functions;
 use crate::sync::lock;
 
+/// A COPY whose columns masking cannot follow field by field.
+pub const RULE_MASK_COPY: &str = "sluice.mask_copy";
 /// Masking cannot establish where a statement's values come from, and it reads a table with
 /// masked columns.
 pub const RULE_MASK_UNKNOWN_LINEAGE: &str = "mask_unknown_lineage";

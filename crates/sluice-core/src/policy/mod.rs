@@ -20,11 +20,18 @@ use sluice_decision::{
 };
 use sluice_sql::{Dialect, NameContext};
 
-use crate::approvals::GrantSnapshot;
 use crate::config::PolicyConfig;
 use crate::CoreError;
 pub use source::PolicySource;
 pub use verdict::{Verdicted, RULE_EMPTY, RULE_LEXING, RULE_PARSE};
+
+/// One identity's grants on one target, as the policy sees them, and until when that holds.
+pub(crate) struct GrantSnapshot {
+    pub facts: Vec<GrantFacts>,
+    pub generation: u64,
+    /// The earliest expiry among them: after it, the snapshot is stale whatever the generation.
+    pub valid_until_ms: i64,
+}
 
 /// Everything the policy sees about who asks, where, and over which connection. Immutable: a
 /// session replaces its subject when a fact changes (a new search path, a grant issued,
