@@ -16,12 +16,14 @@ use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::lineage::{self, RelationName, ResultPlan, SessionLineage, Traced};
 use crate::masking::{self, MaskPlan, MaskTally};
-use crate::permit::{Outcome, StatementPermit, Status};
+mod permit;
+
 use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_LEXING, RULE_PARSE};
 use crate::proof::{AuditBatch, Sealed, UpstreamWriter};
 use crate::recording::SessionRecording;
 use crate::secret::Secret;
 use crate::CoreError;
+pub use permit::{Outcome, StatementPermit, Status};
 
 /// A live session. Cheap to clone: the protocol's two relay halves each hold one.
 #[derive(Clone)]

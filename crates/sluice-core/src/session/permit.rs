@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::Session;
 use crate::masking::{MaskPlan, MaskTally};
-use crate::session::Session;
 
 /// An allowed request whose record is in the batch. It travels with the request until the
 /// response arrives and is consumed by [`Session::finish`].
