@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sluice_audit::{AuditEvent, Ticket};
-use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
+use sluice_decision::{
+    Decision, IdentityFacts, PostgresSession, SessionFacts, SessionSection, TargetFacts,
+};
 use sluice_sql::{Lexing, SearchPath};
 
 use crate::approvals::{HeldStatement, Refusal};
@@ -340,8 +342,10 @@ impl Session {
                 application_name: request.application_name.clone(),
                 started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 protocol: request.protocol.to_owned(),
-                search_path: Vec::new(),
-                settings: request.settings.clone(),
+                section: SessionSection::Postgres(PostgresSession {
+                    search_path: Vec::new(),
+                    settings: request.settings.clone(),
+                }),
             },
             search_path.clone(),
             grants,
@@ -433,8 +437,8 @@ impl Session {
                 application_name: None,
                 started_at: String::new(),
                 protocol: "api".to_owned(),
-                search_path: Vec::new(),
-                settings: Default::default(),
+                // Version 1 showed a request for access PostgreSQL's session defaults.
+                section: SessionSection::Postgres(PostgresSession::default()),
             },
             SearchPath::default(),
             grants,

@@ -52,7 +52,9 @@ impl Subject {
         search_path: SearchPath,
         grants: GrantSnapshot,
     ) -> Subject {
-        session.search_path = search_path.schemas().to_vec();
+        if let Some(postgres) = session.postgres_mut() {
+            postgres.search_path = search_path.schemas().to_vec();
+        }
         let cache_key = Arc::new(CacheSubject::new(
             &identity,
             &target,
