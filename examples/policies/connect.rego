@@ -16,8 +16,8 @@ allow contains {
 	input.identity.name != ""
 }
 
-# The server settings a client asks for when it connects (input.session.settings: PostgreSQL's
-# startup parameters and PGOPTIONS' -c name=value) are decided with the session. Those that
+# The server settings a client asks for when it connects (input.session.postgres.settings:
+# PostgreSQL's startup parameters and PGOPTIONS' -c name=value) are decided with the session. Those that
 # would change who acts, or what a statement's analysis and its audit record mean, are
 # refused; break-glass may still choose the role, as with SET (sql.rego: guarded_setting).
 guarded_startup_settings := {
@@ -31,7 +31,7 @@ deny contains {
 	"reason": sprintf("the startup setting %s is not allowed: %s", [name, why]),
 } if {
 	input.request.action == "connect"
-	some name, _ in input.session.settings
+	some name, _ in startup_settings
 	why := guarded_startup_settings[name]
 	not startup_setting_exempt(name)
 }
@@ -48,7 +48,7 @@ deny contains {
 	"reason": "the startup setting standard_conforming_strings=off is not allowed: backslashes would escape in ordinary string literals",
 } if {
 	input.request.action == "connect"
-	lower(input.session.settings.standard_conforming_strings) in {"off", "false", "no", "0"}
+	lower(startup_settings.standard_conforming_strings) in {"off", "false", "no", "0"}
 }
 
 # Client-only encodings: a character's second byte may be a quote or a backslash, so sluice
@@ -57,11 +57,15 @@ client_only_encodings := {"sjis", "mskanji", "shiftjis", "win932", "windows932",
 
 deny contains {
 	"rule": "guarded_startup_setting",
-	"reason": sprintf("the startup setting client_encoding=%s is not allowed: use UTF8", [input.session.settings.client_encoding]),
+	"reason": sprintf("the startup setting client_encoding=%s is not allowed: use UTF8", [startup_settings.client_encoding]),
 } if {
 	input.request.action == "connect"
-	encoding_key(input.session.settings.client_encoding) in client_only_encodings
+	encoding_key(startup_settings.client_encoding) in client_only_encodings
 }
+
+# Schema version 2 keeps them in the session's postgres section; a document written for
+# version 1 (older tests, `sluice policy eval` inputs) has them only under their old name.
+startup_settings := input.session.postgres.settings if input.session.postgres else := input.session.settings
 
 # An encoding name as PostgreSQL compares them: lower case, without punctuation.
 encoding_key(name) := lower(regex.replace(name, "[^A-Za-z0-9]", ""))

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use sluice_decision::{
     Bundle, CacheKey, CacheSubject, Decision, DecisionCache, IdentityFacts, Input, Policy,
-    RegoOptions, RegoPolicy, Request, SessionFacts, SqlStatement, StatementKind, TargetFacts,
-    TimeFacts,
+    PostgresSession, RegoOptions, RegoPolicy, Request, SessionFacts, SessionSection, SqlDialect,
+    SqlStatement, StatementKind, TargetFacts, TimeFacts,
 };
 
 const FALLBACK: &str = include_str!("../tests/fixtures/sluice.rego");
@@ -104,8 +104,10 @@ fn facts(name: &str) -> Facts {
             application_name: Some("psql".into()),
             started_at: "2024-05-01T10:00:00Z".into(),
             protocol: "postgres".into(),
-            search_path: vec!["$user".into(), "public".into()],
-            settings: Default::default(),
+            section: SessionSection::Postgres(PostgresSession {
+                search_path: vec!["$user".into(), "public".into()],
+                settings: Default::default(),
+            }),
         },
         time: TimeFacts {
             now: "2024-05-01T12:00:00+02:00".into(),
@@ -136,6 +138,7 @@ impl Facts {
             session: &self.session,
             request: Request::Statement {
                 statement: &self.statement,
+                dialect: SqlDialect::Postgresql,
                 index: 0,
                 count: 1,
                 parameters: None,

@@ -1,6 +1,6 @@
 //! The policy in force before a Rego policy directory is configured: every authenticated
 //! identity that the configuration names may use every configured target, and every statement
-//! is allowed and audited. Authentication and target resolution happen before the policy is
+//! (and every request of another protocol's kind) is allowed and audited. Authentication and target resolution happen before the policy is
 //! asked, so this policy never sees an unknown identity or target.
 
 use crate::{Decision, Input, Policy, Request};
@@ -19,7 +19,12 @@ impl Policy for BuiltinPolicy {
     fn decide(&self, input: &Input<'_>) -> Decision {
         let rule = match input.request {
             Request::Connect => "builtin.allow_configured_identity",
-            Request::Statement { .. } => "builtin.allow_and_audit",
+            Request::Statement { .. }
+            | Request::Command { .. }
+            | Request::Channel { .. }
+            | Request::File { .. }
+            | Request::Http { .. }
+            | Request::Kube { .. } => "builtin.allow_and_audit",
             // Everything is allowed already, so a grant could only matter to a policy that
             // does not exist yet.
             Request::Access { .. } => {

@@ -40,7 +40,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::{GrantFacts, IdentityFacts, SessionFacts, TargetFacts};
+use crate::{GrantFacts, IdentityFacts, SessionFacts, SessionSection, TargetFacts};
 
 const SHARDS: usize = 16;
 
@@ -51,8 +51,7 @@ struct StableSession {
     client_address: String,
     application_name: Option<String>,
     protocol: String,
-    search_path: Vec<String>,
-    settings: std::collections::BTreeMap<String, String>,
+    section: SessionSection,
 }
 
 impl From<&SessionFacts> for StableSession {
@@ -61,8 +60,7 @@ impl From<&SessionFacts> for StableSession {
             client_address: s.client_address.clone(),
             application_name: s.application_name.clone(),
             protocol: s.protocol.clone(),
-            search_path: s.search_path.clone(),
-            settings: s.settings.clone(),
+            section: s.section.clone(),
         }
     }
 }
@@ -126,8 +124,7 @@ pub fn fingerprint(
     session.client_address.hash(&mut hasher);
     session.application_name.hash(&mut hasher);
     session.protocol.hash(&mut hasher);
-    session.search_path.hash(&mut hasher);
-    session.settings.hash(&mut hasher);
+    session.section.hash(&mut hasher);
     grants.hash(&mut hasher);
     hasher.finish()
 }
@@ -342,8 +339,7 @@ mod tests {
                 client_address: "10.0.0.1".into(),
                 application_name: None,
                 protocol: "postgres".into(),
-                search_path: Vec::new(),
-                settings: Default::default(),
+                section: SessionSection::None,
             },
             grants: Vec::new(),
         })

@@ -82,10 +82,11 @@ fn package_root(code: &str) -> Option<&str> {
 }
 
 /// `session` fields that stay fixed for every decision with the same cache subject.
-const STABLE_SESSION_FIELDS: [&str; 5] = [
+const STABLE_SESSION_FIELDS: [&str; 6] = [
     "client_address",
     "application_name",
     "protocol",
+    "postgres",
     "search_path",
     "settings",
 ];
@@ -217,6 +218,7 @@ mod tests {
             r#"# the clock is not read now
             deny contains "not now, not in this session" if input.session.client_address == "x"
             deny contains "late" if input.time.hour > 18
+            deny contains "path" if "evil" in input.session.postgres.search_path
             deny contains "weekend" if time.weekday(time.parse_rfc3339_ns("2024-01-01T00:00:00Z")) == "Sunday"
             test_x if { decision with input as {"a": 1} }
             "#

@@ -41,8 +41,10 @@ pub use cache::{fingerprint, CacheKey, CacheSubject, DecisionCache};
 pub use decision::{CapAction, Decision, Verdict};
 pub use error::DecisionError;
 pub use facts::{
-    GrantFacts, IdentityFacts, Input, MaskedPredicate, Request, SessionChange, SessionFacts,
-    SqlStatement, StatementKind, TargetFacts, TimeFacts,
+    ChannelOpen, ChannelType, FileAccess, FileOperation, FileVia, GrantFacts, HttpRequest,
+    IdentityFacts, Input, KubeRequest, KubeVerb, MaskedPredicate, PostgresSession, Request,
+    RequestKind, SessionChange, SessionFacts, SessionSection, ShellCommand, SqlDialect,
+    SqlStatement, StatementKind, TargetFacts, TimeFacts, SCHEMA_VERSION,
 };
 pub use mask::{ColumnRule, Computed, ContentRule, Counted, MaskRules};
 pub use rego::{Explained, RegoOptions, RegoPolicy, DECISION_QUERY};

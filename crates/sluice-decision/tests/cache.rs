@@ -57,7 +57,7 @@ fn hits_only_the_exact_key() {
         None
     );
     let mut moved = Facts::new("alice", "human", &["analysts"]);
-    moved.session.search_path = vec!["evil".into(), "public".into()];
+    moved.session.postgres_mut().unwrap().search_path = vec!["evil".into(), "public".into()];
     assert_eq!(cache.get(&key("v1", &subject(&moved), "SELECT 1")), None);
     let mut elsewhere = Facts::new("alice", "human", &["analysts"]);
     elsewhere.target.database = "other".into();

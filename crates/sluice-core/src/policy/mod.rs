@@ -62,8 +62,8 @@ impl Subject {
         names: NameContext,
         grants: GrantSnapshot,
     ) -> Subject {
-        match &names {
-            NameContext::SearchPath(path) => session.search_path = path.schemas().to_vec(),
+        if let (Some(postgres), NameContext::SearchPath(path)) = (session.postgres_mut(), &names) {
+            postgres.search_path = path.schemas().to_vec();
         }
         let cache_key = Arc::new(CacheSubject::new(
             &identity,

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use sluice_decision::{
-    ApprovalRequirement, CacheKey, Decision, Input, MaskRules, Request, SqlStatement, Verdict,
+    ApprovalRequirement, CacheKey, Decision, Input, MaskRules, Request, SqlDialect, SqlStatement,
+    Verdict,
 };
 use sluice_sql::{Lexing, SqlError};
 
@@ -168,6 +169,7 @@ impl ActivePolicy {
                 session: &subject.session,
                 request: Request::Statement {
                     statement,
+                    dialect: SqlDialect::Postgresql,
                     index,
                     count,
                     parameters,

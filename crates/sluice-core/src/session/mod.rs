@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sluice_audit::AuditEvent;
-use sluice_decision::{Decision, IdentityFacts, SessionFacts, TargetFacts};
+use sluice_decision::{
+    Decision, IdentityFacts, PostgresSession, SessionFacts, SessionSection, TargetFacts,
+};
 use sluice_sql::{Dialect, Lexing, NameContext};
 use tokio::io::AsyncWrite;
 
@@ -237,8 +239,10 @@ impl Session {
                 application_name: request.application_name.clone(),
                 started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 protocol: request.protocol.to_owned(),
-                search_path: Vec::new(),
-                settings: request.settings.clone(),
+                section: SessionSection::Postgres(PostgresSession {
+                    search_path: Vec::new(),
+                    settings: request.settings.clone(),
+                }),
             },
             dialect,
             names.clone(),
@@ -336,8 +340,8 @@ impl Session {
                 application_name: None,
                 started_at: String::new(),
                 protocol: "api".to_owned(),
-                search_path: Vec::new(),
-                settings: Default::default(),
+                // Version 1 showed a request for access PostgreSQL's session defaults.
+                section: SessionSection::Postgres(PostgresSession::default()),
             },
             target.kind.dialect(),
             NameContext::SearchPath(sluice_sql::SearchPath::default()),

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use sluice_decision::{
-    Bundle, GrantFacts, IdentityFacts, Input, RegoOptions, RegoPolicy, Request, SessionFacts,
-    SqlStatement, StatementKind, TargetFacts, TimeFacts,
+    Bundle, GrantFacts, IdentityFacts, Input, PostgresSession, RegoOptions, RegoPolicy, Request,
+    SessionFacts, SessionSection, SqlDialect, SqlStatement, StatementKind, TargetFacts, TimeFacts,
 };
 
 pub const POLICY: &str = include_str!("../fixtures/sluice.rego");
@@ -40,8 +40,10 @@ impl Facts {
                 application_name: Some("psql".into()),
                 started_at: "2024-05-01T10:00:00Z".into(),
                 protocol: "postgres".into(),
-                search_path: vec!["$user".into(), "public".into()],
-                settings: Default::default(),
+                section: SessionSection::Postgres(PostgresSession {
+                    search_path: vec!["$user".into(), "public".into()],
+                    settings: Default::default(),
+                }),
             },
             time: TimeFacts {
                 now: "2024-05-01T12:00:00+02:00".into(),
@@ -60,6 +62,7 @@ impl Facts {
             session: &self.session,
             request: Request::Statement {
                 statement,
+                dialect: SqlDialect::Postgresql,
                 index: 0,
                 count: 1,
                 parameters: None,

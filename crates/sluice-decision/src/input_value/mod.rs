@@ -6,19 +6,21 @@
 //! compare equal: comparing a few strings is cheaper than allocating them again, and the
 //! comparison is exact, so a reused part can never belong to someone else.
 
+mod kinds;
+
 use std::collections::BTreeMap;
 
 use regorus::Value;
 
 use crate::{
-    GrantFacts, IdentityFacts, Input, Request, SessionFacts, SqlStatement, StatementKind,
-    TargetFacts, TimeFacts,
+    GrantFacts, IdentityFacts, Input, Request, SessionFacts, SessionSection, SqlDialect,
+    SqlStatement, StatementKind, TargetFacts, TimeFacts, SCHEMA_VERSION,
 };
 
-/// Declares the strings the document uses as prebuilt values, so that building a document
-/// clones reference-counted strings instead of allocating them.
+/// Declares the strings the document uses (and its schema version) as prebuilt values, so
+/// that building a document clones reference-counted values instead of allocating them.
 macro_rules! names {
-    ($($field:ident = $text:literal),* $(,)?) => {
+    ($($field:ident = $text:expr),* $(,)?) => {
         struct Names { $($field: Value,)* }
         impl Names {
             fn new() -> Self {
@@ -47,6 +49,18 @@ names! {
     duration_seconds = "duration_seconds",
     masked_columns_in_predicates = "masked_columns_in_predicates", column = "column",
     clause = "clause", comparison = "comparison", strategy = "strategy",
+    schema_version = "schema_version", version = SCHEMA_VERSION, dialect = "dialect",
+    postgresql = "postgresql", sql = "sql", postgres = "postgres",
+    // The kinds protocols still to come will send; see `kinds`.
+    programs = "programs", argv = "argv", interactive = "interactive", parsed = "parsed",
+    channel = "channel", type_ = "type", host = "host", port = "port",
+    originator = "originator", file = "file", operation = "operation", path = "path",
+    target_path = "target_path", via = "via", http = "http", method = "method",
+    query = "query", headers = "headers", content_type = "content_type",
+    body_size = "body_size", kube = "kube", verb = "verb", api_group = "api_group",
+    api_version = "api_version", resource = "resource", subresource = "subresource",
+    namespace = "namespace", label_selector = "label_selector",
+    field_selector = "field_selector", dry_run = "dry_run", container = "container",
 }
 
 /// The last part built for each kind of facts, with the facts it was built from.
@@ -116,6 +130,7 @@ impl InputBuilder {
             (&n.grants, grants),
             (&n.identity, identity),
             (&n.request, request(n, &input.request)),
+            (&n.schema_version, n.version.clone()),
             (&n.session, session),
             (&n.target, target),
             (&n.time, time),
@@ -171,15 +186,33 @@ fn target(n: &Names, f: &TargetFacts) -> Value {
 }
 
 fn session(n: &Names, f: &SessionFacts) -> Value {
-    object([
+    let neutral = [
         (&n.application_name, optional(f.application_name.as_deref())),
         (&n.client_address, string(&f.client_address)),
         (&n.id, string(&f.id)),
         (&n.protocol, string(&f.protocol)),
-        (&n.search_path, strings(&f.search_path)),
-        (&n.settings, string_map(&f.settings)),
         (&n.started_at, string(&f.started_at)),
-    ])
+    ];
+    match &f.section {
+        SessionSection::None => object(neutral),
+        SessionSection::Postgres(postgres) => {
+            // The version 1 aliases share the section's values rather than copies of them.
+            let search_path = strings(&postgres.search_path);
+            let settings = string_map(&postgres.settings);
+            let section = object([
+                (&n.search_path, search_path.clone()),
+                (&n.settings, settings.clone()),
+            ]);
+            let mut map: BTreeMap<Value, Value> = neutral
+                .into_iter()
+                .map(|(key, value)| (key.clone(), value))
+                .collect();
+            map.insert(n.postgres.clone(), section);
+            map.insert(n.search_path.clone(), search_path);
+            map.insert(n.settings.clone(), settings);
+            Value::from(map)
+        }
+    }
 }
 
 fn time(n: &Names, f: &TimeFacts) -> Value {
@@ -211,16 +244,24 @@ fn grants(n: &Names, grants: &[GrantFacts]) -> Value {
 
 fn request(n: &Names, request: &Request<'_>) -> Value {
     match *request {
-        Request::Connect => object([(&n.action, n.connect.clone())]),
+        Request::Connect => object([(&n.action, n.connect.clone()), (&n.kind, n.connect.clone())]),
         Request::Statement {
             statement,
+            dialect,
             index,
             count,
             parameters,
         } => object([
             (&n.action, n.statement.clone()),
             (&n.count, Value::from(count)),
+            (
+                &n.dialect,
+                match dialect {
+                    SqlDialect::Postgresql => n.postgresql.clone(),
+                },
+            ),
             (&n.index, Value::from(index)),
+            (&n.kind, n.sql.clone()),
             (
                 &n.parameters,
                 parameters.map_or(Value::Null, |params| {
@@ -241,10 +282,27 @@ fn request(n: &Names, request: &Request<'_>) -> Value {
         } => object([
             (&n.action, n.access.clone()),
             (&n.duration_seconds, Value::from(duration_seconds)),
+            (&n.kind, n.access.clone()),
             (&n.reason, string(reason)),
             (&n.scope, string(scope)),
         ]),
+        Request::Command { command } => tagged(n, &n.command, kinds::command(n, command)),
+        Request::Channel { channel } => tagged(n, &n.channel, kinds::channel(n, channel)),
+        Request::File { file } => tagged(n, &n.file, kinds::file(n, file)),
+        Request::Http { http } => tagged(n, &n.http, kinds::http(n, http)),
+        Request::Kube { kube } => tagged(n, &n.kube, kinds::kube(n, kube)),
     }
+}
+
+/// A request of a kind whose facts sit under the kind's own name, as `action`, `kind` and
+/// the facts all say: `{"action": "http", "kind": "http", "http": {...}}`. (`kube` sorts after
+/// `kind`, so for it the entries are not in key order; the map sorts them all the same.)
+fn tagged(n: &Names, kind: &Value, facts: Value) -> Value {
+    object([
+        (&n.action, kind.clone()),
+        (kind, facts),
+        (&n.kind, kind.clone()),
+    ])
 }
 
 fn sql_statement(n: &Names, s: &SqlStatement) -> Value {
@@ -291,150 +349,4 @@ fn sql_statement(n: &Names, s: &SqlStatement) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::facts::SessionChange;
-
-    struct Facts {
-        identity: IdentityFacts,
-        target: TargetFacts,
-        session: SessionFacts,
-        time: TimeFacts,
-        grants: Vec<GrantFacts>,
-        statement: SqlStatement,
-    }
-
-    fn facts() -> Facts {
-        Facts {
-            identity: IdentityFacts {
-                name: "alice".into(),
-                kind: "human".into(),
-                groups: vec!["analysts".into()],
-                attributes: [("team".to_string(), "data".to_string())].into(),
-            },
-            target: TargetFacts {
-                name: "orders".into(),
-                kind: "postgres".into(),
-                tags: [("env".to_string(), "production".to_string())].into(),
-                database: "orders".into(),
-            },
-            session: SessionFacts {
-                id: "s1".into(),
-                client_address: "10.0.0.1".into(),
-                application_name: None,
-                started_at: "2024-05-01T10:00:00Z".into(),
-                protocol: "postgres".into(),
-                search_path: vec!["$user".into(), "public".into()],
-                settings: [("datestyle".to_string(), "ISO".to_string())].into(),
-            },
-            time: TimeFacts {
-                now: "2024-05-01T12:00:00+02:00".into(),
-                timezone: "Europe/Berlin".into(),
-                weekday: "wednesday".into(),
-                hour: 12,
-            },
-            grants: vec![GrantFacts {
-                id: "g1".into(),
-                target: "orders".into(),
-                scope: "write".into(),
-                reason: "incident".into(),
-                expires_at: "2024-05-01T13:00:00Z".into(),
-                approvers: vec!["bob".into()],
-            }],
-            statement: SqlStatement {
-                text: "SET role admin".into(),
-                kind: StatementKind::SessionChange,
-                command: "SET".into(),
-                tables_read: vec![],
-                tables_written: vec!["public.t".into()],
-                functions: vec!["now".into()],
-                unbounded_write: false,
-                session_change: Some(SessionChange {
-                    setting: "role".into(),
-                    value: Some("admin".into()),
-                }),
-                parameter_count: 2,
-                masked_columns_in_predicates: vec![crate::facts::MaskedPredicate {
-                    column: "public.customers.ssn".into(),
-                    clause: "where".into(),
-                    comparison: "equality".into(),
-                    strategy: "redact".into(),
-                }],
-            },
-        }
-    }
-
-    fn same_as_json(input: &Input<'_>, builder: &mut InputBuilder) {
-        let json = serde_json::to_string(input).unwrap();
-        let expected = Value::from_json_str(&json).unwrap();
-        assert_eq!(builder.build(input), expected, "{json}");
-    }
-
-    #[test]
-    fn matches_the_serde_document() {
-        let f = facts();
-        let params = [Some("1".to_string()), None];
-        let mut builder = InputBuilder::default();
-        for request in [
-            Request::Connect,
-            Request::Statement {
-                statement: &f.statement,
-                index: 1,
-                count: 3,
-                parameters: None,
-            },
-            Request::Statement {
-                statement: &f.statement,
-                index: 0,
-                count: 1,
-                parameters: Some(&params),
-            },
-        ] {
-            let input = Input {
-                identity: &f.identity,
-                target: &f.target,
-                session: &f.session,
-                request,
-                time: &f.time,
-                grants: &f.grants,
-            };
-            same_as_json(&input, &mut builder);
-        }
-    }
-
-    #[test]
-    fn reused_parts_follow_changed_facts() {
-        let mut f = facts();
-        let mut builder = InputBuilder::default();
-        let input = |f: &Facts| {
-            let json = serde_json::to_string(&Input {
-                identity: &f.identity,
-                target: &f.target,
-                session: &f.session,
-                request: Request::Connect,
-                time: &f.time,
-                grants: &f.grants,
-            })
-            .unwrap();
-            Value::from_json_str(&json).unwrap()
-        };
-        let build = |f: &Facts, b: &mut InputBuilder| {
-            b.build(&Input {
-                identity: &f.identity,
-                target: &f.target,
-                session: &f.session,
-                request: Request::Connect,
-                time: &f.time,
-                grants: &f.grants,
-            })
-        };
-        assert_eq!(build(&f, &mut builder), input(&f));
-        f.identity.name = "mallory".into();
-        f.session.search_path = vec!["evil".into()];
-        f.grants.clear();
-        f.time.hour = 13;
-        assert_eq!(build(&f, &mut builder), input(&f));
-        f.grants = facts().grants;
-        assert_eq!(build(&f, &mut builder), input(&f));
-    }
-}
+mod tests;
