@@ -9,12 +9,14 @@
 
 use std::collections::BTreeMap;
 
+use sluice_decision::SqlDialect;
+
 use crate::{Lexing, SearchPath, SessionChange, SqlError, SqlStatement};
 
 /// How a dialect reads SQL. Object-safe: a session holds `&'static dyn Dialect`.
 pub trait Dialect: std::fmt::Debug + Send + Sync {
-    /// The dialect's name in the policy input (`request.dialect`) and in review details.
-    fn name(&self) -> &'static str;
+    /// The dialect as the policy input names it (`request.dialect`), and review details.
+    fn name(&self) -> SqlDialect;
 
     /// The name context a session starts in, from what the client asked for when it
     /// connected (`settings`, names lower-cased) and the database it uses. An error is a
@@ -78,8 +80,8 @@ pub struct PostgreSql;
 pub static POSTGRESQL: PostgreSql = PostgreSql;
 
 impl Dialect for PostgreSql {
-    fn name(&self) -> &'static str {
-        "postgresql"
+    fn name(&self) -> SqlDialect {
+        SqlDialect::Postgresql
     }
 
     fn initial_names(

@@ -120,7 +120,7 @@ impl Session {
             summary: Some(one_line(&statement)),
             request: Some(serde_json::json!({
                 "kind": "sql",
-                "dialect": "postgresql",
+                "dialect": self.dialect().name().as_str(),
                 "database": self.database(),
                 "statement": statement,
                 "parameters": parameters,

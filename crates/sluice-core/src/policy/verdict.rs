@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use sluice_decision::{
-    ApprovalRequirement, CacheKey, Decision, Input, MaskRules, Request, SqlDialect, SqlStatement,
-    Verdict,
+    ApprovalRequirement, CacheKey, Decision, Input, MaskRules, Request, SqlStatement, Verdict,
 };
 use sluice_sql::{Lexing, SqlError};
 
@@ -169,7 +168,7 @@ impl ActivePolicy {
                 session: &subject.session,
                 request: Request::Statement {
                     statement,
-                    dialect: SqlDialect::Postgresql,
+                    dialect: subject.dialect.name(),
                     index,
                     count,
                     parameters,

@@ -279,6 +279,11 @@ impl Session {
         &self.inner.target
     }
 
+    /// How the session's SQL is read.
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        self.subject().dialect
+    }
+
     /// The protocol the session speaks, as audit records and the policy input name it.
     pub fn protocol(&self) -> &'static str {
         self.inner.protocol
