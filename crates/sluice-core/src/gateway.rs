@@ -13,7 +13,6 @@ use crate::masking::MaskEngine;
 use crate::metrics::Metrics;
 use crate::policy::{PolicyState, ReloadOutcome};
 use crate::secret::Secret;
-use crate::session::Session;
 use crate::token::{self, ScramKeys, SALT_LEN, SCRAM_ITERATIONS};
 use crate::CoreError;
 
@@ -54,7 +53,7 @@ pub struct Credentials {
 }
 
 /// Proof that a client showed a live token of `identity`. Only this crate creates it, and
-/// [`Gateway::open_session`] requires it.
+/// [`Session::open`](crate::Session::open) requires it.
 #[derive(Debug)]
 pub struct Authenticated {
     identity: String,
@@ -64,6 +63,11 @@ pub struct Authenticated {
 impl Authenticated {
     pub fn identity(&self) -> &str {
         &self.identity
+    }
+
+    /// The token the client proved, for its last-use bookkeeping.
+    pub(crate) fn token_id(&self) -> &str {
+        &self.token_id
     }
 }
 
@@ -249,7 +253,12 @@ impl Gateway {
         target: &TargetConfig,
         request: &AccessRequest,
     ) -> sluice_decision::Decision {
-        let subject = Session::access_subject(self, identity, target);
+        let grants = self.approvals().grants.snapshot(
+            &identity.name,
+            &target.name,
+            crate::approvals::now_ms(),
+        );
+        let subject = crate::policy::Subject::for_access(identity, target, grants);
         self.inner.policy.current().decide_access(
             &subject,
             &self.inner.clock.now(),
@@ -421,99 +430,11 @@ impl Gateway {
         Ok(creds)
     }
 
-    /// Step two, admit: resolve the target, ask the policy, and audit the session's start. The
-    /// session exists only once its start record is durable.
-    pub async fn open_session(
-        &self,
-        auth: Authenticated,
-        request: SessionRequest<'_>,
-    ) -> Result<Session, Rejection> {
-        let outcome = self.admit(&auth, &request).await;
-        match outcome {
-            Ok(session) => {
-                self.inner.metrics.sessions_started.inc();
-                self.inner.metrics.sessions_active.inc();
-                let store = self.inner.store.clone();
-                // Last-use bookkeeping only: never delay or fail a session for it.
-                tokio::spawn(async move {
-                    let _ = store.mark_token_used(&auth.token_id, unix_now()).await;
-                });
-                Ok(session)
-            }
-            Err(rejection) => {
-                self.reject(
-                    &request.client_addr,
-                    Some(auth.identity()),
-                    Some(request.target),
-                    request.protocol,
-                    &rejection.reason,
-                )
-                .await;
-                Err(rejection)
-            }
-        }
-    }
-
-    async fn admit(
-        &self,
-        auth: &Authenticated,
-        request: &SessionRequest<'_>,
-    ) -> Result<Session, Rejection> {
-        let identity = self
-            .inner
-            .config
-            .identity(auth.identity())
-            .ok_or_else(|| Rejection {
-                reason: format!("identity {} is no longer configured", auth.identity()),
-                kind: RejectionKind::Denied,
-            })?;
-        let (target, database) = self.resolve_target(request.target)?;
-        let dialect = target.kind.dialect();
-        let names = dialect
-            .initial_names(&request.settings, &database)
-            .map_err(|reason| Rejection {
-                reason,
-                kind: RejectionKind::Denied,
-            })?;
-        let session = Session::new(
-            self.clone(),
-            identity.clone(),
-            target.clone(),
-            database,
-            request,
-            dialect,
-            names,
-        );
-        let decision = session.decide_connect();
-        let refusal = match (decision.deny_reason(), decision.approval()) {
-            (Some(reason), _) => Some(reason.to_owned()),
-            // Holding a whole session would leave the client's connect timing out; a grant
-            // is how a window of access is approved.
-            (None, Some(_)) => Some(
-                "connections cannot be held for approval; ask for access with \
-                 `sluice access request`"
-                    .to_owned(),
-            ),
-            (None, None) => None,
-        };
-        if let Some(reason) = refusal {
-            return Err(Rejection {
-                reason: format!("access denied by policy rule {}: {reason}", decision.rule),
-                kind: RejectionKind::Denied,
-            });
-        }
-        if let (Some(on_cap), Some(recording)) = (decision.recording_on_cap, session.recording()) {
-            recording.set_on_cap(on_cap);
-        }
-        session.audit_start(request).await.map_err(|e| Rejection {
-            reason: e.to_string(),
-            kind: RejectionKind::Internal,
-        })?;
-        Ok(session)
-    }
-
     /// `TARGET` or `TARGET/DATABASE` to the target's configuration and the database to use.
-    fn resolve_target(&self, selector: &str) -> Result<(&TargetConfig, String), Rejection> {
+    pub(crate) fn resolve_target(
+        &self,
+        selector: &str,
+    ) -> Result<(&TargetConfig, String), Rejection> {
         let (name, database) = match selector.split_once('/') {
             Some((t, d)) => (t, Some(d)),
             None => (selector, None),

@@ -1,13 +1,17 @@
 //! The protocol-independent core of the gateway: configuration, identities and tokens, and the
 //! enforcement sequence every protocol goes through.
 //!
-//! A protocol crate owns sockets and wire formats and nothing else. For every connection it
-//! calls, in this order: [`Gateway::credentials`] (identify), [`Gateway::open_session`]
-//! (authorize, audit the start), then for each request [`Session::admit_query`] or, for a
-//! prepared statement, [`Session::prepare`] and [`Session::admit_execute`] (decide, append the
-//! audit record), [`Session::seal`] (wait until the audit records are durable; the returned
-//! [`Sealed`] proof is what lets bytes go upstream), [`Session::finish`] (audit the outcome) and
-//! finally [`Session::end`]. The sequence lives here once, so a new protocol cannot skip a step.
+//! A protocol crate owns sockets and wire formats and nothing else. It implements
+//! [`sequence::Protocol`] and hands each accepted connection to [`sequence::serve`], which
+//! drives the order: the protocol identifies the client (against [`Gateway::credentials`]),
+//! core admits the session ([`Session::open`]: policy, then the start record made durable),
+//! the protocol logs in to the target, greets the client and relays, and core ends the
+//! session ([`Session::end`]). Inside the relay each request is decided and its record appended
+//! to an [`AuditBatch`] ([`Session::admit_query`], or [`Session::prepare`] and
+//! [`Session::admit_execute`]), [`Session::seal`] makes the records durable and returns the
+//! [`Sealed`] proof, the session's [`UpstreamWriter`] forwards only with one, and
+//! [`Session::finish`] audits the outcome (a permit dropped unfinished audits itself). The
+//! sequence lives here once, and its proofs cannot be made outside this crate.
 //!
 //! # Layout
 //! - [`config`]: the TOML configuration, validated at load.
@@ -16,14 +20,16 @@
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
 //! - [`gateway`]: identification, target resolution, session admission.
 //! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
-//! - [`approvals`]: held statements, reviews, access grants and their evidence.
+//! - [`approvals`]: reviews, access requests, grants and their evidence.
 //! - [`notify`]: outgoing webhooks for review and grant events.
 //! - [`audit_export`]: sinks streaming the audit trail to files, HTTP and syslog.
 //! - [`recording`]: each session's recording, fed by the relay, streamed to the store.
 //! - [`masking`]: the detectors and token key, and the mask plan a statement carries.
 //! - [`lineage`]: which masked columns each result value and each predicate comes from.
 //! - [`clock`]: the time facts policies see, in the configured zone.
-//! - [`session`]: per-request decision, audit and the `Sealed` proof.
+//! - [`sequence`]: the order of the steps for one connection, and the `Protocol` trait.
+//! - [`session`]: admission, per-request decision and audit, held statements, permits.
+//! - `proof`: the audit batch, the `Sealed` proof and the only writer towards a target.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
@@ -48,11 +54,13 @@ pub mod sync;
 pub mod token;
 pub mod workers;
 
-pub use approvals::{HeldStatement, PendingReview};
 pub use error::{CoreError, RefusalKind};
 pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};
 pub use gateway::{Rejection, RejectionKind};
 pub use masking::{ColumnSource, MaskPlan, MaskTally};
 pub use proof::{AuditBatch, Sealed, UpstreamWriter};
-pub use session::{Admission, Denial, DenialKind, Preparation, Prepared, Session, Traffic};
+pub use session::{
+    Admission, Denial, DenialKind, HeldStatement, PendingReview, Preparation, Prepared, Session,
+    Traffic,
+};
 pub use session::{Outcome, StatementPermit, Status};

@@ -175,7 +175,7 @@ pub async fn serve<P: Protocol>(
         application_name,
         settings,
     };
-    let session = match gateway.open_session(auth, request).await {
+    let session = match Session::open(gateway, auth, request).await {
         Ok(session) => session,
         Err(rejection) => {
             return Err(protocol

@@ -93,21 +93,21 @@ builtin = "allow-all"
             .unwrap()
             .verify_password(self.token.as_bytes())
             .expect("the issued token verifies");
-        self.gateway
-            .open_session(
-                auth,
-                SessionRequest {
-                    client_addr: "127.0.0.1:40000".to_owned(),
-                    target: "app",
-                    protocol: "postgres",
-                    tls: false,
-                    application_name: None,
-                    settings: BTreeMap::new(),
-                },
-            )
-            .await
-            .map_err(|r| r.reason)
-            .unwrap()
+        Session::open(
+            &self.gateway,
+            auth,
+            SessionRequest {
+                client_addr: "127.0.0.1:40000".to_owned(),
+                target: "app",
+                protocol: "postgres",
+                tls: false,
+                application_name: None,
+                settings: BTreeMap::new(),
+            },
+        )
+        .await
+        .map_err(|r| r.reason)
+        .unwrap()
     }
 
     /// Every record of `session` in the trail, read back from the file after writing out

@@ -8,13 +8,11 @@
 //! # Layout
 //! - `review`: deciding reviews (reviewers' approvals and denials, expiry, cancellation) and
 //!   requests for access.
-//! - `hold`: a session's held statement, from the hold to the verdict the relay acts on.
 //! - `grants`: the live grants the policy sees, refreshed from the store, and their expiry.
 //! - `view`: reviews and grants as the API and the CLI show them.
 //! - `stats`: approval latency and grant churn, computed from the store.
 
 mod grants;
-mod hold;
 mod review;
 mod stats;
 mod view;
@@ -29,10 +27,9 @@ use crate::notify::Notifier;
 use crate::CoreError;
 
 pub(crate) use grants::GrantBook;
-pub(crate) use hold::Refusal;
-pub use hold::{HeldStatement, PendingReview};
 pub use review::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
 pub use stats::{GrantChurn, IdentityChurn, LatencySummary, ReviewStats};
+pub(crate) use view::{one_line, ReviewDetail};
 pub use view::{GrantView, ReviewView};
 
 /// Review states as stored.
@@ -65,13 +62,13 @@ impl ApprovalState {
         }
     }
 
-    fn register(&self, id: i64) -> Arc<Notify> {
+    pub(crate) fn register(&self, id: i64) -> Arc<Notify> {
         let notify = Arc::new(Notify::new());
         crate::sync::lock(&self.waiters).insert(id, notify.clone());
         notify
     }
 
-    fn unregister(&self, id: i64) {
+    pub(crate) fn unregister(&self, id: i64) {
         crate::sync::lock(&self.waiters).remove(&id);
     }
 

@@ -618,7 +618,7 @@ impl Gateway {
         self.refresh_grants().await
     }
 
-    pub(super) async fn review_record(&self, id: i64) -> Result<ReviewRecord, CoreError> {
+    pub(crate) async fn review_record(&self, id: i64) -> Result<ReviewRecord, CoreError> {
         self.store().review(id).await?.ok_or_else(|| not_found(id))
     }
 

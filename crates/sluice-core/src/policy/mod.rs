@@ -15,12 +15,12 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use sluice_audit::AuditEvent;
 use sluice_decision::{
-    BuiltinPolicy, CacheSubject, DecisionCache, GrantFacts, IdentityFacts, Policy, RegoOptions,
-    RegoPolicy, SessionFacts, TargetFacts, TestReport,
+    BuiltinPolicy, CacheSubject, DecisionCache, GrantFacts, IdentityFacts, Policy, PostgresSession,
+    RegoOptions, RegoPolicy, SessionFacts, SessionSection, TargetFacts, TestReport,
 };
 use sluice_sql::{Dialect, NameContext};
 
-use crate::config::PolicyConfig;
+use crate::config::{IdentityConfig, PolicyConfig, TargetConfig};
 use crate::CoreError;
 pub use source::PolicySource;
 pub use verdict::{Verdicted, RULE_EMPTY, RULE_LEXING, RULE_PARSE};
@@ -82,6 +82,30 @@ impl Subject {
             grants_valid_until_ms: grants.valid_until_ms,
             cache_key,
         }
+    }
+
+    /// The facts for a request for access made outside any session (`sluice access request`).
+    pub(crate) fn for_access(
+        identity: &IdentityConfig,
+        target: &TargetConfig,
+        grants: GrantSnapshot,
+    ) -> Subject {
+        Subject::new(
+            identity_facts(identity),
+            target_facts(target, &target.database),
+            SessionFacts {
+                id: String::new(),
+                client_address: String::new(),
+                application_name: None,
+                started_at: String::new(),
+                protocol: "api".to_owned(),
+                // Version 1 showed a request for access PostgreSQL's session defaults.
+                section: SessionSection::Postgres(PostgresSession::default()),
+            },
+            target.kind.dialect(),
+            NameContext::SearchPath(sluice_sql::SearchPath::default()),
+            grants,
+        )
     }
 
     /// The subject as the decision cache keys it.
@@ -368,4 +392,22 @@ impl PolicyState {
 
 fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub(crate) fn identity_facts(identity: &IdentityConfig) -> IdentityFacts {
+    IdentityFacts {
+        name: identity.name.clone(),
+        kind: identity.kind.as_str().to_owned(),
+        groups: identity.groups.clone(),
+        attributes: identity.attributes.clone(),
+    }
+}
+
+pub(crate) fn target_facts(target: &TargetConfig, database: &str) -> TargetFacts {
+    TargetFacts {
+        name: target.name.clone(),
+        kind: target.kind.as_str().to_owned(),
+        tags: target.tags.clone(),
+        database: database.to_owned(),
+    }
 }

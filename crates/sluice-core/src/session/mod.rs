@@ -6,21 +6,25 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sluice_audit::AuditEvent;
-use sluice_decision::{
-    Decision, IdentityFacts, PostgresSession, SessionFacts, SessionSection, TargetFacts,
-};
+use sluice_decision::{Decision, PostgresSession, SessionFacts, SessionSection};
 use sluice_sql::{Dialect, Lexing, NameContext};
 use tokio::io::AsyncWrite;
 
-use crate::approvals::{HeldStatement, Refusal};
+mod hold;
+mod open;
+
 use crate::clock::Tick;
 use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::lineage::{self, RelationName, ResultPlan, SessionLineage, Traced};
 use crate::masking::{self, MaskPlan, MaskTally};
+pub(crate) use hold::Refusal;
+pub use hold::{HeldStatement, PendingReview};
 mod permit;
 
-use crate::policy::{ActivePolicy, Subject, Verdicted, RULE_LEXING, RULE_PARSE};
+use crate::policy::{
+    identity_facts, target_facts, ActivePolicy, Subject, Verdicted, RULE_LEXING, RULE_PARSE,
+};
 use crate::proof::{AuditBatch, Sealed, UpstreamWriter};
 use crate::recording::SessionRecording;
 use crate::secret::Secret;
@@ -323,35 +327,6 @@ impl Session {
             *subject = Arc::new(subject.with_grants(grants));
         }
         subject.clone()
-    }
-
-    /// The facts for a request for access made outside any session (`sluice access request`).
-    pub(crate) fn access_subject(
-        gateway: &Gateway,
-        identity: &IdentityConfig,
-        target: &TargetConfig,
-    ) -> Subject {
-        let grants = gateway.approvals().grants.snapshot(
-            &identity.name,
-            &target.name,
-            crate::approvals::now_ms(),
-        );
-        Subject::new(
-            identity_facts(identity),
-            target_facts(target, &target.database),
-            SessionFacts {
-                id: String::new(),
-                client_address: String::new(),
-                application_name: None,
-                started_at: String::new(),
-                protocol: "api".to_owned(),
-                // Version 1 showed a request for access PostgreSQL's session defaults.
-                section: SessionSection::Postgres(PostgresSession::default()),
-            },
-            target.kind.dialect(),
-            NameContext::SearchPath(sluice_sql::SearchPath::default()),
-            grants,
-        )
     }
 
     /// May this session open at all? Asked once, before the session's start is audited.
@@ -992,24 +967,6 @@ impl Session {
             self.inner.gateway.metrics().audit_failures.inc();
             CoreError::Audit(e)
         })
-    }
-}
-
-fn identity_facts(identity: &IdentityConfig) -> IdentityFacts {
-    IdentityFacts {
-        name: identity.name.clone(),
-        kind: identity.kind.as_str().to_owned(),
-        groups: identity.groups.clone(),
-        attributes: identity.attributes.clone(),
-    }
-}
-
-fn target_facts(target: &TargetConfig, database: &str) -> TargetFacts {
-    TargetFacts {
-        name: target.name.clone(),
-        kind: target.kind.as_str().to_owned(),
-        tags: target.tags.clone(),
-        database: database.to_owned(),
     }
 }
 

@@ -12,15 +12,15 @@ use std::time::Duration;
 use sluice_decision::Decision;
 use tokio::sync::Notify;
 
-use super::view::{one_line, ReviewDetail};
-use super::{
-    review_id, APPROVED, CANCELLED, DENIED, EXPIRED, KIND_STATEMENT, PENDING, RULE_REVIEW,
+use super::{Admission, Denial, DenialKind, Session};
+use crate::approvals::{
+    one_line, review_id, ReviewDetail, APPROVED, CANCELLED, DENIED, EXPIRED, KIND_STATEMENT,
+    PENDING, RULE_REVIEW,
 };
 use crate::gateway::Gateway;
 use crate::masking::MaskTally;
 use crate::policy::Verdicted;
 use crate::proof::AuditBatch;
-use crate::session::{Admission, Denial, DenialKind, Session};
 use crate::CoreError;
 
 /// How often a held session re-reads its review, for decisions made through another gateway
