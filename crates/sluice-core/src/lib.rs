@@ -16,9 +16,8 @@
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
 //! - [`gateway`]: identification, target resolution, session admission.
 //! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
-//! - [`approvals`]: held statements, reviews, access grants and their evidence.
-//! - [`notify`]: outgoing webhooks for review and grant events.
-//! - [`audit_export`]: sinks streaming the audit trail to files, HTTP and syslog.
+//! - [`approvals`]: held statements, reviews, access grants and their evidence; their webhooks
+//!   and the audit sinks are in sluice-outbound, which the configuration embeds.
 //! - [`recording`]: each session's recording, fed by the relay, streamed to the store.
 //! - [`masking`]: the detectors and token key, and the mask plan a statement carries.
 //! - [`lineage`]: which masked columns each result value and each predicate comes from.
@@ -28,7 +27,6 @@
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
 pub mod approvals;
-pub mod audit_export;
 pub mod audit_key;
 pub mod clock;
 pub mod config;
@@ -37,7 +35,6 @@ pub mod gateway;
 pub mod lineage;
 pub mod masking;
 pub mod metrics;
-pub mod notify;
 pub mod policy;
 pub mod recording;
 pub mod secret;
