@@ -45,10 +45,13 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// Outgoing webhooks for review and grant events (docs/approvals.md).
     #[serde(default)]
-    pub webhooks: Vec<crate::notify::WebhookConfig>,
-    /// Streams of the audit trail to files, HTTP endpoints and syslog (audit_export.rs).
-    #[serde(default, deserialize_with = "crate::audit_export::deserialize_sinks")]
-    pub audit_sinks: Vec<crate::audit_export::AuditSinkConfig>,
+    pub webhooks: Vec<sluice_outbound::webhooks::WebhookConfig>,
+    /// Streams of the audit trail to files, HTTP endpoints and syslog (sluice-outbound's sinks).
+    #[serde(
+        default,
+        deserialize_with = "sluice_outbound::sinks::deserialize_sinks"
+    )]
+    pub audit_sinks: Vec<sluice_outbound::sinks::AuditSinkConfig>,
     #[serde(default, rename = "identities")]
     pub identities: Vec<IdentityConfig>,
     #[serde(default, rename = "targets")]

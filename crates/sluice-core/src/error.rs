@@ -1,4 +1,5 @@
 use sluice_audit::AuditError;
+use sluice_outbound::OutboundError;
 use sluice_store::StoreError;
 
 /// Errors of the core. The protocol crates map each to what the client sees, in one place each.
@@ -14,6 +15,9 @@ pub enum CoreError {
     Policy(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// A webhook that cannot work as configured, found at start.
+    #[error("{0}")]
+    Outbound(#[from] OutboundError),
     /// The recording store failed: the session cannot go on recorded.
     #[error("session recording failed: {0}")]
     Recording(String),

@@ -149,9 +149,9 @@ impl Gateway {
         let masking = Arc::new(MaskEngine::from_config(&config)?);
         // Delivery tasks need a runtime; a gateway without webhooks (most tests) needs none.
         let notifier = if config.webhooks.is_empty() {
-            crate::notify::Notifier::disabled()
+            sluice_outbound::webhooks::Notifier::disabled()
         } else {
-            crate::notify::Notifier::start(&config.webhooks)?
+            sluice_outbound::webhooks::Notifier::start(&config.webhooks)?
         };
         let recordings = recording_store(&config)?;
         Ok(Gateway {
@@ -238,7 +238,7 @@ impl Gateway {
     }
 
     /// The webhooks, for their delivery counts on /metrics.
-    pub fn notifier(&self) -> &crate::notify::Notifier {
+    pub fn notifier(&self) -> &sluice_outbound::webhooks::Notifier {
         &self.inner.approvals.notifier
     }
 

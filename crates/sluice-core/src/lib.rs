@@ -20,9 +20,8 @@
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
 //! - [`gateway`]: identification, target resolution, session admission.
 //! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
-//! - [`approvals`]: reviews, access requests, grants and their evidence.
-//! - [`notify`]: outgoing webhooks for review and grant events.
-//! - [`audit_export`]: sinks streaming the audit trail to files, HTTP and syslog.
+//! - [`approvals`]: reviews, access requests, grants and their evidence; their webhooks and
+//!   the audit sinks are in sluice-outbound, which the configuration embeds.
 //! - [`recording`]: each session's recording, fed by the relay, streamed to the store.
 //! - [`masking`]: the detectors and token key, and the mask plan a statement carries.
 //! - [`lineage`]: which masked columns each result value and each predicate comes from.
@@ -34,7 +33,6 @@
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
 pub mod approvals;
-pub mod audit_export;
 pub mod audit_key;
 pub mod clock;
 pub mod config;
@@ -43,7 +41,6 @@ pub mod gateway;
 pub mod lineage;
 pub mod masking;
 pub mod metrics;
-pub mod notify;
 pub mod policy;
 mod proof;
 pub mod recording;

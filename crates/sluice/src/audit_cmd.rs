@@ -7,9 +7,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use sha2::Digest;
 use sluice_audit::{AuditEvent, AuditRecord, FindingKind, Outcome, SearchFilter};
-use sluice_core::audit_export::AuditTail;
 use sluice_core::audit_key;
 use sluice_core::config::Config;
+use sluice_outbound::tail::AuditTail;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 

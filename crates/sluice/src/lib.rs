@@ -10,8 +10,8 @@
 //! - [`token_cmd`], [`audit_cmd`], [`policy_cmd`]: the `token`, `audit` and `policy` subcommands.
 //! - [`review_cmd`], [`access_cmd`]: `review` (reviewers decide pending requests) and `access`
 //!   (requesters ask for time-bound access; grants), both clients of a gateway's admin API.
-//! - [`admin_client`]: the one HTTP client of the admin API (also behind `policy status`), its
-//!   wire types, and the tables and ages both commands print.
+//! - [`admin_client`]: the admin API's client (also behind `policy status`) over sluice-outbound's
+//!   HTTP client, its wire types, and the tables and ages both commands print.
 //! - [`sessions_cmd`]: `sessions list|show|replay|search`, from the audit trail and recordings.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
 //! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).

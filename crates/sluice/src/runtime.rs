@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use sluice_audit::{AuditError, AuditEvent, AuditLog, CheckpointSigner, Durability};
-use sluice_core::audit_export::{AuditSinkTasks, AuditSinks};
 use sluice_core::config::{AuditDurability, Config};
 use sluice_core::policy::PolicyState;
 use sluice_core::Gateway;
+use sluice_outbound::sinks::{AuditSinkTasks, AuditSinks};
 use sluice_postgres::{PgServer, ShutdownPhase};
 use sluice_store::SqliteStore;
 use tokio::sync::watch;
@@ -91,7 +91,12 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let policy = PolicyState::load(&config.policy).context("loading the policy")?;
     // Likewise a sink that cannot work as configured (an unreadable token file, a cursor that
     // holds no seq): found before anything is opened, started once everything else is.
-    let audit_sinks = AuditSinks::prepare(&config).context("preparing the audit sinks")?;
+    let audit_sinks = AuditSinks::prepare(
+        &config.audit_sinks,
+        &config.audit_path(),
+        &config.gateway.data_dir,
+    )
+    .context("preparing the audit sinks")?;
     let store = open_store(&config).await?;
     // Before the first record: a gateway that cannot sign its trail's checkpoints does not
     // start, rather than run with a trail it cannot seal.

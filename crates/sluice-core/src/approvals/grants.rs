@@ -13,8 +13,8 @@ use sluice_store::{GrantFilter, GrantRecord};
 
 use super::{grant_id, now_ms, rfc3339_ms, view::GrantView};
 use crate::gateway::Gateway;
-use crate::notify::Notification;
 use crate::CoreError;
+use sluice_outbound::webhooks::Notification;
 
 /// Live grants (not revoked, not expired when last read) of every identity, and a generation
 /// that changes whenever that set does, so sessions know when to look again.

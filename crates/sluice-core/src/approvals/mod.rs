@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::error::RefusalKind;
-use crate::notify::Notifier;
 use crate::CoreError;
+use sluice_outbound::webhooks::Notifier;
 
 pub(crate) use grants::GrantBook;
 pub use review::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
@@ -81,28 +81,40 @@ impl ApprovalState {
 }
 
 /// `r-42` for review 42, `g-7` for grant 7: short enough to type in a terminal.
-pub(crate) fn review_id(id: i64) -> String {
+pub fn review_id(id: i64) -> String {
     format!("r-{id}")
 }
 
-pub(crate) fn grant_id(id: i64) -> String {
+pub fn grant_id(id: i64) -> String {
     format!("g-{id}")
 }
 
-/// Reads `r-42` or `42` (and `g-7` or `7` with prefix `g`).
-pub(crate) fn parse_id(prefix: char, text: &str) -> Result<i64, CoreError> {
-    let digits = text
-        .strip_prefix(prefix)
-        .and_then(|t| t.strip_prefix('-'))
-        .unwrap_or(text);
-    digits
-        .parse::<i64>()
-        .ok()
+/// What an id names, which decides its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    Review,
+    Grant,
+}
+
+/// Reads `r-42` or `42` (`g-7` or `7` for a grant), ignoring surrounding blanks. The admin API
+/// reads ids from its URLs with this and the CLI checks what it is given with it, so the two
+/// accept the same ids. Only digits follow the prefix, so an id put into a URL path cannot
+/// change the path.
+pub fn parse_id(kind: IdKind, text: &str) -> Result<i64, CoreError> {
+    let (prefix, noun) = match kind {
+        IdKind::Review => ("r-", "review"),
+        IdKind::Grant => ("g-", "grant"),
+    };
+    let text = text.trim();
+    let digits = text.strip_prefix(prefix).unwrap_or(text);
+    Some(digits)
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<i64>().ok())
         .filter(|n| *n > 0)
         .ok_or_else(|| {
             CoreError::refused(
                 RefusalKind::Invalid,
-                format!("{text:?} is not a valid id (expected {prefix}-N)"),
+                format!("{text:?} is not a {noun} id (expected like {prefix}42 or 42)"),
             )
         })
 }
@@ -123,12 +135,39 @@ mod tests {
 
     #[test]
     fn ids_read_with_or_without_prefix() {
-        assert_eq!(parse_id('r', "r-42").unwrap(), 42);
-        assert_eq!(parse_id('r', "42").unwrap(), 42);
-        assert!(parse_id('r', "g-42").is_err());
-        assert!(parse_id('r', "r-0").is_err());
-        assert!(parse_id('r', "r-x").is_err());
+        assert_eq!(parse_id(IdKind::Review, "r-42").unwrap(), 42);
+        assert_eq!(parse_id(IdKind::Review, "42").unwrap(), 42);
+        assert_eq!(parse_id(IdKind::Review, " r-42 ").unwrap(), 42);
+        assert_eq!(parse_id(IdKind::Grant, "g-7").unwrap(), 7);
+        assert_eq!(parse_id(IdKind::Grant, "7").unwrap(), 7);
         assert_eq!(review_id(7), "r-7");
         assert_eq!(grant_id(7), "g-7");
+    }
+
+    /// Of the other kind, not positive, or able to change the URL path the id goes into.
+    #[test]
+    fn ids_that_are_not_ids_of_the_kind_are_refused() {
+        for bad in [
+            "",
+            "r-",
+            "g-42",
+            "r-0",
+            "r-x",
+            "+42",
+            "r-+42",
+            "../admin",
+            "42/approve",
+            "4%32",
+            "42?x=1",
+            "a b",
+        ] {
+            assert!(parse_id(IdKind::Review, bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_id(IdKind::Grant, "r-42").is_err());
+        let message = parse_id(IdKind::Review, "g-7").unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "\"g-7\" is not a review id (expected like r-42 or 42)"
+        );
     }
 }

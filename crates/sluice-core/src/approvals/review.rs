@@ -11,13 +11,13 @@ use sluice_store::{
 
 use super::view::{one_line, AccessAsked, GrantView, ReviewDetail, ReviewView};
 use super::{
-    grant_id, now_ms, parse_id, review_id, rfc3339_ms, APPROVED, CANCELLED, DENIED, EXPIRED,
-    KIND_ACCESS, PENDING,
+    grant_id, now_ms, parse_id, review_id, rfc3339_ms, IdKind, APPROVED, CANCELLED, DENIED,
+    EXPIRED, KIND_ACCESS, PENDING,
 };
 use crate::error::RefusalKind;
 use crate::gateway::Gateway;
-use crate::notify::Notification;
 use crate::CoreError;
+use sluice_outbound::webhooks::Notification;
 
 /// A reviewer's say on a review.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +61,7 @@ impl Gateway {
     /// Others' statements and bound values are not for everyone holding a token, so a review
     /// the caller may not see does not exist for them.
     pub async fn review(&self, caller: &str, id: &str) -> Result<ReviewView, CoreError> {
-        let id = parse_id('r', id)?;
+        let id = parse_id(IdKind::Review, id)?;
         let record = self.review_record(id).await?;
         if !self.may_see(caller, &record)? {
             return Err(not_found(id));
@@ -104,7 +104,7 @@ impl Gateway {
         id: &str,
         verdict: ReviewerVerdict,
     ) -> Result<ReviewView, CoreError> {
-        let id = parse_id('r', id)?;
+        let id = parse_id(IdKind::Review, id)?;
         let record = self.review_record(id).await?;
         let shown = review_id(id);
         if record.state != PENDING {
@@ -519,7 +519,7 @@ impl Gateway {
         id: &str,
         comment: Option<String>,
     ) -> Result<GrantView, CoreError> {
-        let id = parse_id('g', id)?;
+        let id = parse_id(IdKind::Grant, id)?;
         let shown = grant_id(id);
         let grant = self.store().grant(id).await?.ok_or_else(|| {
             CoreError::refused(

@@ -1,0 +1,44 @@
+use std::sync::Arc;
+
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
+
+use super::Endpoint;
+use crate::OutboundError;
+
+/// TLS towards one https endpoint.
+pub(crate) struct Tls {
+    pub(crate) connector: TlsConnector,
+    pub(crate) name: ServerName<'static>,
+}
+
+impl Tls {
+    /// `Some` exactly for an https endpoint, so a request can never fall back to plain TCP.
+    pub(crate) fn for_endpoint(endpoint: &Endpoint) -> Result<Option<Tls>, OutboundError> {
+        if !endpoint.is_https() {
+            return Ok(None);
+        }
+        Ok(Some(Tls {
+            connector: connector()?,
+            name: ServerName::try_from(endpoint.host().to_owned())
+                .map_err(|_| OutboundError::Url("url has an invalid host"))?,
+        }))
+    }
+}
+
+/// Public receivers (Slack, chat services, ticketing, SIEMs) have certificates from public
+/// CAs; the bundled Mozilla roots make that work the same on every host, whatever its CA store.
+fn connector() -> Result<TlsConnector, OutboundError> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| OutboundError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
