@@ -698,12 +698,9 @@ fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>
     duration(d).map(Some)
 }
 
-/// `deserialize_with` target for every duration in the configuration: written the way people
-/// say them ("5s", "250ms", "1h 30m").
-pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s).map_err(serde::de::Error::custom)
-}
+/// Every duration in the configuration is read by one parser, shared with the webhook and
+/// sink settings that sluice-outbound owns.
+use sluice_outbound::duration::duration;
 
 #[cfg(test)]
 mod tests {

@@ -259,7 +259,7 @@ impl Gateway {
             crate::approvals::now_ms(),
         );
         let subject = crate::policy::Subject::for_access(identity, target, grants);
-        self.inner.policy.current().decide_access(
+        self.inner.policy.current().decide_request(
             &subject,
             &self.inner.clock.now(),
             sluice_decision::Request::Access {

@@ -7,7 +7,8 @@
 //! core admits the session ([`Session::open`]: policy, then the start record made durable),
 //! the protocol logs in to the target, greets the client and relays, and core ends the
 //! session ([`Session::end`]). Inside the relay each request is decided and its record appended
-//! to an [`AuditBatch`] ([`Session::admit_query`], or [`Session::prepare`] and
+//! to an [`AuditBatch`] ([`Session::admit`] for any kind, or for SQL's extended protocol
+//! [`Session::prepare`] and
 //! [`Session::admit_execute`]), [`Session::seal`] makes the records durable and returns the
 //! [`Sealed`] proof, the session's [`UpstreamWriter`] forwards only with one, and
 //! [`Session::finish`] audits the outcome (a permit dropped unfinished audits itself). The
@@ -57,7 +58,7 @@ pub use gateway::{Rejection, RejectionKind};
 pub use masking::{ColumnSource, MaskPlan, MaskTally};
 pub use proof::{AuditBatch, Sealed, UpstreamWriter};
 pub use session::{
-    Admission, Denial, DenialKind, HeldStatement, PendingReview, Preparation, Prepared, Session,
-    Traffic,
+    Admission, Ask, Denial, DenialKind, HeldStatement, PendingReview, Preparation, Prepared,
+    Session, Traffic,
 };
 pub use session::{Outcome, StatementPermit, Status};

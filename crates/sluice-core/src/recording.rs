@@ -144,6 +144,18 @@ impl SessionRecording {
         self.with(|r| r.statement(n, text, decision))
     }
 
+    /// A request of a kind other than SQL (a command, a channel, a file operation, an HTTP or
+    /// Kubernetes request), in one line.
+    pub(crate) fn request(
+        &self,
+        n: u64,
+        action: &str,
+        summary: &str,
+        decision: &RecordedDecision,
+    ) -> Result<(), CapReached> {
+        self.with(|r| r.request(n, action, summary, decision))
+    }
+
     pub fn columns(&self, n: u64, columns: &[(&str, u32)]) -> Result<(), CapReached> {
         self.with(|r| r.columns(n, columns))
     }

@@ -16,7 +16,7 @@ use sluice_core::config::Config;
 use sluice_core::gateway::unix_now;
 use sluice_core::policy::PolicyState;
 use sluice_core::token::{self, SALT_LEN};
-use sluice_core::{Admission, AuditBatch, Gateway, Outcome, Session, SessionRequest};
+use sluice_core::{Admission, Ask, AuditBatch, Gateway, Outcome, Session, SessionRequest};
 use sluice_sql::Lexing;
 use sluice_store::{SqliteStore, Store};
 
@@ -125,7 +125,16 @@ builtin = "allow-all"
 
 /// Admits `text` under the allow-all policy and returns its permit.
 fn admit(session: &Session, batch: &mut AuditBatch, text: &str) -> sluice_core::StatementPermit {
-    match session.admit_query(batch, text, Lexing::Standard).unwrap() {
+    match session
+        .admit(
+            batch,
+            Ask::Sql {
+                text,
+                lexing: Lexing::Standard,
+            },
+        )
+        .unwrap()
+    {
         Admission::Allowed(permit) => permit,
         other => panic!("allow-all admits {text}, got {other:?}"),
     }
@@ -295,4 +304,66 @@ async fn a_seal_of_another_session_is_refused() {
         a.finish(permit, Outcome::not_executed("never forwarded"));
     }
     assert!(target.is_empty(), "nothing reached B's target: {target:?}");
+}
+
+#[tokio::test]
+async fn a_request_of_another_kind_goes_through_the_same_admission() {
+    let fx = Fixture::start().await;
+    let session = fx.open().await;
+    let mut batch = AuditBatch::default();
+    let command = sluice_decision::ShellCommand {
+        text: "uptime".to_owned(),
+        programs: vec!["uptime".to_owned()],
+        argv: vec!["uptime".to_owned()],
+        interactive: false,
+        parsed: true,
+    };
+    let admitted = session
+        .admit(
+            &mut batch,
+            Ask::Request {
+                request: sluice_decision::Request::Command { command: &command },
+                summary: "exec uptime",
+            },
+        )
+        .unwrap();
+    let Admission::Allowed(permit) = admitted else {
+        panic!("allow-all admits a command: {admitted:?}")
+    };
+    let number = permit.number();
+    // Its record is in the batch like a statement's, so its bytes may go once sealed.
+    assert_eq!(session.seal(&mut batch).await.unwrap().records(), 1);
+    session.finish(permit, Outcome::ok("exit 0", None));
+
+    let trail = fx.trail(&session).await;
+    let asked = trail.iter().find_map(|r| match &r.event {
+        AuditEvent::Statement {
+            statement, text, ..
+        } if *statement == number => Some(text.clone()),
+        _ => None,
+    });
+    assert_eq!(asked.as_deref(), Some("exec uptime"));
+    assert_eq!(results(&trail, number).len(), 1);
+}
+
+#[tokio::test]
+async fn kinds_with_entries_of_their_own_are_refused_as_requests() {
+    let fx = Fixture::start().await;
+    let session = fx.open().await;
+    let mut batch = AuditBatch::default();
+    let admitted = session
+        .admit(
+            &mut batch,
+            Ask::Request {
+                request: sluice_decision::Request::Connect,
+                summary: "connect again",
+            },
+        )
+        .unwrap();
+    let Admission::Denied(denial) = admitted else {
+        panic!("a connect is not a request of its own: {admitted:?}")
+    };
+    assert_eq!(denial.rule, "sluice.request_kind");
+    // Refused, and audited like any refusal.
+    assert_eq!(session.seal(&mut batch).await.unwrap().records(), 2);
 }

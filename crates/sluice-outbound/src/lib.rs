@@ -18,7 +18,7 @@
 //! - [`tail`]: reading whole records from the audit file as it grows (the sinks and
 //!   `sluice audit export`).
 
-mod duration;
+pub mod duration;
 mod error;
 pub mod http;
 mod retry;

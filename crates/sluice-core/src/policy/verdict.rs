@@ -231,8 +231,9 @@ impl ActivePolicy {
         })
     }
 
-    /// May this subject have the access it asks for, and with whose approval?
-    pub fn decide_access(&self, subject: &Subject, tick: &Tick, request: Request<'_>) -> Decision {
+    /// Decides one request that is not SQL text (access, a command, an HTTP request, ...):
+    /// asked once, not cached.
+    pub fn decide_request(&self, subject: &Subject, tick: &Tick, request: Request<'_>) -> Decision {
         self.policy.decide(&Input {
             identity: &subject.identity,
             target: &subject.target,

@@ -37,6 +37,8 @@ pub struct HeldStatement {
     pub(crate) verdicted: Option<Arc<Verdicted>>,
     /// The lineage masking of its results (crate::lineage).
     pub(crate) results: Option<Arc<crate::lineage::ResultPlan>>,
+    /// For a request of a kind other than SQL, its facts as JSON, shown to reviewers.
+    pub(crate) request: Option<String>,
 }
 
 /// A held statement whose review is open. Dropping it before the verdict cancels the review.
@@ -99,7 +101,7 @@ impl Session {
         let requirements = held.decision.approval().unwrap_or_default().to_vec();
         // Reviewers see the statement as the requester's results would show it: what the
         // decision's detectors find in it is masked.
-        let (statement, parameters) = match &self.mask_plan(&held.decision, None) {
+        let (statement, parameters, request) = match &self.mask_plan(&held.decision, None) {
             Some(plan) => {
                 let mut tally = MaskTally::default();
                 let mut mask = |t: &str| {
@@ -111,20 +113,30 @@ impl Session {
                     held.parameters
                         .as_ref()
                         .map(|ps| ps.iter().map(|p| p.as_deref().map(&mut mask)).collect()),
+                    held.request.as_deref().map(&mut mask),
                 )
             }
-            None => (held.text.to_string(), held.parameters.clone()),
+            None => (
+                held.text.to_string(),
+                held.parameters.clone(),
+                held.request.clone(),
+            ),
         };
-        let detail = ReviewDetail {
-            protocol: Some(self.protocol().to_owned()),
-            summary: Some(one_line(&statement)),
-            request: Some(serde_json::json!({
+        // Masking keeps JSON text well-formed; should it ever not, reviewers get the text.
+        let request = match request {
+            Some(json) => serde_json::from_str(&json).unwrap_or(serde_json::Value::String(json)),
+            None => serde_json::json!({
                 "kind": "sql",
                 "dialect": self.dialect().name().as_str(),
                 "database": self.database(),
                 "statement": statement,
                 "parameters": parameters,
-            })),
+            }),
+        };
+        let detail = ReviewDetail {
+            protocol: Some(self.protocol().to_owned()),
+            summary: Some(one_line(&statement)),
+            request: Some(request),
             database: Some(self.database().to_owned()),
             session: Some(self.id().to_owned()),
             statement_number: Some(held.statement),

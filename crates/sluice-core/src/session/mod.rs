@@ -10,6 +10,7 @@ use sluice_decision::{Decision, PostgresSession, SessionFacts, SessionSection};
 use sluice_sql::{Dialect, Lexing, NameContext};
 use tokio::io::AsyncWrite;
 
+mod admit;
 mod hold;
 mod open;
 
@@ -18,6 +19,7 @@ use crate::config::{IdentityConfig, TargetConfig};
 use crate::gateway::{Gateway, SessionRequest};
 use crate::lineage::{self, RelationName, ResultPlan, SessionLineage, Traced};
 use crate::masking::{self, MaskPlan, MaskTally};
+pub use admit::Ask;
 pub(crate) use hold::Refusal;
 pub use hold::{HeldStatement, PendingReview};
 mod permit;
@@ -362,7 +364,7 @@ impl Session {
     /// Decides a simple-protocol query string (every statement in it), read as the server will
     /// read it under `lexing`, and appends its audit record to `batch`. Nothing may be
     /// forwarded for it until the batch is sealed.
-    pub fn admit_query(
+    pub(crate) fn admit_query(
         &self,
         batch: &mut AuditBatch,
         text: &str,
@@ -377,7 +379,7 @@ impl Session {
             Traced::Done { decision, results } => (decision, results),
         };
         let decision = decision.as_ref().unwrap_or(&verdicted.decision);
-        let admission = self.record(batch, text, None, decision, statements, results)?;
+        let admission = self.record(batch, text, None, None, decision, statements, results)?;
         Ok(match admission {
             Admission::Allowed(permit) => {
                 self.follow_session_changes(&verdicted);
@@ -407,7 +409,7 @@ impl Session {
         let (subject, tick) = self.now();
         let verdicted = self.decide_text(&subject, &tick, text, lexing);
         if let Some(denial) = Denial::of(&verdicted.decision) {
-            self.record(batch, text, None, &verdicted.decision, None, None)?;
+            self.record(batch, text, None, None, &verdicted.decision, None, None)?;
             return Ok(Preparation::Denied(Denial {
                 position: verdicted.parse_position(),
                 ..denial
@@ -453,6 +455,7 @@ impl Session {
         let admission = self.record(
             batch,
             &prepared.text,
+            None,
             recorded,
             &decision,
             statements,
@@ -563,7 +566,7 @@ impl Session {
     ) -> Result<Denial, CoreError> {
         let policy = self.inner.gateway.policy().current();
         let decision = Decision::deny(rule, policy.info.version.as_str(), reason.clone());
-        self.record(batch, text, None, &decision, None, None)?;
+        self.record(batch, text, None, None, &decision, None, None)?;
         Ok(Denial {
             kind,
             rule: rule.to_owned(),
@@ -658,10 +661,15 @@ impl Session {
 
     /// Appends the statement's audit record (and for a denial, its result) to `batch`. An
     /// allow whose masking this gateway cannot carry out is recorded as the denial it becomes.
+    ///
+    /// `text` is a SQL statement's text, or for a `request` of another kind its one-line
+    /// summary; such a request is recorded as a `request` line, and a hold shows reviewers its
+    /// facts.
     fn record(
         &self,
         batch: &mut AuditBatch,
         text: &str,
+        request: Option<&sluice_decision::Request<'_>>,
         parameters: Option<Vec<Option<String>>>,
         decision: &Decision,
         statements: Option<&[sluice_decision::SqlStatement]>,
@@ -698,9 +706,11 @@ impl Session {
                 rule: decision.rule.clone(),
                 policy: decision.policy.clone(),
             };
-            recording
-                .statement(statement, text, &recorded)
-                .map_err(|cap| CoreError::RecordingCap(cap.to_string()))?;
+            match request {
+                Some(r) => recording.request(statement, r.action(), text, &recorded),
+                None => recording.statement(statement, text, &recorded),
+            }
+            .map_err(|cap| CoreError::RecordingCap(cap.to_string()))?;
         }
         if decision.approval().is_some() {
             return Ok(Admission::Held(HeldStatement {
@@ -710,6 +720,7 @@ impl Session {
                 decision: decision.clone(),
                 verdicted: None,
                 results,
+                request: request.and_then(|r| serde_json::to_string(r).ok()),
             }));
         }
         let permit = self

@@ -12,7 +12,7 @@ impl Session {
         auth: Authenticated,
         request: SessionRequest<'_>,
     ) -> Result<Session, Rejection> {
-        let outcome = Session::admit(gateway, &auth, &request).await;
+        let outcome = Session::admission(gateway, &auth, &request).await;
         match outcome {
             Ok(session) => {
                 gateway.metrics().sessions_started.inc();
@@ -39,7 +39,7 @@ impl Session {
         }
     }
 
-    async fn admit(
+    async fn admission(
         gateway: &Gateway,
         auth: &Authenticated,
         request: &SessionRequest<'_>,

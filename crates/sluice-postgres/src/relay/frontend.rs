@@ -8,7 +8,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
 
 use sluice_core::{
-    Admission, AuditBatch, Denial, DenialKind, HeldStatement, Preparation, Prepared, Sealed,
+    Admission, Ask, AuditBatch, Denial, DenialKind, HeldStatement, Preparation, Prepared, Sealed,
     Session, StatementPermit, UpstreamWriter,
 };
 use sluice_pgwire::cstr::lossy;
@@ -410,10 +410,13 @@ impl<'s> FrontendHalf<'s> {
                     None => {
                         let reading = self.reading(plan);
                         match reading.decode(sql) {
-                            Ok(text) => {
-                                self.session
-                                    .admit_query(&mut plan.audit, &text, reading.lexing)?
-                            }
+                            Ok(text) => self.session.admit(
+                                &mut plan.audit,
+                                Ask::Sql {
+                                    text: &text,
+                                    lexing: reading.lexing,
+                                },
+                            )?,
                             Err(e) => Admission::Denied(self.unreadable(plan, sql, e)?),
                         }
                     }
@@ -627,8 +630,13 @@ impl<'s> FrontendHalf<'s> {
                     quote_ident(name.as_bytes()),
                     placeholders.join(", ")
                 );
-                self.session
-                    .admit_query(&mut plan.audit, &text, Lexing::Standard)?
+                self.session.admit(
+                    &mut plan.audit,
+                    Ask::Sql {
+                        text: &text,
+                        lexing: Lexing::Standard,
+                    },
+                )?
             }
         };
         match admission {
