@@ -66,7 +66,8 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// A session's metadata, then its statements with their decisions and outcomes.
+    /// A session's metadata, then its statements (or, for a terminal, HTTP or file session, its
+    /// requests) with their decisions and outcomes.
     Show {
         #[command(flatten)]
         config: ConfigArg,
@@ -74,7 +75,8 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print the session as its client saw it, in psql's aligned format.
+    /// Print the session as its client saw it: a SQL session in psql's aligned format, a
+    /// terminal session's output stream, one line per HTTP exchange or file operation.
     Replay {
         #[command(flatten)]
         config: ConfigArg,
@@ -82,6 +84,10 @@ pub enum SessionsCommand {
         /// Honour the recorded timing.
         #[arg(long)]
         timing: bool,
+        /// Print a terminal session as an asciicast v2 file instead, for asciicast players
+        /// (`> session.cast`); they keep the timing themselves.
+        #[arg(long, conflicts_with = "timing")]
+        asciicast: bool,
         /// With --timing: play this many times faster.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
@@ -89,7 +95,8 @@ pub enum SessionsCommand {
         #[arg(long, default_value = "2s")]
         max_pause: String,
     },
-    /// Sessions whose recorded statements contain TEXT (case-insensitive).
+    /// Sessions whose recorded statements or requests (command lines, HTTP host and path,
+    /// file paths) contain TEXT (case-insensitive).
     Search {
         #[command(flatten)]
         config: ConfigArg,

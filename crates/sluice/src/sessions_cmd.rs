@@ -1,6 +1,8 @@
 //! `sluice sessions list | show | replay | search`: what each session did, from the audit
-//! trail (who, when, how it ended, the recording's seal) and its recording (statements,
-//! decisions, what the client saw). Reads files only; never blocks a running gateway.
+//! trail (who, when, how it ended, the recording's seal) and its recording (statements or
+//! requests, decisions, what the client saw). Every recording kind (SQL, terminal, HTTP, file)
+//! is shown, replayed and searched; a terminal one also exports as asciicast v2. Reads files
+//! only; never blocks a running gateway.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +11,9 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sluice_audit::{AuditEvent, RecordingSeal, SearchFilter};
 use sluice_core::config::Config;
-use sluice_record::{Recording, RecordingStore};
+use sluice_record::{
+    Completion, Event, Item, RecordError, RecordedDecision, Recording, RecordingStore, Request,
+};
 
 use crate::admin_client::one_line;
 use crate::audit_cmd::parse_time;
@@ -43,14 +47,21 @@ pub async fn run(command: SessionsCommand) -> Result<()> {
             config,
             id,
             timing,
+            asciicast,
             speed,
             max_pause,
         } => {
             let config = Config::load(&config.config)?;
             let recording = read(&store(&config)?, &id).await?;
+            if asciicast {
+                print!("{}", to_asciicast(&id, &recording)?);
+                return Ok(());
+            }
             if !timing {
                 let mut out = String::new();
-                sluice_record::render_psql(&recording, &mut out)?;
+                // `render` picks the rendering by the recording's kind: psql's for SQL, the
+                // output stream for a terminal, a line per HTTP exchange or file operation.
+                sluice_record::render(&recording, &mut out)?;
                 print!("{out}");
                 return Ok(());
             }
@@ -191,14 +202,29 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
         struct Shown<'a> {
             session: Option<&'a SessionSummary>,
             complete: Option<bool>,
+            /// The recording's kind, so a reader knows whether to expect statements or
+            /// requests.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            kind: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            terminal: Option<&'a sluice_record::TerminalHeader>,
             statements: Vec<&'a sluice_record::Statement>,
+            // Left out when empty, so a SQL session's JSON is what it was before other kinds.
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            requests: Vec<&'a Request>,
         }
         let shown = Shown {
             session: summary.as_ref(),
             complete: recording.as_ref().map(Recording::is_complete),
+            kind: recording.as_ref().map(kind_of),
+            terminal: recording.as_ref().and_then(|r| r.terminal.as_ref()),
             statements: recording
                 .as_ref()
                 .map(|r| r.statements().collect())
+                .unwrap_or_default(),
+            requests: recording
+                .as_ref()
+                .map(|r| r.requests().collect())
                 .unwrap_or_default(),
         };
         println!("{}", serde_json::to_string_pretty(&shown)?);
@@ -207,7 +233,10 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
     if let Some(s) = &summary {
         println!("session     {}", s.session);
         println!("identity    {}", s.identity);
-        println!("target      {} (database {})", s.target, s.database);
+        println!(
+            "target      {}",
+            target_line(&s.target, &s.database, recording.as_ref())
+        );
         println!("client      {}", s.client_addr);
         println!("started     {}", s.started_at);
         match (&s.ended_at, &s.end_reason) {
@@ -222,31 +251,51 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
                 if r.truncated { ", truncated" } else { "" }
             );
         }
+    } else if let Some(rec) = &recording {
+        // No audit records for it (another gateway's trail, or one rotated away): the
+        // recording's header still says whose session it was.
+        let h = &rec.header;
+        println!("session     {}", h.session);
+        println!("identity    {}", h.identity);
+        println!(
+            "target      {}",
+            target_line(&h.target, &h.database, Some(rec))
+        );
+        println!("client      {}", h.client_addr);
+        println!("started     {}", h.started_at);
+        match &rec.end {
+            Some(end) => println!(
+                "ended       {:.3}s after it started: {} (the audit trail has no record of it)",
+                end.t, end.reason
+            ),
+            None => println!("ended       not recorded, and not in the audit trail"),
+        }
     }
     match &recording {
         None => println!("\n(no recording)"),
         Some(rec) => {
-            println!();
-            for s in rec.statements() {
-                let error = s.events.iter().find_map(|e| match e {
-                    sluice_record::Event::Error(m) => Some(format!("ERROR {}", m.sqlstate)),
-                    _ => None,
-                });
-                let outcome = match (&s.complete, error) {
-                    (Some(c), _) => c.tag.clone(),
-                    (None, Some(error)) => error,
-                    (None, None) if s.decision.verdict == "deny" => "refused".to_owned(),
-                    (None, None) => "no result recorded".to_owned(),
-                };
-                println!(
-                    "{:>4}  +{:>8.3}s  {:<5} {:<28} {}",
-                    s.n,
-                    s.t,
-                    s.decision.verdict,
-                    one_line(&s.decision.rule, 28),
-                    outcome
-                );
-                println!("      {}", one_line(&s.text, 100));
+            print!("kind        {} ({})", kind_of(rec), rec.header.protocol);
+            if let Some(t) = &rec.terminal {
+                print!(", {}x{}", t.width, t.height);
+                if !t.term.is_empty() {
+                    print!(" {}", t.term);
+                }
+                if let Some(command) = &t.command {
+                    print!(", command {}", one_line(command, 60));
+                }
+            }
+            println!("\n");
+            for item in &rec.items {
+                match item {
+                    Item::Statement(s) => {
+                        let outcome = outcome(s.complete.as_ref(), &s.events, &s.decision);
+                        print_entry(s.n, s.t, &s.decision, &outcome, &s.text);
+                    }
+                    Item::Request(r) => {
+                        print_entry(r.n, r.t, &r.decision, &request_outcome(r), &request_text(r));
+                    }
+                    Item::Event(_) | Item::Terminal(_) => {}
+                }
             }
             if !rec.is_complete() {
                 println!(
@@ -258,6 +307,108 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// One statement or request of `show`: number, time, decision and outcome, then its text.
+fn print_entry(n: u64, t: f64, decision: &RecordedDecision, outcome: &str, text: &str) {
+    println!(
+        "{:>4}  +{:>8.3}s  {:<5} {:<28} {}",
+        n,
+        t,
+        decision.verdict,
+        one_line(&decision.rule, 28),
+        outcome
+    );
+    println!("      {}", one_line(text, 100));
+}
+
+/// What became of a statement or request with no more specific outcome: how it completed (a
+/// command tag, a command's exit status), else the error the client got, else that policy
+/// refused it.
+fn outcome(complete: Option<&Completion>, events: &[Event], decision: &RecordedDecision) -> String {
+    let error = events.iter().find_map(|e| match e {
+        // Only SQL errors have a SQLSTATE; the other kinds' errors are told by their message.
+        Event::Error(m) if m.sqlstate.is_empty() => {
+            Some(format!("ERROR {}", one_line(&m.message, 60)))
+        }
+        Event::Error(m) => Some(format!("ERROR {}", m.sqlstate)),
+        _ => None,
+    });
+    match (complete, error) {
+        (Some(c), _) => c.tag.clone(),
+        (None, Some(error)) => error,
+        (None, None) if decision.verdict == "deny" => "refused".to_owned(),
+        (None, None) => "no result recorded".to_owned(),
+    }
+}
+
+/// A request's outcome: the response status of an HTTP exchange, the outcome of a file
+/// operation, else what [`outcome`] says (a terminal command's exit, an error, a refusal).
+fn request_outcome(r: &Request) -> String {
+    if let Some(h) = &r.http {
+        return match h.status {
+            Some(status) => format!("{status} {}B", h.response_body.bytes),
+            None => "no response".to_owned(),
+        };
+    }
+    if let Some(f) = &r.file {
+        let mut out = f.outcome.clone();
+        if let Some(bytes) = f.bytes {
+            out.push_str(&format!(" {bytes}B"));
+        }
+        if !f.message.is_empty() {
+            out.push_str(&format!(" ({})", one_line(&f.message, 40)));
+        }
+        return out;
+    }
+    outcome(r.complete.as_ref(), &r.events, &r.decision)
+}
+
+/// A request as one line: its verb and what it asked (`exec ls -l`, `GET host/path`,
+/// `remove /tmp/x`); a shell asks for nothing but the verb.
+fn request_text(r: &Request) -> String {
+    if r.text.is_empty() {
+        r.action.clone()
+    } else {
+        format!("{} {}", r.action, r.text)
+    }
+}
+
+/// The target and what the session reached on it: the database of a SQL session, the account
+/// of a terminal or file session, nothing for HTTP (whose header leaves it empty). Without a
+/// recording the session is taken for SQL, the only kind a gateway writes audit records for.
+fn target_line(target: &str, database: &str, recording: Option<&Recording>) -> String {
+    let what = match recording.map(kind_of) {
+        Some(sluice_record::KIND_TERMINAL | sluice_record::KIND_FILE) => "account",
+        _ => "database",
+    };
+    if database.is_empty() {
+        target.to_owned()
+    } else {
+        format!("{target} ({what} {database})")
+    }
+}
+
+/// The recording's kind; a header without one is SQL (as the recorder writes it).
+fn kind_of(recording: &Recording) -> &str {
+    match recording.header.kind.as_str() {
+        "" => sluice_record::KIND_SQL,
+        kind => kind,
+    }
+}
+
+/// The terminal session as an asciicast v2 file. Another kind has no terminal stream, which
+/// is said in the command's terms rather than the library's.
+fn to_asciicast(id: &str, recording: &Recording) -> Result<String> {
+    match sluice_record::to_asciicast(recording) {
+        Ok(cast) => Ok(cast),
+        Err(RecordError::NotATerminal(_)) => bail!(
+            "session {id} is not a terminal session (its recording is of kind {}): only \
+             terminal recordings export as asciicast; `sluice sessions replay {id}` prints it",
+            kind_of(recording)
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn search(config: &Config, text: &str, json: bool) -> Result<()> {
     let store = store(config)?;
     let mut found = 0;
@@ -266,34 +417,44 @@ async fn search(config: &Config, text: &str, json: bool) -> Result<()> {
             continue;
         };
         for n in sluice_record::search(&recording, text) {
-            let Some(statement) = recording.statement(n) else {
+            // `search` numbers statements and requests alike; the number says which it is.
+            let (what, shown, raw, decision) = if let Some(s) = recording.statement(n) {
+                ("statement", s.text.clone(), &s.text, &s.decision)
+            } else if let Some(r) = recording.request(n) {
+                ("request", request_text(r), &r.text, &r.decision)
+            } else {
                 continue;
             };
             found += 1;
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "session": info.session,
-                        "identity": recording.header.identity,
-                        "target": recording.header.target,
-                        "statement": n,
-                        "text": statement.text,
-                    })
-                );
+                let mut hit = serde_json::json!({
+                    "session": info.session,
+                    "identity": recording.header.identity,
+                    "target": recording.header.target,
+                    "kind": kind_of(&recording),
+                    what: n,
+                    "text": raw,
+                    "verdict": decision.verdict,
+                    "rule": decision.rule,
+                });
+                if let (Some(r), Some(hit)) = (recording.request(n), hit.as_object_mut()) {
+                    hit.insert("action".to_owned(), r.action.clone().into());
+                }
+                println!("{hit}");
             } else {
                 println!(
-                    "{}  {}@{}  #{n}  {}",
+                    "{}  {}@{}  #{n}  {:<5} {}",
                     info.session,
                     recording.header.identity,
                     recording.header.target,
-                    one_line(&statement.text, 100)
+                    decision.verdict,
+                    one_line(&shown, 100)
                 );
             }
         }
     }
     if found == 0 && !json {
-        eprintln!("no recorded statement contains {text:?}");
+        eprintln!("no recorded statement or request contains {text:?}");
     }
     Ok(())
 }
