@@ -6,7 +6,7 @@
 use sluice_decision::{Decision, Request};
 use sluice_sql::Lexing;
 
-use super::{Admission, Session};
+use super::{Admission, Asked, Session};
 use crate::proof::AuditBatch;
 use crate::CoreError;
 
@@ -63,6 +63,11 @@ impl Session {
             }
             _ => policy.decide_request(&subject, &tick, request),
         };
-        self.record(batch, summary, Some(&request), None, &decision, None, None)
+        let asked = Asked {
+            text: summary,
+            request: Some(&request),
+            parameters: None,
+        };
+        self.record(batch, asked, &decision, None, None)
     }
 }

@@ -192,6 +192,27 @@ pub enum Preparation {
     Denied(Denial),
 }
 
+/// What a request's audit record and recording line say it asked.
+pub(crate) struct Asked<'a> {
+    /// A SQL statement's text, or for a request of another kind its one-line summary.
+    text: &'a str,
+    /// A request of another kind, recorded as a `request` line; a hold shows reviewers its
+    /// facts.
+    request: Option<&'a sluice_decision::Request<'a>>,
+    /// Bound values, when they are recorded.
+    parameters: Option<Vec<Option<String>>>,
+}
+
+impl<'a> Asked<'a> {
+    fn sql(text: &'a str) -> Self {
+        Asked {
+            text,
+            request: None,
+            parameters: None,
+        }
+    }
+}
+
 /// Bytes each way, counted by the protocol's relay.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Traffic {
@@ -379,7 +400,7 @@ impl Session {
             Traced::Done { decision, results } => (decision, results),
         };
         let decision = decision.as_ref().unwrap_or(&verdicted.decision);
-        let admission = self.record(batch, text, None, None, decision, statements, results)?;
+        let admission = self.record(batch, Asked::sql(text), decision, statements, results)?;
         Ok(match admission {
             Admission::Allowed(permit) => {
                 self.follow_session_changes(&verdicted);
@@ -409,7 +430,7 @@ impl Session {
         let (subject, tick) = self.now();
         let verdicted = self.decide_text(&subject, &tick, text, lexing);
         if let Some(denial) = Denial::of(&verdicted.decision) {
-            self.record(batch, text, None, None, &verdicted.decision, None, None)?;
+            self.record(batch, Asked::sql(text), &verdicted.decision, None, None)?;
             return Ok(Preparation::Denied(Denial {
                 position: verdicted.parse_position(),
                 ..denial
@@ -452,15 +473,11 @@ impl Session {
         } else {
             None
         };
-        let admission = self.record(
-            batch,
-            &prepared.text,
-            None,
-            recorded,
-            &decision,
-            statements,
-            results,
-        )?;
+        let asked = Asked {
+            parameters: recorded,
+            ..Asked::sql(&prepared.text)
+        };
+        let admission = self.record(batch, asked, &decision, statements, results)?;
         Ok(match admission {
             Admission::Allowed(permit) => {
                 self.follow_session_changes(&prepared.verdicted);
@@ -566,7 +583,7 @@ impl Session {
     ) -> Result<Denial, CoreError> {
         let policy = self.inner.gateway.policy().current();
         let decision = Decision::deny(rule, policy.info.version.as_str(), reason.clone());
-        self.record(batch, text, None, None, &decision, None, None)?;
+        self.record(batch, Asked::sql(text), &decision, None, None)?;
         Ok(Denial {
             kind,
             rule: rule.to_owned(),
@@ -661,20 +678,19 @@ impl Session {
 
     /// Appends the statement's audit record (and for a denial, its result) to `batch`. An
     /// allow whose masking this gateway cannot carry out is recorded as the denial it becomes.
-    ///
-    /// `text` is a SQL statement's text, or for a `request` of another kind its one-line
-    /// summary; such a request is recorded as a `request` line, and a hold shows reviewers its
-    /// facts.
     fn record(
         &self,
         batch: &mut AuditBatch,
-        text: &str,
-        request: Option<&sluice_decision::Request<'_>>,
-        parameters: Option<Vec<Option<String>>>,
+        asked: Asked<'_>,
         decision: &Decision,
         statements: Option<&[sluice_decision::SqlStatement]>,
         results: Option<Arc<ResultPlan>>,
     ) -> Result<Admission, CoreError> {
+        let Asked {
+            text,
+            request,
+            parameters,
+        } = asked;
         let i = &self.inner;
         if i.recording.as_ref().is_some_and(SessionRecording::failed) {
             // Nothing more is forwarded, so nothing more is audited as if it might run.
