@@ -29,7 +29,7 @@ use sluice_outbound::webhooks::Notifier;
 pub(crate) use grants::GrantBook;
 pub use review::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
 pub use stats::{GrantChurn, IdentityChurn, LatencySummary, ReviewStats};
-pub(crate) use view::{one_line, ReviewDetail};
+pub(crate) use view::{grant_state, one_line, AccessAsked, ReviewDetail};
 pub use view::{GrantView, ReviewView};
 
 /// Review states as stored.
@@ -72,7 +72,7 @@ impl ApprovalState {
         crate::sync::lock(&self.waiters).remove(&id);
     }
 
-    fn wake(&self, id: i64) {
+    pub(crate) fn wake(&self, id: i64) {
         if let Some(n) = crate::sync::lock(&self.waiters).get(&id) {
             // `notify_one` keeps the wakeup if the waiter is between two waits.
             n.notify_one();

@@ -6,6 +6,10 @@ use std::sync::Arc;
 use sluice_audit::{AuditEvent, AuditLog};
 use sluice_store::Store;
 
+mod grants;
+mod reviews;
+mod stats;
+
 use crate::approvals::{AccessRequest, ApprovalState};
 use crate::clock::PolicyClock;
 use crate::config::{Config, IdentityConfig, TargetConfig};
