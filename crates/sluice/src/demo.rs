@@ -217,7 +217,7 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
     let config = format!(
         "# Written by `sluice demo`. Every field is described in docs/configuration.md.\n\
          [gateway]\ndata_dir = \"data\"\n\n\
-         [postgres]\nlisten = \"127.0.0.1:{pg_port}\"\n\n\
+         [[listeners]]\nprotocol = \"postgres\"\nlisten = \"127.0.0.1:{pg_port}\"\n\n\
          [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n\
          [audit]\ndurability = \"buffered\"\n\n\
          [log]\nlevel = \"info\"\n\n\
