@@ -388,6 +388,36 @@ impl TargetKind {
         }
     }
 
+    /// The port a target of this kind listens on unless its `port` says otherwise.
+    pub fn default_port(self) -> u16 {
+        match self {
+            TargetKind::Postgres => 5432,
+        }
+    }
+
+    /// Checks the fields only some kinds take; the message names the target and what to
+    /// change.
+    fn check(self, t: &TargetConfig) -> Result<(), String> {
+        match self {
+            TargetKind::Postgres => {
+                if t.database.is_empty() {
+                    return Err(format!(
+                        "target {}: a postgres target needs `database`, the database a client \
+                         gets when it names only the target",
+                        t.name
+                    ));
+                }
+                if t.user.is_empty() {
+                    return Err(format!(
+                        "target {}: a postgres target needs `user`, the role sluice logs in as",
+                        t.name
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// How requests to a target of this kind are read.
     pub fn dialect(self) -> &'static dyn sluice_sql::Dialect {
         match self {
@@ -415,14 +445,17 @@ pub struct TargetConfig {
     pub name: String,
     pub kind: TargetKind,
     pub host: String,
-    #[serde(default = "default_pg_port")]
+    /// Defaults by kind ([`TargetKind::default_port`]), filled in at load.
+    #[serde(default)]
     pub port: u16,
-    /// The database a client gets when it names only the target.
+    /// The database a client gets when it names only the target (SQL kinds).
+    #[serde(default)]
     pub database: String,
     /// Further databases a client may pick with `TARGET/DATABASE`.
     #[serde(default)]
     pub databases: Vec<String>,
-    /// The database user sluice logs in as.
+    /// The account sluice logs in as (the database role for SQL kinds).
+    #[serde(default)]
     pub user: String,
     /// Name of the environment variable holding the password.
     pub password_env: Option<String>,
@@ -433,10 +466,6 @@ pub struct TargetConfig {
     pub tls_ca: Option<PathBuf>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-}
-
-fn default_pg_port() -> u16 {
-    5432
 }
 
 fn default_target_tls() -> TargetTls {
@@ -498,8 +527,18 @@ impl Config {
         let mut config: Config =
             toml::from_str(text).map_err(|e| CoreError::Config(e.to_string()))?;
         config.fold_listeners()?;
+        config.fold_targets();
         config.validate()?;
         Ok(config)
+    }
+
+    /// Gives each target its kind's defaults for what its entry leaves out.
+    fn fold_targets(&mut self) {
+        for t in &mut self.targets {
+            if t.port == 0 {
+                t.port = t.kind.default_port();
+            }
+        }
     }
 
     /// Settles each protocol's listener from `[[listeners]]` or its older table.
@@ -602,6 +641,7 @@ impl Config {
                     t.name
                 ));
             }
+            t.kind.check(t).map_err(CoreError::Config)?;
             if t.password_env.is_some() && t.password_file.is_some() {
                 return err(format!(
                     "target {}: give password_env or password_file, not both",
@@ -731,6 +771,27 @@ mod tests {
         tls = "disable"
         tags = { environment = "production" }
     "#;
+
+    #[test]
+    fn targets_get_their_kind_defaults_and_checks() {
+        let c = Config::parse(&EXAMPLE.replace("port = 5433\n", "")).unwrap();
+        assert_eq!(c.targets[0].port, 5432);
+        let err = Config::parse(&EXAMPLE.replace("database = \"app\"\n", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("target app: a postgres target needs `database`"),
+            "{err}"
+        );
+        let err = Config::parse(&EXAMPLE.replace("user = \"sluice\"\n", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs `user`"), "{err}");
+        let err = Config::parse(&EXAMPLE.replace("kind = \"postgres\"", "kind = \"gopher\""))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gopher"), "{err}");
+    }
 
     #[test]
     fn listeners_are_configured_per_protocol_and_the_older_table_still_works() {
