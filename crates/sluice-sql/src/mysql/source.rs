@@ -188,17 +188,18 @@ impl<'a> Lexer<'a> {
         if !closed {
             return Err(rejected("unterminated comment".to_owned()));
         }
+        // MariaDB runs `/*M! ... */` as MySQL runs `/*! ... */`; MySQL ignores it. Which
+        // server is behind the gateway is not known here, so neither reading is safe.
+        if body.starts_with("M!") {
+            return Err(rejected(
+                "a MariaDB executable comment (/*M!): its contents run on MariaDB only".to_owned(),
+            ));
+        }
         if !executable {
             self.plain.push(' ');
             return Ok(());
         }
-        // The contents are copied raw up to the first `*/`: a comment inside could end the
-        // executable one where the server would not, so it is refused.
-        if body.contains("/*") {
-            return Err(rejected(
-                "a comment inside an executable comment".to_owned(),
-            ));
-        }
+        plain_contents(&body)?;
         let digits = body.chars().take_while(char::is_ascii_digit).count();
         let version = match digits {
             0 => 0,
@@ -218,6 +219,39 @@ impl<'a> Lexer<'a> {
             contents: body[digits..].to_owned(),
         });
         Ok(())
+    }
+}
+
+/// Checks that an executable comment's contents, copied raw up to the first `*/`, hold
+/// neither a comment nor an unterminated quote: the server lexes the contents as SQL, so a
+/// quote or comment there could run past that `*/` in the server and not here.
+fn plain_contents(body: &str) -> Result<(), SqlError> {
+    let mut quote: Option<char> = None;
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == '\\' && q != '`' => {
+                chars.next();
+            }
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
+            None if c == '#'
+                || (c == '-' && chars.peek() == Some(&'-'))
+                || (c == '/' && chars.peek() == Some(&'*')) =>
+            {
+                return Err(rejected(
+                    "a comment inside an executable comment".to_owned(),
+                ));
+            }
+            None => {}
+        }
+    }
+    match quote {
+        Some(_) => Err(rejected(
+            "a quote left open at the end of an executable comment".to_owned(),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -307,6 +341,10 @@ mod tests {
             "SELECT /*!5000 1 */",
             "SELECT /*!500001 1 */",
             "SELECT /*! /* */",
+            "SELECT 1 /*! # */, (SELECT s FROM x)",
+            "SELECT 1 /*! -- */",
+            "SELECT 1 /*! ' */ ; DROP TABLE t; -- '",
+            "SELECT 1 /*M! ; DROP TABLE t */",
         ] {
             assert!(Source::read(sql).is_err(), "{sql}");
         }

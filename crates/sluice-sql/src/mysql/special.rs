@@ -40,7 +40,7 @@ pub fn read(tokens: &[Token], database: Option<&str>) -> Result<Option<Special>,
         return special(StatementKind::Procedural, "PREPARE", vec![], vec![]);
     }
     if keyword(words.first(), "HANDLER") {
-        let (table, _) = name(&words[1..], database)?;
+        let table = name(&words[1..], database)?;
         return special(StatementKind::Read, "HANDLER", vec![table], vec![]);
     }
     if keyword(words.first(), "LOAD")
@@ -55,7 +55,7 @@ pub fn read(tokens: &[Token], database: Option<&str>) -> Result<Option<Special>,
             .windows(2)
             .position(|w| keyword(w.first(), "INTO") && keyword(w.get(1), "TABLE"))
             .ok_or_else(|| refused("LOAD without INTO TABLE"))?;
-        let (table, _) = name(&words[into + 2..], database)?;
+        let table = name(&words[into + 2..], database)?;
         let kind = if local {
             StatementKind::Write
         } else {
@@ -83,19 +83,17 @@ fn keyword(token: Option<&&Token>, word: &str) -> bool {
     matches!(token, Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
 }
 
-/// The table name `a` or `a.b` at the start of `words`, and how many tokens it took.
-fn name(words: &[&Token], database: Option<&str>) -> Result<(String, usize), SqlError> {
+/// The table name `a` or `a.b` at the start of `words`.
+fn name(words: &[&Token], database: Option<&str>) -> Result<String, SqlError> {
     let part = |i: usize| match words.get(i) {
         Some(Token::Word(w)) => Some(names::word(w)),
         _ => None,
     };
     let first = part(0).ok_or_else(|| refused("a table name was expected"))?;
     match (words.get(1), part(2)) {
-        (Some(Token::Period), Some(second)) => {
-            Ok((names::qualified(&[first, second], database), 3))
-        }
+        (Some(Token::Period), Some(second)) => Ok(names::qualified(&[first, second], database)),
         (Some(Token::Period), None) => Err(refused("a table name was expected")),
-        _ => Ok((names::qualified(&[first], database), 1)),
+        _ => Ok(names::qualified(&[first], database)),
     }
 }
 

@@ -8,7 +8,9 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Expr, ObjectName, Query, Statement, Value, ValueWithSpan, Visit, Visitor};
+use sqlparser::ast::{
+    Expr, Ident, ObjectName, Query, SetExpr, Statement, Value, ValueWithSpan, Visit, Visitor,
+};
 
 use super::names;
 
@@ -94,6 +96,36 @@ impl Walker<'_> {
     }
 }
 
+impl Walker<'_> {
+    /// MySQL's `TABLE t` (alone or in a UNION) reads `t`; the tree holds its name as text,
+    /// not as a relation, so the walk finds it here.
+    fn table_statements(&mut self, body: &SetExpr) {
+        match body {
+            SetExpr::Table(t) => {
+                let name: Vec<Ident> = match (&t.schema_name, &t.table_name) {
+                    (Some(db), Some(table)) => vec![db.clone(), table.clone()],
+                    (None, Some(table)) => vec![table.clone()],
+                    _ => vec![],
+                };
+                let name = ObjectName::from(name);
+                if !self.is_cte(&name) {
+                    self.found.tables.push(names::table(&name, self.database));
+                }
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                self.table_statements(left);
+                self.table_statements(right);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `FROM DUAL` names no table: MySQL's placeholder for a FROM with nothing in it.
+fn is_dual(name: &ObjectName) -> bool {
+    matches!(name.0.as_slice(), [part] if part.as_ident().is_some_and(|i| i.quote_style.is_none() && i.value.eq_ignore_ascii_case("dual")))
+}
+
 impl Visitor for Walker<'_> {
     type Break = ();
 
@@ -108,6 +140,7 @@ impl Visitor for Walker<'_> {
             }
         }
         self.scopes.push(Scope::of(query));
+        self.table_statements(&query.body);
         ControlFlow::Continue(())
     }
 
@@ -123,7 +156,7 @@ impl Visitor for Walker<'_> {
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
-        if !self.is_cte(relation) {
+        if !self.is_cte(relation) && !is_dual(relation) {
             self.found
                 .tables
                 .push(names::table(relation, self.database));
