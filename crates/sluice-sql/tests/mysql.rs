@@ -244,6 +244,17 @@ const CASES: &[Case] = &[
     .at(1, 2),
     case("SELECT 'it\\'s; DROP TABLE t' FROM t", Read, "SELECT").read(&["shop.t"]),
     case("SELECT \"a;b\" FROM t", Read, "SELECT").read(&["shop.t"]),
+    case(
+        "SELECT 1 FROM t WHERE a = \"x\\\";DROP TABLE t;--\"",
+        Read,
+        "SELECT",
+    )
+    .read(&["shop.t"]),
+    // No escapes in backtick names: the backslash ends nothing.
+    case("SELECT `a\\` FROM t; DROP TABLE u", Ddl, "DROP TABLE")
+        .written(&["shop.u"])
+        .at(1, 2),
+    case("SELECT `LOAD_FILE`('/etc/passwd')", Read, "SELECT").functions(&["load_file"]),
 ];
 
 #[test]
