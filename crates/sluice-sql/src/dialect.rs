@@ -4,8 +4,8 @@
 //! shape a decision is cached under, and the context unqualified names resolve in, as the
 //! session changes it.
 //!
-//! [`PostgreSql`] is the one dialect today; MySQL's (its current database as the name
-//! context, `USE db` as the change that moves it) comes with the MySQL listener.
+//! [`PostgreSql`] is one dialect; [`crate::MySql`] (its current database as the name context,
+//! `USE db` as the change that moves it) is the other, for the MySQL listener.
 
 use std::collections::BTreeMap;
 
@@ -61,13 +61,22 @@ pub trait Dialect: std::fmt::Debug + Send + Sync {
 pub enum NameContext {
     /// PostgreSQL: the schemas of `search_path`, in order.
     SearchPath(SearchPath),
+    /// MySQL: the current database, if the session has one.
+    Database(Option<String>),
 }
 
+/// The search path of a context that has none (MySQL's): no schema, so an unqualified name
+/// resolves to [`crate::UNRESOLVED_SCHEMA`], never to a schema a policy allows.
+static NO_SEARCH_PATH: std::sync::LazyLock<SearchPath> =
+    std::sync::LazyLock::new(SearchPath::empty);
+
 impl NameContext {
-    /// The schemas, for the policy input's `session.postgres.search_path`.
+    /// The schemas, for the policy input's `session.postgres.search_path`; none for a MySQL
+    /// session.
     pub fn search_path(&self) -> &SearchPath {
         match self {
             NameContext::SearchPath(path) => path,
+            NameContext::Database(_) => &NO_SEARCH_PATH,
         }
     }
 }

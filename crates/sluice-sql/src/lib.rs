@@ -70,6 +70,7 @@
 //! # Layout
 //! - [`dialect`]: the [`Dialect`] trait the session logic in sluice-core is written over,
 //!   and [`PostgreSql`], its implementation by the functions below.
+//! - [`mysql`]: [`MySql`], the dialect for MySQL, read by the `sqlparser` crate.
 //! - [`analyze`]: SQL text to one [`SqlStatement`] per statement, or a rejection.
 //! - `lexing`: the settings that change how the server reads a text ([`Lexing`]).
 //! - [`lineage`]: for every value a statement returns, the stored columns it is computed
@@ -87,6 +88,7 @@ pub mod dialect;
 mod kind;
 mod lexing;
 pub mod lineage;
+pub mod mysql;
 mod names;
 mod rejection;
 mod search_path;
@@ -97,6 +99,7 @@ mod walk;
 
 pub use dialect::{Dialect, NameContext, PostgreSql, POSTGRESQL};
 pub use lexing::Lexing;
+pub use mysql::{MySql, MYSQL};
 pub use names::UNRESOLVED_SCHEMA;
 pub use rejection::ParseError;
 pub use search_path::SearchPath;

@@ -84,12 +84,14 @@ pub struct SessionChange {
 pub enum SqlDialect {
     #[default]
     Postgresql,
+    Mysql,
 }
 
 impl SqlDialect {
     pub const fn as_str(self) -> &'static str {
         match self {
             SqlDialect::Postgresql => "postgresql",
+            SqlDialect::Mysql => "mysql",
         }
     }
 }

@@ -50,7 +50,7 @@ names! {
     masked_columns_in_predicates = "masked_columns_in_predicates", column = "column",
     clause = "clause", comparison = "comparison", strategy = "strategy",
     schema_version = "schema_version", version = SCHEMA_VERSION, dialect = "dialect",
-    postgresql = "postgresql", sql = "sql", postgres = "postgres",
+    postgresql = "postgresql", mysql = "mysql", sql = "sql", postgres = "postgres",
     // The kinds protocols still to come will send; see `kinds`.
     programs = "programs", argv = "argv", interactive = "interactive", parsed = "parsed",
     channel = "channel", type_ = "type", host = "host", port = "port",
@@ -258,6 +258,7 @@ fn request(n: &Names, request: &Request<'_>) -> Value {
                 &n.dialect,
                 match dialect {
                     SqlDialect::Postgresql => n.postgresql.clone(),
+                    SqlDialect::Mysql => n.mysql.clone(),
                 },
             ),
             (&n.index, Value::from(index)),
