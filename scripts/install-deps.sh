@@ -48,6 +48,10 @@ manifest=(
 #   crate aws-lc-sys: gcc libc6-dev
 #   crate libsqlite3-sys: gcc libc6-dev
 #   crate ring: gcc libc6-dev
+# psm and stacker are sqlparser's recursion guard (growing the stack for deeply nested MySQL
+# text rather than overflowing it); they assemble a few lines with the C compiler.
+#   crate psm: gcc libc6-dev
+#   crate stacker: gcc libc6-dev
 #   crate aws-lc-rs: none (its `links` key names aws-lc-sys's library, built from vendored source)
 #   crate prettyplease: none (`links` only keeps one version in a build)
 #   crate verus_prettyplease: none (`links` only keeps one version in a build)

@@ -442,19 +442,24 @@ async fn search(config: &Config, text: &str, json: bool) -> Result<()> {
                 }
                 println!("{hit}");
             } else {
+                // A statement's line reads as it always has; a request's names its verdict,
+                // which its text alone does not show.
+                let verdict = match what {
+                    "request" => format!("{:<5} ", decision.verdict),
+                    _ => String::new(),
+                };
                 println!(
-                    "{}  {}@{}  #{n}  {:<5} {}",
+                    "{}  {}@{}  #{n}  {verdict}{}",
                     info.session,
                     recording.header.identity,
                     recording.header.target,
-                    decision.verdict,
                     one_line(&shown, 100)
                 );
             }
         }
     }
     if found == 0 && !json {
-        eprintln!("no recorded statement or request contains {text:?}");
+        eprintln!("no recorded statement contains {text:?}");
     }
     Ok(())
 }
