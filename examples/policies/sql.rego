@@ -60,6 +60,12 @@ dangerous_functions := {
 	"table_to_xml_and_xmlschema": "reads a table named in a string, which the gateway cannot inspect",
 	"schema_to_xml": "reads the tables of a schema named in a string",
 	"database_to_xml": "reads every table of the database",
+	# MySQL and MariaDB (request.dialect == "mysql"): the same intent for their names.
+	"load_file": "reads files on the database server",
+	"sys_exec": "runs programs on the database server (a UDF)",
+	"sys_eval": "runs programs on the database server (a UDF)",
+	"sys_get": "reads the database server's environment (a UDF)",
+	"sys_set": "changes the database server's environment (a UDF)",
 }
 
 deny contains {
@@ -97,6 +103,16 @@ deny contains {
 	"reason": sprintf("%s is only allowed for break-glass: %s", [setting_change, why]),
 } if {
 	why := guarded_settings[statement.session_change.setting]
+	not member_of(break_glass_groups)
+}
+
+# MySQL's SET GLOBAL / SET PERSIST change the server for every session, not this one; the
+# gateway names them `global.<setting>`.
+deny contains {
+	"rule": "global_setting",
+	"reason": sprintf("%s changes the server for every session and is only allowed for break-glass", [setting_change]),
+} if {
+	startswith(statement.session_change.setting, "global.")
 	not member_of(break_glass_groups)
 }
 
