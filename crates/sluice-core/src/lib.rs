@@ -30,6 +30,7 @@
 //! - [`sequence`]: the order of the steps for one connection, and the `Protocol` trait.
 //! - [`session`]: admission, per-request decision and audit, held statements, permits.
 //! - `proof`: the audit batch, the `Sealed` proof and the only writer towards a target.
+//! - [`text`]: requester-written text made safe to print, for the CLI and review summaries.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
 
@@ -49,6 +50,7 @@ pub mod secret;
 pub mod sequence;
 pub mod session;
 pub mod sync;
+pub mod text;
 pub mod token;
 pub mod workers;
 

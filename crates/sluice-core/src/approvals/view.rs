@@ -212,29 +212,18 @@ pub(crate) fn grant_state(g: &GrantRecord, now_ms: i64) -> &'static str {
     }
 }
 
-/// The longest one-line summary; the whole request is in the detail.
+/// The longest one-line summary, its ellipsis not counted; the whole request is in the detail.
 const SUMMARY_CHARS: usize = 160;
 
-/// `text` on one line: runs of whitespace (newlines included) become one space, control
-/// characters are dropped, and a long text is cut with an ellipsis.
+/// `text` as a review's summary: on one line, control characters dropped (a summary is stored
+/// and shown in lists, where an escape would only be noise), the rest as [`crate::text::one_line`]
+/// shows it.
 pub(crate) fn one_line(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = 0;
-    for word in text.split_whitespace() {
-        let space = (!out.is_empty()).then_some(' ');
-        for c in space.into_iter().chain(word.chars()) {
-            if c.is_control() {
-                continue;
-            }
-            if chars == SUMMARY_CHARS {
-                out.push('…');
-                return out;
-            }
-            out.push(c);
-            chars += 1;
-        }
-    }
-    out
+    let kept: String = text
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .collect();
+    crate::text::one_line(&kept, SUMMARY_CHARS + 1)
 }
 
 #[cfg(test)]
