@@ -512,6 +512,12 @@ impl Session {
         if decision.mask.as_ref().is_none_or(|m| m.columns.is_empty()) {
             return Traced::unchanged();
         }
+        // Lineage reads PostgreSQL's catalog and parse trees. MySQL names each result
+        // column's source table in its column definitions, and its relay masks by those
+        // (docs/mysql-connection.md).
+        if subject.dialect.name() != sluice_decision::SqlDialect::Postgresql {
+            return Traced::unchanged();
+        }
         let Ok(statements) = &request.verdicted.analysis else {
             return Traced::unchanged();
         };

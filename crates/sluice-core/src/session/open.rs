@@ -52,6 +52,19 @@ impl Session {
                 kind: RejectionKind::Denied,
             })?;
         let (target, database) = gateway.resolve_target(request.target)?;
+        // A target is reached only in its own protocol: a MySQL client naming a PostgreSQL
+        // target would otherwise have its requests read in the wrong dialect.
+        if target.kind.protocol() != request.protocol {
+            return Err(Rejection {
+                reason: format!(
+                    "target \"{}\" is a {} target: connect to it through sluice's {} listener",
+                    target.name,
+                    target.kind.as_str(),
+                    target.kind.protocol()
+                ),
+                kind: RejectionKind::UnknownTarget,
+            });
+        }
         let dialect = target.kind.dialect();
         let names = dialect
             .initial_names(&request.settings, &database)
