@@ -181,6 +181,18 @@ impl MaskPlan {
             .map(|rule| rule.strategy)
     }
 
+    /// Whether a rule names columns of `relation` (`schema.table`, or for MySQL
+    /// `database.table`): a value computed in a request that reads it may carry them.
+    pub fn masks_relation(&self, relation: &str) -> bool {
+        let Some((schema, table)) = relation.split_once('.') else {
+            return false;
+        };
+        self.rules
+            .columns
+            .iter()
+            .any(|rule| rule.column.scopes(schema, table))
+    }
+
     /// Whether any rule masks columns by where they come from.
     pub fn has_column_rules(&self) -> bool {
         !self.rules.columns.is_empty()

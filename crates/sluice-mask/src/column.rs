@@ -43,6 +43,14 @@ impl ColumnPattern {
         };
         scoped && self.column.matches(column)
     }
+
+    /// Whether the pattern names columns of this relation (a bare column pattern names none
+    /// in particular).
+    pub fn scopes(&self, schema: &str, table: &str) -> bool {
+        self.scope
+            .as_ref()
+            .is_some_and(|(s, t)| s.matches(schema) && t.matches(table))
+    }
 }
 
 impl Part {

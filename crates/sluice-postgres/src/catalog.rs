@@ -23,7 +23,7 @@ use sluice_pgwire::rows;
 use sluice_sql::lineage::CatalogRelation;
 
 use crate::error::PgError;
-use crate::stream::UpstreamStream;
+use sluice_net::stream::UpstreamStream;
 use crate::upstream;
 
 /// A catalog lookup that takes longer fails the statement rather than stalling it.

@@ -14,7 +14,7 @@ use sluice_core::{Authenticated, Credentials, Gateway};
 use sluice_pgwire::{encode, frame, frontend};
 
 use crate::error::PgError;
-use crate::stream::ClientStream;
+use sluice_net::stream::ClientStream;
 
 const MECHANISM: &str = "SCRAM-SHA-256";
 /// Authentication messages are tiny; a larger one is an attack or a bug.

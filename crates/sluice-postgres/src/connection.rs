@@ -25,7 +25,7 @@ use crate::error::PgError;
 use crate::handshake;
 use crate::relay::{self, RelaySettings};
 use crate::startup_options::startup_settings;
-use crate::stream::{ClientStream, MaybeTls};
+use sluice_net::stream::{ClientStream, MaybeTls};
 use crate::{client_auth, upstream, ShutdownPhase};
 
 pub struct Context {

@@ -41,6 +41,15 @@ pub enum PgError {
     Io(#[from] std::io::Error),
 }
 
+impl From<sluice_net::NetError> for PgError {
+    fn from(e: sluice_net::NetError) -> PgError {
+        match e {
+            sluice_net::NetError::Tls(m) => PgError::Tls(m),
+            sluice_net::NetError::Io(e) => PgError::Io(e),
+        }
+    }
+}
+
 /// A refusal with the SQLSTATE the client should see.
 #[derive(Debug)]
 pub struct Refusal {

@@ -9,7 +9,7 @@ use sluice_pgwire::startup::{self, StartupRequest};
 use sluice_pgwire::{encode, ProtocolVersion, WireError};
 
 use crate::error::PgError;
-use crate::stream::{ClientStream, MaybeTls};
+use sluice_net::stream::{ClientStream, MaybeTls};
 
 /// The newest protocol minor version sluice speaks (3.2, PostgreSQL 18).
 pub const NEWEST_MINOR: u16 = 2;

@@ -5,7 +5,7 @@
 //! of a connection.
 //!
 //! # Layout
-//! - `server`: accept loop, connection limit, graceful shutdown.
+//! - `server`: the listener (sluice-net's accept loop) with PostgreSQL's TLS and refusal.
 //! - `connection`: one connection from accept to end, in order: handshake → authenticate →
 //!   open session → connect upstream → relay.
 //! - `handshake`: TLS negotiation, GSSENC refusal, cancel requests, version negotiation.
@@ -18,7 +18,6 @@
 //!   and the functions FunctionCall messages name by OID.
 //! - `cancel`: cancel keys (the target's process id, a gateway-minted secret) mapped to the
 //!   target's.
-//! - `tls`, `stream`: TLS configuration and plain-or-TLS streams.
 //! - `error`: every failure and what the client is told about it.
 
 mod cancel;
@@ -30,19 +29,9 @@ mod handshake;
 mod relay;
 mod server;
 mod startup_options;
-mod stream;
-mod tls;
 mod upstream;
 
 pub use error::PgError;
 pub use server::PgServer;
 
-/// Where the gateway is in a graceful shutdown; sessions watch it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShutdownPhase {
-    Running,
-    /// Stop at the next point between requests.
-    Draining,
-    /// The grace period is over: stop now.
-    Forced,
-}
+pub use sluice_net::ShutdownPhase;

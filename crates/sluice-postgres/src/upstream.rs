@@ -12,8 +12,8 @@ use sluice_pgwire::backend::{self, AuthRequest};
 use sluice_pgwire::{encode, frame, PROTOCOL_3_0};
 
 use crate::error::PgError;
-use crate::stream::{MaybeTls, UpstreamStream};
-use crate::tls;
+use sluice_net::stream::{MaybeTls, UpstreamStream};
+use sluice_net::tls;
 
 /// Server messages during login are small; anything bigger is not a PostgreSQL server.
 const MAX_LOGIN_MESSAGE: usize = 1 << 20;

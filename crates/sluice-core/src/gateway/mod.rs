@@ -41,6 +41,10 @@ struct Inner {
     open_recordings: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Admin API tokens already verified: SHA-256 of the token to its identity and token id.
     api_tokens: std::sync::Mutex<HashMap<[u8; 32], (String, String)>>,
+    /// Verifiers protocols derived from tokens they saw in clear (MySQL's caching_sha2 and
+    /// native hashes), by identity: a later login proves the same token without sending it.
+    /// In memory only, like MySQL's own cache: a restart empties it.
+    derived: std::sync::Mutex<HashMap<String, Vec<Derived>>>,
     /// Keys the fake salts of unknown identities, so probing names reveals nothing.
     gateway_key: [u8; 32],
     target_passwords: HashMap<String, Secret>,
@@ -54,6 +58,17 @@ pub struct Credentials {
     pub iterations: u32,
     identity: String,
     verifiers: Vec<(String, ScramKeys)>,
+    /// Derived verifiers of the live tokens among `verifiers`.
+    derived: Vec<Derived>,
+}
+
+/// A verifier a protocol derived from a token it saw in clear.
+#[derive(Clone)]
+struct Derived {
+    token_id: String,
+    /// The protocol's name for the kind of verifier (`mysql_sha2`).
+    kind: &'static str,
+    verifier: Vec<u8>,
 }
 
 /// Proof that a client showed a live token of `identity`. Only this crate creates it, and
@@ -98,6 +113,19 @@ impl Credentials {
             .iter()
             .find(|(_, v)| v.same_as(&keys))
             .map(|(id, _)| self.authenticated(id))
+    }
+
+    /// Checks a proof against the verifiers of `kind` derived from this identity's live tokens
+    /// ([`Gateway::remember_derived`]); `check` says whether the proof fits a verifier.
+    pub fn verify_derived(
+        &self,
+        kind: &str,
+        check: impl Fn(&[u8]) -> bool,
+    ) -> Option<Authenticated> {
+        self.derived
+            .iter()
+            .find(|d| d.kind == kind && check(&d.verifier))
+            .map(|d| self.authenticated(&d.token_id))
     }
 
     fn authenticated(&self, token_id: &str) -> Authenticated {
@@ -164,6 +192,7 @@ impl Gateway {
                 open_recordings: std::sync::Mutex::new(std::collections::HashSet::new()),
                 approvals: ApprovalState::new(notifier),
                 api_tokens: std::sync::Mutex::new(HashMap::new()),
+                derived: std::sync::Mutex::new(HashMap::new()),
                 clock: PolicyClock::new(&config.policy.timezone),
                 masking,
                 config,
@@ -414,6 +443,7 @@ impl Gateway {
             iterations: SCRAM_ITERATIONS,
             identity: identity.to_owned(),
             verifiers: Vec::new(),
+            derived: Vec::new(),
         };
         if self.inner.config.identity(identity).is_none() {
             return Ok(creds);
@@ -431,7 +461,26 @@ impl Gateway {
             }
         }
         creds.salt = salt;
+        if let Some(derived) = crate::sync::lock(&self.inner.derived).get_mut(identity) {
+            // Tokens revoked or expired since drop out here, and with them their verifiers.
+            derived.retain(|d| creds.verifiers.iter().any(|(id, _)| *id == d.token_id));
+            creds.derived = derived.clone();
+        }
         Ok(creds)
+    }
+
+    /// Keeps a verifier a protocol derived from a token it just verified in clear, so that
+    /// later logins with the same token can prove it without sending it (MySQL's
+    /// caching_sha2_password fast path). One per token and kind.
+    pub fn remember_derived(&self, auth: &Authenticated, kind: &'static str, verifier: Vec<u8>) {
+        let mut all = crate::sync::lock(&self.inner.derived);
+        let derived = all.entry(auth.identity.clone()).or_default();
+        derived.retain(|d| !(d.token_id == auth.token_id && d.kind == kind));
+        derived.push(Derived {
+            token_id: auth.token_id.clone(),
+            kind,
+            verifier,
+        });
     }
 
     /// `TARGET` or `TARGET/DATABASE` to the target's configuration and the database to use.

@@ -788,6 +788,7 @@ impl Session {
             tally: MaskTally::default(),
             results_seen: 0,
             settings: None,
+            relations_read: Arc::from([]),
             unfinished: Some(self.clone()),
         }
     }

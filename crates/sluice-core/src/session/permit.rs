@@ -22,6 +22,8 @@ pub struct StatementPermit {
     /// The session settings the request changes or may change (see
     /// [`StatementPermit::changed_settings`]); `None` for the many that change none.
     pub(crate) settings: Option<Arc<[String]>>,
+    /// See [`StatementPermit::relations_read`].
+    pub(crate) relations_read: Arc<[String]>,
     /// The session that audits the request's outcome; `None` once it has been audited.
     pub(crate) unfinished: Option<Session>,
 }
@@ -66,6 +68,13 @@ impl StatementPermit {
         &mut self.tally
     }
 
+    /// The relations the request reads (`schema.table`), kept only when its results are
+    /// masked: a protocol that cannot trace computed values masks those of a request that
+    /// reads a masked relation whole.
+    pub fn relations_read(&self) -> &[String] {
+        &self.relations_read
+    }
+
     /// The session settings the request changes (`SET`/`RESET`; `all` for `RESET ALL` and
     /// `DISCARD ALL`) or may change (`set_config`, for a call of that function, whose setting
     /// the analysis does not read): the protocol follows those that change how it reads the
@@ -77,6 +86,14 @@ impl StatementPermit {
     /// The same permit, naming the settings `statements` change.
     pub(crate) fn changing(mut self, statements: Option<&[sluice_decision::SqlStatement]>) -> Self {
         let mut names: Vec<String> = Vec::new();
+        if self.mask.is_some() {
+            let read: Vec<String> = statements
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|s| s.tables_read.iter().cloned())
+                .collect();
+            self.relations_read = read.into();
+        }
         for s in statements.unwrap_or_default() {
             if let Some(change) = &s.session_change {
                 names.push(change.setting.clone());

@@ -20,7 +20,7 @@ use super::recording::{self, ResultRecording};
 use super::Downstream;
 use crate::catalog::{CatalogCache, CatalogReader, Known};
 use crate::error::PgError;
-use crate::stream::UpstreamStream;
+use sluice_net::stream::UpstreamStream;
 use crate::ShutdownPhase;
 
 const READ_CHUNK: usize = 64 * 1024;

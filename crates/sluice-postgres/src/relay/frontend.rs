@@ -22,7 +22,7 @@ use super::expect::{Expect, ExpectQueue};
 use super::settings;
 use crate::catalog::CatalogReader;
 use crate::error::PgError;
-use crate::stream::{ClientStream, UpstreamStream};
+use sluice_net::stream::{ClientStream, UpstreamStream};
 
 const READ_CHUNK: usize = 16 * 1024;
 

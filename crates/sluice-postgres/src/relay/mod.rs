@@ -22,7 +22,7 @@ use sluice_core::sequence::Relayed;
 use sluice_core::{Session, Traffic};
 
 use crate::error::PgError;
-use crate::stream::{ClientStream, UpstreamStream};
+use sluice_net::stream::{ClientStream, UpstreamStream};
 use crate::upstream::Upstream;
 use crate::ShutdownPhase;
 

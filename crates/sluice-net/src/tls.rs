@@ -8,12 +8,12 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
-use sluice_core::config::{PostgresListenerConfig, TargetConfig, TargetTls};
+use sluice_core::config::{TargetConfig, TargetTls};
 
-use crate::error::PgError;
+use crate::NetError;
 
-fn tls_err(e: impl std::fmt::Display) -> PgError {
-    PgError::Tls(e.to_string())
+fn tls_err(e: impl std::fmt::Display) -> NetError {
+    NetError::Tls(e.to_string())
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -23,11 +23,12 @@ fn provider() -> Arc<CryptoProvider> {
 /// The server side of client TLS: the configured pair, or a self-signed one generated on first
 /// start and kept in `data_dir/tls/` so clients that pin it keep working across restarts.
 pub fn server_config(
-    listener: &PostgresListenerConfig,
+    (cert, key): (Option<&Path>, Option<&Path>),
     data_dir: &Path,
-) -> Result<Arc<ServerConfig>, PgError> {
-    let (cert_path, key_path) = match (&listener.tls_cert, &listener.tls_key) {
-        (Some(c), Some(k)) => (c.clone(), k.clone()),
+    alpn: &[&[u8]],
+) -> Result<Arc<ServerConfig>, NetError> {
+    let (cert_path, key_path) = match (cert, key) {
+        (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf()),
         _ => {
             let dir = data_dir.join("tls");
             let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
@@ -48,12 +49,11 @@ pub fn server_config(
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(tls_err)?;
-    // Direct TLS (PostgreSQL 17's sslnegotiation=direct) requires this ALPN protocol.
-    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
-fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), PgError> {
+fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), NetError> {
     std::fs::create_dir_all(dir)?;
     let generated =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
@@ -65,7 +65,7 @@ fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), PgErr
 }
 
 /// The client side of target TLS, per the target's mode. `None` when TLS is disabled.
-pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>, PgError> {
+pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?;
@@ -77,7 +77,7 @@ pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>,
             .with_no_client_auth(),
         TargetTls::VerifyFull => {
             let ca = target.tls_ca.as_ref().ok_or_else(|| {
-                PgError::Tls(format!(
+                NetError::Tls(format!(
                     "target {}: tls = \"verify-full\" needs tls_ca",
                     target.name
                 ))
@@ -92,11 +92,11 @@ pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>,
     Ok(Some(Arc::new(config)))
 }
 
-pub fn server_name(host: &str) -> Result<ServerName<'static>, PgError> {
+pub fn server_name(host: &str) -> Result<ServerName<'static>, NetError> {
     ServerName::try_from(host.to_owned()).map_err(tls_err)
 }
 
-/// libpq's `sslmode=require`: encrypt, but accept any certificate. Signatures are still checked
+/// libpq's `sslmode=require` (MySQL's `ssl-mode=REQUIRED`): encrypt, but accept any certificate. Signatures are still checked
 /// so the handshake itself is sound.
 #[derive(Debug)]
 struct EncryptOnly(Arc<CryptoProvider>);
