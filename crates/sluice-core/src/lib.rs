@@ -58,7 +58,7 @@ pub use error::{CoreError, RefusalKind};
 pub use gateway::{Authenticated, Credentials, Gateway, SessionRequest};
 pub use gateway::{Rejection, RejectionKind};
 pub use masking::{ColumnSource, MaskPlan, MaskTally};
-pub use proof::{AuditBatch, Sealed, UpstreamWriter};
+pub use proof::{AuditBatch, Forwarding, Sealed, UpstreamWriter};
 pub use session::{
     Admission, Ask, Denial, DenialKind, HeldStatement, PendingReview, Preparation, Prepared,
     Session, Traffic,

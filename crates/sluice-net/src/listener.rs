@@ -56,10 +56,7 @@ impl Listener {
         over_limit: Bytes,
         serve: S,
     ) where
-        S: Fn(TcpStream, SocketAddr, watch::Receiver<ShutdownPhase>) -> F
-            + Clone
-            + Send
-            + 'static,
+        S: Fn(TcpStream, SocketAddr, watch::Receiver<ShutdownPhase>) -> F + Clone + Send + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
         let mut shutdown = control.subscribe();

@@ -23,8 +23,8 @@ use sluice_pgwire::rows;
 use sluice_sql::lineage::CatalogRelation;
 
 use crate::error::PgError;
-use sluice_net::stream::UpstreamStream;
 use crate::upstream;
+use sluice_net::stream::UpstreamStream;
 
 /// A catalog lookup that takes longer fails the statement rather than stalling it.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);

@@ -25,8 +25,8 @@ use crate::error::PgError;
 use crate::handshake;
 use crate::relay::{self, RelaySettings};
 use crate::startup_options::startup_settings;
-use sluice_net::stream::{ClientStream, MaybeTls};
 use crate::{client_auth, upstream, ShutdownPhase};
+use sluice_net::stream::{ClientStream, MaybeTls};
 
 pub struct Context {
     pub tls: Option<TlsAcceptor>,

@@ -64,7 +64,8 @@ impl PgServer {
     pub async fn run(self, control: Arc<watch::Sender<ShutdownPhase>>, grace: Duration) {
         // Over the connection limit: answer like PostgreSQL does (53300) and close.
         let mut over_limit = BytesMut::new();
-        PgError::refused("53300", "too many connections to the gateway").write_fatal(&mut over_limit);
+        PgError::refused("53300", "too many connections to the gateway")
+            .write_fatal(&mut over_limit);
         let context = self.context.clone();
         let metrics = context.gateway.metrics();
         self.listener

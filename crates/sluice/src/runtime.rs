@@ -11,6 +11,7 @@ use sluice_audit::{AuditError, AuditEvent, AuditLog, CheckpointSigner, Durabilit
 use sluice_core::config::{AuditDurability, Config};
 use sluice_core::policy::PolicyState;
 use sluice_core::Gateway;
+use sluice_mysql::MysqlServer;
 use sluice_outbound::sinks::{AuditSinkTasks, AuditSinks};
 use sluice_postgres::{PgServer, ShutdownPhase};
 use sluice_store::SqliteStore;
@@ -22,10 +23,12 @@ use crate::admin;
 pub struct RunningGateway {
     pub gateway: Gateway,
     pub postgres_addr: Option<SocketAddr>,
+    pub mysql_addr: Option<SocketAddr>,
     pub admin_addr: Option<SocketAddr>,
     control: Arc<watch::Sender<ShutdownPhase>>,
     admin_stop: watch::Sender<bool>,
     postgres_task: Option<JoinHandle<()>>,
+    mysql_task: Option<JoinHandle<()>>,
     admin_task: Option<JoinHandle<std::io::Result<()>>>,
     /// The `[[audit_sinks]]`, each tailing the audit file on its own.
     audit_sinks: AuditSinkTasks,
@@ -122,6 +125,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         eprintln!("sluice: {warning}");
     }
     let pg_listen = config.postgres.listen;
+    let mysql_listen = config.mysql.as_ref().and_then(|m| m.listen);
     let mut config = config;
     // Bound before the gateway exists so that links to reviews name the real port when the
     // configuration asks for an ephemeral one.
@@ -174,6 +178,15 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         postgres_addr = Some(server.local_addr()?);
         postgres_task = Some(tokio::spawn(server.run(control.clone(), grace)));
     }
+    let mut mysql_addr = None;
+    let mut mysql_task = None;
+    if let Some(addr) = mysql_listen {
+        let server = MysqlServer::bind(gateway.clone(), addr, workers.clone())
+            .await
+            .with_context(|| format!("binding the MySQL listener on {addr}"))?;
+        mysql_addr = Some(server.local_addr()?);
+        mysql_task = Some(tokio::spawn(server.run(control.clone(), grace)));
+    }
     let mut admin_addr = None;
     let mut admin_task = None;
     if let Some(listener) = admin_listener {
@@ -185,15 +198,17 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         )));
     }
     let audit_sinks = audit_sinks.spawn();
-    tracing::info!(?postgres_addr, ?admin_addr, "sluice is ready");
+    tracing::info!(?postgres_addr, ?mysql_addr, ?admin_addr, "sluice is ready");
     Ok(RunningGateway {
         gateway,
         audit_sinks,
         postgres_addr,
+        mysql_addr,
         admin_addr,
         control,
         admin_stop,
         postgres_task,
+        mysql_task,
         admin_task,
         policy_watch,
         housekeeping,
@@ -252,6 +267,9 @@ impl RunningGateway {
         self.audit_sealing.abort();
         let _ = self.control.send(ShutdownPhase::Draining);
         if let Some(task) = self.postgres_task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.mysql_task.take() {
             let _ = task.await;
         }
         let _ = self.admin_stop.send(true);

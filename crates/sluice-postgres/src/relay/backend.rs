@@ -20,8 +20,8 @@ use super::recording::{self, ResultRecording};
 use super::Downstream;
 use crate::catalog::{CatalogCache, CatalogReader, Known};
 use crate::error::PgError;
-use sluice_net::stream::UpstreamStream;
 use crate::ShutdownPhase;
+use sluice_net::stream::UpstreamStream;
 
 const READ_CHUNK: usize = 64 * 1024;
 /// A response message at least this large is streamed to the client as it arrives instead of

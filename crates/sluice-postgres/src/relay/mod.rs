@@ -22,9 +22,9 @@ use sluice_core::sequence::Relayed;
 use sluice_core::{Session, Traffic};
 
 use crate::error::PgError;
-use sluice_net::stream::{ClientStream, UpstreamStream};
 use crate::upstream::Upstream;
 use crate::ShutdownPhase;
+use sluice_net::stream::{ClientStream, UpstreamStream};
 
 pub use backend::BackendEnd;
 use backend::BackendHalf;
