@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora for the fuzz targets: small, valid PostgreSQL v3 messages.
+"""Writes the seed corpora for the fuzz targets: small, valid PostgreSQL v3 messages and
+MySQL command-phase packets.
 
 Run from anywhere: python3 fuzz/seeds/gen_seeds.py
-Client seeds start with the target's mode byte: 0 = startup packets first, 1 = frames only.
+PostgreSQL client seeds start with the target's mode byte: 0 = startup packets first, 1 = frames
+only. MySQL client seeds start with the packet size limit, the parameter count and the
+remembered parameter types; MySQL server seeds start with the mode byte (1 = binary rows,
+2 = CLIENT_DEPRECATE_EOF, 4 = answer to a prepare). See docs/fuzzing.md.
 """
 import pathlib
 import struct
@@ -78,6 +82,151 @@ SERVER = {
 }
 
 
+# --- MySQL (mysql_client_packets, mysql_server_packets) ---
+
+T_TINY, T_SHORT, T_LONG, T_FLOAT, T_DOUBLE, T_NULL = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+T_LONGLONG, T_DATE, T_TIME, T_DATETIME = 0x08, 0x0a, 0x0b, 0x0c
+T_NEWDECIMAL, T_BLOB, T_VAR_STRING = 0xf6, 0xfc, 0xfd
+UNSIGNED = 32
+
+
+def my_packet(seq: int, payload: bytes) -> bytes:
+    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+
+def my_packets(payloads, seq: int = 0) -> bytes:
+    out = b""
+    for p in payloads:
+        out += my_packet(seq, p)
+        seq = (seq + 1) & 0xFF
+    return out
+
+
+def lenenc_int(n: int) -> bytes:
+    if n < 0xFB:
+        return bytes([n])
+    if n <= 0xFFFF:
+        return b"\xfc" + struct.pack("<H", n)
+    if n <= 0xFFFFFF:
+        return b"\xfd" + struct.pack("<I", n)[:3]
+    return b"\xfe" + struct.pack("<Q", n)
+
+
+def lenenc(b: bytes) -> bytes:
+    return lenenc_int(len(b)) + b
+
+
+def client_header(limit: int, count: int, types=()) -> bytes:
+    out = struct.pack("<HHB", limit, count, len(types))
+    for t, flags in types:
+        out += bytes([t, flags])
+    return out
+
+
+def execute(stmt: int, nulls: bytes, types, values: bytes) -> bytes:
+    body = b"\x17" + struct.pack("<IBI", stmt, 0, 1) + nulls
+    if types is None:
+        body += b"\x00"
+    else:
+        body += b"\x01" + b"".join(bytes([t, f]) for t, f in types)
+    return body + values
+
+
+COM_QUERY = b"\x03SELECT id, email FROM customers WHERE id = 1"
+COM_PREPARE = b"\x16SELECT * FROM customers WHERE id = ? AND email = ?"
+EXEC_TYPED = execute(1, b"\x00", [(T_LONG, 0), (T_VAR_STRING, 0)],
+                     struct.pack("<i", 42) + lenenc(b"a@example.com"))
+EXEC_REMEMBERED = execute(1, b"\x02", None, struct.pack("<i", 7))
+SEND_LONG_DATA = b"\x18" + struct.pack("<IH", 1, 1) + b"a long value, sent apart"
+EXEC_LONG = execute(1, b"\x00", [(T_LONG, 0), (T_BLOB, 0)], struct.pack("<i", 1))
+EXEC_THREE = execute(2, b"\x00", None, struct.pack("<Q", 2**63)
+                     + bytes([7]) + struct.pack("<HBBBBB", 2024, 12, 3, 10, 20, 30)
+                     + struct.pack("<d", 1.5))
+
+MYSQL_CLIENT = {
+    "query": client_header(0xFFFF, 0) + my_packets([COM_QUERY]),
+    "prepare_execute": client_header(0xFFFF, 2)
+    + my_packets([COM_PREPARE]) + my_packets([EXEC_TYPED]) + my_packets([EXEC_REMEMBERED])
+    + my_packets([b"\x19" + struct.pack("<I", 1)]),
+    "long_data_execute": client_header(0xFFFF, 2)
+    + my_packets([SEND_LONG_DATA]) + my_packets([EXEC_LONG])
+    + my_packets([b"\x1a" + struct.pack("<I", 1)]),
+    "remembered_types": client_header(0xFFFF, 3, [(T_LONGLONG, 0x80), (T_DATETIME, 0),
+                                                   (T_DOUBLE, 0)])
+    + my_packets([EXEC_THREE]),
+    "other_commands": client_header(0xFFFF, 0)
+    + b"".join(my_packets([p]) for p in [
+        b"\x02shop", b"\x0e", b"\x04customers\x00%", b"\x1c" + struct.pack("<II", 1, 100),
+        b"\x1b" + struct.pack("<H", 1), b"\x0c" + struct.pack("<I", 9), b"\x1f", b"\x09",
+        b"\x11alice\x00\x14" + b"\x01" * 20 + b"shop\x00", b"\x08", b"\x01"]),
+    "too_large": client_header(8, 0) + my_packets([COM_QUERY]),
+}
+
+
+def column(name: bytes, col_type: int, flags: int = 0, charset: int = 45,
+           length: int = 255, decimals: int = 0) -> bytes:
+    return (lenenc(b"def") + lenenc(b"shop") + lenenc(b"c") + lenenc(b"customers")
+            + lenenc(name) + lenenc(name) + b"\x0c"
+            + struct.pack("<HIBHB", charset, length, col_type, flags, decimals) + b"\x00\x00")
+
+
+def ok(affected: int = 0, status: int = 2, header: bytes = b"\x00") -> bytes:
+    return header + lenenc_int(affected) + lenenc_int(0) + struct.pack("<HH", status, 0)
+
+
+EOF = b"\xfe" + struct.pack("<HH", 0, 2)
+ERR = b"\xff" + struct.pack("<H", 1146) + b"#42S02Table 'shop.nope' doesn't exist"
+MORE_RESULTS = 8
+
+
+def binary_row(values, width: int, nulls=()) -> bytes:
+    bitmap = bytearray((width + 7 + 2) // 8)
+    for i in nulls:
+        bitmap[(i + 2) // 8] |= 1 << ((i + 2) % 8)
+    return b"\x00" + bytes(bitmap) + b"".join(values)
+
+
+TEXT_COLS = [column(b"id", T_LONG), column(b"email", T_VAR_STRING)]
+BIN_COLS = [column(b"id", T_LONG), column(b"email", T_VAR_STRING),
+            column(b"created", T_DATETIME, charset=63), column(b"score", T_DOUBLE, charset=63)]
+MANY_COLS = [column(b"t", T_TINY, UNSIGNED), column(b"s", T_SHORT), column(b"ll", T_LONGLONG),
+             column(b"f", T_FLOAT), column(b"d", T_DATE), column(b"tm", T_TIME),
+             column(b"dec", T_NEWDECIMAL), column(b"b", T_BLOB), column(b"n", T_NULL)]
+MANY_ROW = binary_row([
+    b"\xff", struct.pack("<h", -2), struct.pack("<q", -(2**40)), struct.pack("<f", 0.25),
+    bytes([4]) + struct.pack("<HBB", 2025, 1, 31),
+    bytes([12, 1]) + struct.pack("<IBBBI", 1, 2, 3, 4, 500),
+    lenenc(b"12.50"), lenenc(b"\x00\x01\x02"), b""], 9)
+
+MYSQL_SERVER = {
+    "ok": b"\x00" + my_packets([ok(3)], 1),
+    "err": b"\x00" + my_packets([ERR], 1),
+    "local_infile": b"\x00" + my_packets([b"\xfb/tmp/data.csv"], 1),
+    "text_result": b"\x00" + my_packets(
+        [b"\x02"] + TEXT_COLS + [EOF, lenenc(b"1") + lenenc(b"a@example.com"),
+                                  lenenc(b"2") + b"\xfb", EOF], 1),
+    "text_result_deprecate_eof_more": b"\x02" + my_packets(
+        [b"\x02"] + TEXT_COLS + [lenenc(b"1") + lenenc(b"a@example.com"),
+                                  ok(0, 2 | MORE_RESULTS, b"\xfe")], 1)
+    + my_packets([ok(1)], 1),
+    "text_result_row_error": b"\x00" + my_packets(
+        [b"\x02"] + TEXT_COLS + [EOF, lenenc(b"1") + lenenc(b"x"), ERR], 1),
+    "binary_result": b"\x01" + my_packets(
+        [b"\x04"] + BIN_COLS + [EOF, binary_row(
+            [struct.pack("<i", -5), lenenc(b"a@example.com"),
+             bytes([7]) + struct.pack("<HBBBBB", 2024, 12, 3, 10, 20, 30),
+             struct.pack("<d", 2.5)], 4),
+            binary_row([struct.pack("<i", 6), b"\x00", struct.pack("<d", -1.0)], 4, nulls=[2]),
+            EOF], 1),
+    "binary_result_types": b"\x03" + my_packets(
+        [b"\x09"] + MANY_COLS + [MANY_ROW, binary_row([], 9, nulls=range(9)),
+                                  ok(0, 2, b"\xfe")], 1),
+    "prepare_ok": b"\x04" + my_packets(
+        [b"\x00" + struct.pack("<IHHBH", 1, 2, 1, 0, 0), column(b"?", T_LONG), EOF]
+        + TEXT_COLS + [EOF], 1),
+}
+
+
 def write(name: str, seeds: dict) -> None:
     out = HERE / name
     out.mkdir(exist_ok=True)
@@ -88,3 +237,5 @@ def write(name: str, seeds: dict) -> None:
 if __name__ == "__main__":
     write("client_messages", CLIENT)
     write("server_messages", SERVER)
+    write("mysql_client_packets", MYSQL_CLIENT)
+    write("mysql_server_packets", MYSQL_SERVER)
