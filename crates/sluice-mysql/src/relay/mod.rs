@@ -409,13 +409,9 @@ impl<'s> Relay<'s> {
             "sluice: denied by policy rule {}: {}",
             denial.rule, denial.reason
         );
-        let message = match self.session.recording() {
-            Some(r) => {
-                let _ = r.error(None, &code.to_string(), &message);
-                message
-            }
-            None => message,
-        };
+        if let Some(r) = self.session.recording() {
+            let _ = r.error(None, &results::recorded_code(code, state), &message);
+        }
         self.error_packet(packet.next_seq(), code, state, &message);
         Ok(())
     }

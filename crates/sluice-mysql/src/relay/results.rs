@@ -55,7 +55,7 @@ impl Cursor {
 enum End {
     Ok { status: u16, affected: u64 },
     Rows { status: u16, rows: u64 },
-    Err { code: u16, message: String },
+    Err { code: u16, state: String, message: String },
 }
 
 impl Relay<'_> {
@@ -217,14 +217,14 @@ impl Relay<'_> {
                     total_rows += rows;
                     (status & SERVER_MORE_RESULTS_EXISTS != 0, None)
                 }
-                End::Err { code, message } => (false, Some((*code, message.clone()))),
+                End::Err { code, state, message } => (false, Some((*code, state.clone(), message.clone()))),
             };
             self.maybe_flush().await?;
-            if let Some((code, message)) = failed {
+            if let Some((code, state, message)) = failed {
                 if let Some(r) = self.session.recording() {
                     let _ = r.error(
                         permit.as_ref().map(StatementPermit::number),
-                        &code.to_string(),
+                        &recorded_code(code, &state),
                         &message,
                     );
                 }
@@ -484,6 +484,7 @@ impl Relay<'_> {
             frame::put(&mut self.out, seq, &payload);
             return Ok(End::Err {
                 code: 2068,
+                state: "HY000".into(),
                 message: message.into(),
             });
         }
@@ -581,7 +582,7 @@ impl Relay<'_> {
                 }
                 Ok(Some(cursor))
             }
-            End::Err { code, message } => {
+            End::Err { code, message, .. } => {
                 self.session
                     .finish(cursor.permit, Outcome::error(code.to_string(), message));
                 Ok(None)
@@ -591,14 +592,25 @@ impl Relay<'_> {
     }
 }
 
+/// A MySQL error as recordings keep it in the SQLSTATE field: `CODE (STATE)`, which is how
+/// the mysql client shows it.
+pub(super) fn recorded_code(code: u16, state: &str) -> String {
+    format!("{code} ({state})")
+}
+
 fn err_end(payload: &[u8]) -> End {
     match ErrPacket::decode(payload) {
         Ok(e) => End::Err {
             code: e.code,
+            state: e
+                .state
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_else(|| "HY000".into()),
             message: String::from_utf8_lossy(e.message).into_owned(),
         },
         Err(_) => End::Err {
             code: 0,
+            state: "HY000".into(),
             message: "malformed error".into(),
         },
     }
