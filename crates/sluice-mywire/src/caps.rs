@@ -56,10 +56,11 @@ pub const SUPPORTED: u32 = CLIENT_LONG_PASSWORD
     | CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS
     | CLIENT_DEPRECATE_EOF;
 
-/// Capabilities that change how the target's answers look: the target must have every one
-/// the client chose, since the relay passes answers on in the target's shape.
-pub const SHAPING: u32 =
-    CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS;
+/// Capabilities that change how the target's answers are framed: the target must have every
+/// one the client chose, since the relay passes answers on in the target's framing. (Without
+/// the multi-result flags a target simply never announces more results; the relay follows
+/// the flags the target sends.)
+pub const SHAPING: u32 = CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF;
 
 pub const SERVER_STATUS_IN_TRANS: u16 = 1;
 pub const SERVER_STATUS_AUTOCOMMIT: u16 = 1 << 1;

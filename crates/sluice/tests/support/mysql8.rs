@@ -629,6 +629,15 @@ async fn commands<S: AsyncRead + AsyncWrite + Unpin>(
                             .with_decimals(0x1f);
                         result_set(conn, session, column, value.as_bytes()).await?;
                     }
+                    // What sluice asks after its login, to lex texts as the server will.
+                    "SELECT @@SESSION.SQL_MODE" => {
+                        let column = Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)
+                            .with_name(b"@@SESSION.sql_mode")
+                            .with_column_length(1152)
+                            .with_character_set(CollationId::UTF8MB4_0900_AI_CI as u16);
+                        let mode = b"ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE";
+                        result_set(conn, session, column, mode).await?;
+                    }
                     _ => conn.write(&ok_packet()).await?,
                 }
             }
