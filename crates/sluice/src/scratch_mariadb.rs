@@ -321,6 +321,8 @@ fn greets(port: u16) -> bool {
 /// Stops the server and removes its scratch directory if this process dies without running
 /// `Drop`: a watcher polls our pid, sends SIGTERM, waits a bounded time for the server to exit,
 /// then deletes `dir`. Otherwise every killed test binary would leave a data directory behind.
+/// A server that exits first (`Drop`, or `enable_tls` restarting it under a new guard) leaves
+/// the directory alone: its owner is still alive and may still be using it.
 fn spawn_orphan_guard(server_pid: u32, dir: &Path) -> Result<()> {
     const SCRIPT: &str = r#"
 while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
