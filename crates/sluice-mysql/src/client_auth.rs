@@ -40,17 +40,17 @@ pub struct AuthContext<'a> {
     pub rsa: &'a RsaKey,
 }
 
-/// Authenticates `response.user`; returns the proof and the next sequence id.
+/// Authenticates `response.user`. `seq` is the next sequence id to send, kept current (a
+/// refusal is sent with it).
 pub async fn authenticate(
     cx: &AuthContext<'_>,
     stream: &mut ClientStream,
     response: &Response,
-    seq: u8,
-) -> Result<(Authenticated, u8), MyError> {
+    seq: &mut u8,
+) -> Result<Authenticated, MyError> {
     let identity = response.user.as_str();
     let credentials = cx.gateway.credentials(identity).await?;
     let failed = || MyError::AuthFailed(identity.to_owned());
-    let mut seq = seq;
     let mut data = response.auth_response.clone();
     let plugin = response.plugin.as_slice();
     if plugin == CLEAR {
@@ -64,11 +64,11 @@ pub async fn authenticate(
         let password = strip_nul(&data);
         let auth = credentials.verify_password(password).ok_or_else(failed)?;
         remember(cx.gateway, &auth, password);
-        return Ok((auth, seq));
+        return Ok(auth);
     }
     if plugin == NATIVE && cx.allow_native && data.len() == 20 {
         return match verify_native(&credentials, cx.nonce, &data) {
-            Some(auth) => Ok((auth, seq)),
+            Some(auth) => Ok(auth),
             None => Err(MyError::refused(
                 1045,
                 "28000",
@@ -88,22 +88,22 @@ pub async fn authenticate(
         switch.put_u8(0);
         switch.extend_from_slice(cx.nonce);
         switch.put_u8(0);
-        write_packet(stream, seq, &switch).await?;
+        write_packet(stream, *seq, &switch).await?;
         let answer = read_auth(stream).await?;
-        seq = answer.seq.wrapping_add(1);
+        *seq = answer.seq.wrapping_add(1);
         data = answer.payload.to_vec();
     }
     if data.len() == 32 {
         if let Some(auth) = verify_sha2(&credentials, cx.nonce, &data) {
-            seq = write_packet(stream, seq, &[0x01, FAST_AUTH_SUCCESS]).await?;
-            return Ok((auth, seq));
+            *seq = write_packet(stream, *seq, &[0x01, FAST_AUTH_SUCCESS]).await?;
+            return Ok(auth);
         }
     } else if data.is_empty() {
         return Err(failed());
     }
-    write_packet(stream, seq, &[0x01, PERFORM_FULL_AUTHENTICATION]).await?;
+    write_packet(stream, *seq, &[0x01, PERFORM_FULL_AUTHENTICATION]).await?;
     let mut answer = read_auth(stream).await?;
-    seq = answer.seq.wrapping_add(1);
+    *seq = answer.seq.wrapping_add(1);
     let password = if stream.is_tls() {
         strip_nul(&answer.payload).to_vec()
     } else {
@@ -111,9 +111,9 @@ pub async fn authenticate(
             let mut key = BytesMut::new();
             key.put_u8(0x01);
             key.extend_from_slice(cx.rsa.public_pem()?);
-            write_packet(stream, seq, &key).await?;
+            write_packet(stream, *seq, &key).await?;
             answer = read_auth(stream).await?;
-            seq = answer.seq.wrapping_add(1);
+            *seq = answer.seq.wrapping_add(1);
         }
         let Some(mut plain) = cx.rsa.decrypt(&answer.payload)? else {
             return Err(failed());
@@ -125,7 +125,7 @@ pub async fn authenticate(
     };
     let auth = credentials.verify_password(&password).ok_or_else(failed)?;
     remember(cx.gateway, &auth, &password);
-    Ok((auth, seq))
+    Ok(auth)
 }
 
 fn strip_nul(b: &[u8]) -> &[u8] {

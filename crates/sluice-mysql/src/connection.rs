@@ -273,20 +273,19 @@ impl Connection<'_> {
             allow_native: listener.allow_native_password,
             rsa: &context.rsa,
         };
+        let mut seq = hello.seq;
         let authenticated = timeout_at(
             self.deadline,
-            client_auth::authenticate(&auth_context, &mut stream, &hello.response, hello.seq),
+            client_auth::authenticate(&auth_context, &mut stream, &hello.response, &mut seq),
         )
         .await
         .unwrap_or(Err(MyError::HandshakeTimeout));
-        let (auth, seq) = match authenticated {
+        let auth = match authenticated {
             Ok(a) => a,
             Err(e) => {
-                // The sequence id after the client's last auth packet: one past the greeting
-                // exchange is close enough for clients, which read the error either way.
                 let client = Client {
                     stream,
-                    seq: hello.seq.wrapping_add(2),
+                    seq,
                     response: None,
                 };
                 return refused(Some(client), Some(claimed), e);

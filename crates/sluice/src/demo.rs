@@ -178,7 +178,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .context("the demo needs the PostgreSQL listener")?;
     let mysql_addr = match &mariadb {
         Some(_) => Some(
-            mysql_listener_addr(&config)
+            running
+                .mysql_addr
                 .context("the demo's MariaDB needs the gateway's MySQL listener")?,
         ),
         None => None,
@@ -236,10 +237,6 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 /// Where the gateway's MySQL listener is. The demo's configuration gives it a fixed port, so
 /// the configuration knows; this is the one place to ask the running gateway instead once it
 /// reports the address it bound, as it does `postgres_addr`.
-fn mysql_listener_addr(config: &Config) -> Option<SocketAddr> {
-    config.mysql.as_ref()?.listen
-}
-
 /// The scratch MariaDB and the password of the account sluice logs in to it as.
 struct DemoMariaDb {
     db: ScratchMariaDb,

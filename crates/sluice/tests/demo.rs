@@ -234,7 +234,6 @@ fn with_mariadb_installed_the_same_shop_is_behind_the_mysql_listener() {
 
 /// Waits for the MySQL listener in crates/sluice/src/runtime.rs, written alongside.
 #[test]
-#[ignore = "needs the gateway's MySQL listener"]
 fn mysql_clients_get_masked_rows_through_the_gateway() {
     if !mariadb_installed() {
         return;

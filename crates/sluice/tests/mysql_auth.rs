@@ -77,18 +77,36 @@ async fn tokens_log_in_by_rsa_then_the_fast_path_and_the_gateway_by_rsa_then_fas
     let h = gateway(&fixture, "disable", "").await;
     let token = h.token("alice").to_owned();
     // The first login has no cached verifier on either leg: both take the full path by RSA.
-    assert_eq!(select_one(client(&h, "alice", &token, false)).await.unwrap(), 1);
+    assert_eq!(
+        select_one(client(&h, "alice", &token, false))
+            .await
+            .unwrap(),
+        1
+    );
     let after_first = fixture.counters();
     assert_eq!(after_first.full_rsa, 1, "{after_first:?}");
     // The second takes the fast path on both legs.
-    assert_eq!(select_one(client(&h, "alice", &token, false)).await.unwrap(), 1);
+    assert_eq!(
+        select_one(client(&h, "alice", &token, false))
+            .await
+            .unwrap(),
+        1
+    );
     let after_second = fixture.counters();
-    assert_eq!(after_second.fast_path, after_first.fast_path + 1, "{after_second:?}");
+    assert_eq!(
+        after_second.fast_path,
+        after_first.fast_path + 1,
+        "{after_second:?}"
+    );
     // A wrong token fails on the fast path's check and then on the full path's.
-    let e = select_one(client(&h, "alice", "slc_wrong", false)).await.unwrap_err();
+    let e = select_one(client(&h, "alice", "slc_wrong", false))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("1045"), "{e}");
     let audit = h.audit().await;
-    assert!(audit.iter().any(|r| format!("{:?}", r.event).contains("mysql")));
+    assert!(audit
+        .iter()
+        .any(|r| format!("{:?}", r.event).contains("mysql")));
     h.stop().await;
 }
 
@@ -98,12 +116,24 @@ async fn over_tls_both_legs_take_the_full_path_inside_tls_then_the_fast_path() {
     let h = gateway(&fixture, "verify-full", "require_tls = true").await;
     let token = h.token("alice").to_owned();
     // Without TLS the listener refuses.
-    let e = select_one(client(&h, "alice", &token, false)).await.unwrap_err();
+    let e = select_one(client(&h, "alice", &token, false))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("TLS"), "{e}");
-    assert_eq!(select_one(client(&h, "alice", &token, true)).await.unwrap(), 1);
+    assert_eq!(
+        select_one(client(&h, "alice", &token, true)).await.unwrap(),
+        1
+    );
     assert_eq!(fixture.counters().full_tls, 1, "{:?}", fixture.counters());
-    assert_eq!(select_one(client(&h, "alice", &token, true)).await.unwrap(), 1);
-    assert!(fixture.counters().fast_path >= 1, "{:?}", fixture.counters());
+    assert_eq!(
+        select_one(client(&h, "alice", &token, true)).await.unwrap(),
+        1
+    );
+    assert!(
+        fixture.counters().fast_path >= 1,
+        "{:?}",
+        fixture.counters()
+    );
     h.stop().await;
 }
 
@@ -115,7 +145,15 @@ async fn the_mariadb_client_logs_in_with_clear_and_native_passwords_where_allowe
     let port = h.gateway.mysql_addr.unwrap().port().to_string();
     let mariadb = |args: &[&str]| {
         std::process::Command::new("mariadb")
-            .args(["-h127.0.0.1", "-P", &port, "-ualice", "--batch", "-e", "SELECT 1"])
+            .args([
+                "-h127.0.0.1",
+                "-P",
+                &port,
+                "-ualice",
+                "--batch",
+                "-e",
+                "SELECT 1",
+            ])
             .arg(format!("-p{token}"))
             .args(args)
             .arg("mysql8")
@@ -126,16 +164,37 @@ async fn the_mariadb_client_logs_in_with_clear_and_native_passwords_where_allowe
     let native = mariadb(&["--default-auth=mysql_native_password", "--skip-ssl"]);
     let native_err = String::from_utf8_lossy(&native.stderr).into_owned();
     // Clear text is refused without TLS.
-    let clear_plain = mariadb(&["--default-auth=mysql_clear_password", "--enable-cleartext-plugin", "--skip-ssl"]);
+    let clear_plain = mariadb(&[
+        "--default-auth=mysql_clear_password",
+        "--enable-cleartext-plugin",
+        "--skip-ssl",
+    ]);
     assert!(!clear_plain.status.success());
     // Inside TLS it logs in (and caches the token's verifiers).
-    let clear_tls = mariadb(&["--default-auth=mysql_clear_password", "--enable-cleartext-plugin", "--ssl", "--skip-ssl-verify-server-cert"]);
-    assert!(clear_tls.status.success(), "{}", String::from_utf8_lossy(&clear_tls.stderr));
+    let clear_tls = mariadb(&[
+        "--default-auth=mysql_clear_password",
+        "--enable-cleartext-plugin",
+        "--ssl",
+        "--skip-ssl-verify-server-cert",
+    ]);
+    assert!(
+        clear_tls.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clear_tls.stderr)
+    );
     // Now native works from the cached verifier.
     let native_again = mariadb(&["--default-auth=mysql_native_password", "--skip-ssl"]);
-    assert!(native_again.status.success(), "first native attempt: {native_err}; then: {}", String::from_utf8_lossy(&native_again.stderr));
+    assert!(
+        native_again.status.success(),
+        "first native attempt: {native_err}; then: {}",
+        String::from_utf8_lossy(&native_again.stderr)
+    );
     // And the default (caching_sha2) works with the plain client, whatever it did first.
     let default = mariadb(&["--skip-ssl"]);
-    assert!(default.status.success(), "{}", String::from_utf8_lossy(&default.stderr));
+    assert!(
+        default.status.success(),
+        "{}",
+        String::from_utf8_lossy(&default.stderr)
+    );
     h.stop().await;
 }
