@@ -24,6 +24,9 @@ struct Entry {
     hold: Arc<HoldCancel>,
 }
 
+/// The bit every gateway-issued connection id has.
+const GATEWAY_IDS: u32 = 1 << 30;
+
 #[derive(Default)]
 pub struct Registry {
     next: AtomicU32,
@@ -45,7 +48,10 @@ pub struct Victim {
 
 impl Registry {
     pub fn register(self: &Arc<Self>) -> Registered {
-        let id = self.next.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        // Far above the small ids targets hand out, so a KILL by the gateway's id and one by
+        // the target's (which `SELECT CONNECTION_ID()` shows) do not name different
+        // connections.
+        let id = GATEWAY_IDS | self.next.fetch_add(1, Ordering::Relaxed) & !GATEWAY_IDS;
         let hold = Arc::new(HoldCancel::default());
         lock(&self.live).insert(
             id,
@@ -67,13 +73,15 @@ impl Registry {
     /// or the target's (`SELECT CONNECTION_ID()` shows the target's).
     pub fn find(&self, identity: &str, target: &str, id: u32) -> Option<Victim> {
         let live = lock(&self.live);
-        live.iter()
-            .find(|(own, e)| {
-                e.identity == identity
-                    && e.target == target
-                    && (**own == id || e.upstream_thread == Some(id))
+        let mine = |e: &&Entry| e.identity == identity && e.target == target;
+        live.get(&id)
+            .filter(mine)
+            .or_else(|| {
+                live.values()
+                    .filter(mine)
+                    .find(|e| e.upstream_thread == Some(id))
             })
-            .map(|(_, e)| Victim {
+            .map(|e| Victim {
                 upstream_thread: e.upstream_thread,
                 hold: e.hold.clone(),
             })
