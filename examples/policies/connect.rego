@@ -17,7 +17,7 @@ allow contains {
 }
 
 # The server settings a client asks for when it connects (input.session.postgres.settings:
-# PostgreSQL's startup parameters and PGOPTIONS' -c name=value) are decided with the session. Those that
+# PostgreSQL's startup settings and PGOPTIONS' -c name=value) are decided with the session. Those that
 # would change who acts, or what a statement's analysis and its audit record mean, are
 # refused; break-glass may still choose the role, as with SET (sql.rego: guarded_setting).
 guarded_startup_settings := {
