@@ -96,7 +96,8 @@ pub use asciicast::to_asciicast;
 pub use error::RecordError;
 pub use kinds::{Body, FileOp, HttpExchange, TerminalEvent, TerminalHeader, BODY_EXCERPT_BYTES};
 pub use read::{
-    parse, Column, Completion, End, Event, Item, Message, Recording, Statement, Truncation,
+    parse, Column, Completion, End, Event, Item, Message, Recording, ResultSet, Statement,
+    Truncation,
 };
 pub use read_kinds::Request;
 pub use recorder::{
