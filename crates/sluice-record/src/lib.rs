@@ -65,9 +65,10 @@
 //!   [`Recording`] of statements, [`Request`]s, terminal events and
 //!   session-level events.
 //! - [`render`], [`render_psql`], [`replay_timed`], [`search`] (`render.rs`,
-//!   `render_kinds.rs`): the session as its user saw it (psql's output, the
-//!   terminal's, an access log, a file operation log), timed chunks for a
-//!   replay, statements and requests by text.
+//!   `render_kinds.rs`, `render_mysql.rs`): the session as its user saw it
+//!   (psql's output or mysql's, the terminal's, an access log, a file
+//!   operation log), timed chunks for a replay, statements and requests by
+//!   text.
 //! - [`to_asciicast`] (`asciicast.rs`): a terminal recording as asciicast v2.
 //! - `json.rs`: the hand-written line encoder the recorder uses.
 //! - [`RecordError`] (`error.rs`): the one error type.
@@ -86,6 +87,7 @@ mod recorder;
 mod recorder_kinds;
 mod render;
 mod render_kinds;
+mod render_mysql;
 mod store;
 
 use std::time::SystemTime;
@@ -96,7 +98,8 @@ pub use asciicast::to_asciicast;
 pub use error::RecordError;
 pub use kinds::{Body, FileOp, HttpExchange, TerminalEvent, TerminalHeader, BODY_EXCERPT_BYTES};
 pub use read::{
-    parse, Column, Completion, End, Event, Item, Message, Recording, Statement, Truncation,
+    parse, Column, Completion, End, Event, Item, Message, Recording, ResultSet, Statement,
+    Truncation,
 };
 pub use read_kinds::Request;
 pub use recorder::{

@@ -102,14 +102,32 @@ pub struct Statement {
     pub t: f64,
     pub text: String,
     pub decision: RecordedDecision,
-    /// The result's columns, if it returned rows.
+    /// The result's columns, if it returned rows; of the last result set
+    /// when there were several.
     pub columns: Option<Vec<Column>>,
     /// The rows recorded (up to the row cap), values as the client received
-    /// them; `None` is NULL.
+    /// them; `None` is NULL. With several result sets, those of
+    /// `earlier_results` first, in order, then the last set's.
     pub rows: Vec<Vec<Option<String>>>,
+    /// The result sets before the last, when one statement returned several
+    /// (a MySQL multi-statement string): a renderer that prints one table per
+    /// set needs to know where each set's rows begin, which `columns` alone
+    /// (the last set's) cannot tell.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub earlier_results: Vec<ResultSet>,
     pub complete: Option<Completion>,
     /// Errors, notices and truncations for this statement, in order.
     pub events: Vec<Event>,
+}
+
+/// A result set before a statement's last: its columns and how many of the
+/// statement's rows are its.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResultSet {
+    pub columns: Vec<Column>,
+    /// Rows recorded for it (the row cap counts per statement, so a set
+    /// after the cap was hit has none).
+    pub rows: usize,
 }
 
 /// A result column.
@@ -354,7 +372,16 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, RecordError> {
             }
             RawLine::Columns { n, columns } => {
                 with_statement(&mut recording, &mut by_n, n, 0.0, |s| {
-                    s.columns = Some(columns)
+                    // A second `columns` line starts another result set: the
+                    // rows so far, less the earlier sets', were the previous
+                    // set's.
+                    if let Some(previous) = s.columns.replace(columns) {
+                        let earlier: usize = s.earlier_results.iter().map(|r| r.rows).sum();
+                        s.earlier_results.push(ResultSet {
+                            columns: previous,
+                            rows: s.rows.len().saturating_sub(earlier),
+                        });
+                    }
                 });
             }
             RawLine::Rows { n, rows } => {
@@ -538,6 +565,7 @@ pub(crate) fn empty_statement(n: u64, t: f64) -> Statement {
         decision: RecordedDecision::default(),
         columns: None,
         rows: Vec::new(),
+        earlier_results: Vec::new(),
         complete: None,
         events: Vec::new(),
     }

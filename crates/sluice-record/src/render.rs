@@ -1,13 +1,14 @@
-//! Rendering a recording for replay: [`render`] ([`render_psql`] for SQL),
-//! [`replay_timed`], and [`search`].
+//! Rendering a recording for replay: [`render`] ([`render_psql`] for SQL;
+//! MySQL's screen is `render_mysql.rs`), [`replay_timed`], and [`search`].
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::read::{Column, Event, Item, Recording, Statement};
-use crate::render_kinds;
+use crate::{render_kinds, render_mysql};
 
-/// What psql prints for an incomplete recording's missing end.
+/// What psql and mysql print for an incomplete recording's missing end
+/// (`-- ` starts a comment in both dialects, so one marker serves).
 const INCOMPLETE: &str = "-- recording incomplete: the gateway stopped before the session ended\n";
 
 /// Type OIDs psql right-aligns: int2, int4, int8, float4, float8, numeric,
@@ -29,14 +30,20 @@ const NUMERIC_OIDS: &[u32] = &[21, 23, 20, 700, 701, 1700, 26, 28, 5069, 29, 790
 /// them), and the footer counts the rows the command tag reports even when
 /// the row cap recorded fewer.
 ///
-/// A recording of another kind prints as [`render`] prints it.
+/// A recording of another kind, or of a MySQL session, prints as [`render`]
+/// prints it.
 pub fn render_psql(recording: &Recording, out: &mut impl std::fmt::Write) -> std::fmt::Result {
     render(recording, out)
 }
 
 /// Prints the session as its user saw it, whatever its kind: SQL statements
-/// as [`render_psql`] describes; a terminal's output stream verbatim (input,
-/// resizes and markers are not shown); one access-log line per HTTP exchange
+/// as [`render_psql`] describes, or, for a MySQL or MariaDB session (header
+/// `protocol` `mysql`), as the mysql command-line client prints them
+/// interactively (`mysql> ` prompts, `+---+` bordered tables, `N rows in
+/// set`, `Query OK, N rows affected`, `ERROR code (state): message`; without
+/// the `(0.00 sec)` timings, so that a replay is deterministic); a
+/// terminal's output stream verbatim (input, resizes and markers are not
+/// shown); one access-log line per HTTP exchange
 /// (`0.840s GET host/path?q -> 200 5120B 8.123ms [allow rule]`); one line
 /// per file operation (`2.500s rename /a -> /b: ok [allow rule]`); a
 /// refused terminal request as `-- exec <command> [deny rule]`. Truncation
@@ -129,7 +136,11 @@ fn chunks(recording: &Recording) -> Vec<(f64, String)> {
             ),
         ));
     }
-    let db = &recording.header.database;
+    let client = if kind == crate::KIND_SQL && recording.header.protocol == "mysql" {
+        Client::Mysql
+    } else {
+        Client::Psql(&recording.header.database)
+    };
     // A request's errors, notices and truncations are grouped under it but
     // happened later, often amid its terminal output: they wait here, in
     // time order, until the stream passes their time (on a tie the stream
@@ -146,14 +157,14 @@ fn chunks(recording: &Recording) -> Vec<(f64, String)> {
         chunks.extend(pending.drain(..due));
         match item {
             Item::Statement(statement) => {
-                chunks.push((statement.t, prompt(db, &statement.text)));
-                let (t, text) = statement_result(statement);
+                chunks.push((statement.t, client.prompt(&statement.text)));
+                let (t, text) = client.statement_result(statement);
                 last_t = last_t.max(t);
                 chunks.push((t, text));
             }
             Item::Event(event) => {
                 let mut text = String::new();
-                push_event(&mut text, event);
+                client.push_event(&mut text, event);
                 let t = event_t(event);
                 last_t = last_t.max(t);
                 chunks.push((t, text));
@@ -187,6 +198,38 @@ fn chunks(recording: &Recording) -> Vec<(f64, String)> {
     chunks
 }
 
+/// Whose screen a SQL session replays as.
+#[derive(Clone, Copy)]
+enum Client<'a> {
+    /// psql, connected to the database named.
+    Psql(&'a str),
+    /// The mysql command-line client.
+    Mysql,
+}
+
+impl Client<'_> {
+    fn prompt(self, text: &str) -> String {
+        match self {
+            Client::Psql(db) => prompt(db, text),
+            Client::Mysql => render_mysql::prompt(text),
+        }
+    }
+
+    fn statement_result(self, statement: &Statement) -> (f64, String) {
+        match self {
+            Client::Psql(_) => statement_result(statement),
+            Client::Mysql => render_mysql::statement_result(statement),
+        }
+    }
+
+    fn push_event(self, out: &mut String, event: &Event) {
+        match self {
+            Client::Psql(_) => push_event(out, event),
+            Client::Mysql => render_mysql::push_event(out, event),
+        }
+    }
+}
+
 fn prompt(db: &str, text: &str) -> String {
     let mut out = String::new();
     for (i, line) in text.split('\n').enumerate() {
@@ -196,14 +239,14 @@ fn prompt(db: &str, text: &str) -> String {
     out
 }
 
-fn event_t(event: &Event) -> f64 {
+pub(crate) fn event_t(event: &Event) -> f64 {
     match event {
         Event::Error(m) | Event::Notice(m) => m.t,
         Event::Truncated(t) => t.t,
     }
 }
 
-fn push_event(out: &mut String, event: &Event) {
+pub(crate) fn push_event(out: &mut String, event: &Event) {
     match event {
         Event::Error(m) | Event::Notice(m) => {
             let _ = writeln!(out, "{}:  {}", m.severity, m.message);
@@ -366,43 +409,45 @@ fn push_table(out: &mut String, columns: &[Column], rows: &[Vec<Option<String>>]
     }
 }
 
-fn pad(out: &mut String, n: usize) {
+pub(crate) fn pad(out: &mut String, n: usize) {
     out.extend(std::iter::repeat_n(' ', n));
 }
 
 /// A value's display lines as psql formats them, each with its display
-/// width: split at newlines, tabs expanded to the next multiple of 8, `\r`
-/// shown as `\r` and other control characters as `\xNN` (`\uNNNN` above
-/// 0x7f).
+/// width: split at newlines, each line as [`display_line`] has it.
 fn cell_lines(value: &str) -> Vec<(String, usize)> {
-    value
-        .split('\n')
-        .map(|line| {
-            let mut text = String::with_capacity(line.len());
-            let mut width = 0;
-            for c in line.chars() {
-                let code = u32::from(c);
-                if c == '\t' {
-                    let spaces = 8 - width % 8;
-                    pad(&mut text, spaces);
-                    width += spaces;
-                } else if c == '\r' {
-                    text.push_str("\\r");
-                    width += 2;
-                } else if code < 0x20 || code == 0x7f {
-                    let _ = write!(text, "\\x{code:02X}");
-                    width += 4;
-                } else if (0x80..0xa0).contains(&code) {
-                    let _ = write!(text, "\\u{code:04X}");
-                    width += 6;
-                } else {
-                    text.push(c);
-                    width += char_width(code);
-                }
-            }
-            (text, width)
-        })
-        .collect()
+    value.split('\n').map(display_line).collect()
+}
+
+/// One line of a value made safe to print in a table, with its display
+/// width: tabs expanded to the next multiple of 8, `\r` shown as `\r` and
+/// other control characters as `\xNN` (`\uNNNN` above 0x7f), as psql shows
+/// them, so recorded bytes can neither drive the terminal nor break the
+/// table's alignment.
+pub(crate) fn display_line(line: &str) -> (String, usize) {
+    let mut text = String::with_capacity(line.len());
+    let mut width = 0;
+    for c in line.chars() {
+        let code = u32::from(c);
+        if c == '\t' {
+            let spaces = 8 - width % 8;
+            pad(&mut text, spaces);
+            width += spaces;
+        } else if c == '\r' {
+            text.push_str("\\r");
+            width += 2;
+        } else if code < 0x20 || code == 0x7f {
+            let _ = write!(text, "\\x{code:02X}");
+            width += 4;
+        } else if (0x80..0xa0).contains(&code) {
+            let _ = write!(text, "\\u{code:04X}");
+            width += 6;
+        } else {
+            text.push(c);
+            width += char_width(code);
+        }
+    }
+    (text, width)
 }
 
 /// Display width of a printable character: 0 for combining marks and

@@ -75,8 +75,9 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print the session as its client saw it: a SQL session in psql's aligned format, a
-    /// terminal session's output stream, one line per HTTP exchange or file operation.
+    /// Print the session as its client saw it: a SQL session in psql's aligned format (a
+    /// MySQL one in the mysql client's table format), a terminal session's output stream,
+    /// one line per HTTP exchange or file operation.
     Replay {
         #[command(flatten)]
         config: ConfigArg,

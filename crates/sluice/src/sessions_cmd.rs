@@ -59,8 +59,9 @@ pub async fn run(command: SessionsCommand) -> Result<()> {
             }
             if !timing {
                 let mut out = String::new();
-                // `render` picks the rendering by the recording's kind: psql's for SQL, the
-                // output stream for a terminal, a line per HTTP exchange or file operation.
+                // `render` picks the rendering by the recording's kind: psql's for SQL
+                // (mysql's for a MySQL session), the output stream for a terminal, a line per
+                // HTTP exchange or file operation.
                 sluice_record::render(&recording, &mut out)?;
                 print!("{out}");
                 return Ok(());
