@@ -18,13 +18,20 @@ import rego.v1
 # name glob, which matches a result column of that name from any table, computed ones
 # included. The first rule that matches a column applies: specific rules come first, the
 # fallbacks last. Strategies: "redact", {"keep_last": N}, "email_domain", "token" (the same
-# value always gives the same token, so joins and GROUP BY still work), "null".
+# value always gives the same token, so joins and GROUP BY still work), "null". MySQL has no
+# schemas: its columns are database.table.column, so the same table in the MySQL database
+# `shop` needs rules of its own, which mirror the PostgreSQL ones line for line.
 mask_columns := [
 	{"column": "public.customers.name", "strategy": "redact"},
 	{"column": "public.customers.email", "strategy": "email_domain"},
 	{"column": "public.customers.ssn", "strategy": "redact"},
 	{"column": "public.customers.card_number", "strategy": {"keep_last": 4}},
 	{"column": "public.customers.phone", "strategy": {"keep_last": 4}},
+	{"column": "shop.customers.name", "strategy": "redact"},
+	{"column": "shop.customers.email", "strategy": "email_domain"},
+	{"column": "shop.customers.ssn", "strategy": "redact"},
+	{"column": "shop.customers.card_number", "strategy": {"keep_last": 4}},
+	{"column": "shop.customers.phone", "strategy": {"keep_last": 4}},
 	{"column": "*ssn*", "strategy": "redact"},
 ]
 

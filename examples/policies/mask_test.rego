@@ -81,6 +81,11 @@ test_developers_get_masked_results if {
 			{"column": "public.customers.ssn", "strategy": "redact"},
 			{"column": "public.customers.card_number", "strategy": {"keep_last": 4}},
 			{"column": "public.customers.phone", "strategy": {"keep_last": 4}},
+			{"column": "shop.customers.name", "strategy": "redact"},
+			{"column": "shop.customers.email", "strategy": "email_domain"},
+			{"column": "shop.customers.ssn", "strategy": "redact"},
+			{"column": "shop.customers.card_number", "strategy": {"keep_last": 4}},
+			{"column": "shop.customers.phone", "strategy": {"keep_last": 4}},
 			{"column": "*ssn*", "strategy": "redact"},
 		],
 		"content": [
@@ -124,8 +129,23 @@ test_specific_column_rules_come_before_the_fallbacks if {
 	columns := data.sluice.mask_columns
 	columns[count(columns) - 1] == {"column": "*ssn*", "strategy": "redact"}
 	every rule in array.slice(columns, 0, count(columns) - 1) {
-		startswith(rule.column, "public.customers.")
+		customers_column(rule.column)
 	}
+}
+
+# The customers table as PostgreSQL (schema public) and MySQL (database shop) name it.
+customers_column(column) if startswith(column, "public.customers.")
+
+customers_column(column) if startswith(column, "shop.customers.")
+
+# Each PostgreSQL rule has a MySQL twin with the same strategy, so the demo's two databases
+# hide the same columns the same way.
+test_mysql_customers_are_masked_like_postgresql_ones if {
+	columns := data.sluice.mask_columns
+	pg := {[trim_prefix(c.column, "public."), c.strategy] | some c in columns; startswith(c.column, "public.customers.")}
+	my := {[trim_prefix(c.column, "shop."), c.strategy] | some c in columns; startswith(c.column, "shop.customers.")}
+	count(pg) > 0
+	pg == my
 }
 
 # --- mask_copy_out -------------------------------------------------------------------------

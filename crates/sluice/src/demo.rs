@@ -1,8 +1,10 @@
 //! `sluice demo`: a scratch PostgreSQL with a small shop schema, a gateway in front of it on the
 //! embedded store enforcing the example policies, three identities with fresh tokens, and the
-//! commands to try it.
+//! commands to try it. When Debian's MariaDB server is installed, a scratch MariaDB with the
+//! same schema and rows sits behind the gateway's MySQL listener too.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,9 +13,14 @@ use serde::Serialize;
 use sluice_core::config::Config;
 
 use crate::cli::DemoArgs;
+use crate::scratch_mariadb::{self, ScratchMariaDb};
 use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
 
 const DATABASE: &str = "shop";
+/// The MariaDB copy of the shop: its target's name (what MySQL clients give as their database),
+/// and the account sluice logs in to MariaDB as.
+const MYSQL_TARGET: &str = "shop-mysql";
+const MYSQL_ACCOUNT: &str = "sluice";
 /// The demo's identities: name, kind, group, and what the example policies let them do,
 /// printed beside their psql line so a first `SELECT 1` as dana is not a puzzle.
 /// tests/demo.rs checks each claim through the running demo.
@@ -96,9 +103,21 @@ const POLICIES: [(&str, &str); 12] = [
 /// Customers hold personal data the example policies mask (mask.rego): whole columns, and
 /// emails, SSNs, cards and phones inside `notes` (prose) and `profile` (JSON). Every value is
 /// fake: reserved example domains, published test card numbers, fictional phone numbers.
+/// The rows (`ROWS`) are one text for both databases, so that they cannot drift apart.
 const SCHEMA: &str = r#"
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text NOT NULL, ssn text, card_number text, phone text, notes text, profile jsonb);
 CREATE TABLE orders (id serial PRIMARY KEY, customer_id int REFERENCES customers, total numeric(10,2) NOT NULL, placed_at timestamptz NOT NULL DEFAULT now());
+"#;
+
+/// The same tables in MariaDB's words: JSON for jsonb (MariaDB checks it is valid JSON),
+/// AUTO_INCREMENT for serial, TIMESTAMP (stored in UTC) for timestamptz.
+const MYSQL_SCHEMA: &str = r#"
+CREATE TABLE customers (id int AUTO_INCREMENT PRIMARY KEY, name text NOT NULL, email text NOT NULL, ssn text, card_number text, phone text, notes text, profile json);
+CREATE TABLE orders (id int AUTO_INCREMENT PRIMARY KEY, customer_id int, total decimal(10,2) NOT NULL, placed_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, FOREIGN KEY (customer_id) REFERENCES customers (id));
+"#;
+
+/// Written in the SQL both servers read alike: single-quoted strings, no backslashes.
+const ROWS: &str = r#"
 INSERT INTO customers (name, email, ssn, card_number, phone, notes, profile) VALUES
   ('Ada Lovelace', 'ada@example.com', '123-45-6789', '4111 1111 1111 1111', '+44 20 7946 0018',
    'Call +44 20 7946 0018 first; invoices to ada.l@example.com. SSN 123-45-6789, card 4111 1111 1111 1111.',
@@ -119,6 +138,12 @@ struct DemoInfo {
     admin_url: Option<String>,
     direct_url: String,
     postgres_url: BTreeMap<String, String>,
+    /// Only when MariaDB is installed: identity → URL through the gateway's MySQL listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mysql_url: Option<BTreeMap<String, String>>,
+    /// Only when MariaDB is installed: straight to the scratch MariaDB, bypassing sluice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    direct_mysql_url: Option<String>,
     tokens: BTreeMap<String, String>,
     /// What each identity may do under the example policies.
     roles: BTreeMap<String, String>,
@@ -135,8 +160,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
     let setup_dir = dir.clone();
-    let (pg, config_path, target_password) =
-        tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
+    let Prepared {
+        pg,
+        mariadb,
+        config_path,
+        target_password,
+    } = tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
 
     let (config, text) = Config::load_with_text(&config_path)?;
     crate::logging::init(&config.log);
@@ -147,6 +176,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let pg_addr = running
         .postgres_addr
         .context("the demo needs the PostgreSQL listener")?;
+    let mysql_addr = match &mariadb {
+        Some(_) => Some(
+            mysql_listener_addr(&config)
+                .context("the demo's MariaDB needs the gateway's MySQL listener")?,
+        ),
+        None => None,
+    };
+    let mut mysql_urls = BTreeMap::new();
     for (name, _, _, _) in IDENTITIES {
         let secret =
             crate::token_cmd::create(&config, name, Some(Duration::from_secs(8 * 3600))).await?;
@@ -157,6 +194,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 secret.expose()
             ),
         );
+        if let Some(addr) = mysql_addr {
+            mysql_urls.insert(
+                name.to_owned(),
+                format!("mysql://{name}:{}@{addr}/{MYSQL_TARGET}", secret.expose()),
+            );
+        }
         tokens.insert(name.to_owned(), secret.expose().to_owned());
     }
     let info = DemoInfo {
@@ -165,6 +208,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         admin_url: running.admin_addr.map(|a| format!("http://{a}")),
         direct_url: pg.direct_url(SCRAM_ROLE, &target_password, DATABASE),
         postgres_url: urls,
+        mysql_url: mysql_addr.map(|_| mysql_urls),
+        direct_mysql_url: mariadb
+            .as_ref()
+            .map(|m| m.db.direct_url(MYSQL_ACCOUNT, &m.password, DATABASE)),
         tokens,
         roles: IDENTITIES
             .iter()
@@ -174,7 +221,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&info)?);
     } else {
-        print_human(&info, pg_addr);
+        print_human(&info, pg_addr, mysql_addr);
     }
 
     let signal = crate::runtime::shutdown_signal().await?;
@@ -182,11 +229,53 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .shutdown(&format!("demo stopped by {signal}"))
         .await?;
     drop(pg);
+    drop(mariadb);
     Ok(())
 }
 
-/// Starts the scratch database and writes the gateway's configuration. Blocking.
-fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
+/// Where the gateway's MySQL listener is. The demo's configuration gives it a fixed port, so
+/// the configuration knows; this is the one place to ask the running gateway instead once it
+/// reports the address it bound, as it does `postgres_addr`.
+fn mysql_listener_addr(config: &Config) -> Option<SocketAddr> {
+    config.mysql.as_ref()?.listen
+}
+
+/// The scratch MariaDB and the password of the account sluice logs in to it as.
+struct DemoMariaDb {
+    db: ScratchMariaDb,
+    password: String,
+}
+
+struct Prepared {
+    pg: ScratchPostgres,
+    mariadb: Option<DemoMariaDb>,
+    config_path: PathBuf,
+    target_password: String,
+}
+
+/// Starts the scratch MariaDB in `dir` with the shop's tables and rows, and an account for
+/// sluice that owns the database. Blocking.
+fn prepare_mariadb(dir: &Path) -> Result<DemoMariaDb> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let password = random_password();
+    let db = ScratchMariaDb::start(dir)?;
+    // mysql_native_password: the plugin every MySQL-protocol client and server speaks, and
+    // the one the gateway's MySQL upstream login is first written for.
+    db.create_user(MYSQL_ACCOUNT, &password, None)?;
+    db.create_database(DATABASE, MYSQL_ACCOUNT)?;
+    db.sql(Some(DATABASE), &format!("{MYSQL_SCHEMA}{ROWS}"))?;
+    Ok(DemoMariaDb { db, password })
+}
+
+/// Starts the scratch databases and writes the gateway's configuration. Blocking.
+fn prepare(dir: &Path) -> Result<Prepared> {
+    // MariaDB, when installed, starts beside PostgreSQL rather than after it: each spends
+    // most of its start-up waiting on its own disk writes.
+    let mariadb_dir = dir.join("mysql");
+    let mariadb = scratch_mariadb::installed()
+        .then(|| std::thread::spawn(move || prepare_mariadb(&mariadb_dir)));
     let pg_dir = dir.join("pg");
     if pg_dir.exists() {
         // The database is scratch: a re-run starts it afresh, while the gateway's state
@@ -197,7 +286,16 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
     let target_password = random_password();
     let pg = ScratchPostgres::start(&pg_dir, &superuser_password)?;
     pg.create_roles_and_database(&target_password, DATABASE)?;
-    pg.psql(DATABASE, &format!("SET ROLE {SCRAM_ROLE}; {SCHEMA}"))?;
+    pg.psql(DATABASE, &format!("SET ROLE {SCRAM_ROLE}; {SCHEMA}{ROWS}"))?;
+    let mariadb = match mariadb {
+        Some(started) => Some(
+            started
+                .join()
+                .map_err(|_| anyhow::anyhow!("starting the demo's MariaDB panicked"))?
+                .context("could not start the demo's MariaDB (mariadb-server is installed)")?,
+        ),
+        None => None,
+    };
 
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies)?;
@@ -208,6 +306,22 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
     sluice_core::secret::write_private(&password_file, target_password.as_bytes())?;
     let pg_port = scratch_pg::free_port()?;
     let admin_port = scratch_pg::free_port()?;
+    let mysql = match &mariadb {
+        Some(m) => {
+            let password_file = dir.join("mysql-target-password");
+            sluice_core::secret::write_private(&password_file, m.password.as_bytes())?;
+            let listen_port = scratch_pg::free_port()?;
+            format!(
+                "\n[[listeners]]\nprotocol = \"mysql\"\nlisten = \"127.0.0.1:{listen_port}\"\n\n\
+                 [[targets]]\nname = \"{MYSQL_TARGET}\"\nkind = \"mysql\"\nhost = \"127.0.0.1\"\n\
+                 port = {}\ndatabase = \"{DATABASE}\"\nuser = \"{MYSQL_ACCOUNT}\"\n\
+                 password_file = \"mysql-target-password\"\ntls = \"disable\"\n\
+                 tags = {{ env = \"production\" }}\n",
+                m.db.port
+            )
+        }
+        None => String::new(),
+    };
     let mut identities = String::new();
     for (name, kind, group, _) in IDENTITIES {
         identities.push_str(&format!(
@@ -225,15 +339,21 @@ fn prepare(dir: &Path) -> Result<(ScratchPostgres, PathBuf, String)> {
          {identities}\n\
          [[targets]]\nname = \"{DATABASE}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
          database = \"{DATABASE}\"\nuser = \"{SCRAM_ROLE}\"\npassword_file = \"target-password\"\n\
-         tls = \"disable\"\ntags = {{ env = \"production\" }}\n",
+         tls = \"disable\"\ntags = {{ env = \"production\" }}\n\
+         {mysql}",
         pg.port
     );
     let config_path = dir.join("sluice.toml");
     std::fs::write(&config_path, config)?;
-    Ok((pg, config_path, target_password))
+    Ok(Prepared {
+        pg,
+        mariadb,
+        config_path,
+        target_password,
+    })
 }
 
-fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
+fn print_human(info: &DemoInfo, pg_addr: SocketAddr, mysql_addr: Option<SocketAddr>) {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "sluice".into());
@@ -248,6 +368,20 @@ fn print_human(info: &DemoInfo, pg_addr: std::net::SocketAddr) {
             pg_addr.ip(),
             pg_addr.port()
         );
+    }
+    if let Some(addr) = mysql_addr {
+        println!(
+            "The same shop is in a scratch MariaDB, target \"{MYSQL_TARGET}\" behind the MySQL \
+             listener; connect to it with a MySQL client:"
+        );
+        for (name, token) in &info.tokens {
+            println!(
+                "  mariadb -h {} -P {} -u {name} -p'{token}' {MYSQL_TARGET}",
+                addr.ip(),
+                addr.port()
+            );
+        }
+        println!();
     }
     println!(
         "The example policies in {} bind them; as alice, try:",

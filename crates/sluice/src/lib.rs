@@ -28,6 +28,7 @@ pub mod logging;
 pub mod policy_cmd;
 pub mod review_cmd;
 pub mod runtime;
+pub mod scratch_mariadb;
 pub mod scratch_pg;
 pub mod sessions_cmd;
 pub mod token_cmd;

@@ -181,57 +181,7 @@ impl ScratchPostgres {
     pub fn enable_tls(&self) -> Result<PathBuf> {
         let data = self.dir.join("pgdata");
         let (crt, key) = (data.join("server.crt"), data.join("server.key"));
-        let (ca_crt, ca_key) = (self.dir.join("ca.crt"), self.dir.join("ca.key"));
-        let csr = self.dir.join("server.csr");
-        let ext = self.dir.join("server.ext");
-        std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n")?;
-        let openssl = |args: &[&str], paths: &[&Path]| {
-            run_quiet(Command::new("openssl").args(args).args(paths))
-                .context("openssl could not create the test certificates")
-        };
-        openssl(
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=sluice scratch CA",
-                "-keyout",
-            ],
-            &[&ca_key, Path::new("-out"), &ca_crt],
-        )?;
-        openssl(
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-                "-keyout",
-            ],
-            &[&key, Path::new("-out"), &csr],
-        )?;
-        openssl(
-            &["x509", "-req", "-days", "2", "-CAcreateserial", "-in"],
-            &[
-                &csr,
-                Path::new("-CA"),
-                &ca_crt,
-                Path::new("-CAkey"),
-                &ca_key,
-                Path::new("-extfile"),
-                &ext,
-                Path::new("-out"),
-                &crt,
-            ],
-        )?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        let ca_crt = issue_localhost_cert(&self.dir, &crt, &key)?;
         if let Some((uid, gid)) = self.owner {
             std::os::unix::fs::chown(&crt, Some(uid), Some(gid))?;
             std::os::unix::fs::chown(&key, Some(uid), Some(gid))?;
@@ -304,6 +254,65 @@ rm -rf -- "$3"
     Ok(())
 }
 
+/// Writes a server certificate for `localhost` and `127.0.0.1` to `crt` (its key, mode 0600, to
+/// `key`), signed by a CA made for it alone in `dir` (openssl CLI). Returns the CA certificate's
+/// path, which clients trust. Shared by the scratch servers so that every test database's TLS
+/// is set up, and verified by clients, the same way.
+pub(crate) fn issue_localhost_cert(dir: &Path, crt: &Path, key: &Path) -> Result<PathBuf> {
+    let (ca_crt, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
+    let csr = dir.join("server.csr");
+    let ext = dir.join("server.ext");
+    std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n")?;
+    let openssl = |args: &[&str], paths: &[&Path]| {
+        run_quiet(Command::new("openssl").args(args).args(paths))
+            .context("openssl could not create the test certificates")
+    };
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sluice scratch CA",
+            "-keyout",
+        ],
+        &[&ca_key, Path::new("-out"), &ca_crt],
+    )?;
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ],
+        &[key, Path::new("-out"), &csr],
+    )?;
+    openssl(
+        &["x509", "-req", "-days", "2", "-CAcreateserial", "-in"],
+        &[
+            &csr,
+            Path::new("-CA"),
+            &ca_crt,
+            Path::new("-CAkey"),
+            &ca_key,
+            Path::new("-extfile"),
+            &ext,
+            Path::new("-out"),
+            crt,
+        ],
+    )?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600))?;
+    Ok(ca_crt)
+}
+
 /// The PostgreSQL server binaries: `$SLUICE_PG_BINDIR`, `pg_config --bindir`, or the newest
 /// `/usr/lib/postgresql/*/bin` (Debian's layout).
 pub fn find_bindir() -> Result<PathBuf> {
@@ -337,6 +346,12 @@ pub fn find_bindir() -> Result<PathBuf> {
 
 /// The uid/gid to run PostgreSQL as when we are root; `None` when we are not root.
 fn server_owner() -> Result<Option<(u32, u32)>> {
+    system_user_if_root("postgres", "postgresql")
+}
+
+/// The uid/gid of the system user `name` (created by the Debian package `package`) when this
+/// process is root, for servers that refuse to run as root; `None` when we are not root.
+pub(crate) fn system_user_if_root(name: &str, package: &str) -> Result<Option<(u32, u32)>> {
     // /proc/self belongs to the effective user: a safe way to learn it without libc.
     if std::fs::metadata("/proc/self")?.uid() != 0 {
         return Ok(None);
@@ -344,9 +359,9 @@ fn server_owner() -> Result<Option<(u32, u32)>> {
     let passwd = std::fs::read_to_string("/etc/passwd")?;
     let line = passwd
         .lines()
-        .find(|l| l.starts_with("postgres:"))
+        .find(|l| l.split(':').next() == Some(name))
         .ok_or_else(|| {
-            anyhow!("running as root needs the 'postgres' system user (Debian package postgresql)")
+            anyhow!("running as root needs the '{name}' system user (Debian package {package})")
         })?;
     let fields: Vec<&str> = line.split(':').collect();
     let uid = fields
@@ -361,7 +376,7 @@ fn server_owner() -> Result<Option<(u32, u32)>> {
 }
 
 /// The server's user must be able to walk into our (often 0700 temporary) parent directory.
-fn allow_traversal(parent: Option<&Path>) -> Result<()> {
+pub(crate) fn allow_traversal(parent: Option<&Path>) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
         let mut perms = std::fs::metadata(p)?.permissions();
@@ -373,7 +388,7 @@ fn allow_traversal(parent: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) -> &mut Command {
+pub(crate) fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) -> &mut Command {
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid);
         cmd.env("HOME", "/tmp");
@@ -381,7 +396,7 @@ fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) -> &mut Command {
     cmd.current_dir("/")
 }
 
-fn run_quiet(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run_quiet(cmd: &mut Command) -> Result<()> {
     let out = cmd.output()?;
     if !out.status.success() {
         bail!(

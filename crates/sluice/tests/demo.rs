@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! `sluice demo` as README's first command runs it: the binary starts its scratch database and
 //! gateway, prints its JSON, and each identity can do exactly what the role line printed beside
-//! its psql command says.
+//! its psql command says. With MariaDB installed, the same shop sits behind the MySQL listener.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -133,4 +133,121 @@ fn each_identity_may_do_what_its_role_line_says() {
     // dana: a reviewer, who may not even SELECT 1.
     assert!(demo.role("dana").contains("default_deny"));
     demo.denied("dana", "SELECT 1", "rule default_deny");
+}
+
+/// Runs `sql` with the mariadb client at a `mysql://user:password@host:port/database` URL.
+fn mariadb(url: &str, sql: &str) -> Output {
+    let rest = url.strip_prefix("mysql://").unwrap();
+    let (credentials, rest) = rest.rsplit_once('@').unwrap();
+    let (user, password) = credentials.split_once(':').unwrap();
+    let (host_port, database) = rest.split_once('/').unwrap();
+    let (host, port) = host_port.rsplit_once(':').unwrap();
+    Command::new("mariadb")
+        .arg("--no-defaults")
+        .args(["--batch", "--skip-column-names", "--protocol=TCP"])
+        .args([
+            format!("--host={host}"),
+            format!("--port={port}"),
+            format!("--user={user}"),
+            format!("--password={password}"),
+            format!("--database={database}"),
+        ])
+        .args(["--execute", sql])
+        .output()
+        .unwrap()
+}
+
+fn mariadb_installed() -> bool {
+    std::path::Path::new("/usr/sbin/mariadbd").exists()
+}
+
+#[test]
+fn with_mariadb_installed_the_same_shop_is_behind_the_mysql_listener() {
+    let demo = start();
+    if !mariadb_installed() {
+        // Without MariaDB the demo is PostgreSQL's alone, and says nothing of MySQL.
+        assert!(demo.info.get("mysql_url").is_none());
+        assert!(demo.info.get("direct_mysql_url").is_none());
+        return;
+    }
+    let identities: Vec<&String> = demo.info["postgres_url"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    let mysql_urls = demo.info["mysql_url"].as_object().unwrap();
+    assert_eq!(mysql_urls.keys().collect::<Vec<_>>(), identities);
+    for (name, url) in mysql_urls {
+        let token = demo.info["tokens"][name].as_str().unwrap();
+        let url = url.as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("mysql://{name}:{token}@127.0.0.1:"))
+                && url.ends_with("/shop-mysql"),
+            "{url}"
+        );
+    }
+
+    // Straight to MariaDB: the rows are PostgreSQL's, value for value.
+    let direct = demo.info["direct_mysql_url"].as_str().unwrap();
+    let columns = "name, email, ssn, card_number, phone, notes";
+    let sql = format!("SELECT {columns} FROM customers ORDER BY id");
+    let out = mariadb(direct, &sql);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_mariadb = String::from_utf8_lossy(&out.stdout).replace('\t', "|");
+    let pg = Command::new("psql")
+        .arg(demo.info["direct_url"].as_str().unwrap())
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", &sql])
+        .output()
+        .unwrap();
+    assert!(
+        pg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pg.stderr)
+    );
+    assert_eq!(from_mariadb, String::from_utf8_lossy(&pg.stdout));
+
+    let profiles = |out: Output| -> Vec<Value> {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let sql = "SELECT profile FROM customers ORDER BY id";
+    let pg = Command::new("psql")
+        .arg(demo.info["direct_url"].as_str().unwrap())
+        .args(["-X", "-A", "-t", "-c", sql])
+        .output()
+        .unwrap();
+    assert_eq!(profiles(mariadb(direct, sql)), profiles(pg));
+    let out = mariadb(direct, "SELECT COUNT(*), SUM(total) FROM orders");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4\t1168.24");
+}
+
+/// Waits for the MySQL listener in crates/sluice/src/runtime.rs, written alongside.
+#[test]
+#[ignore = "needs the gateway's MySQL listener"]
+fn mysql_clients_get_masked_rows_through_the_gateway() {
+    if !mariadb_installed() {
+        return;
+    }
+    let demo = start();
+    let url = demo.info["mysql_url"]["alice"].as_str().unwrap();
+    let out = mariadb(url, "SELECT ssn FROM customers WHERE id = 1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "****");
+    let out = mariadb(url, "SELECT COUNT(*) FROM orders");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4");
 }
