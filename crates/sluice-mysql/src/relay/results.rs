@@ -53,9 +53,19 @@ impl Cursor {
 
 /// How one result ended.
 enum End {
-    Ok { status: u16, affected: u64 },
-    Rows { status: u16, rows: u64 },
-    Err { code: u16, state: String, message: String },
+    Ok {
+        status: u16,
+        affected: u64,
+    },
+    Rows {
+        status: u16,
+        rows: u64,
+    },
+    Err {
+        code: u16,
+        state: String,
+        message: String,
+    },
 }
 
 impl Relay<'_> {
@@ -217,7 +227,11 @@ impl Relay<'_> {
                     total_rows += rows;
                     (status & SERVER_MORE_RESULTS_EXISTS != 0, None)
                 }
-                End::Err { code, state, message } => (false, Some((*code, state.clone(), message.clone()))),
+                End::Err {
+                    code,
+                    state,
+                    message,
+                } => (false, Some((*code, state.clone(), message.clone()))),
             };
             self.maybe_flush().await?;
             if let Some((code, state, message)) = failed {
