@@ -7,15 +7,18 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh build test
 
-# psycopg (PyPI) for the Python driver test, in a venv of our own: Debian's system Python
+# psycopg (PyPI) for the Python driver tests, in a venv of our own: Debian's system Python
 # refuses pip installs outside one.
 venv=target/test-venv
 if [ ! -x "$venv/bin/python" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv"
 fi
-"$venv/bin/python" -c "import psycopg" 2>/dev/null ||
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'psycopg[binary]'
+# PyMySQL (with cryptography, for caching_sha2_password's RSA exchange without TLS) and
+# mysql-connector-python (server-side prepared statements) for the MySQL driver test.
+"$venv/bin/python" -c "import psycopg, pymysql, cryptography, mysql.connector" 2>/dev/null ||
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'psycopg[binary]' \
+    PyMySQL cryptography mysql-connector-python
 export SLUICE_TEST_PYTHON="$PWD/$venv/bin/python"
 
 # A one-off build gains nothing from incremental state, which is half the target directory.

@@ -662,4 +662,5 @@ pub async fn run_python_driver(script: &str, dsn: String, expected: &str) {
     );
     assert_eq!(stdout(&out), expected);
 }
+pub mod mysql;
 pub mod mysql8;
