@@ -79,3 +79,10 @@ test_mysql_global_settings_are_break_glass_only if {
 	denied_by(decide(mysql("alice", "staging", change)), "global_setting")
 	not denied_by(decide(mysql("carol", "staging", change)), "global_setting")
 }
+
+# mysqldump ends with UNLOCK TABLES, which releases only the session's own locks: an analyst
+# may dump what they may read.
+test_mysql_analysts_may_unlock_their_own_tables if {
+	d := decide(mysql("bob", "shop", {"text": "UNLOCK TABLES", "kind": "utility", "command": "UNLOCK"}))
+	allowed_by(d, "analysts_read_only")
+}

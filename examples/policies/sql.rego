@@ -164,8 +164,9 @@ deny contains {
 # ---------------------------------------------------------------------------------------
 
 # Analysts read. Transactions, SHOW and ordinary settings (statement_timeout, DateStyle, as
-# BI tools send them) change no data, so they may run those too.
-analyst_utility_commands := {"SHOW"}
+# BI tools send them) change no data, so they may run those too, and MySQL's UNLOCK TABLES,
+# which only releases the session's own locks (mysqldump ends with it).
+analyst_utility_commands := {"SHOW", "UNLOCK"}
 
 allow contains {
 	"rule": "analysts_read_only",

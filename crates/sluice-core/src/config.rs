@@ -138,6 +138,14 @@ pub struct MysqlListenerConfig {
     /// caching_sha2_password (SHA-1, and the exchange seen once lets a holder of the
     /// verifier log in), so off unless a client needs it.
     pub allow_native_password: bool,
+    /// The target of a client that names no database (mysqldump connects without one and
+    /// picks databases with USE). Unset: such clients are refused.
+    pub default_target: Option<String>,
+    /// The version the gateway's greeting announces. Clients adapt to it (MySQL
+    /// Connector/Python picks MySQL 8's default collation for an 8.0 server, which MariaDB
+    /// lacks): set it to the targets' own version string when they are MariaDB
+    /// (`5.5.5-10.11.6-MariaDB`).
+    pub server_version: String,
 }
 
 impl Default for MysqlListenerConfig {
@@ -148,6 +156,8 @@ impl Default for MysqlListenerConfig {
             tls_key: None,
             require_tls: false,
             allow_native_password: false,
+            default_target: None,
+            server_version: "8.0.36-sluice".to_owned(),
         }
     }
 }

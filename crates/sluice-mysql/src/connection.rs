@@ -34,7 +34,6 @@ pub struct Context {
     pub gateway: Gateway,
     pub rsa: RsaKey,
     pub registry: Arc<Registry>,
-    pub server_version: String,
 }
 
 pub async fn serve(
@@ -212,7 +211,7 @@ impl Connection<'_> {
         let client_addr = self.peer.to_string();
         let nonce = nonce();
         let greeting = Greeting {
-            server_version: &context.server_version,
+            server_version: &listener.server_version,
             connection_id: self.registered.id,
             nonce,
             tls: context.tls.is_some(),
@@ -241,7 +240,10 @@ impl Connection<'_> {
             }
         };
         let identity = hello.response.user.clone();
-        let target = hello.response.database.clone();
+        let target = match (hello.response.database.as_str(), &listener.default_target) {
+            ("", Some(default)) => default.clone(),
+            (named, _) => named.to_owned(),
+        };
         let span = tracing::Span::current();
         span.record("identity", identity.as_str());
         span.record("target", target.as_str());
@@ -250,7 +252,7 @@ impl Connection<'_> {
             let e = MyError::refused(
                 1045,
                 "28000",
-                "connect with the identity as user and the target as database (TARGET or TARGET/DATABASE)",
+                "connect with the identity as user and the target as database (TARGET or TARGET/DATABASE); this listener has no default_target",
             );
             return refused(
                 Some(Client {

@@ -20,10 +20,6 @@ use crate::connection::{self, Context};
 use crate::error::MyError;
 use crate::rsa_key::RsaKey;
 
-/// What the gateway says it is in its greeting. Clients adapt to the version (MySQL 8's
-/// features); sluice relays MySQL 5.7+, 8.x and MariaDB 10.x alike.
-const SERVER_VERSION: &str = "8.0.36-sluice";
-
 /// The MySQL listener of a gateway.
 pub struct MysqlServer {
     listener: Listener,
@@ -53,7 +49,6 @@ impl MysqlServer {
                 gateway,
                 rsa,
                 registry: Default::default(),
-                server_version: SERVER_VERSION.to_owned(),
             }),
         })
     }

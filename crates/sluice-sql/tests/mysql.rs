@@ -201,6 +201,16 @@ const CASES: &[Case] = &[
     // Transactions and utility.
     case("BEGIN", Transaction, "BEGIN"),
     case("START TRANSACTION", Transaction, "START"),
+    case(
+        "START TRANSACTION /*!40100 WITH CONSISTENT SNAPSHOT */",
+        Transaction,
+        "START",
+    ),
+    case(
+        "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        Transaction,
+        "START",
+    ),
     case("COMMIT", Transaction, "COMMIT"),
     case("ROLLBACK", Transaction, "ROLLBACK"),
     case("SHOW TABLES", Utility, "SHOW"),

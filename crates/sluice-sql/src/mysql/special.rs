@@ -7,7 +7,10 @@
 //!   server reads a file of its own disk, so the statement is `procedural` (with `t` still
 //!   listed as written);
 //! - `... INTO OUTFILE | DUMPFILE ...`: the server writes a file on its own disk, so
-//!   `procedural`; the tables it reads are not listed.
+//!   `procedural`; the tables it reads are not listed;
+//! - `START TRANSACTION WITH CONSISTENT SNAPSHOT` (mysqldump's), with or without
+//!   `READ ONLY | READ WRITE`: a `transaction`. Any other word after START TRANSACTION
+//!   leaves it to the parser.
 
 use sqlparser::tokenizer::Token;
 
@@ -36,6 +39,17 @@ pub fn read(tokens: &[Token], database: Option<&str>) -> Result<Option<Special>,
             written,
         }))
     };
+    if keyword(words.first(), "START") && keyword(words.get(1), "TRANSACTION") {
+        const CHARACTERISTICS: [&str; 6] =
+            ["WITH", "CONSISTENT", "SNAPSHOT", "READ", "ONLY", "WRITE"];
+        let only_characteristics = words[2..].iter().all(|w| {
+            matches!(w, Token::Comma | Token::SemiColon)
+                || CHARACTERISTICS.iter().any(|c| keyword(Some(w), c))
+        });
+        if words.len() > 2 && only_characteristics {
+            return special(StatementKind::Transaction, "START", vec![], vec![]);
+        }
+    }
     if keyword(words.first(), "PREPARE") {
         return special(StatementKind::Procedural, "PREPARE", vec![], vec![]);
     }

@@ -131,11 +131,24 @@ groups = ["analysts"]
 /// tokens for alice, ci, bob and ann.
 pub async fn start() -> Harness {
     let shared = tokio::task::spawn_blocking(shared).await.unwrap();
+    let version = shared
+        .db
+        .sql(None, "SELECT VERSION()")
+        .unwrap()
+        .trim()
+        .split('-')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let extra = format!(
         r#"
 [[listeners]]
 protocol = "mysql"
 listen = "127.0.0.1:0"
+# mysqldump names no database when it connects.
+default_target = "{TARGET}"
+# The target's own version, so clients treat the gateway as the MariaDB it fronts.
+server_version = "5.5.5-{version}-sluice"
 
 [[targets]]
 name = "{TARGET}"
