@@ -308,8 +308,13 @@ fn prepare(dir: &Path) -> Result<Prepared> {
             let password_file = dir.join("mysql-target-password");
             sluice_core::secret::write_private(&password_file, m.password.as_bytes())?;
             let listen_port = scratch_pg::free_port()?;
+            // Clients adapt to the version the greeting announces: MariaDB's own, so that they
+            // treat the gateway as the MariaDB it fronts (docs/mysql-connection.md).
+            let version = m.db.sql(None, "SELECT VERSION()")?;
+            let version = version.trim().split('-').next().unwrap_or_default();
             format!(
-                "\n[[listeners]]\nprotocol = \"mysql\"\nlisten = \"127.0.0.1:{listen_port}\"\n\n\
+                "\n[[listeners]]\nprotocol = \"mysql\"\nlisten = \"127.0.0.1:{listen_port}\"\n\
+                 default_target = \"{MYSQL_TARGET}\"\nserver_version = \"5.5.5-{version}-MariaDB-sluice\"\n\n\
                  [[targets]]\nname = \"{MYSQL_TARGET}\"\nkind = \"mysql\"\nhost = \"127.0.0.1\"\n\
                  port = {}\ndatabase = \"{DATABASE}\"\nuser = \"{MYSQL_ACCOUNT}\"\n\
                  password_file = \"mysql-target-password\"\ntls = \"disable\"\n\

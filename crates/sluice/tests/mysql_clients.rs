@@ -621,3 +621,93 @@ async fn rows_and_parameters_over_16_mib_come_through_intact() {
     conn.disconnect().await.unwrap();
     h.stop().await;
 }
+
+/// A write on production waits for a DBA inside the live session: approved, it runs and the
+/// client gets its answer; a second held write is cancelled by KILL QUERY from another of the
+/// requester's connections, and the first connection goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_write_runs_once_approved_and_kill_query_cancels_a_hold() {
+    let h = mysql::start().await;
+    let production = |identity: &str| {
+        h.mysql_opts(identity, false)
+            .db_name(Some(mysql::PRODUCTION_TARGET))
+    };
+    let gateway = h.gateway.gateway.clone();
+    let pending = || async {
+        poll_until(Duration::from_secs(10), || async {
+            gateway
+                .reviews("dana", false)
+                .await
+                .unwrap()
+                .into_iter()
+                .next()
+        })
+        .await
+        .expect("no review was opened")
+    };
+
+    let mut bob = mysql_async::Conn::new(production("bob")).await.unwrap();
+    let held = tokio::spawn(async move {
+        let r = bob
+            .query_drop("UPDATE orders SET total = total WHERE id = 1")
+            .await;
+        (bob, r)
+    });
+    let review = pending().await;
+    assert_eq!(review.protocol.as_deref(), Some("mysql"));
+    assert!(
+        review.summary.contains("UPDATE orders"),
+        "{}",
+        review.summary
+    );
+    assert!(
+        !held.is_finished(),
+        "the write ran before its review was decided"
+    );
+    gateway
+        .decide_review(
+            "dana",
+            &review.id,
+            sluice_core::approvals::ReviewerVerdict {
+                approve: true,
+                comment: None,
+                grant: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (mut bob, result) = tokio::time::timeout(Duration::from_secs(10), held)
+        .await
+        .unwrap()
+        .unwrap();
+    result.unwrap();
+
+    let bob_id = bob.id();
+    let again = tokio::spawn(async move {
+        let r = bob
+            .query_drop("UPDATE orders SET total = total WHERE id = 2")
+            .await;
+        (bob, r)
+    });
+    let second = pending().await;
+    let mut killer = mysql_async::Conn::new(production("bob")).await.unwrap();
+    killer
+        .query_drop(format!("KILL QUERY {bob_id}"))
+        .await
+        .unwrap();
+    let (mut bob, result) = tokio::time::timeout(Duration::from_secs(10), again)
+        .await
+        .unwrap()
+        .unwrap();
+    let e = server_error(result.unwrap_err());
+    assert_eq!(e.code, 1317, "{e:?}");
+    assert!(e.message.contains("cancelled"), "{e:?}");
+    let state = gateway.review("dana", &second.id).await.unwrap().state;
+    assert_eq!(state, "cancelled");
+    let one: Option<i64> = bob.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    for c in [bob, killer] {
+        c.disconnect().await.unwrap();
+    }
+    h.stop().await;
+}

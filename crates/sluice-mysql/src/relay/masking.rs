@@ -96,16 +96,24 @@ pub fn value<'v>(
     match &mask.strategy {
         Some(strategy) => {
             tally.add_column(&mask.label, 1);
-            plan.mask_value(&String::from_utf8_lossy(text), strategy)
+            plan.mask_value(&as_text(text), strategy)
                 .map(|s| Cow::Owned(s.into_bytes()))
         }
         None if plan.has_content() => {
-            let s = String::from_utf8_lossy(text);
+            let s = as_text(text);
             match plan.mask_content(&s, tally) {
                 Some(masked) => Some(Cow::Owned(masked.into_bytes())),
                 None => Some(Cow::Borrowed(text)),
             }
         }
         None => Some(Cow::Borrowed(text)),
+    }
+}
+
+/// A value as text: borrowed when it is UTF-8, as nearly every value is.
+fn as_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }

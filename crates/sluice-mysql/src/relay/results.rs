@@ -107,7 +107,8 @@ impl Relay<'_> {
         let deprecate_eof = self.settings.capabilities & caps::CLIENT_DEPRECATE_EOF != 0;
         let mut total_rows = 0u64;
         let mut total_affected = 0u64;
-        let mut summary = String::new();
+        // A LOAD DATA LOCAL file's size, for the outcome the audit record keeps.
+        let mut file_bytes = None;
         loop {
             let first = self.next().await?;
             if let Some(r) = self.session.recording() {
@@ -154,7 +155,11 @@ impl Relay<'_> {
                         self.relay_packet(&first, &payload, &mut shift);
                         end
                     }
-                    First::LocalInfile => self.local_infile(&first, text, &mut shift).await?,
+                    First::LocalInfile => {
+                        let (end, bytes) = self.local_infile(&first, text, &mut shift).await?;
+                        file_bytes = bytes;
+                        end
+                    }
                     First::ResultSet(n) => {
                         let binary = matches!(answer, Answer::Binary { .. });
                         let payload = first.payload.clone();
@@ -253,11 +258,14 @@ impl Relay<'_> {
             }
         }
         if let Some(p) = permit {
-            summary = if total_rows > 0 || summary.is_empty() && total_affected == 0 {
+            let mut summary = if total_rows > 0 || total_affected == 0 {
                 format!("{total_rows} rows")
             } else {
                 format!("OK, {total_affected} rows affected")
             };
+            if let Some(bytes) = file_bytes {
+                summary.push_str(&format!(", local file of {bytes} bytes"));
+            }
             if let Some(r) = self.session.recording() {
                 let _ = r.complete(p.number(), &summary, p.elapsed_us());
             }
@@ -378,61 +386,58 @@ impl Relay<'_> {
         if binary {
             let values = rows::read_binary_row(payload, &columns.kinds)
                 .map_err(|e| MyError::Masking(e.to_string()))?;
-            let mut written: Vec<Option<Vec<u8>>> = Vec::with_capacity(width);
+            // What replaces a value: `None` keeps its bytes; `Some(None)` is NULL.
+            let mut replaced: Vec<Option<Option<Vec<u8>>>> = vec![None; width];
             let mut shown = Vec::with_capacity(width);
             let mut changed = false;
             for (i, v) in values.iter().enumerate() {
                 let Some(v) = v else {
-                    written.push(None);
                     shown.push(None);
                     continue;
                 };
-                let text = v.to_text();
-                let masked = match (&plan, columns.masks.as_ref().and_then(|m| m.get(i))) {
-                    (Some(plan), Some(mask)) => {
-                        let is_string = v.string().is_some();
-                        let t = text.clone().unwrap_or_default();
-                        let m = masking::value(plan, mask, permit.tally(), t.as_bytes())
-                            .map(Cow::into_owned);
-                        let replaced = m.as_deref() != Some(t.as_bytes());
-                        if replaced && !is_string && mask.strategy.is_none() {
-                            // A detector fired in a number: no text fits its type.
-                            permit.tally().add_nulled();
-                            changed = true;
-                            written.push(None);
-                            shown.push(None);
-                            continue;
-                        }
-                        if replaced || mask.strategy.is_some() {
-                            changed = true;
-                            written.push(m.clone().map(|m| [b"S".as_slice(), &m].concat()));
-                        } else {
-                            written.push(Some([b"R".as_slice(), v.raw].concat()));
-                        }
-                        m
-                    }
-                    _ => {
-                        written.push(Some([b"R".as_slice(), v.raw].concat()));
-                        text.map(String::into_bytes)
-                    }
+                let string = v.string();
+                let text: Cow<'_, [u8]> = match string {
+                    Some(s) => Cow::Borrowed(s),
+                    None => Cow::Owned(v.to_text().unwrap_or_default().into_bytes()),
                 };
-                shown.push(masked);
+                let (Some(plan), Some(mask)) =
+                    (&plan, columns.masks.as_ref().and_then(|m| m.get(i)))
+                else {
+                    shown.push(Some(text));
+                    continue;
+                };
+                let masked = masking::value(plan, mask, permit.tally(), &text).map(Cow::into_owned);
+                let unchanged = masked.as_deref() == Some(&text[..]);
+                if unchanged && mask.strategy.is_none() {
+                    shown.push(Some(text));
+                    continue;
+                }
+                changed = true;
+                if string.is_none() && mask.strategy.is_none() {
+                    // A detector fired in a number: no text fits its type.
+                    permit.tally().add_nulled();
+                    replaced[i] = Some(None);
+                    shown.push(None);
+                    continue;
+                }
+                shown.push(masked.clone().map(Cow::Owned));
+                replaced[i] = Some(masked);
             }
             if changed {
-                let values: Vec<Written<'_>> = written
+                let written: Vec<Written<'_>> = values
                     .iter()
-                    .map(|w| match w.as_deref() {
-                        None => Written::Null,
-                        Some([b'S', rest @ ..]) => Written::String(rest),
-                        Some([_, rest @ ..]) => Written::Raw(rest),
-                        Some([]) => Written::Null,
+                    .zip(&replaced)
+                    .map(|(v, r)| match (r, v) {
+                        (Some(Some(text)), _) => Written::String(text),
+                        (Some(None), _) | (None, None) => Written::Null,
+                        (None, Some(v)) => Written::Raw(v.raw),
                     })
                     .collect();
-                let mut row = BytesMut::new();
-                rows::write_binary_row(&mut row, &values);
+                let mut row = BytesMut::with_capacity(payload.len() + 16);
+                rows::write_binary_row(&mut row, &written);
                 out = Some(row);
             }
-            texts = shown.into_iter().map(|v| v.map(Cow::Owned)).collect();
+            texts = shown;
         } else {
             let values =
                 rows::read_text_row(payload, width).map_err(|e| MyError::Masking(e.to_string()))?;
@@ -474,7 +479,7 @@ impl Relay<'_> {
         request: &Packet,
         text: Option<&str>,
         shift: &mut u8,
-    ) -> Result<End, MyError> {
+    ) -> Result<(End, Option<u64>), MyError> {
         let allowed = text.is_some_and(|t| is_load_data_local(t, self.lexing()));
         if !allowed {
             let mut batch = sluice_core::AuditBatch::default();
@@ -496,11 +501,14 @@ impl Relay<'_> {
             .encode(&mut payload);
             let seq = request.seq.wrapping_add(*shift);
             frame::put(&mut self.out, seq, &payload);
-            return Ok(End::Err {
-                code: 2068,
-                state: "HY000".into(),
-                message: message.into(),
-            });
+            return Ok((
+                End::Err {
+                    code: 2068,
+                    state: "HY000".into(),
+                    message: message.into(),
+                },
+                None,
+            ));
         }
         let payload = request.payload.clone();
         self.relay_packet(request, &payload, shift);
@@ -542,7 +550,7 @@ impl Relay<'_> {
         };
         let payload = answer.payload.clone();
         self.relay_packet(&answer, &payload, shift);
-        Ok(end)
+        Ok((end, Some(bytes)))
     }
 
     /// The answer to COM_STMT_PREPARE: the statement's id, parameter and column definitions.

@@ -125,10 +125,18 @@ groups = ["developers"]
 name = "ann"
 kind = "human"
 groups = ["analysts"]
+
+[[identities]]
+name = "dana"
+kind = "human"
+groups = ["dba"]
 "#;
 
+/// The same database as a production target: people's writes there are held for a DBA.
+pub const PRODUCTION_TARGET: &str = "shop-prod";
+
 /// A gateway with a MySQL listener and the `shop` target, enforcing the example policies, with
-/// tokens for alice, ci, bob and ann.
+/// tokens for alice, ci, bob, ann and dana (a DBA, who reviews held statements).
 pub async fn start() -> Harness {
     let shared = tokio::task::spawn_blocking(shared).await.unwrap();
     let version = shared
@@ -160,6 +168,17 @@ databases = ["bench"]
 user = "{MY_USER}"
 password_file = "{pw}"
 tls = "disable"
+
+[[targets]]
+name = "{PRODUCTION_TARGET}"
+kind = "mysql"
+host = "127.0.0.1"
+port = {port}
+database = "shop"
+user = "{MY_USER}"
+password_file = "{pw}"
+tls = "disable"
+tags = {{ env = "production" }}
 {IDENTITIES}
 [policy]
 dir = "{policies}"
@@ -176,7 +195,7 @@ watch = false
         ) + &extra
     })
     .await;
-    for identity in ["bob", "ann"] {
+    for identity in ["bob", "ann", "dana"] {
         let secret = sluice::token_cmd::create(&h.config, identity, None)
             .await
             .unwrap();
