@@ -266,10 +266,17 @@ impl Session {
                 application_name: request.application_name.clone(),
                 started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 protocol: request.protocol.to_owned(),
-                section: SessionSection::Postgres(PostgresSession {
-                    search_path: Vec::new(),
-                    settings: request.settings.clone(),
-                }),
+                // Only PostgreSQL has a section of its own so far; a MySQL session's facts
+                // are the neutral ones (its database is `target.database`).
+                section: match dialect.name() {
+                    sluice_decision::SqlDialect::Postgresql => {
+                        SessionSection::Postgres(PostgresSession {
+                            search_path: Vec::new(),
+                            settings: request.settings.clone(),
+                        })
+                    }
+                    sluice_decision::SqlDialect::Mysql => SessionSection::None,
+                },
             },
             dialect,
             names.clone(),
