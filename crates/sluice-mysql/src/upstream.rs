@@ -263,8 +263,8 @@ fn scramble(plugin: &[u8], nonce: &[u8], password: &[u8], tls: bool) -> Result<V
     )))
 }
 
-/// Reads the session's sql_mode right after login (part of the login, before any request):
-/// it decides how texts are lexed.
+/// Reads how the session's texts are lexed right after login (part of the login, before any
+/// request): its sql_mode and its client character set.
 pub async fn sql_mode(upstream: &mut Upstream) -> Result<(bool, bool), MyError> {
     write_packet(&mut upstream.stream, 0, SQL_MODE_QUERY).await?;
     let mut answer = SqlModeAnswer::default();
@@ -276,19 +276,25 @@ pub async fn sql_mode(upstream: &mut Upstream) -> Result<(bool, bool), MyError> 
     }
 }
 
-/// The gateway's own query for the session's sql_mode, as a COM_QUERY payload.
-pub const SQL_MODE_QUERY: &[u8] = b"\x03SELECT @@SESSION.sql_mode";
+/// The gateway's own query for what changes lexing, as a COM_QUERY payload.
+pub const SQL_MODE_QUERY: &[u8] = b"\x03SELECT @@SESSION.sql_mode, @@SESSION.character_set_client";
+
+/// Client character sets whose multi-byte characters may end in a byte that is `\` or `'` in
+/// ASCII: the server reads such a byte as part of a character, the analysis (which reads
+/// UTF-8) as a quote or an escape, so the same bytes would be two different statements.
+const UNSAFE_CHARSETS: [&str; 5] = ["big5", "cp932", "gb18030", "gbk", "sjis"];
 
 /// Reads the answer to [`SQL_MODE_QUERY`] packet by packet.
 #[derive(Default)]
 pub struct SqlModeAnswer {
-    columns_left: Option<u64>,
-    mode: Option<String>,
+    columns: Option<u64>,
+    columns_left: u64,
+    values: Option<Vec<Option<String>>>,
 }
 
 impl SqlModeAnswer {
-    /// Takes the next packet; the flags (NO_BACKSLASH_ESCAPES, ANSI_QUOTES) once the answer
-    /// is complete.
+    /// Takes the next packet; once the answer is complete, the flags (NO_BACKSLASH_ESCAPES,
+    /// ANSI_QUOTES), or a refusal of a character set the analysis cannot follow.
     pub fn feed(&mut self, payload: &[u8]) -> Result<Option<(bool, bool)>, MyError> {
         use sluice_mywire::response::{self, First};
         if payload.first() == Some(&0xff) {
@@ -296,36 +302,54 @@ impl SqlModeAnswer {
                 "the target refused SELECT @@sql_mode".into(),
             ));
         }
-        match self.columns_left {
-            None => match response::first(payload).map_err(MyError::upstream)? {
-                First::ResultSet(n) => self.columns_left = Some(n),
-                // No mode known: assume both, which refuses what either reads differently.
-                _ => return Ok(Some((true, true))),
-            },
-            Some(n) if n > 0 => self.columns_left = Some(n - 1),
-            Some(_) if response::is_eof(payload) => {
-                if let Some(mode) = &self.mode {
-                    let upper = mode.to_ascii_uppercase();
-                    let modes: Vec<&str> = upper.split(',').collect();
-                    let no_backslash = modes.contains(&"NO_BACKSLASH_ESCAPES");
-                    let ansi = modes.iter().any(|m| *m == "ANSI_QUOTES" || *m == "ANSI");
-                    return Ok(Some((no_backslash, ansi)));
+        let Some(width) = self.columns else {
+            return match response::first(payload).map_err(MyError::upstream)? {
+                First::ResultSet(n) => {
+                    self.columns = Some(n);
+                    self.columns_left = n;
+                    Ok(None)
                 }
-            }
-            Some(_) => {
-                let values =
-                    sluice_mywire::rows::read_text_row(payload, 1).map_err(MyError::upstream)?;
-                self.mode = Some(
-                    values
-                        .first()
-                        .copied()
-                        .flatten()
-                        .map(|v| String::from_utf8_lossy(v).into_owned())
-                        .unwrap_or_default(),
-                );
+                // Nothing known: assume both modes, which refuses what either reads differently.
+                _ => Ok(Some((true, true))),
+            };
+        };
+        if self.columns_left > 0 {
+            self.columns_left -= 1;
+            return Ok(None);
+        }
+        if !response::is_eof(payload) {
+            let width = usize::try_from(width).unwrap_or(usize::MAX);
+            let values =
+                sluice_mywire::rows::read_text_row(payload, width).map_err(MyError::upstream)?;
+            self.values = Some(
+                values
+                    .into_iter()
+                    .map(|v| v.map(|v| String::from_utf8_lossy(v).to_ascii_lowercase()))
+                    .collect(),
+            );
+            return Ok(None);
+        }
+        // The metadata's terminator (without CLIENT_DEPRECATE_EOF) comes before the row.
+        let Some(values) = &self.values else {
+            return Ok(None);
+        };
+        let mode = values.first().cloned().flatten().unwrap_or_default();
+        let modes: Vec<&str> = mode.split(',').collect();
+        let no_backslash = modes.contains(&"no_backslash_escapes");
+        let ansi = modes.iter().any(|m| *m == "ansi_quotes" || *m == "ansi");
+        if let Some(Some(charset)) = values.get(1) {
+            if UNSAFE_CHARSETS.contains(&charset.as_str()) {
+                return Err(MyError::refused(
+                    1115,
+                    "42000",
+                    format!(
+                        "character set {charset} is not supported through sluice: its multi-byte \
+                         characters can contain the bytes of a quote or a backslash; use utf8mb4"
+                    ),
+                ));
             }
         }
-        Ok(None)
+        Ok(Some((no_backslash, ansi)))
     }
 }
 

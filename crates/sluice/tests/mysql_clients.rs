@@ -711,3 +711,31 @@ async fn a_held_write_runs_once_approved_and_kill_query_cancels_a_hold() {
     }
     h.stop().await;
 }
+
+/// In GBK, SJIS, BIG5, CP932 and GB18030 a multi-byte character may end in the byte of a
+/// quote or a backslash, which the analysis (reading UTF-8) would take for one: a session in
+/// such a character set is refused at login, and a session that switches to one ends there.
+#[tokio::test(flavor = "multi_thread")]
+async fn character_sets_that_hide_quotes_are_refused() {
+    let h = mysql::start().await;
+    let gbk = h.mariadb("alice", &["--default-character-set=gbk", "-e", "SELECT 1"]);
+    assert!(!gbk.status.success());
+    assert!(
+        stderr(&gbk).contains("character set gbk is not supported"),
+        "{}",
+        stderr(&gbk)
+    );
+
+    // The switch reaches the target, but the session ends with it: its answer is the
+    // refusal, and nothing after it is read.
+    let mut conn = h.mysql_conn("alice").await;
+    let e = conn.query_drop("SET NAMES sjis").await.unwrap_err();
+    assert!(e.to_string().contains("sjis is not supported"), "{e}");
+    assert!(conn.query_drop("SELECT 1").await.is_err());
+    // utf8mb4 and latin1 stay usable.
+    let mut conn = h.mysql_conn("alice").await;
+    conn.query_drop("SET NAMES latin1").await.unwrap();
+    let one: Option<i64> = conn.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    h.stop().await;
+}

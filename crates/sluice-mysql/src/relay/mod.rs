@@ -33,6 +33,14 @@ use results::Answer;
 
 /// The rule a command the gateway does not relay is refused under.
 const RULE_PROTOCOL: &str = "sluice.protocol";
+/// Settings whose change makes the relay ask the target again how it lexes texts.
+const LEXING_SETTINGS: [&str; 4] = [
+    "sql_mode",
+    "global.sql_mode",
+    "names",
+    "character_set_client",
+];
+
 /// The rule text the gateway cannot read as the target will is refused under.
 const RULE_ENCODING: &str = "sluice.encoding";
 
@@ -327,7 +335,7 @@ impl<'s> Relay<'s> {
                 let changes_mode = permit
                     .changed_settings()
                     .iter()
-                    .any(|s| s == "sql_mode" || s == "global.sql_mode");
+                    .any(|s| LEXING_SETTINGS.contains(&s.as_str()));
                 self.answer(answer, Some(permit), Some(&text), packet.next_seq())
                     .await?;
                 if changes_mode {

@@ -630,7 +630,7 @@ async fn commands<S: AsyncRead + AsyncWrite + Unpin>(
                         result_set(conn, session, column, value.as_bytes()).await?;
                     }
                     // What sluice asks after its login, to lex texts as the server will.
-                    "SELECT @@SESSION.SQL_MODE" => {
+                    "SELECT @@SESSION.SQL_MODE, @@SESSION.CHARACTER_SET_CLIENT" => {
                         let column = Column::new(ColumnType::MYSQL_TYPE_VAR_STRING)
                             .with_name(b"@@SESSION.sql_mode")
                             .with_column_length(1152)
