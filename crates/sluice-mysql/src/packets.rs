@@ -62,6 +62,18 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         }
     }
 
+    /// Completes once something (bytes, or the peer's close) is waiting to be read, leaving
+    /// it there for [`PacketReader::read`].
+    pub async fn readable(&mut self) {
+        if self.buf.is_empty() {
+            self.buf.reserve(READ_CHUNK);
+            // An error shows again at the next read.
+            if let Ok(n) = self.inner.read_buf(&mut self.buf).await {
+                self.bytes += n as u64;
+            }
+        }
+    }
+
     /// Reads into the buffer without taking a packet; `false` once the peer has closed. Used
     /// to notice a client leaving while its request is held.
     pub async fn fill(&mut self) -> bool {

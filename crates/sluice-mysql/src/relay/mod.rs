@@ -168,6 +168,10 @@ impl<'s> Relay<'s> {
                     let _ = phase;
                     return Err(MyError::refused(1053, "08S01", "the gateway is shutting down"));
                 }
+                // Between commands the target says nothing unless it is going away (KILL
+                // CONNECTION, wait_timeout, a restart): the client must see its connection
+                // close then, as it would directly, not at its next command.
+                () = self.upstream_in.readable() => return self.target_left().await,
             };
             if self.session.recording().is_some_and(|r| r.failed()) {
                 return Err(MyError::Core(sluice_core::CoreError::RecordingCap(
@@ -248,6 +252,18 @@ impl<'s> Relay<'s> {
                 return Ok("gateway shutdown");
             }
         }
+    }
+
+    /// The target spoke between commands: it is closing. Its last words (an ERR saying why)
+    /// go to the client, then the session ends.
+    async fn target_left(&mut self) -> Result<&'static str, MyError> {
+        if let Ok(packet) = self.upstream_in.read().await {
+            if packet.payload.first() == Some(&0xff) {
+                frame::put(&mut self.out, packet.seq, &packet.payload);
+                self.flush().await?;
+            }
+        }
+        Ok("target closed the connection")
     }
 
     /// Maps MariaDB's "the statement prepared last" to its id.
