@@ -15,7 +15,6 @@
 use bytes::{BufMut, BytesMut};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use sluice_core::{Authenticated, Credentials, Gateway};
 use sluice_net::stream::ClientStream;
@@ -24,6 +23,7 @@ use crate::error::MyError;
 use crate::handshake::{read_auth, Response, CACHING_SHA2, CLEAR, NATIVE};
 use crate::packets::write_packet;
 use crate::rsa_key::RsaKey;
+use crate::scramble;
 
 /// Derived verifier kinds kept by the gateway.
 const SHA2_VERIFIER: &str = "mysql_sha2";
@@ -147,16 +147,7 @@ fn verify_sha2(
     scramble: &[u8],
 ) -> Option<Authenticated> {
     credentials.verify_derived(SHA2_VERIFIER, |stage2| {
-        let mask = Sha256::new()
-            .chain_update(stage2)
-            .chain_update(nonce)
-            .finalize();
-        let stage1: Vec<u8> = scramble
-            .iter()
-            .zip(mask.iter())
-            .map(|(a, b)| a ^ b)
-            .collect();
-        Sha256::digest(&stage1).as_slice().ct_eq(stage2).into()
+        scramble::proves::<Sha256>(scramble, &scramble::sha2_mask(nonce, stage2), stage2)
     })
 }
 
@@ -167,16 +158,7 @@ fn verify_native(
     scramble: &[u8],
 ) -> Option<Authenticated> {
     credentials.verify_derived(NATIVE_VERIFIER, |stage2| {
-        let mask = Sha1::new()
-            .chain_update(nonce)
-            .chain_update(stage2)
-            .finalize();
-        let stage1: Vec<u8> = scramble
-            .iter()
-            .zip(mask.iter())
-            .map(|(a, b)| a ^ b)
-            .collect();
-        Sha1::digest(&stage1).as_slice().ct_eq(stage2).into()
+        scramble::proves::<Sha1>(scramble, &scramble::native_mask(nonce, stage2), stage2)
     })
 }
 

@@ -17,7 +17,7 @@ use bytes::BytesMut;
 use sluice_core::sequence::{self, Claimed, Identified, Opening, Protocol, Refusal, Relayed};
 use sluice_core::{Gateway, RejectionKind, Session};
 use sluice_mywire::frame;
-use sluice_mywire::response::{encode_ok, ErrPacket};
+use sluice_mywire::response::encode_ok;
 use sluice_net::stream::{ClientStream, MaybeTls};
 use sluice_net::ShutdownPhase;
 
@@ -333,16 +333,8 @@ fn refused(
 }
 
 async fn send_error(stream: &mut ClientStream, seq: u8, e: &MyError) {
-    let (code, state, message) = e.for_client();
-    let mut payload = BytesMut::new();
-    ErrPacket {
-        code,
-        state: Some(state.as_bytes()),
-        message: message.as_bytes(),
-    }
-    .encode(&mut payload);
     let mut out = BytesMut::new();
-    frame::put(&mut out, seq, &payload);
+    e.put_for_client(&mut out, seq);
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
         let _ = stream.write_all(&out).await;
         let _ = stream.shutdown().await;

@@ -58,6 +58,12 @@ impl MyError {
         MyError::UpstreamProtocol(e.to_string())
     }
 
+    /// The ERR packet the client is sent, framed at sequence id `seq`.
+    pub fn put_for_client(&self, out: &mut bytes::BytesMut, seq: u8) {
+        let (code, state, message) = self.for_client();
+        sluice_mywire::response::put_err(out, seq, code, state, &message);
+    }
+
     /// The error packet fields the client sees: never the target's own words on login, never
     /// a secret.
     pub fn for_client(&self) -> (u16, &'static str, String) {

@@ -10,23 +10,38 @@ use sha2::{Digest, Sha256};
 /// mysql_native_password: SHA1(pw) XOR SHA1(nonce || SHA1(SHA1(pw))).
 pub fn native(nonce: &[u8], password: &[u8]) -> [u8; 20] {
     let stage1 = Sha1::digest(password);
-    let stage2 = Sha1::digest(stage1);
-    let mask = Sha1::new()
-        .chain_update(nonce)
-        .chain_update(stage2)
-        .finalize();
-    xor(&stage1, &mask)
+    xor(&stage1, &native_mask(nonce, &Sha1::digest(stage1)))
 }
 
 /// caching_sha2_password: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || nonce).
 pub fn sha2(nonce: &[u8], password: &[u8]) -> [u8; 32] {
     let stage1 = Sha256::digest(password);
-    let stage2 = Sha256::digest(stage1);
-    let mask = Sha256::new()
+    xor(&stage1, &sha2_mask(nonce, &Sha256::digest(stage1)))
+}
+
+/// What native's stage 1 is masked with, from the verifier (`stage2`).
+pub fn native_mask(nonce: &[u8], stage2: &[u8]) -> Vec<u8> {
+    Sha1::new()
+        .chain_update(nonce)
+        .chain_update(stage2)
+        .finalize()
+        .to_vec()
+}
+
+/// What caching_sha2's stage 1 is masked with, from the verifier (`stage2`).
+pub fn sha2_mask(nonce: &[u8], stage2: &[u8]) -> Vec<u8> {
+    Sha256::new()
         .chain_update(stage2)
         .chain_update(nonce)
-        .finalize();
-    xor(&stage1, &mask)
+        .finalize()
+        .to_vec()
+}
+
+/// Whether a client's `scramble`, unmasked with `mask`, hashes (with `D`) to the verifier
+/// `stage2`: the server's side of both plugins, in constant time.
+pub fn proves<D: Digest>(scramble: &[u8], mask: &[u8], stage2: &[u8]) -> bool {
+    let stage1: Vec<u8> = scramble.iter().zip(mask).map(|(a, b)| a ^ b).collect();
+    subtle::ConstantTimeEq::ct_eq(D::digest(&stage1).as_slice(), stage2).into()
 }
 
 fn xor<const N: usize>(a: &[u8], b: &[u8]) -> [u8; N] {

@@ -11,8 +11,7 @@ use tokio_rustls::TlsAcceptor;
 
 use sluice_core::workers::Workers;
 use sluice_core::Gateway;
-use sluice_mywire::frame;
-use sluice_mywire::response::ErrPacket;
+use sluice_mywire::response::put_err;
 use sluice_net::listener::Listener;
 use sluice_net::{tls, ShutdownPhase};
 
@@ -59,15 +58,14 @@ impl MysqlServer {
 
     /// Serves until `control` leaves `Running`, then drains within `grace`.
     pub async fn run(self, control: Arc<watch::Sender<ShutdownPhase>>, grace: Duration) {
-        let mut payload = BytesMut::new();
-        ErrPacket {
-            code: 1040,
-            state: Some(b"08004"),
-            message: b"sluice: too many connections to the gateway",
-        }
-        .encode(&mut payload);
         let mut over_limit = BytesMut::new();
-        frame::put(&mut over_limit, 0, &payload);
+        put_err(
+            &mut over_limit,
+            0,
+            1040,
+            "08004",
+            "sluice: too many connections to the gateway",
+        );
         let context = self.context.clone();
         let metrics = context.gateway.metrics();
         self.listener

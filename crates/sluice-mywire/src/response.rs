@@ -129,6 +129,18 @@ impl<'a> ErrPacket<'a> {
     }
 }
 
+/// An ERR packet the gateway writes itself, framed at sequence id `seq`.
+pub fn put_err(out: &mut BytesMut, seq: u8, code: u16, state: &str, message: &str) {
+    let mut payload = BytesMut::new();
+    ErrPacket {
+        code,
+        state: Some(state.as_bytes()),
+        message: message.as_bytes(),
+    }
+    .encode(&mut payload);
+    crate::frame::put(out, seq, &payload);
+}
+
 /// An OK packet the gateway writes itself.
 pub fn encode_ok(out: &mut BytesMut, affected_rows: u64, status: u16, warnings: u16) {
     out.put_u8(0x00);

@@ -20,7 +20,6 @@ use sluice_core::{
 };
 use sluice_mywire::command::{Command, Execute, LAST_PREPARED};
 use sluice_mywire::frame::{self, Packet};
-use sluice_mywire::response::ErrPacket;
 use sluice_mywire::rows::ValueType;
 use sluice_net::stream::{ClientStream, UpstreamStream};
 use sluice_net::ShutdownPhase;
@@ -113,16 +112,8 @@ pub async fn run(
     let (reason, error) = match relay.serve().await {
         Ok(reason) => (reason.to_owned(), None),
         Err(e) => {
-            let (code, state, message) = e.for_client();
-            let mut out = BytesMut::new();
-            ErrPacket {
-                code,
-                state: Some(state.as_bytes()),
-                message: message.as_bytes(),
-            }
-            .encode(&mut out);
             let mut framed = BytesMut::new();
-            frame::put(&mut framed, 1, &out);
+            e.put_for_client(&mut framed, 1);
             relay.out.clear();
             let _ = tokio::time::timeout(
                 std::time::Duration::from_secs(1),
@@ -441,14 +432,7 @@ impl<'s> Relay<'s> {
     }
 
     fn error_packet(&mut self, seq: u8, code: u16, state: &str, message: &str) {
-        let mut payload = BytesMut::new();
-        ErrPacket {
-            code,
-            state: Some(state.as_bytes()),
-            message: message.as_bytes(),
-        }
-        .encode(&mut payload);
-        frame::put(&mut self.out, seq, &payload);
+        sluice_mywire::response::put_err(&mut self.out, seq, code, state, message);
     }
 
     /// A command the gateway does not relay: refused and audited, the session goes on.

@@ -309,7 +309,15 @@ impl Relay<'_> {
             return Cow::Borrowed(payload);
         }
         let Ok(err) = ErrPacket::decode(payload) else {
-            return Cow::Borrowed(payload);
+            // An error that cannot be read cannot be masked: the client gets a stand-in.
+            let mut out = BytesMut::new();
+            ErrPacket {
+                code: 1105,
+                state: Some(b"HY000"),
+                message: b"sluice: the target's error could not be read to mask it",
+            }
+            .encode(&mut out);
+            return Cow::Owned(out.to_vec());
         };
         let mut tally = sluice_core::MaskTally::default();
         match plan.mask_content(&String::from_utf8_lossy(err.message), &mut tally) {
@@ -492,15 +500,8 @@ impl Relay<'_> {
             f.finish().await?;
             let _answer = self.next().await?;
             let message = "sluice: the target asked for a local file, which only an allowed LOAD DATA LOCAL may send";
-            let mut payload = BytesMut::new();
-            ErrPacket {
-                code: 2068,
-                state: Some(b"HY000"),
-                message: message.as_bytes(),
-            }
-            .encode(&mut payload);
             let seq = request.seq.wrapping_add(*shift);
-            frame::put(&mut self.out, seq, &payload);
+            response::put_err(&mut self.out, seq, 2068, "HY000", message);
             return Ok((
                 End::Err {
                     code: 2068,
