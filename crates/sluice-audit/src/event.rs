@@ -79,6 +79,12 @@ pub enum AuditEvent {
         session: String,
         reason: String,
     },
+    /// An SSH target's host key seen for the first time and trusted from now on.
+    HostKeyTrusted {
+        session: String,
+        target: String,
+        fingerprint: String,
+    },
     ConnectionRejected {
         client_addr: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,6 +297,7 @@ impl AuditEvent {
             Self::ReviewerDecided { reviewer, .. } => Some(reviewer),
             Self::ConnectionRejected { identity, .. } => identity.as_deref(),
             Self::RecordingDeleted { .. }
+            | Self::HostKeyTrusted { .. }
             | Self::GatewayStarted { .. }
             | Self::GatewayStopped { .. }
             | Self::AuditRecovered { .. }
@@ -314,6 +321,7 @@ impl AuditEvent {
             | Self::GrantExpired { target, .. }
             | Self::AccessRefused { target, .. } => Some(target),
             Self::ConnectionRejected { target, .. } => target.as_deref(),
+            Self::HostKeyTrusted { target, .. } => Some(target),
             Self::ReviewerDecided { .. }
             | Self::RecordingDeleted { .. }
             | Self::GatewayStarted { .. }
@@ -333,7 +341,9 @@ impl AuditEvent {
             | Self::Statement { session, .. }
             | Self::StatementResult { session, .. } => Some(session),
             Self::ReviewRequested { session, .. } => session.as_deref(),
-            Self::RecordingDeleted { session, .. } => Some(session),
+            Self::RecordingDeleted { session, .. } | Self::HostKeyTrusted { session, .. } => {
+                Some(session)
+            }
             Self::ReviewerDecided { .. }
             | Self::ReviewSettled { .. }
             | Self::GrantIssued { .. }

@@ -31,6 +31,9 @@ pub struct Config {
     /// The MySQL listener, from `[[listeners]] protocol = "mysql"`; `None` when there is none.
     #[serde(skip)]
     pub mysql: Option<MysqlListenerConfig>,
+    /// The SSH listener, from `[[listeners]] protocol = "ssh"`; `None` when there is none.
+    #[serde(skip)]
+    pub ssh: Option<SshListenerConfig>,
     /// `[[listeners]]`: one per protocol, each with its protocol's settings.
     #[serde(default)]
     listeners: Vec<ListenerConfig>,
@@ -121,6 +124,33 @@ pub enum ClientAuth {
 enum ListenerConfig {
     Postgres(PostgresListenerConfig),
     Mysql(MysqlListenerConfig),
+    Ssh(SshListenerConfig),
+}
+
+/// `[[listeners]] protocol = "ssh"` (docs/ssh-connection.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SshListenerConfig {
+    pub listen: Option<SocketAddr>,
+    /// The gateway's Ed25519 host key (OpenSSH format). Absent: `data_dir/ssh/host_ed25519_key`,
+    /// generated at first start.
+    pub host_key_file: Option<PathBuf>,
+    /// Accept a token as the password (password and keyboard-interactive methods), besides
+    /// the public keys registered to identities.
+    pub password_auth: bool,
+    /// The target of a user name without `+TARGET`. Unset: such logins are refused.
+    pub default_target: Option<String>,
+}
+
+impl Default for SshListenerConfig {
+    fn default() -> Self {
+        SshListenerConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 2222))),
+            host_key_file: None,
+            password_auth: true,
+            default_target: None,
+        }
+    }
 }
 
 /// `[[listeners]] protocol = "mysql"` (docs/mysql-connection.md).
@@ -416,6 +446,11 @@ pub struct IdentityConfig {
     /// Free-form facts for policy (`input.identity.attributes`), e.g. `team = "payments"`.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// SSH public keys that authenticate this identity, as `authorized_keys` lines
+    /// (`ssh-ed25519 AAAA... comment`); more are added to the store with
+    /// `sluice identity add-key`.
+    #[serde(default)]
+    pub ssh_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -423,6 +458,7 @@ pub struct IdentityConfig {
 pub enum TargetKind {
     Postgres,
     Mysql,
+    Ssh,
 }
 
 impl TargetKind {
@@ -430,6 +466,7 @@ impl TargetKind {
         match self {
             TargetKind::Postgres => "postgres",
             TargetKind::Mysql => "mysql",
+            TargetKind::Ssh => "ssh",
         }
     }
 
@@ -438,6 +475,7 @@ impl TargetKind {
         match self {
             TargetKind::Postgres => 5432,
             TargetKind::Mysql => 3306,
+            TargetKind::Ssh => 22,
         }
     }
 
@@ -470,6 +508,23 @@ impl TargetKind {
                 }
                 Ok(())
             }
+            TargetKind::Ssh => {
+                if t.user.is_empty() {
+                    return Err(format!(
+                        "target {}: an ssh target needs `user`, the account sluice logs in as",
+                        t.name
+                    ));
+                }
+                if t.key_file.is_none() && t.password_file.is_none() && t.password_env.is_none()
+                {
+                    return Err(format!(
+                        "target {}: an ssh target needs `key_file` (a private key) or \
+                         `password_file`/`password_env`, the credential sluice logs in with",
+                        t.name
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -483,6 +538,16 @@ impl TargetKind {
         match self {
             TargetKind::Postgres => &sluice_sql::POSTGRESQL,
             TargetKind::Mysql => &sluice_sql::MYSQL,
+            // SSH sessions ask no SQL; the dialect only shapes a session's (empty) names.
+            TargetKind::Ssh => &sluice_sql::POSTGRESQL,
+        }
+    }
+
+    /// What a recording of a session on a target of this kind holds (sluice-record's kinds).
+    pub fn recording_kind(self) -> &'static str {
+        match self {
+            TargetKind::Postgres | TargetKind::Mysql => sluice_record::KIND_SQL,
+            TargetKind::Ssh => sluice_record::KIND_TERMINAL,
         }
     }
 }
@@ -525,6 +590,12 @@ pub struct TargetConfig {
     #[serde(default = "default_target_tls")]
     pub tls: TargetTls,
     pub tls_ca: Option<PathBuf>,
+    /// SSH: the private key (OpenSSH format, unencrypted) sluice logs in with.
+    pub key_file: Option<PathBuf>,
+    /// SSH: the target's host key, pinned (`ssh-ed25519 AAAA...`, as in known_hosts without
+    /// the host name). Absent: the key seen at the first connection is trusted, kept in the
+    /// store and audited, and any other key later is refused.
+    pub host_key: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
@@ -607,6 +678,15 @@ impl Config {
         let mut postgres = None;
         for listener in std::mem::take(&mut self.listeners) {
             match listener {
+                ListenerConfig::Ssh(m) => {
+                    if self.ssh.replace(m).is_some() {
+                        return Err(CoreError::Config(
+                            "two [[listeners]] with protocol = \"ssh\": sluice serves one \
+                             listener per protocol"
+                                .into(),
+                        ));
+                    }
+                }
                 ListenerConfig::Mysql(m) => {
                     if self.mysql.replace(m).is_some() {
                         return Err(CoreError::Config(
@@ -668,8 +748,14 @@ impl Config {
                 fix(p);
             }
         }
+        if let Some(p) = self.ssh.as_mut().and_then(|s| s.host_key_file.as_mut()) {
+            fix(p);
+        }
         for t in &mut self.targets {
-            for p in [&mut t.password_file, &mut t.tls_ca].into_iter().flatten() {
+            for p in [&mut t.password_file, &mut t.tls_ca, &mut t.key_file]
+                .into_iter()
+                .flatten()
+            {
                 fix(p);
             }
         }

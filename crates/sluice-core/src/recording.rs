@@ -102,7 +102,19 @@ impl SessionRecording {
             })
         };
         SessionRecording {
-            recorder: Mutex::new(Some(Recorder::new(header, limits))),
+            recorder: Mutex::new(Some(if header.kind == sluice_record::KIND_TERMINAL {
+                // The screen's size is known only once a client asks for a terminal; until
+                // then the classic 80x24, and a resize event when it does.
+                let screen = sluice_record::TerminalHeader {
+                    width: 80,
+                    height: 24,
+                    term: String::new(),
+                    command: None,
+                };
+                Recorder::new_terminal(header, &screen, limits)
+            } else {
+                Recorder::new(header, limits)
+            })),
             chunks: Mutex::new(Some(chunks)),
             writer: Mutex::new(Some(writer)),
             failed,
@@ -154,6 +166,25 @@ impl SessionRecording {
         decision: &RecordedDecision,
     ) -> Result<(), CapReached> {
         self.with(|r| r.request(n, action, summary, decision))
+    }
+
+    /// Output a terminal client saw (asciicast `o`), after masking.
+    pub fn terminal_output(&self, n: Option<u64>, data: &[u8]) -> Result<(), CapReached> {
+        self.with(|r| r.terminal_output(n, data))
+    }
+
+    pub fn terminal_resize(&self, n: Option<u64>, width: u16, height: u16) -> Result<(), CapReached> {
+        self.with(|r| r.terminal_resize(n, width, height))
+    }
+
+    /// A labelled point in a terminal recording: a command line typed, a denial.
+    pub fn terminal_marker(&self, n: Option<u64>, label: &str) -> Result<(), CapReached> {
+        self.with(|r| r.terminal_marker(n, label))
+    }
+
+    /// A file operation (SFTP, SCP) once its outcome is known.
+    pub fn file(&self, n: u64, op: &sluice_record::FileOp) -> Result<(), CapReached> {
+        self.with(|r| r.file(n, op))
     }
 
     pub fn columns(&self, n: u64, columns: &[(&str, u32)]) -> Result<(), CapReached> {

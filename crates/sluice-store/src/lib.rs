@@ -105,6 +105,25 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::TokenNotFound`] if the token does not exist.
     async fn mark_token_used(&self, id: &str, now: i64) -> Result<(), StoreError>;
 
+    /// Registers an SSH public key to an identity; `Ok(false)` when it already was.
+    async fn add_ssh_key(&self, key: &SshKeyRecord) -> Result<bool, StoreError>;
+
+    /// The SSH keys registered to `identity`, or to everyone, by identity then time added.
+    async fn ssh_keys(&self, identity: Option<&str>) -> Result<Vec<SshKeyRecord>, StoreError>;
+
+    /// Removes a registered key; `Ok(false)` when there was none.
+    async fn remove_ssh_key(&self, identity: &str, fingerprint: &str) -> Result<bool, StoreError>;
+
+    /// Trusts `public_key` as `target`'s host key unless one is already trusted, and returns
+    /// the trusted key with whether this call stored it. Two gateways meeting a target for
+    /// the first time at once agree on the key stored first.
+    async fn trust_ssh_host_key(
+        &self,
+        target: &str,
+        public_key: &str,
+        now: i64,
+    ) -> Result<(String, bool), StoreError>;
+
     /// Stores a new review (its `id` and `decisions` are ignored) and returns its id, which
     /// increases with every insert.
     async fn insert_review(&self, review: &ReviewRecord) -> Result<i64, StoreError>;
@@ -148,6 +167,19 @@ pub trait Store: Send + Sync + 'static {
 ///
 /// Holds a SCRAM-SHA-256 verifier, never the token secret. `Debug` redacts the
 /// verifier keys anyway: they are enough to impersonate the gateway towards a
+/// An SSH public key registered to an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshKeyRecord {
+    pub identity: String,
+    /// `SHA256:...` as OpenSSH prints it.
+    pub fingerprint: String,
+    /// `ALGORITHM BASE64`, without comment.
+    pub public_key: String,
+    pub comment: String,
+    /// Unix seconds.
+    pub added_at: i64,
+}
+
 /// client, so they must not end up in logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenRecord {

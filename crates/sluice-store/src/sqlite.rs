@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, Store, StoreError,
+    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, SshKeyRecord, Store, StoreError,
     TokenRecord,
 };
 
@@ -394,6 +394,77 @@ impl Store for SqliteStore {
                 "salt of identity {identity:?} missing after insert"
             ))
         })
+    }
+
+    async fn add_ssh_key(&self, key: &SshKeyRecord) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO ssh_keys (identity, fingerprint, public_key, comment, added_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (identity, fingerprint) DO NOTHING",
+        )
+        .bind(&key.identity)
+        .bind(&key.fingerprint)
+        .bind(&key.public_key)
+        .bind(&key.comment)
+        .bind(key.added_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn ssh_keys(&self, identity: Option<&str>) -> Result<Vec<SshKeyRecord>, StoreError> {
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT identity, fingerprint, public_key, comment, added_at FROM ssh_keys \
+             WHERE $1 IS NULL OR identity = $1 ORDER BY identity, added_at, fingerprint",
+        )
+        .bind(identity)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(identity, fingerprint, public_key, comment, added_at)| SshKeyRecord {
+                    identity,
+                    fingerprint,
+                    public_key,
+                    comment,
+                    added_at,
+                },
+            )
+            .collect())
+    }
+
+    async fn remove_ssh_key(&self, identity: &str, fingerprint: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM ssh_keys WHERE identity = $1 AND fingerprint = $2")
+            .bind(identity)
+            .bind(fingerprint)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn trust_ssh_host_key(
+        &self,
+        target: &str,
+        public_key: &str,
+        now: i64,
+    ) -> Result<(String, bool), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO ssh_host_keys (target, public_key, first_seen) VALUES ($1, $2, $3) \
+             ON CONFLICT (target) DO NOTHING",
+        )
+        .bind(target)
+        .bind(public_key)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        let trusted: String =
+            sqlx::query_scalar("SELECT public_key FROM ssh_host_keys WHERE target = $1")
+                .bind(target)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((trusted, inserted))
     }
 
     async fn find_identity_salt(&self, identity: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -30,6 +30,9 @@ pub enum Command {
     /// Issue, list and revoke access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Register, list and remove the SSH public keys that authenticate an identity.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
     /// Check, search and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -133,6 +136,31 @@ pub enum TokenCommand {
         #[command(flatten)]
         config: ConfigArg,
         id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IdentityCommand {
+    /// Register the public key in KEYFILE (an `authorized_keys` line, e.g. id_ed25519.pub) to
+    /// IDENTITY; the SSH listener accepts it from then on.
+    AddKey {
+        #[command(flatten)]
+        config: ConfigArg,
+        identity: String,
+        keyfile: PathBuf,
+    },
+    /// List registered keys (those in the configuration too).
+    Keys {
+        #[command(flatten)]
+        config: ConfigArg,
+        identity: Option<String>,
+    },
+    /// Remove a registered key by its fingerprint (`SHA256:...`).
+    RemoveKey {
+        #[command(flatten)]
+        config: ConfigArg,
+        identity: String,
+        fingerprint: String,
     },
 }
 
@@ -364,6 +392,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(c) => crate::runtime::serve(&c.config).await,
         Command::Token(t) => crate::token_cmd::run(t).await,
+        Command::Identity(i) => crate::identity_cmd::run(i).await,
         Command::Audit(a) => crate::audit_cmd::run(a).await,
         Command::Policy(p) => crate::policy_cmd::run(p).await,
         Command::Review(r) => crate::review_cmd::run(r).await,

@@ -7,7 +7,8 @@
 //! - [`runtime`]: opens the state (store, audit, key) and runs the listeners; graceful shutdown.
 //! - [`admin`]: `/healthz` and `/metrics` over HTTP, `/policy` (what is enforced) and
 //!   `POST /policy/reload`; [`approvals_api`]: its reviews, access and grants endpoints.
-//! - [`token_cmd`], [`audit_cmd`], [`policy_cmd`]: the `token`, `audit` and `policy` subcommands.
+//! - [`token_cmd`], [`identity_cmd`], [`audit_cmd`], [`policy_cmd`]: the `token`, `identity`,
+//!   `audit` and `policy` subcommands.
 //! - [`review_cmd`], [`access_cmd`]: `review` (reviewers decide pending requests) and `access`
 //!   (requesters ask for time-bound access; grants), both clients of a gateway's admin API.
 //! - [`admin_client`]: the admin API's client (also behind `policy status`) over sluice-outbound's
@@ -31,4 +32,5 @@ pub mod runtime;
 pub mod scratch_mariadb;
 pub mod scratch_pg;
 pub mod sessions_cmd;
+pub mod identity_cmd;
 pub mod token_cmd;

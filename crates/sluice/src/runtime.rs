@@ -12,6 +12,7 @@ use sluice_core::config::{AuditDurability, Config};
 use sluice_core::policy::PolicyState;
 use sluice_core::Gateway;
 use sluice_mysql::MysqlServer;
+use sluice_ssh::SshServer;
 use sluice_outbound::sinks::{AuditSinkTasks, AuditSinks};
 use sluice_postgres::{PgServer, ShutdownPhase};
 use sluice_store::SqliteStore;
@@ -24,11 +25,15 @@ pub struct RunningGateway {
     pub gateway: Gateway,
     pub postgres_addr: Option<SocketAddr>,
     pub mysql_addr: Option<SocketAddr>,
+    pub ssh_addr: Option<SocketAddr>,
+    /// The SSH listener's host key fingerprint (`SHA256:...`), when it runs.
+    pub ssh_fingerprint: Option<String>,
     pub admin_addr: Option<SocketAddr>,
     control: Arc<watch::Sender<ShutdownPhase>>,
     admin_stop: watch::Sender<bool>,
     postgres_task: Option<JoinHandle<()>>,
     mysql_task: Option<JoinHandle<()>>,
+    ssh_task: Option<JoinHandle<()>>,
     admin_task: Option<JoinHandle<std::io::Result<()>>>,
     /// The `[[audit_sinks]]`, each tailing the audit file on its own.
     audit_sinks: AuditSinkTasks,
@@ -126,6 +131,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     }
     let pg_listen = config.postgres.listen;
     let mysql_listen = config.mysql.as_ref().and_then(|m| m.listen);
+    let ssh_listen = config.ssh.as_ref().and_then(|m| m.listen);
     let mut config = config;
     // Bound before the gateway exists so that links to reviews name the real port when the
     // configuration asks for an ephemeral one.
@@ -187,6 +193,17 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         mysql_addr = Some(server.local_addr()?);
         mysql_task = Some(tokio::spawn(server.run(control.clone(), grace)));
     }
+    let mut ssh_addr = None;
+    let mut ssh_task = None;
+    let mut ssh_fingerprint = None;
+    if let Some(addr) = ssh_listen {
+        let server = SshServer::bind(gateway.clone(), addr, workers.clone())
+            .await
+            .with_context(|| format!("binding the SSH listener on {addr}"))?;
+        ssh_addr = Some(server.local_addr()?);
+        ssh_fingerprint = Some(server.host_key_fingerprint().to_owned());
+        ssh_task = Some(tokio::spawn(server.run(control.clone(), grace)));
+    }
     let mut admin_addr = None;
     let mut admin_task = None;
     if let Some(listener) = admin_listener {
@@ -198,17 +215,20 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         )));
     }
     let audit_sinks = audit_sinks.spawn();
-    tracing::info!(?postgres_addr, ?mysql_addr, ?admin_addr, "sluice is ready");
+    tracing::info!(?postgres_addr, ?mysql_addr, ?ssh_addr, ?ssh_fingerprint, ?admin_addr, "sluice is ready");
     Ok(RunningGateway {
         gateway,
         audit_sinks,
         postgres_addr,
         mysql_addr,
+        ssh_addr,
+        ssh_fingerprint,
         admin_addr,
         control,
         admin_stop,
         postgres_task,
         mysql_task,
+        ssh_task,
         admin_task,
         policy_watch,
         housekeeping,
@@ -272,6 +292,9 @@ impl RunningGateway {
         if let Some(task) = self.mysql_task.take() {
             let _ = task.await;
         }
+        if let Some(task) = self.ssh_task.take() {
+            let _ = task.await;
+        }
         let _ = self.admin_stop.send(true);
         if let Some(task) = self.admin_task.take() {
             let _ = task.await;
@@ -311,6 +334,10 @@ pub async fn serve(config_path: &Path) -> Result<()> {
     // Before starting: SIGHUP's default action would end the process.
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let running = start(config, &text).await?;
+    if let (Some(addr), Some(fingerprint)) = (running.ssh_addr, &running.ssh_fingerprint) {
+        // What users compare with the fingerprint ssh shows at their first connection.
+        eprintln!("sluice: SSH listener on {addr}, host key {fingerprint}");
+    }
     let signal = {
         let gateway = running.gateway.clone();
         let reloads = async move {

@@ -8,7 +8,10 @@ use sluice_store::Store;
 
 mod grants;
 mod reviews;
+mod ssh;
 mod stats;
+
+pub use ssh::{HostKeyCheck, SshPublicKey};
 
 use crate::approvals::{AccessRequest, ApprovalState};
 use crate::clock::PolicyClock;
@@ -76,7 +79,8 @@ struct Derived {
 #[derive(Debug)]
 pub struct Authenticated {
     identity: String,
-    token_id: String,
+    /// The token shown; `None` when the client proved a key instead (SSH public keys).
+    token_id: Option<String>,
 }
 
 impl Authenticated {
@@ -85,8 +89,8 @@ impl Authenticated {
     }
 
     /// The token the client proved, for its last-use bookkeeping.
-    pub(crate) fn token_id(&self) -> &str {
-        &self.token_id
+    pub(crate) fn token_id(&self) -> Option<&str> {
+        self.token_id.as_deref()
     }
 }
 
@@ -131,7 +135,7 @@ impl Credentials {
     fn authenticated(&self, token_id: &str) -> Authenticated {
         Authenticated {
             identity: self.identity.clone(),
-            token_id: token_id.to_owned(),
+            token_id: Some(token_id.to_owned()),
         }
     }
 }
@@ -346,7 +350,9 @@ impl Gateway {
                 if known.len() >= 10_000 {
                     known.clear();
                 }
-                known.insert(digest, (auth.identity.clone(), auth.token_id.clone()));
+                if let Some(token_id) = auth.token_id {
+                    known.insert(digest, (auth.identity.clone(), token_id));
+                }
                 return Ok(Some(auth.identity));
             }
         }
@@ -473,11 +479,14 @@ impl Gateway {
     /// later logins with the same token can prove it without sending it (MySQL's
     /// caching_sha2_password fast path). One per token and kind.
     pub fn remember_derived(&self, auth: &Authenticated, kind: &'static str, verifier: Vec<u8>) {
+        let Some(token_id) = auth.token_id.clone() else {
+            return;
+        };
         let mut all = crate::sync::lock(&self.inner.derived);
         let derived = all.entry(auth.identity.clone()).or_default();
-        derived.retain(|d| !(d.token_id == auth.token_id && d.kind == kind));
+        derived.retain(|d| !(d.token_id == token_id && d.kind == kind));
         derived.push(Derived {
-            token_id: auth.token_id.clone(),
+            token_id,
             kind,
             verifier,
         });

@@ -243,7 +243,7 @@ impl Session {
                     protocol: request.protocol.to_owned(),
                     client_addr: request.client_addr.clone(),
                     started_at: sluice_record::format_started_at(std::time::SystemTime::now()),
-                    kind: sluice_record::KIND_SQL.to_owned(),
+                    kind: target.kind.recording_kind().to_owned(),
                 },
                 sluice_record::Limits {
                     max_rows_per_statement: config.max_rows_per_statement,
@@ -266,16 +266,18 @@ impl Session {
                 application_name: request.application_name.clone(),
                 started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 protocol: request.protocol.to_owned(),
-                // Only PostgreSQL has a section of its own so far; a MySQL session's facts
-                // are the neutral ones (its database is `target.database`).
-                section: match dialect.name() {
-                    sluice_decision::SqlDialect::Postgresql => {
+                // Only PostgreSQL has a section of its own so far; MySQL and SSH sessions'
+                // facts are the neutral ones (a MySQL database is `target.database`).
+                section: match target.kind {
+                    crate::config::TargetKind::Postgres => {
                         SessionSection::Postgres(PostgresSession {
                             search_path: Vec::new(),
                             settings: request.settings.clone(),
                         })
                     }
-                    sluice_decision::SqlDialect::Mysql => SessionSection::None,
+                    crate::config::TargetKind::Mysql | crate::config::TargetKind::Ssh => {
+                        SessionSection::None
+                    }
                 },
             },
             dialect,

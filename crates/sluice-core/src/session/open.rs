@@ -17,11 +17,13 @@ impl Session {
             Ok(session) => {
                 gateway.metrics().sessions_started.inc();
                 gateway.metrics().sessions_active.inc();
-                let store = gateway.store().clone();
-                // Last-use bookkeeping only: never delay or fail a session for it.
-                tokio::spawn(async move {
-                    let _ = store.mark_token_used(auth.token_id(), unix_now()).await;
-                });
+                if let Some(token_id) = auth.token_id().map(str::to_owned) {
+                    let store = gateway.store().clone();
+                    // Last-use bookkeeping only: never delay or fail a session for it.
+                    tokio::spawn(async move {
+                        let _ = store.mark_token_used(&token_id, unix_now()).await;
+                    });
+                }
                 Ok(session)
             }
             Err(rejection) => {

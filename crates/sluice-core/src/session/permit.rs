@@ -64,6 +64,12 @@ impl StatementPermit {
     }
 
     /// Where the relay counts what it masked, for the result record.
+    /// The masking and its tally together, for a relay that masks as it goes.
+    pub fn masking(&mut self) -> Option<(&MaskPlan, &mut MaskTally)> {
+        let plan = self.mask.as_ref()?;
+        Some((plan, &mut self.tally))
+    }
+
     pub fn tally(&mut self) -> &mut MaskTally {
         &mut self.tally
     }

@@ -27,6 +27,20 @@ pub enum ChannelType {
     /// A shell, an exec request or a subsystem such as SFTP.
     #[serde(rename = "session")]
     Session,
+    /// An interactive shell asked in a session channel (with or without a terminal).
+    #[serde(rename = "shell")]
+    Shell,
+    /// A subsystem asked in a session channel; its name in `name` (`sftp`).
+    #[serde(rename = "subsystem")]
+    Subsystem,
+    /// An environment variable the client asks to set for what runs; its name in `name`
+    /// (the value is not given to the policy: it may hold a secret).
+    #[serde(rename = "env")]
+    Env,
+    /// Asking the target to listen for remote port forwarding (`ssh -R`): `host` and `port`
+    /// are where it would listen.
+    #[serde(rename = "tcpip-forward")]
+    TcpipForward,
     /// Local port forwarding (`ssh -L`): the client connects through the target to `host:port`.
     #[serde(rename = "direct-tcpip")]
     DirectTcpip,
@@ -45,6 +59,10 @@ impl ChannelType {
     pub const fn as_str(self) -> &'static str {
         match self {
             ChannelType::Session => "session",
+            ChannelType::Shell => "shell",
+            ChannelType::Subsystem => "subsystem",
+            ChannelType::Env => "env",
+            ChannelType::TcpipForward => "tcpip-forward",
             ChannelType::DirectTcpip => "direct-tcpip",
             ChannelType::ForwardedTcpip => "forwarded-tcpip",
             ChannelType::X11 => "x11",
@@ -65,6 +83,8 @@ pub struct ChannelOpen {
     /// The address the connection comes from, as the channel request states it, without
     /// the port; `None` when the channel type carries none.
     pub originator: Option<String>,
+    /// The subsystem's or the environment variable's name; `None` for other types.
+    pub name: Option<String>,
 }
 
 /// What a file operation does.

@@ -22,6 +22,7 @@ pub(super) fn command(n: &Names, c: &ShellCommand) -> Value {
 pub(super) fn channel(n: &Names, c: &ChannelOpen) -> Value {
     object([
         (&n.host, optional(c.host.as_deref())),
+        (&n.name, optional(c.name.as_deref())),
         (&n.originator, optional(c.originator.as_deref())),
         (
             &n.port,

@@ -92,6 +92,7 @@ fn facts() -> Facts {
             host: Some("db.internal".into()),
             port: Some(5432),
             originator: Some("10.0.0.1".into()),
+            name: None,
         },
         file: FileAccess {
             operation: FileOperation::Rename,
@@ -160,6 +161,7 @@ fn matches_the_serde_document() {
         host: None,
         port: None,
         originator: None,
+        name: None,
     };
     for request in [
         Request::Connect,
