@@ -306,6 +306,34 @@ fn a_pinned_host_key_is_accepted_and_any_other_refused() {
     );
 }
 
+#[test]
+fn dropping_the_server_ends_its_sessions_and_removes_its_directory() {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let s = sluice::scratch_sshd::ScratchSshd::start(&dir).unwrap();
+    let mut session = Background::spawn(&mut ssh_cmd(
+        s.port(),
+        s.user(),
+        &s.key_file(),
+        &["echo started; exec sleep 100"],
+    ));
+    // The session is up once sshd has logged the command it runs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !s.log().contains("Starting session: command") {
+        assert!(std::time::Instant::now() < deadline, "{}", s.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(s);
+    assert!(!dir.exists());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while session.running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session outlived its server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Recordings are checked with Debian's asciinema (2.2): `asciinema cat` insists on a terminal
 /// (it opens /dev/tty), `asciinema play` does not, and `-s` speeds it up.
 #[test]

@@ -80,7 +80,7 @@ pub fn common_opts(key: Option<&Path>) -> Vec<String> {
 
 /// The same options pinning the server's host key: only `known_hosts` is consulted, and a
 /// server whose key is not in it is refused.
-fn pinned_opts(key: &Path, known_hosts: &Path) -> Vec<String> {
+pub fn pinned_opts(key: &Path, known_hosts: &Path) -> Vec<String> {
     let mut opts = common_opts(Some(key));
     for o in opts.iter_mut() {
         if o == "StrictHostKeyChecking=no" {
@@ -388,31 +388,28 @@ pub fn echo_when_ready(port: u16, payload: &[u8], wait: Duration) -> Option<Vec<
 /// screen with `screen`. The tmux server, and with it the client, is killed on Drop. The pane
 /// stays after the client exits, so that its last screen and exit status can be read.
 pub struct PtyShell {
-    socket: String,
-    _config: tempfile::NamedTempFile,
+    /// Holds tmux's socket and configuration, so that nothing is left once it is removed.
+    dir: tempfile::TempDir,
 }
 
 impl PtyShell {
     /// Runs `cmd`'s program with its arguments and environment (typically
     /// `ssh_cmd(.., &["-tt"])`) in the pseudo-terminal.
     pub fn start(cmd: &Command) -> PtyShell {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let socket = format!(
-            "sluice-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut config = tempfile::NamedTempFile::new().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-pty-")
+            .tempdir()
+            .unwrap();
         // Set before the client starts, so that even an instant exit leaves its pane.
-        writeln!(config, "set-option -g remain-on-exit on").unwrap();
-        writeln!(config, "set-option -g history-limit 2000").unwrap();
-        let shell = PtyShell {
-            socket,
-            _config: config,
-        };
+        std::fs::write(
+            dir.path().join("tmux.conf"),
+            "set-option -g remain-on-exit on\nset-option -g history-limit 2000\n",
+        )
+        .unwrap();
+        let shell = PtyShell { dir };
         let mut new = shell.tmux();
         new.arg("-f")
-            .arg(shell._config.path())
+            .arg(shell.dir.path().join("tmux.conf"))
             .args([
                 "new-session",
                 "-d",
@@ -437,10 +434,10 @@ impl PtyShell {
 
     fn tmux(&self) -> Command {
         let mut cmd = Command::new("tmux");
-        // A test run inside tmux must not talk to the developer's server.
+        // A server of its own (-S): a test run inside tmux must not talk to the developer's.
         cmd.env_remove("TMUX")
-            .arg("-L")
-            .arg(&self.socket)
+            .arg("-S")
+            .arg(self.dir.path().join("tmux.sock"))
             .stdin(Stdio::null());
         cmd
     }
