@@ -16,6 +16,7 @@
 //! - [`sessions_cmd`]: `sessions list|show|replay|search`, from the audit trail and recordings.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
 //! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).
+//! - [`scratch_sshd`]: throwaway OpenSSH servers, the SSH target of the demo, tests, benchmarks.
 //! - [`logging`]: tracing subscriber setup.
 
 pub mod access_cmd;
@@ -31,6 +32,7 @@ pub mod review_cmd;
 pub mod runtime;
 pub mod scratch_mariadb;
 pub mod scratch_pg;
+pub mod scratch_sshd;
 pub mod sessions_cmd;
 pub mod identity_cmd;
 pub mod token_cmd;

@@ -346,8 +346,9 @@ rm -rf -- "$3"
     Ok(())
 }
 
-/// Our login name, which a non-root caller's administrator account is named after.
-fn login_name() -> Result<String> {
+/// Our login name, which a non-root caller's MariaDB administrator account is named after,
+/// and the account a scratch sshd logs in to.
+pub(crate) fn login_name() -> Result<String> {
     let uid = std::fs::metadata("/proc/self")?.uid();
     let passwd = std::fs::read_to_string("/etc/passwd")?;
     passwd
@@ -355,7 +356,7 @@ fn login_name() -> Result<String> {
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
         .and_then(|f| f.first().map(|n| n.to_string()))
-        .ok_or_else(|| anyhow!("uid {uid} has no /etc/passwd entry to name a MariaDB account"))
+        .ok_or_else(|| anyhow!("uid {uid} has no /etc/passwd entry to name an account after"))
 }
 
 /// A MariaDB string literal.
