@@ -515,8 +515,7 @@ impl TargetKind {
                         t.name
                     ));
                 }
-                if t.key_file.is_none() && t.password_file.is_none() && t.password_env.is_none()
-                {
+                if t.key_file.is_none() && t.password_file.is_none() && t.password_env.is_none() {
                     return Err(format!(
                         "target {}: an ssh target needs `key_file` (a private key) or \
                          `password_file`/`password_env`, the credential sluice logs in with",

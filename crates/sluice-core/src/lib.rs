@@ -55,7 +55,9 @@ pub mod token;
 pub mod workers;
 
 pub use error::{CoreError, RefusalKind};
-pub use gateway::{Authenticated, Credentials, Gateway, HostKeyCheck, SessionRequest, SshPublicKey};
+pub use gateway::{
+    Authenticated, Credentials, Gateway, HostKeyCheck, SessionRequest, SshPublicKey,
+};
 pub use gateway::{Rejection, RejectionKind};
 pub use masking::{ColumnSource, MaskPlan, MaskTally};
 pub use proof::{AuditBatch, Forwarding, Sealed, UpstreamWriter};

@@ -173,7 +173,12 @@ impl SessionRecording {
         self.with(|r| r.terminal_output(n, data))
     }
 
-    pub fn terminal_resize(&self, n: Option<u64>, width: u16, height: u16) -> Result<(), CapReached> {
+    pub fn terminal_resize(
+        &self,
+        n: Option<u64>,
+        width: u16,
+        height: u16,
+    ) -> Result<(), CapReached> {
         self.with(|r| r.terminal_resize(n, width, height))
     }
 

@@ -81,7 +81,11 @@ impl Client {
     async fn disconnect(&self, message: &str) {
         let _ = self
             .handle
-            .disconnect(Disconnect::ByApplication, message.to_owned(), "en".to_owned())
+            .disconnect(
+                Disconnect::ByApplication,
+                message.to_owned(),
+                "en".to_owned(),
+            )
             .await;
     }
 }
@@ -114,7 +118,9 @@ impl Protocol for Connection<'_> {
         let running: RunningSession<Frontend> = match started {
             Ok(Ok(running)) => running,
             Ok(Err(e)) => return refused_silently(SshError::Protocol(e)),
-            Err(_) => return refused_silently(SshError::ClientGone("no SSH greeting in time".into())),
+            Err(_) => {
+                return refused_silently(SshError::ClientGone("no SSH greeting in time".into()))
+            }
         };
         let handle = running.handle();
         let mut running = tokio::spawn(running);
@@ -123,7 +129,12 @@ impl Protocol for Connection<'_> {
             _ = &mut running => None,
             () = tokio::time::sleep(LOGIN_GRACE) => None,
         };
-        let Some(Login { auth, target, verdict }) = login else {
+        let Some(Login {
+            auth,
+            target,
+            verdict,
+        }) = login
+        else {
             running.abort();
             return refused_silently(SshError::ClientGone("the client did not log in".into()));
         };

@@ -9,8 +9,8 @@ use russh::server::{
     VerifiedPublicKey,
 };
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
-use sluice_core::{Authenticated, Gateway, SshPublicKey};
 use sluice_core::secret::Secret;
+use sluice_core::{Authenticated, Gateway, SshPublicKey};
 use sluice_decision::ChannelType;
 use tokio::sync::{mpsc, oneshot};
 
@@ -43,10 +43,15 @@ pub(crate) enum Event {
         port: u32,
         reply: oneshot::Sender<Option<u32>>,
     },
-    CancelTcpipForward { address: String, port: u32 },
+    CancelTcpipForward {
+        address: String,
+        port: u32,
+    },
     /// X11 or agent forwarding, which sluice never carries: decided and audited so that the
     /// attempt is on record.
-    Guarded { channel_type: ChannelType },
+    Guarded {
+        channel_type: ChannelType,
+    },
 }
 
 /// The handler russh drives for one client connection.
@@ -65,7 +70,10 @@ pub(crate) struct Frontend {
 const MAX_ATTEMPTS: u32 = 6;
 
 /// `IDENTITY+TARGET` to its two halves; a name without `+` goes to the default target.
-pub(crate) fn split_user<'a>(user: &'a str, default_target: Option<&'a str>) -> Option<(&'a str, &'a str)> {
+pub(crate) fn split_user<'a>(
+    user: &'a str,
+    default_target: Option<&'a str>,
+) -> Option<(&'a str, &'a str)> {
     match user.split_once('+') {
         Some((identity, target)) if !identity.is_empty() && !target.is_empty() => {
             Some((identity, target))

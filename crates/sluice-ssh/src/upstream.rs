@@ -46,14 +46,21 @@ impl client::Handler for TargetHandler {
         offered: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         let PublicKeyOrCertificate::PublicKey { key, .. } = offered else {
-            set(&self.refusal, "the target offered a host certificate; sluice pins plain host keys".to_owned());
+            set(
+                &self.refusal,
+                "the target offered a host certificate; sluice pins plain host keys".to_owned(),
+            );
             return Ok(false);
         };
         let Ok(blob) = key.to_bytes() else {
             return Ok(false);
         };
         let key = SshPublicKey::from_blob(key.algorithm().as_str(), blob);
-        match self.gateway.check_host_key(&self.target, &key, &self.session).await {
+        match self
+            .gateway
+            .check_host_key(&self.target, &key, &self.session)
+            .await
+        {
             Ok(check) => {
                 tracing::debug!(target = %self.target.name, ?check, "target host key accepted");
                 Ok(true)
@@ -102,8 +109,18 @@ pub(crate) async fn connect(session: &Session) -> Result<Upstream, SshError> {
     let address = format!("{}:{}", target.host, target.port);
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address))
         .await
-        .map_err(|_| SshError::Target(format!("target {} did not answer at {address} in time", target.name)))?
-        .map_err(|e| SshError::Target(format!("cannot reach target {} at {address}: {e}", target.name)))?;
+        .map_err(|_| {
+            SshError::Target(format!(
+                "target {} did not answer at {address} in time",
+                target.name
+            ))
+        })?
+        .map_err(|e| {
+            SshError::Target(format!(
+                "cannot reach target {} at {address}: {e}",
+                target.name
+            ))
+        })?;
     let _ = tcp.set_nodelay(true);
     let refusal = Arc::new(Mutex::new(None));
     let (forwarded_tx, forwarded) = mpsc::unbounded_channel();
@@ -158,7 +175,10 @@ pub(crate) async fn connect(session: &Session) -> Result<Upstream, SshError> {
                 Some(why) => SshError::Target(why),
                 None => match e {
                     SshError::Target(_) => e,
-                    other => SshError::Target(format!("cannot log in to target {}: {other}", target.name)),
+                    other => SshError::Target(format!(
+                        "cannot log in to target {}: {other}",
+                        target.name
+                    )),
                 },
             });
         }

@@ -14,8 +14,8 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, SshKeyRecord, Store, StoreError,
-    TokenRecord,
+    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, SshKeyRecord, Store,
+    StoreError, TokenRecord,
 };
 
 /// Schema for this backend, compiled into the binary so a fresh deployment

@@ -40,7 +40,10 @@ pub async fn run(command: IdentityCommand) -> Result<()> {
             if store.add_ssh_key(&record).await? {
                 println!("{} registered to {identity}", record.fingerprint);
             } else {
-                println!("{} was already registered to {identity}", record.fingerprint);
+                println!(
+                    "{} was already registered to {identity}",
+                    record.fingerprint
+                );
             }
         }
         IdentityCommand::Keys { config, identity } => {
@@ -51,7 +54,11 @@ pub async fn run(command: IdentityCommand) -> Result<()> {
                 }
                 for line in &entry.ssh_keys {
                     if let Ok((key, comment)) = SshPublicKey::parse(line) {
-                        println!("{}\t{}\tconfiguration\t{comment}", entry.name, key.fingerprint());
+                        println!(
+                            "{}\t{}\tconfiguration\t{comment}",
+                            entry.name,
+                            key.fingerprint()
+                        );
                     }
                 }
             }

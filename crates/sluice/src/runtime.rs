@@ -12,9 +12,9 @@ use sluice_core::config::{AuditDurability, Config};
 use sluice_core::policy::PolicyState;
 use sluice_core::Gateway;
 use sluice_mysql::MysqlServer;
-use sluice_ssh::SshServer;
 use sluice_outbound::sinks::{AuditSinkTasks, AuditSinks};
 use sluice_postgres::{PgServer, ShutdownPhase};
+use sluice_ssh::SshServer;
 use sluice_store::SqliteStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -215,7 +215,14 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         )));
     }
     let audit_sinks = audit_sinks.spawn();
-    tracing::info!(?postgres_addr, ?mysql_addr, ?ssh_addr, ?ssh_fingerprint, ?admin_addr, "sluice is ready");
+    tracing::info!(
+        ?postgres_addr,
+        ?mysql_addr,
+        ?ssh_addr,
+        ?ssh_fingerprint,
+        ?admin_addr,
+        "sluice is ready"
+    );
     Ok(RunningGateway {
         gateway,
         audit_sinks,

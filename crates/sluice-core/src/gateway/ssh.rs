@@ -142,7 +142,12 @@ impl Gateway {
             return if pinned == *offered {
                 Ok(HostKeyCheck::Pinned)
             } else {
-                Err(mismatch(target, &pinned, offered, "pinned in the configuration"))
+                Err(mismatch(
+                    target,
+                    &pinned,
+                    offered,
+                    "pinned in the configuration",
+                ))
             };
         }
         let (trusted, stored) = self
@@ -167,12 +172,20 @@ impl Gateway {
         match SshPublicKey::parse(&trusted) {
             Ok((known, _)) if known == *offered => Ok(HostKeyCheck::Known),
             Ok((known, _)) => Err(mismatch(target, &known, offered, "trusted at first use")),
-            Err(e) => Err(format!("the stored host key of {} is unreadable: {e}", target.name)),
+            Err(e) => Err(format!(
+                "the stored host key of {} is unreadable: {e}",
+                target.name
+            )),
         }
     }
 }
 
-fn mismatch(target: &TargetConfig, expected: &SshPublicKey, offered: &SshPublicKey, how: &str) -> String {
+fn mismatch(
+    target: &TargetConfig,
+    expected: &SshPublicKey,
+    offered: &SshPublicKey,
+    how: &str,
+) -> String {
     format!(
         "target {}'s host key has changed: it offered {} but {} was {how}; if the host was \
          rebuilt, update the pinned key (or remove the trusted one from the store)",
@@ -196,7 +209,10 @@ mod tests {
         };
         assert_eq!(comment, "alice@laptop");
         assert!(key.fingerprint().starts_with("SHA256:"));
-        assert_eq!(key.openssh(), line.rsplit_once(' ').map(|(k, _)| k).unwrap_or(""));
+        assert_eq!(
+            key.openssh(),
+            line.rsplit_once(' ').map(|(k, _)| k).unwrap_or("")
+        );
         assert!(SshPublicKey::parse("command=\"x\" ssh-ed25519 AAAA").is_err());
         assert!(SshPublicKey::parse("ssh-ed25519 !!!").is_err());
     }

@@ -106,7 +106,10 @@ pub(crate) async fn remote(
     channels: &mut JoinSet<()>,
 ) {
     if !forwards.contains(&(opened.address.clone(), opened.port)) {
-        opened.reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        opened
+            .reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         return;
     }
     let open = channel_facts(
@@ -116,9 +119,17 @@ pub(crate) async fn remote(
         Some(opened.originator.clone()),
         None,
     );
-    let verdict = decide_now(session, Request::Channel { channel: &open }, &summary(&open)).await;
+    let verdict = decide_now(
+        session,
+        Request::Channel { channel: &open },
+        &summary(&open),
+    )
+    .await;
     let Ok(Verdict::Allowed { permit, sealed }) = verdict else {
-        opened.reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        opened
+            .reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         return;
     };
     drop(sealed);
@@ -134,7 +145,13 @@ pub(crate) async fn remote(
     match towards_client {
         Ok(channel) => {
             opened.reply.accept().await;
-            channels.spawn(pump(session.clone(), permit, channel, opened.channel, counters.clone()));
+            channels.spawn(pump(
+                session.clone(),
+                permit,
+                channel,
+                opened.channel,
+                counters.clone(),
+            ));
         }
         Err(e) => {
             session.finish(permit, Outcome::error("open", e.to_string()));

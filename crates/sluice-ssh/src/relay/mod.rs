@@ -6,8 +6,10 @@
 //! - `terminal`: a terminal's output masked and recorded; its typed lines found.
 //! - `sftp`: the SFTP subsystem decided per file operation.
 //! - `forward`: port forwarding, counted and recorded by size.
+//! - `scp`: the files an scp command line (its own protocol, `scp -O`) names.
 
 mod forward;
+mod scp;
 mod session;
 mod sftp;
 mod terminal;
@@ -82,7 +84,13 @@ pub(crate) async fn run(
             break "the session recording could not be written".to_owned();
         }
     };
-    // Channels still open end with the connection; each finishes its own audit record.
+    // Channels still open end with the connection; each finishes its own audit record, given
+    // a moment to relay what the target sent last, then stopped (a stopped channel's permits
+    // audit themselves as interrupted).
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while channels.join_next().await.is_some() {}
+    });
+    let _ = drained.await;
     channels.shutdown().await;
     let _ = upstream
         .handle
@@ -99,7 +107,13 @@ pub(crate) async fn run(
     }
 }
 
-fn channel_facts(channel_type: ChannelType, host: Option<String>, port: Option<u32>, originator: Option<String>, name: Option<String>) -> ChannelOpen {
+fn channel_facts(
+    channel_type: ChannelType,
+    host: Option<String>,
+    port: Option<u32>,
+    originator: Option<String>,
+    name: Option<String>,
+) -> ChannelOpen {
     ChannelOpen {
         channel_type,
         host,
@@ -135,7 +149,13 @@ async fn on_event(
     match event {
         Event::Session { channel, reply } => {
             let open = channel_facts(ChannelType::Session, None, None, None, None);
-            match decide_now(session, Request::Channel { channel: &open }, &summary(&open)).await? {
+            match decide_now(
+                session,
+                Request::Channel { channel: &open },
+                &summary(&open),
+            )
+            .await?
+            {
                 Verdict::Allowed { permit, sealed } => {
                     let target = match upstream.handle.channel_open_session().await {
                         Ok(c) => c,
@@ -147,26 +167,62 @@ async fn on_event(
                     };
                     drop(sealed);
                     reply.accept().await;
-                    let task = session::SessionChannel::new(session.clone(), client.handle.clone(), counters.clone(), permit);
+                    let task = session::SessionChannel::new(
+                        session.clone(),
+                        client.handle.clone(),
+                        counters.clone(),
+                        permit,
+                    );
                     channels.spawn(task.run(channel, target));
                 }
                 Verdict::Refused(why) => {
                     tracing::info!(%why, "session channel refused");
                     reply
-                        .reject(ChannelOpenFailure::Other { code: 1, reason: why })
+                        .reject(ChannelOpenFailure::Other {
+                            code: 1,
+                            reason: why,
+                        })
                         .await;
                 }
             }
         }
-        Event::DirectTcpip { channel, host, port, originator, reply } => {
-            let open = channel_facts(ChannelType::DirectTcpip, Some(host.clone()), Some(port), Some(originator.clone()), None);
-            match decide_now(session, Request::Channel { channel: &open }, &summary(&open)).await? {
+        Event::DirectTcpip {
+            channel,
+            host,
+            port,
+            originator,
+            reply,
+        } => {
+            let open = channel_facts(
+                ChannelType::DirectTcpip,
+                Some(host.clone()),
+                Some(port),
+                Some(originator.clone()),
+                None,
+            );
+            match decide_now(
+                session,
+                Request::Channel { channel: &open },
+                &summary(&open),
+            )
+            .await?
+            {
                 Verdict::Allowed { permit, sealed } => {
                     drop(sealed);
-                    match upstream.handle.channel_open_direct_tcpip(host, port, originator, 0).await {
+                    match upstream
+                        .handle
+                        .channel_open_direct_tcpip(host, port, originator, 0)
+                        .await
+                    {
                         Ok(target) => {
                             reply.accept().await;
-                            channels.spawn(forward::pump(session.clone(), permit, channel, target, counters.clone()));
+                            channels.spawn(forward::pump(
+                                session.clone(),
+                                permit,
+                                channel,
+                                target,
+                                counters.clone(),
+                            ));
                         }
                         Err(e) => {
                             session.finish(permit, Outcome::error("open", e.to_string()));
@@ -175,20 +231,44 @@ async fn on_event(
                     }
                 }
                 Verdict::Refused(why) => {
-                    reply.reject(ChannelOpenFailure::Other { code: 1, reason: why }).await;
+                    reply
+                        .reject(ChannelOpenFailure::Other {
+                            code: 1,
+                            reason: why,
+                        })
+                        .await;
                 }
             }
         }
-        Event::TcpipForward { address, port, reply } => {
-            let open = channel_facts(ChannelType::TcpipForward, Some(address.clone()), Some(port), None, None);
-            match decide_now(session, Request::Channel { channel: &open }, &summary(&open)).await? {
+        Event::TcpipForward {
+            address,
+            port,
+            reply,
+        } => {
+            let open = channel_facts(
+                ChannelType::TcpipForward,
+                Some(address.clone()),
+                Some(port),
+                None,
+                None,
+            );
+            match decide_now(
+                session,
+                Request::Channel { channel: &open },
+                &summary(&open),
+            )
+            .await?
+            {
                 Verdict::Allowed { permit, sealed } => {
                     drop(sealed);
                     match upstream.handle.tcpip_forward(address.clone(), port).await {
                         Ok(bound) => {
                             let bound = if port == 0 { bound } else { port };
                             forwards.insert((address, bound));
-                            session.finish(permit, Outcome::ok(format!("listening on port {bound}"), None));
+                            session.finish(
+                                permit,
+                                Outcome::ok(format!("listening on port {bound}"), None),
+                            );
                             let _ = reply.send(Some(bound));
                         }
                         Err(e) => {
@@ -211,8 +291,12 @@ async fn on_event(
             let open = channel_facts(channel_type, None, None, None, None);
             // Decided and audited so the attempt is on record; sluice carries neither X11
             // nor agent forwarding, so the client was refused whatever the policy says.
-            if let Verdict::Allowed { permit, sealed } =
-                decide_now(session, Request::Channel { channel: &open }, &summary(&open)).await?
+            if let Verdict::Allowed { permit, sealed } = decide_now(
+                session,
+                Request::Channel { channel: &open },
+                &summary(&open),
+            )
+            .await?
             {
                 drop(sealed);
                 session.finish(

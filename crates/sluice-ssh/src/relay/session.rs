@@ -12,6 +12,7 @@ use sluice_core::{AuditBatch, Outcome, Session, StatementPermit, UpstreamWriter}
 use sluice_decision::{ChannelType, Request};
 use tokio::io::AsyncWriteExt as _;
 
+use super::scp;
 use super::sftp::SftpRelay;
 use super::terminal::{LineTracker, OutputMasker, Typed};
 use super::{channel_facts, summary, Counters};
@@ -34,6 +35,9 @@ enum Mode {
     Idle,
     Shell(LineTracker),
     Exec,
+    /// A command that moves files over its standard streams (scp's own protocol, rsync):
+    /// its bytes are counted, not recorded as terminal output.
+    Transfer,
     Sftp(Box<SftpRelay>),
     /// A subsystem sluice does not read, allowed by the policy as a whole.
     Opaque,
@@ -49,6 +53,10 @@ pub(crate) struct SessionChannel {
     request: Option<StatementPermit>,
     mode: Mode,
     exit: Option<u32>,
+    /// The shell, command or subsystem was refused and the client's channel closed.
+    refused: bool,
+    /// The file operations an scp command line names, finished with the command.
+    files: Vec<StatementPermit>,
     masker: OutputMasker,
     sent: u64,
     received: u64,
@@ -69,6 +77,8 @@ impl SessionChannel {
             request: None,
             mode: Mode::Idle,
             exit: None,
+            refused: false,
+            files: Vec::new(),
             masker: OutputMasker::default(),
             sent: 0,
             received: 0,
@@ -83,10 +93,12 @@ impl SessionChannel {
         let id = client.id();
         let (mut client_rx, client_tx) = client.split();
         let (mut target_rx, target_tx) = target.split();
-        let boxed: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = Box::new(target_tx.make_writer());
+        let boxed: Box<dyn tokio::io::AsyncWrite + Send + Unpin> =
+            Box::new(target_tx.make_writer());
         let mut writer = self.session.upstream_writer(boxed);
         let mut client_out = client_tx.make_writer();
         let mut client_done = false;
+        let mut target_done = false;
         let ended: Result<(), SshError> = async {
             loop {
                 let hold = self.masker.holding();
@@ -138,10 +150,28 @@ impl SessionChannel {
                                     // A line that is not text is not parsed: its commands are unknown.
                                     Err(_) => { let mut f = command::facts("", false); f.text = text.clone(); f.parsed = false; f }
                                 };
-                                let verdict = self.decide_waiting(Request::Command { command: &facts }, &text, id, &client_tx, &mut client_rx).await?;
+                                let mut verdict = self.decide_waiting(Request::Command { command: &facts }, &text, id, &client_tx, &mut client_rx).await?;
+                                let transfer = transfers_files(&facts.argv);
+                                // scp's own protocol names its files on the command line: each
+                                // is decided as a file operation too.
+                                if let (Verdict::Allowed { .. }, Some(files)) = (&verdict, scp::files(&facts.argv)) {
+                                    for file in &files {
+                                        let summary = format!("{} {} (scp)", file.operation.as_str(), file.path);
+                                        match decide_now(&self.session, Request::File { file }, &summary).await? {
+                                            Verdict::Allowed { permit, sealed } => {
+                                                drop(sealed);
+                                                self.files.push(permit);
+                                            }
+                                            refused @ Verdict::Refused(_) => {
+                                                verdict = refused;
+                                                break;
+                                            }
+                                        }
+                                    }
+                                }
                                 if let Some(permit) = self.admitted(verdict, id, &client_tx).await? {
                                     self.request = Some(permit);
-                                    self.mode = Mode::Exec;
+                                    self.mode = if transfer { Mode::Transfer } else { Mode::Exec };
                                     target_tx.exec(true, command).await?;
                                 } else {
                                     break;
@@ -162,7 +192,7 @@ impl SessionChannel {
                             ChannelMsg::Data { data } => {
                                 self.counters.add_from_client(data.len());
                                 self.sent += data.len() as u64;
-                                self.from_client(data, &mut writer, &mut client_out).await?;
+                                self.client_data(data, &mut writer, &mut client_out).await?;
                             }
                             ChannelMsg::ExtendedData { .. } => {}
                             ChannelMsg::Eof => target_tx.eof().await?,
@@ -174,11 +204,14 @@ impl SessionChannel {
                         }
                     }
                     msg = target_rx.wait() => {
-                        let Some(msg) = msg else { break };
+                        let Some(msg) = msg else {
+                            target_done = true;
+                            break;
+                        };
                         match msg {
                             ChannelMsg::Data { data } => {
                                 self.received += data.len() as u64;
-                                self.to_client(&data, &mut client_out).await?;
+                                self.target_data(&data, &mut client_out).await?;
                             }
                             ChannelMsg::ExtendedData { data, ext } => {
                                 self.received += data.len() as u64;
@@ -206,9 +239,9 @@ impl SessionChannel {
                                 let _ = client_tx.eof().await;
                             }
                             ChannelMsg::Close => {
+                                target_done = true;
                                 self.flush_masked(&mut client_out).await?;
                                 let _ = client_out.flush().await;
-                                let _ = client_tx.close().await;
                                 break;
                             }
                             _ => {}
@@ -223,12 +256,18 @@ impl SessionChannel {
         }
         .await;
         if let Err(e) = &ended {
-            // The client learns why on its error stream; both channels end here.
+            // The client learns why on its error stream.
             let _ = client_tx
                 .extended_data(1, format!("sluice: {e}\r\n").as_bytes())
                 .await;
-            let _ = client_tx.close().await;
+        }
+        // Whichever side has not closed its half is closed now; a refusal closed the
+        // client's already.
+        if !target_done {
             let _ = target_tx.close().await;
+        }
+        if !client_done && !self.refused {
+            let _ = client_tx.close().await;
         }
         if let Mode::Sftp(sftp) = &mut self.mode {
             sftp.end(&self.session);
@@ -236,15 +275,31 @@ impl SessionChannel {
         let outcome = match (&ended, self.exit) {
             (Err(e), _) => Outcome::interrupted(e.to_string()),
             (Ok(()), Some(0)) => Outcome::ok("exit 0", None),
-            (Ok(()), Some(code)) => Outcome::error(code.to_string(), format!("exited with status {code}")),
+            (Ok(()), Some(code)) => {
+                Outcome::error(code.to_string(), format!("exited with status {code}"))
+            }
             (Ok(()), None) => Outcome::ok("closed", None),
         };
+        for permit in self.files.drain(..) {
+            let bytes = self.sent.max(self.received);
+            let file_outcome = match self.exit {
+                Some(0) => Outcome::ok(format!("{bytes} bytes"), Some(bytes)),
+                _ => Outcome::error("scp", "the transfer did not complete"),
+            };
+            self.session.finish(permit, file_outcome);
+        }
         if let Some(permit) = self.request.take() {
             self.session.finish(permit, outcome);
         }
         if let Some(permit) = self.open.take() {
-            let carried = format!("{} bytes from the client, {} bytes from the target", self.sent, self.received);
-            self.session.finish(permit, Outcome::ok(carried, Some(self.sent + self.received)));
+            let carried = format!(
+                "{} bytes from the client, {} bytes from the target",
+                self.sent, self.received
+            );
+            self.session.finish(
+                permit,
+                Outcome::ok(carried, Some(self.sent + self.received)),
+            );
         }
         if let Some(r) = self.session.recording() {
             r.flush();
@@ -263,7 +318,9 @@ impl SessionChannel {
     ) -> Result<Verdict, SshError> {
         let _ = id;
         let notice = |words: String| async move {
-            let _ = client_tx.extended_data(1, format!("{words}\r\n").as_bytes()).await;
+            let _ = client_tx
+                .extended_data(1, format!("{words}\r\n").as_bytes())
+                .await;
         };
         let abandoned = async {
             loop {
@@ -279,7 +336,7 @@ impl SessionChannel {
     /// The permit of an allowed request; a refused one is answered (the client learns why on
     /// its error stream, the exit status is [`REFUSED_STATUS`]) and yields `None`.
     async fn admitted(
-        &self,
+        &mut self,
         verdict: Verdict,
         id: ChannelId,
         client_tx: &russh::ChannelWriteHalf<russh::server::Msg>,
@@ -291,11 +348,15 @@ impl SessionChannel {
                 Ok(Some(permit))
             }
             Verdict::Refused(why) => {
+                self.refused = true;
                 if let Some(r) = self.session.recording() {
                     let _ = r.terminal_marker(None, &why);
+                    r.flush();
                 }
                 let _ = self.handle.channel_success(id).await;
-                let _ = client_tx.extended_data(1, format!("{why}\r\n").as_bytes()).await;
+                let _ = client_tx
+                    .extended_data(1, format!("{why}\r\n").as_bytes())
+                    .await;
                 let _ = client_tx.exit_status(REFUSED_STATUS).await;
                 let _ = client_tx.eof().await;
                 let _ = client_tx.close().await;
@@ -304,7 +365,7 @@ impl SessionChannel {
         }
     }
 
-    async fn from_client(
+    async fn client_data(
         &mut self,
         data: Bytes,
         writer: &mut TargetWriter,
@@ -312,7 +373,7 @@ impl SessionChannel {
     ) -> Result<(), SshError> {
         match &mut self.mode {
             Mode::Sftp(sftp) => {
-                let answers = sftp.from_client(&self.session, &data, writer).await?;
+                let answers = sftp.client_data(&self.session, &data, writer).await?;
                 if !answers.is_empty() {
                     client_out.write_all(&answers).await?;
                 }
@@ -325,7 +386,9 @@ impl SessionChannel {
                     Typed::Line { text, at } => {
                         forward(&self.session, writer, &data[..at]).await?;
                         let facts = command::facts(&text, true);
-                        match decide_now(&self.session, Request::Command { command: &facts }, &text).await? {
+                        match decide_now(&self.session, Request::Command { command: &facts }, &text)
+                            .await?
+                        {
                             Verdict::Allowed { permit, sealed } => {
                                 if let Some(r) = self.session.recording() {
                                     let _ = r.terminal_marker(self.n(), &text);
@@ -343,7 +406,9 @@ impl SessionChannel {
                                 if let Some(r) = self.session.recording() {
                                     let _ = r.terminal_marker(self.n(), &why);
                                 }
-                                client_out.write_all(format!("\r\n{why}\r\n").as_bytes()).await?;
+                                client_out
+                                    .write_all(format!("\r\n{why}\r\n").as_bytes())
+                                    .await?;
                                 client_out.flush().await?;
                                 Ok(())
                             }
@@ -351,23 +416,30 @@ impl SessionChannel {
                     }
                 }
             }
-            Mode::Idle | Mode::Exec | Mode::Opaque => forward(&self.session, writer, &data).await,
+            Mode::Idle | Mode::Exec | Mode::Transfer | Mode::Opaque => {
+                forward(&self.session, writer, &data).await
+            }
         }
     }
 
-    async fn to_client(
+    async fn target_data(
         &mut self,
         data: &[u8],
         client_out: &mut (impl tokio::io::AsyncWrite + Unpin),
     ) -> Result<(), SshError> {
         if let Mode::Sftp(sftp) = &mut self.mode {
-            sftp.from_target(&self.session, data)?;
+            sftp.target_data(&self.session, data)?;
             self.counters.add_to_client(data.len());
             client_out.write_all(data).await?;
             return Ok(());
         }
         if let Mode::Shell(lines) = &mut self.mode {
             lines.output(data);
+        }
+        if let Mode::Transfer = self.mode {
+            self.counters.add_to_client(data.len());
+            client_out.write_all(data).await?;
+            return Ok(());
         }
         let shown = match self.request.as_mut().and_then(StatementPermit::masking) {
             Some((plan, tally)) => self.masker.feed(plan, tally, data),
@@ -388,9 +460,13 @@ impl SessionChannel {
         if let Some(r) = self.session.recording() {
             if r.terminal_output(self.n(), shown).is_err() {
                 return Err(SshError::Refused(
-                    "the session reached its recording cap, and recording.on_cap ends the session".into(),
+                    "the session reached its recording cap, and recording.on_cap ends the session"
+                        .into(),
                 ));
             }
+        }
+        if let Some(r) = self.session.recording() {
+            r.flush();
         }
         client_out.write_all(shown).await?;
         client_out.flush().await?;
@@ -424,7 +500,11 @@ impl SessionChannel {
 
 /// Bytes of a request already admitted (keystrokes, a command's input): its record is
 /// durable, so they carry no request of their own.
-async fn forward(session: &Session, writer: &mut TargetWriter, data: &[u8]) -> Result<(), SshError> {
+async fn forward(
+    session: &Session,
+    writer: &mut TargetWriter,
+    data: &[u8],
+) -> Result<(), SshError> {
     if data.is_empty() {
         return Ok(());
     }
@@ -435,6 +515,12 @@ async fn forward(session: &Session, writer: &mut TargetWriter, data: &[u8]) -> R
     forwarding.write(data).await?;
     forwarding.finish().await?;
     Ok(())
+}
+
+/// Whether a command line runs a file transfer program over its standard streams.
+fn transfers_files(argv: &[String]) -> bool {
+    let name = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p));
+    matches!(name, Some("scp" | "rsync" | "sftp-server"))
 }
 
 fn clamp(v: u32) -> u16 {

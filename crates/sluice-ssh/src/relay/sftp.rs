@@ -9,10 +9,15 @@ use crate::error::SshError;
 pub(crate) struct SftpRelay {}
 
 impl SftpRelay {
-    pub async fn from_client(&mut self, _session: &Session, _data: &[u8], _writer: &mut TargetWriter) -> Result<Vec<u8>, SshError> {
+    pub async fn client_data(
+        &mut self,
+        _session: &Session,
+        _data: &[u8],
+        _writer: &mut TargetWriter,
+    ) -> Result<Vec<u8>, SshError> {
         Err(SshError::Refused("sluice: SFTP is not carried yet".into()))
     }
-    pub fn from_target(&mut self, _session: &Session, _data: &[u8]) -> Result<(), SshError> {
+    pub fn target_data(&mut self, _session: &Session, _data: &[u8]) -> Result<(), SshError> {
         Ok(())
     }
     pub fn end(&mut self, _session: &Session) {}

@@ -134,7 +134,13 @@ mod tests {
         let mut t = LineTracker::default();
         assert_eq!(t.input(b"ls -l"), Typed::Editing);
         t.output(b"ls -l");
-        assert_eq!(t.input(b"x\x7f\r"), Typed::Line { text: "ls -l".into(), at: 2 });
+        assert_eq!(
+            t.input(b"x\x7f\r"),
+            Typed::Line {
+                text: "ls -l".into(),
+                at: 2
+            }
+        );
         // No echo: a password.
         assert_eq!(t.input(b"hunter2\r"), Typed::Editing);
         // History recall: unknown line.
@@ -144,6 +150,12 @@ mod tests {
         t.output(b"\x1b[?1049h");
         assert_eq!(t.input(b":wq\r"), Typed::Editing);
         t.output(b"\x1b[?1049l$ ");
-        assert_eq!(t.input(b"id\r"), Typed::Line { text: "id".into(), at: 2 });
+        assert_eq!(
+            t.input(b"id\r"),
+            Typed::Line {
+                text: "id".into(),
+                at: 2
+            }
+        );
     }
 }
