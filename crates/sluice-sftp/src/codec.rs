@@ -283,7 +283,8 @@ pub fn status(id: u32, code: u32, message: &str) -> Bytes {
 }
 
 /// The gateway's answer to a request its policy refused: SSH_FX_PERMISSION_DENIED, with a
-/// message the client shows (OpenSSH's `sftp` prints it), e.g. naming the rule.
+/// message naming the rule. OpenSSH's `sftp` shows its own text for the code ("Permission
+/// denied") and logs the message only at debug level; other clients may show it.
 pub fn status_denied(id: u32, message: &str) -> Bytes {
     status(id, SSH_FX_PERMISSION_DENIED, message)
 }
