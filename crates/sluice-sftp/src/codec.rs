@@ -45,6 +45,14 @@ pub const SSH_FX_FAILURE: u32 = 4;
 pub const SSH_FX_BAD_MESSAGE: u32 = 5;
 pub const SSH_FX_OP_UNSUPPORTED: u32 = 8;
 
+/// The longest path accepted: Linux's PATH_MAX. Servers refuse longer ones anyway, and the
+/// tracker keeps paths of unanswered requests, so their size bounds its memory.
+pub const MAX_PATH_LEN: usize = 4096;
+
+/// The longest handle accepted: draft-02 forbids servers longer ones, and the tracker keeps
+/// one per open file.
+pub const MAX_HANDLE_LEN: usize = 256;
+
 /// One whole packet as it came off the stream, length prefix included, so that forwarding
 /// it is a write of [`Packet::raw`] with no re-encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,12 +198,25 @@ impl Reader {
         Ok(self.buf.split_to(len))
     }
 
+    /// A handle, copied out of the packet: a slice would keep the whole packet's buffer
+    /// (up to 256 KiB of WRITE data) alive for as long as the tracker holds the handle.
+    pub fn handle(&mut self, what: &'static str) -> Result<Bytes, SftpError> {
+        let b = self.bytes(what)?;
+        if b.len() > MAX_HANDLE_LEN {
+            return Err(SftpError::Malformed("handle longer than 256 bytes"));
+        }
+        Ok(Bytes::copy_from_slice(&b))
+    }
+
     /// A string that names a file. Invalid UTF-8 is replaced (U+FFFD) so that a policy can
     /// still match the rest of the name; a NUL is refused because a C server stops reading
     /// there, and `"/etc/shadow\0/../ok"` would then be checked as one path and opened as
     /// another.
     pub fn path(&mut self, what: &'static str) -> Result<String, SftpError> {
         let b = self.bytes(what)?;
+        if b.len() > MAX_PATH_LEN {
+            return Err(SftpError::Malformed("path longer than PATH_MAX"));
+        }
         if b.contains(&0) {
             return Err(SftpError::Malformed("NUL byte in a path"));
         }

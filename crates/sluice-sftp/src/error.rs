@@ -17,6 +17,11 @@ pub enum SftpError {
     /// The client reused the id of a request still awaiting its response.
     #[error("sftp request id {0} is already in flight")]
     DuplicateId(u32),
+    /// The server negotiated a version other than 3, whose packets this crate would misread;
+    /// the relay closes the channel. (OpenSSH speaks only 3; a client asking for more from a
+    /// server that has it ends here.)
+    #[error("sftp version {0} negotiated; only version 3 is relayed")]
+    UnsupportedVersion(u32),
     /// The server answered an id no forwarded request carries.
     #[error("sftp response to unknown request id {0}")]
     UnknownId(u32),

@@ -168,15 +168,15 @@ impl ClientRequest {
                 attrs: Attrs::read(&mut r)?,
             },
             SSH_FXP_CLOSE => RequestKind::Close {
-                handle: r.bytes("CLOSE handle")?,
+                handle: r.handle("CLOSE handle")?,
             },
             SSH_FXP_READ => RequestKind::Read {
-                handle: r.bytes("READ handle")?,
+                handle: r.handle("READ handle")?,
                 offset: r.u64("READ offset")?,
                 len: r.u32("READ length")?,
             },
             SSH_FXP_WRITE => {
-                let handle = r.bytes("WRITE handle")?;
+                let handle = r.handle("WRITE handle")?;
                 let offset = r.u64("WRITE offset")?;
                 let len = r.u32("WRITE data")?;
                 r.skip(len as usize, "WRITE data")?;
@@ -190,21 +190,21 @@ impl ClientRequest {
                 path: r.path("LSTAT path")?,
             },
             SSH_FXP_FSTAT => RequestKind::Fstat {
-                handle: r.bytes("FSTAT handle")?,
+                handle: r.handle("FSTAT handle")?,
             },
             SSH_FXP_SETSTAT => RequestKind::Setstat {
                 path: r.path("SETSTAT path")?,
                 attrs: Attrs::read(&mut r)?,
             },
             SSH_FXP_FSETSTAT => RequestKind::Fsetstat {
-                handle: r.bytes("FSETSTAT handle")?,
+                handle: r.handle("FSETSTAT handle")?,
                 attrs: Attrs::read(&mut r)?,
             },
             SSH_FXP_OPENDIR => RequestKind::Opendir {
                 path: r.path("OPENDIR path")?,
             },
             SSH_FXP_READDIR => RequestKind::Readdir {
-                handle: r.bytes("READDIR handle")?,
+                handle: r.handle("READDIR handle")?,
             },
             SSH_FXP_REMOVE => RequestKind::Remove {
                 path: r.path("REMOVE path")?,
@@ -255,14 +255,14 @@ fn extension(name: &str, r: &mut Reader) -> Result<Extension, SftpError> {
             path: r.path("statvfs path")?,
         },
         "fstatvfs@openssh.com" => Extension::Fstatvfs {
-            handle: r.bytes("fstatvfs handle")?,
+            handle: r.handle("fstatvfs handle")?,
         },
         "hardlink@openssh.com" => Extension::Hardlink {
             old: r.path("hardlink old path")?,
             new: r.path("hardlink new path")?,
         },
         "fsync@openssh.com" => Extension::Fsync {
-            handle: r.bytes("fsync handle")?,
+            handle: r.handle("fsync handle")?,
         },
         "lsetstat@openssh.com" => Extension::Lsetstat {
             path: r.path("lsetstat path")?,
@@ -273,10 +273,10 @@ fn extension(name: &str, r: &mut Reader) -> Result<Extension, SftpError> {
             path: r.path("expand-path path")?,
         },
         "copy-data" => Extension::CopyData {
-            read_handle: r.bytes("copy-data read handle")?,
+            read_handle: r.handle("copy-data read handle")?,
             read_offset: r.u64("copy-data read offset")?,
             len: r.u64("copy-data length")?,
-            write_handle: r.bytes("copy-data write handle")?,
+            write_handle: r.handle("copy-data write handle")?,
             write_offset: r.u64("copy-data write offset")?,
         },
         "home-directory" => Extension::HomeDirectory {

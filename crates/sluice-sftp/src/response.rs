@@ -74,7 +74,7 @@ impl ServerResponse {
                 };
                 ResponseKind::Status { code, message }
             }
-            SSH_FXP_HANDLE => ResponseKind::Handle(r.bytes("HANDLE handle")?),
+            SSH_FXP_HANDLE => ResponseKind::Handle(r.handle("HANDLE handle")?),
             SSH_FXP_DATA => {
                 let len = r.u32("DATA data")?;
                 r.skip(len as usize, "DATA data")?;

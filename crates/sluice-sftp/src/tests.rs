@@ -973,3 +973,33 @@ fn memory_is_bounded() {
         Err(SftpError::TooManyHandles(2))
     );
 }
+
+#[test]
+fn sizes_are_bounded() {
+    let long = vec![b'a'; MAX_PATH_LEN + 1];
+    assert!(ClientRequest::parse(&packet(&B::req(SSH_FXP_STAT, 1).s(&long).done())).is_err());
+    let ok = vec![b'a'; MAX_PATH_LEN];
+    assert!(ClientRequest::parse(&packet(&B::req(SSH_FXP_STAT, 1).s(&ok).done())).is_ok());
+    let handle = vec![1; MAX_HANDLE_LEN + 1];
+    assert!(ClientRequest::parse(&packet(&B::req(SSH_FXP_CLOSE, 1).s(&handle).done())).is_err());
+    assert!(ServerResponse::parse(&packet(&B::req(SSH_FXP_HANDLE, 1).s(&handle).done())).is_err());
+    // A handle is copied out of its packet rather than pinning the packet's buffer.
+    let raw = B::req(SSH_FXP_WRITE, 1).s(b"h").u64(0).s(&[0; 4000]).done();
+    let p = packet(&raw);
+    let RequestKind::Write { handle, .. } = ClientRequest::parse(&p).unwrap().kind else {
+        panic!()
+    };
+    let range = p.raw().as_ptr_range();
+    assert!(!range.contains(&handle.as_ptr()));
+}
+
+#[test]
+fn only_version_3() {
+    let mut t = Tracker::default();
+    let v = |n| resp(&B::new(SSH_FXP_VERSION).u32(n).done());
+    assert_eq!(t.server_response(&v(3)), Ok(None));
+    assert_eq!(
+        t.server_response(&v(6)),
+        Err(SftpError::UnsupportedVersion(6))
+    );
+}

@@ -17,11 +17,14 @@ use crate::SftpError;
 /// Bounds on the tracker's memory, whatever the peers send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Handles open at once. OpenSSH's sftp-server allows far fewer in practice (it is
-    /// bounded by its file descriptors), so a legitimate client never reaches 1024.
+    /// Handles open at once. OpenSSH's sftp-server is bounded by its file descriptor limit
+    /// (commonly 1024), so a legitimate client does not get further.
     pub max_handles: usize,
     /// Requests forwarded and not yet answered. OpenSSH's client keeps at most 64 reads or
-    /// writes in flight per transfer.
+    /// writes in flight per transfer. Each keeps at most two paths of [`MAX_PATH_LEN`]
+    /// bytes, so the default bounds the tracker to some tens of MiB in the worst case.
+    ///
+    /// [`MAX_PATH_LEN`]: crate::codec::MAX_PATH_LEN
     pub max_pending: usize,
 }
 
@@ -397,7 +400,7 @@ impl Tracker {
                 len: *len,
             },
             (RequestKind::Realpath { path }, _) => Pending::Realpath {
-                learn: is_here(path) && !path.starts_with('/'),
+                learn: is_here(path),
             },
             (
                 RequestKind::Extended {
@@ -435,8 +438,11 @@ impl Tracker {
     /// Takes a server response; the audit line of the operation it completes, if any
     /// (a CLOSE completes its handle's transfer).
     pub fn server_response(&mut self, resp: &ServerResponse) -> Result<Option<FileOp>, SftpError> {
-        if matches!(resp.kind, ResponseKind::Version { .. }) {
-            return Ok(None);
+        if let ResponseKind::Version { version, .. } = resp.kind {
+            return match version {
+                3 => Ok(None),
+                v => Err(SftpError::UnsupportedVersion(v)),
+            };
         }
         let pending = self
             .pending
