@@ -73,7 +73,7 @@ pub use error::SftpError;
 pub use path::normalize;
 pub use request::{ClientRequest, Extension, RequestKind};
 pub use response::{ResponseKind, ServerResponse};
-pub use scp::{scp_from_argv, ScpDirection, ScpEvent, ScpRequest, ScpStream};
+pub use scp::{scp_from_argv, ScpDirection, ScpError, ScpEvent, ScpRequest, ScpStream};
 pub use tracker::{Check, Limits, Refusal, Tracker};
 
 #[cfg(test)]
