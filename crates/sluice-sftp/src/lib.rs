@@ -25,7 +25,13 @@
 //!         Check::Refuse(r) => { to_client.push(r.answer(req.id)); continue; }
 //!     };
 //!     match verdict {
-//!         Ok(()) => { tracker.forwarded(&req)?; to_server.push(packet.into_raw()); }
+//!         Ok(()) => {
+//!             tracker.forwarded(&req)?;
+//!             to_server.push(packet.into_raw());
+//!             if matches!(req.kind, RequestKind::Init { .. }) && tracker.cwd().is_none() {
+//!                 to_server.push(tracker.probe()?); // the gateway's own REALPATH(".")
+//!             }
+//!         }
 //!         Err(rule) => {
 //!             audit.extend(tracker.denied(&req, &rule));
 //!             to_client.push(status_denied(req.id, &rule));
@@ -33,9 +39,21 @@
 //!     }
 //! }
 //! down.push(from_server);
+//! let mut held_version = None;
 //! while let Some(packet) = down.next_packet()? {
-//!     audit.extend(tracker.server_response(&ServerResponse::parse(&packet)?)?);
-//!     to_client.push(packet.into_raw());
+//!     let resp = ServerResponse::parse(&packet)?;
+//!     let own = tracker.is_probe_answer(&resp);
+//!     audit.extend(tracker.server_response(&resp)?);
+//!     if matches!(resp.kind, ResponseKind::Version { .. }) && tracker.probing() {
+//!         held_version = Some(packet.into_raw()); // the client waits for the directory
+//!         continue;
+//!     }
+//!     if !own {
+//!         to_client.push(packet.into_raw());
+//!     }
+//!     if !tracker.probing() {
+//!         to_client.extend(held_version.take());
+//!     }
 //! }
 //! // At channel end: audit.extend(tracker.finish());
 //! # Ok(()) }
@@ -43,9 +61,12 @@
 //!
 //! What the policy sees ([`Tracker::check`]): [`FileAccess`] facts with absolute,
 //! lexically normalised paths ([`normalize`]). Relative paths are relative to the
-//! session's directory, learnt from the server's answer to the client's first
-//! REALPATH(".") (or given, [`Tracker::with_home`]); until it is known, relative paths
-//! are refused rather than guessed. Handle operations are decided (FSTAT, FSETSTAT) or
+//! session's directory, which the relay learns by sending a REALPATH(".") of its own right
+//! after the client's INIT ([`Tracker::probe`]) and holding the server's VERSION back until
+//! it is answered, so no request is checked before it is known. (OpenSSH's `sftp` asks for
+//! it at startup, and the tracker learns from that answer too; OpenSSH 9's `scp` does not,
+//! and sends relative paths straight away.) It can also be given ([`Tracker::with_home`]).
+//! Without it, relative paths are refused rather than guessed. Handle operations are decided (FSTAT, FSETSTAT) or
 //! forwarded (READ, WRITE, READDIR, CLOSE) against the path the handle was opened with;
 //! a handle the tracker never saw opened is refused. Unknown packet types and unknown
 //! extensions are refused: what they would do cannot be said.
@@ -74,7 +95,7 @@ pub use path::normalize;
 pub use request::{ClientRequest, Extension, RequestKind};
 pub use response::{ResponseKind, ServerResponse};
 pub use scp::{scp_from_argv, ScpDirection, ScpError, ScpEvent, ScpRequest, ScpStream};
-pub use tracker::{Check, Limits, Refusal, Tracker};
+pub use tracker::{Check, Limits, Refusal, Tracker, PROBE_ID};
 
 #[cfg(test)]
 mod tests;

@@ -1003,3 +1003,38 @@ fn only_version_3() {
         Err(SftpError::UnsupportedVersion(6))
     );
 }
+
+#[test]
+fn probe_teaches_the_directory() {
+    let mut t = Tracker::default();
+    let probe = t.probe().unwrap();
+    let r = req(&probe);
+    assert_eq!(
+        (r.id, r.kind),
+        (PROBE_ID, RequestKind::Realpath { path: ".".into() })
+    );
+    assert!(t.probing());
+    assert_eq!(t.probe(), Err(SftpError::DuplicateId(PROBE_ID)));
+    let version = resp(&B::new(SSH_FXP_VERSION).u32(3).done());
+    assert!(!t.is_probe_answer(&version));
+    t.server_response(&version).unwrap();
+    let answer = resp(
+        &B::req(SSH_FXP_NAME, PROBE_ID)
+            .u32(1)
+            .s(b"/srv/home/bob")
+            .s(b"")
+            .no_attrs()
+            .done(),
+    );
+    assert!(t.is_probe_answer(&answer));
+    assert_eq!(t.server_response(&answer), Ok(None));
+    assert!(!t.probing());
+    assert_eq!(t.cwd(), Some("/srv/home/bob"));
+    // A client's own id equal to the probe's is an ordinary request once it is answered.
+    assert!(!t.is_probe_answer(&answer));
+    let stat = req(&B::req(SSH_FXP_STAT, 1).s(b"x").done());
+    assert_eq!(
+        t.check(&stat),
+        Check::Decide(vec![fa(Op::Stat, "/srv/home/bob/x", None)])
+    );
+}

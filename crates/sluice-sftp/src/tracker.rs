@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use sluice_decision::facts::{FileAccess, FileOperation, FileVia};
 use sluice_record::FileOp;
 
@@ -58,10 +58,9 @@ pub enum Refusal {
     UnknownType(u8),
     /// An SSH_FXP_EXTENDED request this crate does not know.
     UnknownExtension(String),
-    /// A relative path before the session's directory is known. Clients learn it with
-    /// REALPATH(".") before anything else (OpenSSH's does, at startup), which is always
-    /// forwarded and teaches it to the tracker too; a client sending relative paths before
-    /// that is not one to guess for.
+    /// A relative path before the session's directory is known: the relay did not send
+    /// [`Tracker::probe`], or the server did not answer it with a directory. A client's
+    /// own REALPATH(".") is forwarded without a decision and teaches it too.
     DirectoryUnknown,
     /// A `~user` path of expand-path: another user's home is not known here.
     OtherUsersHome,
@@ -95,9 +94,17 @@ impl Refusal {
     }
 }
 
+/// The id of the gateway's own REALPATH(".") ([`Tracker::probe`]): clients count their ids
+/// up from 0 or 1, so they do not reach it (one that does fails with
+/// [`SftpError::DuplicateId`] while the probe is unanswered).
+pub const PROBE_ID: u32 = u32::MAX;
+
 /// A request forwarded and awaiting its response.
 #[derive(Debug, Clone)]
 enum Pending {
+    /// The gateway's own REALPATH("."): its answer is the session's directory and is not
+    /// the client's.
+    Probe,
     /// OPEN or OPENDIR: a handle or a failure.
     Open {
         op: FileOperation,
@@ -195,6 +202,38 @@ impl Tracker {
     /// The directory relative paths are resolved against, once known.
     pub fn cwd(&self) -> Option<&str> {
         self.cwd.as_deref()
+    }
+
+    /// A REALPATH(".") of the gateway's own, for the relay to send to the server right after
+    /// forwarding the client's INIT when [`Tracker::cwd`] is unknown. Clients need not ask
+    /// for it themselves before using relative paths: OpenSSH 9's `scp` (over SFTP) does not.
+    /// The relay then holds the server's VERSION back from the client while
+    /// [`Tracker::probing`], so that no request is checked before the directory is known,
+    /// and drops the answer ([`Tracker::is_probe_answer`]) after passing it to
+    /// [`Tracker::server_response`].
+    pub fn probe(&mut self) -> Result<Bytes, SftpError> {
+        if self.pending.contains_key(&PROBE_ID) {
+            return Err(SftpError::DuplicateId(PROBE_ID));
+        }
+        self.pending.insert(PROBE_ID, Pending::Probe);
+        let mut body = BytesMut::with_capacity(10);
+        body.put_u8(SSH_FXP_REALPATH);
+        body.put_u32(PROBE_ID);
+        put_string(&mut body, b".");
+        let mut out = BytesMut::with_capacity(4 + body.len());
+        out.put_u32(u32::try_from(body.len()).unwrap_or(u32::MAX));
+        out.put_slice(&body);
+        Ok(out.freeze())
+    }
+
+    /// The gateway's own REALPATH(".") is unanswered.
+    pub fn probing(&self) -> bool {
+        matches!(self.pending.get(&PROBE_ID), Some(Pending::Probe))
+    }
+
+    /// `resp` answers the gateway's own REALPATH("."): not to be forwarded to the client.
+    pub fn is_probe_answer(&self, resp: &ServerResponse) -> bool {
+        resp.id == PROBE_ID && !matches!(resp.kind, ResponseKind::Version { .. }) && self.probing()
     }
 
     /// Open handles and requests awaiting a response.
@@ -515,17 +554,18 @@ impl Tracker {
                 }
                 Ok(None)
             }
-            Pending::Realpath { learn } => {
+            Pending::Probe | Pending::Realpath { learn: true } => {
                 if let ResponseKind::Name {
                     first: Some(dir), ..
                 } = &resp.kind
                 {
-                    if learn && dir.starts_with('/') {
+                    if dir.starts_with('/') {
                         self.cwd = Some(normalize("/", dir));
                     }
                 }
                 Ok(None)
             }
+            Pending::Realpath { learn: false } => Ok(None),
             Pending::Op(s) => Ok(Some(FileOp {
                 op: s.op.as_str().to_string(),
                 path: s.path,
