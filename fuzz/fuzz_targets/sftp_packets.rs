@@ -7,7 +7,8 @@
 //! (fewer bytes if the input ends first). A direction whose framer fails is dead, as the
 //! relay would close the channel.
 //!
-//! Requests the tracker would have decided are forwarded or refused by a toy policy (by the
+//! After a forwarded INIT the tracker's own REALPATH(".") probe is issued (its answer, if
+//! the input contains one, teaches the directory). Requests the tracker would have decided are forwarded or refused by a toy policy (by the
 //! id's parity) so that both `forwarded` and `denied` run. Checked: every fact's path is
 //! absolute and normalised (and normalising it again changes nothing), the tracker stays
 //! within its limits, the gateway's own STATUS packets read back as written, and the
@@ -17,8 +18,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use sluice_sftp::{
-    normalize, status_denied, Check, ClientRequest, Framer, Limits, ResponseKind, ScpStream,
-    ServerResponse, Tracker,
+    normalize, status_denied, Check, ClientRequest, Framer, Limits, RequestKind, ResponseKind,
+    ScpStream, ServerResponse, Tracker, PROBE_ID,
 };
 
 const LIMITS: Limits = Limits {
@@ -63,6 +64,15 @@ fn client_packet(tracker: &mut Tracker, packet: &sluice_sftp::Packet) {
     };
     if allow {
         let _ = tracker.forwarded(&req);
+        // The relay's own REALPATH("."), sent after INIT when the directory is unknown.
+        if matches!(req.kind, RequestKind::Init { .. }) && tracker.cwd().is_none() {
+            if let Ok(probe) = tracker.probe() {
+                let mut framer = Framer::new();
+                framer.push(&probe);
+                let p = framer.next_packet().unwrap().unwrap();
+                assert_eq!(ClientRequest::parse(&p).unwrap().id, PROBE_ID);
+            }
+        }
     } else if let Some(op) = tracker.denied(&req, "rule") {
         normalised(&op.path);
         assert_eq!(op.outcome, "denied");
@@ -80,7 +90,9 @@ fn server_packet(tracker: &mut Tracker, packet: &sluice_sftp::Packet) {
     let Ok(resp) = ServerResponse::parse(packet) else {
         return;
     };
+    let own = tracker.is_probe_answer(&resp);
     if let Ok(Some(op)) = tracker.server_response(&resp) {
+        assert!(!own, "the probe's answer makes no audit line");
         normalised(&op.path);
         assert!(op.outcome == "ok" || op.outcome == "error");
     }

@@ -9,7 +9,8 @@
 /// for paths spelled through them, not for what a link elsewhere reaches; a policy that
 /// cares also decides who may create links (SYMLINK and hardlink are decided).
 ///
-/// An empty `path` is `base`, as sftp-server treats it as `.`.
+/// An empty `path` is `base`: sftp-server's REALPATH reads it as `.` (other operations on
+/// it fail there, so the policy seeing `base` for them costs nothing).
 pub fn normalize(base: &str, path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     if !path.starts_with('/') {
