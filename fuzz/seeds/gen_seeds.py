@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora for the fuzz targets: small, valid PostgreSQL v3 messages and
-MySQL command-phase packets.
+MySQL command-phase packets, and SFTP sessions.
 
 Run from anywhere: python3 fuzz/seeds/gen_seeds.py
 PostgreSQL client seeds start with the target's mode byte: 0 = startup packets first, 1 = frames
@@ -227,6 +227,104 @@ MYSQL_SERVER = {
 }
 
 
+# SFTP (target sftp_packets): segments of a header byte (bit 7 set: server to client; bits
+# 0..6: length) and up to 127 bytes, so a session is both directions interleaved in order.
+def sftp_pkt(t: int, body: bytes) -> bytes:
+    return struct.pack(">IB", len(body) + 1, t) + body
+
+
+def sstr(b) -> bytes:
+    if isinstance(b, str):
+        b = b.encode()
+    return struct.pack(">I", len(b)) + b
+
+
+def sreq(t: int, rid: int, body: bytes = b"") -> bytes:
+    return sftp_pkt(t, struct.pack(">I", rid) + body)
+
+
+NOATTRS = struct.pack(">I", 0)
+
+
+def segments(turns, chunk: int = 127) -> bytes:
+    """turns: (direction, bytes) with direction 0 = client, 1 = server."""
+    out = b""
+    for direction, data in turns:
+        for i in range(0, len(data), chunk):
+            piece = data[i:i + chunk]
+            out += bytes([(0x80 if direction else 0) | len(piece)]) + piece
+    return out
+
+
+def sftp_status(rid: int, code: int, msg: str = "") -> bytes:
+    return sreq(101, rid, struct.pack(">I", code) + sstr(msg) + sstr(""))
+
+
+def sftp_name(rid: int, name: str) -> bytes:
+    return sreq(104, rid, struct.pack(">I", 1) + sstr(name) + sstr(name) + NOATTRS)
+
+
+SFTP_START = [
+    (0, sftp_pkt(1, struct.pack(">I", 3))),
+    (1, sftp_pkt(2, struct.pack(">I", 3) + sstr("posix-rename@openssh.com") + sstr("1"))),
+    (0, sreq(16, 2, sstr("."))),
+    (1, sftp_name(2, "/home/alice")),
+]
+
+SFTP = {
+    "upload_download": segments(SFTP_START + [
+        (0, sreq(3, 4, sstr("up.bin") + struct.pack(">I", 0x1a) + NOATTRS)),
+        (1, sreq(102, 4, sstr(b"\0\0\0\0"))),
+        (0, sreq(6, 6, sstr(b"\0\0\0\0") + struct.pack(">Q", 0) + sstr(b"x" * 40))),
+        (1, sftp_status(6, 0, "Success")),
+        (0, sreq(4, 7, sstr(b"\0\0\0\0"))),
+        (1, sftp_status(7, 0, "Success")),
+        (0, sreq(3, 8, sstr("/etc/motd") + struct.pack(">I", 1) + NOATTRS)),
+        (1, sreq(102, 8, sstr(b"\0\0\0\1"))),
+        (0, sreq(5, 10, sstr(b"\0\0\0\1") + struct.pack(">QI", 0, 4096))),
+        (1, sreq(103, 10, sstr(b"y" * 30))),
+        (0, sreq(5, 12, sstr(b"\0\0\0\1") + struct.pack(">QI", 30, 4096))),
+        (1, sftp_status(12, 1, "End of file")),
+        (0, sreq(4, 14, sstr(b"\0\0\0\1"))),
+        (1, sftp_status(14, 0, "Success")),
+    ]),
+    "directory_ops": segments(SFTP_START + [
+        (0, sreq(11, 4, sstr("../alice/./d"))),
+        (1, sreq(102, 4, sstr(b"D"))),
+        (0, sreq(12, 6, sstr(b"D"))),
+        (1, sftp_name(6, "f")),
+        (0, sreq(4, 8, sstr(b"D"))),
+        (1, sftp_status(8, 0)),
+        (0, sreq(14, 10, sstr("new") + NOATTRS)),
+        (1, sftp_status(10, 0)),
+        (0, sreq(18, 12, sstr("new") + sstr("/tmp/x"))),
+        (1, sftp_status(12, 3, "Permission denied")),
+        (0, sreq(20, 14, sstr("/etc/passwd") + sstr("l"))),
+        (1, sftp_status(14, 0)),
+        (0, sreq(17, 16, sstr("l"))),
+        (1, sreq(105, 16, struct.pack(">IQ", 1, 5))),
+        (0, sreq(13, 18, sstr("l"))),
+        (0, sreq(15, 20, sstr("new"))),
+        (1, sftp_status(20, 0)),
+        (1, sftp_status(18, 2, "No such file")),
+    ]),
+    "extensions": segments(SFTP_START + [
+        (0, sreq(200, 4, sstr("posix-rename@openssh.com") + sstr("a") + sstr("b"))),
+        (1, sftp_status(4, 0)),
+        (0, sreq(200, 6, sstr("hardlink@openssh.com") + sstr("a") + sstr("c"))),
+        (1, sftp_status(6, 0)),
+        (0, sreq(200, 8, sstr("expand-path@openssh.com") + sstr("~/x"))),
+        (1, sftp_name(8, "/home/alice/x")),
+        (0, sreq(200, 10, sstr("limits@openssh.com"))),
+        (1, sreq(201, 10, struct.pack(">QQQQ", 262144, 261120, 261120, 0))),
+        (0, sreq(200, 12, sstr("statvfs@openssh.com") + sstr("/"))),
+        (0, sreq(200, 14, sstr("lsetstat@openssh.com") + sstr("a") + struct.pack(">II", 4, 0o600))),
+        (0, sreq(200, 16, sstr("unknown@example.com"))),
+        (0, sreq(99, 18, b"")),
+    ], chunk=5),
+}
+
+
 def write(name: str, seeds: dict) -> None:
     out = HERE / name
     out.mkdir(exist_ok=True)
@@ -239,3 +337,4 @@ if __name__ == "__main__":
     write("server_messages", SERVER)
     write("mysql_client_packets", MYSQL_CLIENT)
     write("mysql_server_packets", MYSQL_SERVER)
+    write("sftp_packets", SFTP)
