@@ -183,7 +183,13 @@ impl SessionChannel {
                                 let verdict = self.decide_waiting(Request::Channel { channel: &open }, &text, id, &client_tx, &mut client_rx).await?;
                                 if let Some(permit) = self.admitted(verdict, id, &client_tx).await? {
                                     self.request = Some(permit);
-                                    self.mode = if name == "sftp" { Mode::Sftp(Box::default()) } else { Mode::Opaque };
+                                    self.mode = if name == "sftp" {
+                                        let mut relay = Box::<SftpRelay>::default();
+                                        relay.n = self.n().unwrap_or_default();
+                                        Mode::Sftp(relay)
+                                    } else {
+                                        Mode::Opaque
+                                    };
                                     target_tx.request_subsystem(true, name).await?;
                                 } else {
                                     break;
@@ -428,9 +434,9 @@ impl SessionChannel {
         client_out: &mut (impl tokio::io::AsyncWrite + Unpin),
     ) -> Result<(), SshError> {
         if let Mode::Sftp(sftp) = &mut self.mode {
-            sftp.target_data(&self.session, data)?;
-            self.counters.add_to_client(data.len());
-            client_out.write_all(data).await?;
+            let out = sftp.target_data(&self.session, data)?;
+            self.counters.add_to_client(out.len());
+            client_out.write_all(&out).await?;
             return Ok(());
         }
         if let Mode::Shell(lines) = &mut self.mode {
