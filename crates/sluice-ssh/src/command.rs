@@ -14,3 +14,11 @@ pub(crate) fn facts(text: &str, interactive: bool) -> ShellCommand {
         parsed: false,
     }
 }
+
+/// The facts of a line that could not be read as text: nothing it runs is known.
+pub(crate) fn unparsed(text: &str, interactive: bool) -> ShellCommand {
+    let mut facts = facts("", interactive);
+    facts.text = text.to_owned();
+    facts.parsed = false;
+    facts
+}

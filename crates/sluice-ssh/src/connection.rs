@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use russh::server::{Handle, RunningSession};
 use russh::Disconnect;
-use sluice_core::sequence::{self, Identified, Opening, Protocol, Refusal, Relayed};
+use sluice_core::sequence::{self, Claimed, Identified, Opening, Protocol, Refusal, Relayed};
 use sluice_core::{Gateway, Session};
 use sluice_net::ShutdownPhase;
 use tokio::net::TcpStream;
@@ -72,12 +72,24 @@ pub(crate) struct Client {
     pub handle: Handle,
     /// russh's task for the client's transport; it ends when the client is gone.
     pub running: JoinHandle<Result<(), russh::Error>>,
+    /// `running` was awaited to its end (a finished task must not be awaited again).
+    pub finished: bool,
     pub events: mpsc::UnboundedReceiver<Event>,
     verdict: Option<oneshot::Sender<Result<(), String>>>,
     pub shutdown: watch::Receiver<ShutdownPhase>,
 }
 
 impl Client {
+    /// Gives the transport a moment to send what is queued (a disconnect message), then
+    /// stops it.
+    async fn wind_down(&mut self) {
+        if !self.finished {
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.running).await;
+            self.finished = true;
+        }
+        self.running.abort();
+    }
+
     async fn disconnect(&self, message: &str) {
         let _ = self
             .handle
@@ -102,6 +114,7 @@ impl Protocol for Connection<'_> {
     async fn identify(&self, gateway: &Gateway, tcp: TcpStream) -> Opening<Client, SshError> {
         let (logins_tx, logins) = oneshot::channel();
         let (events_tx, events) = mpsc::unbounded_channel();
+        let attempted = Arc::new(std::sync::Mutex::new(None));
         let frontend = Frontend {
             gateway: gateway.clone(),
             password_auth: self.context.password_auth,
@@ -109,6 +122,7 @@ impl Protocol for Connection<'_> {
             logins: Some(logins_tx),
             events: events_tx,
             failures: 0,
+            attempted: attempted.clone(),
         };
         let started = tokio::time::timeout(
             LOGIN_GRACE,
@@ -136,7 +150,20 @@ impl Protocol for Connection<'_> {
         }) = login
         else {
             running.abort();
-            return refused_silently(SshError::ClientGone("the client did not log in".into()));
+            // A client that named an identity and failed its check is on record.
+            let claimed = attempted.lock().ok().and_then(|mut a| a.take());
+            return match claimed {
+                Some((identity, target)) => Opening::Refused {
+                    client: None,
+                    claimed: Some(Claimed {
+                        client_addr: self.peer.to_string(),
+                        identity,
+                        target,
+                    }),
+                    error: SshError::Refused("authentication failed".into()),
+                },
+                None => refused_silently(SshError::ClientGone("the client did not log in".into())),
+            };
         };
         let application_name = None;
         Opening::Session(Box::new(Identified {
@@ -145,6 +172,7 @@ impl Protocol for Connection<'_> {
                 running,
                 events,
                 verdict: Some(verdict),
+                finished: false,
                 shutdown: self.shutdown.clone(),
             },
             auth,
@@ -162,11 +190,13 @@ impl Protocol for Connection<'_> {
             Refusal::Failed(e) => format!("sluice: {e}"),
             Refusal::Rejected(r) => format!("sluice: {}", r.reason),
         };
-        client.disconnect(&message).await;
+        // The login is answered first (accepted, see `frontend`), then the disconnect with
+        // the reason goes out behind it; the transport gets a moment to send both.
         if let Some(verdict) = client.verdict.take() {
             let _ = verdict.send(Err(message.clone()));
         }
-        client.running.abort();
+        client.disconnect(&message).await;
+        client.wind_down().await;
         match refusal {
             Refusal::Failed(e) => e,
             Refusal::Rejected(r) => SshError::Refused(r.reason),
@@ -199,9 +229,9 @@ impl Protocol for Connection<'_> {
         relay::run(session, client, upstream).await
     }
 
-    async fn close(&self, client: Client) {
+    async fn close(&self, mut client: Client) {
         client.disconnect("sluice: session ended").await;
-        client.running.abort();
+        client.wind_down().await;
     }
 }
 

@@ -12,6 +12,8 @@ use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use sluice_core::secret::Secret;
 use sluice_core::{Authenticated, Gateway, SshPublicKey};
 use sluice_decision::ChannelType;
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::{mpsc, oneshot};
 
 /// A client that proved who it is, waiting for the gateway to admit its session.
@@ -64,6 +66,9 @@ pub(crate) struct Frontend {
     pub events: mpsc::UnboundedSender<Event>,
     /// Failed attempts so far; the connection ends after [`MAX_ATTEMPTS`].
     pub failures: u32,
+    /// The identity and target of the last login that failed its check, so that a client
+    /// that gives up is audited as a refused connection of that identity.
+    pub attempted: Arc<Mutex<Option<(String, String)>>>,
 }
 
 /// Logins a client may get wrong before it is disconnected.
@@ -91,6 +96,14 @@ impl Frontend {
             methods.push(MethodKind::Password);
         }
         MethodSet::from(&methods[..])
+    }
+
+    /// A login whose credential did not check out, for the audit record if none succeeds.
+    fn failed(&mut self, identity: &str, target: &str) -> Result<Auth, russh::Error> {
+        if let Ok(mut attempted) = self.attempted.lock() {
+            *attempted = Some((identity.to_owned(), target.to_owned()));
+        }
+        self.reject()
     }
 
     fn reject(&mut self) -> Result<Auth, russh::Error> {
@@ -123,10 +136,11 @@ impl Frontend {
         }
         match answer.await {
             Ok(Ok(())) => Ok(Auth::Accept),
-            Ok(Err(_)) | Err(_) => Ok(Auth::Reject {
-                proceed_with_methods: None,
-                partial_success: false,
-            }),
+            // A refused session: the login is accepted so that OpenSSH reads on and shows the
+            // disconnect message that says why, queued behind this answer. Nothing can be
+            // asked meanwhile: the relay is gone, so every channel open is refused.
+            Ok(Err(_)) => Ok(Auth::Accept),
+            Err(_) => Err(russh::Error::Disconnect),
         }
     }
 
@@ -140,7 +154,10 @@ impl Frontend {
                 let target = target.to_owned();
                 self.admit(auth, &target).await
             }
-            Ok(None) => self.reject(),
+            Ok(None) => {
+                let (identity, target) = (identity.to_owned(), target.to_owned());
+                self.failed(&identity, &target)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not check a token");
                 self.reject()
@@ -205,7 +222,10 @@ impl russh::server::Handler for Frontend {
                 let target = target.to_owned();
                 self.admit(auth, &target).await
             }
-            Ok(None) => self.reject(),
+            Ok(None) => {
+                let (identity, target) = (identity.to_owned(), target.to_owned());
+                self.failed(&identity, &target)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not check an SSH key");
                 self.reject()

@@ -11,13 +11,15 @@ use sluice_decision::{ChannelType, Request};
 use tokio::io::AsyncWriteExt as _;
 use tokio::task::JoinSet;
 
+use super::intake::intake;
 use super::{channel_facts, summary, Counters};
 use crate::connection::Client;
 use crate::decide::{decide_now, Verdict};
 use crate::upstream::ForwardedOpen;
 
-/// Carries one forwarded connection until either side closes it, then finishes its permit
-/// with the byte counts.
+/// Carries one forwarded connection until both sides close it, then finishes its permit with
+/// the byte counts. Each direction runs on its own, blocked only by its own writes (see
+/// `session.rs` for why).
 pub(crate) async fn pump(
     session: Session,
     permit: StatementPermit,
@@ -25,72 +27,79 @@ pub(crate) async fn pump(
     target: Channel<russh::client::Msg>,
     counters: Arc<Counters>,
 ) {
-    let (mut client_rx, client_tx) = client.split();
-    let (mut target_rx, target_tx) = target.split();
-    let mut writer = session.upstream_writer(target_tx.make_writer());
-    let mut client_writer = client_tx.make_writer();
-    let (mut sent, mut received) = (0u64, 0u64);
-    let (mut client_done, mut target_done) = (false, false);
-    let outcome = loop {
-        if client_done && target_done {
-            break Outcome::ok("closed", None);
+    let (client_rx, client_tx) = client.split();
+    let (target_rx, target_tx) = target.split();
+    let (client_feed, mut client_rx) = intake(client_rx);
+    let (target_feed, mut target_rx) = intake(target_rx);
+    let up = async {
+        let mut writer = session.upstream_writer(target_tx.make_writer());
+        let mut sent = 0u64;
+        let result: Result<(), String> = async {
+            while let Some(msg) = client_rx.recv().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        counters.add_from_client(data.len());
+                        sent += data.len() as u64;
+                        // Bytes of an admitted forward: its record is already durable.
+                        let mut batch = AuditBatch::default();
+                        batch.carries_no_request();
+                        let sealed = session.seal(&mut batch).await.map_err(|e| e.to_string())?;
+                        let mut forwarding = writer.forwarding(sealed);
+                        forwarding.write(&data).await.map_err(|e| e.to_string())?;
+                        forwarding.finish().await.map_err(|e| e.to_string())?;
+                    }
+                    ChannelMsg::Eof => {
+                        let _ = target_tx.eof().await;
+                    }
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            Ok(())
         }
-        tokio::select! {
-            msg = client_rx.wait(), if !client_done => match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    counters.add_from_client(data.len());
-                    sent += data.len() as u64;
-                    // Bytes of an admitted forward: its record is already durable.
-                    let mut batch = AuditBatch::default();
-                    batch.carries_no_request();
-                    let sealed = match session.seal(&mut batch).await {
-                        Ok(s) => s,
-                        Err(e) => break Outcome::interrupted(e.to_string()),
-                    };
-                    let mut forwarding = writer.forwarding(sealed);
-                    if let Err(e) = forwarding.write(&data).await {
-                        break Outcome::interrupted(e.to_string());
-                    }
-                    if let Err(e) = forwarding.finish().await {
-                        break Outcome::interrupted(e.to_string());
-                    }
-                }
-                Some(ChannelMsg::Eof) => {
-                    let _ = target_tx.eof().await;
-                }
-                Some(ChannelMsg::Close) | None => {
-                    client_done = true;
-                    let _ = target_tx.close().await;
-                    target_done = true;
-                }
-                Some(_) => {}
-            },
-            msg = target_rx.wait(), if !target_done => match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    counters.add_to_client(data.len());
-                    received += data.len() as u64;
-                    if let Err(e) = client_writer.write_all(&data).await {
-                        break Outcome::interrupted(e.to_string());
-                    }
-                }
-                Some(ChannelMsg::Eof) => {
-                    let _ = client_tx.eof().await;
-                }
-                Some(ChannelMsg::Close) | None => {
-                    target_done = true;
-                    let _ = client_tx.close().await;
-                    client_done = true;
-                }
-                Some(_) => {}
-            },
-        }
+        .await;
+        let _ = target_tx.close().await;
+        (sent, result)
     };
-    let outcome = match outcome.status {
-        sluice_core::Status::Ok => Outcome::ok(
+    let down = async {
+        let mut out = client_tx.make_writer();
+        let mut received = 0u64;
+        let result: Result<(), String> = async {
+            while let Some(msg) = target_rx.recv().await {
+                match msg {
+                    ChannelMsg::Data { data } => {
+                        counters.add_to_client(data.len());
+                        received += data.len() as u64;
+                        out.write_all(&data).await.map_err(|e| e.to_string())?;
+                    }
+                    ChannelMsg::Eof => {
+                        let _ = out.flush().await;
+                        let _ = client_tx.eof().await;
+                    }
+                    ChannelMsg::Close => break,
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        .await;
+        let _ = out.flush().await;
+        let _ = client_tx.close().await;
+        (received, result)
+    };
+    let relayed = async { tokio::join!(up, down) };
+    let ((sent, up), (received, down)) = tokio::select! {
+        both = relayed => both,
+        () = async { tokio::join!(client_feed, target_feed); std::future::pending::<()>().await } => return,
+    };
+    let outcome = match up.and(down) {
+        Ok(()) => Outcome::ok(
             format!("{sent} bytes to the target, {received} bytes to the client"),
             Some(sent + received),
         ),
-        _ => outcome,
+        Err(e) => Outcome::interrupted(format!(
+            "{e} (after {sent} bytes to the target, {received} bytes to the client)"
+        )),
     };
     session.finish(permit, outcome);
 }

@@ -6,9 +6,11 @@
 //! - `terminal`: a terminal's output masked and recorded; its typed lines found.
 //! - `sftp`: the SFTP subsystem decided per file operation.
 //! - `forward`: port forwarding, counted and recorded by size.
+//! - `intake`: each channel read promptly, so russh never waits on the relay.
 //! - `scp`: the files an scp command line (its own protocol, `scp -O`) names.
 
 mod forward;
+mod intake;
 mod scp;
 mod session;
 mod sftp;
@@ -72,7 +74,10 @@ pub(crate) async fn run(
                 let Some(opened) = opened else { break "the target closed the connection".to_owned() };
                 forward::remote(session, &client, opened, &forwards, &counters, &mut channels).await;
             }
-            _ = &mut client.running => break "client disconnected".to_owned(),
+            _ = &mut client.running => {
+                client.finished = true;
+                break "client disconnected".to_owned();
+            }
             Some(_) = channels.join_next(), if !channels.is_empty() => {}
             _ = client.shutdown.changed() => {
                 if *client.shutdown.borrow() != sluice_net::ShutdownPhase::Running {

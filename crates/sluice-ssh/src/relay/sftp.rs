@@ -1,23 +1,34 @@
 //! The SFTP subsystem, decided per file operation: sluice-sftp reads the packets both ways;
 //! each client request that touches a file is decided (every fact of it must be allowed)
-//! before it is forwarded, a refused one is answered here with SFTP's "permission denied",
-//! and each operation's outcome and byte counts finish its audit record and are recorded as
-//! a `file` line. What cannot be read is refused, never forwarded.
+//! before it is forwarded, a refused one is answered by the gateway with SFTP's "permission
+//! denied", and each operation's outcome and byte counts finish its audit record and are
+//! recorded as a `file` line. What cannot be read is refused, never forwarded.
+//!
+//! The steps are synchronous so that the channel's two directions can share this state
+//! without holding it across a decision or a write.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use sluice_core::{AuditBatch, Outcome, Session, StatementPermit};
-use sluice_decision::Request;
+use sluice_core::{Outcome, Session, StatementPermit};
+use sluice_decision::FileAccess;
 use sluice_record::FileOp;
 use sluice_sftp::{
-    status_denied, status_failure, Check, ClientRequest, Framer, RequestKind, ResponseKind,
+    status_denied, status_failure, Check, ClientRequest, Framer, Packet, RequestKind, ResponseKind,
     ServerResponse, Tracker,
 };
 
-use super::session::TargetWriter;
-use crate::decide::{decide_now, Verdict};
 use crate::error::SshError;
+
+/// What to do with one client request.
+pub(crate) enum Step {
+    /// Answer the client with these bytes; nothing goes to the target.
+    Answer(Bytes),
+    /// Forward it: its file was decided when it was opened, or it touches none.
+    Forward(ClientRequest, Packet),
+    /// Decide these facts first; all must be allowed.
+    Decide(ClientRequest, Packet, Vec<FileAccess>),
+}
 
 #[derive(Default)]
 pub(crate) struct SftpRelay {
@@ -38,93 +49,67 @@ pub(crate) struct SftpRelay {
 }
 
 impl SftpRelay {
-    /// Client bytes: forwards what is allowed, returns the gateway's own answers for the
-    /// client (refusals).
-    pub async fn client_data(
-        &mut self,
-        session: &Session,
-        data: &[u8],
-        writer: &mut TargetWriter,
-    ) -> Result<Vec<u8>, SshError> {
+    /// The whole requests in `data` (with what came before), each with what to do.
+    pub fn client_data(&mut self, session: &Session, data: &[u8]) -> Result<Vec<Step>, SshError> {
         self.up.push(data);
-        let mut answers = Vec::new();
+        let mut steps = Vec::new();
         while let Some(packet) = self.up.next_packet().map_err(sftp)? {
             let Ok(req) = ClientRequest::parse(&packet) else {
                 let id = packet.request_id().unwrap_or(0);
-                answers.extend_from_slice(&status_failure(id, "sluice: malformed SFTP request"));
+                steps.push(Step::Answer(status_failure(
+                    id,
+                    "sluice: malformed SFTP request",
+                )));
                 continue;
             };
-            let mut batch = AuditBatch::default();
-            let mut permits = Vec::new();
-            let mut sealed = None;
-            match self.tracker.check(&req) {
-                // Reads and writes through an open handle, CLOSE, INIT: their file's
-                // decision was made at OPEN.
-                Check::Forward => {
-                    batch.carries_no_request();
-                    sealed = Some(session.seal(&mut batch).await?);
-                }
-                Check::Decide(facts) => {
-                    let mut refused = None;
-                    for file in &facts {
-                        let summary = match &file.target_path {
-                            Some(to) => format!("{} {} -> {to} (sftp)", file.operation.as_str(), file.path),
-                            None => format!("{} {} (sftp)", file.operation.as_str(), file.path),
-                        };
-                        match decide_now(session, Request::File { file }, &summary).await? {
-                            Verdict::Allowed { permit, sealed: s } => {
-                                permits.push(permit);
-                                sealed = Some(s);
-                            }
-                            Verdict::Refused(why) => {
-                                refused = Some(why);
-                                break;
-                            }
-                        }
-                    }
-                    if let Some(why) = refused {
-                        for permit in permits.drain(..) {
-                            session.finish(permit, Outcome::not_executed("another part of the operation was refused"));
-                        }
-                        if let Some(op) = self.tracker.denied(&req, &why) {
-                            self.record(session, &op);
-                        }
-                        answers.extend_from_slice(&status_denied(req.id, &why));
-                        continue;
-                    }
-                }
+            steps.push(match self.tracker.check(&req) {
+                Check::Forward => Step::Forward(req, packet),
+                Check::Decide(facts) => Step::Decide(req, packet, facts),
                 Check::Refuse(refusal) => {
-                    let op = FileOp {
-                        op: "refused".into(),
-                        path: String::new(),
-                        target: None,
-                        bytes: None,
-                        outcome: "denied".into(),
-                        message: refusal.to_string(),
-                    };
-                    self.record(session, &op);
-                    answers.extend_from_slice(&refusal.answer(req.id));
-                    continue;
+                    self.record(
+                        session,
+                        &FileOp {
+                            op: "refused".into(),
+                            path: String::new(),
+                            target: None,
+                            bytes: None,
+                            outcome: "denied".into(),
+                            message: refusal.to_string(),
+                        },
+                    );
+                    Step::Answer(refusal.answer(req.id))
                 }
-            }
-            let Some(sealed) = sealed else { continue };
-            self.tracker.forwarded(&req).map_err(sftp)?;
-            if let RequestKind::Close { handle } = &req.kind {
-                self.closing.insert(req.id, handle.clone());
-            }
-            if !permits.is_empty() {
-                self.pending.insert(req.id, permits);
-            }
-            let mut forwarding = writer.forwarding(sealed);
-            forwarding.write(packet.raw()).await?;
-            if matches!(req.kind, RequestKind::Init { .. }) && self.tracker.cwd().is_none() {
-                // The gateway's own REALPATH("."), part of the admitted subsystem.
-                let probe = self.tracker.probe().map_err(sftp)?;
-                forwarding.write(&probe).await?;
-            }
-            forwarding.finish().await?;
+            });
         }
-        Ok(answers)
+        Ok(steps)
+    }
+
+    /// A request goes to the target: what it opens or closes is followed, its permits wait for
+    /// its answer. Returns the gateway's own REALPATH(".") to send after it, if one is due.
+    pub fn forwarded(
+        &mut self,
+        req: &ClientRequest,
+        permits: Vec<StatementPermit>,
+    ) -> Result<Option<Bytes>, SshError> {
+        self.tracker.forwarded(req).map_err(sftp)?;
+        if let RequestKind::Close { handle } = &req.kind {
+            self.closing.insert(req.id, handle.clone());
+        }
+        if !permits.is_empty() {
+            self.pending.insert(req.id, permits);
+        }
+        if matches!(req.kind, RequestKind::Init { .. }) && self.tracker.cwd().is_none() {
+            return Ok(Some(self.tracker.probe().map_err(sftp)?));
+        }
+        Ok(None)
+    }
+
+    /// A request the policy refused: recorded, and the answer for the client.
+    pub fn refused(&mut self, session: &Session, req: &ClientRequest, why: &str) -> Bytes {
+        if let Some(op) = self.tracker.denied(req, why) {
+            self.record(session, &op);
+        }
+        status_denied(req.id, why)
     }
 
     /// Target bytes: returns what goes on to the client.
@@ -200,13 +185,10 @@ impl SftpRelay {
 
 fn outcome_of(kind: &ResponseKind, op: Option<&FileOp>) -> Outcome {
     match (kind, op) {
-        (_, Some(op)) if op.outcome == "ok" => {
-            let bytes = op.bytes;
-            match bytes {
-                Some(b) => Outcome::ok(format!("{b} bytes"), Some(b)),
-                None => Outcome::ok("ok", None),
-            }
-        }
+        (_, Some(op)) if op.outcome == "ok" => match op.bytes {
+            Some(b) => Outcome::ok(format!("{b} bytes"), Some(b)),
+            None => Outcome::ok("ok", None),
+        },
         (_, Some(op)) => Outcome::error("sftp", op.message.clone()),
         (ResponseKind::Status { code: 0, .. }, None) => Outcome::ok("ok", None),
         (ResponseKind::Status { code, message }, None) => {
@@ -217,5 +199,5 @@ fn outcome_of(kind: &ResponseKind, op: Option<&FileOp>) -> Outcome {
 }
 
 fn sftp(e: sluice_sftp::SftpError) -> SshError {
-    SshError::Refused(format!("sluice: SFTP: {e}"))
+    SshError::Refused(format!("SFTP: {e}"))
 }

@@ -43,15 +43,18 @@ impl OutputMasker {
     }
 }
 
-fn mask(plan: &MaskPlan, tally: &mut MaskTally, data: &[u8]) -> Vec<u8> {
-    if data.is_empty() {
-        return Vec::new();
+/// Masks the text in `data`; bytes that are not UTF-8 pass through as they are.
+pub(crate) fn mask(plan: &MaskPlan, tally: &mut MaskTally, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    for chunk in data.utf8_chunks() {
+        let text = chunk.valid();
+        match plan.mask_content(text, tally) {
+            Some(masked) => out.extend_from_slice(masked.as_bytes()),
+            None => out.extend_from_slice(text.as_bytes()),
+        }
+        out.extend_from_slice(chunk.invalid());
     }
-    let text = String::from_utf8_lossy(data);
-    match plan.mask_content(&text, tally) {
-        Some(masked) => masked.into_bytes(),
-        None => data.to_vec(),
-    }
+    out
 }
 
 /// What a keystroke did to the line being typed.
