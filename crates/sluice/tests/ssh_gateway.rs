@@ -298,6 +298,51 @@ async fn exec_passes_streams_and_status_and_a_denied_command_exits_126() {
     g.h.stop().await;
 }
 
+/// What a command does through sluice is what it does against sshd directly: output with
+/// and without a final newline, large output, error output, exit statuses, and death by a
+/// signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_through_sluice_matches_sshd_directly() {
+    let g = SshGateway::start(ALL_COMMANDS_POLICY).await;
+    let s = sshd();
+    let commands = [
+        "printf no-newline",
+        "head -c 300000 /dev/zero | tr '\\0' x",
+        "echo to-err >&2; printf partial >&2; exit 3",
+        "exit 255",
+        "echo before; kill -TERM $$; echo after",
+        "echo before; kill -KILL $$",
+        "seq 1 20000",
+    ];
+    for command in commands {
+        let direct = run_async(ssh_cmd(s.port(), s.user(), &s.key_file(), &[command])).await;
+        let through = run_async(g.ssh("alice", "host", &[command])).await;
+        assert_eq!(
+            (through.status.code(), &through.stdout, err(&through)),
+            (direct.status.code(), &direct.stdout, err(&direct)),
+            "{command}: through sluice {}\ndirectly {}",
+            both(&through),
+            both(&direct)
+        );
+    }
+    g.h.stop().await;
+}
+
+/// X11 forwarding is never carried; the attempt is on record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x11_forwarding_is_refused_and_on_record() {
+    let g = SshGateway::start(ALL_COMMANDS_POLICY).await;
+    let mut cmd = g.ssh("alice", "host", &["-X", "echo", "display:${DISPLAY:-none}"]);
+    cmd.env("DISPLAY", "127.0.0.1:99");
+    let o = run_async(cmd).await;
+    assert!(o.status.success(), "{}", both(&o));
+    assert_eq!(out(&o), "display:none\n", "{}", both(&o));
+    let audit = g.audit_json().await;
+    let x11 = request(&audit, "x11");
+    assert_eq!(x11["decision"]["verdict"], "deny", "{x11}");
+    g.h.stop().await;
+}
+
 // ---- 4. Legacy scp and rsync ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -399,19 +444,36 @@ async fn legacy_scp_and_rsync_copy_through_sluice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_sudo_command_runs_once_a_dba_approves() {
-    held_sudo(true).await;
+    held_sudo(Input::OpenSilent).await;
+}
+
+/// Input typed while the command waits for its review reaches it once approved. Fails today:
+/// the wait reads the client's channel and drops its data (relay/session.rs, decide_waiting).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_sent_while_a_command_is_held_reaches_it_once_approved() {
+    held_sudo(Input::TypedAhead).await;
 }
 
 /// As above with nothing on standard input (a script's `ssh host cmd </dev/null`, `ssh -n`):
 /// the client sends EOF at once, which must not cancel the review.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_command_without_input_still_waits_for_its_review() {
-    held_sudo(false).await;
+    held_sudo(Input::Closed).await;
 }
 
-/// A `sudo` command held for a dba; `stdin_open`: the client's standard input stays open
-/// until after the approval (a person at a terminal), else it is /dev/null.
-async fn held_sudo(stdin_open: bool) {
+/// The client's standard input while its command is held.
+#[derive(PartialEq)]
+enum Input {
+    /// /dev/null: EOF at once.
+    Closed,
+    /// Open, nothing written, closed after the approval (a person at a terminal).
+    OpenSilent,
+    /// `typed-ahead` written at once, closed after the approval.
+    TypedAhead,
+}
+
+/// A `sudo` command held for a dba, approved; it prints `approved-42` and then its input.
+async fn held_sudo(input: Input) {
     let rules = format!(
         "{ALL_COMMANDS_POLICY}
 approvals contains {{\"groups\": [\"dba\"], \"approvals\": 1, \"reason\": sprintf(\"sudo by %s\", [input.identity.name])}} if {{
@@ -429,18 +491,23 @@ approvals contains {{\"groups\": [\"dba\"], \"approvals\": 1, \"reason\": sprint
         <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
     )
     .unwrap();
-    let command = format!("{} echo approved-$((6 * 7))", sudo.display());
+    let command = format!("{} sh -c 'echo approved-$((6 * 7)); cat'", sudo.display());
     let mut cmd = g.ssh("alice", "host", &[&command]);
-    // Standard input from a process that writes nothing and ends when told to.
+    // Standard input from a process that ends when told to.
+    let typed = if input == Input::TypedAhead {
+        "printf typed-ahead; exec sleep 60"
+    } else {
+        "exec sleep 60"
+    };
     let mut feeder = Background(
-        Command::new("sleep")
-            .arg("60")
+        Command::new("sh")
+            .args(["-c", typed])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
     );
-    if stdin_open {
+    if input != Input::Closed {
         cmd.stdin(Stdio::from(feeder.0.stdout.take().unwrap()));
     }
     let client = tokio::task::spawn_blocking(move || run(&mut cmd));
@@ -479,7 +546,12 @@ approvals contains {{\"groups\": [\"dba\"], \"approvals\": 1, \"reason\": sprint
     drop(feeder);
     let o = client.await.unwrap();
     assert!(o.status.success(), "{}", both(&o));
-    assert_eq!(out(&o), "approved-42\n");
+    let expected = if input == Input::TypedAhead {
+        "approved-42\ntyped-ahead"
+    } else {
+        "approved-42\n"
+    };
+    assert_eq!(out(&o), expected, "{}", both(&o));
     assert!(
         err(&o).contains(&format!("sluice review approve {id}")),
         "{}",
@@ -575,6 +647,77 @@ allow contains {{\"rule\": \"echo_forward\", \"reason\": \"the echo server may b
         results.iter().any(|r| r.contains(EXPECTED_BYTES)),
         "{results:?}"
     );
+    g.h.stop().await;
+}
+
+/// Remote forwarding (`ssh -R`): the listen request and the connections back are decided;
+/// an allowed one carries bytes from the target's side to the client's echo server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_forwarding_is_decided_and_carried() {
+    let echo = EchoServer::start();
+    let allowed = free_port().unwrap();
+    let refused = free_port().unwrap();
+    let rules = format!(
+        "{ALL_COMMANDS_POLICY}
+allow contains {{\"rule\": \"remote_forward\", \"reason\": \"one port may be forwarded back\"}} if {{
+	channel.type in {{\"tcpip-forward\", \"forwarded-tcpip\"}}
+	channel.host == \"127.0.0.1\"
+	channel.port == {allowed}
+}}
+"
+    );
+    let g = SshGateway::start(&rules).await;
+
+    // A port the policy does not allow: the client is told the forward failed.
+    let o = run_async(g.ssh(
+        "alice",
+        "host",
+        &[
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-R",
+            &format!("127.0.0.1:{refused}:127.0.0.1:{}", echo.port),
+            "echo",
+            "up",
+        ],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(255), "{}", both(&o));
+    assert!(
+        err(&o).contains("remote port forwarding failed"),
+        "{}",
+        both(&o)
+    );
+
+    let ssh = Background::spawn(&mut g.ssh(
+        "alice",
+        "host",
+        &[
+            "-N",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-R",
+            &format!("127.0.0.1:{allowed}:127.0.0.1:{}", echo.port),
+        ],
+    ));
+    let payload = pattern(20_000);
+    let sent = payload.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        echo_when_ready(allowed, &sent, Duration::from_secs(10))
+    })
+    .await
+    .unwrap();
+    assert!(got.as_deref() == Some(&payload[..]), "ssh -R did not echo");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(ssh);
+
+    let audit = g.audit_json().await;
+    let listen = request(&audit, &format!("tcpip-forward 127.0.0.1:{refused}"));
+    assert_eq!(listen["decision"]["verdict"], "deny", "{listen}");
+    let listen = request(&audit, &format!("tcpip-forward 127.0.0.1:{allowed}"));
+    assert_eq!(listen["decision"]["verdict"], "allow", "{listen}");
+    let back = request(&audit, &format!("forwarded-tcpip 127.0.0.1:{allowed}"));
+    assert_eq!(back["decision"]["verdict"], "allow", "{back}");
     g.h.stop().await;
 }
 
@@ -870,6 +1013,32 @@ mask_content contains {{\"detector\": \"payment_card\", \"strategy\": \"redact\"
     // Nowhere in the recordings directory either.
     let recordings = g.h.config.gateway.data_dir.join("recordings");
     assert!(!contains_in_tree(&recordings, b"4111 1111 1111 1111"));
+    g.h.stop().await;
+}
+
+/// Masking replaces what it detects and nothing else: bytes of the line that are not UTF-8
+/// (Latin-1 text, binary) reach the client as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masking_keeps_the_bytes_of_a_line_that_are_not_utf8() {
+    let rules = format!(
+        "{ALL_COMMANDS_POLICY}
+mask_content contains {{\"detector\": \"payment_card\", \"strategy\": \"redact\"}} if {{
+	shell_command
+}}
+"
+    );
+    let g = SshGateway::start(&rules).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("latin1.txt");
+    std::fs::write(&file, b"caf\xe9 paid with 4111 1111 1111 1111\n").unwrap();
+    let o = run_async(g.ssh("alice", "host", &["cat", file.to_str().unwrap()])).await;
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(!out(&o).contains("4111 1111 1111 1111"), "{}", both(&o));
+    assert!(
+        o.stdout.starts_with(b"caf\xe9 paid with "),
+        "{:?}",
+        o.stdout.escape_ascii().to_string()
+    );
     g.h.stop().await;
 }
 
