@@ -202,6 +202,33 @@ async fn logins_by_registered_key_and_by_token() {
     g.h.stop().await;
 }
 
+/// A wrong token is a failed login on record, as at the PostgreSQL listener (a
+/// `connection_rejected` naming the identity claimed). Fails today: a client that gives up
+/// after failed logins leaves no record (connection.rs: the connection ends with
+/// `refused_silently`, which claims no identity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_token_login_is_audited() {
+    let g = SshGateway::start(ALL_COMMANDS_POLICY).await;
+    let o = run_async(ssh_password_cmd(
+        g.port(),
+        "alice+host",
+        "not-a-token",
+        &["true"],
+    ))
+    .await;
+    assert!(!o.status.success(), "{}", both(&o));
+    let audit = g.audit_json().await;
+    let rejected = of_type(&audit, "connection_rejected");
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r["identity"] == "alice" && r["target"] == "host" && r["protocol"] == "ssh"),
+        "{rejected:?}"
+    );
+    assert!(of_type(&audit, "session_started").is_empty());
+    g.h.stop().await;
+}
+
 // ---- 2. A connect refused by policy ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
