@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use sluice::scratch_sshd::ScratchSshd;
 
+use super::Harness;
+
 /// How long any one client command may take before the test fails.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -540,5 +542,342 @@ impl Drop for PtyShell {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+// ---- A gateway with an SSH listener in front of the scratch sshd ----
+
+/// The identities every SSH gateway knows, each with a key pair of its own: name, kind, group.
+/// `alice` replaces the base configuration's alice (a dba there).
+pub const SSH_IDENTITIES: [(&str, &str, &str); 3] = [
+    ("alice", "human", "developers"),
+    ("dana", "human", "dba"),
+    ("ci-bot", "service", "ci"),
+];
+
+/// The start of every test policy: the decision of examples/policies/decision.rego (deny wins,
+/// one allow allows, the mask and approval parts of an allowing decision), connects and
+/// session channels allowed. Tests add `allow`, `deny`, `approvals` and `mask_content` rules.
+pub const BASE_POLICY: &str = r#"package sluice
+
+import rego.v1
+
+default decision := {"allow": false, "rule": "default_deny", "reasons": ["no rule allows this request"]}
+
+decision := {"allow": false, "rule": names[0], "reasons": reasons} if {
+	names := sort({d.rule | some d in deny})
+	count(names) > 0
+	reasons := sort({d.reason | some d in deny})
+} else := object.union(object.union({"allow": true, "rule": names[0], "reasons": reasons}, mask_part), approval_part) if {
+	names := sort({a.rule | some a in allow})
+	count(names) > 0
+	reasons := sort({a.reason | some a in allow})
+}
+
+mask_part := {"mask": {"content": [m | some m in mask_content]}} if count(mask_content) > 0 else := {}
+
+approval_part := {"approval": [a | some a in approvals]} if count(approvals) > 0 else := {}
+
+# Never true: the sets exist even when a test adds no rule to them.
+allow contains {"rule": "never", "reason": "never"} if input.never_given
+deny contains {"rule": "never", "reason": "never"} if input.never_given
+approvals contains {"groups": ["nobody"], "approvals": 1, "reason": "never"} if input.never_given
+mask_content contains {"detector": "never", "strategy": "redact"} if input.never_given
+
+channel := input.request.channel if input.request.kind == "channel"
+
+shell_command := input.request.command if input.request.kind == "command"
+
+# A program as invoked, without its directory: /tmp/x/sudo is sudo.
+program_name(p) := parts[count(parts) - 1] if parts := split(p, "/")
+
+allow contains {"rule": "connect", "reason": "configured identities may connect"} if {
+	input.request.action == "connect"
+}
+
+allow contains {"rule": "session_channel", "reason": "session channels carry what is decided on its own"} if {
+	channel.type in {"session", "shell"}
+}
+"#;
+
+/// Every command allowed, but for lines that mention `forbidden`.
+pub const ALL_COMMANDS_POLICY: &str = r#"
+allow contains {"rule": "all_commands", "reason": "tests may run any command"} if {
+	shell_command
+}
+
+deny contains {"rule": "forbidden_command", "reason": sprintf("%q mentions something forbidden", [shell_command.text])} if {
+	contains(shell_command.text, "forbidden")
+}
+"#;
+
+/// A gateway (the shared Harness) with an SSH listener on an ephemeral port, the targets
+/// `host` (the scratch sshd, its host key pinned, environment=staging) and `host-prod` (the
+/// same sshd, trusted on first use, environment=production), the identities of
+/// [`SSH_IDENTITIES`] with their keys, and a policy directory of its own.
+pub struct SshGateway {
+    pub h: Harness,
+    /// The identities' key pairs, `NAME` and `NAME.pub`.
+    pub keys: tempfile::TempDir,
+    pub policy_dir: tempfile::TempDir,
+    /// `http://ADDR` of the admin API.
+    pub admin: String,
+}
+
+impl std::ops::Deref for SshGateway {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sluice");
+
+impl SshGateway {
+    /// `rules` are Rego rules of package sluice added to [`BASE_POLICY`].
+    pub async fn start(rules: &str) -> SshGateway {
+        SshGateway::start_with(rules, "").await
+    }
+
+    /// As `start`, with `extra` TOML (more targets) appended to the configuration.
+    pub async fn start_with(rules: &str, extra: &str) -> SshGateway {
+        let files = vec![
+            ("base.rego".to_owned(), BASE_POLICY.to_owned()),
+            (
+                "test.rego".to_owned(),
+                format!("package sluice\n\nimport rego.v1\n{rules}"),
+            ),
+        ];
+        SshGateway::launch(files, extra).await
+    }
+
+    /// A gateway enforcing the shipped example policies (examples/policies, their tests
+    /// included).
+    pub async fn start_with_examples() -> SshGateway {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies");
+        let files = std::fs::read_dir(&examples)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        SshGateway::launch(files, "").await
+    }
+
+    async fn launch(policy_files: Vec<(String, String)>, extra: &str) -> SshGateway {
+        let s = tokio::task::spawn_blocking(sshd).await.unwrap();
+        let keys = tempfile::Builder::new()
+            .prefix("sluice-ssh-keys-")
+            .tempdir()
+            .unwrap();
+        let policy_dir = tempfile::Builder::new()
+            .prefix("sluice-ssh-policy-")
+            .tempdir()
+            .unwrap();
+        for (name, text) in policy_files {
+            std::fs::write(policy_dir.path().join(name), text).unwrap();
+        }
+        let mut identities = String::new();
+        for (name, kind, group) in SSH_IDENTITIES {
+            let (_, public) = sluice::scratch_sshd::keygen(keys.path(), name).unwrap();
+            identities.push_str(&format!(
+                "\n[[identities]]\nname = \"{name}\"\nkind = \"{kind}\"\ngroups = [\"{group}\"]\n\
+                 ssh_keys = [\"{public}\"]\n"
+            ));
+        }
+        let targets = format!(
+            r#"
+[[targets]]
+name = "host"
+kind = "ssh"
+host = "127.0.0.1"
+port = {port}
+user = "{user}"
+key_file = "{key}"
+host_key = "{host_key}"
+tags = {{ environment = "staging" }}
+
+[[targets]]
+name = "host-prod"
+kind = "ssh"
+host = "127.0.0.1"
+port = {port}
+user = "{user}"
+key_file = "{key}"
+tags = {{ environment = "production" }}
+"#,
+            port = s.port(),
+            user = s.user(),
+            key = s.key_file().display(),
+            host_key = s.host_public_key(),
+        );
+        let policy = format!(
+            "\n[policy]\ndir = \"{}\"\nwatch = false\n",
+            policy_dir.path().display()
+        );
+        let extra = extra.to_owned();
+        let h = Harness::start_with_config(move |text| {
+            // The base configuration's alice is a dba; here she is a developer, with a key.
+            let alice = "[[identities]]\nname = \"alice\"\nkind = \"human\"\ngroups = [\"dba\"]\n";
+            assert!(text.contains(alice), "the base configuration changed");
+            text.replacen(alice, "", 1)
+                + &identities
+                + &targets
+                + &extra
+                + "\n[[listeners]]\nprotocol = \"ssh\"\nlisten = \"127.0.0.1:0\"\npassword_auth = true\n"
+                + &policy
+        })
+        .await;
+        let mut h = h;
+        if !h.tokens.contains_key("dana") {
+            let secret = sluice::token_cmd::create(&h.config, "dana", None)
+                .await
+                .unwrap();
+            h.tokens.insert("dana".into(), secret.expose().to_owned());
+        }
+        let admin = format!("http://{}", h.gateway.admin_addr.unwrap());
+        SshGateway {
+            h,
+            keys,
+            policy_dir,
+            admin,
+        }
+    }
+
+    /// The SSH listener's port.
+    pub fn port(&self) -> u16 {
+        self.h.gateway.ssh_addr.unwrap().port()
+    }
+
+    /// The private key of `identity`.
+    pub fn key(&self, identity: &str) -> PathBuf {
+        self.keys.path().join(identity)
+    }
+
+    /// `ssh IDENTITY+TARGET@127.0.0.1 -p PORT` with the identity's key; `extra` as for
+    /// [`ssh_cmd`].
+    pub fn ssh(&self, identity: &str, target: &str, extra: &[&str]) -> Command {
+        ssh_cmd(
+            self.port(),
+            &format!("{identity}+{target}"),
+            &self.key(identity),
+            extra,
+        )
+    }
+
+    /// `scp -P PORT` with the identity's key; remote paths written with
+    /// `remote("IDENTITY+TARGET", path)`.
+    pub fn scp(&self, identity: &str, args: &[&str]) -> Command {
+        scp_cmd(self.port(), &self.key(identity), args)
+    }
+
+    /// `rsync -e "ssh ..."` with the identity's key.
+    pub fn rsync(&self, identity: &str, args: &[&str]) -> Command {
+        rsync_cmd(self.port(), &self.key(identity), args)
+    }
+
+    /// The sluice binary with `args` and `--config` this gateway's configuration appended
+    /// (for subcommands that read it: identity, sessions, audit).
+    pub fn sluice(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .arg("--config")
+            .arg(&self.h.config_path)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `sluice review|access ...` against the admin API as `who`.
+    pub fn cli_as(&self, who: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("SLUICE_SERVER", &self.admin)
+            .env("SLUICE_TOKEN", self.h.token(who))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Every audit record so far as JSON (sessions ended first, as `Harness::audit`).
+    pub async fn audit_json(&self) -> Vec<serde_json::Value> {
+        self.h
+            .audit()
+            .await
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect()
+    }
+
+    /// The audit records so far, flushed, without waiting for sessions to end.
+    pub async fn audit_now(&self) -> Vec<serde_json::Value> {
+        self.h.gateway.gateway.audit().flush().await.unwrap();
+        sluice_audit::search(
+            &self.h.config.audit_path(),
+            &sluice_audit::SearchFilter::default(),
+        )
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect()
+    }
+
+    /// Stops the gateway and starts it again on the same data directory with its
+    /// configuration passed through `edit`.
+    pub async fn restart(self, edit: impl FnOnce(String) -> String) -> SshGateway {
+        let SshGateway {
+            h,
+            keys,
+            policy_dir,
+            admin: _,
+        } = self;
+        let Harness {
+            gateway,
+            config_path,
+            tokens,
+            dir,
+            ..
+        } = h;
+        gateway.shutdown("restart").await.unwrap();
+        let text = edit(std::fs::read_to_string(&config_path).unwrap());
+        std::fs::write(&config_path, &text).unwrap();
+        let config = sluice_core::config::Config::load(&config_path).unwrap();
+        let gateway = sluice::runtime::start(config.clone(), &text).await.unwrap();
+        let admin = format!("http://{}", gateway.admin_addr.unwrap());
+        SshGateway {
+            h: Harness {
+                gateway,
+                config,
+                config_path,
+                tokens,
+                dir,
+            },
+            keys,
+            policy_dir,
+            admin,
+        }
+    }
+}
+
+/// Runs `cmd` (bounded by [`CLIENT_TIMEOUT`]) off the async runtime.
+pub async fn run_async(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap()
+}
+
+/// Polls `check` (blocking) until it is true, for at most `wait`.
+pub fn wait_until(wait: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
