@@ -30,12 +30,20 @@ pub(crate) async fn pump(
     let (client_rx, client_tx) = client.split();
     let (target_rx, target_tx) = target.split();
     let (client_feed, mut client_rx) = intake(client_rx);
+    let stop = tokio::sync::Notify::new();
     let (target_feed, mut target_rx) = intake(target_rx);
     let up = async {
         let mut writer = session.upstream_writer(target_tx.make_writer());
         let mut sent = 0u64;
         let result: Result<(), String> = async {
-            while let Some(msg) = client_rx.recv().await {
+            loop {
+                // The target's close ends the forward; OpenSSH answers a close without
+                // necessarily having sent one.
+                let msg = tokio::select! {
+                    msg = client_rx.recv() => msg,
+                    () = stop.notified() => break,
+                };
+                let Some(msg) = msg else { break };
                 match msg {
                     ChannelMsg::Data { data } => {
                         counters.add_from_client(data.len());
@@ -85,6 +93,7 @@ pub(crate) async fn pump(
         .await;
         let _ = out.flush().await;
         let _ = client_tx.close().await;
+        stop.notify_one();
         (received, result)
     };
     let relayed = async { tokio::join!(up, down) };

@@ -82,6 +82,8 @@ impl State {
 /// What the client's direction asks the target's direction to send the client.
 enum ToClient {
     Data(Bytes),
+    /// Words for the client's error stream (a hold's notice, a failure).
+    Stderr(Bytes),
     /// A refusal: on the error stream, then exit status 126 and the channel closed.
     Refuse(String),
 }
@@ -224,7 +226,7 @@ impl Up<'_> {
                     lock(self.state).failed = Some(e.to_string());
                     let _ = self
                         .to_client
-                        .send(ToClient::Data(Bytes::from(format!("\r\nsluice: {e}\r\n"))));
+                        .send(ToClient::Stderr(Bytes::from(format!("sluice: {e}\r\n"))));
                     break;
                 }
             }
@@ -414,7 +416,7 @@ impl Up<'_> {
     ) -> Result<Verdict, SshError> {
         let to_client = self.to_client.clone();
         let notice = |words: String| async move {
-            let _ = to_client.send(ToClient::Data(Bytes::from(format!("{words}\r\n"))));
+            let _ = to_client.send(ToClient::Stderr(Bytes::from(format!("{words}\r\n"))));
         };
         let backlog = &mut self.backlog;
         let abandoned = async {
@@ -685,6 +687,9 @@ impl Down<'_> {
                 self.counters.add_to_client(bytes.len());
                 out.write_all(&bytes).await?;
                 out.flush().await?;
+            }
+            ToClient::Stderr(bytes) => {
+                let _ = self.client_tx.extended_data(1, &bytes[..]).await;
             }
             ToClient::Refuse(why) => {
                 // The client waits for the answer to its request before anything else.

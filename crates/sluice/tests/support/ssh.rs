@@ -609,6 +609,11 @@ allow contains {"rule": "all_commands", "reason": "tests may run any command"} i
 deny contains {"rule": "forbidden_command", "reason": sprintf("%q mentions something forbidden", [shell_command.text])} if {
 	contains(shell_command.text, "forbidden")
 }
+
+# scp -O names its files on the command line; they are decided too.
+allow contains {"rule": "all_files", "reason": "tests may copy any file"} if {
+	input.request.kind == "file"
+}
 "#;
 
 /// A gateway (the shared Harness) with an SSH listener on an ephemeral port, the targets
