@@ -243,7 +243,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for path in $paths; do keystrokes "$path"; done
 done
 
-python3 - "$results" <<'PY'
+python3 - "$results" "$scp_name" <<'PY'
 import sys, collections, statistics
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
@@ -255,7 +255,8 @@ for op in ("scp-up", "scp-down", "sftp-get"):
     d, s = rows.get((op, "direct")), rows.get((op, "sluice"))
     if not d: continue
     dm = statistics.mean(d)
-    line = f"{op + ' MB/s':<16}{dm:>12.1f}"
+    label = op.replace("scp-", sys.argv[2] + " ") + " MB/s"
+    line = f"{label:<16}{dm:>12.1f}"
     if s:
         sm = statistics.mean(s)
         line += f"{sm:>12.1f}{sm / dm:>15.2f}"
