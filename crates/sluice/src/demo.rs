@@ -1,10 +1,13 @@
 //! `sluice demo`: a scratch PostgreSQL with a small shop schema, a gateway in front of it on the
 //! embedded store enforcing the example policies, three identities with fresh tokens, and the
 //! commands to try it. When Debian's MariaDB server is installed, a scratch MariaDB with the
-//! same schema and rows sits behind the gateway's MySQL listener too.
+//! same schema and rows sits behind the gateway's MySQL listener too; when OpenSSH's server is,
+//! a scratch sshd is the target `host` behind the gateway's SSH listener, and each identity has
+//! a key pair of its own to log in with.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,12 +18,15 @@ use sluice_core::config::Config;
 use crate::cli::DemoArgs;
 use crate::scratch_mariadb::{self, ScratchMariaDb};
 use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
+use crate::scratch_sshd::{self, ScratchSshd};
 
 const DATABASE: &str = "shop";
 /// The MariaDB copy of the shop: its target's name (what MySQL clients give as their database),
 /// and the account sluice logs in to MariaDB as.
 const MYSQL_TARGET: &str = "shop-mysql";
 const MYSQL_ACCOUNT: &str = "sluice";
+/// The scratch sshd's target: users log in as `IDENTITY+host`.
+const SSH_TARGET: &str = "host";
 /// The demo's identities: name, kind, group, and what the example policies let them do,
 /// printed beside their psql line so a first `SELECT 1` as dana is not a puzzle.
 /// tests/demo.rs checks each claim through the running demo.
@@ -49,7 +55,7 @@ const IDENTITIES: [(&str, &str, &str, &str); 3] = [
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
-const POLICIES: [(&str, &str); 12] = [
+const POLICIES: [(&str, &str); 13] = [
     (
         "approval.rego",
         include_str!("../../../examples/policies/approval.rego"),
@@ -98,6 +104,10 @@ const POLICIES: [(&str, &str); 12] = [
         "sql_test.rego",
         include_str!("../../../examples/policies/sql_test.rego"),
     ),
+    (
+        "ssh.rego",
+        include_str!("../../../examples/policies/ssh.rego"),
+    ),
 ];
 
 /// Customers hold personal data the example policies mask (mask.rego): whole columns, and
@@ -144,9 +154,30 @@ struct DemoInfo {
     /// Only when MariaDB is installed: straight to the scratch MariaDB, bypassing sluice.
     #[serde(skip_serializing_if = "Option::is_none")]
     direct_mysql_url: Option<String>,
+    /// Only when OpenSSH's server is installed: identity → how to log in to the target `host`
+    /// through the gateway's SSH listener, with the identity's own key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssh: Option<BTreeMap<String, SshLogin>>,
+    /// Only when OpenSSH's server is installed: straight to the scratch sshd, bypassing sluice,
+    /// with the key sluice logs in with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    direct_ssh: Option<SshLogin>,
+    /// Only with the SSH listener: its host key's fingerprint, as ssh shows it at the first
+    /// connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssh_fingerprint: Option<String>,
     tokens: BTreeMap<String, String>,
     /// What each identity may do under the example policies.
     roles: BTreeMap<String, String>,
+}
+
+/// `ssh -i KEY_FILE -p PORT USER@HOST`.
+#[derive(Serialize)]
+struct SshLogin {
+    host: String,
+    port: u16,
+    user: String,
+    key_file: PathBuf,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -163,6 +194,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let Prepared {
         pg,
         mariadb,
+        ssh,
         config_path,
         target_password,
     } = tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
@@ -183,6 +215,31 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 .context("the demo's MariaDB needs the gateway's MySQL listener")?,
         ),
         None => None,
+    };
+    let ssh_addr = match &ssh {
+        Some(_) => Some(
+            running
+                .ssh_addr
+                .context("the demo's sshd needs the gateway's SSH listener")?,
+        ),
+        None => None,
+    };
+    let ssh_logins = match (&ssh, ssh_addr) {
+        (Some(ssh), Some(addr)) => Some(
+            ssh.identity_keys
+                .iter()
+                .map(|(name, key_file)| {
+                    let login = SshLogin {
+                        host: addr.ip().to_string(),
+                        port: addr.port(),
+                        user: format!("{name}+{SSH_TARGET}"),
+                        key_file: key_file.clone(),
+                    };
+                    (name.clone(), login)
+                })
+                .collect(),
+        ),
+        _ => None,
     };
     let mut mysql_urls = BTreeMap::new();
     for (name, _, _, _) in IDENTITIES {
@@ -213,6 +270,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         direct_mysql_url: mariadb
             .as_ref()
             .map(|m| m.db.direct_url(MYSQL_ACCOUNT, &m.password, DATABASE)),
+        ssh: ssh_logins,
+        direct_ssh: ssh.as_ref().map(|s| SshLogin {
+            host: s.sshd.host().to_owned(),
+            port: s.sshd.port(),
+            user: s.sshd.user().to_owned(),
+            key_file: s.sshd.key_file(),
+        }),
+        ssh_fingerprint: ssh.as_ref().and(running.ssh_fingerprint.clone()),
         tokens,
         roles: IDENTITIES
             .iter()
@@ -231,6 +296,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .await?;
     drop(pg);
     drop(mariadb);
+    // Ends the sessions it still serves too.
+    drop(ssh);
     Ok(())
 }
 
@@ -243,9 +310,17 @@ struct DemoMariaDb {
     password: String,
 }
 
+/// The scratch sshd, and each identity's private key (the public halves are in the
+/// configuration's `ssh_keys`).
+struct DemoSshd {
+    sshd: ScratchSshd,
+    identity_keys: BTreeMap<String, PathBuf>,
+}
+
 struct Prepared {
     pg: ScratchPostgres,
     mariadb: Option<DemoMariaDb>,
+    ssh: Option<DemoSshd>,
     config_path: PathBuf,
     target_password: String,
 }
@@ -266,6 +341,35 @@ fn prepare_mariadb(dir: &Path) -> Result<DemoMariaDb> {
     Ok(DemoMariaDb { db, password })
 }
 
+/// Starts the scratch sshd in `dir` and makes a fresh key pair per identity in `keys_dir`.
+/// Returns it with each identity's public line. Blocking.
+fn prepare_sshd(dir: &Path, keys_dir: &Path) -> Result<(DemoSshd, BTreeMap<String, String>)> {
+    // Both are scratch, as the databases are: a re-run starts afresh (keygen and the sshd's own
+    // keys refuse to overwrite a key).
+    for d in [dir, keys_dir] {
+        if d.exists() {
+            std::fs::remove_dir_all(d)?;
+        }
+    }
+    std::fs::create_dir_all(keys_dir)?;
+    std::fs::set_permissions(keys_dir, std::fs::Permissions::from_mode(0o700))?;
+    let mut identity_keys = BTreeMap::new();
+    let mut public_lines = BTreeMap::new();
+    for (name, _, _, _) in IDENTITIES {
+        let (private, public) = scratch_sshd::keygen(keys_dir, name)?;
+        identity_keys.insert(name.to_owned(), private);
+        public_lines.insert(name.to_owned(), public);
+    }
+    let sshd = ScratchSshd::start(dir)?;
+    Ok((
+        DemoSshd {
+            sshd,
+            identity_keys,
+        },
+        public_lines,
+    ))
+}
+
 /// Starts the scratch databases and writes the gateway's configuration. Blocking.
 fn prepare(dir: &Path) -> Result<Prepared> {
     // MariaDB, when installed, starts beside PostgreSQL rather than after it: each spends
@@ -284,6 +388,13 @@ fn prepare(dir: &Path) -> Result<Prepared> {
     let pg = ScratchPostgres::start(&pg_dir, &superuser_password)?;
     pg.create_roles_and_database(&target_password, DATABASE)?;
     pg.psql(DATABASE, &format!("SET ROLE {SCRAM_ROLE}; {SCHEMA}{ROWS}"))?;
+    let (ssh, ssh_public_lines) = if scratch_sshd::installed() {
+        let (ssh, lines) = prepare_sshd(&dir.join("sshd"), &dir.join("ssh-keys"))
+            .context("could not start the demo's sshd (openssh-server is installed)")?;
+        (Some(ssh), lines)
+    } else {
+        (None, BTreeMap::new())
+    };
     let mariadb = match mariadb {
         Some(started) => Some(
             started
@@ -324,11 +435,40 @@ fn prepare(dir: &Path) -> Result<Prepared> {
         }
         None => String::new(),
     };
+    let ssh_section = match &ssh {
+        Some(s) => {
+            let listen_port = scratch_pg::free_port()?;
+            // The target's key file relative to the configuration, as the password files are;
+            // its host key pinned, since the demo made it.
+            let key_file = s
+                .sshd
+                .key_file()
+                .strip_prefix(dir)
+                .map(Path::to_owned)
+                .context("the demo's sshd keeps its keys outside the demo's directory")?;
+            format!(
+                "\n[[listeners]]\nprotocol = \"ssh\"\nlisten = \"127.0.0.1:{listen_port}\"\n\
+                 default_target = \"{SSH_TARGET}\"\n\n\
+                 [[targets]]\nname = \"{SSH_TARGET}\"\nkind = \"ssh\"\nhost = \"{}\"\nport = {}\n\
+                 user = {}\nkey_file = {}\nhost_key = {}\n\
+                 tags = {{ env = \"staging\" }}\n",
+                s.sshd.host(),
+                s.sshd.port(),
+                toml_string(s.sshd.user()),
+                toml_string(&key_file.to_string_lossy()),
+                toml_string(s.sshd.host_public_key()),
+            )
+        }
+        None => String::new(),
+    };
     let mut identities = String::new();
     for (name, kind, group, _) in IDENTITIES {
         identities.push_str(&format!(
             "\n[[identities]]\nname = \"{name}\"\nkind = \"{kind}\"\ngroups = [\"{group}\"]\n"
         ));
+        if let Some(line) = ssh_public_lines.get(name) {
+            identities.push_str(&format!("ssh_keys = [{}]\n", toml_string(line)));
+        }
     }
     let config = format!(
         "# Written by `sluice demo`. Every field is described in docs/configuration.md.\n\
@@ -342,7 +482,7 @@ fn prepare(dir: &Path) -> Result<Prepared> {
          [[targets]]\nname = \"{DATABASE}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
          database = \"{DATABASE}\"\nuser = \"{SCRAM_ROLE}\"\npassword_file = \"target-password\"\n\
          tls = \"disable\"\ntags = {{ env = \"production\" }}\n\
-         {mysql}",
+         {mysql}{ssh_section}",
         pg.port
     );
     let config_path = dir.join("sluice.toml");
@@ -350,6 +490,7 @@ fn prepare(dir: &Path) -> Result<Prepared> {
     Ok(Prepared {
         pg,
         mariadb,
+        ssh,
         config_path,
         target_password,
     })
@@ -385,6 +526,23 @@ fn print_human(info: &DemoInfo, pg_addr: SocketAddr, mysql_addr: Option<SocketAd
         }
         println!();
     }
+    if let Some(logins) = &info.ssh {
+        println!(
+            "A scratch OpenSSH server is target \"{SSH_TARGET}\" behind the SSH listener \
+             (host key {}); log in with each identity's own key:",
+            info.ssh_fingerprint.as_deref().unwrap_or("unknown")
+        );
+        for login in logins.values() {
+            println!(
+                "  ssh -i {} -p {} {}@{} 'uname -a'",
+                login.key_file.display(),
+                login.port,
+                login.user,
+                login.host
+            );
+        }
+        println!();
+    }
     println!(
         "The example policies in {} bind them; as alice, try:",
         info.policies.display()
@@ -408,6 +566,22 @@ fn print_human(info: &DemoInfo, pg_addr: SocketAddr, mysql_addr: Option<SocketAd
         println!("Metrics: {admin}/metrics");
     }
     println!("\nPress Ctrl-C to stop.");
+}
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn random_password() -> String {
