@@ -52,8 +52,38 @@ masked if {
 	not member_of(pii_reader_groups)
 }
 
+# What an SSH command or shell prints goes through the detectors of secrets and payment data,
+# not the ones that would blank out ordinary terminal output (addresses, phone-like numbers,
+# e-mail addresses in logs).
+terminal_mask_rules := {"columns": [], "content": [
+	{"detector": "payment_card", "strategy": "redact"},
+	{"detector": "us_ssn", "strategy": "redact"},
+	{"detector": "iban", "strategy": "redact"},
+	{"detector": "private_key", "strategy": "redact"},
+	{"detector": "aws_access_key", "strategy": "redact"},
+	{"detector": "github_token", "strategy": "redact"},
+	{"detector": "slack_token", "strategy": "redact"},
+	{"detector": "jwt", "strategy": "redact"},
+]}
+
+# A command's or a shell's output on an SSH target is masked for those outside the PII
+# readers, to the client and in the recording (docs/ssh-connection.md, "Masking").
+terminal_masked if {
+	input.request.kind == "command"
+	not input.request.command.interactive
+	not member_of(pii_reader_groups)
+}
+
+terminal_masked if {
+	input.request.kind == "channel"
+	input.request.channel.type == "shell"
+	not member_of(pii_reader_groups)
+}
+
 # The masking part of an allowing decision (decision.rego: allowed).
-mask_part := {"mask": mask_rules} if masked else := {}
+mask_part := {"mask": mask_rules} if masked
+else := {"mask": terminal_mask_rules} if terminal_masked
+else := {}
 
 # ---------------------------------------------------------------------------------------
 # Guardrails: statements masking cannot follow

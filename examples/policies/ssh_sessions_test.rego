@@ -34,3 +34,9 @@ test_only_locale_variables_are_passed_on if {
 	d := decide(session_request("alice", "shop", "env", "LD_PRELOAD"))
 	d.allow == false
 }
+
+test_shell_output_is_masked_by_the_terminal_detectors_for_everyone_but_pii_readers if {
+	d := decide(session_request("alice", "staging", "shell", null))
+	allowed_by(d, "people_shells")
+	{r.detector | some r in d.mask.content} == {"payment_card", "us_ssn", "iban", "private_key", "aws_access_key", "github_token", "slack_token", "jwt"}
+}
