@@ -51,11 +51,17 @@ fn render() -> String {
 
 #[test]
 fn fixtures_are_current() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/policies/ssh_facts_test.rego");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/policies/ssh_facts_test.rego"
+    );
     let want = render();
     if std::env::var_os("SLUICE_BLESS").is_some() {
         std::fs::write(path, &want).unwrap();
     }
     let have = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(have == want, "{path} is stale: run SLUICE_BLESS=1 cargo test -p sluice-shell fixtures");
+    assert!(
+        have == want,
+        "{path} is stale: run SLUICE_BLESS=1 cargo test -p sluice-shell fixtures"
+    );
 }

@@ -49,6 +49,13 @@ pub fn shell_code(args: &[String]) -> Code {
     let stdin = opts
         .iter()
         .any(|o| matches!(o, options::Opt::Short(l, _) if l.contains('s')));
+    // `bash --version` prints and exits: it reads no program at all.
+    if opts
+        .iter()
+        .any(|o| o.is('\0', "version") || o.is('\0', "help"))
+    {
+        return Code::Script(at);
+    }
     if inline {
         return if at < args.len() {
             Code::Inline(at)
@@ -82,6 +89,9 @@ pub fn interpreter_code(name: &str, args: &[String]) -> Option<Code> {
     // Option arguments are read loosely: an interpreter that takes code is flagged whatever
     // else is on the line, so a misread argument only risks a spurious flag.
     for (i, a) in args.iter().enumerate() {
+        if matches!(a.as_str(), "--version" | "-V" | "--help" | "-h" | "-v") {
+            return Some(Code::Script(i));
+        }
         if a == "-" || a == "--" {
             return Some(if a == "-" {
                 Code::Stdin

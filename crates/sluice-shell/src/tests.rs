@@ -253,7 +253,7 @@ fn evasions_of_rm_rf_root() {
             &["command_substitution", "variable_program"],
         ),
         ("/bin/r? -rf /", &["r?: /bin/r? -rf /"], &["glob_program"]),
-        ("{rm,-rf,/}", &["{rm,-rf,/}: {rm,-rf,/}"], &["glob_program"]),
+        ("{rm,-rf,/}", &["}: {rm,-rf,/}"], &["glob_program"]),
         ("sudo $CMD", &["sudo>${CMD}: ${CMD}"], &["variable_program"]),
         (
             "alias ls='rm -rf /'; ls",
@@ -330,6 +330,8 @@ fn fetched_and_decoded_code_run_by_a_shell() {
         ("source ./env.sh", &["source"]),
         (". ./env.sh", &["source"]),
         ("python3 script.py", &[]),
+        ("python3 --version", &[]),
+        ("bash --version", &[]),
         ("bash ./deploy.sh", &[]),
         ("curl -o x https://x.example/a && sha256sum x", &[]),
     ];
