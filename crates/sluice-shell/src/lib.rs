@@ -36,6 +36,10 @@ pub mod limits {
     /// 2 MiB thread stack in a debug build with room to spare (tests.rs checks it); 256
     /// did not.
     pub const MAX_OPENERS: usize = 128;
+    /// Deepest nesting of parentheses (subshells, arithmetic, process substitution) in one
+    /// script: the parser's time doubles per level when the innermost part is invalid, and 22
+    /// levels took a second.
+    pub const MAX_PARENS: usize = 12;
     /// Deepest `sh -c` string inside `sh -c` strings that is analysed.
     pub const MAX_SHELL_DEPTH: u32 = 8;
     /// Deepest nesting of scripts in each other (substitutions and shell strings together).
@@ -64,15 +68,16 @@ pub fn analyze(text: &str, interactive: bool) -> ShellCommand {
     if text.contains('\0') {
         return facts;
     }
-    if parse::openers(text) > limits::MAX_OPENERS {
-        facts
-            .unresolved
-            .push(Unresolved::TooDeep.as_str().to_owned());
-        return facts;
-    }
     let mut analysis = walk::Analysis::default();
-    if !analysis.line(text) {
-        return facts;
+    match analysis.line(text) {
+        Ok(()) => {}
+        Err(parse::Refused::Invalid) => return facts,
+        Err(parse::Refused::TooDeep) => {
+            facts
+                .unresolved
+                .push(Unresolved::TooDeep.as_str().to_owned());
+            return facts;
+        }
     }
     let mut unresolved: Vec<String> = analysis
         .unresolved

@@ -1,29 +1,39 @@
-//! The one call into the bash parser, behind the limits that keep it safe: the parser
-//! recurses once per nesting level, and a line from a client must not be able to overflow
-//! the gateway's stack.
+//! The one call into the bash parser, behind the limits that keep it safe. The parser
+//! recurses once per nesting level, and backtracks at every level of parentheses when what
+//! is inside does not parse: a line from a client must be able neither to overflow the
+//! gateway's stack nor to keep a core busy for seconds.
 
-use brush_parser::{ast, Parser, ParserOptions};
+use brush_parser::{ast, parse_tokens, uncached_tokenize_str, ParserOptions, Token};
 
 use crate::limits;
 
-/// Parses a script; `None` when it is not valid bash or is past the limits.
-pub fn program(text: &str, options: &ParserOptions) -> Option<ast::Program> {
-    if !fits(text) {
-        return None;
-    }
-    Parser::new(text.as_bytes(), options).parse_program().ok()
+/// Why a script was not parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not valid bash (or holds a NUL byte).
+    Invalid,
+    /// Past the nesting limits.
+    TooDeep,
 }
 
-/// Whether `text` is within the length and nesting the parser is trusted with. Nesting is
-/// bounded by counting every character or keyword that can open a level, quoted or not:
-/// an over-count only refuses an unusually dense line, an under-count could crash.
-pub fn fits(text: &str) -> bool {
+/// Parses a script after checking it is within the limits.
+pub fn program(text: &str, options: &ParserOptions) -> Result<ast::Program, Refused> {
     if text.len() > limits::MAX_TEXT || text.contains('\0') {
-        return false;
+        return Err(Refused::Invalid);
     }
-    openers(text) <= limits::MAX_OPENERS
+    if openers(text) > limits::MAX_OPENERS {
+        return Err(Refused::TooDeep);
+    }
+    let tokens =
+        uncached_tokenize_str(text, &options.tokenizer_options()).map_err(|_| Refused::Invalid)?;
+    if paren_depth(&tokens) > limits::MAX_PARENS {
+        return Err(Refused::TooDeep);
+    }
+    parse_tokens(&tokens, options).map_err(|_| Refused::Invalid)
 }
 
+/// Counts every character or keyword that can open a level, quoted or not: an over-count
+/// only refuses an unusually dense line, an under-count could crash.
 pub fn openers(text: &str) -> usize {
     let brackets = text
         .chars()
@@ -47,4 +57,25 @@ pub fn openers(text: &str) -> usize {
         })
         .count();
     brackets + keywords
+}
+
+/// The deepest nesting of parentheses among the operator tokens (quotes and words are
+/// already set apart by the tokenizer, so a quoted `)` cannot hide a level). The parser's
+/// time doubles with each level when the innermost part fails to parse.
+fn paren_depth(tokens: &[Token]) -> usize {
+    let mut depth: usize = 0;
+    let mut deepest = 0;
+    for token in tokens {
+        if let Token::Operator(op, _) = token {
+            for c in op.chars() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                deepest = deepest.max(depth);
+            }
+        }
+    }
+    deepest
 }

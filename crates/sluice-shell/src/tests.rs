@@ -75,6 +75,12 @@ fn evasions_of_rm_rf_root() {
             &[],
         ),
         ("(rm -rf /)", &["rm: rm -rf /"], &[]),
+        ("( ( rm -rf / ) )", &["rm: rm -rf /"], &[]),
+        (
+            "echo $( (rm -rf /) )",
+            &["rm: rm -rf /", "echo: echo $( (rm -rf /) )"],
+            &["command_substitution"],
+        ),
         ("{ rm -rf /; }", &["rm: rm -rf /"], &[]),
         ("rm -rf / &", &["rm: rm -rf /"], &[]),
         (
@@ -384,6 +390,12 @@ fn substitutions_hide_nowhere() {
     );
     check("cat <<'EOF'\n$(id)\nEOF", &["cat: cat"], &[]);
     check(
+        "(( i += 1 )); ((x = $(id)))",
+        &["id: id"],
+        &["command_substitution"],
+    );
+    check("é=1; ( ( é ) )", &["é=1: é=1", "é: é"], &[]);
+    check(
         "ls > \"$(id).log\"",
         &["id: id", "ls: ls"],
         &["command_substitution"],
@@ -461,6 +473,28 @@ fn limits_hold() {
     let f = analyze(&deep, false);
     assert!(!f.parsed);
     assert_eq!(f.unresolved, ["too_deep"]);
+
+    // Parentheses whose inside does not parse made the parser backtrack at every level.
+    let slow = format!("a; {}-rf", "( ".repeat(40));
+    let started = std::time::Instant::now();
+    let f = analyze(&slow, false);
+    assert!(!f.parsed);
+    assert_eq!(f.unresolved, ["too_deep"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let nested = format!(
+        "{}ls; fi{}",
+        "( ".repeat(limits::MAX_PARENS),
+        " )".repeat(limits::MAX_PARENS)
+    );
+    let started = std::time::Instant::now();
+    assert!(!analyze(&nested, false).parsed);
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let ok = format!(
+        "{}ls{}",
+        "( ".repeat(limits::MAX_PARENS),
+        " )".repeat(limits::MAX_PARENS)
+    );
+    assert_eq!(analyze(&ok, false).commands.len(), 1);
 }
 
 fn quote(s: &str) -> String {

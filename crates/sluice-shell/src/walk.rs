@@ -12,11 +12,12 @@ use brush_parser::ast::{
 use brush_parser::ParserOptions;
 use sluice_decision::SimpleCommand;
 
+use crate::limits;
+use crate::parse::{self, Refused};
 use crate::programs::{self, Code};
 use crate::unresolved::Unresolved;
 use crate::words::{self, Word};
 use crate::wrappers::{self, Wrapped};
-use crate::{limits, parse};
 
 /// Where a command stands: what runs it and how deep in `sh -c` strings it is.
 #[derive(Clone, Default)]
@@ -50,46 +51,64 @@ pub struct Analysis {
     pub unresolved: BTreeSet<Unresolved>,
     /// Functions in order of definition; `None` once their body has been listed, so that
     /// each body is listed once however often (or recursively) it is called.
-    functions: Vec<(String, Option<ast::FunctionBody>)>,
+    functions: Vec<(String, Option<Function>)>,
     /// How many scripts (substitutions, `sh -c` strings) are being walked inside each other.
     nesting: u32,
+    /// The scripts being walked, innermost last: words are read from their source text.
+    sources: Vec<Rc<Source>>,
     options: ParserOptions,
 }
 
 impl Analysis {
-    /// Walks a whole line; false when it does not parse.
-    pub fn line(&mut self, text: &str) -> bool {
+    /// Walks a whole line; an error when it is not parsed.
+    pub fn line(&mut self, text: &str) -> Result<(), Refused> {
         let scope = Scope {
             top: true,
             ..Scope::default()
         };
-        if !self.script(text, &scope) {
-            return false;
-        }
+        self.script(text, &scope)?;
         // A function defined but not called here may still be called by what the line
         // cannot see (an `eval`, a trap, an exported function); its commands are listed
         // rather than missed.
         while let Some(body) = self.functions.iter_mut().find_map(|(_, b)| b.take()) {
             self.function_body(&body, &Scope::default());
         }
-        true
+        Ok(())
     }
 
-    /// Parses and walks a script; false when it does not parse.
-    fn script(&mut self, text: &str, scope: &Scope) -> bool {
+    /// Parses and walks a script.
+    fn script(&mut self, text: &str, scope: &Scope) -> Result<(), Refused> {
         if self.nesting >= limits::MAX_NESTING {
-            self.flag(Unresolved::TooDeep);
-            return true;
+            return Err(Refused::TooDeep);
         }
-        let Some(program) = parse::program(text, &self.options) else {
-            return false;
-        };
+        let program = parse::program(text, &self.options)?;
         self.nesting += 1;
+        self.sources.push(Rc::new(Source::new(text)));
         for list in &program.complete_commands {
             self.list(list, scope);
         }
+        self.sources.pop();
         self.nesting -= 1;
-        true
+        Ok(())
+    }
+
+    /// Walks a script inside the line; what is not parsed is flagged.
+    fn inner_script(&mut self, text: &str, scope: &Scope) {
+        match self.script(text, scope) {
+            Ok(()) => {}
+            Err(Refused::Invalid) => self.flag(Unresolved::UnparsedInner),
+            Err(Refused::TooDeep) => self.flag(Unresolved::TooDeep),
+        }
+    }
+
+    /// A word as written in the source. The parser rebuilds some words from their tokens
+    /// and drops the spaces (`$( (rm -rf /) )` becomes `$((rm-rf/))`, an arithmetic
+    /// expansion), so the source text is read wherever the word's location is known.
+    fn raw(&self, w: &ast::Word) -> String {
+        w.loc
+            .as_ref()
+            .and_then(|loc| self.sources.last()?.slice(loc))
+            .map_or_else(|| w.value.clone(), str::to_owned)
     }
 
     fn flag(&mut self, u: Unresolved) {
@@ -144,9 +163,13 @@ impl Analysis {
             }
             Command::Function(definition) => {
                 let name = definition.fname.value.clone();
+                let function = self.sources.last().map(|source| Function {
+                    body: definition.body.clone(),
+                    source: Rc::clone(source),
+                });
                 match self.functions.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, body)) => *body = Some(definition.body.clone()),
-                    None => self.functions.push((name, Some(definition.body.clone()))),
+                    Some((_, body)) => *body = function,
+                    None => self.functions.push((name, function)),
                 }
             }
             Command::ExtendedTest(test, redirects) => {
@@ -168,27 +191,34 @@ impl Analysis {
             }
             ExtendedTestExpr::Not(a) | ExtendedTestExpr::Parenthesized(a) => self.test(a, scope),
             ExtendedTestExpr::UnaryTest(_, w) => {
-                self.word(&w.value, scope, &mut sink);
+                let w = self.raw(w);
+                self.word(&w, scope, &mut sink);
             }
             ExtendedTestExpr::BinaryTest(_, a, b) => {
-                self.word(&a.value, scope, &mut sink);
-                self.word(&b.value, scope, &mut sink);
+                let (a, b) = (self.raw(a), self.raw(b));
+                self.word(&a, scope, &mut sink);
+                self.word(&b, scope, &mut sink);
             }
         }
     }
 
-    fn function_body(&mut self, body: &ast::FunctionBody, scope: &Scope) {
+    fn function_body(&mut self, function: &Function, scope: &Scope) {
+        self.sources.push(Rc::clone(&function.source));
         let mut inputs = Inputs::default();
-        for r in body.1.iter().flat_map(|r| &r.0) {
+        for r in function.body.1.iter().flat_map(|r| &r.0) {
             self.redirect(r, scope, &mut inputs);
         }
-        self.compound(&body.0, scope);
+        self.compound(&function.body.0, scope);
+        self.sources.pop();
     }
 
     fn compound(&mut self, compound: &CompoundCommand, scope: &Scope) {
         let mut sink = Vec::new();
         match compound {
-            CompoundCommand::Arithmetic(a) => self.arithmetic(&a.expr.value, scope),
+            CompoundCommand::Arithmetic(a) => {
+                self.arithmetic(&a.expr.value, scope);
+                self.spaced_parentheses(&a.loc, scope);
+            }
             CompoundCommand::ArithmeticForClause(f) => {
                 for e in [&f.initializer, &f.condition, &f.updater]
                     .into_iter()
@@ -202,15 +232,18 @@ impl Analysis {
             CompoundCommand::Subshell(s) => self.list(&s.list, scope),
             CompoundCommand::ForClause(f) => {
                 for w in f.values.iter().flatten() {
-                    self.word(&w.value, scope, &mut sink);
+                    let w = self.raw(w);
+                    self.word(&w, scope, &mut sink);
                 }
                 self.list(&f.body.list, scope);
             }
             CompoundCommand::CaseClause(c) => {
-                self.word(&c.value.value, scope, &mut sink);
+                let value = self.raw(&c.value);
+                self.word(&value, scope, &mut sink);
                 for item in &c.cases {
                     for p in &item.patterns {
-                        self.word(&p.value, scope, &mut sink);
+                        let p = self.raw(p);
+                        self.word(&p, scope, &mut sink);
                     }
                     if let Some(list) = &item.cmd {
                         self.list(list, scope);
@@ -232,6 +265,24 @@ impl Analysis {
                 self.list(&w.1.list, scope);
             }
             CompoundCommand::Coprocess(c) => self.command(&c.body, scope),
+        }
+    }
+
+    /// The parser reads `( ( ls ) )` as the arithmetic command `((ls))`; bash reads nested
+    /// subshells wherever the two parentheses are apart. Those are walked from the source.
+    fn spaced_parentheses(&mut self, loc: &brush_parser::SourceSpan, scope: &Scope) {
+        let Some(text) = self.sources.last().and_then(|s| s.slice(loc)) else {
+            return;
+        };
+        if text.starts_with("((") {
+            return;
+        }
+        let inner = text
+            .strip_prefix('(')
+            .and_then(|t| t.strip_suffix(')'))
+            .map(str::to_owned);
+        if let Some(inner) = inner {
+            self.inner_script(&inner, scope);
         }
     }
 
@@ -261,9 +312,7 @@ impl Analysis {
         };
         for code in &w.substitutions {
             let start = self.commands.len();
-            if !self.script(code, &inner) {
-                self.flag(Unresolved::UnparsedInner);
-            }
+            self.inner_script(code, &inner);
             names.extend(self.names_since(start));
         }
     }
@@ -294,7 +343,8 @@ impl Analysis {
                 }
                 match target {
                     IoFileRedirectTarget::Filename(w) | IoFileRedirectTarget::Duplicate(w) => {
-                        self.word(&w.value, scope, &mut inputs.substituted);
+                        let w = self.raw(w);
+                        self.word(&w, scope, &mut inputs.substituted);
                     }
                     IoFileRedirectTarget::ProcessSubstitution(_, sub) => {
                         self.process_substitution(sub, scope, &mut inputs.substituted);
@@ -312,11 +362,13 @@ impl Analysis {
                 }
             }
             IoRedirect::HereString(_, w) => {
-                let w = self.word(&w.value, scope, &mut inputs.substituted);
+                let w = self.raw(w);
+                let w = self.word(&w, scope, &mut inputs.substituted);
                 inputs.stdin_text = (!w.dynamic).then(|| format!("{}\n", w.text));
             }
             IoRedirect::OutputAndError(w, _) => {
-                self.word(&w.value, scope, &mut inputs.substituted);
+                let w = self.raw(w);
+                self.word(&w, scope, &mut inputs.substituted);
             }
         }
     }
@@ -328,7 +380,8 @@ impl Analysis {
             self.item(item, scope, &mut inputs, &mut words);
         }
         if let Some(w) = &simple.word_or_name {
-            let w = self.word(&w.value, scope, &mut inputs.substituted);
+            let w = self.raw(w);
+            let w = self.word(&w, scope, &mut inputs.substituted);
             words.push(w);
         }
         for item in simple.suffix.iter().flat_map(|s| &s.0) {
@@ -353,13 +406,15 @@ impl Analysis {
         match item {
             CommandPrefixOrSuffixItem::IoRedirect(r) => self.redirect(r, scope, inputs),
             CommandPrefixOrSuffixItem::Word(w) => {
-                let w = self.word(&w.value, scope, &mut inputs.substituted);
+                let w = self.raw(w);
+                let w = self.word(&w, scope, &mut inputs.substituted);
                 words.push(w);
             }
             // An assignment before the command only sets a variable; after it (`sudo
             // FOO=1 cmd`), it is an argument like any other.
             CommandPrefixOrSuffixItem::AssignmentWord(_, w) => {
-                let analysed = self.word(&w.value, scope, &mut inputs.substituted);
+                let w = self.raw(w);
+                let analysed = self.word(&w, scope, &mut inputs.substituted);
                 if !words.is_empty() {
                     words.push(analysed);
                 }
@@ -577,19 +632,13 @@ impl Analysis {
             self.flag(Unresolved::TooDeep);
             return;
         }
-        if !parse::fits(code) {
-            self.flag(Unresolved::TooDeep);
-            return;
-        }
         let scope = Scope {
             wrappers: wrappers.to_vec(),
             shell_depth: depth,
             top: false,
             piped: None,
         };
-        if !self.script(code, &scope) {
-            self.flag(Unresolved::UnparsedInner);
-        }
+        self.inner_script(code, &scope);
     }
 }
 
@@ -597,4 +646,34 @@ impl Analysis {
 /// component names the file that runs.
 pub fn basename(program: &str) -> &str {
     program.rsplit('/').next().unwrap_or(program)
+}
+
+/// A function's body, with the script it was defined in (its locations point there).
+struct Function {
+    body: ast::FunctionBody,
+    source: Rc<Source>,
+}
+
+/// A script's text with the byte offset of each character: the parser's locations count
+/// characters.
+struct Source {
+    text: String,
+    offsets: Vec<usize>,
+}
+
+impl Source {
+    fn new(text: &str) -> Self {
+        let mut offsets: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+        offsets.push(text.len());
+        Source {
+            text: text.to_owned(),
+            offsets,
+        }
+    }
+
+    fn slice(&self, loc: &brush_parser::SourceSpan) -> Option<&str> {
+        let start = *self.offsets.get(loc.start.index)?;
+        let end = *self.offsets.get(loc.end.index)?;
+        self.text.get(start..end)
+    }
 }
