@@ -18,7 +18,7 @@ pub enum Refused {
 
 /// Parses a script after checking it is within the limits.
 pub fn program(text: &str, options: &ParserOptions) -> Result<ast::Program, Refused> {
-    if text.len() > limits::MAX_TEXT || text.contains('\0') {
+    if text.len() > limits::MAX_TEXT || text.contains('\0') || overflows_parser(text) {
         return Err(Refused::Invalid);
     }
     if openers(text) > limits::MAX_OPENERS {
@@ -29,7 +29,41 @@ pub fn program(text: &str, options: &ParserOptions) -> Result<ast::Program, Refu
     if paren_depth(&tokens) > limits::MAX_PARENS {
         return Err(Refused::TooDeep);
     }
-    parse_tokens(&tokens, options).map_err(|_| Refused::Invalid)
+    // A panic in the parser must not take the gateway's worker with it: the line is then
+    // treated as one that does not parse, which policies deny.
+    std::panic::catch_unwind(|| parse_tokens(&tokens, options))
+        .map_err(|_| Refused::Invalid)?
+        .map_err(|_| Refused::Invalid)
+}
+
+/// Numbers the parser converts with `unwrap` (found by fuzzing): a file descriptor before a
+/// redirection that does not fit an `i32` (`99999999999>x`), and a directory-stack index after
+/// a tilde that does not fit a `usize`. bash rejects both; so does the analysis.
+pub fn overflows_parser(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let after_tilde = start > 0
+            && (bytes.get(start - 1) == Some(&b'~')
+                || (matches!(bytes.get(start - 1), Some(b'+' | b'-'))
+                    && start > 1
+                    && bytes.get(start - 2) == Some(&b'~')));
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let digits = i - start;
+        if digits >= 10 && matches!(bytes.get(i), Some(b'<' | b'>')) {
+            return true;
+        }
+        if digits >= 19 && after_tilde {
+            return true;
+        }
+        if digits == 0 {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// Counts every character or keyword that can open a level, quoted or not: an over-count

@@ -430,6 +430,9 @@ fn unparseable_lines_say_nothing() {
         "ls\0rm -rf /",
         "case x in",
         "cat <<EOF\nno end",
+        "ls 99999999999>x",
+        "(ls 99999999999>x)",
+        "cd ~+99999999999999999999999",
     ] {
         let f = analyze(line, false);
         if line == "cat <<EOF\nno end" && f.parsed {

@@ -22,9 +22,16 @@ pub struct Word {
 /// Analyses one raw word of the AST.
 pub fn analyse(raw: &str, options: &ParserOptions) -> Word {
     let mut out = Word::default();
-    match word::parse(raw, options) {
-        Ok(pieces) => pieces_into(&pieces, false, options, &mut out),
-        Err(_) => {
+    let parsed = if crate::parse::overflows_parser(raw) {
+        None
+    } else {
+        std::panic::catch_unwind(|| word::parse(raw, options))
+            .ok()
+            .and_then(Result::ok)
+    };
+    match parsed {
+        Some(pieces) => pieces_into(&pieces, false, options, &mut out),
+        None => {
             out.text = raw.to_owned();
             out.malformed = true;
             out.dynamic = raw.contains('$') || raw.contains('`');
@@ -39,9 +46,16 @@ pub fn analyse(raw: &str, options: &ParserOptions) -> Word {
 /// Analyses the text of a here-document that the shell expands.
 pub fn analyse_heredoc(raw: &str, options: &ParserOptions) -> Word {
     let mut out = Word::default();
-    match word::parse_heredoc(raw, options) {
-        Ok(pieces) => pieces_into(&pieces, true, options, &mut out),
-        Err(_) => {
+    let parsed = if crate::parse::overflows_parser(raw) {
+        None
+    } else {
+        std::panic::catch_unwind(|| word::parse_heredoc(raw, options))
+            .ok()
+            .and_then(Result::ok)
+    };
+    match parsed {
+        Some(pieces) => pieces_into(&pieces, true, options, &mut out),
+        None => {
             out.text = raw.to_owned();
             out.malformed = true;
             out.dynamic = raw.contains('$') || raw.contains('`');
