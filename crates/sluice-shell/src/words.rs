@@ -22,7 +22,7 @@ pub struct Word {
 /// Analyses one raw word of the AST.
 pub fn analyse(raw: &str, options: &ParserOptions) -> Word {
     let mut out = Word::default();
-    let parsed = if crate::parse::overflows_parser(raw) {
+    let parsed = if refused(raw) {
         None
     } else {
         std::panic::catch_unwind(|| word::parse(raw, options))
@@ -46,7 +46,7 @@ pub fn analyse(raw: &str, options: &ParserOptions) -> Word {
 /// Analyses the text of a here-document that the shell expands.
 pub fn analyse_heredoc(raw: &str, options: &ParserOptions) -> Word {
     let mut out = Word::default();
-    let parsed = if crate::parse::overflows_parser(raw) {
+    let parsed = if refused(raw) {
         None
     } else {
         std::panic::catch_unwind(|| word::parse_heredoc(raw, options))
@@ -59,9 +59,19 @@ pub fn analyse_heredoc(raw: &str, options: &ParserOptions) -> Word {
             out.text = raw.to_owned();
             out.malformed = true;
             out.dynamic = raw.contains('$') || raw.contains('`');
+            if looks_like_substitution(raw) {
+                out.substitutions.push(raw.to_owned());
+            }
         }
     }
     out
+}
+
+/// Words the word parser is not given: it backtracks at every parenthesis when what is
+/// inside does not parse (found by fuzzing), and unwraps some numbers. Such a word is kept
+/// raw, and whatever substitution it may hold is analysed (and flagged) as a script.
+fn refused(raw: &str) -> bool {
+    raw.matches('(').count() > crate::limits::MAX_PARENS || crate::parse::overflows_parser(raw)
 }
 
 /// Text that could not be parsed but may still hold a substitution: it is counted as one
