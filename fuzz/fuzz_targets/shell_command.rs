@@ -9,10 +9,32 @@
 //! is sorted, deduplicated and made of known tokens.
 #![no_main]
 
+use std::sync::Once;
+
 use libfuzzer_sys::fuzz_target;
 use sluice_shell::{analyze, limits, Unresolved};
 
+static HOOK: Once = Once::new();
+
+/// sluice-shell catches panics inside brush-parser (its tokenizer has one) and counts the line
+/// as unparsed; those may unwind to it. Any other panic aborts, as libFuzzer's hook would, and
+/// is reported as a crash.
+fn panics_outside_the_parser_abort() {
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let in_parser = info
+                .location()
+                .is_some_and(|l| l.file().contains("brush-parser"));
+            if !in_parser {
+                eprintln!("{info}");
+                std::process::abort();
+            }
+        }));
+    });
+}
+
 fuzz_target!(|data: &[u8]| {
+    panics_outside_the_parser_abort();
     let text = String::from_utf8_lossy(data);
     let interactive = data.first().is_some_and(|b| b & 1 == 1);
     let facts = analyze(&text, interactive);

@@ -25,12 +25,15 @@ pub fn program(text: &str, options: &ParserOptions) -> Result<ast::Program, Refu
         return Err(Refused::TooDeep);
     }
     let tokens =
-        uncached_tokenize_str(text, &options.tokenizer_options()).map_err(|_| Refused::Invalid)?;
+        std::panic::catch_unwind(|| uncached_tokenize_str(text, &options.tokenizer_options()))
+            .map_err(|_| Refused::Invalid)?
+            .map_err(|_| Refused::Invalid)?;
     if paren_depth(&tokens) > limits::MAX_PARENS {
         return Err(Refused::TooDeep);
     }
-    // A panic in the parser must not take the gateway's worker with it: the line is then
-    // treated as one that does not parse, which policies deny.
+    // A panic in the parser (its tokenizer has one, found by fuzzing) must not take the
+    // gateway's worker with it: the line is then one that does not parse, which policies
+    // deny.
     std::panic::catch_unwind(|| parse_tokens(&tokens, options))
         .map_err(|_| Refused::Invalid)?
         .map_err(|_| Refused::Invalid)

@@ -433,6 +433,8 @@ fn unparseable_lines_say_nothing() {
         "ls 99999999999>x",
         "(ls 99999999999>x)",
         "cd ~+99999999999999999999999",
+        // Panicked in the parser's tokenizer (found by fuzzing); the panic is caught.
+        "sh <<EOF*-\u{fffd}$(( (d\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}?) + \u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}1 )) <(ro $(id) `=(d\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}?) + \u{fffd}\u{fffd}PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPnamS` ${X:\u{fffd}$(dat /\nEOF\nbah<''\n$(id)\nE\n",
     ] {
         let f = analyze(line, false);
         if line == "cat <<EOF\nno end" && f.parsed {
