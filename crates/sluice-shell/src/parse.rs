@@ -39,11 +39,22 @@ pub fn program(text: &str, options: &ParserOptions) -> Result<ast::Program, Refu
         .map_err(|_| Refused::Invalid)
 }
 
-/// Numbers the parser converts with `unwrap` (found by fuzzing): a file descriptor before a
-/// redirection that does not fit an `i32` (`99999999999>x`), and a directory-stack index after
-/// a tilde that does not fit a `usize`. bash rejects both; so does the analysis.
+/// Input the parser cannot take (found by fuzzing): numbers it converts with `unwrap` (a file
+/// descriptor before a redirection that does not fit an `i32`, `99999999999>x`, and a
+/// directory-stack index after a tilde that does not fit a `usize`), and a here-document
+/// operator followed by a carriage return or form feed (`<<\r `), on which its tokenizer
+/// allocates without end. bash rejects the numbers and no real line has the latter.
 pub fn overflows_parser(text: &str) -> bool {
     let bytes = text.as_bytes();
+    for (at, _) in text.match_indices("<<") {
+        let mut next = at + 2;
+        if bytes.get(next) == Some(&b'-') {
+            next += 1;
+        }
+        if matches!(bytes.get(next), Some(b'\r' | 0x0b | 0x0c)) {
+            return true;
+        }
+    }
     let mut i = 0;
     while i < bytes.len() {
         let start = i;

@@ -433,6 +433,9 @@ fn unparseable_lines_say_nothing() {
         "ls 99999999999>x",
         "(ls 99999999999>x)",
         "cd ~+99999999999999999999999",
+        // Made the parser's tokenizer allocate without end (found by fuzzing).
+        "<<\r ",
+        "cat <<-\u{c} x",
         // Panicked in the parser's tokenizer (found by fuzzing); the panic is caught.
         "sh <<EOF*-\u{fffd}$(( (d\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}?) + \u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}1 )) <(ro $(id) `=(d\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}?) + \u{fffd}\u{fffd}PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPnamS` ${X:\u{fffd}$(dat /\nEOF\nbah<''\n$(id)\nE\n",
     ] {
