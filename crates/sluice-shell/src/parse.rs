@@ -41,17 +41,29 @@ pub fn program(text: &str, options: &ParserOptions) -> Result<ast::Program, Refu
 
 /// Input the parser cannot take (found by fuzzing): numbers it converts with `unwrap` (a file
 /// descriptor before a redirection that does not fit an `i32`, `99999999999>x`, and a
-/// directory-stack index after a tilde that does not fit a `usize`), and a here-document
-/// operator followed by a carriage return or form feed (`<<\r `), on which its tokenizer
-/// allocates without end. bash rejects the numbers and no real line has the latter.
+/// directory-stack index after a tilde that does not fit a `usize`), and here-document
+/// delimiters that are not plain words (`<<\r `, `<<$( (`), on which its tokenizer allocates
+/// without end. bash rejects the numbers, and no real line has such a delimiter.
 pub fn overflows_parser(text: &str) -> bool {
     let bytes = text.as_bytes();
     for (at, _) in text.match_indices("<<") {
+        if at > 0 && bytes.get(at - 1) == Some(&b'<') {
+            continue;
+        }
         let mut next = at + 2;
+        if bytes.get(next) == Some(&b'<') {
+            continue;
+        }
         if bytes.get(next) == Some(&b'-') {
             next += 1;
         }
-        if matches!(bytes.get(next), Some(b'\r' | 0x0b | 0x0c)) {
+        while matches!(bytes.get(next), Some(b' ' | b'\t')) {
+            next += 1;
+        }
+        let plain = bytes
+            .get(next)
+            .is_some_and(|&b| b >= 0x80 || (b.is_ascii_graphic() && !b"$`()<>|&;".contains(&b)));
+        if !plain {
             return true;
         }
     }
