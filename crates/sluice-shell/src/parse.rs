@@ -42,7 +42,7 @@ pub fn program(text: &str, options: &ParserOptions) -> Result<ast::Program, Refu
 /// Input the parser cannot take (found by fuzzing): numbers it converts with `unwrap` (a file
 /// descriptor before a redirection that does not fit an `i32`, `99999999999>x`, and a
 /// directory-stack index after a tilde that does not fit a `usize`), and here-document
-/// delimiters that are not plain words (`<<\r `, `<<$( (`), on which its tokenizer allocates
+/// delimiters that are not plain words or that expand (`<<\r `, `<<$( (`, `<<E$( (`), on which its tokenizer allocates
 /// without end. bash rejects the numbers, and no real line has such a delimiter.
 pub fn overflows_parser(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -64,6 +64,15 @@ pub fn overflows_parser(text: &str) -> bool {
             .get(next)
             .is_some_and(|&b| b >= 0x80 || (b.is_ascii_graphic() && !b"$`()<>|&;".contains(&b)));
         if !plain {
+            return true;
+        }
+        let expands = bytes
+            .get(next..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|b| !b" \t\n;&|<>()".contains(b))
+            .any(|b| matches!(b, b'$' | b'`'));
+        if expands {
             return true;
         }
     }

@@ -437,6 +437,7 @@ fn unparseable_lines_say_nothing() {
         "<<\r ",
         "cat <<-\u{c} x",
         "<<$( (``$(",
+        "cat <<E$( (``$(",
         // Panicked in the parser's tokenizer (found by fuzzing); the panic is caught.
         "sh <<EOF*-\u{fffd}$(( (d\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}?) + \u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}1 )) <(ro $(id) `=(d\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}?) + \u{fffd}\u{fffd}PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPnamS` ${X:\u{fffd}$(dat /\nEOF\nbah<''\n$(id)\nE\n",
     ] {
