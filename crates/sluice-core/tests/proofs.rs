@@ -315,6 +315,14 @@ async fn a_request_of_another_kind_goes_through_the_same_admission() {
         text: "uptime".to_owned(),
         programs: vec!["uptime".to_owned()],
         argv: vec!["uptime".to_owned()],
+        commands: vec![sluice_decision::SimpleCommand {
+            program: "uptime".to_owned(),
+            name: "uptime".to_owned(),
+            argv: vec!["uptime".to_owned()],
+            wrappers: vec![],
+            shell_depth: 0,
+        }],
+        unresolved: vec![],
         interactive: false,
         parsed: true,
     };

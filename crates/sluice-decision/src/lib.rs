@@ -43,8 +43,8 @@ pub use error::DecisionError;
 pub use facts::{
     ChannelOpen, ChannelType, FileAccess, FileOperation, FileVia, GrantFacts, HttpRequest,
     IdentityFacts, Input, KubeRequest, KubeVerb, MaskedPredicate, PostgresSession, Request,
-    RequestKind, SessionChange, SessionFacts, SessionSection, ShellCommand, SqlDialect,
-    SqlStatement, StatementKind, TargetFacts, TimeFacts, SCHEMA_VERSION,
+    RequestKind, SessionChange, SessionFacts, SessionSection, ShellCommand, SimpleCommand,
+    SqlDialect, SqlStatement, StatementKind, TargetFacts, TimeFacts, SCHEMA_VERSION,
 };
 pub use mask::{ColumnRule, Computed, ContentRule, Counted, MaskRules};
 pub use rego::{Explained, RegoOptions, RegoPolicy, DECISION_QUERY};

@@ -5,20 +5,16 @@ use sluice_decision::ShellCommand;
 
 /// The facts of `text`, sent as an exec request (`interactive == false`) or typed in a shell.
 pub(crate) fn facts(text: &str, interactive: bool) -> ShellCommand {
-    let words: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
-    ShellCommand {
-        text: text.to_owned(),
-        programs: words.first().cloned().into_iter().collect(),
-        argv: words,
-        interactive,
-        parsed: false,
-    }
+    sluice_shell::analyze(text, interactive)
 }
 
 /// The facts of a line that could not be read as text: nothing it runs is known.
 pub(crate) fn unparsed(text: &str, interactive: bool) -> ShellCommand {
-    let mut facts = facts("", interactive);
+    let mut facts = sluice_shell::analyze("", interactive);
     facts.text = text.to_owned();
     facts.parsed = false;
+    facts.commands.clear();
+    facts.programs.clear();
+    facts.argv.clear();
     facts
 }

@@ -23,7 +23,9 @@ pub use kube::{KubeRequest, KubeVerb};
 pub use request::{Request, RequestKind};
 pub use session::{PostgresSession, SessionFacts, SessionSection};
 pub use sql::{MaskedPredicate, SessionChange, SqlDialect, SqlStatement, StatementKind};
-pub use ssh::{ChannelOpen, ChannelType, FileAccess, FileOperation, FileVia, ShellCommand};
+pub use ssh::{
+    ChannelOpen, ChannelType, FileAccess, FileOperation, FileVia, ShellCommand, SimpleCommand,
+};
 
 /// The version of the input document's layout, announced as `input.schema_version`. Raised
 /// when a field's meaning changes or a field goes; additions that old policies cannot

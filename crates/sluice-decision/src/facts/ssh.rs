@@ -4,21 +4,48 @@
 use serde::Serialize;
 
 /// A command: the command of an exec request, or one line typed in an interactive shell.
+/// `sluice-shell` builds it from the text with a bash parser.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct ShellCommand {
     /// The command line as the client sent it.
     pub text: String,
     /// Every program the line runs, by the name it was invoked with, in order of appearance:
-    /// after pipes, `;`, `&&`, `||`, inside `$(...)` and backticks. A rule on a program must
-    /// see it wherever it hides in the line, not only at the start.
+    /// after pipes, `;`, `&&`, `||`, inside `$(...)` and backticks, inside `sh -c` strings,
+    /// and the wrappers (`sudo`, `env`, ...) that start them. A rule on a program must see it
+    /// wherever it hides in the line, not only at the start.
     pub programs: Vec<String>,
-    /// The first simple command split into words as the shell would (quotes removed).
+    /// The first simple command split into words as the shell would (quotes removed), as
+    /// written: before any wrapper is peeled off.
     pub argv: Vec<String>,
+    /// Every simple command the line would run, in order, wrappers peeled off; `sudo sh -c
+    /// 'rm -rf /'` lists `sh` and `rm`. What rules on arguments read.
+    pub commands: Vec<SimpleCommand>,
+    /// Why what the line runs cannot be fully known without running it, as sorted,
+    /// deduplicated tokens (docs/policy.md lists them); empty when the analysis is complete.
+    pub unresolved: Vec<String>,
     /// Typed in an interactive shell rather than sent as an exec request.
     pub interactive: bool,
-    /// False when the line could not be parsed; `programs` and `argv` then say nothing
-    /// reliable, and a policy should deny.
+    /// False when the line could not be parsed; `programs`, `argv` and `commands` then say
+    /// nothing reliable, and a policy should deny.
     pub parsed: bool,
+}
+
+/// One simple command of a line: a program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct SimpleCommand {
+    /// The program as invoked once wrappers are peeled off, quotes removed: `/bin/rm`.
+    pub program: String,
+    /// The program without its directory: `rm`. Rules match on it, so that `/usr/bin/rm`
+    /// and `\rm` cannot pass for another program.
+    pub name: String,
+    /// The words of the command, quotes removed; `argv[0]` is `program`.
+    pub argv: Vec<String>,
+    /// The names of the programs that run this one, outermost first: wrappers peeled off
+    /// (`sudo`, `env`, `xargs`, `find -exec`, ...) and the shells whose `-c` string holds it.
+    /// Inherited by everything inside an `sh -c` string.
+    pub wrappers: Vec<String>,
+    /// How many `sh -c` strings (or `su -c`, `eval`, `watch`) it is nested in; 0 at the top.
+    pub shell_depth: u32,
 }
 
 /// The kinds of SSH channel a client can ask to open (RFC 4254 and OpenSSH's agent channel).

@@ -7,15 +7,35 @@ use std::collections::BTreeMap;
 use regorus::Value;
 
 use super::{object, optional, string, strings, Names};
-use crate::{ChannelOpen, FileAccess, HttpRequest, KubeRequest, ShellCommand};
+use crate::{ChannelOpen, FileAccess, HttpRequest, KubeRequest, ShellCommand, SimpleCommand};
 
 pub(super) fn command(n: &Names, c: &ShellCommand) -> Value {
     object([
         (&n.argv, strings(&c.argv)),
+        (
+            &n.commands,
+            Value::from(
+                c.commands
+                    .iter()
+                    .map(|s| simple_command(n, s))
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         (&n.interactive, Value::from(c.interactive)),
         (&n.parsed, Value::from(c.parsed)),
         (&n.programs, strings(&c.programs)),
         (&n.text, string(&c.text)),
+        (&n.unresolved, strings(&c.unresolved)),
+    ])
+}
+
+fn simple_command(n: &Names, s: &SimpleCommand) -> Value {
+    object([
+        (&n.argv, strings(&s.argv)),
+        (&n.name, string(&s.name)),
+        (&n.program, string(&s.program)),
+        (&n.shell_depth, Value::from(s.shell_depth)),
+        (&n.wrappers, strings(&s.wrappers)),
     ])
 }
 

@@ -53,6 +53,8 @@ names! {
     postgresql = "postgresql", mysql = "mysql", sql = "sql", postgres = "postgres",
     // The kinds protocols still to come will send; see `kinds`.
     programs = "programs", argv = "argv", interactive = "interactive", parsed = "parsed",
+    commands = "commands", unresolved = "unresolved", program = "program",
+    wrappers = "wrappers", shell_depth = "shell_depth",
     channel = "channel", type_ = "type", host = "host", port = "port",
     originator = "originator", file = "file", operation = "operation", path = "path",
     target_path = "target_path", via = "via", http = "http", method = "method",

@@ -4,7 +4,7 @@ use super::*;
 use crate::facts::SessionChange;
 use crate::{
     ChannelOpen, ChannelType, FileAccess, FileOperation, FileVia, HttpRequest, KubeRequest,
-    KubeVerb, PostgresSession, ShellCommand,
+    KubeVerb, PostgresSession, ShellCommand, SimpleCommand,
 };
 
 struct Facts {
@@ -81,9 +81,26 @@ fn facts() -> Facts {
             }],
         },
         command: ShellCommand {
-            text: "ls -l /var/log | grep err".into(),
-            programs: vec!["ls".into(), "grep".into()],
-            argv: vec!["ls".into(), "-l".into(), "/var/log".into()],
+            text: "sudo ls -l /var/log | grep err".into(),
+            programs: vec!["sudo".into(), "ls".into(), "grep".into()],
+            argv: vec!["sudo".into(), "ls".into(), "-l".into(), "/var/log".into()],
+            commands: vec![
+                SimpleCommand {
+                    program: "ls".into(),
+                    name: "ls".into(),
+                    argv: vec!["ls".into(), "-l".into(), "/var/log".into()],
+                    wrappers: vec!["sudo".into()],
+                    shell_depth: 0,
+                },
+                SimpleCommand {
+                    program: "/bin/grep".into(),
+                    name: "grep".into(),
+                    argv: vec!["/bin/grep".into(), "err".into()],
+                    wrappers: vec![],
+                    shell_depth: 1,
+                },
+            ],
+            unresolved: vec!["command_substitution".into()],
             interactive: true,
             parsed: true,
         },
