@@ -17,11 +17,8 @@
 # (examples/policies/ssh.rego) need not grant IDENTITY the shell, the sftp subsystem and the
 # scp executions measured, so the script adds a grant of its own for IDENTITY on the demo's
 # target `host` to the demo's policies (bench_ssh.rego, in the benchmark's scratch directory
-# only). The example's denials still apply, but for one: while the SSH listener does not parse
-# command lines (every command arrives `parsed: false`), ssh.rego's unparsed_command denies
-# every command for everyone, legacy scp's `scp -t`/`scp -f` too, so the scratch copy of
-# ssh.rego loses that one rule (the script says when it does). BENCH_GRANT=0 leaves the policy
-# as it is.
+# only). The example's denials still apply. BENCH_GRANT=0 leaves the policy as it is (the
+# example already lets alice, a developer, do all of it on the demo's staging host).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -201,16 +198,6 @@ allow contains {
 	input.request.kind in {"command", "channel", "file"}
 }
 REGO
-  # The same pattern as tests/demo.rs would see: only the rule's own block goes.
-  python3 - "$work/demo/policies/ssh.rego" <<'PY'
-import re, sys
-path = sys.argv[1]
-text = open(path).read()
-text, n = re.subn(r'deny contains \{\n\t"rule": "unparsed_command",\n.*?\n\} if \{\n.*?\n\}\n', "", text, flags=re.S)
-if n:
-    open(path, "w").write(text)
-    print("policy: the scratch ssh.rego's unparsed_command rule is left out (command lines are not parsed yet)")
-PY
   # The gateway reloads its policy directory on a change; wait until the grant is in force.
   granted=
   for _ in $(seq 1 60); do

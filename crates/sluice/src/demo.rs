@@ -55,7 +55,7 @@ const IDENTITIES: [(&str, &str, &str, &str); 3] = [
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
-const POLICIES: [(&str, &str); 13] = [
+const POLICIES: [(&str, &str); 17] = [
     (
         "approval.rego",
         include_str!("../../../examples/policies/approval.rego"),
@@ -107,6 +107,22 @@ const POLICIES: [(&str, &str); 13] = [
     (
         "ssh.rego",
         include_str!("../../../examples/policies/ssh.rego"),
+    ),
+    (
+        "ssh_sessions.rego",
+        include_str!("../../../examples/policies/ssh_sessions.rego"),
+    ),
+    (
+        "ssh_sessions_test.rego",
+        include_str!("../../../examples/policies/ssh_sessions_test.rego"),
+    ),
+    (
+        "ssh_test.rego",
+        include_str!("../../../examples/policies/ssh_test.rego"),
+    ),
+    (
+        "ssh_facts_test.rego",
+        include_str!("../../../examples/policies/ssh_facts_test.rego"),
     ),
 ];
 
