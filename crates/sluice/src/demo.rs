@@ -55,7 +55,7 @@ const IDENTITIES: [(&str, &str, &str, &str); 3] = [
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
-const POLICIES: [(&str, &str); 17] = [
+const POLICIES: [(&str, &str); 21] = [
     (
         "approval.rego",
         include_str!("../../../examples/policies/approval.rego"),
@@ -85,8 +85,20 @@ const POLICIES: [(&str, &str); 17] = [
         include_str!("../../../examples/policies/groups.rego"),
     ),
     (
+        "http.rego",
+        include_str!("../../../examples/policies/http.rego"),
+    ),
+    (
         "inputs_test.rego",
         include_str!("../../../examples/policies/inputs_test.rego"),
+    ),
+    (
+        "kinds_test.rego",
+        include_str!("../../../examples/policies/kinds_test.rego"),
+    ),
+    (
+        "kube.rego",
+        include_str!("../../../examples/policies/kube.rego"),
     ),
     (
         "mask.rego",
@@ -95,6 +107,10 @@ const POLICIES: [(&str, &str); 17] = [
     (
         "mask_test.rego",
         include_str!("../../../examples/policies/mask_test.rego"),
+    ),
+    (
+        "mysql_test.rego",
+        include_str!("../../../examples/policies/mysql_test.rego"),
     ),
     (
         "sql.rego",
@@ -109,6 +125,10 @@ const POLICIES: [(&str, &str); 17] = [
         include_str!("../../../examples/policies/ssh.rego"),
     ),
     (
+        "ssh_facts_test.rego",
+        include_str!("../../../examples/policies/ssh_facts_test.rego"),
+    ),
+    (
         "ssh_sessions.rego",
         include_str!("../../../examples/policies/ssh_sessions.rego"),
     ),
@@ -119,10 +139,6 @@ const POLICIES: [(&str, &str); 17] = [
     (
         "ssh_test.rego",
         include_str!("../../../examples/policies/ssh_test.rego"),
-    ),
-    (
-        "ssh_facts_test.rego",
-        include_str!("../../../examples/policies/ssh_facts_test.rego"),
     ),
 ];
 

@@ -338,7 +338,7 @@ fn with_sshd_installed_the_host_is_behind_the_ssh_listener() {
     assert!(stderr.contains("sluice: denied by policy rule"), "{stderr}");
     assert!(out.stdout.is_empty());
     // Each key is its identity's alone.
-    let out = ssh(alice, "dana+host", "cat /proc/sys/kernel/ostype");
+    let out = ssh(&logins["alice"], "dana+host", "cat /proc/sys/kernel/ostype");
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Permission denied"),

@@ -929,7 +929,7 @@ async fn an_interactive_shell_decides_typed_lines_and_is_recorded() {
     let cmd = g.ssh("alice", "host", &["-tt"]);
     let shell = tokio::task::spawn_blocking(move || {
         let shell = PtyShell::start(&cmd);
-        let wait = Duration::from_secs(10);
+        let wait = Duration::from_secs(30);
         // The prompt of root's or another user's shell.
         let deadline = Instant::now() + wait;
         loop {
