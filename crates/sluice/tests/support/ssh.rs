@@ -659,6 +659,11 @@ impl SshGateway {
     /// A gateway enforcing the shipped example policies (examples/policies, their tests
     /// included).
     pub async fn start_with_examples() -> SshGateway {
+        SshGateway::start_with_examples_and("").await
+    }
+
+    /// [`SshGateway::start_with_examples`] with `extra` configuration (more targets).
+    pub async fn start_with_examples_and(extra: &str) -> SshGateway {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies");
         let files = std::fs::read_dir(&examples)
             .unwrap()
@@ -670,7 +675,7 @@ impl SshGateway {
                 )
             })
             .collect();
-        SshGateway::launch(files, "").await
+        SshGateway::launch(files, extra).await
     }
 
     async fn launch(policy_files: Vec<(String, String)>, extra: &str) -> SshGateway {
@@ -885,4 +890,25 @@ pub fn wait_until(wait: Duration, mut check: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A target on the shared sshd whose key runs nothing: the account's authorized_keys entry
+/// for it forces a command that prints the command the client asked for. Lines that must never
+/// run on this machine (`rm -rf /` in all its spellings) are tried against it, so a guardrail
+/// that fails shows a printed line, not a wiped test machine. Returns the `[[targets]]` entry.
+pub fn dry_target(dir: &Path, name: &str) -> String {
+    let s = sshd();
+    let (key, public) = sluice::scratch_sshd::keygen(dir, name).unwrap();
+    s.add_authorized_key(&format!(
+        "command=\"printf 'would run: %s' \\\"$SSH_ORIGINAL_COMMAND\\\"\",no-pty,no-port-forwarding {public}"
+    ))
+    .unwrap();
+    format!(
+        "\n[[targets]]\nname = \"{name}\"\nkind = \"ssh\"\nhost = \"127.0.0.1\"\nport = {}\n\
+         user = \"{}\"\nkey_file = \"{}\"\nhost_key = \"{}\"\ntags = {{ environment = \"staging\" }}\n",
+        s.port(),
+        s.user(),
+        key.display(),
+        s.host_public_key()
+    )
 }
