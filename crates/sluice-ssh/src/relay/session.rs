@@ -631,7 +631,7 @@ impl Down<'_> {
         match msg {
             ChannelMsg::Data { data } => {
                 lock(self.state).received += data.len() as u64;
-                let shown = self.output(&data)?;
+                let shown = self.output(data)?;
                 self.show(&shown, out, true).await?;
             }
             ChannelMsg::ExtendedData { data, ext } => {
@@ -708,19 +708,22 @@ impl Down<'_> {
 
     /// What of the target's output goes to the client now, masked and followed as the mode
     /// needs.
-    fn output(&self, data: &[u8]) -> Result<Vec<u8>, SshError> {
+    fn output(&self, data: Bytes) -> Result<Bytes, SshError> {
         let mut state = lock(self.state);
         let state = &mut *state;
         match &mut state.mode {
-            Mode::Sftp(sftp) => return sftp.target_data(self.session, data),
-            Mode::Transfer => return Ok(data.to_vec()),
-            Mode::Shell(lines) => lines.output(data),
+            Mode::Sftp(sftp) => {
+                return sftp.target_data(self.session, &data).map(Bytes::from);
+            }
+            // Passed on as received: no copy.
+            Mode::Transfer => return Ok(data),
+            Mode::Shell(lines) => lines.output(&data),
             Mode::Idle | Mode::Exec | Mode::Opaque => {}
         }
         Ok(
             match state.request.as_mut().and_then(StatementPermit::masking) {
-                Some((plan, tally)) => state.masker.feed(plan, tally, data),
-                None => data.to_vec(),
+                Some((plan, tally)) => Bytes::from(state.masker.feed(plan, tally, &data)),
+                None => data,
             },
         )
     }
