@@ -214,13 +214,12 @@ echo "cipher, client -> direct sshd: $(cipher direct)"
 if [ -z "$DIRECT_ONLY" ]; then
   echo "cipher, client -> sluice:      $(cipher sluice)"
   # Not logged by the gateway, but fixed by the two preference lists, and the client's first
-  # choice that the server supports wins (RFC 4253 7.1). sluice's target leg is a russh 0.65.2
-  # client with russh's default preferences (negotiation.rs, CIPHER_ORDER): chacha20-poly1305,
-  # aes256-gcm, aes256-ctr, aes192-ctr, aes128-ctr. OpenSSH 9.2's sshd offers
-  # chacha20-poly1305@openssh.com first of all (`sshd -T`: ciphers), so that leg runs
-  # chacha20-poly1305 (an AEAD: no separate MAC), after a curve25519-sha256 key exchange
-  # (russh's first choice, mlkem768x25519-sha256, arrived in OpenSSH 9.9).
-  echo "cipher, sluice -> target:      chacha20-poly1305@openssh.com (russh 0.65.2 client defaults vs OpenSSH 9.2 sshd; not logged, derived)"
+  # choice that the server supports wins (RFC 4253 7.1). sluice's target leg is a russh client
+  # whose cipher list sluice sets (crates/sluice-ssh/src/upstream.rs, TARGET_CIPHERS):
+  # aes128-gcm, aes256-gcm, chacha20-poly1305; OpenSSH 9.2's sshd offers all three, so that leg
+  # runs aes128-gcm@openssh.com (an AEAD: no separate MAC) after a curve25519-sha256 key
+  # exchange (russh's first choice, mlkem768x25519-sha256, arrived in OpenSSH 9.9).
+  echo "cipher, sluice -> target:      aes128-gcm@openssh.com (sluice's TARGET_CIPHERS vs OpenSSH 9.2 sshd; not logged, derived)"
 fi
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round"

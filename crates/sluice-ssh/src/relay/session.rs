@@ -38,7 +38,7 @@ type TargetWriter = UpstreamWriter<Box<dyn tokio::io::AsyncWrite + Send + Unpin>
 const REFUSED_STATUS: u32 = 126;
 
 /// How long masked output may wait for the end of its line.
-const HOLD_FOR_LINE: Duration = Duration::from_millis(100);
+const HOLD_FOR_LINE: Duration = Duration::from_millis(50);
 
 #[derive(Default)]
 enum Mode {

@@ -20,14 +20,25 @@ pub(crate) struct OutputMasker {
 }
 
 impl OutputMasker {
-    /// What may go to the client now of `data` (appended to what was held back).
+    /// What may go to the client now of `data` (appended to what was held back). Only the
+    /// end of the output that could be the start of a value a detector looks for is held: a
+    /// run of digits (cards, national ids, IBANs) or a long token (keys, JWTs); the rest of a
+    /// line goes at once, so a shell's echo is not delayed.
     pub fn feed(&mut self, plan: &MaskPlan, tally: &mut MaskTally, data: &[u8]) -> Vec<u8> {
         self.pending.extend_from_slice(data);
-        let cut = match self.pending.iter().rposition(|&b| b == b'\n') {
-            Some(i) => i + 1,
-            None if self.pending.len() > HOLD_LIMIT => self.pending.len(),
-            None => return Vec::new(),
+        let cut = if self.pending.len() > HOLD_LIMIT {
+            self.pending.len()
+        } else {
+            let line_end = self
+                .pending
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            line_end + held_from(&self.pending[line_end..])
         };
+        if cut == 0 {
+            return Vec::new();
+        }
         let ready: Vec<u8> = self.pending.drain(..cut).collect();
         mask(plan, tally, &ready)
     }
@@ -42,6 +53,35 @@ impl OutputMasker {
         !self.pending.is_empty()
     }
 }
+
+/// Where the part of an unfinished line that may be the start of a sensitive value begins
+/// (`tail.len()` when there is none).
+fn held_from(tail: &[u8]) -> usize {
+    // Digits with the separators cards and ids are written with.
+    let digits = tail
+        .iter()
+        .rposition(|b| !(b.is_ascii_digit() || *b == b' ' || *b == b'-'))
+        .map_or(0, |i| i + 1);
+    let digits = if tail[digits..].iter().any(u8::is_ascii_digit) {
+        digits
+    } else {
+        tail.len()
+    };
+    // Keys and tokens: long runs of their alphabets.
+    let token = tail
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || b"_-+/=.".contains(b)))
+        .map_or(0, |i| i + 1);
+    let token = if tail.len() - token >= TOKEN_MIN {
+        token
+    } else {
+        tail.len()
+    };
+    digits.min(token)
+}
+
+/// A run of token characters at least this long may be the start of a key.
+const TOKEN_MIN: usize = 8;
 
 /// Masks the text in `data`; bytes that are not UTF-8 pass through as they are.
 pub(crate) fn mask(plan: &MaskPlan, tally: &mut MaskTally, data: &[u8]) -> Vec<u8> {
@@ -160,5 +200,15 @@ mod tests {
                 at: 2
             }
         );
+    }
+
+    #[test]
+    fn only_what_may_start_a_sensitive_value_is_held() {
+        use super::held_from;
+        assert_eq!(held_from(b"$ l"), 3);
+        assert_eq!(held_from(b"card 4111 1111"), 4);
+        assert_eq!(held_from(b"x AKIAIOSFODNN7"), 2);
+        assert_eq!(held_from(b"ab-cd"), 5);
+        assert_eq!(held_from(b""), 0);
     }
 }
