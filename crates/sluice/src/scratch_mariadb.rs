@@ -92,6 +92,9 @@ impl ScratchMariaDb {
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .args(["--skip-test-db", "--skip-name-resolve"])
+            // Passed on to the bootstrap server: its temporary tables stay in the scratch
+            // directory (in the shared /tmp, parallel starts were seen to fail on them).
+            .arg(format!("--tmpdir={}", dir.display()))
             .arg("--auth-root-authentication-method=socket")
             .args(SMALL_INNODB);
         if owner.is_none() {
