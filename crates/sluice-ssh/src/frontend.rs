@@ -144,25 +144,32 @@ impl Frontend {
         }
     }
 
+    /// The answer to a login whose credential was checked: admitted when it proved the
+    /// identity, a counted failure when not.
+    async fn settle(
+        &mut self,
+        checked: Result<Option<Authenticated>, sluice_core::CoreError>,
+        identity: &str,
+        target: &str,
+    ) -> Result<Auth, russh::Error> {
+        match checked {
+            Ok(Some(auth)) => self.admit(auth, target).await,
+            Ok(None) => self.failed(identity, target),
+            Err(e) => {
+                tracing::error!(error = %e, "could not check a login's credential");
+                self.reject()
+            }
+        }
+    }
+
     async fn token_login(&mut self, user: &str, token: &[u8]) -> Result<Auth, russh::Error> {
         let Some((identity, target)) = split_user(user, self.default_target.as_deref()) else {
             return self.reject();
         };
         let token = Secret::new(String::from_utf8_lossy(token).into_owned());
-        match self.gateway.verify_token(identity, token).await {
-            Ok(Some(auth)) => {
-                let target = target.to_owned();
-                self.admit(auth, &target).await
-            }
-            Ok(None) => {
-                let (identity, target) = (identity.to_owned(), target.to_owned());
-                self.failed(&identity, &target)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not check a token");
-                self.reject()
-            }
-        }
+        let (identity, target) = (identity.to_owned(), target.to_owned());
+        let checked = self.gateway.verify_token(&identity, token).await;
+        self.settle(checked, &identity, &target).await
     }
 }
 
@@ -217,20 +224,9 @@ impl russh::server::Handler for Frontend {
         let Some(key) = public_key(key) else {
             return self.reject();
         };
-        match self.gateway.verify_ssh_key(identity, &key).await {
-            Ok(Some(auth)) => {
-                let target = target.to_owned();
-                self.admit(auth, &target).await
-            }
-            Ok(None) => {
-                let (identity, target) = (identity.to_owned(), target.to_owned());
-                self.failed(&identity, &target)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not check an SSH key");
-                self.reject()
-            }
-        }
+        let (identity, target) = (identity.to_owned(), target.to_owned());
+        let checked = self.gateway.verify_ssh_key(&identity, &key).await;
+        self.settle(checked, &identity, &target).await
     }
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {

@@ -638,7 +638,7 @@ impl Down<'_> {
                 lock(self.state).received += data.len() as u64;
                 let shown = self.mask_whole(&data);
                 self.counters.add_to_client(shown.len());
-                self.record(&shown);
+                self.record(&shown)?;
                 let _ = self.client_tx.extended_data(ext, &shown[..]).await;
             }
             ChannelMsg::Success => {
@@ -745,19 +745,31 @@ impl Down<'_> {
                 Mode::Idle | Mode::Exec | Mode::Shell(_) | Mode::Opaque
             );
         if recorded {
-            self.record(shown);
+            self.record(shown)?;
         }
         out.write_all(shown).await?;
         out.flush().await?;
         Ok(())
     }
 
-    fn record(&self, shown: &[u8]) {
-        if let Some(r) = self.session.recording() {
-            let n = lock(self.state).n();
-            let _ = r.terminal_output(n, shown);
-            r.flush();
+    /// Records output before the client sees it. A recording that reached a cap the session
+    /// must end at, or whose store failed, ends the channel: nothing goes on unrecorded.
+    fn record(&self, shown: &[u8]) -> Result<(), SshError> {
+        let Some(r) = self.session.recording() else {
+            return Ok(());
+        };
+        let n = lock(self.state).n();
+        let capped = r.terminal_output(n, shown);
+        r.flush();
+        if let Err(cap) = capped {
+            return Err(SshError::Refused(cap.to_string()));
         }
+        if r.failed() {
+            return Err(SshError::Refused(
+                "the session recording could not be written".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn flush_masked(
