@@ -4,8 +4,9 @@
 #   deny  contains {"rule": NAME, "reason": TEXT}   guardrails; any entry denies
 #   allow contains {"rule": NAME, "reason": TEXT}   grants; one entry allows
 # Deny wins over allow; with neither, the request is denied. An allowing decision carries
-# `mask` when the results are to be masked (mask.rego), and `approval` when reviewers must
-# approve the request before it runs (approval.rego). Because deny and allow are
+# `mask` when the results are to be masked (mask.rego), `approval` when reviewers must
+# approve the request before it runs (approval.rego), and `token` when a credential it
+# allows is narrowed (identity.rego). Because deny and allow are
 # sets, any number of rules may match the same request without a conflict, and
 # `decision` below is a single rule (an if/else chain), so it always has one value.
 package sluice
@@ -31,8 +32,11 @@ decision := {"allow": false, "rule": names[0], "reasons": reasons} if {
 
 # An allowing decision, with the masking and approval parts when they apply.
 allowed(rule, reasons) := object.union(
-	object.union({"allow": true, "rule": rule, "reasons": reasons}, mask_part),
-	approval_part,
+	object.union(
+		object.union({"allow": true, "rule": rule, "reasons": reasons}, mask_part),
+		approval_part,
+	),
+	token_part,
 )
 
 # Why nothing allowed the request, naming what was asked.

@@ -71,7 +71,7 @@ decide(doc) := d if {
 # Every decision has exactly these keys, and an allowing one may carry `mask` and
 # `approval` as well; anything else would be a deny.
 well_formed(d) if {
-	{k | some k, _ in d} - {"mask", "approval"} == {"allow", "rule", "reasons"}
+	{k | some k, _ in d} - {"mask", "approval", "token"} == {"allow", "rule", "reasons"}
 	is_boolean(d.allow)
 	is_string(d.rule)
 	count(d.reasons) > 0

@@ -60,6 +60,9 @@ pub enum AuditEvent {
         /// The server settings the client asked for at connect, as passed to the target.
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         settings: std::collections::BTreeMap<String, String>,
+        /// The task a per-task credential was issued for, on every record of its sessions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
     },
     SessionEnded {
         session: String,
@@ -73,6 +76,9 @@ pub enum AuditEvent {
         /// The session's recording, whose bytes `sluice audit verify` checks against it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recording: Option<RecordingSeal>,
+        /// The task a per-task credential was issued for, on every record of its sessions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
     },
     /// A recording was deleted because it outlived `[recording] retention`.
     RecordingDeleted {
@@ -106,6 +112,9 @@ pub enum AuditEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         parameters: Option<Vec<Option<String>>>,
         decision: Decision,
+        /// The task a per-task credential was issued for, on every record of its sessions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
     },
     StatementResult {
         session: String,
@@ -121,6 +130,9 @@ pub enum AuditEvent {
         /// How many values masking replaced; absent when no masking applied.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         masked: Option<Masked>,
+        /// The task a per-task credential was issued for, on every record of its sessions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
     },
     /// A request was held for human approval: a statement (with the `statement` record that
     /// names the same session and number) or a request for an access grant.
@@ -161,6 +173,56 @@ pub enum AuditEvent {
         approvers: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         grant: Option<String>,
+    },
+    /// The gateway issued a credential: a sign-in, a workload's token exchange or a person's
+    /// per-task token. Never the secret, only its id.
+    CredentialIssued {
+        token_id: String,
+        identity: String,
+        identity_kind: String,
+        /// `login`, `exchange` or `task`.
+        purpose: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        /// The identity provider's subject, when one vouched for the caller.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        targets: Option<Vec<String>>,
+        /// Unix seconds.
+        expires_at: i64,
+        client_addr: String,
+        rule: String,
+        policy: String,
+    },
+    /// A credential was refused: an identity provider token that failed verification, or a
+    /// request the policy denied. `reason` is a stable code (`expired`, `bad_signature`,
+    /// `denied`, ...); `detail` says more.
+    CredentialRefused {
+        purpose: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        provider: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+        client_addr: String,
+        reason: String,
+        detail: String,
+    },
+    /// A credential was revoked (`sluice logout`, `sluice token revoke`, the admin API).
+    CredentialRevoked {
+        token_id: String,
+        identity: String,
+        by: String,
+    },
+    /// The policy refused a call to the admin API.
+    AdminRefused {
+        identity: String,
+        operation: String,
+        rule: String,
+        policy: String,
+        reason: String,
     },
     /// The policy refused a request for access outright.
     AccessRefused {
@@ -293,7 +355,11 @@ impl AuditEvent {
             | Self::GrantIssued { identity, .. }
             | Self::GrantRevoked { identity, .. }
             | Self::GrantExpired { identity, .. }
-            | Self::AccessRefused { identity, .. } => Some(identity),
+            | Self::AccessRefused { identity, .. }
+            | Self::CredentialIssued { identity, .. }
+            | Self::CredentialRevoked { identity, .. }
+            | Self::AdminRefused { identity, .. } => Some(identity),
+            Self::CredentialRefused { identity, .. } => identity.as_deref(),
             Self::ReviewerDecided { reviewer, .. } => Some(reviewer),
             Self::ConnectionRejected { identity, .. } => identity.as_deref(),
             Self::RecordingDeleted { .. }
@@ -329,7 +395,11 @@ impl AuditEvent {
             | Self::AuditRecovered { .. }
             | Self::Checkpoint { .. }
             | Self::PolicyLoaded { .. }
-            | Self::PolicyRejected { .. } => None,
+            | Self::PolicyRejected { .. }
+            | Self::CredentialIssued { .. }
+            | Self::CredentialRefused { .. }
+            | Self::CredentialRevoked { .. }
+            | Self::AdminRefused { .. } => None,
         }
     }
 
@@ -356,7 +426,11 @@ impl AuditEvent {
             | Self::AuditRecovered { .. }
             | Self::Checkpoint { .. }
             | Self::PolicyLoaded { .. }
-            | Self::PolicyRejected { .. } => None,
+            | Self::PolicyRejected { .. }
+            | Self::CredentialIssued { .. }
+            | Self::CredentialRefused { .. }
+            | Self::CredentialRevoked { .. }
+            | Self::AdminRefused { .. } => None,
         }
     }
 }

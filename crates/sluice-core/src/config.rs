@@ -47,6 +47,13 @@ pub struct Config {
     pub masking: MaskingConfig,
     #[serde(default)]
     pub approvals: ApprovalsConfig,
+    /// Credential lifetimes, failed-login limits, sessions bound to their credential.
+    #[serde(default)]
+    pub auth: crate::identity::AuthConfig,
+    /// OpenID providers trusted to say who someone is: for people's sign-in and for
+    /// workloads' token exchange (docs/identity.md).
+    #[serde(default)]
+    pub identity_providers: Vec<sluice_identity::ProviderConfig>,
     #[serde(default)]
     pub recording: RecordingConfig,
     /// Outgoing webhooks for review and grant events (docs/approvals.md).
@@ -451,6 +458,27 @@ pub struct IdentityConfig {
     /// `sluice identity add-key`.
     #[serde(default)]
     pub ssh_keys: Vec<String>,
+    /// What an identity provider said about this identity at sign-in (never in the file).
+    #[serde(skip)]
+    pub claims: sluice_decision::Claims,
+    /// The identity provider that vouched for it (never in the file).
+    #[serde(skip)]
+    pub provider: Option<String>,
+    /// The task of the per-task credential the session runs under (never in the file).
+    #[serde(skip)]
+    pub task: Option<String>,
+}
+
+impl IdentityKind {
+    /// The kind named in a claim or a store row; `None` for anything else.
+    pub fn parse(kind: &str) -> Option<IdentityKind> {
+        match kind {
+            "human" => Some(IdentityKind::Human),
+            "service" => Some(IdentityKind::Service),
+            "agent" => Some(IdentityKind::Agent),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -750,6 +778,11 @@ impl Config {
         if let Some(p) = self.ssh.as_mut().and_then(|s| s.host_key_file.as_mut()) {
             fix(p);
         }
+        for p in &mut self.identity_providers {
+            if let Some(f) = p.client_secret_file.as_mut() {
+                fix(f);
+            }
+        }
         for t in &mut self.targets {
             for p in [&mut t.password_file, &mut t.tls_ca, &mut t.key_file]
                 .into_iter()
@@ -787,6 +820,9 @@ impl Config {
             }
             _ => {}
         }
+        self.auth.check().map_err(CoreError::Config)?;
+        sluice_identity::check_all(&self.identity_providers)
+            .map_err(|e| CoreError::Config(e.to_string()))?;
         let mut seen = std::collections::HashSet::new();
         for i in &self.identities {
             if i.name.is_empty() || !seen.insert(i.name.as_str()) {

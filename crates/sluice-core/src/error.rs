@@ -28,6 +28,13 @@ pub enum CoreError {
     /// person who asked.
     #[error("{message}")]
     Refused { kind: RefusalKind, message: String },
+    /// Too many failed authentications lately from the client's address or for the identity.
+    #[error("too many failed authentications {by}; try again in {retry_after_secs} s")]
+    Throttled {
+        /// `from this address` or `for this identity`.
+        by: &'static str,
+        retry_after_secs: u64,
+    },
 }
 
 /// Why an approval API request was refused, so the admin API can answer with the right status.

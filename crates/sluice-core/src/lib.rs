@@ -19,7 +19,9 @@
 //! - [`secret`]: a string type that never prints its contents.
 //! - [`audit_key`]: the key that signs the audit trail's checkpoints, and its public half.
 //! - [`token`]: gateway-issued tokens and their SCRAM-SHA-256 verifiers.
-//! - [`gateway`]: identification, target resolution, session admission.
+//! - [`gateway`]: identification, target resolution, session admission; credentials issued
+//!   and checked beyond a protocol's login (sign-in, token exchange, per-task tokens).
+//! - [`identity`]: `[auth]` (credential lifetimes, failed-login limits).
 //! - [`policy`]: the Rego policy in force, its reload, and deciding SQL with it.
 //! - [`approvals`]: reviews, access requests, grants and their evidence; their webhooks and
 //!   the audit sinks are in sluice-outbound, which the configuration embeds.
@@ -40,6 +42,7 @@ pub mod clock;
 pub mod config;
 mod error;
 pub mod gateway;
+pub mod identity;
 pub mod lineage;
 pub mod masking;
 pub mod metrics;

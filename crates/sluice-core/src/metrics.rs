@@ -133,6 +133,14 @@ pub struct Metrics {
     pub decision_latency: Histogram,
     pub policy_reloads: Counter,
     pub policy_reload_failures: Counter,
+    /// Failed authentications (a wrong or unknown token), every protocol and the admin API.
+    pub auth_failures: Counter,
+    /// Attempts refused unchecked because their address or identity failed too often.
+    pub auth_rate_limited: Counter,
+    pub credentials_issued: Counter,
+    pub credentials_refused: Counter,
+    /// Sessions ended because their credential expired or was revoked.
+    pub sessions_credential_ended: Counter,
     pub masking: MaskingMetrics,
     pub approvals: ApprovalMetrics,
 }
@@ -265,7 +273,7 @@ impl MaskingMetrics {
 impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 13] = [
+        let counters: [(&str, &str, &Counter); 18] = [
             (
                 "sluice_sessions_started_total",
                 "Sessions admitted.",
@@ -330,6 +338,31 @@ impl Metrics {
                 "sluice_policy_reload_failures_total",
                 "Changed policy bundles rejected (the previous one stayed in force).",
                 &self.policy_reload_failures,
+            ),
+            (
+                "sluice_auth_failures_total",
+                "Failed authentications (wrong or unknown tokens), all protocols and the admin API.",
+                &self.auth_failures,
+            ),
+            (
+                "sluice_auth_rate_limited_total",
+                "Authentication attempts refused unchecked: too many failures from the address or for the identity.",
+                &self.auth_rate_limited,
+            ),
+            (
+                "sluice_credentials_issued_total",
+                "Credentials issued by sign-in, token exchange and per-task requests.",
+                &self.credentials_issued,
+            ),
+            (
+                "sluice_credentials_refused_total",
+                "Credential requests refused (identity provider token invalid, or policy).",
+                &self.credentials_refused,
+            ),
+            (
+                "sluice_sessions_credential_ended_total",
+                "Sessions ended because their credential expired or was revoked.",
+                &self.sessions_credential_ended,
             ),
         ];
         for (name, help, c) in counters {

@@ -94,15 +94,28 @@ pub struct IssuedToken {
     pub record: TokenRecord,
 }
 
-/// Creates a token for `identity` using the identity's SCRAM `salt`.
-pub fn issue(identity: &str, salt: &[u8], now: i64, expires_at: Option<i64>) -> IssuedToken {
+/// Hex digits of a token's id; enough that ids never collide in practice, short enough to
+/// read aloud.
+const ID_HEX: usize = 12;
+
+/// Creates a token for `identity` using the identity's SCRAM `salt`. The secret is
+/// `slc_<id>_<random>`: the id names the one verifier to check, so a guess costs one key
+/// derivation, and the random part carries 256 bits.
+pub fn issue(
+    identity: &str,
+    salt: &[u8],
+    now: i64,
+    expires_at: Option<i64>,
+    scope: sluice_store::TokenScope,
+) -> IssuedToken {
+    let id = hex::encode(random_bytes::<{ ID_HEX / 2 }>());
     let secret = format!(
-        "{TOKEN_PREFIX}{}",
+        "{TOKEN_PREFIX}{id}_{}",
         URL_SAFE_NO_PAD.encode(random_bytes::<32>())
     );
     let keys = ScramKeys::derive(secret.as_bytes(), salt, SCRAM_ITERATIONS);
     let record = TokenRecord {
-        id: format!("tok_{}", hex::encode(random_bytes::<6>())),
+        id: format!("tok_{id}"),
         identity: identity.to_owned(),
         stored_key: keys.stored_key.to_vec(),
         server_key: keys.server_key.to_vec(),
@@ -111,11 +124,22 @@ pub fn issue(identity: &str, salt: &[u8], now: i64, expires_at: Option<i64>) -> 
         expires_at,
         revoked_at: None,
         last_used_at: None,
+        scope,
     };
     IssuedToken {
         secret: Secret::new(secret),
         record,
     }
+}
+
+/// The record id a token names (`tok_<id>`), or `None` for a token without one (issued before
+/// tokens carried their id, or not a sluice token at all).
+pub fn token_id(token: &str) -> Option<String> {
+    let rest = token.strip_prefix(TOKEN_PREFIX)?;
+    let (id, secret) = rest.split_at_checked(ID_HEX)?;
+    let secret = secret.strip_prefix('_')?;
+    let hex_id = id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (hex_id && !secret.is_empty()).then(|| format!("tok_{id}"))
 }
 
 #[cfg(test)]
@@ -147,7 +171,7 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify_with_their_salt_only() {
-        let t = issue("alice", b"0123456789abcdef", 10, None);
+        let t = issue("alice", b"0123456789abcdef", 10, None, Default::default());
         assert!(t.secret.expose().starts_with("slc_"));
         let again = ScramKeys::derive(
             t.secret.expose().as_bytes(),
@@ -161,5 +185,23 @@ mod tests {
             SCRAM_ITERATIONS,
         );
         assert!(!other.same_as(&ScramKeys::from_record(&t.record).unwrap()));
+    }
+
+    #[test]
+    fn tokens_name_their_id() {
+        let t = issue("alice", b"0123456789abcdef", 10, None, Default::default());
+        assert_eq!(
+            token_id(t.secret.expose()).as_deref(),
+            Some(t.record.id.as_str())
+        );
+        assert_eq!(token_id("slc_abc"), None);
+        assert_eq!(token_id("slc_0123456789ab_"), None);
+        assert_eq!(token_id("slc_0123456789AB_x"), None);
+        assert_eq!(token_id("nope_0123456789ab_x"), None);
+        // A token from before ids: 43 base64url characters after the prefix.
+        assert_eq!(
+            token_id("slc_q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA"),
+            None
+        );
     }
 }

@@ -87,6 +87,9 @@ fn facts(name: &str) -> Facts {
             kind: "human".into(),
             groups: vec!["analysts".into(), "staff".into()],
             attributes: [("team".to_string(), "data".to_string())].into(),
+            claims: Default::default(),
+            provider: None,
+            task: None,
         },
         target: TargetFacts {
             name: "orders".into(),

@@ -25,6 +25,21 @@ impl Policy for BuiltinPolicy {
             | Request::File { .. }
             | Request::Http { .. }
             | Request::Kube { .. } => "builtin.allow_and_audit",
+            // Signing in and per-task tokens get what the configuration allows; the admin API
+            // keeps its own reviewer checks (docs/approvals.md) behind this.
+            Request::Token { token } if token.purpose != "exchange" => "builtin.allow_credential",
+            Request::Admin { .. } => "builtin.allow_authenticated_admin",
+            // A workload's token names no person to answer for it: only a policy that says
+            // which targets it reaches may let it in.
+            Request::Token { .. } => {
+                return Decision::deny(
+                    "builtin.no_exchange",
+                    BUILTIN_POLICY_VERSION,
+                    "token exchange needs a policy directory that says which targets a \
+                     workload may reach"
+                        .into(),
+                )
+            }
             // Everything is allowed already, so a grant could only matter to a policy that
             // does not exist yet.
             Request::Access { .. } => {

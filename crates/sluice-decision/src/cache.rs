@@ -328,6 +328,9 @@ mod tests {
                 kind: "human".into(),
                 groups: Vec::new(),
                 attributes: Default::default(),
+                claims: Default::default(),
+                provider: None,
+                task: None,
             },
             target: TargetFacts {
                 name: "t".into(),

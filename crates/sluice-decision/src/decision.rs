@@ -50,6 +50,22 @@ pub struct Decision {
     /// `[recording] on_cap`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_on_cap: Option<CapAction>,
+    /// On a token request: what the credential may reach and for how long.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenScope>,
+}
+
+/// The decision's `token`: narrows a credential the policy allows. A field left out leaves
+/// that part to the request and the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenScope {
+    /// The only targets the credential reaches.
+    #[serde(default)]
+    pub targets: Option<Vec<String>>,
+    /// The longest lifetime the policy allows, in seconds.
+    #[serde(default)]
+    pub ttl_seconds: Option<u64>,
 }
 
 impl Decision {
@@ -60,6 +76,7 @@ impl Decision {
             policy: policy.into(),
             mask: None,
             recording_on_cap: None,
+            token: None,
         }
     }
 
@@ -70,6 +87,7 @@ impl Decision {
             policy: policy.into(),
             mask: None,
             recording_on_cap: None,
+            token: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use regorus::Value;
 
-use crate::{ApprovalRequirement, CapAction, Decision, MaskRules, Verdict};
+use crate::{ApprovalRequirement, CapAction, Decision, MaskRules, TokenScope, Verdict};
 
 /// The rule named when the document itself is unusable and names no rule.
 pub(crate) const INVALID_RULE: &str = "sluice.invalid_decision";
@@ -41,6 +41,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
     // One pass over the entries: looking keys up by `Value` would allocate each key.
     let (mut allow, mut rule, mut reasons, mut mask, mut approval, mut recording) =
         (None, None, None, None, None, None);
+    let mut token = None;
     let mut unknown: Option<String> = None;
     for (key, value) in object.iter() {
         match key {
@@ -51,6 +52,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
                 "mask" => mask = Some(value),
                 "approval" => approval = Some(value),
                 "recording" => recording = Some(value),
+                "token" => token = Some(value),
                 other => {
                     let other = format!("{other:?}");
                     unknown = Some(unknown.map_or(other.clone(), |seen| seen.min(other)));
@@ -85,7 +87,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
             &rule,
             format!(
                 "the decision has an unknown key {key} (known: allow, rule, reasons, mask, \
-                 approval, recording)"
+                 approval, recording, token)"
             ),
         );
     }
@@ -133,10 +135,15 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
         Ok(on_cap) => on_cap.flatten(),
         Err(reason) => return deny(&rule, reason),
     };
+    let token = match token.map(read_token).transpose() {
+        Ok(token) => token.flatten(),
+        Err(reason) => return deny(&rule, reason),
+    };
     match allow {
         Some(Value::Bool(true)) if approval.is_empty() => Decision {
             mask,
             recording_on_cap,
+            token,
             ..Decision::allow(rule, policy)
         },
         Some(Value::Bool(true)) => {
@@ -225,6 +232,18 @@ fn read_recording(value: &Value) -> Result<Option<CapAction>, String> {
     serde_json::from_value::<Recording>(json)
         .map(|r| r.on_cap)
         .map_err(|e| format!("the decision's recording is invalid: {e}"))
+}
+
+/// `token` as `{"targets": [...], "ttl_seconds": N}`; `null` means the request stands as asked.
+fn read_token(value: &Value) -> Result<Option<TokenScope>, String> {
+    if *value == Value::Null {
+        return Ok(None);
+    }
+    let json = serde_json::to_value(value)
+        .map_err(|e| format!("the decision's token cannot be read: {e}"))?;
+    serde_json::from_value::<TokenScope>(json)
+        .map(Some)
+        .map_err(|e| format!("the decision's token is invalid: {e}"))
 }
 
 fn type_name(value: &Value) -> &'static str {

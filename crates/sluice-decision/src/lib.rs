@@ -38,13 +38,13 @@ pub use approval::{requirements_met, ApprovalRequirement};
 pub use builtin::BuiltinPolicy;
 pub use bundle::{Bundle, BundleFile};
 pub use cache::{fingerprint, CacheKey, CacheSubject, DecisionCache};
-pub use decision::{CapAction, Decision, Verdict};
+pub use decision::{CapAction, Decision, TokenScope, Verdict};
 pub use error::DecisionError;
 pub use facts::{
-    ChannelOpen, ChannelType, FileAccess, FileOperation, FileVia, GrantFacts, HttpRequest,
-    IdentityFacts, Input, KubeRequest, KubeVerb, MaskedPredicate, PostgresSession, Request,
-    RequestKind, SessionChange, SessionFacts, SessionSection, ShellCommand, SimpleCommand,
-    SqlDialect, SqlStatement, StatementKind, TargetFacts, TimeFacts, SCHEMA_VERSION,
+    AdminRequest, ChannelOpen, ChannelType, Claims, FileAccess, FileOperation, FileVia, GrantFacts,
+    HttpRequest, IdentityFacts, Input, KubeRequest, KubeVerb, MaskedPredicate, PostgresSession,
+    Request, RequestKind, SessionChange, SessionFacts, SessionSection, ShellCommand, SimpleCommand,
+    SqlDialect, SqlStatement, StatementKind, TargetFacts, TimeFacts, TokenRequest, SCHEMA_VERSION,
 };
 pub use mask::{ColumnRule, Computed, ContentRule, Counted, MaskRules};
 pub use rego::{Explained, RegoOptions, RegoPolicy, DECISION_QUERY};

@@ -38,6 +38,8 @@ pub struct AuthContext<'a> {
     pub nonce: &'a [u8; 20],
     pub allow_native: bool,
     pub rsa: &'a RsaKey,
+    /// Where the client connects from, for the failed-login limits.
+    pub client_addr: &'a str,
 }
 
 /// Authenticates `response.user`. `seq` is the next sequence id to send, kept current (a
@@ -49,8 +51,14 @@ pub async fn authenticate(
     seq: &mut u8,
 ) -> Result<Authenticated, MyError> {
     let identity = response.user.as_str();
-    let credentials = cx.gateway.credentials(identity).await?;
-    let failed = || MyError::AuthFailed(identity.to_owned());
+    let credentials = cx.gateway.credentials(identity, cx.client_addr).await?;
+    // A failure that no verifier counted (no proof at all, an undecryptable one) is counted
+    // here, for the failed-login limits.
+    let failed = || {
+        credentials.note_failure();
+        MyError::AuthFailed(identity.to_owned())
+    };
+    let rejected = || MyError::AuthFailed(identity.to_owned());
     let mut data = response.auth_response.clone();
     let plugin = response.plugin.as_slice();
     if plugin == CLEAR {
@@ -62,22 +70,25 @@ pub async fn authenticate(
             ));
         }
         let password = strip_nul(&data);
-        let auth = credentials.verify_password(password).ok_or_else(failed)?;
+        let auth = credentials.verify_password(password).ok_or_else(rejected)?;
         remember(cx.gateway, &auth, password);
         return Ok(auth);
     }
     if plugin == NATIVE && cx.allow_native && data.len() == 20 {
         return match verify_native(&credentials, cx.nonce, &data) {
             Some(auth) => Ok(auth),
-            None => Err(MyError::refused(
-                1045,
-                "28000",
-                format!(
+            None => Err({
+                credentials.note_failure();
+                MyError::refused(
+                    1045,
+                    "28000",
+                    format!(
                     "access denied for identity '{identity}': mysql_native_password works only \
                      for a token that has signed in once with caching_sha2_password or over TLS \
                      since the gateway started"
                 ),
-            )),
+                )
+            }),
         };
     }
     if plugin != CACHING_SHA2 {
@@ -123,7 +134,9 @@ pub async fn authenticate(
         }
         strip_nul(&plain).to_vec()
     };
-    let auth = credentials.verify_password(&password).ok_or_else(failed)?;
+    let auth = credentials
+        .verify_password(&password)
+        .ok_or_else(rejected)?;
     remember(cx.gateway, &auth, &password);
     Ok(auth)
 }

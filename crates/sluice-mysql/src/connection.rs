@@ -274,6 +274,7 @@ impl Connection<'_> {
             nonce: &nonce,
             allow_native: listener.allow_native_password,
             rsa: &context.rsa,
+            client_addr: &client_addr,
         };
         let mut seq = hello.seq;
         let authenticated = timeout_at(

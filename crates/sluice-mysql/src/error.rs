@@ -91,6 +91,10 @@ impl MyError {
                 "sluice: the target refused the gateway's login".into(),
             ),
             MyError::UpstreamProtocol(_) => (2027, "HY000", "sluice: the target sent an invalid packet".into()),
+            // ER_CON_COUNT_ERROR's neighbour ER_HOST_IS_BLOCKED (1129) says the same to clients.
+            MyError::Core(e @ sluice_core::CoreError::Throttled { .. }) => {
+                (1129, "HY000", format!("sluice: {e}"))
+            }
             MyError::Core(_) => (1105, "HY000", "sluice: internal error; the session ends".into()),
             MyError::Tls(_) => (2026, "HY000", "sluice: TLS failure".into()),
             MyError::Masking(m) => (1105, "HY000", format!("sluice: masking failed: {m}")),

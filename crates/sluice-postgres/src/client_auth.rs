@@ -24,9 +24,10 @@ pub async fn authenticate(
     gateway: &Gateway,
     stream: &mut ClientStream,
     identity: &str,
+    client_addr: &str,
     mode: ClientAuth,
 ) -> Result<Authenticated, PgError> {
-    let credentials = gateway.credentials(identity).await?;
+    let credentials = gateway.credentials(identity, client_addr).await?;
     match mode {
         ClientAuth::ScramSha256 => scram(stream, identity, &credentials).await,
         ClientAuth::Password if stream.is_tls() => cleartext(stream, identity, &credentials).await,

@@ -259,6 +259,7 @@ impl Connection<'_> {
                 gateway,
                 &mut hello.stream,
                 &identity,
+                &client_addr,
                 config.postgres.client_auth,
             ),
         )

@@ -107,6 +107,11 @@ impl PgError {
                 "58000",
                 "sluice: the gateway's store is unavailable; try again later".into(),
             ),
+            // PostgreSQL's own class for "too many connections"-like refusals; psql prints
+            // the message.
+            PgError::Core(e @ sluice_core::CoreError::Throttled { .. }) => {
+                ("53300", format!("sluice: {e}"))
+            }
             PgError::Core(sluice_core::CoreError::RecordingCap(m)) => {
                 ("54000", format!("sluice: {m}"))
             }

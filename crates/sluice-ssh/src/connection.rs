@@ -90,7 +90,7 @@ impl Client {
         self.running.abort();
     }
 
-    async fn disconnect(&self, message: &str) {
+    pub(crate) async fn disconnect(&self, message: &str) {
         let _ = self
             .handle
             .disconnect(
@@ -117,6 +117,7 @@ impl Protocol for Connection<'_> {
         let attempted = Arc::new(std::sync::Mutex::new(None));
         let frontend = Frontend {
             gateway: gateway.clone(),
+            client_addr: self.peer.to_string(),
             password_auth: self.context.password_auth,
             default_target: self.context.default_target.clone(),
             logins: Some(logins_tx),

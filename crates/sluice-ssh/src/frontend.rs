@@ -59,6 +59,8 @@ pub(crate) enum Event {
 /// The handler russh drives for one client connection.
 pub(crate) struct Frontend {
     pub gateway: Gateway,
+    /// Where the client connects from, for the failed-login limits.
+    pub client_addr: String,
     pub password_auth: bool,
     pub default_target: Option<String>,
     /// Taken by the first login that proves its identity.
@@ -168,7 +170,10 @@ impl Frontend {
         };
         let token = Secret::new(String::from_utf8_lossy(token).into_owned());
         let (identity, target) = (identity.to_owned(), target.to_owned());
-        let checked = self.gateway.verify_token(&identity, token).await;
+        let checked = self
+            .gateway
+            .verify_token(&identity, token, &self.client_addr)
+            .await;
         self.settle(checked, &identity, &target).await
     }
 }

@@ -105,6 +105,20 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::TokenNotFound`] if the token does not exist.
     async fn mark_token_used(&self, id: &str, now: i64) -> Result<(), StoreError>;
 
+    /// One token by id, whatever its state.
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Ids of tokens revoked at or after `since` (unix seconds), for ending their sessions.
+    async fn revoked_since(&self, since: i64) -> Result<Vec<String>, StoreError>;
+
+    /// Creates or refreshes an identity made from an identity provider's claims. Refused with
+    /// [`StoreError::InvalidArgument`] when the name belongs to another provider's subject,
+    /// so one provider cannot take over another's identities.
+    async fn upsert_dynamic_identity(&self, identity: &DynamicIdentity) -> Result<(), StoreError>;
+
+    /// A dynamic identity by name.
+    async fn dynamic_identity(&self, name: &str) -> Result<Option<DynamicIdentity>, StoreError>;
+
     /// Registers an SSH public key to an identity; `Ok(false)` when it already was.
     async fn add_ssh_key(&self, key: &SshKeyRecord) -> Result<bool, StoreError>;
 
@@ -201,6 +215,40 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
     /// Last successful authentication, unix seconds.
     pub last_used_at: Option<i64>,
+    /// What the token is for and what it is limited to.
+    pub scope: TokenScope,
+}
+
+/// How a token was issued and what it is limited to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenScope {
+    /// `operator`, `login`, `exchange` or `task`; empty reads as `operator`.
+    pub purpose: String,
+    /// The only targets the token reaches; `None`: any the policy allows.
+    pub targets: Option<Vec<String>>,
+    /// The task reference audit records of its sessions carry.
+    pub task: Option<String>,
+    /// The identity provider that vouched for the holder.
+    pub provider: Option<String>,
+    /// The identity provider's claims (a JSON object as text) the policy sees.
+    pub claims: Option<String>,
+    /// The groups those claims map to, joined to the identity's declared groups.
+    pub groups: Option<Vec<String>>,
+}
+
+/// An identity created from an identity provider's claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamicIdentity {
+    pub name: String,
+    /// `human`, `service` or `agent`.
+    pub kind: String,
+    pub groups: Vec<String>,
+    /// A JSON object as text.
+    pub claims: String,
+    pub provider: String,
+    pub subject: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
 }
 
 impl fmt::Debug for TokenRecord {
@@ -217,6 +265,7 @@ impl fmt::Debug for TokenRecord {
             .field("expires_at", &self.expires_at)
             .field("revoked_at", &self.revoked_at)
             .field("last_used_at", &self.last_used_at)
+            .field("scope", &self.scope)
             .finish()
     }
 }

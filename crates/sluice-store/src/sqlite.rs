@@ -14,8 +14,8 @@ use sqlx::sqlite::{
 use sqlx::Row;
 
 use crate::{
-    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, SshKeyRecord, Store,
-    StoreError, TokenRecord,
+    DynamicIdentity, GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision,
+    SshKeyRecord, Store, StoreError, TokenRecord, TokenScope,
 };
 
 /// Schema for this backend, compiled into the binary so a fresh deployment
@@ -33,7 +33,8 @@ const OPEN_RETRIES: u32 = 5;
 
 /// Column list shared by every token query so row decoding stays in one place.
 const TOKEN_COLUMNS: &str = "id, identity, stored_key, server_key, iterations, \
-     created_at, expires_at, revoked_at, last_used_at";
+     created_at, expires_at, revoked_at, last_used_at, purpose, targets, task, provider, claims, \
+     groups";
 
 /// Reviews joined with their decisions, one row per decision (or one row with NULL
 /// decision columns for a review without any), so a review and its decisions are read by
@@ -202,7 +203,43 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        scope: TokenScope {
+            purpose: row.try_get("purpose")?,
+            targets: json_list(row, "targets", &id)?,
+            task: row.try_get("task")?,
+            provider: row.try_get("provider")?,
+            claims: row.try_get("claims")?,
+            groups: json_list(row, "groups", &id)?,
+        },
         id,
+    })
+}
+
+/// A nullable column holding a JSON array of strings.
+fn json_list(row: &SqliteRow, column: &str, id: &str) -> Result<Option<Vec<String>>, StoreError> {
+    match row.try_get::<Option<String>, _>(column)? {
+        None => Ok(None),
+        Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
+            StoreError::Corrupt(format!("token {id:?} has an unreadable {column}: {e}"))
+        }),
+    }
+}
+
+fn dynamic_identity_from_row(row: &SqliteRow) -> Result<DynamicIdentity, StoreError> {
+    let name: String = row.try_get("name")?;
+    let groups: String = row.try_get("groups")?;
+    let groups = serde_json::from_str(&groups).map_err(|e| {
+        StoreError::Corrupt(format!("identity {name:?} has unreadable groups: {e}"))
+    })?;
+    Ok(DynamicIdentity {
+        kind: row.try_get("kind")?,
+        groups,
+        claims: row.try_get("claims")?,
+        provider: row.try_get("provider")?,
+        subject: row.try_get("subject")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        name,
     })
 }
 
@@ -396,6 +433,66 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn revoked_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM tokens WHERE revoked_at >= $1 ORDER BY id")
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn upsert_dynamic_identity(&self, identity: &DynamicIdentity) -> Result<(), StoreError> {
+        let groups = serde_json::to_string(&identity.groups)
+            .map_err(|_| StoreError::InvalidArgument("groups must be text"))?;
+        // The WHERE on the update keeps a name bound to the provider and subject that first
+        // claimed it: another subject arriving with the same name changes nothing.
+        let result = sqlx::query(
+            "INSERT INTO dynamic_identities \
+             (name, kind, groups, claims, provider, subject, created_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+             ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, groups = excluded.groups, \
+             claims = excluded.claims, last_seen_at = excluded.last_seen_at \
+             WHERE dynamic_identities.provider = excluded.provider \
+             AND dynamic_identities.subject = excluded.subject",
+        )
+        .bind(&identity.name)
+        .bind(&identity.kind)
+        .bind(groups)
+        .bind(&identity.claims)
+        .bind(&identity.provider)
+        .bind(&identity.subject)
+        .bind(identity.last_seen_at)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::InvalidArgument(
+                "the identity name belongs to another identity provider subject",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn dynamic_identity(&self, name: &str) -> Result<Option<DynamicIdentity>, StoreError> {
+        let row = sqlx::query(
+            "SELECT name, kind, groups, claims, provider, subject, created_at, last_seen_at \
+             FROM dynamic_identities WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(dynamic_identity_from_row).transpose()
+    }
+
     async fn add_ssh_key(&self, key: &SshKeyRecord) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "INSERT INTO ssh_keys (identity, fingerprint, public_key, comment, added_at) \
@@ -485,10 +582,19 @@ impl Store for SqliteStore {
         if token.stored_key.is_empty() || token.server_key.is_empty() {
             return Err(StoreError::InvalidArgument("SCRAM keys must not be empty"));
         }
+        let list = |l: &Option<Vec<String>>| match l {
+            None => Ok(None),
+            Some(l) => serde_json::to_string(l)
+                .map(Some)
+                .map_err(|_| StoreError::InvalidArgument("token lists must be text")),
+        };
+        let targets = list(&token.scope.targets)?;
+        let groups = list(&token.scope.groups)?;
         let result = sqlx::query(
             "INSERT INTO tokens (id, identity, stored_key, server_key, iterations, \
-             created_at, expires_at, revoked_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             created_at, expires_at, revoked_at, last_used_at, purpose, targets, task, \
+             provider, claims, groups) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&token.id)
         .bind(&token.identity)
@@ -499,6 +605,16 @@ impl Store for SqliteStore {
         .bind(token.expires_at)
         .bind(token.revoked_at)
         .bind(token.last_used_at)
+        .bind(if token.scope.purpose.is_empty() {
+            "operator"
+        } else {
+            token.scope.purpose.as_str()
+        })
+        .bind(targets)
+        .bind(&token.scope.task)
+        .bind(&token.scope.provider)
+        .bind(&token.scope.claims)
+        .bind(groups)
         .execute(&self.pool)
         .await;
         match result {

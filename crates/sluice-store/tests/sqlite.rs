@@ -17,6 +17,10 @@ fn token(id: &str, identity: &str, created_at: i64) -> TokenRecord {
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
+        scope: sluice_store::TokenScope {
+            purpose: "operator".into(),
+            ..Default::default()
+        },
     }
 }
 
@@ -252,4 +256,76 @@ fn debug_redacts_keys() {
             assert!(!out.contains(needle), "{needle} leaked in {out}");
         }
     }
+}
+
+#[tokio::test]
+async fn token_scope_round_trips_and_revocations_are_listed() -> TestResult {
+    use sluice_store::TokenScope;
+    let store = SqliteStore::open_in_memory().await?;
+    store.identity_salt("ci", b"salt").await?;
+    let scoped = TokenRecord {
+        scope: TokenScope {
+            purpose: "exchange".into(),
+            targets: Some(vec!["app".into(), "reports".into()]),
+            task: Some("run 42".into()),
+            provider: Some("github".into()),
+            claims: Some(r#"{"repository":"org/app"}"#.into()),
+            groups: Some(vec!["ci".into()]),
+        },
+        ..token("t1", "ci", 1)
+    };
+    store.insert_token(&scoped).await?;
+    store.insert_token(&token("t2", "ci", 2)).await?;
+    let read = store.token("t1").await?.ok_or("missing")?;
+    assert_eq!(read.scope, scoped.scope);
+    let plain = store.token("t2").await?.ok_or("missing")?;
+    assert_eq!(plain.scope.purpose, "operator");
+    assert_eq!(plain.scope.targets, None);
+    assert!(store.token("nope").await?.is_none());
+
+    assert!(store.revoked_since(0).await?.is_empty());
+    store.revoke_token("t2", 50).await?;
+    assert_eq!(store.revoked_since(50).await?, vec!["t2".to_owned()]);
+    assert!(store.revoked_since(51).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn dynamic_identities_stay_with_their_subject() -> TestResult {
+    use sluice_store::DynamicIdentity;
+    let store = SqliteStore::open_in_memory().await?;
+    let alice = DynamicIdentity {
+        name: "alice@corp.example".into(),
+        kind: "human".into(),
+        groups: vec!["developers".into()],
+        claims: r#"{"email":"alice@corp.example"}"#.into(),
+        provider: "corp".into(),
+        subject: "sub-1".into(),
+        created_at: 10,
+        last_seen_at: 10,
+    };
+    store.upsert_dynamic_identity(&alice).await?;
+    let refreshed = DynamicIdentity {
+        groups: vec!["developers".into(), "oncall".into()],
+        last_seen_at: 20,
+        created_at: 20,
+        ..alice.clone()
+    };
+    store.upsert_dynamic_identity(&refreshed).await?;
+    let read = store
+        .dynamic_identity("alice@corp.example")
+        .await?
+        .ok_or("missing")?;
+    assert_eq!(read.groups, refreshed.groups);
+    assert_eq!((read.created_at, read.last_seen_at), (10, 20));
+
+    let impostor = DynamicIdentity {
+        subject: "sub-2".into(),
+        ..alice.clone()
+    };
+    assert!(matches!(
+        store.upsert_dynamic_identity(&impostor).await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    Ok(())
 }

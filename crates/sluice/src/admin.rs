@@ -23,18 +23,32 @@ pub async fn serve(
     gateway: Gateway,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/policy", get(policy))
-        .route("/policy/reload", post(reload_policy))
-        .merge(crate::approvals_api::routes())
-        .with_state(gateway);
+    let app = app(gateway).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         })
         .await
+}
+
+/// Every route: the open ones (health, metrics, signing in) and, behind a credential and the
+/// policy's `admin` decision, the rest.
+pub fn app(gateway: Gateway) -> Router {
+    let protected = Router::new()
+        .route("/policy", get(policy))
+        .route("/policy/reload", post(reload_policy))
+        .merge(crate::approvals_api::routes())
+        .merge(crate::identity_api::protected_routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            crate::admin_auth::require_credential,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(crate::identity_api::open_routes())
+        .merge(protected)
+        .with_state(gateway)
 }
 
 /// Healthy while the audit trail accepts writes: a gateway that cannot audit serves nothing.

@@ -81,23 +81,6 @@ fn bearer(token: &Secret) -> Result<Bearer> {
         .map_err(|_| anyhow!("{TOKEN_ENV} holds characters an HTTP header cannot carry"))
 }
 
-/// A GET needing no token (`/policy`); any non-2xx status is an error quoting the body.
-pub async fn get_public(server: &str, path: &str) -> Result<Vec<u8>> {
-    let reply = exchange(
-        &Server::parse(server)?,
-        Request::new(Method::GET).path(path),
-    )
-    .await?;
-    if !reply.status.is_success() {
-        bail!(
-            "{server}{path} answered {}: {}",
-            reply.status,
-            String::from_utf8_lossy(&reply.body)
-        );
-    }
-    Ok(reply.body.to_vec())
-}
-
 /// The admin API as one caller: a server and that caller's token.
 #[derive(Debug)]
 pub struct AdminClient {

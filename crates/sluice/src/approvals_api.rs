@@ -1,19 +1,21 @@
 //! The approval endpoints of the admin API (docs/approvals.md): reviews and access grants.
-//! Every request names its caller with `Authorization: Bearer <token>`, a token the gateway
-//! issued; what the caller may do is decided by `sluice-core` from that identity.
+//! Every request names its caller with `Authorization: Bearer <token>`, checked (and the
+//! operation decided by the policy) in `admin_auth` before a handler runs; what a reviewer
+//! may decide is then `sluice-core`'s to say.
 
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use sluice_core::approvals::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
-use sluice_core::{CoreError, Gateway, RefusalKind};
+use sluice_core::Gateway;
+
+use crate::admin_auth::{ApiError, Caller};
 
 pub fn routes() -> Router<Gateway> {
     Router::new()
@@ -26,76 +28,6 @@ pub fn routes() -> Router<Gateway> {
         .route("/grants", get(list_grants))
         .route("/grants/stats", get(grant_stats))
         .route("/grants/{id}/revoke", post(revoke))
-}
-
-/// The authenticated caller.
-pub struct Caller(String);
-
-impl FromRequestParts<Gateway> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, gateway: &Gateway) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "send a gateway token as Authorization: Bearer <token> (SLUICE_TOKEN)",
-                )
-            })?;
-        match gateway.authenticate_token(token).await {
-            Ok(Some(identity)) => Ok(Caller(identity)),
-            Ok(None) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "the token is unknown, expired or revoked",
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-/// `{"error": "..."}` with the status that says what kind of refusal it is.
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<CoreError> for ApiError {
-    fn from(e: CoreError) -> ApiError {
-        let status = match &e {
-            CoreError::Refused { kind, .. } => match kind {
-                RefusalKind::NotFound => StatusCode::NOT_FOUND,
-                RefusalKind::Forbidden => StatusCode::FORBIDDEN,
-                RefusalKind::Conflict => StatusCode::CONFLICT,
-                RefusalKind::Invalid => StatusCode::BAD_REQUEST,
-            },
-            _ => {
-                tracing::error!(error = %e, "approval API request failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
-    }
 }
 
 type ApiResult = Result<Response, ApiError>;

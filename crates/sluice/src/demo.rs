@@ -55,7 +55,7 @@ const IDENTITIES: [(&str, &str, &str, &str); 3] = [
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
-const POLICIES: [(&str, &str); 21] = [
+const POLICIES: [(&str, &str); 23] = [
     (
         "approval.rego",
         include_str!("../../../examples/policies/approval.rego"),
@@ -87,6 +87,14 @@ const POLICIES: [(&str, &str); 21] = [
     (
         "http.rego",
         include_str!("../../../examples/policies/http.rego"),
+    ),
+    (
+        "identity.rego",
+        include_str!("../../../examples/policies/identity.rego"),
+    ),
+    (
+        "identity_test.rego",
+        include_str!("../../../examples/policies/identity_test.rego"),
     ),
     (
         "inputs_test.rego",

@@ -21,11 +21,13 @@
 
 pub mod access_cmd;
 pub mod admin;
+pub mod admin_auth;
 pub mod admin_client;
 pub mod approvals_api;
 pub mod audit_cmd;
 pub mod cli;
 pub mod demo;
+pub mod identity_api;
 pub mod identity_cmd;
 pub mod logging;
 pub mod policy_cmd;

@@ -118,9 +118,10 @@ async fn status(
             format!("http://{addr}")
         }
     };
-    let enforced: Enforced =
-        serde_json::from_slice(&crate::admin_client::get_public(&server, "/policy").await?)
-            .context("the gateway's /policy answer is not what this version of sluice expects")?;
+    let enforced: Enforced = crate::admin_client::AdminClient::from_env(Some(server))?
+        .get("/policy")
+        .await
+        .context("the gateway's /policy answer is not what this version of sluice expects")?;
     if json && against.is_none() {
         println!("{}", serde_json::to_string_pretty(&enforced)?);
         return Ok(());

@@ -161,7 +161,8 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
             // Review and grant expiry, and recording retention, until the gateway stops.
             tokio::join!(
                 gateway.run_approvals(),
-                gateway.enforce_recording_retention()
+                gateway.enforce_recording_retention(),
+                gateway.watch_revocations()
             );
         }
     });
@@ -203,6 +204,15 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         ssh_addr = Some(server.local_addr()?);
         ssh_fingerprint = Some(server.host_key_fingerprint().to_owned());
         ssh_task = Some(tokio::spawn(server.run(control.clone(), grace)));
+    }
+    for (protocol, addr) in [
+        ("postgres", postgres_addr),
+        ("mysql", mysql_addr),
+        ("ssh", ssh_addr),
+    ] {
+        if let Some(addr) = addr {
+            gateway.announce_listener(protocol, addr.port());
+        }
     }
     let mut admin_addr = None;
     let mut admin_task = None;

@@ -70,7 +70,7 @@ pub async fn create(
     let salt = store.identity_salt(identity, &candidate).await?;
     let now = unix_now();
     let expires = ttl.map(|d| now + d.as_secs() as i64);
-    let issued = token::issue(identity, &salt, now, expires);
+    let issued = token::issue(identity, &salt, now, expires, Default::default());
     store.insert_token(&issued.record).await?;
     Ok(issued.secret)
 }

@@ -35,12 +35,14 @@ fn policy_copy(dir: &Path) -> PathBuf {
 async fn gateway(policies: &Path) -> Harness {
     let dir = policies.display().to_string();
     Harness::start_with_config(move |text| {
-        text.replace(r#"groups = ["dba"]"#, r#"groups = ["developers"]"#)
-            .replace(
-                r#"tags = { environment = "test" }"#,
-                r#"tags = { env = "production" }"#,
-            )
-            + &format!("\n[policy]\ndir = \"{dir}\"\nwatch_interval = \"100ms\"\n")
+        text.replace(
+            r#"groups = ["dba"]"#,
+            r#"groups = ["developers", "admins"]"#,
+        )
+        .replace(
+            r#"tags = { environment = "test" }"#,
+            r#"tags = { env = "production" }"#,
+        ) + &format!("\n[policy]\ndir = \"{dir}\"\nwatch_interval = \"100ms\"\n")
     })
     .await
 }
@@ -239,9 +241,11 @@ async fn reload(h: &Harness) -> (u16, serde_json::Value) {
     let mut s = tokio::net::TcpStream::connect(h.gateway.admin_addr.unwrap())
         .await
         .unwrap();
-    s.write_all(b"POST /policy/reload HTTP/1.1\r\nHost: sluice\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let request = format!(
+        "POST /policy/reload HTTP/1.1\r\nHost: sluice\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        h.token("alice")
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     s.read_to_string(&mut response).await.unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -425,8 +429,10 @@ async fn status_reports_the_enforced_version_and_drift() {
     let server = format!("http://{}", h.gateway.admin_addr.unwrap());
     let version = h.gateway.gateway.policy().current().info.version.clone();
     let d = policies.to_str().unwrap().to_owned();
+    let token = h.token("alice").to_owned();
     let run = |args: Vec<String>| {
         let server = server.clone();
+        let token = token.clone();
         async move {
             tokio::task::spawn_blocking(move || {
                 let mut a = vec![
@@ -436,8 +442,12 @@ async fn status_reports_the_enforced_version_and_drift() {
                     server,
                 ];
                 a.extend(args);
-                let a: Vec<&str> = a.iter().map(String::as_str).collect();
-                sluice(&a)
+                Command::new(BIN)
+                    .args(&a)
+                    .env_remove("RUST_LOG")
+                    .env("SLUICE_TOKEN", token)
+                    .output()
+                    .unwrap()
             })
             .await
             .unwrap()

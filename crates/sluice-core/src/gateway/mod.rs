@@ -6,10 +6,14 @@ use std::sync::Arc;
 use sluice_audit::{AuditEvent, AuditLog};
 use sluice_store::Store;
 
+mod credential;
 mod grants;
+mod principal;
 mod reviews;
 mod ssh;
 mod stats;
+
+pub use credential::{CredentialAsk, IssuedCredential, TokenGrant, Verified};
 
 pub use ssh::{HostKeyCheck, SshPublicKey};
 
@@ -42,8 +46,18 @@ struct Inner {
     recordings: Option<Arc<dyn sluice_record::RecordingStore>>,
     /// Sessions whose recordings are being written, which retention must leave alone.
     open_recordings: std::sync::Mutex<std::collections::HashSet<String>>,
-    /// Admin API tokens already verified: SHA-256 of the token to its identity and token id.
-    api_tokens: std::sync::Mutex<HashMap<[u8; 32], (String, String)>>,
+    /// Bearer tokens already verified: SHA-256 of the token to its record id, so the admin
+    /// API checks a token's key once and afterwards only whether it is still live.
+    api_tokens: std::sync::Mutex<HashMap<[u8; 32], String>>,
+    /// Failed authentications per client address and per identity.
+    limiter: crate::identity::AuthLimiter,
+    /// The identity providers this gateway trusts (`[[identity_providers]]`).
+    providers: sluice_identity::Providers,
+    /// The port each protocol's listener is bound to, for sign-in's connection lines.
+    listeners: std::sync::Mutex<std::collections::BTreeMap<&'static str, u16>>,
+    /// Tokens revoked since the gateway started (by anyone sharing the store), watched by
+    /// the sessions that run under them.
+    revoked: tokio::sync::watch::Sender<Arc<std::collections::HashSet<String>>>,
     /// Verifiers protocols derived from tokens they saw in clear (MySQL's caching_sha2 and
     /// native hashes), by identity: a later login proves the same token without sending it.
     /// In memory only, like MySQL's own cache: a restart empties it.
@@ -60,9 +74,20 @@ pub struct Credentials {
     pub salt: Vec<u8>,
     pub iterations: u32,
     identity: String,
-    verifiers: Vec<(String, ScramKeys)>,
+    /// The identity as configured or as an identity provider made it; `None` when unknown.
+    principal: Option<Arc<IdentityConfig>>,
+    verifiers: Vec<(TokenGrant, ScramKeys)>,
     /// Derived verifiers of the live tokens among `verifiers`.
     derived: Vec<Derived>,
+    /// Where failed checks are counted.
+    limits: FailureCounter,
+}
+
+/// Counts a failed check against the client's address and the identity.
+#[derive(Clone)]
+struct FailureCounter {
+    gateway: Gateway,
+    client: Option<std::net::IpAddr>,
 }
 
 /// A verifier a protocol derived from a token it saw in clear.
@@ -79,8 +104,11 @@ struct Derived {
 #[derive(Debug)]
 pub struct Authenticated {
     identity: String,
+    /// The identity the session runs as: declared or made by an identity provider, with the
+    /// claims, groups and task of the credential shown merged in.
+    principal: Arc<IdentityConfig>,
     /// The token shown; `None` when the client proved a key instead (SSH public keys).
-    token_id: Option<String>,
+    token: Option<TokenGrant>,
 }
 
 impl Authenticated {
@@ -90,8 +118,42 @@ impl Authenticated {
 
     /// The token the client proved, for its last-use bookkeeping.
     pub(crate) fn token_id(&self) -> Option<&str> {
-        self.token_id.as_deref()
+        self.token.as_ref().map(|t| t.id.as_str())
     }
+
+    pub(crate) fn token(&self) -> Option<&TokenGrant> {
+        self.token.as_ref()
+    }
+
+    pub(crate) fn principal(&self) -> &Arc<IdentityConfig> {
+        &self.principal
+    }
+
+    /// What the caller is and holds, for `GET /v1/whoami`.
+    pub fn principal_view(&self) -> CredentialView {
+        let token = self.token.as_ref();
+        CredentialView {
+            kind: self.principal.kind.as_str(),
+            groups: self.principal.groups.clone(),
+            provider: self.principal.provider.clone(),
+            token_id: token.map(|t| t.id.clone()),
+            expires_at: token.and_then(|t| t.expires_at),
+            task: token.and_then(|t| t.task.clone()),
+            targets: token.and_then(|t| t.targets.clone()),
+        }
+    }
+}
+
+/// An authenticated caller as it may be shown to itself.
+#[derive(Debug, Clone)]
+pub struct CredentialView {
+    pub kind: &'static str,
+    pub groups: Vec<String>,
+    pub provider: Option<String>,
+    pub token_id: Option<String>,
+    pub expires_at: Option<i64>,
+    pub task: Option<String>,
+    pub targets: Option<Vec<String>>,
 }
 
 impl Credentials {
@@ -101,22 +163,46 @@ impl Credentials {
         auth_message: &[u8],
         proof: &[u8],
     ) -> Option<(Authenticated, [u8; 32])> {
-        self.verifiers.iter().find_map(|(id, keys)| {
+        let found = self.verifiers.iter().find_map(|(grant, keys)| {
             keys.accepts_proof(auth_message, proof)
-                .then(|| (self.authenticated(id), keys.server_signature(auth_message)))
-        })
+                .then(|| (grant, keys.server_signature(auth_message)))
+        });
+        match found {
+            Some((grant, signature)) => Some((self.authenticated(grant)?, signature)),
+            None => self.failed(),
+        }
     }
 
     /// Checks a cleartext token (sent only inside TLS).
     pub fn verify_password(&self, password: &[u8]) -> Option<Authenticated> {
-        if self.verifiers.is_empty() {
-            return None;
+        // A token that names its id is checked against that verifier alone; one from before
+        // ids against all of the identity's (they share the salt, so it is one derivation).
+        let named = std::str::from_utf8(password).ok().and_then(token::token_id);
+        let candidates: Vec<&(TokenGrant, ScramKeys)> = match &named {
+            Some(id) => self.verifiers.iter().filter(|(g, _)| g.id == *id).collect(),
+            None => self.verifiers.iter().collect(),
+        };
+        if candidates.is_empty() {
+            return self.failed();
         }
         let keys = ScramKeys::derive(password, &self.salt, self.iterations);
-        self.verifiers
-            .iter()
-            .find(|(_, v)| v.same_as(&keys))
-            .map(|(id, _)| self.authenticated(id))
+        match candidates.into_iter().find(|(_, v)| v.same_as(&keys)) {
+            Some((grant, _)) => self.authenticated(grant),
+            None => self.failed(),
+        }
+    }
+
+    /// Counts a failed check that is final for this login (the protocol offers no other way
+    /// to prove the token), for the per-address and per-identity limits.
+    pub fn note_failure(&self) {
+        self.limits
+            .gateway
+            .auth_failed(self.limits.client, &self.identity);
+    }
+
+    fn failed<T>(&self) -> Option<T> {
+        self.note_failure();
+        None
     }
 
     /// Checks a proof against the verifiers of `kind` derived from this identity's live tokens
@@ -126,17 +212,21 @@ impl Credentials {
         kind: &str,
         check: impl Fn(&[u8]) -> bool,
     ) -> Option<Authenticated> {
-        self.derived
+        let d = self
+            .derived
             .iter()
-            .find(|d| d.kind == kind && check(&d.verifier))
-            .map(|d| self.authenticated(&d.token_id))
+            .find(|d| d.kind == kind && check(&d.verifier))?;
+        let grant = self.verifiers.iter().find(|(g, _)| g.id == d.token_id)?;
+        self.authenticated(&grant.0)
     }
 
-    fn authenticated(&self, token_id: &str) -> Authenticated {
-        Authenticated {
+    fn authenticated(&self, grant: &TokenGrant) -> Option<Authenticated> {
+        let base = self.principal.as_ref()?;
+        Some(Authenticated {
             identity: self.identity.clone(),
-            token_id: Some(token_id.to_owned()),
-        }
+            principal: Arc::new(principal::merge(base, Some(grant))),
+            token: Some(grant.clone()),
+        })
     }
 }
 
@@ -196,6 +286,15 @@ impl Gateway {
                 open_recordings: std::sync::Mutex::new(std::collections::HashSet::new()),
                 approvals: ApprovalState::new(notifier),
                 api_tokens: std::sync::Mutex::new(HashMap::new()),
+                limiter: crate::identity::AuthLimiter::new(
+                    config.auth.max_failures_per_address,
+                    config.auth.max_failures_per_identity,
+                    config.auth.failure_window,
+                ),
+                revoked: tokio::sync::watch::channel(Arc::default()).0,
+                providers: sluice_identity::Providers::new(config.identity_providers.clone())
+                    .map_err(|e| CoreError::Config(e.to_string()))?,
+                listeners: std::sync::Mutex::new(Default::default()),
                 derived: std::sync::Mutex::new(HashMap::new()),
                 clock: PolicyClock::new(&config.policy.timezone),
                 masking,
@@ -227,6 +326,21 @@ impl Gateway {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The identity providers this gateway trusts.
+    pub fn providers(&self) -> &sluice_identity::Providers {
+        &self.inner.providers
+    }
+
+    /// Records the port `protocol`'s listener is bound to (known only once it is bound).
+    pub fn announce_listener(&self, protocol: &'static str, port: u16) {
+        crate::sync::lock(&self.inner.listeners).insert(protocol, port);
+    }
+
+    /// Each protocol's listener port.
+    pub fn listeners(&self) -> std::collections::BTreeMap<&'static str, u16> {
+        crate::sync::lock(&self.inner.listeners).clone()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -305,58 +419,6 @@ impl Gateway {
                 reason: &request.reason,
             },
         )
-    }
-
-    /// Who holds `token`, for the admin API's bearer authentication. Tokens carry no name, so
-    /// the first time a token is shown each configured identity's verifiers are tried (one
-    /// key derivation per identity with tokens, off the async workers); after that its digest
-    /// names the token, and only whether it is still live is checked, so a revoked or expired
-    /// token stops working at once.
-    pub async fn authenticate_token(&self, token: &str) -> Result<Option<String>, CoreError> {
-        use sha2::Digest;
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        let known = crate::sync::lock(&self.inner.api_tokens)
-            .get(&digest)
-            .cloned();
-        if let Some((identity, token_id)) = known {
-            let live = self
-                .inner
-                .store
-                .active_tokens(&identity, unix_now())
-                .await?
-                .iter()
-                .any(|t| t.id == token_id);
-            if live {
-                return Ok(Some(identity));
-            }
-            crate::sync::lock(&self.inner.api_tokens).remove(&digest);
-            return Ok(None);
-        }
-        for identity in &self.inner.config.identities {
-            let credentials = self.credentials(&identity.name).await?;
-            if credentials.verifiers.is_empty() {
-                continue;
-            }
-            let token = crate::secret::Secret::new(token.to_owned());
-            let found = tokio::task::spawn_blocking(move || {
-                credentials.verify_password(token.expose().as_bytes())
-            })
-            .await
-            .map_err(|e| CoreError::Config(format!("token check failed: {e}")))?;
-            if let Some(auth) = found {
-                let mut known = crate::sync::lock(&self.inner.api_tokens);
-                // Bounded: a gateway has few live tokens; forgetting them all only costs a
-                // derivation each.
-                if known.len() >= 10_000 {
-                    known.clear();
-                }
-                if let Some(token_id) = auth.token_id {
-                    known.insert(digest, (auth.identity.clone(), token_id));
-                }
-                return Ok(Some(auth.identity));
-            }
-        }
-        Ok(None)
     }
 
     /// Re-reads the policy directory and enforces it if it changed and passes compilation and
@@ -440,20 +502,32 @@ impl Gateway {
         self.inner.target_passwords.get(target)
     }
 
-    /// Step one, identify: the credentials a client named `identity` must prove.
-    pub async fn credentials(&self, identity: &str) -> Result<Credentials, CoreError> {
+    /// Step one, identify: the credentials a client named `identity` must prove, from
+    /// `client_addr`. Refused while that address or identity has failed too often lately.
+    pub async fn credentials(
+        &self,
+        identity: &str,
+        client_addr: &str,
+    ) -> Result<Credentials, CoreError> {
+        let client = crate::identity::client_ip(client_addr);
+        self.check_auth_limits(client, identity)?;
         let fake_salt =
             || token::hmac(&self.inner.gateway_key, identity.as_bytes())[..SALT_LEN].to_vec();
         let mut creds = Credentials {
             salt: fake_salt(),
             iterations: SCRAM_ITERATIONS,
             identity: identity.to_owned(),
+            principal: None,
             verifiers: Vec::new(),
             derived: Vec::new(),
+            limits: FailureCounter {
+                gateway: self.clone(),
+                client,
+            },
         };
-        if self.inner.config.identity(identity).is_none() {
+        let Some(principal) = self.principal(identity).await? else {
             return Ok(creds);
-        }
+        };
         let store = &self.inner.store;
         let Some(salt) = store.find_identity_salt(identity).await? else {
             return Ok(creds);
@@ -462,14 +536,15 @@ impl Gateway {
         for t in store.active_tokens(identity, now).await? {
             if let Some(keys) = ScramKeys::from_record(&t) {
                 if t.iterations == SCRAM_ITERATIONS {
-                    creds.verifiers.push((t.id, keys));
+                    creds.verifiers.push((TokenGrant::from_record(&t), keys));
                 }
             }
         }
         creds.salt = salt;
+        creds.principal = Some(principal);
         if let Some(derived) = crate::sync::lock(&self.inner.derived).get_mut(identity) {
             // Tokens revoked or expired since drop out here, and with them their verifiers.
-            derived.retain(|d| creds.verifiers.iter().any(|(id, _)| *id == d.token_id));
+            derived.retain(|d| creds.verifiers.iter().any(|(g, _)| g.id == d.token_id));
             creds.derived = derived.clone();
         }
         Ok(creds)
@@ -479,7 +554,7 @@ impl Gateway {
     /// later logins with the same token can prove it without sending it (MySQL's
     /// caching_sha2_password fast path). One per token and kind.
     pub fn remember_derived(&self, auth: &Authenticated, kind: &'static str, verifier: Vec<u8>) {
-        let Some(token_id) = auth.token_id.clone() else {
+        let Some(token_id) = auth.token_id().map(str::to_owned) else {
             return;
         };
         let mut all = crate::sync::lock(&self.inner.derived);

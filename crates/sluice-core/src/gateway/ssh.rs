@@ -102,7 +102,8 @@ impl Gateway {
                 .any(|r| r.public_key == key.openssh());
         Ok(registered.then(|| Authenticated {
             identity: identity.to_owned(),
-            token_id: None,
+            principal: std::sync::Arc::new(entry.clone()),
+            token: None,
         }))
     }
 
@@ -119,8 +120,9 @@ impl Gateway {
         &self,
         identity: &str,
         token: crate::secret::Secret,
+        client_addr: &str,
     ) -> Result<Option<Authenticated>, CoreError> {
-        let credentials = self.credentials(identity).await?;
+        let credentials = self.credentials(identity, client_addr).await?;
         tokio::task::spawn_blocking(move || credentials.verify_password(token.expose().as_bytes()))
             .await
             .map_err(|e| CoreError::Config(format!("token check failed: {e}")))

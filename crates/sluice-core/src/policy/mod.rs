@@ -108,6 +108,37 @@ impl Subject {
         )
     }
 
+    /// For requests to the gateway itself (credentials, the admin API): no target, so
+    /// `target.kind` is `gateway` and its name empty; `session.protocol` is `api`.
+    pub(crate) fn for_gateway(identity: &IdentityConfig, client_addr: &str) -> Subject {
+        Subject::new(
+            identity_facts(identity),
+            TargetFacts {
+                name: String::new(),
+                kind: "gateway".to_owned(),
+                tags: Default::default(),
+                database: String::new(),
+            },
+            SessionFacts {
+                id: String::new(),
+                client_address: crate::identity::client_ip(client_addr)
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_default(),
+                application_name: None,
+                started_at: String::new(),
+                protocol: "api".to_owned(),
+                section: SessionSection::None,
+            },
+            crate::config::TargetKind::Postgres.dialect(),
+            NameContext::SearchPath(sluice_sql::SearchPath::default()),
+            GrantSnapshot {
+                facts: Vec::new(),
+                generation: 0,
+                valid_until_ms: i64::MAX,
+            },
+        )
+    }
+
     /// The subject as the decision cache keys it.
     pub(crate) fn cache_key(&self) -> &Arc<CacheSubject> {
         &self.cache_key
@@ -400,6 +431,9 @@ pub(crate) fn identity_facts(identity: &IdentityConfig) -> IdentityFacts {
         kind: identity.kind.as_str().to_owned(),
         groups: identity.groups.clone(),
         attributes: identity.attributes.clone(),
+        claims: identity.claims.clone(),
+        provider: identity.provider.clone(),
+        task: identity.task.clone(),
     }
 }
 

@@ -59,6 +59,8 @@ struct SessionInner {
     recording: Option<SessionRecording>,
     /// Cursors and prepared statements declared by SQL, for masking by lineage.
     lineage: SessionLineage,
+    /// The token the session opened with; the session ends when it expires or is revoked.
+    token: Option<crate::gateway::TokenGrant>,
 }
 
 #[derive(Debug)]
@@ -221,8 +223,10 @@ pub struct Traffic {
 }
 
 impl Session {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         gateway: Gateway,
+        token: Option<crate::gateway::TokenGrant>,
         identity: IdentityConfig,
         target: TargetConfig,
         database: String,
@@ -299,8 +303,52 @@ impl Session {
                 initial_names: names,
                 recording,
                 lineage: SessionLineage::default(),
+                token,
             }),
         }
+    }
+
+    /// Resolves when the session's credential has ended (expired, or revoked anywhere that
+    /// shares the store) and `[auth] session_grace` has passed, with the reason to tell the
+    /// client and audit; never for a session opened without a token (an SSH key). Protocols
+    /// race their relay against it, so a session cannot outlive its credential.
+    pub async fn credential_ended(&self) -> String {
+        let Some(token) = &self.inner.token else {
+            return std::future::pending().await;
+        };
+        let gateway = &self.inner.gateway;
+        let grace = gateway.config().auth.session_grace;
+        let mut revocations = gateway.revocations();
+        let expiry = token.expires_at.map(|at| {
+            let left = u64::try_from(at - crate::gateway::unix_now()).unwrap_or(0);
+            tokio::time::Instant::now() + std::time::Duration::from_secs(left)
+        });
+        let expired = async {
+            match expiry {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
+        let reason = loop {
+            if revocations.borrow_and_update().contains(&token.id) {
+                break "the credential was revoked";
+            }
+            tokio::select! {
+                () = &mut expired => break "the credential expired",
+                changed = revocations.changed() => {
+                    if changed.is_err() {
+                        // The gateway is going away; its shutdown ends the session.
+                        return std::future::pending().await;
+                    }
+                }
+            }
+        };
+        if !grace.is_zero() {
+            tokio::time::sleep(grace).await;
+        }
+        gateway.metrics().sessions_credential_ended.inc();
+        format!("{reason} ({})", token.id)
     }
 
     pub fn id(&self) -> &str {
@@ -387,6 +435,7 @@ impl Session {
             tls: request.tls,
             application_name: request.application_name.clone(),
             settings: request.settings.clone(),
+            task: self.inner.identity.task.clone(),
         };
         self.audited(i.gateway.audit().record(&event).await.map(drop))
     }
@@ -726,6 +775,7 @@ impl Session {
             text: text.to_owned(),
             parameters,
             decision: audit_decision(decision),
+            task: self.inner.identity.task.clone(),
         };
         batch
             .tickets
@@ -965,6 +1015,7 @@ impl Session {
             rows,
             duration_us: permit.started.elapsed().as_micros() as u64,
             masked,
+            task: self.inner.identity.task.clone(),
         }
     }
 
@@ -994,6 +1045,7 @@ impl Session {
                 bytes: d.bytes,
                 truncated: d.truncated,
             }),
+            task: self.inner.identity.task.clone(),
         };
         if let Err(e) = i.gateway.audit().record(&event).await {
             metrics.audit_failures.inc();

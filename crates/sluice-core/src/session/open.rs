@@ -46,14 +46,19 @@ impl Session {
         auth: &Authenticated,
         request: &SessionRequest<'_>,
     ) -> Result<Session, Rejection> {
-        let identity = gateway
-            .config()
-            .identity(auth.identity())
-            .ok_or_else(|| Rejection {
-                reason: format!("identity {} is no longer configured", auth.identity()),
-                kind: RejectionKind::Denied,
-            })?;
+        let identity = auth.principal();
         let (target, database) = gateway.resolve_target(request.target)?;
+        if let Some(token) = auth.token() {
+            if !token.reaches(&target.name) {
+                return Err(Rejection {
+                    reason: format!(
+                        "this credential ({}) is limited to other targets than \"{}\"",
+                        token.id, target.name
+                    ),
+                    kind: RejectionKind::Denied,
+                });
+            }
+        }
         // A target is reached only in its own protocol: a MySQL client naming a PostgreSQL
         // target would otherwise have its requests read in the wrong dialect.
         if target.kind.protocol() != request.protocol {
@@ -76,7 +81,8 @@ impl Session {
             })?;
         let session = Session::new(
             gateway.clone(),
-            identity.clone(),
+            auth.token().cloned(),
+            identity.as_ref().clone(),
             target.clone(),
             database,
             request,

@@ -6,6 +6,7 @@
 //! kinds in [`request`] and one file per protocol family ([`sql`], [`ssh`], [`http`],
 //! [`kube`]).
 
+mod gateway;
 mod http;
 mod kube;
 mod request;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+pub use gateway::{AdminRequest, Claims, TokenRequest};
 pub use http::HttpRequest;
 pub use kube::{KubeRequest, KubeVerb};
 pub use request::{Request, RequestKind};
@@ -40,6 +42,14 @@ pub struct IdentityFacts {
     pub kind: String,
     pub groups: Vec<String>,
     pub attributes: BTreeMap<String, String>,
+    /// What the identity provider said about the caller at sign-in or token exchange; empty
+    /// for identities that only the configuration knows.
+    pub claims: Claims,
+    /// The identity provider that vouched for the caller (its configured name).
+    pub provider: Option<String>,
+    /// For a per-task credential, the task it was issued for (`sluice token create --task`,
+    /// or the workload's run that exchanged its token).
+    pub task: Option<String>,
 }
 
 /// Where the request goes. Fixed for a session.

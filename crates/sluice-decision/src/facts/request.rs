@@ -6,7 +6,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use super::{
-    ChannelOpen, FileAccess, HttpRequest, KubeRequest, ShellCommand, SqlDialect, SqlStatement,
+    AdminRequest, ChannelOpen, FileAccess, HttpRequest, KubeRequest, ShellCommand, SqlDialect,
+    SqlStatement, TokenRequest,
 };
 
 /// The kinds of request, `request.kind` in the input document.
@@ -21,6 +22,8 @@ pub enum RequestKind {
     File,
     Http,
     Kube,
+    Token,
+    Admin,
 }
 
 impl RequestKind {
@@ -34,6 +37,8 @@ impl RequestKind {
             RequestKind::File => "file",
             RequestKind::Http => "http",
             RequestKind::Kube => "kube",
+            RequestKind::Token => "token",
+            RequestKind::Admin => "admin",
         }
     }
 }
@@ -80,6 +85,14 @@ pub enum Request<'a> {
     Kube {
         kube: &'a KubeRequest,
     },
+    /// Asking the gateway for a credential.
+    Token {
+        token: &'a TokenRequest,
+    },
+    /// A call to the gateway's admin API.
+    Admin {
+        admin: &'a AdminRequest,
+    },
 }
 
 impl Request<'_> {
@@ -93,6 +106,8 @@ impl Request<'_> {
             Request::File { .. } => RequestKind::File,
             Request::Http { .. } => RequestKind::Http,
             Request::Kube { .. } => RequestKind::Kube,
+            Request::Token { .. } => RequestKind::Token,
+            Request::Admin { .. } => RequestKind::Admin,
         }
     }
 
@@ -141,6 +156,8 @@ impl Serialize for Request<'_> {
             Request::File { file } => map.serialize_entry("file", file)?,
             Request::Http { http } => map.serialize_entry("http", http)?,
             Request::Kube { kube } => map.serialize_entry("kube", kube)?,
+            Request::Token { token } => map.serialize_entry("token", token)?,
+            Request::Admin { admin } => map.serialize_entry("admin", admin)?,
         }
         map.end()
     }

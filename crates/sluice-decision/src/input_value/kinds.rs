@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use regorus::Value;
 
 use super::{object, optional, string, strings, Names};
-use crate::{ChannelOpen, FileAccess, HttpRequest, KubeRequest, ShellCommand, SimpleCommand};
+use crate::{
+    AdminRequest, ChannelOpen, FileAccess, HttpRequest, KubeRequest, ShellCommand, SimpleCommand,
+    TokenRequest,
+};
 
 pub(super) fn command(n: &Names, c: &ShellCommand) -> Value {
     object([
@@ -100,4 +103,22 @@ fn lists(map: &BTreeMap<String, Vec<String>>) -> Value {
             .map(|(k, v)| (string(k), strings(v)))
             .collect::<BTreeMap<_, _>>(),
     )
+}
+
+pub(super) fn token(n: &Names, t: &TokenRequest) -> Value {
+    object([
+        (&n.provider, optional(t.provider.as_deref())),
+        (&n.purpose, string(&t.purpose)),
+        (&n.targets, strings(&t.targets)),
+        (&n.task, optional(t.task.as_deref())),
+        (&n.ttl_seconds, Value::from(t.ttl_seconds)),
+    ])
+}
+
+pub(super) fn admin(n: &Names, a: &AdminRequest) -> Value {
+    object([
+        (&n.method, string(&a.method)),
+        (&n.operation, string(&a.operation)),
+        (&n.path, string(&a.path)),
+    ])
 }

@@ -58,6 +58,9 @@ names! {
     channel = "channel", type_ = "type", host = "host", port = "port",
     originator = "originator", file = "file", operation = "operation", path = "path",
     target_path = "target_path", via = "via", http = "http", method = "method",
+    claims = "claims", provider = "provider", task = "task", token = "token", admin = "admin",
+    purpose = "purpose", targets = "targets", ttl_seconds = "ttl_seconds",
+
     query = "query", headers = "headers", content_type = "content_type",
     body_size = "body_size", kube = "kube", verb = "verb", api_group = "api_group",
     api_version = "api_version", resource = "resource", subresource = "subresource",
@@ -172,10 +175,23 @@ fn optional(s: Option<&str>) -> Value {
 fn identity(n: &Names, f: &IdentityFacts) -> Value {
     object([
         (&n.attributes, string_map(&f.attributes)),
+        (&n.claims, claims(&f.claims)),
         (&n.groups, strings(&f.groups)),
         (&n.kind, string(&f.kind)),
         (&n.name, string(&f.name)),
+        (&n.provider, optional(f.provider.as_deref())),
+        (&n.task, optional(f.task.as_deref())),
     ])
+}
+
+/// Claims are arbitrary JSON; their text is canonical, and this runs once per identity per
+/// thread (the identity part is reused), so parsing it is cheap enough.
+fn claims(c: &crate::Claims) -> Value {
+    if c.is_empty() {
+        return Value::from(BTreeMap::<Value, Value>::new());
+    }
+    Value::from_json_str(c.canonical())
+        .unwrap_or_else(|_| Value::from(BTreeMap::<Value, Value>::new()))
 }
 
 fn target(n: &Names, f: &TargetFacts) -> Value {
@@ -294,6 +310,8 @@ fn request(n: &Names, request: &Request<'_>) -> Value {
         Request::File { file } => tagged(n, &n.file, kinds::file(n, file)),
         Request::Http { http } => tagged(n, &n.http, kinds::http(n, http)),
         Request::Kube { kube } => tagged(n, &n.kube, kinds::kube(n, kube)),
+        Request::Token { token } => tagged(n, &n.token, kinds::token(n, token)),
+        Request::Admin { admin } => tagged(n, &n.admin, kinds::admin(n, admin)),
     }
 }
 

@@ -28,6 +28,9 @@ fn facts() -> Facts {
             kind: "human".into(),
             groups: vec!["analysts".into()],
             attributes: [("team".to_string(), "data".to_string())].into(),
+            claims: Default::default(),
+            provider: None,
+            task: None,
         },
         target: TargetFacts {
             name: "orders".into(),

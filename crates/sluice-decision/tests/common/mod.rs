@@ -27,6 +27,9 @@ impl Facts {
                 kind: kind.into(),
                 groups: groups.iter().map(|g| g.to_string()).collect(),
                 attributes: Default::default(),
+                claims: Default::default(),
+                provider: None,
+                task: None,
             },
             target: TargetFacts {
                 name: "orders".into(),

@@ -109,7 +109,16 @@ pub async fn run(
         last_prepared: None,
         out: BytesMut::with_capacity(16 * 1024),
     };
-    let (reason, error) = match relay.serve().await {
+    // Raced once per session: a session cannot outlive its credential.
+    let served = tokio::select! {
+        served = relay.serve() => served,
+        ended = session.credential_ended() => Err(MyError::refused(
+            1053,
+            "08S01",
+            format!("sluice: the session ends because {ended}; sign in again for a new credential"),
+        )),
+    };
+    let (reason, error) = match served {
         Ok(reason) => (reason.to_owned(), None),
         Err(e) => {
             let mut framed = BytesMut::new();

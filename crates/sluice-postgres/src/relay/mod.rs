@@ -124,6 +124,14 @@ pub async fn run(
             }
             Err(e) => (e.to_string(), Some(e)),
         },
+        // Raced once per session, not per message: a session cannot outlive its credential.
+        ended = session.credential_ended() => {
+            let e = PgError::refused(
+                "57P01",
+                format!("sluice: terminating connection because {ended}; sign in again for a new credential"),
+            );
+            (ended, Some(e))
+        }
     };
     if let Some(e) = &error {
         downstream.send_fatal(e).await;

@@ -59,8 +59,16 @@ pub(crate) async fn run(
     // target are carried only for these.
     let mut forwards: HashSet<(String, u32)> = HashSet::new();
     let mut error = None;
+    let credential_end = session.credential_ended();
+    tokio::pin!(credential_end);
     let reason = loop {
         tokio::select! {
+            ended = &mut credential_end => {
+                // Said before the channels are drained, so the person at the terminal reads
+                // why; the disconnect that follows names it too.
+                client.disconnect(&format!("sluice: the session ends because {ended}")).await;
+                break ended;
+            }
             event = client.events.recv() => {
                 let Some(event) = event else { break "client disconnected".to_owned() };
                 let step = on_event(session, &client, &upstream, &counters, &mut channels, &mut forwards, event).await;

@@ -1,0 +1,78 @@
+//! Who an identity name stands for: a declared identity from the configuration, or one an
+//! identity provider made at first sign-in (`identities = "dynamic"`), with what the shown
+//! credential adds (the provider's claims and groups, the task).
+
+use std::sync::Arc;
+
+use sluice_store::DynamicIdentity;
+
+use super::{Gateway, TokenGrant};
+use crate::config::{IdentityConfig, IdentityKind};
+use crate::CoreError;
+
+impl Gateway {
+    /// The identity named `name`, declared first; `None` when neither the configuration nor
+    /// the store knows it.
+    pub(crate) async fn principal(
+        &self,
+        name: &str,
+    ) -> Result<Option<Arc<IdentityConfig>>, CoreError> {
+        if let Some(declared) = self.inner.config.identity(name) {
+            return Ok(Some(Arc::new(declared.clone())));
+        }
+        let Some(dynamic) = self.inner.store.dynamic_identity(name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(from_dynamic(&dynamic))))
+    }
+}
+
+/// A dynamic identity as the rest of the gateway sees identities. Its claims are those of its
+/// latest sign-in; a session sees those of the credential it shows.
+pub(crate) fn from_dynamic(d: &DynamicIdentity) -> IdentityConfig {
+    IdentityConfig {
+        name: d.name.clone(),
+        // The store only ever holds kinds the gateway wrote; anything else is the least
+        // privileged reading.
+        kind: IdentityKind::parse(&d.kind).unwrap_or(IdentityKind::Service),
+        groups: d.groups.clone(),
+        attributes: Default::default(),
+        ssh_keys: Vec::new(),
+        claims: parse_claims(Some(&d.claims)),
+        provider: Some(d.provider.clone()),
+        task: None,
+    }
+}
+
+/// `base` with what the credential carries: its claims replace the identity's, its groups
+/// join the declared ones, its task and provider are named.
+pub(crate) fn merge(base: &IdentityConfig, grant: Option<&TokenGrant>) -> IdentityConfig {
+    let mut merged = base.clone();
+    let Some(grant) = grant else {
+        return merged;
+    };
+    if let Some(groups) = &grant.groups {
+        for g in groups {
+            if !merged.groups.contains(g) {
+                merged.groups.push(g.clone());
+            }
+        }
+        merged.groups.sort();
+    }
+    if grant.claims.is_some() {
+        merged.claims = parse_claims(grant.claims.as_deref());
+    }
+    if grant.provider.is_some() {
+        merged.provider.clone_from(&grant.provider);
+    }
+    merged.task.clone_from(&grant.task);
+    merged
+}
+
+/// Claims kept as JSON text; anything but an object reads as none.
+pub(crate) fn parse_claims(json: Option<&str>) -> sluice_decision::Claims {
+    match json.map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(serde_json::Value::Object(map))) => sluice_decision::Claims::new(map),
+        _ => sluice_decision::Claims::default(),
+    }
+}
