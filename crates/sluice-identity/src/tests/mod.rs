@@ -2,7 +2,7 @@
 
 mod config;
 mod idp;
-mod keys;
+pub(crate) mod keys;
 mod rotation;
 mod signin;
 mod verify;
