@@ -79,6 +79,10 @@ impl KeyCache {
         let may_fetch = attempted.is_none_or(|t| t.elapsed() >= self.min_refetch);
         if may_fetch && (found.is_none() || stale) {
             self.refresh(provider, attempted, fetch).await;
+        } else if found.is_none() {
+            // A fetch may be under way (the one that made fetching not allowed yet): its keys
+            // are what this token needs, so wait for it rather than reject before it lands.
+            drop(self.fetching.lock().await);
         }
         let (found, _, _) = self.look(kid, alg);
         if let Some(key) = found {
@@ -219,4 +223,70 @@ fn usable(jwk: &Jwk) -> Option<Key> {
         alg,
         key: DecodingKey::from_jwk(jwk).ok()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::tests::keys::TestKey;
+
+    fn set(key: &TestKey) -> serde_json::Value {
+        serde_json::json!({"keys": [key.jwk.clone()]})
+    }
+
+    #[tokio::test]
+    async fn keys_are_fetched_again_after_their_lifetime_and_once_for_callers_together() {
+        let key = TestKey::ec("k1");
+        let cache = Arc::new(KeyCache::with_min_refetch(
+            Duration::from_millis(200),
+            Duration::from_millis(50),
+        ));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let find = |cache: Arc<KeyCache>, fetches: Arc<AtomicUsize>, doc: serde_json::Value| async move {
+            cache
+                .find("p", Some("k1"), Algorithm::ES256, || async move {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok(doc)
+                })
+                .await
+                .is_ok()
+        };
+        let together = futures_join(
+            find(cache.clone(), fetches.clone(), set(&key)),
+            find(cache.clone(), fetches.clone(), set(&key)),
+        )
+        .await;
+        assert_eq!(together, (true, true));
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        assert!(find(cache.clone(), fetches.clone(), set(&key)).await);
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "fresh keys are not fetched"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(find(cache.clone(), fetches.clone(), set(&key)).await);
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "stale keys are fetched again"
+        );
+    }
+
+    #[tokio::test]
+    async fn symmetric_and_encryption_keys_are_never_used() {
+        let doc = serde_json::json!({"keys": [
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "h"},
+            {"kty": "RSA", "use": "enc", "kid": "e", "n": "AQAB", "e": "AQAB"},
+            {"kty": "weird", "kid": "w"},
+        ]});
+        assert!(parse_set(&doc).is_err());
+    }
+
+    async fn futures_join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+        tokio::join!(a, b)
+    }
 }
