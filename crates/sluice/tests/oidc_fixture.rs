@@ -348,6 +348,42 @@ async fn pkce_is_required_and_a_wrong_verifier_is_refused() {
     assert_eq!(error["error"], "invalid_grant");
 }
 
+/// Whether an RS256 token verifies against the JWKS key its header names (RFC 7515 with RSA
+/// PKCS#1 v1.5 and SHA-256): proves the issuer really signs, and that tampering breaks it.
+fn verifies_rs256(jwks: &Value, token: &str) -> bool {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    const SHA256_DIGEST_INFO: [u8; 19] = [
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let kid = jwt_header(token)["kid"].clone();
+    let Some(jwk) = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+    else {
+        return false;
+    };
+    let number = |field: &str| {
+        rsa::BigUint::from_bytes_be(&b64.decode(jwk[field].as_str().unwrap()).unwrap())
+    };
+    let key = rsa::RsaPublicKey::new(number("n"), number("e")).unwrap();
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let scheme = rsa::Pkcs1v15Sign {
+        hash_len: Some(32),
+        prefix: Box::new(SHA256_DIGEST_INFO),
+    };
+    key.verify(
+        scheme,
+        &sha2::Sha256::digest(signed.as_bytes()),
+        &b64.decode(signature).unwrap(),
+    )
+    .is_ok()
+}
+
 #[tokio::test]
 async fn workload_issuer_mints_and_rotates() {
     let op = OidcProvider::start(ProviderSetup::standard());
@@ -370,6 +406,8 @@ async fn workload_issuer_mints_and_rotates() {
     assert_eq!(claims["iss"], op.workload_issuer());
     assert_eq!(claims["aud"], "sluice");
     assert_eq!(claims["repository"], "corp/app");
+    let jwks = get_json(&jwks_uri).await;
+    assert!(verifies_rs256(&jwks, &token));
     let exp = claims["exp"].as_i64().unwrap();
     assert!((now() + 250..=now() + 350).contains(&exp), "{claims}");
 
@@ -396,6 +434,7 @@ async fn workload_issuer_mints_and_rotates() {
         .await;
     let (signed_part, signature) = tampered.rsplit_once('.').unwrap();
     assert!(!signature.is_empty() && signed_part.split('.').count() == 2);
+    assert!(!verifies_rs256(&jwks, &tampered));
 
     let unsigned = op
         .mint(MintRequest {
@@ -421,6 +460,16 @@ async fn workload_issuer_mints_and_rotates() {
         })
         .await;
     assert_ne!(jwt_header(&unpublished)["kid"], first_kid);
+    // The unpublished key under the published kid: well-formed, but the signature fails.
+    let impostor = op
+        .mint(MintRequest {
+            unpublished_key: true,
+            kid: Some(first_kid.clone()),
+            ..base.clone()
+        })
+        .await;
+    assert_eq!(jwt_header(&impostor)["kid"], first_kid);
+    assert!(!verifies_rs256(&jwks, &impostor));
 
     // Rotation publishes the new key beside the old and signs with it.
     let second_kid = op.rotate(false).await;
@@ -433,7 +482,10 @@ async fn workload_issuer_mints_and_rotates() {
         .collect();
     assert_eq!(kids, vec![json!(first_kid), json!(second_kid)]);
     assert!(!kids.contains(&jwt_header(&unpublished)["kid"]));
-    assert_eq!(jwt_header(&op.mint(base.clone()).await)["kid"], second_kid);
+    let rotated = op.mint(base.clone()).await;
+    assert_eq!(jwt_header(&rotated)["kid"], second_kid);
+    let jwks = get_json(&jwks_uri).await;
+    assert!(verifies_rs256(&jwks, &rotated) && verifies_rs256(&jwks, &token));
 
     let third_kid = op.rotate(true).await;
     let keys = get_json(&jwks_uri).await["keys"].clone();
