@@ -41,6 +41,8 @@ manifest=(
   "test|rsync|/usr/bin/rsync|tests copy files with rsync over ssh"
   "test|asciinema|/usr/bin/asciinema|tests play a terminal recording with asciinema"
   "test|tmux|/usr/bin/tmux|tests drive an interactive ssh shell in a real pseudo-terminal"
+  "test|nodejs|/usr/bin/node|runs the OIDC fixture (tests/fixtures/oidc), a real OpenID Provider"
+  "test|npm|/usr/bin/npm|installs that fixture's pinned node_modules (npm ci)"
   "bench|postgresql|/usr/lib/postgresql/*/bin/initdb|the benchmarks' scratch database server"
   "bench|postgresql-client|/usr/bin/psql|benchmarks drive psql"
   "bench|postgresql|/usr/lib/postgresql/*/bin/pgbench|benchmarks drive pgbench"
@@ -105,9 +107,27 @@ for row in "${manifest[@]}"; do
   reasons+=("$package ($why: no $file)")
 done
 
-if [ ${#packages[@]} -eq 0 ]; then exit 0; fi
+# Not a Debian package: the OIDC fixture's node_modules, installed by npm from its lock file
+# once node and npm are there.
+oidc_fixture="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/oidc"
+oidc_modules_missing=false
+if [[ " $* " == *" test "* ]] && [ ! -e "$oidc_fixture/node_modules/oidc-provider/package.json" ]; then
+  oidc_modules_missing=true
+fi
+install_oidc_modules() {
+  echo "install-deps: npm ci in $oidc_fixture (the OIDC fixture's pinned oidc-provider)"
+  (cd "$oidc_fixture" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
+if [ ${#packages[@]} -eq 0 ]; then
+  if ! $oidc_modules_missing; then exit 0; fi
+  if ! $check_only; then install_oidc_modules; exec "$0" --check "$@"; fi
+fi
 if $check_only; then
-  printf 'missing: %s\n' "${reasons[@]}" >&2
+  [ ${#reasons[@]} -eq 0 ] || printf 'missing: %s\n' "${reasons[@]}" >&2
+  if $oidc_modules_missing; then
+    echo "missing: $oidc_fixture/node_modules (npm ci there; the OIDC fixture's oidc-provider)" >&2
+  fi
   exit 1
 fi
 
@@ -121,6 +141,8 @@ echo "install-deps: installing $(IFS=';'; echo "${reasons[*]}" | sed 's/;/; /g')
 as_root apt-get update -qq
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   "${packages[@]}" > /dev/null 2> >(grep -v "^debconf: delaying" >&2)
+
+if $oidc_modules_missing; then install_oidc_modules; fi
 
 # What was installed must now provide every file: a package that no longer ships a file under
 # the name checked for is a broken manifest, not something to discover at build time.

@@ -664,4 +664,5 @@ pub async fn run_python_driver(script: &str, dsn: String, expected: &str) {
 }
 pub mod mysql;
 pub mod mysql8;
+pub mod oidc;
 pub mod ssh;
