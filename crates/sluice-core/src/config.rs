@@ -105,13 +105,29 @@ impl Default for GatewayConfig {
 pub struct AdminConfig {
     /// Address of the HTTP listener for /healthz and /metrics; absent disables it.
     pub listen: Option<SocketAddr>,
+    /// PEM certificate chain and key; when set the listener speaks HTTPS only.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address anyway. Bearer tokens then cross the network
+    /// in clear, so this is an explicit choice rather than what a missing certificate means.
+    pub allow_plaintext: bool,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9187))),
+            tls_cert: None,
+            tls_key: None,
+            allow_plaintext: false,
         }
+    }
+}
+
+impl AdminConfig {
+    /// The configured certificate and key, when the listener serves HTTPS.
+    pub fn tls(&self) -> Option<(&Path, &Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
     }
 }
 
@@ -410,7 +426,7 @@ pub struct ApprovalsConfig {
     #[serde(deserialize_with = "duration")]
     pub max_grant: Duration,
     /// The admin API's address as reviewers reach it, for links in notices and webhooks.
-    /// Unset: `http://` + the admin listener's address.
+    /// Unset: `http://` (`https://` with `[admin] tls_cert`) + the admin listener's address.
     pub public_url: Option<String>,
 }
 
@@ -759,6 +775,8 @@ impl Config {
         for p in [
             &mut self.postgres.tls_cert,
             &mut self.postgres.tls_key,
+            &mut self.admin.tls_cert,
+            &mut self.admin.tls_key,
             &mut self.audit.path,
             &mut self.audit.signing_key_file,
             &mut self.policy.dir,
@@ -848,6 +866,20 @@ impl Config {
         if self.postgres.tls_cert.is_some() != self.postgres.tls_key.is_some() {
             return err("postgres.tls_cert and postgres.tls_key go together".into());
         }
+        if self.admin.tls_cert.is_some() != self.admin.tls_key.is_some() {
+            return err("admin.tls_cert and admin.tls_key go together".into());
+        }
+        if let Some(addr) = self.admin.listen {
+            // Mapped IPv4 (::ffff:127.0.0.1) is loopback too; `is_loopback` alone says no.
+            let loopback = addr.ip().to_canonical().is_loopback();
+            if !loopback && self.admin.tls().is_none() && !self.admin.allow_plaintext {
+                return err(format!(
+                    "admin.listen {addr} is not a loopback address: the admin API carries \
+                     credentials, so add admin.tls_cert and admin.tls_key (or set \
+                     admin.allow_plaintext = true to accept that risk)"
+                ));
+            }
+        }
         if self.policy.timezone.parse::<chrono_tz::Tz>().is_err() {
             return err(format!(
                 "policy.timezone {:?} is not an IANA time zone name",
@@ -885,7 +917,14 @@ impl Config {
     pub fn review_base_url(&self) -> Option<String> {
         match &self.approvals.public_url {
             Some(url) => Some(url.trim_end_matches('/').to_owned()),
-            None => self.admin.listen.map(|a| format!("http://{a}")),
+            None => {
+                let scheme = if self.admin.tls().is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                self.admin.listen.map(|a| format!("{scheme}://{a}"))
+            }
         }
     }
 
@@ -1060,6 +1099,32 @@ mod tests {
             "tls = \"disable\"\npassword = \"inline\"",
         );
         assert!(Config::parse(&bad).is_err());
+    }
+
+    #[test]
+    fn a_non_loopback_admin_listener_needs_tls_or_an_explicit_plaintext_choice() {
+        let admin = |fields: &str| format!("{EXAMPLE}\n[admin]\n{fields}\n");
+        let err = Config::parse(&admin("listen = \"0.0.0.0:9090\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("admin.listen 0.0.0.0:9090 is not a loopback address")
+                && err.contains("add admin.tls_cert and admin.tls_key")
+                && err.contains("admin.allow_plaintext = true"),
+            "{err}"
+        );
+        for loopback in ["127.0.0.1:0", "[::1]:9090", "[::ffff:127.0.0.1]:9090"] {
+            let c = Config::parse(&admin(&format!("listen = \"{loopback}\""))).unwrap();
+            assert!(c.review_base_url().unwrap().starts_with("http://"));
+        }
+        Config::parse(&admin("listen = \"0.0.0.0:9090\"\nallow_plaintext = true")).unwrap();
+        let tls = Config::parse(&admin(
+            "listen = \"0.0.0.0:9090\"\ntls_cert = \"a.crt\"\ntls_key = \"a.key\"",
+        ))
+        .unwrap();
+        assert_eq!(tls.review_base_url().unwrap(), "https://0.0.0.0:9090");
+        let half = Config::parse(&admin("tls_cert = \"a.crt\"")).unwrap_err();
+        assert!(half.to_string().contains("go together"), "{half}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! approval API (`approvals_api`: reviews, access requests, grants).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -13,17 +14,24 @@ use sluice_core::policy::ReloadOutcome;
 use sluice_core::Gateway;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::rustls::ServerConfig;
 
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
+/// Serves plain HTTP, or HTTPS only when `tls` is given (`[admin] tls_cert`).
 pub async fn serve(
     listener: TcpListener,
     gateway: Gateway,
+    tls: Option<Arc<ServerConfig>>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let app = app(gateway).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app(gateway);
+    if let Some(tls) = tls {
+        return crate::admin_tls::serve(listener, app, tls, stop).await;
+    }
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -6,7 +6,8 @@
 //! - [`cli`]: the command-line grammar (clap).
 //! - [`runtime`]: opens the state (store, audit, key) and runs the listeners; graceful shutdown.
 //! - [`admin`]: `/healthz` and `/metrics` over HTTP, `/policy` (what is enforced) and
-//!   `POST /policy/reload`; [`approvals_api`]: its reviews, access and grants endpoints.
+//!   `POST /policy/reload`; [`approvals_api`]: its reviews, access and grants endpoints;
+//!   [`admin_tls`]: the same over HTTPS when `[admin]` has a certificate.
 //! - [`token_cmd`], [`identity_cmd`], [`audit_cmd`], [`policy_cmd`]: the `token`, `identity`,
 //!   `audit` and `policy` subcommands.
 //! - [`review_cmd`], [`access_cmd`]: `review` (reviewers decide pending requests) and `access`
@@ -23,6 +24,7 @@ pub mod access_cmd;
 pub mod admin;
 pub mod admin_auth;
 pub mod admin_client;
+pub mod admin_tls;
 pub mod approvals_api;
 pub mod audit_cmd;
 pub mod cli;

@@ -133,6 +133,17 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let mysql_listen = config.mysql.as_ref().and_then(|m| m.listen);
     let ssh_listen = config.ssh.as_ref().and_then(|m| m.listen);
     let mut config = config;
+    let admin_tls = match (config.admin.listen, config.admin.tls()) {
+        (Some(_), Some((cert, key))) => {
+            Some(crate::admin_tls::server_config(cert, key).with_context(|| {
+                format!(
+                    "loading the admin listener's certificate {}",
+                    cert.display()
+                )
+            })?)
+        }
+        _ => None,
+    };
     // Bound before the gateway exists so that links to reviews name the real port when the
     // configuration asks for an ephemeral one.
     let admin_listener = match config.admin.listen {
@@ -221,6 +232,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         admin_task = Some(tokio::spawn(admin::serve(
             listener,
             gateway.clone(),
+            admin_tls,
             admin_stop_rx,
         )));
     }
