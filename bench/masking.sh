@@ -46,6 +46,8 @@ direct="$(json 'd["direct_url"]')?sslmode=disable"
 via_nomask="$(json 'd["postgres_url"]["ci-bot"]')?sslmode=disable"
 via_mask="$(json 'd["postgres_url"]["alice"]')?sslmode=disable"
 admin_url=$(json 'd["admin_url"]')
+# The admin API needs a credential; dana administers the demo's gateway.
+admin_auth="Authorization: Bearer $(json 'd["tokens"]["dana"]')"
 policy_dir=$(json 'd["policies"]')
 [ "$admin_url" != "None" ] || { echo "the demo has no admin listener" >&2; exit 1; }
 
@@ -79,7 +81,7 @@ SQL
 
 # The bench policy, in place of the demo's: everything is allowed; alice's statements carry the
 # mask, ci-bot's do not. No tests (a bundle's tests must pass for it to load).
-before=$(curl -sf --max-time 5 "$admin_url/policy")
+before=$(curl -sf --max-time 5 -H "$admin_auth" "$admin_url/policy")
 if [ -n "$MASK" ]; then
   alice_rule="decision := {
 	\"allow\": true,
@@ -110,11 +112,11 @@ REGO
 find "$policy_dir" -mindepth 1 -maxdepth 1 ! -name .bench.rego.tmp -exec rm -rf {} +
 mv "$policy_dir/.bench.rego.tmp" "$policy_dir/bench.rego"
 # The watcher would pick it up within a second; asking is quicker and says why on rejection.
-reload=$(curl -s --max-time 10 -w '\n%{http_code}' -X POST "$admin_url/policy/reload")
+reload=$(curl -s --max-time 10 -w '\n%{http_code}' -H "$admin_auth" -X POST "$admin_url/policy/reload")
 [ "${reload##*$'\n'}" = 200 ] || { echo "the gateway rejected the bench policy: ${reload%$'\n'*}" >&2; exit 1; }
 loaded=
 for _ in $(seq 1 50); do
-  now=$(curl -sf --max-time 5 "$admin_url/policy") || now=
+  now=$(curl -sf --max-time 5 -H "$admin_auth" "$admin_url/policy") || now=
   if [ -n "$now" ] && python3 - "$before" "$now" <<'PY'
 import json, os, sys
 before, now = json.loads(sys.argv[1]), json.loads(sys.argv[2])

@@ -49,8 +49,8 @@ const IDENTITIES: [(&str, &str, &str, &str); 3] = [
         "dana",
         "human",
         "dba",
-        "a DBA who reviews alice's held writes; no rule lets the dba group read or write \
-         data, so even SELECT 1 is denied (default_deny)",
+        "a DBA who reviews alice's held writes and administers the gateway (admins); no rule \
+         lets those groups read or write data, so even SELECT 1 is denied (default_deny)",
     ),
 ];
 
@@ -503,8 +503,11 @@ fn prepare(dir: &Path) -> Result<Prepared> {
     };
     let mut identities = String::new();
     for (name, kind, group, _) in IDENTITIES {
+        // The reviewer also runs the gateway: the admin API's policy reload is for admins
+        // (identity.rego).
+        let admins = if name == "dana" { ", \"admins\"" } else { "" };
         identities.push_str(&format!(
-            "\n[[identities]]\nname = \"{name}\"\nkind = \"{kind}\"\ngroups = [\"{group}\"]\n"
+            "\n[[identities]]\nname = \"{name}\"\nkind = \"{kind}\"\ngroups = [\"{group}\"{admins}]\n"
         ));
         if let Some(line) = ssh_public_lines.get(name) {
             identities.push_str(&format!("ssh_keys = [{}]\n", toml_string(line)));
