@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 //! `sluice login | login status | login env | logout | token create --task` as a person runs
 //! them, against a small fake of the gateway's identity endpoints (the issue 17 contract).
 //! The fake stands in for the gateway and its identity provider at once; the real pair is
