@@ -137,26 +137,40 @@ impl Gateway {
             .await
     }
 
-    /// Whether an error is the gateway being unreachable (rather than its refusal).
-    pub fn is_connectivity(error: &anyhow::Error) -> bool {
-        error.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>().is_some()
-                || c.to_string().contains("did not answer within")
-        })
+    /// Whether the request never reached the gateway (no connection, no answer in time, no
+    /// trusted TLS), as opposed to the gateway refusing it.
+    pub fn is_unreachable(error: &anyhow::Error) -> bool {
+        error.downcast_ref::<Unreachable>().is_some()
     }
 }
 
+/// Marks the failures [`Gateway::is_unreachable`] recognizes; shows only its message.
+#[derive(Debug)]
+struct Unreachable(String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
 async fn exchange(server: &Gateway, request: Request) -> Result<Reply> {
     let failed = |e: OutboundError| match e {
-        OutboundError::Timeout(limit) => anyhow!(
+        OutboundError::Timeout(limit) => anyhow::Error::new(Unreachable(format!(
             "the gateway's admin API at {} did not answer within {}s",
             server.server,
             limit.as_secs()
-        ),
-        OutboundError::Connect(e) => anyhow::Error::new(e).context(format!(
+        ))),
+        OutboundError::Connect(e) => anyhow::Error::new(e).context(Unreachable(format!(
             "connecting to the gateway's admin API at {}",
             server.server
-        )),
+        ))),
+        OutboundError::Tls(e) => anyhow::Error::new(Unreachable(format!(
+            "TLS with the gateway's admin API at {}: {e}",
+            server.server
+        ))),
         OutboundError::Http(e) => anyhow::Error::new(e),
         other => anyhow::Error::new(other),
     };

@@ -52,6 +52,11 @@ fn unauthorized() -> (StatusCode, Json<Value>) {
 }
 
 async fn start_fake() -> (String, Shared) {
+    let (url, fake, _server) = start_fake_server().await;
+    (url, fake)
+}
+
+async fn start_fake_server() -> (String, Shared, tokio::task::JoinHandle<()>) {
     let fake: Shared = Arc::default();
     let app = Router::new()
         .route(
@@ -181,8 +186,8 @@ async fn start_fake() -> (String, Shared) {
         .with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, fake)
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, fake, server)
 }
 
 fn sluice(config_dir: &std::path::Path, args: &[&str]) -> tokio::process::Command {
@@ -389,4 +394,18 @@ async fn a_credential_file_others_can_read_is_refused() {
     let r = run(&home, &["login", "status"]).await;
     assert!(!r.ok);
     assert!(r.stderr.contains("chmod 600"), "{}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_keeps_the_credential_when_the_gateway_cannot_be_reached() {
+    let (url, _fake, server) = start_fake_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("sluice");
+    assert!(run(&home, &["login", "--server", &url]).await.ok);
+    server.abort();
+    let _ = server.await;
+    let r = run(&home, &["logout"]).await;
+    assert!(!r.ok);
+    assert!(r.stderr.contains("still stored"), "{}", r.stderr);
+    assert_eq!(stored(&home)["servers"][url.as_str()]["token"], TOKEN);
 }

@@ -124,7 +124,7 @@ pub async fn logout(connection: &ServerArg) -> Result<()> {
             credential.token_id,
             reply.error()
         ),
-        Err(e) if Gateway::is_connectivity(&e) => {
+        Err(e) if Gateway::is_unreachable(&e) => {
             return Err(e.context(format!(
                 "could not reach {server} to revoke the credential; it is still stored, \
                  run `sluice logout` again"
