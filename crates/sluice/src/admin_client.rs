@@ -188,8 +188,12 @@ fn bearer(token: &Secret) -> Result<Bearer> {
 }
 
 /// A GET needing no token (`/policy`); any non-2xx status is an error quoting the body.
+/// `SLUICE_CA` applies, as it does to the commands that take `--ca`.
 pub async fn get_public(server: &str, path: &str) -> Result<Vec<u8>> {
-    let reply = Gateway::connect(server, None)?
+    let ca = std::env::var_os("SLUICE_CA")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    let reply = Gateway::connect(server, ca.as_deref())?
         .send(Method::GET, path, None, None)
         .await?;
     if !reply.status.is_success() {
