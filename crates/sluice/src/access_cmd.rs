@@ -17,7 +17,7 @@ use crate::cli::{AccessArgs, AccessCommand};
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 pub async fn run(args: AccessArgs) -> Result<()> {
-    let client = AdminClient::from_env(args.connection.server)?;
+    let client = AdminClient::connect(&args.connection)?;
     match args.command {
         AccessCommand::Request {
             target,

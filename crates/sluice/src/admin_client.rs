@@ -3,6 +3,7 @@
 //! grants (read leniently, so a newer gateway's extra fields do not break an older CLI), and the
 //! presentation both commands use (ages, durations, tables).
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -12,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use sluice_core::approvals::{self, IdKind};
 use sluice_core::secret::Secret;
 use sluice_outbound::http::{Bearer, Client, Endpoint, Method, Request, StatusCode};
+
+use crate::cli::ServerArg;
+use crate::login::credentials::{CredentialFile, Credentials};
 use sluice_outbound::OutboundError;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -19,52 +23,154 @@ use time::OffsetDateTime;
 /// A gateway that accepts the connection but never answers should not hang a terminal forever.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The environment variable holding the caller's gateway token. There is deliberately no flag:
-/// a token typed on a command line lands in shell history and in `ps` output.
+/// The environment variable holding the caller's gateway token; without it, the credential
+/// `sluice login` stored is used. There is deliberately no flag: a token typed on a command
+/// line lands in shell history and in `ps` output.
 pub const TOKEN_ENV: &str = "SLUICE_TOKEN";
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-/// Where the admin API listens. Plain HTTP/1.1 only: the admin listener is meant for loopback
-/// or a private network.
+/// Where the admin API listens: http:// on loopback or a private network, https:// when the
+/// admin listener has TLS (with `--ca` for a private CA).
 #[derive(Debug)]
-struct Server {
-    /// As given, for messages.
+pub struct Gateway {
+    /// As given, for messages and as the credential file's key.
     server: String,
     /// One request per connection: the CLI makes a handful of calls, so pooling buys nothing.
     client: Client,
 }
 
-impl Server {
-    fn parse(server: &str) -> Result<Self> {
-        if !server.starts_with("http://") {
-            bail!("--server must be an http:// URL");
-        }
-        let endpoint = Endpoint::parse(server).map_err(|e| anyhow!("--server: {e}"))?;
-        Ok(Server {
-            server: server.to_owned(),
-            client: Client::new(endpoint, REQUEST_TIMEOUT)?,
+/// An answer of any status, for the calls whose non-2xx answers mean something (a device
+/// login still pending, a credential the gateway no longer accepts).
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as `T`; a parse error names the path but never quotes the body, which may
+    /// carry a token.
+    pub fn json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            anyhow!(
+                "the gateway's answer to {path} is not what this version of sluice expects \
+                 ({:?} at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            )
         })
+    }
+
+    /// `T` for a 2xx answer, else the API's error.
+    pub fn success<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        if !self.status.is_success() {
+            return Err(self.error());
+        }
+        self.json(path)
+    }
+
+    pub fn error(&self) -> anyhow::Error {
+        api_error(self.status, &self.body)
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    body: Bytes,
+impl Gateway {
+    pub fn connect(server: &str, ca: Option<&Path>) -> Result<Self> {
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            bail!("--server must be an http:// or https:// URL");
+        }
+        let endpoint = Endpoint::parse(server).map_err(|e| anyhow!("--server: {e}"))?;
+        let client = match ca {
+            Some(ca) => Client::with_ca(endpoint, REQUEST_TIMEOUT, ca)?,
+            None => Client::new(endpoint, REQUEST_TIMEOUT)?,
+        };
+        Ok(Gateway {
+            server: server.to_owned(),
+            client,
+        })
+    }
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.server
+    }
+
+    /// The host of the URL, without IPv6 brackets: where the data listeners are too.
+    pub fn host(&self) -> &str {
+        self.client.endpoint().host()
+    }
+
+    /// One request; `json` is sent as an application/json body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&Secret>,
+        json: Option<Vec<u8>>,
+    ) -> Result<Reply> {
+        let mut request = Request::new(method)
+            .path(path)
+            .header("accept", "application/json");
+        if let Some(token) = token {
+            request = request.bearer(&bearer(token)?);
+        }
+        if let Some(json) = json {
+            request = request
+                .header("content-type", "application/json")
+                .body(json);
+        }
+        exchange(self, request).await
+    }
+
+    /// A GET needing no credential; any non-2xx status is an error.
+    pub async fn get_public<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(Method::GET, path, None, None)
+            .await?
+            .success(path)
+    }
+
+    /// A POST needing no credential, answered with any status.
+    pub async fn post_public(&self, path: &str, body: &impl Serialize) -> Result<Reply> {
+        self.send(Method::POST, path, None, Some(serde_json::to_vec(body)?))
+            .await
+    }
+
+    /// Whether the request never reached the gateway (no connection, no answer in time, no
+    /// trusted TLS), as opposed to the gateway refusing it.
+    pub fn is_unreachable(error: &anyhow::Error) -> bool {
+        error.downcast_ref::<Unreachable>().is_some()
+    }
 }
 
-async fn exchange(server: &Server, request: Request) -> Result<Reply> {
+/// Marks the failures [`Gateway::is_unreachable`] recognizes; shows only its message.
+#[derive(Debug)]
+struct Unreachable(String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+async fn exchange(server: &Gateway, request: Request) -> Result<Reply> {
     let failed = |e: OutboundError| match e {
-        OutboundError::Timeout(limit) => anyhow!(
+        OutboundError::Timeout(limit) => anyhow::Error::new(Unreachable(format!(
             "the gateway's admin API at {} did not answer within {}s",
             server.server,
             limit.as_secs()
-        ),
-        OutboundError::Connect(e) => anyhow::Error::new(e).context(format!(
+        ))),
+        OutboundError::Connect(e) => anyhow::Error::new(e).context(Unreachable(format!(
             "connecting to the gateway's admin API at {}",
             server.server
-        )),
+        ))),
+        OutboundError::Tls(e) => anyhow::Error::new(Unreachable(format!(
+            "TLS with the gateway's admin API at {}: {e}",
+            server.server
+        ))),
         OutboundError::Http(e) => anyhow::Error::new(e),
         other => anyhow::Error::new(other),
     };
@@ -78,38 +184,74 @@ async fn exchange(server: &Server, request: Request) -> Result<Reply> {
 fn bearer(token: &Secret) -> Result<Bearer> {
     // The error carries no part of the value, so it cannot leak the token.
     Bearer::new(token.expose())
-        .map_err(|_| anyhow!("{TOKEN_ENV} holds characters an HTTP header cannot carry"))
+        .map_err(|_| anyhow!("the token holds characters an HTTP header cannot carry"))
 }
 
 /// The admin API as one caller: a server and that caller's token.
 #[derive(Debug)]
 pub struct AdminClient {
-    server: Server,
+    server: Gateway,
     token: Secret,
 }
 
 impl AdminClient {
-    /// The server from `--server`/`SLUICE_SERVER`, the token from [`TOKEN_ENV`].
-    pub fn from_env(server: Option<String>) -> Result<Self> {
+    /// The server from `--server`/`SLUICE_SERVER` (else the credential file's default), the
+    /// token from [`TOKEN_ENV`] (else the credential stored for that server by `sluice login`).
+    pub fn connect(connection: &ServerArg) -> Result<Self> {
         let token = match std::env::var(TOKEN_ENV) {
             Ok(t) => Some(t),
             Err(std::env::VarError::NotPresent) => None,
             Err(std::env::VarError::NotUnicode(_)) => bail!("{TOKEN_ENV} is not valid UTF-8"),
         };
-        Self::new(server, token)
+        Self::new(
+            connection.server.clone(),
+            connection.ca.as_deref(),
+            token,
+            || CredentialFile::locate()?.load(),
+        )
     }
 
-    fn new(server: Option<String>, token: Option<String>) -> Result<Self> {
-        let server = server
-            .filter(|s| !s.trim().is_empty())
-            .context("no gateway given: pass --server http://HOST:PORT or set SLUICE_SERVER")?;
-        let token = token.filter(|t| !t.trim().is_empty()).with_context(|| {
-            format!("no token: set {TOKEN_ENV} to your gateway token (there is no flag, to keep it out of shell history)")
-        })?;
+    /// `stored` is read only when the environment does not settle both server and token, so
+    /// that SLUICE_SERVER + SLUICE_TOKEN work without (and despite) a credential file.
+    fn new(
+        server: Option<String>,
+        ca: Option<&Path>,
+        token: Option<String>,
+        stored: impl FnOnce() -> Result<Credentials>,
+    ) -> Result<Self> {
+        let server = server.filter(|s| !s.trim().is_empty());
+        let token = token.filter(|t| !t.trim().is_empty());
+        let (server, token) = match (server, token) {
+            (Some(server), Some(token)) => (server, Secret::new(token.trim().to_owned())),
+            (server, token) => {
+                let stored = stored()?;
+                let server = match server.or_else(|| stored.default.clone()) {
+                    Some(server) => server,
+                    None => bail!(
+                        "no gateway given: pass --server URL, set SLUICE_SERVER, or sign in \
+                         with `sluice login --server URL`"
+                    ),
+                };
+                let token = match token {
+                    Some(token) => Secret::new(token.trim().to_owned()),
+                    None => stored.usable(&server)?.token.clone(),
+                };
+                (server, token)
+            }
+        };
         Ok(AdminClient {
-            server: Server::parse(&server)?,
-            token: Secret::new(token.trim().to_owned()),
+            server: Gateway::connect(&server, ca)?,
+            token,
         })
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        &self.server
+    }
+
+    /// The caller's token, for requests whose non-2xx answers the caller reads itself.
+    pub fn token(&self) -> &Secret {
+        &self.token
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -127,22 +269,10 @@ impl AdminClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<T> {
-        let mut request = Request::new(method)
-            .path(path)
-            .bearer(&bearer(&self.token)?);
-        if let Some(json) = body {
-            request = request
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .body(json);
-        }
-        let reply = exchange(&self.server, request).await?;
-        if !reply.status.is_success() {
-            return Err(api_error(reply.status, &reply.body));
-        }
-        serde_json::from_slice(&reply.body).with_context(|| {
-            format!("the gateway's answer to {path} is not what this version of sluice expects")
-        })
+        self.server
+            .send(method, path, Some(&self.token), body)
+            .await?
+            .success(path)
     }
 }
 
@@ -602,18 +732,74 @@ mod tests {
         );
     }
 
+    fn no_file() -> Result<Credentials> {
+        Ok(Credentials::default())
+    }
+
     #[test]
     fn missing_server_or_token_is_a_clear_error_that_never_shows_the_token() {
-        let e = AdminClient::new(None, Some("tok".into())).unwrap_err();
+        let e = AdminClient::new(None, None, Some("tok".into()), no_file).unwrap_err();
         assert!(e.to_string().contains("--server"), "{e}");
-        let e = AdminClient::new(Some("http://127.0.0.1:1".into()), None).unwrap_err();
+        let e =
+            AdminClient::new(Some("http://127.0.0.1:1".into()), None, None, no_file).unwrap_err();
         assert!(e.to_string().contains(TOKEN_ENV), "{e}");
-        let e = AdminClient::new(Some("https://x".into()), Some("s3cret".into())).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("sluice login --server http://127.0.0.1:1"),
+            "{e}"
+        );
+        let e = AdminClient::new(Some("ftp://x".into()), None, Some("s3cret".into()), no_file)
+            .unwrap_err();
         assert!(e.to_string().contains("http://"), "{e}");
-        let client =
-            AdminClient::new(Some("http://127.0.0.1:1/".into()), Some("s3cret".into())).unwrap();
+        let client = AdminClient::new(
+            Some("http://127.0.0.1:1/".into()),
+            None,
+            Some("s3cret".into()),
+            no_file,
+        )
+        .unwrap();
         assert!(!format!("{client:?}").contains("s3cret"));
         assert_eq!(client.server.client.endpoint().describe(), "127.0.0.1:1");
+        let client = AdminClient::new(
+            Some("https://gw:9090".into()),
+            None,
+            Some("t".into()),
+            no_file,
+        )
+        .unwrap();
+        assert!(client.server.client.endpoint().is_https());
+    }
+
+    #[test]
+    fn the_stored_credential_fills_in_what_the_environment_leaves_out() {
+        let stored = || {
+            let mut c = Credentials::default();
+            c.insert(
+                "https://gw:9090/",
+                crate::login::credentials::tests::credential("a"),
+            );
+            Ok(c)
+        };
+        let client = AdminClient::new(None, None, None, stored).unwrap();
+        assert_eq!(client.gateway().url(), "https://gw:9090");
+        assert_eq!(client.token().expose(), "slc_a");
+        let client = AdminClient::new(Some("https://gw:9090".into()), None, None, stored).unwrap();
+        assert_eq!(client.token().expose(), "slc_a");
+        let client = AdminClient::new(None, None, Some("env".into()), stored).unwrap();
+        assert_eq!(client.token().expose(), "env");
+        let e = AdminClient::new(Some("http://other:1".into()), None, None, stored).unwrap_err();
+        assert!(
+            e.to_string().contains("not signed in to http://other:1"),
+            "{e}"
+        );
+        let unreadable = || -> Result<Credentials> { bail!("unreadable file") };
+        assert!(AdminClient::new(
+            Some("http://h:1".into()),
+            None,
+            Some("t".into()),
+            unreadable
+        )
+        .is_ok());
     }
 
     #[test]

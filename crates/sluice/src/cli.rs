@@ -1,4 +1,5 @@
-//! The command line: `sluice serve | token | audit | policy | review | access | demo`.
+//! The command line: `sluice serve | token | login | logout | audit | policy | review | access |
+//! demo`.
 
 use std::path::PathBuf;
 
@@ -30,6 +31,11 @@ pub enum Command {
     /// Issue, list and revoke access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Sign in to a gateway through its identity provider and keep the credential; `login
+    /// status` shows it, `login env` prints it as client environment variables.
+    Login(LoginArgs),
+    /// Revoke the stored credential on the gateway and forget it.
+    Logout(ServerArg),
     /// Register, list and remove the SSH public keys that authenticate an identity.
     #[command(subcommand)]
     Identity(IdentityCommand),
@@ -112,15 +118,36 @@ pub enum SessionsCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum TokenCommand {
-    /// Create a token for an identity; the token is printed once and only its verifier is kept.
+    /// Create a token; it is printed once. Two forms: an operator's, `--identity NAME` from the
+    /// gateway's configuration and store; and a person's per-task token for an AI agent,
+    /// `--task TEXT --target NAME`, issued by a gateway for the signed-in caller.
     Create {
-        #[command(flatten)]
-        config: ConfigArg,
+        /// The gateway's configuration (operator form only; default SLUICE_CONFIG or
+        /// sluice.toml).
+        #[arg(long, short, conflicts_with = "task")]
+        config: Option<PathBuf>,
+        /// Operator form: the configured identity the token is for.
+        #[arg(long, required_unless_present = "task", conflicts_with = "task")]
+        identity: Option<String>,
+        /// Lifetime, e.g. 15m, 8h, 7d; "never" for no expiry (operator form only). Default:
+        /// 8h, or 15m with --task.
         #[arg(long)]
-        identity: String,
-        /// Lifetime, e.g. 30m, 8h, 7d; "never" for no expiry.
-        #[arg(long, default_value = "8h")]
-        ttl: String,
+        ttl: Option<String>,
+        /// Per-task form: what the agent is to do, recorded with the token and its audit.
+        #[arg(long, requires = "target")]
+        task: Option<String>,
+        /// Per-task form: a target the token may reach (repeat for more).
+        #[arg(long, requires = "task", conflicts_with = "identity")]
+        target: Vec<String>,
+        /// Per-task form: the gateway (default: SLUICE_SERVER, else the one signed in to).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// Per-task form: the CA that issued an https gateway's certificate.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+        /// Per-task form: print the gateway's answer (token included) as JSON.
+        #[arg(long, requires = "task")]
+        json: bool,
     },
     /// List tokens (never their secrets).
     List {
@@ -252,13 +279,80 @@ pub enum PolicyCommand {
     },
 }
 
-/// The gateway a `review` or `access` command talks to. The token is read from SLUICE_TOKEN
-/// only: a flag would put it in shell history.
-#[derive(Args, Debug, Clone)]
+/// The gateway an admin API command talks to. The token is read from SLUICE_TOKEN or the
+/// credential `sluice login` stored, never a flag: a flag would put it in shell history.
+#[derive(Args, Debug, Clone, Default)]
 pub struct ServerArg {
-    /// The gateway's admin URL, http://HOST:PORT. The token comes from SLUICE_TOKEN.
+    /// The gateway's admin URL, http(s)://HOST:PORT; default: the one last signed in to. The
+    /// token comes from SLUICE_TOKEN, else from `sluice login`.
     #[arg(long, env = "SLUICE_SERVER", value_name = "URL", global = true)]
     pub server: Option<String>,
+    /// For an https gateway with a private CA: that CA's certificate (PEM).
+    #[arg(long, env = "SLUICE_CA", value_name = "FILE", global = true)]
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub connection: ServerArg,
+    /// The identity provider, when the gateway offers several.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// device: enter a code on any device's browser (the default without a display);
+    /// pkce: sign in with this machine's browser.
+    #[arg(long, value_enum)]
+    pub flow: Option<LoginFlow>,
+    /// Do not try to open a browser; print the URL only.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// How long to wait for the sign-in.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+    #[command(subcommand)]
+    pub command: Option<LoginCommand>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFlow {
+    Device,
+    Pkce,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LoginCommand {
+    /// Who the stored credential signs in as, until when, and whether the gateway still
+    /// accepts it.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the stored credential as client settings, for
+    /// `eval "$(sluice login env --target NAME)"`. Prints the token: keep it off screens.
+    Env {
+        /// The target to connect to (the database, or the SSH host's name at the gateway).
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long, value_enum, default_value_t = EnvShell::Sh)]
+        shell: EnvShell,
+        /// Only this client's settings (default: every listener the gateway runs).
+        #[arg(long, value_enum)]
+        protocol: Option<EnvProtocol>,
+    },
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvShell {
+    Sh,
+    Fish,
+    Json,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvProtocol {
+    Postgres,
+    Mysql,
+    Ssh,
 }
 
 #[derive(Args, Debug)]
@@ -392,6 +486,8 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(c) => crate::runtime::serve(&c.config).await,
         Command::Token(t) => crate::token_cmd::run(t).await,
+        Command::Login(l) => crate::login::run(l).await,
+        Command::Logout(s) => crate::login::logout(&s).await,
         Command::Identity(i) => crate::identity_cmd::run(i).await,
         Command::Audit(a) => crate::audit_cmd::run(a).await,
         Command::Policy(p) => crate::policy_cmd::run(p).await,
@@ -424,6 +520,101 @@ mod tests {
             };
             assert_eq!(r.connection.server.as_deref(), Some("http://h:1"));
         }
+    }
+
+    #[test]
+    fn token_create_has_an_operator_form_and_a_task_form() {
+        let ok = |args: &[&str]| Cli::try_parse_from(args).is_ok();
+        assert!(ok(&[
+            "sluice",
+            "token",
+            "create",
+            "--identity",
+            "a",
+            "--ttl",
+            "1h"
+        ]));
+        assert!(ok(&[
+            "sluice",
+            "token",
+            "create",
+            "--identity",
+            "a",
+            "-c",
+            "x.toml"
+        ]));
+        assert!(ok(&[
+            "sluice", "token", "create", "--task", "fix", "--target", "db", "--target", "db2",
+            "--ttl", "15m", "--json"
+        ]));
+        assert!(!ok(&["sluice", "token", "create"]));
+        assert!(!ok(&["sluice", "token", "create", "--task", "fix"]));
+        assert!(!ok(&[
+            "sluice",
+            "token",
+            "create",
+            "--task",
+            "t",
+            "--target",
+            "d",
+            "--identity",
+            "a"
+        ]));
+        assert!(!ok(&[
+            "sluice", "token", "create", "--task", "t", "--target", "d", "--config", "x"
+        ]));
+        assert!(!ok(&[
+            "sluice",
+            "token",
+            "create",
+            "--identity",
+            "a",
+            "--target",
+            "d"
+        ]));
+    }
+
+    #[test]
+    fn login_takes_flags_or_a_subcommand_with_the_server_anywhere() {
+        let cli = Cli::try_parse_from([
+            "sluice",
+            "login",
+            "--server",
+            "https://gw:9090",
+            "--flow",
+            "pkce",
+            "--no-browser",
+        ])
+        .unwrap();
+        let Command::Login(l) = cli.command else {
+            unreachable!("parsed as another command")
+        };
+        assert_eq!(l.flow, Some(LoginFlow::Pkce));
+        assert!(l.command.is_none());
+        let cli = Cli::try_parse_from([
+            "sluice",
+            "login",
+            "env",
+            "--server",
+            "http://h:1",
+            "--target",
+            "app",
+            "--shell",
+            "fish",
+        ])
+        .unwrap();
+        let Command::Login(l) = cli.command else {
+            unreachable!("parsed as another command")
+        };
+        assert_eq!(l.connection.server.as_deref(), Some("http://h:1"));
+        assert!(matches!(
+            l.command,
+            Some(LoginCommand::Env {
+                shell: EnvShell::Fish,
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["sluice", "logout", "--server", "http://h:1"]).is_ok());
     }
 
     #[test]

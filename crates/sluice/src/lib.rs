@@ -12,6 +12,8 @@
 //!   `audit` and `policy` subcommands.
 //! - [`review_cmd`], [`access_cmd`]: `review` (reviewers decide pending requests) and `access`
 //!   (requesters ask for time-bound access; grants), both clients of a gateway's admin API.
+//! - [`login`]: `login`, `login status`, `login env`, `logout`: signing in through the
+//!   gateway's identity provider and the credential file the admin commands read.
 //! - [`admin_client`]: the admin API's client (also behind `policy status`) over sluice-outbound's
 //!   HTTP client, its wire types, and the tables and ages both commands print.
 //! - [`sessions_cmd`]: `sessions list|show|replay|search`, from the audit trail and recordings.
@@ -32,6 +34,7 @@ pub mod demo;
 pub mod identity_api;
 pub mod identity_cmd;
 pub mod logging;
+pub mod login;
 pub mod policy_cmd;
 pub mod review_cmd;
 pub mod runtime;

@@ -118,7 +118,14 @@ async fn status(
             format!("http://{addr}")
         }
     };
-    let enforced: Enforced = crate::admin_client::AdminClient::from_env(Some(server))?
+    // The CA for an https gateway comes from SLUICE_CA, as for the commands that take --ca.
+    let connection = crate::cli::ServerArg {
+        server: Some(server),
+        ca: std::env::var_os("SLUICE_CA")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from),
+    };
+    let enforced: Enforced = crate::admin_client::AdminClient::connect(&connection)?
         .get("/policy")
         .await
         .context("the gateway's /policy answer is not what this version of sluice expects")?;

@@ -12,7 +12,7 @@ use crate::admin_client::{
 use crate::cli::{ReviewArgs, ReviewCommand};
 
 pub async fn run(args: ReviewArgs) -> Result<()> {
-    let client = AdminClient::from_env(args.connection.server)?;
+    let client = AdminClient::connect(&args.connection)?;
     match args.command {
         ReviewCommand::List { all, json } => list(&client, all, json).await,
         ReviewCommand::Show { id, json } => show(&client, &id, json).await,

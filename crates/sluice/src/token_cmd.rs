@@ -1,5 +1,10 @@
 //! `sluice token create | list | revoke`. Works beside a running gateway: the store is shared
 //! through SQLite's locking, and a gateway reads tokens at every connection.
+//!
+//! `token create --task` is the other form: a signed-in person asks a gateway's admin API for
+//! a short per-task token for an AI agent (see [`create_task_token`]).
+
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -9,7 +14,83 @@ use sluice_core::secret::Secret;
 use sluice_core::token::{self, SALT_LEN};
 use sluice_store::{Store, TokenRecord};
 
-use crate::cli::TokenCommand;
+use crate::admin_client::{exact, parse_duration, print_json, AdminClient};
+use crate::cli::{ServerArg, TokenCommand};
+use crate::login::api::{self, TaskToken, TaskTokenRequest};
+
+/// An agent's token should outlive its task by little.
+const TASK_TTL: &str = "15m";
+
+fn env_text(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `POST /v1/tokens` as the caller (SLUICE_TOKEN or the stored sign-in): the token goes to
+/// stdout, alone, so `export AGENT_TOKEN=$(sluice token create --task ..)` works; what it is
+/// goes to stderr. With `json`, the gateway's answer goes to stdout instead.
+pub async fn create_task_token(
+    connection: &ServerArg,
+    task: &str,
+    targets: &[String],
+    ttl: &str,
+    json: bool,
+) -> Result<()> {
+    if task.trim().is_empty() {
+        bail!("--task must say what the agent is to do");
+    }
+    if targets.is_empty() {
+        bail!("a per-task token needs at least one --target");
+    }
+    if ttl == "never" {
+        bail!("a per-task token must expire: give --ttl a duration such as 15m");
+    }
+    let ttl = parse_duration(ttl, "--ttl")?;
+    let client = AdminClient::connect(connection)?;
+    let answer: serde_json::Value = client
+        .post(
+            api::TOKENS,
+            &TaskTokenRequest {
+                task,
+                targets,
+                ttl_seconds: ttl.as_secs(),
+            },
+        )
+        .await?;
+    if json {
+        return print_json(&answer);
+    }
+    let token: TaskToken = serde_json::from_value(answer).map_err(|e| {
+        // serde_json quotes values it cannot read; one of them is the token.
+        anyhow::anyhow!(
+            "the gateway's answer to {} is not what this version of sluice expects ({:?})",
+            api::TOKENS,
+            e.classify()
+        )
+    })?;
+    println!("{}", token.token.expose());
+    let expiry = match token.expires_at {
+        Some(at) => format!(
+            "expires {} (in {})",
+            crate::login::unix_rfc3339(at),
+            exact(ttl.as_secs())
+        ),
+        None => "never expires".to_owned(),
+    };
+    eprintln!(
+        "{}",
+        crate::admin_client::printable(
+            &format!(
+                "token {} for {} (task {:?}; targets {}) {expiry}; it is shown only once",
+                token.token_id,
+                token.identity,
+                token.task.as_deref().unwrap_or(task),
+                token.targets.join(", "),
+            ),
+            false
+        )
+    );
+    Ok(())
+}
 
 pub async fn run(command: TokenCommand) -> Result<()> {
     match command {
@@ -17,9 +98,33 @@ pub async fn run(command: TokenCommand) -> Result<()> {
             config,
             identity,
             ttl,
+            task,
+            target,
+            server,
+            ca,
+            json,
         } => {
-            let config = Config::load(&config.config)?;
-            let ttl = parse_ttl(&ttl)?;
+            if let Some(task) = task {
+                let connection = ServerArg {
+                    server: server.or_else(|| env_text("SLUICE_SERVER")),
+                    ca: ca.or_else(|| env_text("SLUICE_CA").map(PathBuf::from)),
+                };
+                let ttl = ttl.as_deref().unwrap_or(TASK_TTL);
+                return create_task_token(&connection, &task, &target, ttl, json).await;
+            }
+            if server.is_some() || ca.is_some() {
+                bail!("--server and --ca belong to the per-task form (--task)");
+            }
+            // clap's own conflict check ignores the environment, so SLUICE_CONFIG is read
+            // here rather than by clap: an exported SLUICE_CONFIG must not refuse --task.
+            let config = config
+                .or_else(|| env_text("SLUICE_CONFIG").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from("sluice.toml"));
+            let Some(identity) = identity else {
+                bail!("--identity or --task is required");
+            };
+            let config = Config::load(&config)?;
+            let ttl = parse_ttl(ttl.as_deref().unwrap_or("8h"))?;
             let secret = create(&config, &identity, ttl).await?;
             println!("{}", secret.expose());
             eprintln!("token for {identity} created; it is shown only once");

@@ -61,7 +61,22 @@ impl Client {
     /// Builds the TLS connector now for an https endpoint, so a misconfiguration shows at start.
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Result<Client, OutboundError> {
         Ok(Client {
-            tls: Tls::for_endpoint(&endpoint)?,
+            tls: Tls::for_endpoint(&endpoint, None)?,
+            endpoint,
+            timeout,
+        })
+    }
+
+    /// Like [`Client::new`], but an https endpoint must present a certificate issued by the CA
+    /// (PEM, one or more certificates) in `ca` instead of a public one: a gateway's admin API
+    /// on a private network. Plain http endpoints ignore it.
+    pub fn with_ca(
+        endpoint: Endpoint,
+        timeout: Duration,
+        ca: &std::path::Path,
+    ) -> Result<Client, OutboundError> {
+        Ok(Client {
+            tls: Tls::for_endpoint(&endpoint, Some(ca))?,
             endpoint,
             timeout,
         })
