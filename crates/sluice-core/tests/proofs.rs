@@ -67,7 +67,7 @@ builtin = "allow-all"
         let store = SqliteStore::open(&config.store_path()).await.unwrap();
         let candidate: [u8; SALT_LEN] = rand::random();
         let salt = store.identity_salt("alice", &candidate).await.unwrap();
-        let issued = token::issue("alice", &salt, unix_now(), None);
+        let issued = token::issue("alice", &salt, unix_now(), None, Default::default());
         store.insert_token(&issued.record).await.unwrap();
 
         // Strict durability: a committed record is on disk, so reading the file back right
@@ -88,7 +88,7 @@ builtin = "allow-all"
     async fn open(&self) -> Session {
         let auth = self
             .gateway
-            .credentials("alice")
+            .credentials("alice", "127.0.0.1:1")
             .await
             .unwrap()
             .verify_password(self.token.as_bytes())

@@ -157,6 +157,12 @@ impl Frontend {
         match checked {
             Ok(Some(auth)) => self.admit(auth, target).await,
             Ok(None) => self.failed(identity, target),
+            // Refused unchecked: too many failures from this address or for this identity.
+            // SSH has no way to say so during authentication; the attempt counts as failed.
+            Err(e @ sluice_core::CoreError::Throttled { .. }) => {
+                tracing::info!(error = %e, identity, "login refused unchecked");
+                self.failed(identity, target)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not check a login's credential");
                 self.reject()

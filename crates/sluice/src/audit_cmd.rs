@@ -336,6 +336,7 @@ mod tests {
                     rule: "r".into(),
                     policy: "p".into(),
                 },
+                task: None,
             },
         };
         let line = describe(&record);

@@ -133,6 +133,7 @@ impl Data {
                 tls: true,
                 application_name: None,
                 settings: Default::default(),
+                task: None,
             })
             .await
             .unwrap();
@@ -151,6 +152,7 @@ impl Data {
                     bytes: digest.bytes,
                     truncated: digest.truncated,
                 }),
+                task: None,
             })
             .await
             .unwrap();

@@ -45,6 +45,7 @@ pub(crate) fn statement(identity: &str, target: &str, n: u64) -> AuditEvent {
             rule: "r1".into(),
             policy: "p1".into(),
         },
+        task: None,
     }
 }
 

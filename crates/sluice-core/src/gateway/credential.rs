@@ -124,8 +124,8 @@ impl Gateway {
             record.filter(|r| r.revoked_at.is_none() && r.expires_at.is_none_or(|e| e > now));
         let Some(record) = live else {
             crate::sync::lock(&self.inner.api_tokens).remove(&digest);
-            self.check_auth_limits(client, &id)?;
-            self.auth_failed(client, &id);
+            self.check_auth_limits(client, "")?;
+            self.auth_failed(client, "");
             return Ok(None);
         };
         self.check_auth_limits(client, &record.identity)?;

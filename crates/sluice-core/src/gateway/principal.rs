@@ -76,3 +76,77 @@ pub(crate) fn parse_claims(json: Option<&str>) -> sluice_decision::Claims {
         _ => sluice_decision::Claims::default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(groups: Option<Vec<&str>>, claims: Option<&str>, task: Option<&str>) -> TokenGrant {
+        TokenGrant {
+            id: "tok_1".into(),
+            expires_at: None,
+            purpose: "login".into(),
+            targets: None,
+            task: task.map(str::to_owned),
+            provider: Some("corp".into()),
+            claims: claims.map(str::to_owned),
+            groups: groups.map(|g| g.into_iter().map(str::to_owned).collect()),
+        }
+    }
+
+    fn declared() -> IdentityConfig {
+        IdentityConfig {
+            name: "alice".into(),
+            kind: IdentityKind::Human,
+            groups: vec!["developers".into()],
+            attributes: Default::default(),
+            ssh_keys: Vec::new(),
+            claims: Default::default(),
+            provider: None,
+            task: None,
+        }
+    }
+
+    #[test]
+    fn credential_groups_join_declared_ones_and_claims_replace() {
+        let merged = merge(
+            &declared(),
+            Some(&grant(
+                Some(vec!["oncall", "developers"]),
+                Some(r#"{"email":"alice@corp.example"}"#),
+                Some("triage"),
+            )),
+        );
+        assert_eq!(merged.groups, vec!["developers", "oncall"]);
+        assert_eq!(
+            merged.claims.as_map().get("email"),
+            Some(&serde_json::json!("alice@corp.example"))
+        );
+        assert_eq!(merged.provider.as_deref(), Some("corp"));
+        assert_eq!(merged.task.as_deref(), Some("triage"));
+    }
+
+    #[test]
+    fn an_operator_token_adds_nothing() {
+        let merged = merge(&declared(), Some(&grant(None, None, None)));
+        assert_eq!(merged.groups, vec!["developers"]);
+        assert!(merged.claims.is_empty());
+        assert_eq!(merged.task, None);
+    }
+
+    #[test]
+    fn claims_that_are_not_an_object_read_as_none() {
+        assert!(parse_claims(Some("[1,2]")).is_empty());
+        assert!(parse_claims(Some("not json")).is_empty());
+        assert!(parse_claims(None).is_empty());
+    }
+
+    #[test]
+    fn targets_limit_a_grant() {
+        let mut g = grant(None, None, None);
+        assert!(g.reaches("shop"));
+        g.targets = Some(vec!["shop".into()]);
+        assert!(g.reaches("shop"));
+        assert!(!g.reaches("billing"));
+    }
+}

@@ -67,6 +67,11 @@ impl AuthLimiter {
                 });
             }
         }
+        // An attempt that names no identity (an unknown bearer token, a workload's JWT) is
+        // limited by its address only: one shared key would let anyone lock everyone out.
+        if identity.is_empty() {
+            return Ok(());
+        }
         if let Some(left) = over(&Key::Identity(identity.to_owned()), self.per_identity) {
             return Err(Throttled {
                 by: "identity",
@@ -89,7 +94,7 @@ impl AuthLimiter {
         let keys = addr
             .map(Key::Address)
             .into_iter()
-            .chain(std::iter::once(Key::Identity(identity.to_owned())));
+            .chain((!identity.is_empty()).then(|| Key::Identity(identity.to_owned())));
         for key in keys {
             let w = windows.entry(key).or_insert(Window {
                 started: now,
@@ -133,6 +138,14 @@ mod tests {
         l.failed(b, "alice");
         assert_eq!(l.check(b, "alice").map_err(|t| t.by), Err("identity"));
         assert!(l.check(b, "bob").is_ok());
+    }
+
+    #[test]
+    fn attempts_naming_no_identity_share_no_key() {
+        let l = AuthLimiter::new(100, 1, Duration::from_secs(60));
+        l.failed(client_ip("10.0.0.1:1"), "");
+        l.failed(client_ip("10.0.0.2:1"), "");
+        assert!(l.check(client_ip("10.0.0.3:1"), "").is_ok());
     }
 
     #[test]
