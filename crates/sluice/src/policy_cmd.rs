@@ -115,7 +115,12 @@ async fn status(
                 .admin
                 .listen
                 .context("the configuration has no admin listener; pass --server URL")?;
-            format!("http://{addr}")
+            let scheme = if config.admin.tls().is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{addr}")
         }
     };
     // The CA for an https gateway comes from SLUICE_CA, as for the commands that take --ca.

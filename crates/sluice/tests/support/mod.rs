@@ -231,6 +231,21 @@ impl Harness {
             .unwrap()
     }
 
+    /// Runs psql through the gateway as `identity` with `password` (a credential the test
+    /// obtained itself: a sign-in's, an exchange's, a per-task token).
+    pub fn psql_as(&self, identity: &str, password: &str, target: &str, args: &[&str]) -> Output {
+        Command::new("psql")
+            .arg("-X")
+            .arg(format!(
+                "host=127.0.0.1 port={} user={identity} dbname={target} sslmode=disable",
+                self.port()
+            ))
+            .args(args)
+            .env("PGPASSWORD", password)
+            .output()
+            .unwrap()
+    }
+
     /// All audit records so far (pending ones are flushed first). Waits briefly for sessions to
     /// end first: a client process exits before the gateway has recorded its session's end.
     pub async fn audit(&self) -> Vec<AuditRecord> {
