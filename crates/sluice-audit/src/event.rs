@@ -191,6 +191,10 @@ pub enum AuditEvent {
         task: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         targets: Option<Vec<String>>,
+        /// The identity provider's claims the credential was issued on (the workload's run,
+        /// repository, ref...), as the policy saw them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claims: Option<serde_json::Value>,
         /// Unix seconds.
         expires_at: i64,
         client_addr: String,

@@ -189,6 +189,12 @@ struct TokenView<'a> {
     revoked_at: Option<String>,
     last_used_at: Option<String>,
     state: &'static str,
+    /// How it was issued: operator, login, exchange or task.
+    purpose: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    targets: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<&'a str>,
 }
 
 fn print_tokens(tokens: &[TokenRecord], json: bool) -> Result<()> {
@@ -209,6 +215,9 @@ fn print_tokens(tokens: &[TokenRecord], json: bool) -> Result<()> {
             } else {
                 "active"
             },
+            purpose: &t.scope.purpose,
+            targets: t.scope.targets.as_deref(),
+            task: t.scope.task.as_deref(),
         })
         .collect();
     if json {
@@ -218,19 +227,29 @@ fn print_tokens(tokens: &[TokenRecord], json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<18} {:<16} {:<8} {:<21} {:<21} LAST USED",
-        "ID", "IDENTITY", "STATE", "CREATED", "EXPIRES"
+        "{:<18} {:<16} {:<8} {:<9} {:<21} {:<21} {:<21} TARGETS",
+        "ID", "IDENTITY", "STATE", "PURPOSE", "CREATED", "EXPIRES", "LAST USED"
     );
     for v in &views {
         println!(
-            "{:<18} {:<16} {:<8} {:<21} {:<21} {}",
+            "{:<18} {:<16} {:<8} {:<9} {:<21} {:<21} {:<21} {}",
             v.id,
             v.identity,
             v.state,
+            v.purpose,
             v.created_at,
             v.expires_at.as_deref().unwrap_or("never"),
-            v.last_used_at.as_deref().unwrap_or("-")
+            v.last_used_at.as_deref().unwrap_or("-"),
+            v.targets.map_or("any".to_owned(), |t| t.join(","))
         );
+        if let Some(task) = v.task {
+            // The caller's own words: printed safely, on a line of its own.
+            println!(
+                "{:<18} task: {}",
+                "",
+                sluice_core::text::printable(task, false)
+            );
+        }
     }
     Ok(())
 }

@@ -456,6 +456,12 @@ impl Gateway {
                 subject: subject.map(str::to_owned),
                 task: ask.task.clone(),
                 targets: targets.clone(),
+                claims: issued
+                    .record
+                    .scope
+                    .claims
+                    .as_deref()
+                    .and_then(|c| serde_json::from_str(c).ok()),
                 expires_at,
                 client_addr: ask.client_addr.clone(),
                 rule: decision.rule.clone(),
