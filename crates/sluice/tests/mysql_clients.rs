@@ -739,3 +739,39 @@ async fn character_sets_that_hide_quotes_are_refused() {
     assert_eq!(one, Some(1));
     h.stop().await;
 }
+
+/// A session cannot outlive its credential: revoking the token a mysql_async connection
+/// logged in with ends the connection with the reason, and the end record says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_ends_its_open_sessions() {
+    let h = mysql::start().await;
+    let mut conn = h.mysql_conn("ann").await;
+    let one: Option<u64> = conn.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    let id = sluice_core::token::token_id(h.token("ann")).unwrap();
+    assert!(h
+        .gateway
+        .gateway
+        .revoke_credential(&id, "test")
+        .await
+        .unwrap());
+    let ended = poll_until(Duration::from_secs(10), || async {
+        h.audit().await.into_iter().find_map(|r| match r.event {
+            sluice_audit::AuditEvent::SessionEnded {
+                identity, reason, ..
+            } if identity == "ann" && reason.contains("revoked") => Some(reason),
+            _ => None,
+        })
+    })
+    .await
+    .expect("the session ended on revocation");
+    assert!(ended.contains(&id), "{ended}");
+    let after: Result<Option<u64>, _> = conn.query_first("SELECT 1").await;
+    assert!(
+        after.is_err(),
+        "the connection is closed after the revocation"
+    );
+    // And the token no longer logs in.
+    let out = h.mariadb("ann", &["-e", "SELECT 1"]);
+    assert!(!out.status.success());
+}

@@ -1269,3 +1269,48 @@ async fn evasions_of_the_guardrails_are_refused_through_the_real_client() {
     }
     g.h.stop().await;
 }
+
+/// A session logged in with a token ends when the token is revoked, with the reason in the
+/// disconnect message and the end record; key logins are bound to no token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_ends_its_ssh_session() {
+    let g = SshGateway::start(ALL_COMMANDS_POLICY).await;
+    let child = tokio::task::spawn_blocking({
+        let mut cmd = ssh_password_cmd(g.port(), "alice+host", g.token("alice"), &["sleep", "30"]);
+        move || cmd.output().unwrap()
+    });
+    // Revoked once the command runs on the target.
+    let started = poll_until(Duration::from_secs(15), || async {
+        g.h.audit().await.into_iter().find(|r| {
+            matches!(&r.event, sluice_audit::AuditEvent::Statement { text, .. } if text.contains("sleep 30"))
+        })
+    })
+    .await;
+    assert!(started.is_some(), "the command was never decided");
+    let id = sluice_core::token::token_id(g.token("alice")).unwrap();
+    let at = std::time::Instant::now();
+    assert!(g
+        .h
+        .gateway
+        .gateway
+        .revoke_credential(&id, "test")
+        .await
+        .unwrap());
+    let o = tokio::time::timeout(Duration::from_secs(20), child)
+        .await
+        .expect("ssh ended")
+        .unwrap();
+    assert!(at.elapsed() < Duration::from_secs(15), "{:?}", at.elapsed());
+    assert!(!o.status.success(), "{}", both(&o));
+    assert!(err(&o).contains("revoked"), "{}", both(&o));
+    let ended = poll_until(Duration::from_secs(10), || async {
+        g.h.audit().await.into_iter().find_map(|r| match r.event {
+            sluice_audit::AuditEvent::SessionEnded { reason, .. } if reason.contains("revoked") => {
+                Some(reason)
+            }
+            _ => None,
+        })
+    })
+    .await;
+    assert!(ended.is_some());
+}
