@@ -108,10 +108,15 @@ for row in "${manifest[@]}"; do
 done
 
 # Not a Debian package: the OIDC fixture's node_modules, installed by npm from its lock file
-# once node and npm are there.
+# once node and npm are there. Installed modules of another oidc-provider version than the one
+# package.json pins count as missing: a checkout made before a re-pin (9.x, which needs Node
+# >= 20.18, became 8.x for Debian's Node 18) would otherwise keep running the old one.
 oidc_fixture="$(cd "$(dirname "$0")/.." && pwd)/tests/fixtures/oidc"
+oidc_pinned="$(sed -n 's/^ *"oidc-provider": *"\([^"]*\)".*/\1/p' "$oidc_fixture/package.json")"
+oidc_installed="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+  "$oidc_fixture/node_modules/oidc-provider/package.json" 2>/dev/null | head -n 1 || true)"
 oidc_modules_missing=false
-if [[ " $* " == *" test "* ]] && [ ! -e "$oidc_fixture/node_modules/oidc-provider/package.json" ]; then
+if [[ " $* " == *" test "* ]] && [ "$oidc_installed" != "$oidc_pinned" ]; then
   oidc_modules_missing=true
 fi
 install_oidc_modules() {
@@ -126,7 +131,7 @@ fi
 if $check_only; then
   [ ${#reasons[@]} -eq 0 ] || printf 'missing: %s\n' "${reasons[@]}" >&2
   if $oidc_modules_missing; then
-    echo "missing: $oidc_fixture/node_modules (npm ci there; the OIDC fixture's oidc-provider)" >&2
+    echo "missing: $oidc_fixture/node_modules with oidc-provider $oidc_pinned (npm ci there; found ${oidc_installed:-none})" >&2
   fi
   exit 1
 fi
