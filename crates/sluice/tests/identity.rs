@@ -97,10 +97,12 @@ watch = false
 
 fn ci_claims(extra: Value) -> Value {
     let mut claims = json!({
+        "sub": "repo:corp/shop:ref:refs/heads/main",
         "repository": "corp/shop",
         "ref": "refs/heads/main",
         "run_id": "4711",
         "workflow": "deploy",
+        "groups": ["readers"],
     });
     if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
         c.extend(e.clone());
@@ -175,15 +177,13 @@ async fn a_workloads_token_becomes_a_task_credential_for_its_targets_only() {
     let task = answer["task"].as_str().unwrap().to_owned();
     assert!(task.starts_with("deploy 4711 (ci:"), "{task}");
 
-    let out = s
-        .h
-        .psql_as("ci:corp/shop", &token, "app", &["-At", "-c", "SELECT 42"]);
+    let out =
+        s.h.psql_as("ci:corp/shop", &token, "app", &["-At", "-c", "SELECT 42"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "42");
     // Another target is refused, whatever the policy would say.
-    let out = s
-        .h
-        .psql_as("ci:corp/shop", &token, "app-md5", &["-c", "SELECT 1"]);
+    let out =
+        s.h.psql_as("ci:corp/shop", &token, "app-md5", &["-c", "SELECT 1"]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("limited to other targets"),
@@ -202,7 +202,7 @@ async fn a_workloads_token_becomes_a_task_credential_for_its_targets_only() {
                 task,
                 ..
             } if identity == "ci:corp/shop" => {
-                assert_eq!(task.as_deref(), Some(task_ref(&task_of(&audit))));
+                assert_eq!(task.as_deref(), Some(task_of(&audit).as_str()));
                 Some(session.clone())
             }
             _ => None,
@@ -217,7 +217,7 @@ async fn a_workloads_token_becomes_a_task_credential_for_its_targets_only() {
                 | AuditEvent::StatementResult { task, .. } => task.clone(),
                 _ => continue,
             };
-            assert_eq!(task.as_deref(), Some(task_ref(&task_of(&audit))), "{r:?}");
+            assert_eq!(task.as_deref(), Some(task_of(&audit).as_str()), "{r:?}");
         }
     }
     let issued = audit
@@ -229,7 +229,12 @@ async fn a_workloads_token_becomes_a_task_credential_for_its_targets_only() {
                 rule,
                 subject,
                 ..
-            } => Some((purpose.clone(), claims.clone(), rule.clone(), subject.clone())),
+            } => Some((
+                purpose.clone(),
+                claims.clone(),
+                rule.clone(),
+                subject.clone(),
+            )),
             _ => None,
         })
         .unwrap();
@@ -265,10 +270,6 @@ fn task_of(audit: &[sluice_audit::AuditRecord]) -> String {
         .unwrap()
 }
 
-fn task_ref(task: &str) -> &str {
-    task
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_open_session_ends_when_its_credential_expires() {
     let s = setup("").await;
@@ -293,8 +294,14 @@ async fn an_open_session_ends_when_its_credential_expires() {
         .unwrap();
     // About 3 s after issue, not at the end of the test.
     assert!(started.elapsed() < Duration::from_secs(10));
-    let error = ended.expect_err("ended by the gateway").to_string();
-    assert!(error.contains("credential expired"), "{error}");
+    let error = ended.expect_err("ended by the gateway");
+    let db = error.as_db_error().expect("a FATAL from the gateway");
+    assert_eq!(db.code().code(), "57P01");
+    assert!(
+        db.message().contains("credential expired"),
+        "{}",
+        db.message()
+    );
     let reason = support::poll_until(Duration::from_secs(5), || async {
         s.h.audit().await.into_iter().find_map(|r| match r.event {
             AuditEvent::SessionEnded { reason, task, .. } if reason.contains("expired") => {
@@ -307,9 +314,8 @@ async fn an_open_session_ends_when_its_credential_expires() {
     .await;
     assert!(reason.is_some());
     // And it no longer logs in.
-    let out = s
-        .h
-        .psql_as("ci:corp/shop", token, "app", &["-c", "SELECT 1"]);
+    let out =
+        s.h.psql_as("ci:corp/shop", token, "app", &["-c", "SELECT 1"]);
     assert!(!out.status.success());
 }
 
@@ -378,7 +384,11 @@ async fn forged_and_stale_tokens_are_refused_each_for_its_reason() {
         assert_eq!(status, 400, "{reason}: {answer}");
         assert_eq!(answer["error"], "invalid_grant", "{reason}: {answer}");
         let reasons = s.refusal_reasons().await;
-        assert_eq!(reasons.last().map(String::as_str), Some(reason), "{reasons:?}");
+        assert_eq!(
+            reasons.last().map(String::as_str),
+            Some(reason),
+            "{reasons:?}"
+        );
     }
     // Not a JWT at all.
     let (status, _) = s.exchange("slc_not-a-jwt", &[]).await;
@@ -429,14 +439,12 @@ async fn groups_from_the_providers_claims_decide_statements() {
         }
     };
     let reader = credential(json!(["readers"])).await;
-    let out = s
-        .h
-        .psql_as("ci:corp/shop", &reader, "app", &["-At", "-c", "SELECT 7"]);
+    let out =
+        s.h.psql_as("ci:corp/shop", &reader, "app", &["-At", "-c", "SELECT 7"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let writer = credential(json!("writers")).await;
-    let out = s
-        .h
-        .psql_as("ci:corp/shop", &writer, "app", &["-At", "-c", "SELECT 7"]);
+    let out =
+        s.h.psql_as("ci:corp/shop", &writer, "app", &["-At", "-c", "SELECT 7"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("default_deny"), "{}", stderr(&out));
 }
