@@ -101,9 +101,15 @@ fn ci_claims(extra: Value) -> Value {
         "ref": "refs/heads/main",
         "run_id": "4711",
         "workflow": "deploy",
+        "groups": ["readers"],
     });
     if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
         c.extend(e.clone());
+        // GitHub's subject names the repository and the ref; every workload token has one.
+        if !c.contains_key("sub") {
+            let sub = format!("repo:{}:ref:{}", c["repository"], c["ref"]).replace('"', "");
+            c.insert("sub".into(), json!(sub));
+        }
     }
     claims
 }
@@ -265,6 +271,13 @@ fn task_of(audit: &[sluice_audit::AuditRecord]) -> String {
         .unwrap()
 }
 
+/// What the server said (tokio-postgres' own Display is only "db error").
+fn server_message(e: &tokio_postgres::Error) -> String {
+    e.as_db_error()
+        .map(|d| format!("{}: {}", d.code().code(), d.message()))
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
 fn task_ref(task: &str) -> &str {
     task
 }
@@ -293,7 +306,7 @@ async fn an_open_session_ends_when_its_credential_expires() {
         .unwrap();
     // About 3 s after issue, not at the end of the test.
     assert!(started.elapsed() < Duration::from_secs(10));
-    let error = ended.expect_err("ended by the gateway").to_string();
+    let error = server_message(&ended.expect_err("ended by the gateway"));
     assert!(error.contains("credential expired"), "{error}");
     let reason = support::poll_until(Duration::from_secs(5), || async {
         s.h.audit().await.into_iter().find_map(|r| match r.event {
