@@ -315,18 +315,33 @@ async fn a_workloads_token_becomes_a_task_credential_for_its_targets_only() {
             _ => None,
         })
         .unwrap();
+    // The session's end is written as psql goes; wait (bounded) for it.
+    let audit = support::poll_until(Duration::from_secs(5), || async {
+        let audit = s.h.audit().await;
+        audit
+            .iter()
+            .any(|r| {
+                matches!(&r.event, AuditEvent::SessionEnded { session: id, .. } if *id == session)
+            })
+            .then_some(audit)
+    })
+    .await
+    .expect("the session's end is recorded");
+    let mut kinds = std::collections::BTreeSet::new();
     for r in &audit {
         if r.event.session() == Some(session.as_str()) {
-            let task = match &r.event {
-                AuditEvent::SessionStarted { task, .. }
-                | AuditEvent::SessionEnded { task, .. }
-                | AuditEvent::Statement { task, .. }
-                | AuditEvent::StatementResult { task, .. } => task.clone(),
+            let (kind, task) = match &r.event {
+                AuditEvent::SessionStarted { task, .. } => ("started", task),
+                AuditEvent::SessionEnded { task, .. } => ("ended", task),
+                AuditEvent::Statement { task, .. } => ("statement", task),
+                AuditEvent::StatementResult { task, .. } => ("result", task),
                 _ => continue,
             };
+            kinds.insert(kind);
             assert_eq!(task.as_deref(), Some(task_ref(&task_of(&audit))), "{r:?}");
         }
     }
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
     let issued = audit
         .iter()
         .find_map(|r| match &r.event {
@@ -517,7 +532,9 @@ async fn forged_and_stale_tokens_are_refused_each_for_its_reason() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_signing_key_is_picked_up_mid_run() {
     let s = setup("").await;
-    let (status, _) = s.exchange(&s.ci_token().await, &[]).await;
+    let first = s.ci_token().await;
+    let old_kid = support::oidc::jwt_header(&first)["kid"].clone();
+    let (status, _) = s.exchange(&first, &[]).await;
     assert_eq!(status, 200);
     // The gateway refetches keys on an unknown key id at most every 10 s.
     tokio::time::sleep(Duration::from_millis(10_500)).await;
@@ -526,11 +543,35 @@ async fn a_rotated_signing_key_is_picked_up_mid_run() {
     assert_eq!(support::oidc::jwt_header(&jwt)["kid"], kid);
     let (status, answer) = s.exchange(&jwt, &[]).await;
     assert_eq!(status, 200, "{answer}");
-    // The old key withdrawn: tokens of the new one still verify.
+    // The old key withdrawn: once the gateway refetches (a token naming a kid it does not know
+    // makes it; a known kid does not), the old kid is unknown too and tokens of the new key
+    // still verify.
     s.idp.rotate(true).await;
     tokio::time::sleep(Duration::from_millis(10_500)).await;
+    for kid in ["made-up", old_kid.as_str().unwrap()] {
+        let stale = s
+            .mint(MintRequest {
+                kid: Some(kid.to_owned()),
+                ..MintRequest::new(AUDIENCE, ci_claims(json!({})))
+            })
+            .await;
+        let (status, answer) = s.exchange(&stale, &[]).await;
+        assert_eq!(status, 400, "{kid}: {answer}");
+        assert_eq!(
+            s.refusal_reasons().await.last().map(String::as_str),
+            Some("unknown_key"),
+            "{kid}"
+        );
+    }
     let (status, answer) = s.exchange(&s.ci_token().await, &[]).await;
     assert_eq!(status, 200, "{answer}");
+    let issued =
+        s.h.audit()
+            .await
+            .iter()
+            .filter(|r| matches!(r.event, AuditEvent::CredentialIssued { .. }))
+            .count();
+    assert_eq!(issued, 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -586,6 +627,30 @@ async fn guessing_tokens_on_the_postgres_listener_is_rate_limited() {
         "{}",
         stderr(&out)
     );
+    let conninfo = format!(
+        "host=127.0.0.1 port={} user=alice password={} dbname=app sslmode=disable",
+        s.h.port(),
+        s.h.token("alice")
+    );
+    let refused = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("refused while the address is limited");
+    assert_eq!(
+        refused.code().map(|c| c.code()),
+        Some("53300"),
+        "{}",
+        server_message(&refused)
+    );
+    assert!(
+        server_message(&refused).contains("too many failed authentications"),
+        "{}",
+        server_message(&refused)
+    );
+    // The same address asking the admin API for a credential is slowed down too.
+    let (status, answer) = s.exchange(&s.ci_token().await, &[]).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["error"], "slow_down");
     let metrics = reqwest::get(format!("{}/metrics", s.admin))
         .await
         .unwrap()
@@ -612,6 +677,18 @@ async fn the_admin_api_needs_a_credential_and_the_policys_word() {
     assert_eq!(s.get("/policy", None).await, 401);
     assert_eq!(s.get("/reviews", None).await, 401);
     assert_eq!(s.get("/policy", Some("slc_000000000000_nope")).await, 401);
+    assert_eq!(s.get("/v1/whoami", None).await, 401);
+    assert_eq!(s.call("/v1/logout", json!({}), None).await.0, 401);
+    // A service may know who it is, but minting credentials is for people.
+    assert_eq!(s.get("/v1/whoami", Some(s.h.token("ci"))).await, 200);
+    let (status, answer) = s
+        .call(
+            "/v1/tokens",
+            json!({"task": "t", "targets": ["app"]}),
+            Some(s.h.token("ci")),
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
     // alice is a person (admin_people); ci is a service the policy gives no admin rule.
     assert_eq!(s.get("/policy", Some(s.h.token("alice"))).await, 200);
     assert_eq!(s.get("/policy", Some(s.h.token("ci"))).await, 403);
