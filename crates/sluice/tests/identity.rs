@@ -517,6 +517,18 @@ async fn forged_and_stale_tokens_are_refused_each_for_its_reason() {
             "{reasons:?}"
         );
     }
+    // Within the configured clock skew (5 s) a token is still good.
+    for (exp_in, nbf_in) in [(Some(-2), None), (None, Some(2))] {
+        let jwt = s
+            .mint(MintRequest {
+                exp_in,
+                nbf_in,
+                ..base()
+            })
+            .await;
+        let (status, answer) = s.exchange(&jwt, &[]).await;
+        assert_eq!(status, 200, "exp_in {exp_in:?} nbf_in {nbf_in:?}: {answer}");
+    }
     // Not a JWT at all.
     let (status, _) = s.exchange("slc_not-a-jwt", &[]).await;
     assert_eq!(status, 400);
@@ -1045,4 +1057,66 @@ async fn revoking_a_task_credential_ends_its_open_session() {
         s.h.psql_as("alice", &task_token, "app", &["-c", "SELECT 1"]);
     assert!(!out.status.success());
     assert_eq!(s.whoami(token_of(&alice)).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guessing_one_identitys_token_locks_that_identity_for_the_window() {
+    let s = setup(
+        "max_failures_per_address = 100\nmax_failures_per_identity = 3\nfailure_window = \"3s\"",
+    )
+    .await;
+    let conninfo = |identity: &str, password: &str| {
+        format!(
+            "host=127.0.0.1 port={} user={identity} password={password} dbname=app \
+             sslmode=disable connect_timeout=10",
+            s.h.port()
+        )
+    };
+    let connect = |info: String| async move {
+        tokio_postgres::connect(&info, tokio_postgres::NoTls)
+            .await
+            .map(|(client, connection)| {
+                tokio::spawn(connection);
+                client
+            })
+    };
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let e = connect(conninfo("alice", "slc_000000000000_wrong"))
+            .await
+            .err()
+            .expect("a wrong token is refused");
+        assert_eq!(
+            e.code().map(|c| c.code()),
+            Some("28P01"),
+            "{}",
+            server_message(&e)
+        );
+    }
+    // alice is locked out, even with her token; ci, from the same address, is not.
+    let e = connect(conninfo("alice", s.h.token("alice")))
+        .await
+        .err()
+        .expect("alice is limited");
+    assert_eq!(
+        e.code().map(|c| c.code()),
+        Some("53300"),
+        "{}",
+        server_message(&e)
+    );
+    assert!(
+        server_message(&e).contains("for this identity"),
+        "{}",
+        server_message(&e)
+    );
+    connect(conninfo("ci", s.h.token("ci")))
+        .await
+        .expect("another identity from the same address");
+    // The window over, alice's own token works again.
+    let back = support::poll_until(Duration::from_secs(8), || async {
+        connect(conninfo("alice", s.h.token("alice"))).await.ok()
+    })
+    .await;
+    assert!(back.is_some(), "still limited after the window");
+    assert!(started.elapsed() >= Duration::from_secs(2));
 }
