@@ -925,26 +925,41 @@ async fn browser_sign_in_with_pkce_through_a_loopback_redirect() {
         .await;
     assert_eq!(status, 400, "{credential}");
 
-    let (status, started) = start(redirect, &challenge).await;
-    assert_eq!(status, 200, "{started}");
-    let callback = s
-        .idp
-        .authorize(
-            started["authorization_url"].as_str().unwrap(),
-            oidc::ALICE,
-            oidc::ALICE_PASSWORD,
-        )
-        .await;
-    let callback = reqwest::Url::parse(&callback).unwrap();
-    let param = |name: &str| {
-        callback
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
+    // Signs in again; the finish call to make with `verifier`.
+    let again = |verifier: String| {
+        let s = &s;
+        let start = &start;
+        let challenge = &challenge;
+        async move {
+            let (status, started) = start(redirect, challenge).await;
+            assert_eq!(status, 200, "{started}");
+            let callback = s
+                .idp
+                .authorize(
+                    started["authorization_url"].as_str().unwrap(),
+                    oidc::ALICE,
+                    oidc::ALICE_PASSWORD,
+                )
+                .await;
+            let callback = reqwest::Url::parse(&callback).unwrap();
+            let param = |name: &str| {
+                callback
+                    .query_pairs()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap()
+            };
+            json!({"login_id": started["login_id"], "code": param("code"),
+                   "state": param("state"), "code_verifier": verifier})
+        }
     };
-    let finish = json!({"login_id": started["login_id"], "code": param("code"),
-                        "state": param("state"), "code_verifier": verifier});
+    // A code is worth nothing without the verifier of its challenge: the provider refuses it.
+    let (other_verifier, _) = oidc::pkce_pair();
+    let finish = again(other_verifier).await;
+    let (status, answer) = s.call("/v1/login/pkce/finish", finish, None).await;
+    assert_eq!(status, 401, "{answer}");
+
+    let finish = again(verifier.clone()).await;
     let (status, credential) = s.call("/v1/login/pkce/finish", finish.clone(), None).await;
     assert_eq!(status, 200, "{credential}");
     assert_eq!(credential["identity"], "alice");
