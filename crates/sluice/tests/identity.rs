@@ -368,6 +368,23 @@ async fn a_workloads_token_becomes_a_task_credential_for_its_targets_only() {
     assert_eq!(issued.2, "ci_exchange");
     assert!(issued.3.is_some());
 
+    // Asking for a target the policy does not give leaves nothing to issue.
+    let (status, answer) = s
+        .exchange(&s.ci_token().await, &[("resource", "app-md5")])
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(answer["error"], "access_denied");
+    assert_eq!(
+        s.refusal_reasons().await.last().map(String::as_str),
+        Some("no_targets")
+    );
+    // Malformed asks are the caller's mistake: no such target, longer than a task may live.
+    for extra in [[("resource", "no-such-target")], [("ttl", "30d")]] {
+        let (status, answer) = s.exchange(&s.ci_token().await, &extra).await;
+        assert_eq!(status, 400, "{extra:?}: {answer}");
+        assert_eq!(answer["error"], "invalid_request", "{extra:?}: {answer}");
+    }
+
     // Another repository's CI gets nothing.
     let other = s
         .mint(MintRequest::new(
