@@ -75,12 +75,12 @@ struct Setup {
 }
 
 async fn setup(auth: &str) -> Setup {
-    setup_with(auth, "dynamic").await
+    setup_with(auth, r#"identities = "dynamic""#, ProviderSetup::standard()).await
 }
 
-/// `people` is the sign-in provider's `identities`: "dynamic" or "declared".
-async fn setup_with(auth: &str, people: &str) -> Setup {
-    let idp = tokio::task::spawn_blocking(|| OidcProvider::start(ProviderSetup::standard()))
+/// `people` is more of the sign-in provider's settings (`identities`, `allowed_domains`).
+async fn setup_with(auth: &str, people: &str, provider: ProviderSetup) -> Setup {
+    let idp = tokio::task::spawn_blocking(|| OidcProvider::start(provider))
         .await
         .unwrap();
     let policy = tempfile::tempdir().unwrap();
@@ -94,7 +94,7 @@ name = "corp"
 issuer = "{people_issuer}"
 client_id = "{client_id}"
 client_secret_file = "{secret}"
-identities = "{people}"
+{people}
 
 [[identity_providers]]
 name = "ci"
@@ -523,6 +523,13 @@ async fn forged_and_stale_tokens_are_refused_each_for_its_reason() {
             },
         ),
         (
+            "issued_in_future",
+            MintRequest {
+                iat_in: Some(120),
+                ..base()
+            },
+        ),
+        (
             "unknown_key",
             MintRequest {
                 unpublished_key: true,
@@ -688,6 +695,8 @@ async fn guessing_tokens_on_the_postgres_listener_is_rate_limited() {
     let (status, answer) = s.exchange(&s.ci_token().await, &[]).await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(answer["error"], "slow_down");
+    // And so is its admin API call, however good the credential.
+    assert_eq!(s.get("/policy", Some(s.h.token("alice"))).await, 429);
     let metrics = reqwest::get(format!("{}/metrics", s.admin))
         .await
         .unwrap()
@@ -866,7 +875,7 @@ async fn device_sign_in_with_groups_from_the_provider_deciding_statements() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_declared_only_provider_signs_in_declared_people_only() {
-    let s = setup_with("", "declared").await;
+    let s = setup_with("", r#"identities = "declared""#, ProviderSetup::standard()).await;
     let alice = s.sign_in(oidc::ALICE, oidc::ALICE_PASSWORD).await;
     assert_eq!(alice["identity"], "alice");
     let groups = alice["groups"].to_string();
@@ -1159,4 +1168,44 @@ async fn guessing_one_identitys_token_locks_that_identity_for_the_window() {
     .await;
     assert!(back.is_some(), "still limited after the window");
     assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_limited_to_domains_refuses_other_addresses() {
+    let mut provider = ProviderSetup::standard();
+    provider.users.push(oidc::UserSetup::new(
+        "mallory",
+        "mallory@elsewhere.example",
+        "Mallory",
+        &["developers"],
+        "mallory-pw-5e1a",
+    ));
+    let s = setup_with(
+        "",
+        "identities = \"dynamic\"\nallowed_domains = [\"CORP.example\"]",
+        provider,
+    )
+    .await;
+    // Domains compare without case.
+    let alice = s.sign_in(oidc::ALICE, oidc::ALICE_PASSWORD).await;
+    assert_eq!(alice["identity"], "alice");
+    let (status, answer) = s.device_login("mallory", "mallory-pw-5e1a").await;
+    assert_eq!(status, 401, "{answer}");
+    let refused = s.h.audit().await.into_iter().find_map(|r| match r.event {
+        AuditEvent::CredentialRefused {
+            reason,
+            purpose,
+            provider,
+            ..
+        } => Some((reason, purpose, provider)),
+        _ => None,
+    });
+    assert_eq!(
+        refused,
+        Some((
+            "domain_not_allowed".to_owned(),
+            "login".to_owned(),
+            Some("corp".to_owned())
+        ))
+    );
 }
