@@ -1133,8 +1133,7 @@ async fn guessing_one_identitys_token_locks_that_identity_for_the_window() {
     for _ in 0..3 {
         let e = connect(conninfo("alice", "slc_000000000000_wrong"))
             .await
-            .err()
-            .expect("a wrong token is refused");
+            .expect_err("a wrong token is refused");
         assert_eq!(
             e.code().map(|c| c.code()),
             Some("28P01"),
@@ -1145,8 +1144,7 @@ async fn guessing_one_identitys_token_locks_that_identity_for_the_window() {
     // alice is locked out, even with her token; ci, from the same address, is not.
     let e = connect(conninfo("alice", s.h.token("alice")))
         .await
-        .err()
-        .expect("alice is limited");
+        .expect_err("alice is limited");
     assert_eq!(
         e.code().map(|c| c.code()),
         Some("53300"),
