@@ -255,11 +255,5 @@ fn print_tokens(tokens: &[TokenRecord], json: bool) -> Result<()> {
 }
 
 fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
+    crate::login::unix_rfc3339(unix)
 }
