@@ -16,7 +16,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use sluice_core::gateway::{CredentialAsk, IssuedCredential, Verified};
-use sluice_core::{CoreError, Gateway};
+use sluice_core::{CoreError, Gateway, RefusalKind};
 use sluice_identity::{DevicePoll, Identities, Rejected, Secret, VerifiedToken};
 
 use crate::admin_auth::{ApiError, CallerAuth, ClientAddr};
@@ -578,6 +578,12 @@ async fn exchange(
             }))
             .into_response()
         }
+        // A malformed request (an unknown target, a lifetime over the maximum) is the
+        // caller's mistake, not a refusal (RFC 6749 5.2).
+        Err(CoreError::Refused {
+            kind: RefusalKind::Invalid,
+            message,
+        }) => oauth(StatusCode::BAD_REQUEST, "invalid_request", message),
         Err(CoreError::Refused { message, .. }) => {
             oauth(StatusCode::FORBIDDEN, "access_denied", message)
         }
