@@ -389,11 +389,26 @@ async fn pkce_finish(
             "the state does not match the sign-in: start again",
         ));
     }
-    let tokens = gateway
+    let tokens = match gateway
         .providers()
         .redeem_code(&login.provider, &ask.code, &ask.code_verifier, redirect_uri)
         .await
-        .map_err(identity_error)?;
+    {
+        Ok(tokens) => tokens,
+        Err(e) => {
+            let ask = CredentialAsk {
+                purpose: "login",
+                client_addr: client,
+                targets: Vec::new(),
+                ttl: None,
+                task: None,
+            };
+            gateway
+                .refuse_credential_for(&ask, Some(login.provider.clone()), None, "code_refused", &e)
+                .await;
+            return Err(identity_error(e));
+        }
+    };
     let verified = gateway
         .providers()
         .verify_for(&login.provider, tokens.id_token.expose(), Some(nonce))

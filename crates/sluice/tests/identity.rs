@@ -1093,6 +1093,10 @@ async fn revoking_a_task_credential_ends_its_open_session() {
     assert!(ended.0.contains(&token_id), "{ended:?}");
     assert_eq!(ended.1.as_deref(), Some("nightly report"));
     let audit = s.h.audit().await;
+    // The CLI revoked it on the store; the gateway whose session it ended records that.
+    assert!(audit.iter().any(|r| matches!(&r.event,
+        AuditEvent::CredentialRevoked { token_id: id, identity, by }
+            if *id == token_id && identity == "alice" && by.contains("another process"))));
     assert!(audit.iter().any(|r| matches!(&r.event,
         AuditEvent::Statement { task: Some(t), identity, .. }
             if t == "nightly report" && identity == "alice")));

@@ -544,17 +544,38 @@ impl Gateway {
         Ok(revoked)
     }
 
-    fn note_revoked(&self, ids: impl IntoIterator<Item = String>) {
+    /// Adds revoked ids to what sessions watch; returns those not seen before.
+    fn note_revoked(&self, ids: impl IntoIterator<Item = String>) -> Vec<String> {
+        let mut fresh = Vec::new();
         self.inner.revoked.send_if_modified(|set| {
-            let fresh: Vec<String> = ids.into_iter().filter(|id| !set.contains(id)).collect();
+            fresh = ids.into_iter().filter(|id| !set.contains(id)).collect();
             if fresh.is_empty() {
                 return false;
             }
             let mut next: HashSet<String> = set.as_ref().clone();
-            next.extend(fresh);
+            next.extend(fresh.iter().cloned());
             *set = Arc::new(next);
             true
         });
+        fresh
+    }
+
+    /// Audits a revocation this gateway did not make (`sluice token revoke` on the store,
+    /// another gateway): the trail of the gateway whose sessions it ends says so.
+    async fn audit_revoked_elsewhere(&self, token_id: &str) {
+        let identity = match self.inner.store.token(token_id).await {
+            Ok(Some(record)) => record.identity,
+            _ => String::new(),
+        };
+        let event = AuditEvent::CredentialRevoked {
+            token_id: token_id.to_owned(),
+            identity,
+            by: "the store (another process)".to_owned(),
+        };
+        if let Err(e) = self.inner.audit.record(&event).await {
+            self.inner.metrics.audit_failures.inc();
+            tracing::error!(error = %e, "could not audit a revocation");
+        }
     }
 
     /// Revocations made elsewhere (the CLI on the store, another gateway) reach this
@@ -571,7 +592,9 @@ impl Gateway {
             let now = unix_now();
             match self.inner.store.revoked_since(since).await {
                 Ok(ids) => {
-                    self.note_revoked(ids);
+                    for id in self.note_revoked(ids) {
+                        self.audit_revoked_elsewhere(&id).await;
+                    }
                     // Overlapping by a second: the store's clock and ours may disagree.
                     since = now - 1;
                 }
