@@ -1,0 +1,22 @@
+/// Why a request cannot be described unambiguously; the gateway refuses it (fail closed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("the request target is not an absolute path")]
+    NotAbsolute,
+    #[error("the request target is longer than {0} bytes")]
+    TooLong(usize),
+    #[error("the path holds a malformed percent escape")]
+    BadEscape,
+    /// `%2F` and `%5C`: servers disagree on whether they separate segments, so a rule could
+    /// not know which path the target sees.
+    #[error("the path holds an encoded slash or backslash, which servers read differently")]
+    EncodedSeparator,
+    #[error("the request holds a backslash, a control character or a byte outside ASCII")]
+    BadCharacter,
+    #[error("a query parameter is not UTF-8 once decoded")]
+    NotUtf8,
+    #[error("the host {0:?} is not a host name or address")]
+    BadHost(String),
+    #[error("the method {0:?} is not an HTTP method token")]
+    BadMethod(String),
+}
