@@ -241,6 +241,24 @@ SHELL = {
              b"sh <(wget -qO- x); find / -exec rm -rf {} \\; ; echo / | xargs rm -rf",
 }
 
+# Kubernetes API requests for kube_request: byte 0 picks the method (0 GET, 1 HEAD, 2 POST,
+# 3 PUT, 4 PATCH, 5 DELETE), the rest is the request target as kubectl sends it.
+KUBE = {
+    "get_pod": b"\x00/api/v1/namespaces/shop/pods/web-0",
+    "watch_by_name": b"\x00/api/v1/namespaces/shop/pods?fieldSelector=metadata.name%3Dweb-0&watch=true",
+    "list_labels": b"\x00/api/v1/pods?labelSelector=app%3Dweb%2Ctier+in+%28a%2Cb%29&limit=500",
+    "exec": b"\x02/api/v1/namespaces/shop/pods/web-0/exec?command=sh&command=-c&command=ls"
+            b"&container=c&stdin=true&stdout=true&tty=true",
+    "apply_dry_run": b"\x04/apis/apps/v1/namespaces/shop/deployments/web?dryRun=All&fieldManager=kubectl",
+    "deletecollection": b"\x05/api/v1/namespaces/shop/pods?labelSelector=app%3Dold",
+    "namespace_finalize": b"\x03/api/v1/namespaces/shop/finalize",
+    "service_proxy": b"\x00/api/v1/namespaces/shop/services/http:web:80/proxy/",
+    "legacy_proxy": b"\x00/api/v1/proxy/namespaces/shop/pods/web-0/metrics",
+    "legacy_watch": b"\x00/api/v1/watch/namespaces/shop/pods/web-0",
+    "discovery": b"\x00/apis/apps/v1",
+    "encoded": b"\x00/api/v1/namespaces/%73hop/pods/a%2Fb/../%zz",
+}
+
 
 # SFTP (target sftp_packets): segments of a header byte (bit 7 set: server to client; bits
 # 0..6: length) and up to 127 bytes, so a session is both directions interleaved in order.
@@ -354,3 +372,4 @@ if __name__ == "__main__":
     write("mysql_server_packets", MYSQL_SERVER)
     write("sftp_packets", SFTP)
     write("shell_command", SHELL)
+    write("kube_request", KUBE)

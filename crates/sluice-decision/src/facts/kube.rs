@@ -55,13 +55,18 @@ pub struct KubeRequest {
     pub resource: String,
     /// `exec`, `log`, `status`, `scale`, ...
     pub subresource: Option<String>,
-    /// `None` for cluster-scoped resources and for requests across all namespaces.
+    /// `None` for cluster-scoped resources and for requests across all namespaces; for a
+    /// namespace itself (`namespaces/NAME`, its `status`, `finalize`), its own name, as the
+    /// API server's authorisation has it.
     pub namespace: Option<String>,
-    /// `None` for a collection (list, watch, create, deletecollection).
+    /// `None` for a collection (list, watch, create, deletecollection), except a list or
+    /// watch whose field selector requires `metadata.name`: that name, as on the server.
     pub name: Option<String>,
     pub label_selector: Option<String>,
     pub field_selector: Option<String>,
-    /// The request asked for `dryRun=All`: nothing will be persisted.
+    /// The request asked for `dryRun=All`: nothing will be persisted. Only ever for writes
+    /// (create, update, patch from the query; delete, deletecollection from the body's
+    /// options when there is a body).
     pub dry_run: bool,
     /// For `exec` and `attach`: the container, `None` when the pod's default is used.
     pub container: Option<String>,
