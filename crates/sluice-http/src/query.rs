@@ -24,12 +24,7 @@ fn decode(raw: &str) -> Result<String, HttpError> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let digit = |at: usize| {
-                    bytes
-                        .get(at)
-                        .and_then(|b| char::from(*b).to_digit(16))
-                        .and_then(|d| u8::try_from(d).ok())
-                };
+                let digit = |at: usize| bytes.get(at).copied().and_then(crate::path::hex);
                 let (Some(hi), Some(lo)) = (digit(i + 1), digit(i + 2)) else {
                     return Err(HttpError::BadEscape);
                 };

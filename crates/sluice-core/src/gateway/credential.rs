@@ -444,7 +444,7 @@ impl Gateway {
         })
         .await
         .map_err(|e| CoreError::Config(format!("issuing a token failed: {e}")))?;
-        store.insert_token(&issued.record).await?;
+        // Audited before the token exists: a credential is never live without its record.
         self.inner
             .audit
             .record(&AuditEvent::CredentialIssued {
@@ -468,6 +468,7 @@ impl Gateway {
                 policy: decision.policy.clone(),
             })
             .await?;
+        store.insert_token(&issued.record).await?;
         self.inner.metrics.credentials_issued.inc();
         Ok(IssuedCredential {
             secret: issued.secret,
