@@ -34,6 +34,10 @@ pub struct Config {
     /// The SSH listener, from `[[listeners]] protocol = "ssh"`; `None` when there is none.
     #[serde(skip)]
     pub ssh: Option<SshListenerConfig>,
+    /// The HTTPS listener for HTTP services and Kubernetes API servers, from
+    /// `[[listeners]] protocol = "http"`; `None` when there is none.
+    #[serde(skip)]
+    pub http: Option<HttpListenerConfig>,
     /// `[[listeners]]`: one per protocol, each with its protocol's settings.
     #[serde(default)]
     listeners: Vec<ListenerConfig>,
@@ -148,6 +152,57 @@ enum ListenerConfig {
     Postgres(PostgresListenerConfig),
     Mysql(MysqlListenerConfig),
     Ssh(SshListenerConfig),
+    Http(HttpListenerConfig),
+}
+
+/// How the HTTPS listener picks the target of a request (docs/http-request.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpRouting {
+    /// `https://GATEWAY/TARGET/rest-of-path`: works with one certificate and no DNS.
+    Path,
+    /// `https://TARGET.DOMAIN/rest-of-path`, by the `Host` header (and SNI): needs a wildcard
+    /// name and certificate for `*.DOMAIN`.
+    Host,
+}
+
+/// `[[listeners]] protocol = "http"` (docs/http-request.md): one HTTPS listener for both
+/// `kind = "http"` and `kind = "kubernetes"` targets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpListenerConfig {
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain and key; when absent the generated pair in data_dir is used (the
+    /// same one the PostgreSQL listener uses).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub routing: HttpRouting,
+    /// With `routing = "host"`: the gateway's domain, so `TARGET.DOMAIN` names a target.
+    pub domain: Option<String>,
+    /// Longest request body read before the request is decided (bodies are decided, recorded
+    /// and forwarded whole); a longer one gets 413.
+    pub max_request_body: usize,
+    /// Longest response body held to be masked (JSON is masked whole); a longer one that needs
+    /// masking is refused with 502 rather than passed unmasked. Line-based bodies (logs,
+    /// watches, event streams) are masked a line at a time and have no such limit.
+    pub max_masked_body: usize,
+    /// The longest a client's request head may take to arrive, and an idle connection may stay.
+    pub idle_timeout_seconds: u64,
+}
+
+impl Default for HttpListenerConfig {
+    fn default() -> Self {
+        HttpListenerConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            tls_cert: None,
+            tls_key: None,
+            routing: HttpRouting::Path,
+            domain: None,
+            max_request_body: 8 * 1024 * 1024,
+            max_masked_body: 32 * 1024 * 1024,
+            idle_timeout_seconds: 300,
+        }
+    }
 }
 
 /// `[[listeners]] protocol = "ssh"` (docs/ssh-connection.md).
@@ -503,6 +558,10 @@ pub enum TargetKind {
     Postgres,
     Mysql,
     Ssh,
+    /// An HTTP service, reached through the HTTPS listener.
+    Http,
+    /// A Kubernetes API server, reached through the HTTPS listener.
+    Kubernetes,
 }
 
 impl TargetKind {
@@ -511,6 +570,8 @@ impl TargetKind {
             TargetKind::Postgres => "postgres",
             TargetKind::Mysql => "mysql",
             TargetKind::Ssh => "ssh",
+            TargetKind::Http => "http",
+            TargetKind::Kubernetes => "kubernetes",
         }
     }
 
@@ -520,6 +581,8 @@ impl TargetKind {
             TargetKind::Postgres => 5432,
             TargetKind::Mysql => 3306,
             TargetKind::Ssh => 22,
+            // Filled in from `url`.
+            TargetKind::Http | TargetKind::Kubernetes => 0,
         }
     }
 
@@ -568,6 +631,10 @@ impl TargetKind {
                 }
                 Ok(())
             }
+            TargetKind::Http | TargetKind::Kubernetes => {
+                t.upstream_url()?;
+                t.check_upstream_auth()
+            }
         }
     }
 
@@ -581,8 +648,8 @@ impl TargetKind {
         match self {
             TargetKind::Postgres => &sluice_sql::POSTGRESQL,
             TargetKind::Mysql => &sluice_sql::MYSQL,
-            // SSH sessions ask no SQL; the dialect only shapes a session's (empty) names.
-            TargetKind::Ssh => &sluice_sql::POSTGRESQL,
+            // These sessions ask no SQL; the dialect only shapes a session's (empty) names.
+            TargetKind::Ssh | TargetKind::Http | TargetKind::Kubernetes => &sluice_sql::POSTGRESQL,
         }
     }
 
@@ -591,6 +658,7 @@ impl TargetKind {
         match self {
             TargetKind::Postgres | TargetKind::Mysql => sluice_record::KIND_SQL,
             TargetKind::Ssh => sluice_record::KIND_TERMINAL,
+            TargetKind::Http | TargetKind::Kubernetes => sluice_record::KIND_HTTP,
         }
     }
 }
@@ -613,6 +681,8 @@ pub enum TargetTls {
 pub struct TargetConfig {
     pub name: String,
     pub kind: TargetKind,
+    /// Filled in from `url` for HTTP and Kubernetes targets.
+    #[serde(default)]
     pub host: String,
     /// Defaults by kind ([`TargetKind::default_port`]), filled in at load.
     #[serde(default)]
@@ -639,8 +709,60 @@ pub struct TargetConfig {
     /// the host name). Absent: the key seen at the first connection is trusted, kept in the
     /// store and audited, and any other key later is refused.
     pub host_key: Option<String>,
+    /// HTTP and Kubernetes: where the service is, `http://HOST[:PORT]` or
+    /// `https://HOST[:PORT]`, optionally with a base path every request is sent under.
+    pub url: Option<String>,
+    /// HTTP and Kubernetes: the credential sluice adds to every request it forwards
+    /// (the caller's own `Authorization` never reaches the target).
+    #[serde(default)]
+    pub auth: UpstreamAuth,
+    /// `auth = "header"`: the header that carries the secret (`X-Api-Key`).
+    pub auth_header: Option<String>,
+    /// `auth = "client_cert"`: the PEM certificate chain and key sluice presents.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// The credential sluice injects towards an HTTP or Kubernetes target. The secret itself
+/// comes from `password_file` or `password_env`, never from the configuration file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamAuth {
+    /// Nothing is added.
+    #[default]
+    None,
+    /// `Authorization: Bearer SECRET` (a Kubernetes service-account token).
+    Bearer,
+    /// `Authorization: Basic base64(user:SECRET)`.
+    Basic,
+    /// `auth_header: SECRET`.
+    Header,
+    /// A client certificate in the TLS handshake (`client_cert`, `client_key`).
+    ClientCert,
+}
+
+impl UpstreamAuth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamAuth::None => "none",
+            UpstreamAuth::Bearer => "bearer",
+            UpstreamAuth::Basic => "basic",
+            UpstreamAuth::Header => "header",
+            UpstreamAuth::ClientCert => "client_cert",
+        }
+    }
+}
+
+/// Where an HTTP or Kubernetes target is, read from its `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// `""` or a path starting with `/` and not ending with one.
+    pub base_path: String,
 }
 
 fn default_target_tls() -> TargetTls {
@@ -648,6 +770,82 @@ fn default_target_tls() -> TargetTls {
 }
 
 impl TargetConfig {
+    /// An HTTP or Kubernetes target's `url`, read; the message names the target and the fix.
+    pub fn upstream_url(&self) -> Result<UpstreamUrl, String> {
+        let name = &self.name;
+        let Some(url) = &self.url else {
+            return Err(format!(
+                "target {name}: a {} target needs `url` (https://HOST:PORT)",
+                self.kind.as_str()
+            ));
+        };
+        let (tls, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(format!(
+                "target {name}: url {url:?} must start with http:// or https://"
+            ));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        if authority.contains('@') || path.contains(['?', '#']) {
+            return Err(format!(
+                "target {name}: url {url:?} may not carry credentials, a query or a fragment"
+            ));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
+                let port = p
+                    .parse::<u16>()
+                    .map_err(|_| format!("target {name}: url {url:?} has a bad port"))?;
+                (h, port)
+            }
+            _ => (authority, if tls { 443 } else { 80 }),
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || port == 0 {
+            return Err(format!("target {name}: url {url:?} names no host or port"));
+        }
+        Ok(UpstreamUrl {
+            tls,
+            host: host.to_owned(),
+            port,
+            base_path: path.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The injected credential's settings go together.
+    fn check_upstream_auth(&self) -> Result<(), String> {
+        let name = &self.name;
+        let has_secret = self.password_file.is_some() || self.password_env.is_some();
+        match self.auth {
+            UpstreamAuth::None => Ok(()),
+            UpstreamAuth::Bearer | UpstreamAuth::Basic | UpstreamAuth::Header if !has_secret => {
+                Err(format!(
+                    "target {name}: auth = \"{}\" needs password_file or password_env, the \
+                     secret sluice sends",
+                    self.auth.as_str()
+                ))
+            }
+            UpstreamAuth::Basic if self.user.is_empty() => {
+                Err(format!("target {name}: auth = \"basic\" needs `user`"))
+            }
+            UpstreamAuth::Header if self.auth_header.as_deref().is_none_or(str::is_empty) => Err(
+                format!("target {name}: auth = \"header\" needs `auth_header`, the header's name"),
+            ),
+            UpstreamAuth::ClientCert if self.client_cert.is_none() || self.client_key.is_none() => {
+                Err(format!(
+                    "target {name}: auth = \"client_cert\" needs client_cert and client_key"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Whether a client may select `database` on this target.
     pub fn allows_database(&self, database: &str) -> bool {
         self.database == database || self.databases.iter().any(|d| d == database)
@@ -710,6 +908,11 @@ impl Config {
     /// Gives each target its kind's defaults for what its entry leaves out.
     fn fold_targets(&mut self) {
         for t in &mut self.targets {
+            if let (TargetKind::Http | TargetKind::Kubernetes, Ok(url)) = (t.kind, t.upstream_url())
+            {
+                t.host = url.host;
+                t.port = url.port;
+            }
             if t.port == 0 {
                 t.port = t.kind.default_port();
             }
@@ -725,6 +928,15 @@ impl Config {
                     if self.ssh.replace(m).is_some() {
                         return Err(CoreError::Config(
                             "two [[listeners]] with protocol = \"ssh\": sluice serves one \
+                             listener per protocol"
+                                .into(),
+                        ));
+                    }
+                }
+                ListenerConfig::Http(h) => {
+                    if self.http.replace(h).is_some() {
+                        return Err(CoreError::Config(
+                            "two [[listeners]] with protocol = \"http\": sluice serves one \
                              listener per protocol"
                                 .into(),
                         ));
@@ -856,6 +1068,9 @@ impl Config {
                 ));
             }
             t.kind.check(t).map_err(CoreError::Config)?;
+            if t.host.is_empty() {
+                return err(format!("target {}: `host` is empty", t.name));
+            }
             if t.password_env.is_some() && t.password_file.is_some() {
                 return err(format!(
                     "target {}: give password_env or password_file, not both",

@@ -173,6 +173,16 @@ impl SessionRecording {
         self.with(|r| r.terminal_output(n, data))
     }
 
+    /// Input a terminal client typed (asciicast `i`): a Kubernetes exec's stdin.
+    pub fn terminal_input(&self, n: Option<u64>, data: &[u8]) -> Result<(), CapReached> {
+        self.with(|r| r.terminal_input(n, data))
+    }
+
+    /// One HTTP exchange once its response ended (or broke off).
+    pub fn http(&self, n: u64, exchange: &sluice_record::HttpExchange) -> Result<(), CapReached> {
+        self.with(|r| r.http(n, exchange))
+    }
+
     pub fn terminal_resize(
         &self,
         n: Option<u64>,

@@ -53,6 +53,10 @@ pub struct Decision {
     /// On a token request: what the credential may reach and for how long.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenScope>,
+    /// On a Kubernetes request: the decision's `"secrets": "reveal"`, which lets Secrets'
+    /// `data` and `stringData` through; without it the gateway redacts them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reveal_secrets: bool,
 }
 
 /// The decision's `token`: narrows a credential the policy allows. A field left out leaves
@@ -76,6 +80,7 @@ impl Decision {
             policy: policy.into(),
             mask: None,
             recording_on_cap: None,
+            reveal_secrets: false,
             token: None,
         }
     }
@@ -87,6 +92,7 @@ impl Decision {
             policy: policy.into(),
             mask: None,
             recording_on_cap: None,
+            reveal_secrets: false,
             token: None,
         }
     }

@@ -42,6 +42,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
     let (mut allow, mut rule, mut reasons, mut mask, mut approval, mut recording) =
         (None, None, None, None, None, None);
     let mut token = None;
+    let mut secrets = None;
     let mut unknown: Option<String> = None;
     for (key, value) in object.iter() {
         match key {
@@ -53,6 +54,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
                 "approval" => approval = Some(value),
                 "recording" => recording = Some(value),
                 "token" => token = Some(value),
+                "secrets" => secrets = Some(value),
                 other => {
                     let other = format!("{other:?}");
                     unknown = Some(unknown.map_or(other.clone(), |seen| seen.min(other)));
@@ -87,7 +89,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
             &rule,
             format!(
                 "the decision has an unknown key {key} (known: allow, rule, reasons, mask, \
-                 approval, recording, token)"
+                 approval, recording, token, secrets)"
             ),
         );
     }
@@ -139,11 +141,23 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
         Ok(token) => token.flatten(),
         Err(reason) => return deny(&rule, reason),
     };
+    let reveal_secrets = match secrets {
+        None => false,
+        Some(Value::String(s)) if s.as_ref() == "reveal" => true,
+        Some(Value::String(s)) if s.as_ref() == "redact" => false,
+        Some(other) => {
+            return deny(
+                &rule,
+                format!("the decision's secrets must be \"reveal\" or \"redact\", not {other}"),
+            )
+        }
+    };
     match allow {
         Some(Value::Bool(true)) if approval.is_empty() => Decision {
             mask,
             recording_on_cap,
             token,
+            reveal_secrets,
             ..Decision::allow(rule, policy)
         },
         Some(Value::Bool(true)) => {
@@ -165,6 +179,7 @@ pub(crate) fn read_decision(value: &Value, policy: &str) -> Decision {
                 verdict: Verdict::Hold { approval },
                 mask,
                 recording_on_cap,
+                reveal_secrets,
                 ..Decision::allow(rule, policy)
             }
         }
@@ -390,6 +405,16 @@ mod tests {
         assert!(d.deny_reason().unwrap().contains("must be an object"));
         let d = read(r#"true"#);
         assert!(!d.is_allowed());
+    }
+
+    #[test]
+    fn secrets_reveal_is_read_strictly() {
+        let d = read(r#"{"allow": true, "rule": "r", "secrets": "reveal"}"#);
+        assert!(d.is_allowed() && d.reveal_secrets);
+        let d = read(r#"{"allow": true, "rule": "r"}"#);
+        assert!(d.is_allowed() && !d.reveal_secrets);
+        let d = read(r#"{"allow": true, "rule": "r", "secrets": true}"#);
+        assert!(d.deny_reason().is_some());
     }
 
     #[test]

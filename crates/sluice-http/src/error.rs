@@ -1,6 +1,19 @@
-/// Why a request cannot be described unambiguously; the gateway refuses it (fail closed).
+/// Why a request cannot be described unambiguously (the gateway refuses it: fail closed), or
+/// why the listener or a session could not go on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
+    /// The target could not be reached or answered with something that is not HTTP/1.1.
+    #[error("{0}")]
+    Upstream(String),
+    /// The caller's credential did not verify.
+    #[error("the bearer credential is missing, unknown, expired or revoked")]
+    Unauthorized,
+    /// Too many failed authentications lately.
+    #[error("{0}")]
+    Throttled(String),
+    /// The listener could not start: TLS, the socket.
+    #[error("{0}")]
+    Listener(String),
     #[error("the request target is not an absolute path")]
     NotAbsolute,
     #[error("the request target is longer than {0} bytes")]

@@ -11,14 +11,34 @@
 //! - `path`: percent-decoding what RFC 3986 calls unreserved, removing dot segments.
 //! - `query`: the query's parameters, decoded.
 //! - `facts`: one request's facts, with the headers a policy may see.
-//! - `error`: why a request cannot be described unambiguously.
+//! - `error`: why a request cannot be described unambiguously, or the listener cannot go on.
+//! - `server`: the listener; `connection`: one client connection (TLS, HTTP/1.1 or HTTP/2);
+//!   `route`: which target a request is for.
+//! - `relay`: a session per connection, credential and target (core's sequence);
+//!   `relay/exchange.rs`: one request decided, forwarded and answered.
+//! - `upstream`: HTTP/1.1 towards the target through the session's sealed writer.
+//! - `mask`: JSON, line and Kubernetes Secret masking; `body`: bodies towards the client;
+//!   `reply`: the gateway's own answers (a Kubernetes `Status` for kubectl).
+//! - `upgrade`, `websocket`: exec, attach and port-forward carried after `101`, recorded as a
+//!   terminal when the stream can be read.
 
+mod body;
+mod connection;
 mod error;
 mod facts;
+mod mask;
 mod path;
 mod query;
+mod relay;
+mod reply;
+mod route;
+mod server;
+mod upgrade;
+mod upstream;
+mod websocket;
 
 pub use error::HttpError;
 pub use facts::{describe, Described, POLICY_HEADERS};
 pub use path::normalise_path;
 pub use query::parse_query;
+pub use server::HttpServer;

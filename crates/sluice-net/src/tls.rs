@@ -92,6 +92,46 @@ pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>,
     Ok(Some(Arc::new(config)))
 }
 
+/// The client side of TLS towards an `https://` HTTP or Kubernetes target: the certificate is
+/// checked against `tls_ca` (a cluster's own CA) or the bundled web roots, unless the target
+/// says `tls = "require"` (encrypt only); with `auth = "client_cert"` the configured
+/// certificate is presented.
+pub fn http_client_config(target: &TargetConfig) -> Result<Arc<ClientConfig>, NetError> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?;
+    let builder = if target.tls == TargetTls::Require {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider())))
+    } else {
+        let mut roots = RootCertStore::empty();
+        match &target.tls_ca {
+            Some(ca) => {
+                for cert in CertificateDer::pem_file_iter(ca).map_err(tls_err)? {
+                    roots.add(cert.map_err(tls_err)?).map_err(tls_err)?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        builder.with_root_certificates(roots)
+    };
+    let mut config = match (&target.client_cert, &target.client_key) {
+        (Some(cert), Some(key)) => {
+            let certs = CertificateDer::pem_file_iter(cert)
+                .map_err(tls_err)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(tls_err)?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(tls_err)?;
+            builder.with_client_auth_cert(certs, key).map_err(tls_err)?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    // The relay speaks HTTP/1.1 to targets: upgrades (exec, port-forward) need it.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 pub fn server_name(host: &str) -> Result<ServerName<'static>, NetError> {
     ServerName::try_from(host.to_owned()).map_err(tls_err)
 }

@@ -11,6 +11,7 @@ use sluice_audit::{AuditError, AuditEvent, AuditLog, CheckpointSigner, Durabilit
 use sluice_core::config::{AuditDurability, Config};
 use sluice_core::policy::PolicyState;
 use sluice_core::Gateway;
+use sluice_http::HttpServer;
 use sluice_mysql::MysqlServer;
 use sluice_outbound::sinks::{AuditSinkTasks, AuditSinks};
 use sluice_postgres::{PgServer, ShutdownPhase};
@@ -28,12 +29,15 @@ pub struct RunningGateway {
     pub ssh_addr: Option<SocketAddr>,
     /// The SSH listener's host key fingerprint (`SHA256:...`), when it runs.
     pub ssh_fingerprint: Option<String>,
+    /// The HTTPS listener for HTTP services and Kubernetes API servers.
+    pub http_addr: Option<SocketAddr>,
     pub admin_addr: Option<SocketAddr>,
     control: Arc<watch::Sender<ShutdownPhase>>,
     admin_stop: watch::Sender<bool>,
     postgres_task: Option<JoinHandle<()>>,
     mysql_task: Option<JoinHandle<()>>,
     ssh_task: Option<JoinHandle<()>>,
+    http_task: Option<JoinHandle<()>>,
     admin_task: Option<JoinHandle<std::io::Result<()>>>,
     /// The `[[audit_sinks]]`, each tailing the audit file on its own.
     audit_sinks: AuditSinkTasks,
@@ -132,6 +136,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let pg_listen = config.postgres.listen;
     let mysql_listen = config.mysql.as_ref().and_then(|m| m.listen);
     let ssh_listen = config.ssh.as_ref().and_then(|m| m.listen);
+    let http_listen = config.http.as_ref().and_then(|h| h.listen);
     let mut config = config;
     let admin_tls = match (config.admin.listen, config.admin.tls()) {
         (Some(_), Some((cert, key))) => {
@@ -216,10 +221,20 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         ssh_fingerprint = Some(server.host_key_fingerprint().to_owned());
         ssh_task = Some(tokio::spawn(server.run(control.clone(), grace)));
     }
+    let mut http_addr = None;
+    let mut http_task = None;
+    if let Some(addr) = http_listen {
+        let server = HttpServer::bind(gateway.clone(), addr, workers.clone())
+            .await
+            .with_context(|| format!("binding the HTTPS listener on {addr}"))?;
+        http_addr = Some(server.local_addr()?);
+        http_task = Some(tokio::spawn(server.run(control.clone(), grace)));
+    }
     for (protocol, addr) in [
         ("postgres", postgres_addr),
         ("mysql", mysql_addr),
         ("ssh", ssh_addr),
+        ("http", http_addr),
     ] {
         if let Some(addr) = addr {
             gateway.announce_listener(protocol, addr.port());
@@ -242,6 +257,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         ?mysql_addr,
         ?ssh_addr,
         ?ssh_fingerprint,
+        ?http_addr,
         ?admin_addr,
         "sluice is ready"
     );
@@ -252,12 +268,14 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         mysql_addr,
         ssh_addr,
         ssh_fingerprint,
+        http_addr,
         admin_addr,
         control,
         admin_stop,
         postgres_task,
         mysql_task,
         ssh_task,
+        http_task,
         admin_task,
         policy_watch,
         housekeeping,
@@ -322,6 +340,9 @@ impl RunningGateway {
             let _ = task.await;
         }
         if let Some(task) = self.ssh_task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.http_task.take() {
             let _ = task.await;
         }
         let _ = self.admin_stop.send(true);

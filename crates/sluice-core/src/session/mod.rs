@@ -279,9 +279,10 @@ impl Session {
                             settings: request.settings.clone(),
                         })
                     }
-                    crate::config::TargetKind::Mysql | crate::config::TargetKind::Ssh => {
-                        SessionSection::None
-                    }
+                    crate::config::TargetKind::Mysql
+                    | crate::config::TargetKind::Ssh
+                    | crate::config::TargetKind::Http
+                    | crate::config::TargetKind::Kubernetes => SessionSection::None,
                 },
             },
             dialect,
@@ -835,6 +836,7 @@ impl Session {
     ) -> StatementPermit {
         let mut permit = self.unmasked_permit(statement);
         permit.mask = self.mask_plan(decision, results);
+        permit.reveal_secrets = decision.reveal_secrets;
         permit
     }
 
@@ -848,6 +850,7 @@ impl Session {
             results_seen: 0,
             settings: None,
             relations_read: Arc::from([]),
+            reveal_secrets: false,
             unfinished: Some(self.clone()),
         }
     }

@@ -24,6 +24,8 @@ pub struct StatementPermit {
     pub(crate) settings: Option<Arc<[String]>>,
     /// See [`StatementPermit::relations_read`].
     pub(crate) relations_read: Arc<[String]>,
+    /// The decision's `"secrets": "reveal"` (Kubernetes Secrets' data shown).
+    pub(crate) reveal_secrets: bool,
     /// The session that audits the request's outcome; `None` once it has been audited.
     pub(crate) unfinished: Option<Session>,
 }
@@ -51,6 +53,11 @@ impl StatementPermit {
     /// The masking the statement's results need; `None`: relay them as they are.
     pub fn mask(&self) -> Option<&MaskPlan> {
         self.mask.as_ref()
+    }
+
+    /// Whether the decision lets Kubernetes Secrets' `data` and `stringData` through.
+    pub fn reveals_secrets(&self) -> bool {
+        self.reveal_secrets
     }
 
     /// How many results of the request the relay has begun to mask: the next one's index.
