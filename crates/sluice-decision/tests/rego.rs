@@ -152,7 +152,7 @@ fn malformed_and_unknown_keys_deny() {
         ),
         (
             r#"{"allow": true, "rule": "r", "reason": "typo"}"#,
-            r#"the decision has an unknown key "reason" (known: allow, rule, reasons, mask, approval, recording, token)"#,
+            r#"the decision has an unknown key "reason" (known: allow, rule, reasons, mask, approval, recording, token, secrets)"#,
         ),
         (
             r#"{"allow": "yes", "rule": "r"}"#,
