@@ -33,10 +33,13 @@ decision := {"allow": false, "rule": names[0], "reasons": reasons} if {
 # An allowing decision, with the masking and approval parts when they apply.
 allowed(rule, reasons) := object.union(
 	object.union(
-		object.union({"allow": true, "rule": rule, "reasons": reasons}, mask_part),
-		approval_part,
+		object.union(
+			object.union({"allow": true, "rule": rule, "reasons": reasons}, mask_part),
+			approval_part,
+		),
+		token_part,
 	),
-	token_part,
+	kube_secrets_part,
 )
 
 # Why nothing allowed the request, naming what was asked.

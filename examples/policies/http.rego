@@ -1,5 +1,5 @@
-# HTTP requests (input.request.kind == "http"). No shipped protocol sends these yet; the rules
-# are examples of the schema's http kind (docs/policy.md, "The input document").
+# HTTP requests (input.request.kind == "http") to the services behind the gateway's HTTPS
+# listener (docs/http-request.md): method, host, normalised path, query, selected headers.
 package sluice
 
 import rego.v1
@@ -22,8 +22,23 @@ allow contains {
 	"reason": sprintf("%s may send %s requests to %s", [input.identity.name, http_request.method, input.target.name]),
 } if {
 	http_request
-	member_of(developer_groups)
+	member_of(developer_groups | dba_groups)
 }
+
+# A service's administrative endpoints are out of bounds through the gateway, however the
+# path is spelled (`/%61dmin`, `/x/../admin`: the path is normalised before it is decided).
+deny contains {
+	"rule": "http_admin_paths",
+	"reason": sprintf("%s is an administrative endpoint of %s", [http_request.path, input.target.name]),
+} if {
+	some prefix in {"/admin", "/actuator", "/debug"}
+	http_path_under(http_request.path, prefix)
+	not member_of(break_glass_groups)
+}
+
+http_path_under(path, prefix) if path == prefix
+
+http_path_under(path, prefix) if startswith(path, concat("", [prefix, "/"]))
 
 # Anything but a read, sent by a person to production, waits for a DBA (approval.rego).
 approvals contains {

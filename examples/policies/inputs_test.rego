@@ -12,11 +12,13 @@ identities := {
 	"carol": {"name": "carol", "kind": "human", "groups": ["developers", "break-glass"], "attributes": {}},
 	"dora": {"name": "dora", "kind": "human", "groups": ["developers", "pii_readers"], "attributes": {}},
 	"nobody": {"name": "nobody", "kind": "agent", "groups": [], "attributes": {}},
+	"olga": {"name": "olga", "kind": "human", "groups": ["oncall"], "attributes": {}},
 }
 
 targets := {
 	"shop": {"name": "shop", "kind": "postgres", "tags": {"env": "production"}, "database": "shop"},
 	"staging": {"name": "staging", "kind": "postgres", "tags": {"env": "staging"}, "database": "shop"},
+	"cluster": {"name": "cluster", "kind": "kubernetes", "tags": {}, "database": ""},
 }
 
 # The session's id and start time, and the exact current time, are left out on purpose: a

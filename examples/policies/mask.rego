@@ -80,9 +80,28 @@ terminal_masked if {
 	not member_of(pii_reader_groups)
 }
 
+# HTTP services' and the Kubernetes API's JSON answers: fields by name wherever they sit in
+# the document, the detectors over every other string and over log lines (docs/masking.md,
+# "HTTP and Kubernetes").
+api_mask_rules := {
+	"columns": [
+		{"column": "email", "strategy": "email_domain"},
+		{"column": "*ssn*", "strategy": "redact"},
+		{"column": "card_number", "strategy": {"keep_last": 4}},
+		{"column": "phone", "strategy": {"keep_last": 4}},
+	],
+	"content": array.concat(terminal_mask_rules.content, [{"detector": "email", "strategy": "token"}]),
+}
+
+api_masked if {
+	input.request.kind in {"http", "kube"}
+	not member_of(pii_reader_groups)
+}
+
 # The masking part of an allowing decision (decision.rego: allowed).
 mask_part := {"mask": mask_rules} if masked
 else := {"mask": terminal_mask_rules} if terminal_masked
+else := {"mask": api_mask_rules} if api_masked
 else := {}
 
 # ---------------------------------------------------------------------------------------
