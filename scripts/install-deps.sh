@@ -51,6 +51,7 @@ manifest=(
   "bench|mariadb-server|/usr/bin/mariadb-install-db|creates its data directory (the package also makes the mysql user it runs as under root)"
   "bench|mariadb-client|/usr/bin/mariadb|the scratch server's accounts and schema are made with it"
   "bench|sysbench|/usr/bin/sysbench|the MySQL-protocol load generator"
+  "bench|wrk|/usr/bin/wrk|bench/http.sh's load generator"
   "bench|jq|/usr/bin/jq|benchmarks read the demo's JSON"
   "bench|openssh-server|/usr/sbin/sshd|bench/ssh.sh's scratch SSH target"
   "bench|openssh-client|/usr/bin/scp|bench/ssh.sh copies with scp and sftp"

@@ -38,6 +38,7 @@ pub mod login;
 pub mod policy_cmd;
 pub mod review_cmd;
 pub mod runtime;
+pub mod scratch_http;
 pub mod scratch_mariadb;
 pub mod scratch_pg;
 pub mod scratch_sshd;
