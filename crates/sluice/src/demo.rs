@@ -16,6 +16,7 @@ use serde::Serialize;
 use sluice_core::config::Config;
 
 use crate::cli::DemoArgs;
+use crate::scratch_http::ScratchHttp;
 use crate::scratch_mariadb::{self, ScratchMariaDb};
 use crate::scratch_pg::{self, ScratchPostgres, SCRAM_ROLE};
 use crate::scratch_sshd::{self, ScratchSshd};
@@ -27,6 +28,8 @@ const MYSQL_TARGET: &str = "shop-mysql";
 const MYSQL_ACCOUNT: &str = "sluice";
 /// The scratch sshd's target: users log in as `IDENTITY+host`.
 const SSH_TARGET: &str = "host";
+/// The demo's HTTP service behind the HTTPS listener.
+const HTTP_TARGET: &str = "api";
 /// The demo's identities: name, kind, group, and what the example policies let them do,
 /// printed beside their psql line so a first `SELECT 1` as dana is not a puzzle.
 /// tests/demo.rs checks each claim through the running demo.
@@ -55,7 +58,7 @@ const IDENTITIES: [(&str, &str, &str, &str); 3] = [
 ];
 
 /// The example policies (examples/policies), built in so the demo runs from the binary alone.
-const POLICIES: [(&str, &str); 23] = [
+const POLICIES: [(&str, &str); 24] = [
     (
         "approval.rego",
         include_str!("../../../examples/policies/approval.rego"),
@@ -107,6 +110,10 @@ const POLICIES: [(&str, &str); 23] = [
     (
         "kube.rego",
         include_str!("../../../examples/policies/kube.rego"),
+    ),
+    (
+        "kube_test.rego",
+        include_str!("../../../examples/policies/kube_test.rego"),
     ),
     (
         "mask.rego",
@@ -206,6 +213,13 @@ struct DemoInfo {
     /// connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     ssh_fingerprint: Option<String>,
+    /// Straight to the scratch HTTP service, bypassing sluice.
+    direct_http_url: String,
+    /// Identity → the HTTP service `api` through the gateway's HTTPS listener (send the
+    /// identity's token as `Authorization: Bearer`).
+    http_url: BTreeMap<String, String>,
+    /// The certificate that verifies the gateway's HTTPS listener (`curl --cacert`).
+    http_ca: PathBuf,
     tokens: BTreeMap<String, String>,
     /// What each identity may do under the example policies.
     roles: BTreeMap<String, String>,
@@ -231,13 +245,17 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let dir = dir.canonicalize()?;
     let setup_dir = dir.clone();
+    let http = ScratchHttp::start()
+        .await
+        .context("starting the demo's scratch HTTP service")?;
+    let http_port = http.port();
     let Prepared {
         pg,
         mariadb,
         ssh,
         config_path,
         target_password,
-    } = tokio::task::spawn_blocking(move || prepare(&setup_dir)).await??;
+    } = tokio::task::spawn_blocking(move || prepare(&setup_dir, http_port)).await??;
 
     let (config, text) = Config::load_with_text(&config_path)?;
     crate::logging::init(&config.log);
@@ -282,7 +300,15 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         _ => None,
     };
     let mut mysql_urls = BTreeMap::new();
+    let http_addr = running
+        .http_addr
+        .context("the demo needs the HTTPS listener")?;
+    let mut http_urls = BTreeMap::new();
     for (name, _, _, _) in IDENTITIES {
+        http_urls.insert(
+            name.to_owned(),
+            format!("https://{http_addr}/{HTTP_TARGET}"),
+        );
         let secret =
             crate::token_cmd::create(&config, name, Some(Duration::from_secs(8 * 3600))).await?;
         urls.insert(
@@ -318,6 +344,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             key_file: s.sshd.key_file(),
         }),
         ssh_fingerprint: ssh.as_ref().and(running.ssh_fingerprint.clone()),
+        direct_http_url: http.url(),
+        http_url: http_urls,
+        http_ca: dir.join("data").join("tls").join("server.crt"),
         tokens,
         roles: IDENTITIES
             .iter()
@@ -338,6 +367,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     drop(mariadb);
     // Ends the sessions it still serves too.
     drop(ssh);
+    drop(http);
     Ok(())
 }
 
@@ -411,7 +441,7 @@ fn prepare_sshd(dir: &Path, keys_dir: &Path) -> Result<(DemoSshd, BTreeMap<Strin
 }
 
 /// Starts the scratch databases and writes the gateway's configuration. Blocking.
-fn prepare(dir: &Path) -> Result<Prepared> {
+fn prepare(dir: &Path, http_port: u16) -> Result<Prepared> {
     // MariaDB, when installed, starts beside PostgreSQL rather than after it: each spends
     // most of its start-up waiting on its own disk writes.
     let mariadb_dir = dir.join("mysql");
@@ -454,6 +484,9 @@ fn prepare(dir: &Path) -> Result<Prepared> {
     sluice_core::secret::write_private(&password_file, target_password.as_bytes())?;
     let pg_port = scratch_pg::free_port()?;
     let admin_port = scratch_pg::free_port()?;
+    let https_port = scratch_pg::free_port()?;
+    // The credential the gateway injects towards the HTTP service; callers never see it.
+    sluice_core::secret::write_private(&dir.join("api-token"), random_password().as_bytes())?;
     let mysql = match &mariadb {
         Some(m) => {
             let password_file = dir.join("mysql-target-password");
@@ -524,7 +557,11 @@ fn prepare(dir: &Path) -> Result<Prepared> {
          {identities}\n\
          [[targets]]\nname = \"{DATABASE}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
          database = \"{DATABASE}\"\nuser = \"{SCRAM_ROLE}\"\npassword_file = \"target-password\"\n\
-         tls = \"disable\"\ntags = {{ env = \"production\" }}\n\
+         tls = \"disable\"\ntags = {{ env = \"production\" }}\n\n\
+         [[listeners]]\nprotocol = \"http\"\nlisten = \"127.0.0.1:{https_port}\"\n\n\
+         [[targets]]\nname = \"{HTTP_TARGET}\"\nkind = \"http\"\n\
+         url = \"http://127.0.0.1:{http_port}\"\nauth = \"bearer\"\npassword_file = \"api-token\"\n\
+         tags = {{ env = \"production\" }}\n\
          {mysql}{ssh_section}",
         pg.port
     );
