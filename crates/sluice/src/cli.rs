@@ -54,6 +54,36 @@ pub enum Command {
     /// List, show, replay and search recorded sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Write a kubeconfig that reaches a Kubernetes target through the gateway's HTTPS
+    /// listener (kubectl unchanged; the credential comes from `sluice login` or SLUICE_TOKEN)
+    Kubeconfig(KubeconfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KubeconfigArgs {
+    /// The Kubernetes target, as configured on the gateway.
+    pub target: String,
+    #[command(flatten)]
+    pub connection: ServerArg,
+    /// The namespace of the kubeconfig's context.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Write the kubeconfig here instead of printing it.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Put the token itself in the kubeconfig (written 0600) instead of the exec plugin.
+    #[arg(long)]
+    pub embed_token: bool,
+    /// The HTTPS listener's URL when clients reach it by another name (a load balancer);
+    /// default: the admin server's host and the listener's port.
+    #[arg(long, value_name = "URL")]
+    pub https_url: Option<String>,
+    /// The CA that verifies the HTTPS listener's certificate (default: --ca).
+    #[arg(long, value_name = "FILE")]
+    pub https_ca: Option<PathBuf>,
+    /// Print the ExecCredential kubectl's exec plugin reads (the kubeconfig runs this).
+    #[arg(long, hide = true)]
+    pub exec_credential: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -495,6 +525,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Access(a) => crate::access_cmd::run(a).await,
         Command::Demo(d) => crate::demo::run(d).await,
         Command::Sessions(s) => crate::sessions_cmd::run(s).await,
+        Command::Kubeconfig(k) => crate::kubeconfig_cmd::run(k).await,
     }
 }
 

@@ -16,6 +16,8 @@
 //!   gateway's identity provider and the credential file the admin commands read.
 //! - [`admin_client`]: the admin API's client (also behind `policy status`) over sluice-outbound's
 //!   HTTP client, its wire types, and the tables and ages both commands print.
+//! - [`kubeconfig_cmd`]: `kubeconfig TARGET`, a kubeconfig through the HTTPS listener, and the
+//!   exec credential plugin it names.
 //! - [`sessions_cmd`]: `sessions list|show|replay|search`, from the audit trail and recordings.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
 //! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).
@@ -33,6 +35,7 @@ pub mod cli;
 pub mod demo;
 pub mod identity_api;
 pub mod identity_cmd;
+pub mod kubeconfig_cmd;
 pub mod logging;
 pub mod login;
 pub mod policy_cmd;
