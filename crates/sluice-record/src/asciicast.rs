@@ -14,11 +14,19 @@ use crate::RecordError;
 /// `r`, `m`) and data are the recording's. Lines of other types (requests,
 /// truncation markers) have no place in asciicast and are left out.
 ///
-/// A recording without a terminal header (not of kind `terminal`) is
-/// refused: asciicast needs the screen's size.
+/// An HTTP recording carries terminal lines for its Kubernetes exec and
+/// attach streams: those convert too, on a screen of the first size a
+/// resize gave (80x24 without one). A recording with neither a terminal
+/// header nor terminal lines is refused: there is nothing to play.
 pub fn to_asciicast(recording: &Recording) -> Result<String, RecordError> {
-    let Some(terminal) = &recording.terminal else {
-        return Err(RecordError::NotATerminal(recording.header.kind.clone()));
+    let streamed;
+    let terminal = match &recording.terminal {
+        Some(terminal) => terminal,
+        None if recording.terminal_events().next().is_some() => {
+            streamed = streamed_screen(recording);
+            &streamed
+        }
+        None => return Err(RecordError::NotATerminal(recording.header.kind.clone())),
     };
     let mut header = Map::new();
     header.insert("version".to_owned(), json!(2));
@@ -43,6 +51,25 @@ pub fn to_asciicast(recording: &Recording) -> Result<String, RecordError> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The screen of a recording whose terminal lines come from streams inside
+/// another kind's session: the first resize's size, else the classic 80x24.
+fn streamed_screen(recording: &Recording) -> crate::TerminalHeader {
+    let (width, height) = recording
+        .terminal_events()
+        .find(|e| e.code == "r")
+        .and_then(|e| {
+            let (w, h) = e.data.split_once('x')?;
+            Some((w.parse().ok()?, h.parse().ok()?))
+        })
+        .unwrap_or((80, 24));
+    crate::TerminalHeader {
+        width,
+        height,
+        term: String::new(),
+        command: None,
+    }
 }
 
 /// `started_at` as asciicast's `timestamp`: whole seconds since the Unix
