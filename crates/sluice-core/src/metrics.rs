@@ -141,6 +141,11 @@ pub struct Metrics {
     pub credentials_refused: Counter,
     /// Sessions ended because their credential expired or was revoked.
     pub sessions_credential_ended: Counter,
+    /// Upgraded streams through the HTTPS listener (Kubernetes exec, attach, port-forward;
+    /// WebSocket to an HTTP service), each allowed by policy first.
+    pub http_upgrades: Counter,
+    /// Of those, Kubernetes port-forwards.
+    pub kube_port_forwards: Counter,
     pub masking: MaskingMetrics,
     pub approvals: ApprovalMetrics,
 }
@@ -273,7 +278,7 @@ impl MaskingMetrics {
 impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 18] = [
+        let counters: [(&str, &str, &Counter); 20] = [
             (
                 "sluice_sessions_started_total",
                 "Sessions admitted.",
@@ -363,6 +368,16 @@ impl Metrics {
                 "sluice_sessions_credential_ended_total",
                 "Sessions ended because their credential expired or was revoked.",
                 &self.sessions_credential_ended,
+            ),
+            (
+                "sluice_http_upgrades_total",
+                "Upgraded streams carried by the HTTPS listener (exec, attach, port-forward, WebSocket).",
+                &self.http_upgrades,
+            ),
+            (
+                "sluice_kube_port_forwards_total",
+                "Kubernetes port-forward streams carried, each allowed by policy.",
+                &self.kube_port_forwards,
             ),
         ];
         for (name, help, c) in counters {

@@ -296,6 +296,15 @@ pub(crate) async fn run(
                 return moved;
             }
         };
+        let metrics = session.gateway().metrics();
+        metrics.http_upgrades.inc();
+        if facts
+            .kube
+            .as_ref()
+            .is_some_and(|k| k.subresource.as_deref() == Some("portforward"))
+        {
+            metrics.kube_port_forwards.inc();
+        }
         let recording = channel_recording(&facts, &response_head, n);
         if let Some(recorder) = session.recording() {
             let _ = recorder.terminal_marker(Some(n), &facts.summary);
