@@ -767,13 +767,16 @@ fn sluice_http_facts<'a>(
     crate::describe(method, host, target, headers, &crate::POLICY_HEADERS)
 }
 
-/// The caller's headers as the target gets them.
+/// The caller's headers as the target gets them. `readable`: the answer must be one the
+/// gateway can mask: uncompressed, and JSON rather than protobuf (kubectl's typed commands
+/// accept protobuf first; the API server answers JSON just as well).
 fn forward_headers(
     headers: &HeaderMap,
     credential: Option<&str>,
-    identity_encoding: bool,
+    readable: bool,
     upgrade: bool,
 ) -> Vec<(String, Vec<u8>)> {
+    let identity_encoding = readable;
     // Headers the caller's `Connection` names are this hop's too (RFC 9110 section 7.6.1).
     let named: Vec<String> = headers
         .get_all("connection")
@@ -797,6 +800,11 @@ fn forward_headers(
         .collect();
     if identity_encoding {
         out.push(("accept-encoding".into(), b"identity".to_vec()));
+        for (name, value) in out.iter_mut() {
+            if name == "accept" {
+                *value = readable_accept(value);
+            }
+        }
     }
     if upgrade {
         if let Some(value) = headers.get("upgrade") {
@@ -805,6 +813,22 @@ fn forward_headers(
         }
     }
     out
+}
+
+/// An `Accept` list without the media types the gateway cannot mask (protobuf, CBOR);
+/// `application/json` when nothing is left.
+fn readable_accept(value: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(value);
+    let kept: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.contains("protobuf") && !t.contains("cbor"))
+        .collect();
+    if kept.is_empty() {
+        b"application/json".to_vec()
+    } else {
+        kept.join(", ").into_bytes()
+    }
 }
 
 /// The target's response headers for the client; `rewritten`: the body changes, so its
