@@ -564,6 +564,110 @@ async fn exec_over_spdy() {
     wait_no_streams(&s.fixture);
 }
 
+/// An exec over SPDY by a hand-written client, for the older stream protocols kubectl no
+/// longer picks: returns what came on stdout and on the error stream.
+async fn raw_spdy_exec(f: &KubeFixture, protocol: &str, command: &str) -> (String, String) {
+    use support::kube::spdy::{read_frame, syn_stream, Frame, HeaderCodec, FLAG_FIN, SYN_REPLY};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(f.ca_der().into()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(f.addr()).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect("127.0.0.1".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let request = format!(
+        "POST /api/v1/namespaces/prod/pods/web-1/exec?command={command}&stdout=true&stderr=true HTTP/1.1\r\n\
+         Host: {}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n\
+         X-Stream-Protocol-Version: {protocol}\r\nContent-Length: 0\r\n\r\n",
+        f.addr()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tls.read_u8().await.unwrap());
+    }
+    let head = String::from_utf8(head).unwrap().to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains(&format!("x-stream-protocol-version: {protocol}")),
+        "{head}"
+    );
+
+    let mut codec = HeaderCodec::default();
+    for (id, kind) in [(1u32, "error"), (3, "stdout"), (5, "stderr")] {
+        let block = codec.encode(&[("streamtype", kind)]);
+        tls.write_all(&syn_stream(id, false, &block)).await.unwrap();
+    }
+    let (mut stdout, mut error, mut replies, mut finished) = (Vec::new(), Vec::new(), 0, 0);
+    while finished < 3 {
+        let frame = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut tls))
+            .await
+            .expect("the fixture stopped answering")
+            .expect("the fixture closed early");
+        match frame {
+            Frame::Control {
+                kind: SYN_REPLY,
+                payload,
+                ..
+            } => {
+                // Inflating each reply proves the server's compression context.
+                assert_eq!(codec.decode(&payload[4..]), Some(vec![]));
+                replies += 1;
+            }
+            Frame::Control { .. } => {}
+            Frame::Data {
+                stream,
+                flags,
+                payload,
+            } => {
+                match stream {
+                    1 => error.extend_from_slice(&payload),
+                    3 => stdout.extend_from_slice(&payload),
+                    _ => {}
+                }
+                if flags & FLAG_FIN != 0 {
+                    finished += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(replies, 3);
+    (
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(error).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn exec_over_spdy_older_protocols() {
+    let fixture = KubeFixture::start(TOKEN).await;
+    for protocol in [
+        "v4.channel.k8s.io",
+        "v3.channel.k8s.io",
+        "v2.channel.k8s.io",
+    ] {
+        let (stdout, error) = raw_spdy_exec(&fixture, protocol, "echo&command=hi").await;
+        assert_eq!(stdout, "hi\n", "{protocol}");
+        let (_, failure) = raw_spdy_exec(&fixture, protocol, "fail").await;
+        if protocol.starts_with("v4") {
+            assert!(error.contains("Success"), "{error}");
+            assert!(failure.contains("NonZeroExitCode"), "{failure}");
+        } else {
+            assert_eq!(error, "", "{protocol}");
+            assert!(failure.contains("exit code 2"), "{failure}");
+        }
+    }
+    assert_eq!(support::kube::spdy_dictionary_len(), 1423);
+}
+
 /// Runs `kubectl port-forward` to an echo port, checks two connections echo, stops it.
 fn port_forward(s: &Setup, env: &[(&str, &str)]) {
     let mut cmd = Command::new("kubectl");

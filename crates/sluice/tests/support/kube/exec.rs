@@ -16,8 +16,13 @@ use super::{spdy, websocket, State};
 /// Preferred first: v5 adds the stdin-close signal that `kubectl exec -i ... cat` needs.
 pub const WEBSOCKET_PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
-/// The SPDY stream protocols spoken (all v4: Status JSON on the error stream).
-pub const SPDY_PROTOCOLS: &[&str] = &["v4.channel.k8s.io"];
+/// The SPDY stream protocols spoken, preferred first: v4 reports the exit as Status JSON on
+/// the error stream, v3 and v2 as plain text (and v2 has no resize stream).
+pub const SPDY_PROTOCOLS: &[&str] = &[
+    "v4.channel.k8s.io",
+    "v3.channel.k8s.io",
+    "v2.channel.k8s.io",
+];
 
 /// What an exec asked for.
 #[derive(Clone, Debug)]
@@ -119,7 +124,7 @@ pub fn exec(
         tokio::spawn(async move {
             let _guard = guard;
             if let Ok(io) = on_upgrade.await {
-                spdy::exec(hyper_util::rt::TokioIo::new(io), spec).await;
+                spdy::exec(hyper_util::rt::TokioIo::new(io), protocol, spec).await;
             }
         });
         return spdy::switching(protocol);

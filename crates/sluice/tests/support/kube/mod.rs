@@ -18,7 +18,7 @@ mod logs;
 mod objects;
 mod portforward;
 mod protobuf;
-mod spdy;
+pub mod spdy;
 mod spdy_dictionary;
 mod table;
 mod websocket;
@@ -84,6 +84,7 @@ impl State {
 pub struct KubeFixture {
     state: Arc<State>,
     ca_pem: String,
+    ca_der: Vec<u8>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -91,7 +92,7 @@ impl KubeFixture {
     /// HTTPS (HTTP/1.1) on 127.0.0.1 with a fresh CA; every request must carry
     /// `Authorization: Bearer <token>`.
     pub async fn start(token: &str) -> KubeFixture {
-        let (ca_pem, config) = tls_config();
+        let (ca_pem, ca_der, config) = tls_config();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -112,6 +113,7 @@ impl KubeFixture {
         KubeFixture {
             state,
             ca_pem,
+            ca_der,
             runtime: Some(runtime),
         }
     }
@@ -126,6 +128,11 @@ impl KubeFixture {
 
     pub fn ca_pem(&self) -> String {
         self.ca_pem.clone()
+    }
+
+    /// The same CA, DER-encoded (for a rustls client of a test's own).
+    pub fn ca_der(&self) -> Vec<u8> {
+        self.ca_der.clone()
     }
 
     pub fn token(&self) -> &str {
@@ -194,7 +201,7 @@ current-context: fixture
 }
 
 /// A CA and a server certificate it signed (SAN 127.0.0.1 and localhost), as a rustls config.
-fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
+fn tls_config() -> (String, Vec<u8>, Arc<rustls::ServerConfig>) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -226,7 +233,7 @@ fn tls_config() -> (String, Arc<rustls::ServerConfig>) {
     .unwrap();
     // HTTP/1.1 only: upgrades (exec, port-forward) need it, and kubectl is content with it.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    (ca_cert.pem(), Arc::new(config))
+    (ca_cert.pem(), ca_cert.der().to_vec(), Arc::new(config))
 }
 
 async fn serve(
@@ -257,6 +264,11 @@ async fn serve(
                 .await;
         });
     }
+}
+
+/// The SPDY/3 dictionary's length (1423 bytes in the specification): a check on its text.
+pub fn spdy_dictionary_len() -> usize {
+    spdy_dictionary::dictionary().len()
 }
 
 // ---- Running the real kubectl ----

@@ -58,6 +58,15 @@ pub const KINDS: &[Kind] = &[
         short_names: &["svc"],
         subresources: &["status"],
     },
+    // Empty, but there: `kubectl describe` lists a pod's events.
+    Kind {
+        resource: "events",
+        kind: "Event",
+        group_version: "v1",
+        namespaced: true,
+        short_names: &["ev"],
+        subresources: &[],
+    },
     Kind {
         resource: "deployments",
         kind: "Deployment",

@@ -19,12 +19,12 @@ use super::api::{full, Body};
 use super::exec::{self, Process, Spec};
 use super::spdy_dictionary::dictionary;
 
-const SYN_STREAM: u16 = 1;
-const SYN_REPLY: u16 = 2;
+pub const SYN_STREAM: u16 = 1;
+pub const SYN_REPLY: u16 = 2;
 const RST_STREAM: u16 = 3;
 const PING: u16 = 6;
 const GOAWAY: u16 = 7;
-const FLAG_FIN: u8 = 0x01;
+pub const FLAG_FIN: u8 = 0x01;
 
 /// The first of `supported` among the request's `X-Stream-Protocol-Version` values.
 pub fn choose(req: &Request<Incoming>, supported: &[&'static str]) -> Option<&'static str> {
@@ -78,7 +78,7 @@ pub fn data_frame(stream: u32, fin: bool, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-fn control_frame(kind: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+pub fn control_frame(kind: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![0x80, 3];
     out.extend_from_slice(&kind.to_be_bytes());
     out.push(flags);
@@ -90,90 +90,66 @@ fn control_frame(kind: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
 /// One SPDY connection: frames in from `r`, frames out through a writer task.
 pub struct Session<R> {
     r: R,
-    inflate: Decompress,
-    deflate: Compress,
+    codec: HeaderCodec,
     pub frames: mpsc::UnboundedSender<Vec<u8>>,
 }
 
-impl<R: AsyncRead + Unpin> Session<R> {
-    pub fn new<W: AsyncWrite + Unpin + Send + 'static>(
-        r: R,
-        mut w: W,
-    ) -> (Session<R>, tokio::task::JoinHandle<()>) {
-        let (frames, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let writer = tokio::spawn(async move {
-            while let Some(f) = rx.recv().await {
-                if w.write_all(&f).await.is_err() || w.flush().await.is_err() {
-                    break;
-                }
-            }
-            let _ = w.shutdown().await;
-        });
-        let mut deflate = Compress::new(Compression::default(), true);
-        deflate
-            .set_dictionary(dictionary())
-            .expect("zlib accepts a preset dictionary");
-        let session = Session {
-            r,
-            inflate: Decompress::new(true),
-            deflate,
-            frames,
-        };
-        (session, writer)
-    }
+/// One frame as read off the wire.
+#[derive(Debug)]
+pub enum Frame {
+    Control {
+        kind: u16,
+        flags: u8,
+        payload: Vec<u8>,
+    },
+    Data {
+        stream: u32,
+        flags: u8,
+        payload: Vec<u8>,
+    },
+}
 
-    pub fn send(&self, frame: Vec<u8>) {
-        let _ = self.frames.send(frame);
-    }
-
-    /// The next event; `None` once the client is gone (end of stream, GOAWAY, bad framing).
-    pub async fn next(&mut self) -> Option<Event> {
-        loop {
-            let mut head = [0u8; 8];
-            self.r.read_exact(&mut head).await.ok()?;
-            let flags = head[4];
-            let len = u32::from_be_bytes([0, head[5], head[6], head[7]]) as usize;
-            let mut payload = vec![0u8; len];
-            self.r.read_exact(&mut payload).await.ok()?;
-            if head[0] & 0x80 == 0 {
-                let stream = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-                return Some(Event::Data {
-                    stream,
-                    data: payload,
-                    fin: flags & FLAG_FIN != 0,
-                });
-            }
-            let kind = u16::from_be_bytes([head[2], head[3]]);
-            match kind {
-                SYN_STREAM if payload.len() >= 10 => {
-                    let stream =
-                        u32::from_be_bytes(payload[0..4].try_into().unwrap()) & 0x7fff_ffff;
-                    let headers = self.decode_headers(&payload[10..])?;
-                    let mut reply = stream.to_be_bytes().to_vec();
-                    reply.extend_from_slice(&self.encode_headers(&[]));
-                    self.send(control_frame(SYN_REPLY, 0, &reply));
-                    return Some(Event::Open {
-                        stream,
-                        headers,
-                        fin: flags & FLAG_FIN != 0,
-                    });
-                }
-                RST_STREAM if payload.len() >= 4 => {
-                    let stream =
-                        u32::from_be_bytes(payload[0..4].try_into().unwrap()) & 0x7fff_ffff;
-                    return Some(Event::Reset { stream });
-                }
-                // A client's ping is answered with the same frame.
-                PING => self.send(control_frame(PING, 0, &payload)),
-                GOAWAY => return None,
-                // SETTINGS, WINDOW_UPDATE, HEADERS: nothing to do.
-                _ => {}
-            }
+/// The next frame; `None` at end of stream or on a read error.
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Option<Frame> {
+    let mut head = [0u8; 8];
+    r.read_exact(&mut head).await.ok()?;
+    let flags = head[4];
+    let len = u32::from_be_bytes([0, head[5], head[6], head[7]]) as usize;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).await.ok()?;
+    Some(if head[0] & 0x80 == 0 {
+        Frame::Data {
+            stream: u32::from_be_bytes([head[0], head[1], head[2], head[3]]),
+            flags,
+            payload,
         }
-    }
+    } else {
+        Frame::Control {
+            kind: u16::from_be_bytes([head[2], head[3]]),
+            flags,
+            payload,
+        }
+    })
+}
 
+/// A SYN_STREAM opening `stream` with an already compressed header block (a client's frame).
+pub fn syn_stream(stream: u32, fin: bool, block: &[u8]) -> Vec<u8> {
+    let mut payload = stream.to_be_bytes().to_vec();
+    payload.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    payload.extend_from_slice(block);
+    control_frame(SYN_STREAM, if fin { FLAG_FIN } else { 0 }, &payload)
+}
+
+/// One direction's header compression and the other's decompression, each a single zlib
+/// context for the whole connection, primed with the SPDY/3 dictionary.
+pub struct HeaderCodec {
+    inflate: Decompress,
+    deflate: Compress,
+}
+
+impl HeaderCodec {
     /// Inflates one header block (the context carries over from earlier blocks).
-    fn decode_headers(&mut self, block: &[u8]) -> Option<Vec<(String, String)>> {
+    pub fn decode(&mut self, block: &[u8]) -> Option<Vec<(String, String)>> {
         let mut out = Vec::with_capacity(block.len() * 4 + 256);
         let mut input = block;
         for _ in 0..1000 {
@@ -211,7 +187,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// Deflates one header block with a sync flush, so the peer can inflate it on its own.
-    fn encode_headers(&mut self, headers: &[(&str, &str)]) -> Vec<u8> {
+    pub fn encode(&mut self, headers: &[(&str, &str)]) -> Vec<u8> {
         let mut raw = (headers.len() as u32).to_be_bytes().to_vec();
         for (n, v) in headers {
             raw.extend_from_slice(&(n.len() as u32).to_be_bytes());
@@ -235,6 +211,95 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 }
 
+impl Default for HeaderCodec {
+    fn default() -> Self {
+        let mut deflate = Compress::new(Compression::default(), true);
+        deflate
+            .set_dictionary(dictionary())
+            .expect("zlib accepts a preset dictionary");
+        HeaderCodec {
+            inflate: Decompress::new(true),
+            deflate,
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    pub fn new<W: AsyncWrite + Unpin + Send + 'static>(
+        r: R,
+        mut w: W,
+    ) -> (Session<R>, tokio::task::JoinHandle<()>) {
+        let (frames, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let writer = tokio::spawn(async move {
+            while let Some(f) = rx.recv().await {
+                if w.write_all(&f).await.is_err() || w.flush().await.is_err() {
+                    break;
+                }
+            }
+            let _ = w.shutdown().await;
+        });
+        let session = Session {
+            r,
+            codec: HeaderCodec::default(),
+            frames,
+        };
+        (session, writer)
+    }
+
+    pub fn send(&self, frame: Vec<u8>) {
+        let _ = self.frames.send(frame);
+    }
+
+    /// The next event; `None` once the client is gone (end of stream, GOAWAY, bad framing).
+    pub async fn next(&mut self) -> Option<Event> {
+        loop {
+            let (kind, flags, payload) = match read_frame(&mut self.r).await? {
+                Frame::Data {
+                    stream,
+                    flags,
+                    payload,
+                } => {
+                    return Some(Event::Data {
+                        stream,
+                        data: payload,
+                        fin: flags & FLAG_FIN != 0,
+                    })
+                }
+                Frame::Control {
+                    kind,
+                    flags,
+                    payload,
+                } => (kind, flags, payload),
+            };
+            match kind {
+                SYN_STREAM if payload.len() >= 10 => {
+                    let stream =
+                        u32::from_be_bytes(payload[0..4].try_into().unwrap()) & 0x7fff_ffff;
+                    let headers = self.codec.decode(&payload[10..])?;
+                    let mut reply = stream.to_be_bytes().to_vec();
+                    reply.extend_from_slice(&self.codec.encode(&[]));
+                    self.send(control_frame(SYN_REPLY, 0, &reply));
+                    return Some(Event::Open {
+                        stream,
+                        headers,
+                        fin: flags & FLAG_FIN != 0,
+                    });
+                }
+                RST_STREAM if payload.len() >= 4 => {
+                    let stream =
+                        u32::from_be_bytes(payload[0..4].try_into().unwrap()) & 0x7fff_ffff;
+                    return Some(Event::Reset { stream });
+                }
+                // A client's ping is answered with the same frame.
+                PING => self.send(control_frame(PING, 0, &payload)),
+                GOAWAY => return None,
+                // SETTINGS, WINDOW_UPDATE, HEADERS: nothing to do.
+                _ => {}
+            }
+        }
+    }
+}
+
 /// The next `n` bytes of `rest`, advancing it.
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
     if rest.len() < n {
@@ -253,16 +318,17 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 }
 
 /// An exec over SPDY: kubectl opens error, stdin, stdout, stderr and resize streams as the
-/// request asked for them; the exit Status (v4) goes on the error stream, then every stream
-/// we write is finished.
-pub async fn exec<IO: AsyncRead + AsyncWrite + Send + 'static>(io: IO, spec: Spec) {
+/// request asked for them; the exit goes on the error stream (v4: Status JSON; v3, v2: a
+/// message, only on failure), then every stream we write is finished.
+pub async fn exec<IO: AsyncRead + AsyncWrite + Send + 'static>(io: IO, protocol: &str, spec: Spec) {
+    let v4 = protocol.starts_with("v4.");
     let (r, w) = tokio::io::split(io);
     let (mut session, writer) = Session::new(r, w);
     let expected = 1
         + usize::from(spec.stdin)
         + usize::from(spec.stdout)
         + usize::from(spec.stderr && !spec.tty)
-        + usize::from(spec.tty);
+        + usize::from(spec.tty && !protocol.starts_with("v2."));
     let mut streams: HashMap<String, u32> = HashMap::new();
     let (stdin_tx, stdin_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let mut stdin_tx = Some(stdin_tx);
@@ -344,8 +410,20 @@ pub async fn exec<IO: AsyncRead + AsyncWrite + Send + 'static>(io: IO, spec: Spe
         let _ = frames.send(data_frame(id, true, &[]));
     }
     if let Some(id) = error_id {
-        let status = serde_json::to_vec(&exec::exit_status(code)).unwrap();
-        let _ = frames.send(data_frame(id, false, &status));
+        let report = if v4 {
+            serde_json::to_vec(&exec::exit_status(code)).unwrap()
+        } else if code != 0 {
+            format!(
+                "command terminated with non-zero exit code: error executing command {:?}, exit code {code}",
+                spec.command
+            )
+            .into_bytes()
+        } else {
+            Vec::new()
+        };
+        if !report.is_empty() {
+            let _ = frames.send(data_frame(id, false, &report));
+        }
         let _ = frames.send(data_frame(id, true, &[]));
     }
     // kubectl closes the connection once it has read everything; then we let go.
