@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::kube::{kubectl, kubectl_available, kubectl_with, run_bounded, KubeFixture};
+use support::kube::{
+    kubectl, kubectl_available, kubectl_until, kubectl_with, run_bounded, KubeFixture,
+};
 
 const TOKEN: &str = "fixture-token-3b9c";
 
@@ -337,14 +339,15 @@ async fn objects_watch() {
     // kubectl get -w sees a change made while it watches.
     let kubeconfig = s.kubeconfig.clone();
     let watcher = std::thread::spawn(move || {
-        let mut cmd = Command::new("kubectl");
-        cmd.arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["get", "configmaps", "-n", "prod", "-w", "-o", "name"])
-            .env("HOME", kubeconfig.parent().unwrap());
-        run_bounded(cmd, None, Duration::from_secs(6))
+        kubectl_until(
+            &kubeconfig,
+            &["get", "configmaps", "-n", "prod", "-w", "-o", "name"],
+            &[],
+            "configmap/watched",
+            Duration::from_secs(40),
+        )
     });
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while s.fixture.active_streams() == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -360,14 +363,9 @@ async fn objects_watch() {
             "--from-literal=a=b",
         ],
     );
-    let seen = watcher.join().unwrap();
-    assert!(out(&seen).contains("configmap/settings"), "{}", out(&seen));
-    assert!(
-        out(&seen).contains("configmap/watched"),
-        "{}{}",
-        out(&seen),
-        err(&seen)
-    );
+    let (seen, found) = watcher.join().unwrap();
+    assert!(found, "{seen}");
+    assert!(seen.contains("configmap/settings"), "{seen}");
     let watch = s
         .fixture
         .requests()
@@ -408,13 +406,15 @@ async fn logs_plain_and_followed() {
     assert!(followed.lines().last().unwrap().starts_with("heartbeat"));
 
     // A follower that leaves early frees its stream.
-    let mut cmd = Command::new("kubectl");
-    cmd.arg("--kubeconfig")
-        .arg(&s.kubeconfig)
-        .args(["logs", "-f", "web-2", "-n", "staging"])
-        .env("HOME", s.kubeconfig.parent().unwrap());
-    let partial = run_bounded(cmd, None, Duration::from_millis(1500));
-    assert!(out(&partial).contains("heartbeat 1"), "{}", out(&partial));
+    let (partial, found) = kubectl_until(
+        &s.kubeconfig,
+        &["logs", "-f", "web-2", "-n", "staging"],
+        &[],
+        "heartbeat 2\n",
+        Duration::from_secs(30),
+    );
+    assert!(found, "{partial}");
+    assert!(!partial.contains("heartbeat 40"), "{partial}");
     wait_no_streams(&s.fixture);
 }
 

@@ -299,6 +299,57 @@ pub fn kubectl_with(
     run_bounded(cmd, stdin, KUBECTL_TIMEOUT)
 }
 
+/// Runs a long-lived kubectl (`get -w`, `logs -f`, `port-forward`) until its stdout contains
+/// `needle` or `limit` passes, then kills it; returns (stdout so far, whether `needle` came).
+pub fn kubectl_until(
+    kubeconfig: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    needle: &str,
+    limit: Duration,
+) -> (String, bool) {
+    use std::io::Read;
+    let mut cmd = Command::new("kubectl");
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", kubeconfig.parent().unwrap_or(Path::new("/tmp")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    let mut found = false;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(chunk) => seen.extend_from_slice(&chunk),
+            Err(_) => break,
+        }
+        if String::from_utf8_lossy(&seen).contains(needle) {
+            found = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (String::from_utf8_lossy(&seen).into_owned(), found)
+}
+
 /// Runs `cmd` to completion, feeding `stdin`, killing it after `limit`.
 pub fn run_bounded(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
     use std::io::{Read, Write};
