@@ -109,6 +109,37 @@ async fn discovery_version_and_authentication() {
 }
 
 #[tokio::test]
+async fn http2_when_offered() {
+    if !kubectl_available() {
+        return;
+    }
+    let fixture = KubeFixture::start_with(TOKEN, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    fixture.write_kubeconfig(&kubeconfig, "prod");
+    let pods = kubectl(&kubeconfig, &["get", "pods", "-o", "name"]);
+    assert_eq!(out(&pods), "pod/web-1\n", "{}", err(&pods));
+    let (logs, found) = kubectl_until(
+        &kubeconfig,
+        &["logs", "-f", "web-1"],
+        &[],
+        "heartbeat 1\n",
+        Duration::from_secs(30),
+    );
+    assert!(found, "{logs}");
+    let hello = kubectl(&kubeconfig, &["exec", "web-1", "--", "echo", "hello"]);
+    assert_eq!(out(&hello), "hello\n", "{}", err(&hello));
+    let requests = fixture.requests();
+    let get = requests
+        .iter()
+        .find(|r| r.path == "/api/v1/namespaces/prod/pods")
+        .unwrap();
+    assert_eq!(get.version, "HTTP/2.0");
+    let exec = requests.iter().find(|r| r.path.ends_with("/exec")).unwrap();
+    assert_eq!(exec.version, "HTTP/1.1");
+}
+
+#[tokio::test]
 async fn objects_get_list_and_tables() {
     let Some(s) = setup().await else { return };
     let pods = ok(&s, &["get", "pods", "-n", "prod"]);

@@ -178,6 +178,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
             })
             .collect(),
         upgrade: upgrade.clone(),
+        version: format!("{:?}", req.version()),
     });
     let expected = format!("Bearer {}", state.token);
     if req.headers().get("authorization").map(|v| v.as_bytes()) != Some(expected.as_bytes()) {

@@ -43,6 +43,8 @@ pub struct SeenRequest {
     pub headers: Vec<(String, String)>,
     /// The WebSocket subprotocol the fixture chose, or "SPDY/3.1" for a SPDY upgrade.
     pub upgrade: Option<String>,
+    /// "HTTP/1.1" or "HTTP/2.0".
+    pub version: String,
 }
 
 impl SeenRequest {
@@ -92,7 +94,14 @@ impl KubeFixture {
     /// HTTPS (HTTP/1.1) on 127.0.0.1 with a fresh CA; every request must carry
     /// `Authorization: Bearer <token>`.
     pub async fn start(token: &str) -> KubeFixture {
-        let (ca_pem, ca_der, config) = tls_config();
+        KubeFixture::start_with(token, false).await
+    }
+
+    /// Like [`KubeFixture::start`], offering HTTP/2 too (ALPN `h2`, as kube-apiserver does):
+    /// kubectl then sends its ordinary requests over HTTP/2 and its upgrades (exec,
+    /// port-forward) over separate HTTP/1.1 connections.
+    pub async fn start_with(token: &str, http2: bool) -> KubeFixture {
+        let (ca_pem, ca_der, config) = tls_config(http2);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -201,7 +210,7 @@ current-context: fixture
 }
 
 /// A CA and a server certificate it signed (SAN 127.0.0.1 and localhost), as a rustls config.
-fn tls_config() -> (String, Vec<u8>, Arc<rustls::ServerConfig>) {
+fn tls_config(http2: bool) -> (String, Vec<u8>, Arc<rustls::ServerConfig>) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -231,8 +240,12 @@ fn tls_config() -> (String, Vec<u8>, Arc<rustls::ServerConfig>) {
     .with_no_client_auth()
     .with_single_cert(vec![leaf_cert.der().clone(), ca_cert.der().clone()], key)
     .unwrap();
-    // HTTP/1.1 only: upgrades (exec, port-forward) need it, and kubectl is content with it.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Upgrades (exec, port-forward) need HTTP/1.1; kubectl asks for it on those connections.
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     (ca_cert.pem(), ca_cert.der().to_vec(), Arc::new(config))
 }
 
@@ -258,10 +271,18 @@ async fn serve(
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(api::handle(state, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .with_upgrades()
-                .await;
+            let io = hyper_util::rt::TokioIo::new(tls);
+            if io.inner().get_ref().1.alpn_protocol() == Some(b"h2") {
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(io, service)
+                        .await;
+            } else {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .with_upgrades()
+                    .await;
+            }
         });
     }
 }
