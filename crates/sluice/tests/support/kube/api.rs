@@ -261,16 +261,11 @@ fn resource_list(group_version: &str) -> Value {
         for sub in k.subresources {
             let (kind, verbs): (&str, &[&str]) = match *sub {
                 "log" => ("Pod", &["get"]),
-                "exec" | "attach" | "portforward" => ("PodExecOptions", &["create", "get"]),
+                "exec" => ("PodExecOptions", &["create", "get"]),
+                "attach" => ("PodAttachOptions", &["create", "get"]),
+                "portforward" => ("PodPortForwardOptions", &["create", "get"]),
                 "scale" => ("Scale", &["get", "patch", "update"]),
                 _ => (k.kind, &["get", "patch", "update"]),
-            };
-            let kind = if *sub == "portforward" {
-                "PodPortForwardOptions"
-            } else if *sub == "attach" {
-                "PodAttachOptions"
-            } else {
-                kind
             };
             let mut entry = json!({"name": format!("{}/{sub}", k.resource), "singularName": "",
                                    "namespaced": k.namespaced, "kind": kind, "verbs": verbs});

@@ -1,14 +1,35 @@
-//! A stand-in Kubernetes API server, good enough for the real `kubectl` (v1.30+): discovery,
-//! seeded objects kept in memory (get/list/watch/create/apply/patch/delete, Table output),
-//! pod logs (followed too), exec over WebSocket (v5/v4 channel protocols) and over SPDY/3.1,
-//! and port-forward over SPDY (plain, or tunnelled through a WebSocket) to an echo "pod port".
+//! A stand-in Kubernetes API server, good enough for the real `kubectl` (v1.30+; proven with
+//! 1.32 by tests/kube_fixture.rs), for the Kubernetes gateway's tests to put behind sluice.
+//!
+//! - Discovery: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/apps`, `/apis/apps/v1`. Asked for
+//!   aggregated discovery, it answers the legacy form as plain `application/json`, which kubectl
+//!   accepts (it falls back on that Content-Type).
+//! - OpenAPI: `/openapi/v3` lists a skeleton document per group-version holding only the PATCH
+//!   operations' `fieldValidation` parameter, so that kubectl's default `--validate=strict`
+//!   leaves validation to the server (which validates nothing) instead of downloading schemas;
+//!   `/openapi/v2` is 404. `--validate=false` is never needed.
+//! - Objects, in memory (see `objects.rs` for the seeds): namespaces default, prod, staging;
+//!   pods web-1 (prod) and web-2 (staging), one container `app`, label app=web; secret
+//!   db-creds (prod: password "hunter2-prod", username "app"); configmap settings (prod:
+//!   admin_email ops@example.com, test_card "4111 1111 1111 1111", log_level info);
+//!   deployment web (prod). Services and events exist, empty. get/list (JSON, or a Table when
+//!   `Accept` asks for `as=Table`), label selectors (`k=v`, `k!=v`, `k`, `!k`), field
+//!   selectors on metadata.name/namespace, watch (one JSON event per line), create, update,
+//!   patch (merge, strategic treated as merge, JSON patch), delete, `dryRun=All`, `scale`.
+//!   Bodies are JSON, or protobuf for ConfigMap, Secret and Namespace (what kubectl's typed
+//!   `create configmap|secret|namespace` send). Errors are `Status` JSON (401, 404, 409, 415).
+//! - Logs (`logs.rs`): a few lines with an email address and a card-like number; with
+//!   `follow=true`, a "heartbeat N" line every 200 ms up to 50 lines.
+//! - Exec: WebSocket (`v5.channel.k8s.io`, `v4.channel.k8s.io`) or SPDY/3.1 (`v4`, `v3`, `v2`
+//!   `.channel.k8s.io`) into a fake container that runs `echo`, `cat`, `sh`/`bash`
+//!   (interactive, or `-c LINE`), `fail` (stderr "boom", exit 2) and `env`; see `exec.rs`.
+//! - Port-forward: SPDY/3.1 (`portforward.k8s.io`), plain or tunnelled through a WebSocket
+//!   (`SPDY/3.1+portforward.k8s.io`, kubectl's default); every port echoes what it receives.
+//! - Not modelled: attach (400), server-side apply, other resources and API groups,
+//!   authorization (any request with the token is allowed), resourceVersion conflicts.
 //!
 //! It runs on a runtime of its own, on its own threads, so a test may call the blocking
 //! [`kubectl`] helper from anywhere (even a current-thread test runtime) without starving it.
-//!
-//! OpenAPI (`/openapi/v2`, `/openapi/v3`) is answered with 404: kubectl 1.32 copes (it
-//! validates on the server side through `fieldValidation`, and builds apply patches from the
-//! types it has compiled in).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
