@@ -474,6 +474,10 @@ fn exec_suite(s: &Setup, env: &[(&str, &str)]) {
     );
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(out(&o), "input line\nsecond\n");
+    let cat = s.fixture.execs().pop().unwrap();
+    assert_eq!(cat.command, ["cat"]);
+    assert_eq!(cat.stdin, b"input line\nsecond\n");
+    assert_eq!(cat.exit_code, Some(0));
 
     let o = exec(s, env, None, &["web-1", "-n", "prod", "--", "fail"]);
     assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
@@ -543,6 +547,22 @@ sys.stdout.write("\nEXIT=%d\n" % os.waitstatus_to_exitcode(status))
     out(&o) + &err(&o)
 }
 
+/// The interactive session as the fixture recorded it: raw keystrokes, the terminal's size.
+fn check_tty_record(fixture: &KubeFixture) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let record = fixture.execs().pop().unwrap();
+        if record.exit_code.is_some() || Instant::now() > deadline {
+            break record;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(record.tty);
+    assert_eq!(record.stdin, b"echo typed-by-hand\rexit\r", "{record:?}");
+    assert!(!record.resizes.is_empty(), "{record:?}");
+    assert_eq!(record.exit_code, Some(0));
+}
+
 #[tokio::test]
 async fn exec_over_websocket() {
     let Some(s) = setup().await else { return };
@@ -567,6 +587,7 @@ async fn exec_over_websocket() {
         "{session:?}"
     );
     assert!(session.contains("EXIT=0"), "{session:?}");
+    check_tty_record(&s.fixture);
     wait_no_streams(&s.fixture);
 }
 
@@ -592,6 +613,7 @@ async fn exec_over_spdy() {
         "{session:?}"
     );
     assert!(session.contains("EXIT=0"), "{session:?}");
+    check_tty_record(&s.fixture);
     wait_no_streams(&s.fixture);
 }
 

@@ -3,7 +3,7 @@
 //! The container speaks in channel numbers (1 stdout, 2 stderr) whatever the transport; the
 //! transports map them to WebSocket channel bytes or SPDY streams.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -33,6 +33,36 @@ pub struct Spec {
     pub stdout: bool,
     pub stderr: bool,
     pub tty: bool,
+    /// Where what the session carries is written down for the test to read.
+    pub record: Arc<Mutex<ExecRecord>>,
+}
+
+/// One exec as the fake container lived it, for tests to check what a gateway passed on.
+#[derive(Clone, Debug, Default)]
+pub struct ExecRecord {
+    pub namespace: String,
+    pub pod: String,
+    pub command: Vec<String>,
+    pub tty: bool,
+    /// "websocket v5.channel.k8s.io", "spdy v4.channel.k8s.io", ...
+    pub transport: String,
+    /// Every byte that arrived on stdin, in order.
+    pub stdin: Vec<u8>,
+    /// Terminal sizes (width, height) the client sent.
+    pub resizes: Vec<(u16, u16)>,
+    /// None while the command runs.
+    pub exit_code: Option<i32>,
+}
+
+impl ExecRecord {
+    /// Reads resize messages (`{"Width":..,"Height":..}`, possibly several in a row).
+    pub fn resized(&mut self, json: &[u8]) {
+        for size in serde_json::Deserializer::from_slice(json).into_iter::<Value>() {
+            let Ok(size) = size else { break };
+            let dim = |k: &str| u16::try_from(size[k].as_u64().unwrap_or(0)).unwrap_or(u16::MAX);
+            self.resizes.push((dim("Width"), dim("Height")));
+        }
+    }
 }
 
 pub fn exec(
@@ -65,15 +95,8 @@ pub fn exec(
             );
         }
     }
-    let spec = Spec {
-        pod: name.to_owned(),
-        command: q.all("command"),
-        stdin: q.flag("stdin"),
-        stdout: q.flag("stdout"),
-        stderr: q.flag("stderr"),
-        tty: q.flag("tty"),
-    };
-    if spec.command.is_empty() {
+    let command = q.all("command");
+    if command.is_empty() {
         return status_error(
             400,
             "BadRequest",
@@ -81,6 +104,22 @@ pub fn exec(
             None,
         );
     }
+    let record = Arc::new(Mutex::new(ExecRecord {
+        namespace: ns.to_owned(),
+        pod: name.to_owned(),
+        command: command.clone(),
+        tty: q.flag("tty"),
+        ..ExecRecord::default()
+    }));
+    let spec = Spec {
+        pod: name.to_owned(),
+        command,
+        stdin: q.flag("stdin"),
+        stdout: q.flag("stdout"),
+        stderr: q.flag("stderr"),
+        tty: q.flag("tty"),
+        record: record.clone(),
+    };
     let is_websocket = req
         .headers()
         .get("upgrade")
@@ -98,6 +137,8 @@ pub fn exec(
         let Some(key) = websocket::key(&req) else {
             return status_error(400, "BadRequest", "no Sec-WebSocket-Key", None);
         };
+        record.lock().unwrap().transport = format!("websocket {protocol}");
+        state.execs.lock().unwrap().push(record);
         let on_upgrade = hyper::upgrade::on(&mut req);
         let response = websocket::switching(&key, &protocol);
         tokio::spawn(async move {
@@ -120,6 +161,8 @@ pub fn exec(
                 None,
             );
         };
+        record.lock().unwrap().transport = format!("spdy {protocol}");
+        state.execs.lock().unwrap().push(record);
         let on_upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             let _guard = guard;
@@ -151,6 +194,7 @@ pub fn exit_status(code: i32) -> Value {
 /// The fake container's side of one exec: stdin chunks in (the channel closes at end of
 /// input), output out as (channel, bytes) with 1 = stdout and 2 = stderr.
 pub struct Process {
+    /// Fed by the transports, which also record each chunk.
     pub stdin: mpsc::UnboundedReceiver<Vec<u8>>,
     pub out: mpsc::UnboundedSender<(u8, Vec<u8>)>,
     pub tty: bool,
@@ -176,8 +220,14 @@ impl Process {
     }
 }
 
-/// Runs `command` in the fake container; returns its exit code.
-pub async fn run(spec: &Spec, mut p: Process) -> i32 {
+/// Runs `command` in the fake container; returns its exit code (also recorded).
+pub async fn run(spec: &Spec, p: Process) -> i32 {
+    let code = run_command(spec, p).await;
+    spec.record.lock().unwrap().exit_code = Some(code);
+    code
+}
+
+async fn run_command(spec: &Spec, mut p: Process) -> i32 {
     let args = &spec.command[1..];
     match spec.command[0].as_str() {
         "echo" => {

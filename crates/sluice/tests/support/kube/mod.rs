@@ -53,6 +53,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+pub use exec::ExecRecord;
+
 /// One request as the fixture received it.
 #[derive(Clone, Debug)]
 pub struct SeenRequest {
@@ -85,6 +87,7 @@ pub(crate) struct State {
     requests: Mutex<Vec<SeenRequest>>,
     active: AtomicUsize,
     store: objects::Store,
+    execs: Mutex<Vec<Arc<Mutex<ExecRecord>>>>,
 }
 
 /// Counts one open long-lived stream for as long as it lives.
@@ -132,6 +135,7 @@ impl KubeFixture {
             requests: Mutex::new(Vec::new()),
             active: AtomicUsize::new(0),
             store: objects::Store::seeded(),
+            execs: Mutex::new(Vec::new()),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -182,6 +186,12 @@ impl KubeFixture {
 
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Every exec upgraded so far, in order, as far as it has got.
+    pub fn execs(&self) -> Vec<ExecRecord> {
+        let execs = self.state.execs.lock().unwrap();
+        execs.iter().map(|r| r.lock().unwrap().clone()).collect()
     }
 
     pub fn active_streams(&self) -> usize {

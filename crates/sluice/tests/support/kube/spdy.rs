@@ -356,6 +356,8 @@ pub async fn exec<IO: AsyncRead + AsyncWrite + Send + 'static>(io: IO, protocol:
     if stdin_id.is_none() {
         stdin_tx = None;
     }
+    let resize_id = streams.get("resize").copied();
+    let record = spec.record.clone();
     let frames = session.frames.clone();
     let reader = tokio::spawn(async move {
         let mut pending = early_stdin.into_iter();
@@ -371,12 +373,16 @@ pub async fn exec<IO: AsyncRead + AsyncWrite + Send + 'static>(io: IO, protocol:
                 Event::Data { stream, data, fin } if Some(stream) == stdin_id => {
                     if let Some(tx) = &stdin_tx {
                         if !data.is_empty() {
+                            record.lock().unwrap().stdin.extend_from_slice(&data);
                             let _ = tx.send(data);
                         }
                     }
                     if fin {
                         stdin_tx = None;
                     }
+                }
+                Event::Data { stream, data, .. } if Some(stream) == resize_id => {
+                    record.lock().unwrap().resized(&data)
                 }
                 Event::Reset { stream } if Some(stream) == stdin_id => stdin_tx = None,
                 _ => {}

@@ -148,15 +148,18 @@ pub async fn exec<IO: AsyncRead + AsyncWrite + Send + 'static>(io: IO, protocol:
     let (stdin_tx, stdin_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let mut stdin_tx = spec.stdin.then_some(stdin_tx);
     let pongs = frames.clone();
+    let record = spec.record.clone();
     let reader = tokio::spawn(async move {
         while let Ok(Some((op, payload))) = read_message(&mut r).await {
             match op {
                 OP_BINARY | OP_TEXT => match payload.split_first() {
                     Some((&0, data)) => {
                         if let Some(tx) = &stdin_tx {
+                            record.lock().unwrap().stdin.extend_from_slice(data);
                             let _ = tx.send(data.to_vec());
                         }
                     }
+                    Some((&4, data)) => record.lock().unwrap().resized(data),
                     Some((&255, &[0])) if v5 => stdin_tx = None,
                     _ => {}
                 },
