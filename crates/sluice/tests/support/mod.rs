@@ -677,6 +677,7 @@ pub async fn run_python_driver(script: &str, dsn: String, expected: &str) {
     );
     assert_eq!(stdout(&out), expected);
 }
+pub mod kube;
 pub mod mysql;
 pub mod mysql8;
 pub mod oidc;
