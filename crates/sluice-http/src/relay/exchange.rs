@@ -131,6 +131,11 @@ pub(crate) async fn run(
             let text = format!("{method} {}", excerpt(&rest, 1024));
             let mut batch = AuditBatch::default();
             let reason = format!("the request cannot be read unambiguously: {why}");
+            // kubectl prints a 403's Status message; a 400's it replaces with its own words.
+            let refused = match audience {
+                Audience::Kube => StatusCode::FORBIDDEN,
+                Audience::Http => StatusCode::BAD_REQUEST,
+            };
             let status = match session.refuse_unreadable(
                 &mut batch,
                 &text,
@@ -139,7 +144,7 @@ pub(crate) async fn run(
                 DenialKind::Unparseable,
             ) {
                 Ok(_) => match session.seal(&mut batch).await {
-                    Ok(_) => StatusCode::BAD_REQUEST,
+                    Ok(_) => refused,
                     Err(_) => StatusCode::SERVICE_UNAVAILABLE,
                 },
                 Err(_) => StatusCode::SERVICE_UNAVAILABLE,
