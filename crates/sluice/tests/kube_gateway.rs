@@ -394,6 +394,8 @@ async fn exec_is_decided_before_the_upgrade_over_websocket_and_spdy_and_recorded
         Some(b"typed input\n"),
     );
     assert_eq!(out(&piped), "typed input\n", "{}", err(&piped));
+    let shell = interactive_exec(&olga);
+    assert!(shell.contains("interactive-marker"), "{shell}");
     let failing = kubectl(&olga, &["exec", "web-1", "-n", "prod", "--", "fail"]);
     assert_eq!(failing.status.code(), Some(2), "{}", err(&failing));
     // Denied before any upgrade reaches the cluster.
@@ -431,6 +433,58 @@ async fn exec_is_decided_before_the_upgrade_over_websocket_and_spdy_and_recorded
     let all = casts.concat();
     assert!(all.contains("hello ws"), "{all}");
     assert!(all.contains("typed input"), "{all}");
+    assert!(all.contains("interactive-marker"), "{all}");
+    // asciinema plays it (Debian's 2.2 plays without a terminal).
+    let cast = k.dir.join("exec.cast");
+    let with_exec = casts.iter().find(|c| c.contains("hello ws")).unwrap();
+    std::fs::write(&cast, with_exec).unwrap();
+    let mut play = std::process::Command::new("asciinema");
+    play.args(["play", "-s", "100"]).arg(&cast);
+    let played = support::kube::run_bounded(play, None, Duration::from_secs(20));
+    assert!(played.status.success(), "{}", err(&played));
+    assert!(out(&played).contains("hello ws"), "{}", out(&played));
+}
+
+/// `kubectl exec -it ... sh` on a pseudo-terminal (python's pty), typing like a person: the
+/// line and its echo come back, and `exit` ends it.
+fn interactive_exec(kubeconfig: &Path) -> String {
+    let script = r#"
+import os, pty, sys, time, select
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+seen = b""
+def read_until(needle, limit=20):
+    global seen
+    end = time.time() + limit
+    while needle not in seen and time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            seen += chunk
+read_until(b"$ ")
+os.write(fd, b"echo interactive-marker\r")
+read_until(b"interactive-marker\r\n$ ")
+os.write(fd, b"exit\r")
+read_until(b"\x00never", 5)
+os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+"#;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg("-c")
+        .arg(script)
+        .arg("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["exec", "-it", "web-1", "-n", "prod", "--", "sh"])
+        .env("HOME", kubeconfig.parent().unwrap());
+    let o = support::kube::run_bounded(cmd, None, Duration::from_secs(60));
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
