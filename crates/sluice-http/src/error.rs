@@ -8,6 +8,9 @@ pub enum HttpError {
     /// The caller's credential did not verify.
     #[error("the bearer credential is missing, unknown, expired or revoked")]
     Unauthorized,
+    /// An identity provider's token verified, and no credential was issued for it.
+    #[error("{0}")]
+    Refused(String),
     /// Too many failed authentications lately.
     #[error("{0}")]
     Throttled(String),

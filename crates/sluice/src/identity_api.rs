@@ -15,9 +15,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use sluice_core::gateway::{CredentialAsk, IssuedCredential, Verified};
+use sluice_core::gateway::{CredentialAsk, ExchangeError, IssuedCredential};
 use sluice_core::{CoreError, Gateway, RefusalKind};
-use sluice_identity::{DevicePoll, Identities, Rejected, Secret, VerifiedToken};
+use sluice_identity::{DevicePoll, Rejected, Secret, VerifiedToken};
 
 use crate::admin_auth::{ApiError, CallerAuth, ClientAddr};
 
@@ -420,32 +420,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// What an identity provider's verified word becomes in sluice-core's terms.
-fn vouched(gateway: &Gateway, token: &VerifiedToken) -> Verified {
-    let dynamic = gateway
-        .providers()
-        .get(&token.provider)
-        .is_some_and(|p| p.identities == Identities::Dynamic);
-    Verified {
-        provider: token.provider.clone(),
-        subject: token.subject.clone(),
-        name: token.name.clone(),
-        groups: token.groups.clone(),
-        kind: sluice_core::config::IdentityKind::parse(token.kind.as_str())
-            .unwrap_or(sluice_core::config::IdentityKind::Service),
-        claims: token.claims.clone(),
-        dynamic,
-    }
-}
-
-/// The lifetime a provider's configuration caps credentials issued on its word at.
-fn provider_cap(gateway: &Gateway, provider: &str) -> Option<Duration> {
-    gateway
-        .providers()
-        .get(provider)
-        .and_then(|p| p.max_credential_ttl)
-}
-
 async fn signed_in(
     gateway: &Gateway,
     provider: &str,
@@ -477,9 +451,11 @@ async fn signed_in(
             ));
         }
     };
-    ask.ttl = provider_cap(gateway, provider).map(|cap| cap.min(gateway.config().auth.login_ttl));
+    ask.ttl = gateway
+        .provider_cap(provider)
+        .map(|cap| cap.min(gateway.config().auth.login_ttl));
     let issued = gateway
-        .issue_verified(&vouched(gateway, &token), ask)
+        .issue_verified(&gateway.vouched(&token), ask)
         .await?;
     Ok(Json(credential_json(&issued)).into_response())
 }
@@ -550,35 +526,19 @@ async fn exchange(
         Ok(ttl) => ttl,
         Err(e) => return oauth(StatusCode::BAD_REQUEST, "invalid_request", e),
     };
-    let mut ask = CredentialAsk {
+    let ask = CredentialAsk {
         purpose: "exchange",
         client_addr: client.clone(),
         targets,
         ttl,
         task: None,
     };
-    let token = match gateway.providers().verify(subject_token, None).await {
-        Ok(token) => token,
-        Err(rejected) => {
-            gateway.client_failed(&client);
-            gateway
-                .refuse_credential_for(&ask, None, None, rejected.reason(), &rejected)
-                .await;
-            return oauth(
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                rejected.to_string(),
-            );
-        }
-    };
-    ask.task = Some(task_reference(&token, one("task")));
-    if let Some(cap) = provider_cap(&gateway, &token.provider) {
-        ask.ttl = Some(ask.ttl.unwrap_or(cap).min(cap));
-    }
-    match gateway
-        .issue_verified(&vouched(&gateway, &token), ask)
-        .await
-    {
+    match gateway.exchange(subject_token, ask, one("task")).await {
+        Err(ExchangeError::Token(rejected)) => oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            rejected.to_string(),
+        ),
         Ok(issued) => {
             let expires_in = (issued.expires_at - sluice_core::gateway::unix_now()).max(0);
             Json(json!({
@@ -595,29 +555,14 @@ async fn exchange(
         }
         // A malformed request (an unknown target, a lifetime over the maximum) is the
         // caller's mistake, not a refusal (RFC 6749 5.2).
-        Err(CoreError::Refused {
+        Err(ExchangeError::Credential(CoreError::Refused {
             kind: RefusalKind::Invalid,
             message,
-        }) => oauth(StatusCode::BAD_REQUEST, "invalid_request", message),
-        Err(CoreError::Refused { message, .. }) => {
+        })) => oauth(StatusCode::BAD_REQUEST, "invalid_request", message),
+        Err(ExchangeError::Credential(CoreError::Refused { message, .. })) => {
             oauth(StatusCode::FORBIDDEN, "access_denied", message)
         }
-        Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-/// What every audit record of the credential's sessions names: the caller's own words when
-/// given, then the provider's name for this run (`jti`, else the subject).
-fn task_reference(token: &VerifiedToken, asked: Option<&str>) -> String {
-    let run = token
-        .claims
-        .get("jti")
-        .and_then(|v| v.as_str())
-        .unwrap_or(&token.subject);
-    let run = format!("{}:{run}", token.provider);
-    match asked.map(str::trim).filter(|t| !t.is_empty()) {
-        Some(words) => format!("{words} ({run})"),
-        None => run,
+        Err(ExchangeError::Credential(e)) => ApiError::from(e).into_response(),
     }
 }
 

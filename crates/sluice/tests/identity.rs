@@ -33,7 +33,7 @@ default decision := {"allow": false, "rule": "default_deny", "reasons": ["nothin
 
 decision := {
 	"allow": true, "rule": "ci_exchange", "reasons": ["corp/shop CI"],
-	"token": {"targets": ["app"], "ttl_seconds": 600},
+	"token": {"targets": ["app", "web"], "ttl_seconds": 600},
 } if {
 	input.request.action == "token"
 	input.request.token.purpose == "exchange"
@@ -52,6 +52,10 @@ decision := {
 	input.identity.kind == "human"
 } else := {"allow": true, "rule": "connect", "reasons": ["anyone"]} if {
 	input.request.action == "connect"
+} else := {"allow": true, "rule": "ci_http_read", "reasons": ["CI reads the web service"]} if {
+	input.request.kind == "http"
+	input.request.http.method == "GET"
+	input.identity.kind == "service"
 } else := {"allow": true, "rule": "readers_read", "reasons": ["readers read"]} if {
 	input.request.action == "statement"
 	"readers" in input.identity.groups
@@ -1208,4 +1212,46 @@ async fn a_provider_limited_to_domains_refuses_other_addresses() {
             Some("corp".to_owned())
         ))
     );
+}
+
+/// A CI job sends its own OIDC token as the bearer to the HTTPS listener: the gateway trades
+/// it for a credential (the policy's `exchange` decision, audited) and the request goes
+/// through under the workload's identity; a token of another audience is 401.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workloads_oidc_token_is_its_bearer_on_the_https_listener() {
+    let web = sluice::scratch_http::ScratchHttp::start().await.unwrap();
+    let listener = format!(
+        "\n[[listeners]]\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\n\n\
+         [[targets]]\nname = \"web\"\nkind = \"http\"\nurl = \"{}\"\n",
+        web.url()
+    );
+    let s = setup(&listener).await;
+    let jwt = s.ci_token().await;
+    let base = format!("https://{}/web", s.h.gateway.http_addr.unwrap());
+    let ca = s.h.config.gateway.data_dir.join("tls/server.crt");
+    let curl = |token: &str, path: &str| {
+        std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&ca)
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {token}"))
+            .arg(format!("{base}{path}"))
+            .output()
+            .unwrap()
+    };
+    let ok = curl(&jwt, "/echo");
+    assert_eq!(stdout(&ok), "200", "{}", stderr(&ok));
+    let seen = web.requests();
+    let echo = seen.iter().find(|r| r.path == "/echo").unwrap();
+    assert!(echo.header("authorization").is_none(), "the caller's JWT is not forwarded");
+    let audit = format!("{:?}", s.h.audit().await);
+    assert!(audit.contains("ci:corp/shop"), "{audit}");
+    assert!(audit.contains("ci_exchange"), "{audit}");
+    assert!(audit.contains("ci_http_read"), "{audit}");
+    assert!(!audit.contains(&jwt));
+    let other = s
+        .mint(MintRequest::new("https://elsewhere.test", ci_claims(json!({}))))
+        .await;
+    let refused = curl(&other, "/echo");
+    assert_eq!(stdout(&refused), "401");
 }

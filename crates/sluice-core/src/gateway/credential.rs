@@ -101,7 +101,81 @@ pub struct IssuedCredential {
 /// Longest task description kept; it is the caller's words, shown in every audit record.
 const MAX_TASK_CHARS: usize = 200;
 
+/// Why an identity provider's token bought no credential.
+#[derive(Debug)]
+pub enum ExchangeError {
+    /// The token did not verify (signature, issuer, audience, expiry, ...).
+    Token(sluice_identity::Rejected),
+    /// The token verified and the credential was refused (policy, an unknown identity) or
+    /// could not be issued.
+    Credential(CoreError),
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExchangeError::Token(rejected) => rejected.fmt(f),
+            ExchangeError::Credential(e) => e.fmt(f),
+        }
+    }
+}
+
 impl Gateway {
+    /// Trades a workload's own identity-provider token (a CI job's OIDC token) for a
+    /// credential: verified, failures counted against the caller's address and audited, the
+    /// task named after the provider's run (`jti`, else the subject) with `task_words` before
+    /// it, the lifetime capped by the provider's `max_credential_ttl`, and the credential
+    /// decided by the policy like every other (`purpose` of `ask`: `exchange`).
+    pub async fn exchange(
+        &self,
+        subject_token: &str,
+        mut ask: CredentialAsk,
+        task_words: Option<&str>,
+    ) -> Result<IssuedCredential, ExchangeError> {
+        let token = match self.inner.providers.verify(subject_token, None).await {
+            Ok(token) => token,
+            Err(rejected) => {
+                self.client_failed(&ask.client_addr);
+                self.refuse_credential_for(&ask, None, None, rejected.reason(), &rejected)
+                    .await;
+                return Err(ExchangeError::Token(rejected));
+            }
+        };
+        ask.task = Some(task_reference(&token, task_words));
+        if let Some(cap) = self.provider_cap(&token.provider) {
+            ask.ttl = Some(ask.ttl.unwrap_or(cap).min(cap));
+        }
+        self.issue_verified(&self.vouched(&token), ask)
+            .await
+            .map_err(ExchangeError::Credential)
+    }
+
+    /// What a provider's verified token says about its holder, as issuing reads it.
+    pub fn vouched(&self, token: &sluice_identity::VerifiedToken) -> Verified {
+        let dynamic = self
+            .inner
+            .providers
+            .get(&token.provider)
+            .is_some_and(|p| p.identities == sluice_identity::Identities::Dynamic);
+        Verified {
+            provider: token.provider.clone(),
+            subject: token.subject.clone(),
+            name: token.name.clone(),
+            groups: token.groups.clone(),
+            kind: IdentityKind::parse(token.kind.as_str()).unwrap_or(IdentityKind::Service),
+            claims: token.claims.clone(),
+            dynamic,
+        }
+    }
+
+    /// The lifetime a provider's configuration caps credentials issued on its word at.
+    pub fn provider_cap(&self, provider: &str) -> Option<Duration> {
+        self.inner
+            .providers
+            .get(provider)
+            .and_then(|p| p.max_credential_ttl)
+    }
+
     /// Who holds the bearer `token` (the admin API, sign-in's follow-up calls). A token names
     /// its id, so a check costs one key derivation (off the async workers) the first time a
     /// token is shown and a store read afterwards; failures count against `client_addr`.
@@ -661,5 +735,20 @@ impl Gateway {
                 decision.rule
             ),
         ))
+    }
+}
+
+/// What every audit record of an exchanged credential's sessions names: the caller's own words
+/// when given, then the provider's name for this run (`jti`, else the subject).
+fn task_reference(token: &sluice_identity::VerifiedToken, asked: Option<&str>) -> String {
+    let run = token
+        .claims
+        .get("jti")
+        .and_then(|v| v.as_str())
+        .unwrap_or(&token.subject);
+    let run = format!("{}:{run}", token.provider);
+    match asked.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(words) => format!("{words} ({run})"),
+        None => run,
     }
 }

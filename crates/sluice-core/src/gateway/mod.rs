@@ -13,7 +13,7 @@ mod reviews;
 mod ssh;
 mod stats;
 
-pub use credential::{CredentialAsk, IssuedCredential, TokenGrant, Verified};
+pub use credential::{CredentialAsk, ExchangeError, IssuedCredential, TokenGrant, Verified};
 
 pub use ssh::{HostKeyCheck, SshPublicKey};
 

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use sluice_core::secret::Secret;
 use sluice_core::sequence::{Identified, Opening, Protocol, Refusal, Relayed};
 use sluice_core::session::Traffic;
+use sluice_core::gateway::{CredentialAsk, ExchangeError};
 use sluice_core::{CoreError, Gateway, RejectionKind, Session};
 
 use crate::reply::{self, Audience};
@@ -91,10 +92,35 @@ impl<K: Kind> Protocol for Relay<K> {
             claimed: None,
             error,
         };
-        match gateway
-            .authenticate_bearer(accepted.token.expose(), &accepted.client_addr)
-            .await
-        {
+        let authenticated = if looks_like_jwt(accepted.token.expose()) {
+            // An identity provider's token (a CI job's OIDC token): traded for a sluice
+            // credential for this target, decided and audited as `/v1/token/exchange` does,
+            // once per connection.
+            let ask = CredentialAsk {
+                purpose: "exchange",
+                client_addr: accepted.client_addr.clone(),
+                targets: vec![accepted.target.clone()],
+                ttl: None,
+                task: None,
+            };
+            match gateway.exchange(accepted.token.expose(), ask, None).await {
+                Ok(issued) => {
+                    gateway
+                        .authenticate_bearer(issued.secret.expose(), &accepted.client_addr)
+                        .await
+                }
+                Err(ExchangeError::Token(_)) => Ok(None),
+                Err(ExchangeError::Credential(e @ CoreError::Refused { .. })) => {
+                    return refused(client, HttpError::Refused(e.to_string()));
+                }
+                Err(ExchangeError::Credential(e)) => Err(e),
+            }
+        } else {
+            gateway
+                .authenticate_bearer(accepted.token.expose(), &accepted.client_addr)
+                .await
+        };
+        match authenticated {
             Ok(Some(auth)) => Opening::Session(Box::new(Identified {
                 client,
                 auth,
@@ -118,6 +144,7 @@ impl<K: Kind> Protocol for Relay<K> {
                 match &e {
                     HttpError::Unauthorized => StatusCode::UNAUTHORIZED,
                     HttpError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+                    HttpError::Refused(_) => StatusCode::FORBIDDEN,
                     HttpError::Upstream(_) => StatusCode::BAD_GATEWAY,
                     _ => StatusCode::BAD_REQUEST,
                 },
@@ -222,4 +249,27 @@ impl<K: Kind> Protocol for Relay<K> {
     }
 
     async fn close(&self, _closing: ()) {}
+}
+
+/// Three base64url parts joined by dots: a JWT, not a sluice token (`slc_...`).
+fn looks_like_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn jwts_are_told_from_sluice_tokens() {
+        assert!(super::looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"));
+        assert!(!super::looks_like_jwt("slc_0123456789ab_secretpart"));
+        assert!(!super::looks_like_jwt("a.b"));
+        assert!(!super::looks_like_jwt("a..c"));
+        assert!(!super::looks_like_jwt("a.b.c=d"));
+    }
 }
