@@ -1,4 +1,5 @@
-//! `pods/NAME/exec` (and `attach`, to a shell): the upgrade (WebSocket or SPDY) and the fake container's commands.
+//! `pods/NAME/exec` (and `attach`, to a shell): the upgrade (WebSocket or SPDY) and the fake
+//! container's commands.
 //!
 //! The container speaks in channel numbers (1 stdout, 2 stderr) whatever the transport; the
 //! transports map them to WebSocket channel bytes or SPDY streams.
