@@ -483,6 +483,15 @@ fn exec_suite(s: &Setup, env: &[(&str, &str)]) {
     assert_eq!(o.status.code(), Some(2), "{}{}", out(&o), err(&o));
     assert!(err(&o).contains("boom"), "{}", err(&o));
 
+    let o = kubectl_with(
+        &s.kubeconfig,
+        &["attach", "-i", "web-1", "-n", "prod", "-c", "app"],
+        env,
+        Some(b"echo attached\nexit\n"),
+    );
+    assert!(o.status.success(), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("attached\n"), "{}", out(&o));
+
     let o = exec(
         s,
         env,

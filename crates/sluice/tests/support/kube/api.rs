@@ -424,7 +424,7 @@ async fn resource(
     };
     match (sub, method.as_str()) {
         (Some("log"), "GET") => logs::logs(state, &q, ns, name),
-        (Some("exec"), _) => exec::exec(state, req, &q, upgrade, ns, name),
+        (Some("exec" | "attach"), _) => exec::exec(state, req, &q, upgrade, ns, name),
         (Some("portforward"), _) => portforward::portforward(state, req, upgrade, ns, name),
         (Some("scale"), _) => scale(state, req, &q, kind, ns, name).await,
         (Some("status") | None, "GET") => {
@@ -473,12 +473,6 @@ async fn resource(
                 Err(e) => write_error(kind, name, e),
             }
         }
-        (Some("attach"), _) => status_error(
-            400,
-            "BadRequest",
-            "attach is not supported by this fixture",
-            None,
-        ),
         _ => status_error(405, "MethodNotAllowed", "method not allowed", None),
     }
 }

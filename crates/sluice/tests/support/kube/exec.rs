@@ -1,4 +1,5 @@
-//! `pods/NAME/exec`: the upgrade (WebSocket or SPDY) and the fake container's commands.
+//! `pods/NAME/exec` (and `attach`, to a shell): the upgrade (WebSocket or SPDY) and the fake
+//! container's commands.
 //!
 //! The container speaks in channel numbers (1 stdout, 2 stderr) whatever the transport; the
 //! transports map them to WebSocket channel bytes or SPDY streams.
@@ -95,7 +96,13 @@ pub fn exec(
             );
         }
     }
-    let command = q.all("command");
+    // Attaching joins the container's main process: here, an interactive shell.
+    let attach = req.uri().path().ends_with("/attach");
+    let command = if attach {
+        vec!["sh".to_owned()]
+    } else {
+        q.all("command")
+    };
     if command.is_empty() {
         return status_error(
             400,

@@ -25,7 +25,8 @@
 //!   (interactive, or `-c LINE`), `fail` (stderr "boom", exit 2) and `env`; see `exec.rs`.
 //! - Port-forward: SPDY/3.1 (`portforward.k8s.io`), plain or tunnelled through a WebSocket
 //!   (`SPDY/3.1+portforward.k8s.io`, kubectl's default); every port echoes what it receives.
-//! - Not modelled: attach (400), server-side apply, other resources and API groups,
+//! - Attach: as exec, to an interactive `sh` (the container's "main process").
+//! - Not modelled: server-side apply, other resources and API groups,
 //!   authorization (any request with the token is allowed), resourceVersion conflicts.
 //!
 //! It runs on a runtime of its own, on its own threads, so a test may call the blocking

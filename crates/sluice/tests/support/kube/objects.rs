@@ -128,6 +128,7 @@ fn pod(name: &str, namespace: &str) -> Value {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app": "web"}},
         "spec": {"containers": [{"name": "app", "image": "registry.example/web:1.0",
+                                 "stdin": true, "tty": true,
                                  "ports": [{"containerPort": 80, "protocol": "TCP"}]}],
                  "nodeName": "node-1"},
         "status": {"phase": "Running", "podIP": "10.0.0.7",
