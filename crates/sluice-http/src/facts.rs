@@ -95,12 +95,19 @@ fn host_name(host: &str) -> Result<String, HttpError> {
             return Err(bad());
         }
         format!("[{address}]")
+    } else if let Ok(address) = host.parse::<std::net::Ipv6Addr>() {
+        // A bare IPv6 address (a target's configured host): bracketed, as in a URL.
+        format!("[{address}]")
     } else {
         let name = match host.rsplit_once(':') {
             Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
             Some(_) => return Err(bad()),
             None => host,
         };
+        // One colon is the port's: a name with another is no host name.
+        if name.contains(':') {
+            return Err(bad());
+        }
         name.trim_end_matches('.').to_ascii_lowercase()
     };
     let ok = !name.is_empty()
@@ -176,10 +183,11 @@ mod tests {
             ("[::1]", "[::1]"),
             ("10.0.0.1:80", "10.0.0.1"),
             ("svc.ns.svc.cluster.local", "svc.ns.svc.cluster.local"),
+            ("::1", "[::1]"),
         ] {
             assert_eq!(host_name(host).as_deref(), Ok(want));
         }
-        for host in ["", "a b", "[zz]", "h:port", "a/b", "[::1]x"] {
+        for host in ["", "a b", "[zz]", "h:port", "a/b", "[::1]x", "a:b:80"] {
             assert!(host_name(host).is_err(), "{host}");
         }
         assert!(describe("G ET", "h", "/", [], &[]).is_err());

@@ -204,10 +204,11 @@ impl Upstream {
         out
     }
 
-    /// An idle connection, or a new one.
-    pub(crate) async fn checkout(&self, session: &Session) -> Result<Conn, HttpError> {
+    /// An idle connection (`true`: reused, the target may have closed it meanwhile), or a new
+    /// one.
+    pub(crate) async fn checkout(&self, session: &Session) -> Result<(Conn, bool), HttpError> {
         if let Some(conn) = sluice_core::sync::lock(&self.idle).pop() {
-            return Ok(conn);
+            return Ok((conn, true));
         }
         let io = |e: std::io::Error| HttpError::Upstream(format!("cannot reach the target: {e}"));
         let tcp = tokio::time::timeout(
@@ -233,11 +234,14 @@ impl Upstream {
             None => MaybeTls::Plain(tcp),
         };
         let (reader, writer) = tokio::io::split(stream);
-        Ok(Conn {
-            reader,
-            writer: session.upstream_writer(writer),
-            buf: BytesMut::with_capacity(8 * 1024),
-        })
+        Ok((
+            Conn {
+                reader,
+                writer: session.upstream_writer(writer),
+                buf: BytesMut::with_capacity(8 * 1024),
+            },
+            false,
+        ))
     }
 
     /// Keeps `conn` for the session's next request.

@@ -251,7 +251,7 @@ pub(crate) async fn run(
     let body_len = (!body.is_empty() || matches!(method.as_str(), "POST" | "PUT" | "PATCH"))
         .then_some(body.len());
     let head = upstream.head(&method, &facts.path, &headers, body_len);
-    let (mut conn, response_head) = match send(&session, &upstream, sealed, &head, &body).await {
+    let (mut conn, response_head) = match send(&session, &upstream, &method, sealed, &head, &body).await {
         Ok(sent) => sent,
         Err(why) => {
             let _ = respond.send(reply::error(audience, StatusCode::BAD_GATEWAY, &why));
@@ -358,18 +358,21 @@ pub(crate) async fn run(
 }
 
 /// Forwards the request under `sealed` and reads the answer's head. A kept connection the
-/// target closed meanwhile is replaced once: the request's record is already durable, so
-/// the retry is the same audited request.
+/// target closed while it was idle is replaced once, for a request that changes nothing
+/// (`GET`, `HEAD`, `OPTIONS`): its record is already durable, so the retry is the same audited
+/// request. Anything else is never sent twice: its failure is the client's to see.
 async fn send(
     session: &Session,
     upstream: &Upstream,
+    method: &str,
     sealed: sluice_core::Sealed,
     head: &[u8],
     body: &[u8],
 ) -> Result<(Conn, Head), String> {
+    let retryable = matches!(method, "GET" | "HEAD" | "OPTIONS");
     let mut sealed = Some(sealed);
-    for attempt in 0..2 {
-        let mut conn = upstream
+    loop {
+        let (mut conn, reused) = upstream
             .checkout(session)
             .await
             .map_err(|e| format!("sluice: {e}"))?;
@@ -384,25 +387,23 @@ async fn send(
                     .map_err(|e| format!("sluice: {e}"))?
             }
         };
-        let fresh = conn.buf.capacity() > 0 && attempt == 1;
-        match conn.send(seal, head, body).await {
-            Ok(()) => {}
-            Err(e) if attempt == 0 && !fresh => {
+        let again = reused && retryable;
+        if let Err(e) = conn.send(seal, head, body).await {
+            if again {
                 tracing::debug!(error = %e, "a kept connection to the target was closed; retrying");
                 continue;
             }
-            Err(e) => return Err(format!("sluice: writing to the target: {e}")),
+            return Err(format!("sluice: writing to the target: {e}"));
         }
         match conn.read_head().await {
             Ok(head) => return Ok((conn, head)),
-            Err(e) if attempt == 0 => {
+            Err(e) if again && conn.buf.is_empty() => {
                 tracing::debug!(error = %e, "no answer on a kept connection; retrying");
                 continue;
             }
             Err(e) => return Err(format!("sluice: {e}")),
         }
     }
-    Err("sluice: the target did not answer".into())
 }
 
 /// How a response's body went.
