@@ -27,6 +27,10 @@ pub enum HttpError {
     /// not know which path the target sees.
     #[error("the path holds an encoded slash or backslash, which servers read differently")]
     EncodedSeparator,
+    #[error("the path has an empty segment (`//`), which servers merge or keep differently")]
+    EmptySegment,
+    #[error("the path holds a `;`, which some servers read as the start of path parameters")]
+    PathParameter,
     #[error("the request holds a backslash, a control character or a byte outside ASCII")]
     BadCharacter,
     #[error("a query parameter is not UTF-8 once decoded")]

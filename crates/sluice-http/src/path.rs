@@ -16,7 +16,17 @@ pub fn normalise_path(raw: &str) -> Result<String, HttpError> {
         return Err(HttpError::NotAbsolute);
     }
     let decoded = decode_unreserved(raw)?;
-    Ok(remove_dot_segments(&decoded))
+    let path = remove_dot_segments(&decoded);
+    // Servers disagree on these, so a rule could not know which path the target acts on:
+    // many merge `//` into `/` (`//admin` is `/admin` to them, not to a rule), and some cut a
+    // segment at `;` (Tomcat's path parameters: `/admin;x=1` is `/admin`).
+    if path.contains("//") {
+        return Err(HttpError::EmptySegment);
+    }
+    if path.contains(';') {
+        return Err(HttpError::PathParameter);
+    }
+    Ok(path)
 }
 
 fn unreserved(b: u8) -> bool {
@@ -119,7 +129,6 @@ mod tests {
             ("/a/b/..", "/a/"),
             ("/../../etc", "/etc"),
             ("/", "/"),
-            ("/a//b", "/a//b"),
             ("/caf%c3%a9", "/caf%C3%A9"),
             ("/%7euser", "/~user"),
             ("/a%20b", "/a%20b"),
@@ -139,6 +148,11 @@ mod tests {
         assert_eq!(normalise_path("/a%2"), Err(HttpError::BadEscape));
         assert_eq!(normalise_path("/a b"), Err(HttpError::BadCharacter));
         assert_eq!(normalise_path("/caf\u{e9}"), Err(HttpError::BadCharacter));
+        assert_eq!(normalise_path("/a//b"), Err(HttpError::EmptySegment));
+        assert_eq!(normalise_path("//admin"), Err(HttpError::EmptySegment));
+        assert_eq!(normalise_path("/x/..//admin"), Err(HttpError::EmptySegment));
+        assert_eq!(normalise_path("/admin;x=1"), Err(HttpError::PathParameter));
+        assert_eq!(normalise_path("/x/..;/admin"), Err(HttpError::PathParameter));
         assert_eq!(normalise_path("admin"), Err(HttpError::NotAbsolute));
         assert_eq!(normalise_path("*"), Err(HttpError::NotAbsolute));
         let long = format!("/{}", "a".repeat(MAX_TARGET));

@@ -234,6 +234,9 @@ pub struct ActivePolicy {
     policy: Arc<dyn Policy>,
     pub info: PolicyInfo,
     cache: Option<DecisionCache<Arc<Verdicted>>>,
+    /// Decisions of requests that are not SQL text (HTTP, Kubernetes, commands, ...), keyed by
+    /// their facts as JSON.
+    request_cache: Option<DecisionCache<sluice_decision::Decision>>,
     /// The bundle reads `parameters`: executions with bound values are decided with them.
     pub uses_parameters: bool,
 }
@@ -254,14 +257,16 @@ impl ActivePolicy {
             },
             policy: Arc::new(policy),
             cache: None,
+            request_cache: None,
             uses_parameters: false,
         }
     }
 
     fn rego(compiled: Compiled, source: &PolicySource, cache_entries: usize) -> ActivePolicy {
         let Compiled { policy, tests } = compiled;
-        let cache =
-            (cache_entries > 0 && policy.cacheable()).then(|| DecisionCache::new(cache_entries));
+        let cacheable = cache_entries > 0 && policy.cacheable();
+        let cache = cacheable.then(|| DecisionCache::new(cache_entries));
+        let request_cache = cacheable.then(|| DecisionCache::new(cache_entries));
         ActivePolicy {
             info: PolicyInfo {
                 version: policy.version().to_owned(),
@@ -283,6 +288,7 @@ impl ActivePolicy {
             uses_parameters: policy.uses_parameters(),
             policy: Arc::new(policy),
             cache,
+            request_cache,
         }
     }
 }

@@ -231,17 +231,41 @@ impl ActivePolicy {
         })
     }
 
-    /// Decides one request that is not SQL text (access, a command, an HTTP request, ...):
-    /// asked once, not cached.
+    /// Decides one request that is not SQL text (a command, an HTTP or Kubernetes request,
+    /// ...): from the request cache when this policy already decided the same facts for equal
+    /// subject facts in the same hour (the facts, serialised, are the key's text: every fact
+    /// the policy sees of the request is in them), else by evaluating. An HTTP service's
+    /// clients repeat the same few requests, and an evaluation costs far more than the request.
     pub fn decide_request(&self, subject: &Subject, tick: &Tick, request: Request<'_>) -> Decision {
-        self.policy.decide(&Input {
-            identity: &subject.identity,
-            target: &subject.target,
-            session: &subject.session,
-            request,
-            time: &tick.facts,
-            grants: &subject.grants,
-        })
+        let evaluate = || {
+            self.policy.decide(&Input {
+                identity: &subject.identity,
+                target: &subject.target,
+                session: &subject.session,
+                request,
+                time: &tick.facts,
+                grants: &subject.grants,
+            })
+        };
+        let (Some(cache), Ok(facts)) = (&self.request_cache, serde_json::to_string(&request))
+        else {
+            return evaluate();
+        };
+        // Never the SQL cache's: its keys have count 0 or more statements' positions.
+        let key = CacheKey {
+            policy: &self.info.version,
+            subject: &subject.cache_key,
+            clock: tick.bucket,
+            text: &facts,
+            index: u32::MAX,
+            count: u32::MAX,
+        };
+        if let Some(hit) = cache.get(&key) {
+            return hit;
+        }
+        let decision = evaluate();
+        cache.insert(&key, decision.clone());
+        decision
     }
 
     /// An execution bound before the policy began to read `parameters`: its values were not

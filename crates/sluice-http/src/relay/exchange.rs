@@ -107,16 +107,33 @@ pub(crate) async fn run(
     {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
-            let too_large = e.is::<http_body_util::LengthLimitError>();
-            if too_large {
-                let _ = respond.send(reply::error(
-                    audience,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    &format!(
-                        "sluice: the request body is over the gateway's limit of {} bytes",
-                        limits.max_request_body
-                    ),
-                ));
+            if e.is::<http_body_util::LengthLimitError>() {
+                // Refused before it is described, and audited as such.
+                let reason = format!(
+                    "the request body is over the gateway's limit of {} bytes",
+                    limits.max_request_body
+                );
+                let mut batch = AuditBatch::default();
+                let text = format!("{method} {}", excerpt(&rest, 1024));
+                let audited = session
+                    .refuse_unreadable(
+                        &mut batch,
+                        &text,
+                        "sluice.body_too_large",
+                        reason.clone(),
+                        DenialKind::Invalid,
+                    )
+                    .is_ok()
+                    && session.seal(&mut batch).await.is_ok();
+                let (status, message) = if audited {
+                    (StatusCode::PAYLOAD_TOO_LARGE, format!("sluice: {reason}"))
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "sluice: the request could not be audited".to_owned(),
+                    )
+                };
+                let _ = respond.send(reply::error(audience, status, &message));
             }
             return Moved::default();
         }
