@@ -1,0 +1,1038 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The HTTPS listener end to end with real clients: curl (HTTP/1.1, HTTP/2, `-N` for
+//! server-sent events, several URLs on one connection) and Python's urllib and http.client,
+//! through sluice to the scratch HTTP service as a `kind = "http"` target. What the clients
+//! receive (status, body bytes, masking, streaming timing), what the service saw (the injected
+//! credential, never the caller's token; nothing of a refused request), what the audit trail
+//! and the session recording hold.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sluice::scratch_http::ScratchHttp;
+use support::*;
+use tokio::io::AsyncBufReadExt;
+
+const CURL: &str = "/usr/bin/curl";
+const BIN: &str = env!("CARGO_BIN_EXE_sluice");
+/// The longest a client process may run before the test fails.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+const BEARER_SECRET: &str = "api-bearer-secret-4c1e";
+const BASIC_SECRET: &str = "api-basic-secret-9d2a";
+const HEADER_SECRET: &str = "api-header-secret-77b0";
+
+/// Identities beyond the harness's alice (dba, human) and ci (service, no groups).
+const PEOPLE: [(&str, &str, &str); 5] = [
+    ("carol", "human", r#"["developers"]"#),
+    ("pat", "human", r#"["developers", "pii_readers"]"#),
+    ("dana", "human", r#"["dba"]"#),
+    ("bot", "service", r#"["ci"]"#),
+    ("rev", "human", r#"["developers"]"#),
+];
+
+/// Plain personal data of the scratch service's answers that masking must hide.
+const PLAIN_PII: [&str; 6] = [
+    "ada@example.com",
+    "charles.babbage@example.org",
+    "4111 1111 1111 1111",
+    "123-45-6789",
+    "grace@example.com",
+    "alan.t@example.com",
+];
+
+#[derive(Default)]
+struct Options {
+    /// Copy examples/policies in (otherwise the harness's builtin allow-all).
+    example_policy: bool,
+    /// Lines added to the `[[listeners]] protocol = "http"` table.
+    listener: String,
+    /// The target `api`'s url, when not the scratch service's.
+    api_url: Option<String>,
+}
+
+/// A gateway with an HTTPS listener and the scratch service behind targets `api` (bearer),
+/// `api-basic`, `api-header`, `prod` (bearer, tagged env = production) and `dead` (a closed
+/// port).
+struct Gw {
+    h: Harness,
+    api: ScratchHttp,
+    ca: PathBuf,
+    _secrets: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Gw {
+    type Target = Harness;
+    fn deref(&self) -> &Harness {
+        &self.h
+    }
+}
+
+/// A free loopback port nobody listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies")
+}
+
+impl Gw {
+    async fn start(options: Options) -> Gw {
+        let api = ScratchHttp::start().await.unwrap();
+        let secrets = tempfile::Builder::new()
+            .prefix("sluice-http-secrets-")
+            .tempdir()
+            .unwrap();
+        let file = |name: &str, secret: &str| {
+            let path = secrets.path().join(name);
+            std::fs::write(&path, secret).unwrap();
+            path.display().to_string()
+        };
+        let bearer = file("bearer", BEARER_SECRET);
+        let basic = file("basic", BASIC_SECRET);
+        let header = file("header", HEADER_SECRET);
+        let url = api.url();
+        let api_url = options.api_url.clone().unwrap_or_else(|| url.clone());
+        let dead = closed_port();
+        let mut extra = String::new();
+        for (name, kind, groups) in PEOPLE {
+            extra.push_str(&format!(
+                "\n[[identities]]\nname = \"{name}\"\nkind = \"{kind}\"\ngroups = {groups}\n"
+            ));
+        }
+        extra.push_str(&format!(
+            r#"
+[[targets]]
+name = "api"
+kind = "http"
+url = "{api_url}"
+auth = "bearer"
+password_file = "{bearer}"
+
+[[targets]]
+name = "api-basic"
+kind = "http"
+url = "{url}"
+auth = "basic"
+user = "svc-reader"
+password_file = "{basic}"
+
+[[targets]]
+name = "api-header"
+kind = "http"
+url = "{url}"
+auth = "header"
+auth_header = "X-Api-Key"
+password_file = "{header}"
+
+[[targets]]
+name = "prod"
+kind = "http"
+url = "{url}"
+auth = "bearer"
+password_file = "{bearer}"
+tags = {{ env = "production" }}
+
+[[targets]]
+name = "dead"
+kind = "http"
+url = "http://127.0.0.1:{dead}"
+auth = "bearer"
+password_file = "{bearer}"
+
+[[listeners]]
+protocol = "http"
+listen = "127.0.0.1:0"
+{listener}
+"#,
+            listener = options.listener
+        ));
+        if options.example_policy {
+            let dir = secrets.path().join("policies");
+            std::fs::create_dir(&dir).unwrap();
+            for entry in std::fs::read_dir(examples_dir()).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_file() {
+                    std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+                }
+            }
+            extra.push_str(&format!(
+                "\n[policy]\ndir = \"{}\"\nwatch = false\n",
+                dir.display()
+            ));
+        }
+        let mut h = Harness::start_with_config(move |text| text + &extra).await;
+        for (name, _, _) in PEOPLE {
+            let secret = sluice::token_cmd::create(&h.config, name, None)
+                .await
+                .unwrap();
+            h.tokens.insert(name.into(), secret.expose().to_owned());
+        }
+        let ca = h.config.gateway.data_dir.join("tls").join("server.crt");
+        assert!(ca.exists(), "no gateway certificate at {}", ca.display());
+        Gw {
+            h,
+            api,
+            ca,
+            _secrets: secrets,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.h.gateway.http_addr.expect("an http listener").port()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port())
+    }
+
+    fn auth(&self, who: &str) -> String {
+        format!("Authorization: Bearer {}", self.token(who))
+    }
+
+    /// curl as `who` (no Authorization header for `None`) on `path` of the gateway.
+    async fn curl(&self, who: Option<&str>, path: &str, extra: &[&str]) -> Reply {
+        let mut args: Vec<String> = vec!["--cacert".into(), self.ca.display().to_string()];
+        if let Some(who) = who {
+            args.push("-H".into());
+            args.push(self.auth(who));
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(self.url(path));
+        curl(args).await
+    }
+
+    async fn admin(&self, who: &str, method: &str, path: &str, body: Option<&str>) -> Value {
+        let admin = format!("http://{}{path}", self.h.gateway.admin_addr.unwrap());
+        let mut args = vec![
+            "-X".to_owned(),
+            method.to_owned(),
+            "-H".into(),
+            self.auth(who),
+        ];
+        if let Some(body) = body {
+            args.extend([
+                "-H".into(),
+                "Content-Type: application/json".into(),
+                "--data-binary".into(),
+                body.into(),
+            ]);
+        }
+        args.push(admin);
+        let reply = curl(args).await;
+        assert_eq!(reply.code, 200, "{method} {path}: {}", reply.text());
+        reply.json()
+    }
+
+    /// A pending review whose id is not in `seen`, as dana (a reviewer of group dba) sees it.
+    async fn new_review(&self, seen: &[String]) -> Value {
+        poll_until(Duration::from_secs(15), || async {
+            let body = self.admin("dana", "GET", "/reviews", None).await;
+            body["reviews"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| !seen.iter().any(|s| r["id"].as_str() == Some(s)))
+                .cloned()
+        })
+        .await
+        .expect("no review was opened")
+    }
+
+    /// Every audit record, as JSON (`type` names the event).
+    async fn events(&self) -> Vec<Value> {
+        self.h
+            .audit()
+            .await
+            .into_iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect()
+    }
+
+    async fn events_of(&self, kind: &str) -> Vec<Value> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e["type"] == kind)
+            .collect()
+    }
+}
+
+/// What curl got.
+#[derive(Debug)]
+struct Reply {
+    code: u16,
+    /// `1.1` or `2`.
+    version: String,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+}
+
+/// Runs curl with `args` (one URL), bounded in time; the body is kept as bytes.
+async fn curl(args: Vec<String>) -> Reply {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body");
+    let head = dir.path().join("head");
+    let mut all: Vec<String> = vec![
+        "-sS".into(),
+        "--max-time".into(),
+        "30".into(),
+        "-o".into(),
+        body.display().to_string(),
+        "-D".into(),
+        head.display().to_string(),
+        "-w".into(),
+        "%{http_code} %{http_version}".into(),
+    ];
+    all.extend(args);
+    let out = run(CURL, &all).await;
+    assert!(
+        out.status.success(),
+        "curl {all:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = String::from_utf8(out.stdout).unwrap();
+    let (code, version) = written.split_once(' ').unwrap();
+    Reply {
+        code: code.parse().unwrap(),
+        version: version.to_owned(),
+        headers: std::fs::read_to_string(&head).unwrap_or_default(),
+        body: std::fs::read(&body).unwrap_or_default(),
+    }
+}
+
+async fn run(program: &str, args: &[String]) -> std::process::Output {
+    tokio::time::timeout(
+        CLIENT_TIMEOUT,
+        tokio::process::Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{program} {args:?} did not finish in time"))
+    .unwrap_or_else(|e| panic!("could not run {program}: {e}"))
+}
+
+fn python() -> String {
+    std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Python's http.client: one request, printing the status, then the body.
+const PY_HTTP_CLIENT: &str = r#"
+import http.client, ssl, sys
+ca, port, method, path, token = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=ca)
+c = http.client.HTTPSConnection("127.0.0.1", int(port), context=ctx, timeout=120)
+c.request(method, path, headers={"Authorization": "Bearer " + token})
+r = c.getresponse()
+print(r.status)
+print(r.read().decode())
+"#;
+
+/// Python's urllib: a GET, printing the status, then the body.
+const PY_URLLIB: &str = r#"
+import ssl, sys, urllib.request
+ca, url, token = sys.argv[1:4]
+ctx = ssl.create_default_context(cafile=ca)
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+with urllib.request.urlopen(req, context=ctx, timeout=60) as r:
+    print(r.status)
+    print(r.read().decode())
+"#;
+
+async fn py(script: &str, args: &[String]) -> (u16, String) {
+    let mut all = vec!["-c".to_owned(), script.to_owned()];
+    all.extend_from_slice(args);
+    let out = run(&python(), &all).await;
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (status, body) = text.split_once('\n').unwrap();
+    (status.trim().parse().unwrap(), body.to_owned())
+}
+
+fn assert_no_plain_pii(what: &str, text: &str) {
+    for pii in PLAIN_PII {
+        assert!(!text.contains(pii), "{what} has {pii} in clear: {text}");
+    }
+}
+
+// ---- 1. Credentials, HTTP versions, audit ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_and_python_get_through_with_the_targets_credential_not_theirs() {
+    let gw = Gw::start(Options::default()).await;
+    let token = gw.token("alice").to_owned();
+    let basic = {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("svc-reader:{BASIC_SECRET}"))
+        )
+    };
+    let cases = [
+        ("api", "authorization", format!("Bearer {BEARER_SECRET}")),
+        ("api-basic", "authorization", basic),
+        ("api-header", "x-api-key", HEADER_SECRET.to_owned()),
+    ];
+    for (target, header, want) in &cases {
+        for (flag, version) in [("--http1.1", "1.1"), ("--http2", "2")] {
+            let reply = gw
+                .curl(Some("alice"), &format!("/{target}/echo"), &[flag])
+                .await;
+            assert_eq!(reply.code, 200, "{target} {flag}: {}", reply.text());
+            assert_eq!(reply.version, version, "{target} {flag}");
+            let text = reply.text();
+            assert!(
+                !text.contains(&token),
+                "the caller's token reached {target}"
+            );
+            let echo = reply.json();
+            assert_eq!(echo["method"], "GET");
+            assert_eq!(echo["path"], "/echo");
+            assert_eq!(echo["headers"][header], *want, "{target} {flag}: {echo}");
+            let seen = gw.api.requests().pop().unwrap();
+            assert_eq!(seen.header(header), Some(want.as_str()));
+            assert_eq!(
+                seen.header_all("authorization").len(),
+                usize::from(*header == "authorization")
+            );
+            assert!(
+                seen.headers.iter().all(|(_, v)| !v.contains(&token)),
+                "{seen:?}"
+            );
+        }
+    }
+    // Python's urllib, and a plain JSON answer.
+    let (status, body) = py(
+        PY_URLLIB,
+        &[
+            gw.ca.display().to_string(),
+            gw.url("/api/hello"),
+            token.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.trim(), r#"{"hello":"world"}"#);
+    assert_eq!(gw.api.hello_count(), 1);
+
+    let events = gw.events().await;
+    let started: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "session_started")
+        .collect();
+    assert!(!started.is_empty());
+    for s in &started {
+        assert_eq!(s["protocol"], "http", "{s}");
+        assert_eq!(s["identity"], "alice");
+        assert_eq!(s["tls"], true);
+    }
+    let statements: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "statement" && e["text"] == "GET /echo")
+        .collect();
+    assert_eq!(statements.len(), 6, "{statements:?}");
+    for s in &statements {
+        assert_eq!(s["decision"]["verdict"], "allow", "{s}");
+        let (session, n) = (&s["session"], &s["statement"]);
+        let result = events
+            .iter()
+            .find(|e| {
+                e["type"] == "statement_result" && e["session"] == *session && e["statement"] == *n
+            })
+            .unwrap_or_else(|| panic!("no statement_result for {s}"));
+        assert_eq!(result["outcome"]["status"], "ok", "{result}");
+    }
+    let all = serde_json::to_string(&events).unwrap();
+    for secret in [BEARER_SECRET, BASIC_SECRET, HEADER_SECRET, token.as_str()] {
+        assert!(!all.contains(secret), "the audit trail holds a secret");
+    }
+    gw.h.stop().await;
+}
+
+// ---- 2. Masking on the bytes the client receives; streaming ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_are_masked_for_people_outside_pii_readers_and_streams_stay_streams() {
+    let gw = Gw::start(Options {
+        example_policy: true,
+        ..Options::default()
+    })
+    .await;
+    let masked = gw.curl(Some("carol"), "/api/customers", &[]).await;
+    assert_eq!(masked.code, 200, "{}", masked.text());
+    let text = masked.text();
+    assert_no_plain_pii("carol's /customers", &text);
+    // Still JSON, with the names (not personal data by the policy) left alone.
+    let customers = masked.json();
+    assert!(text.contains("Ada Lovelace"), "{text}");
+    assert!(customers.to_string().contains("1111"), "{text}");
+
+    let clear = gw.curl(Some("pat"), "/api/customers", &[]).await;
+    assert_eq!(clear.code, 200);
+    let text = clear.text();
+    for pii in PLAIN_PII {
+        assert!(text.contains(pii), "pat (pii_readers) lacks {pii}: {text}");
+    }
+
+    // Line by line: the fifth line's address is masked, the others arrive as sent.
+    let stream = gw.curl(Some("carol"), "/api/stream", &["-N"]).await;
+    assert_eq!(stream.code, 200);
+    let text = stream.text();
+    assert!(!text.contains("support@example.com"), "{text}");
+    assert_eq!(text.lines().count(), 10, "{text}");
+    assert!(text.contains("line 1"), "{text}");
+    let stream = gw.curl(Some("pat"), "/api/stream", &["-N"]).await;
+    assert!(stream.text().contains("support@example.com"));
+
+    // Server-sent events through masking, timed per line as curl prints them.
+    let mut child = tokio::process::Command::new(CURL)
+        .args(["-sS", "-N", "--max-time", "30", "--cacert"])
+        .arg(&gw.ca)
+        .args(["-H", &gw.auth("carol")])
+        .arg(gw.url("/api/events?count=5&interval_ms=300"))
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    while let Some(line) = tokio::time::timeout(CLIENT_TIMEOUT, lines.next_line())
+        .await
+        .expect("the event stream stalled")
+        .unwrap()
+    {
+        if line.starts_with("data:") {
+            events.push((started.elapsed(), line));
+        }
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success());
+    assert_eq!(events.len(), 5, "{events:?}");
+    assert_eq!(events[0].1, r#"data: {"n":1}"#);
+    let spread = events[4].0 - events[0].0;
+    // The service writes them 300 ms apart: 1.2 s between first and last when streamed.
+    assert!(
+        spread >= Duration::from_millis(900),
+        "events arrived together (buffered): {events:?}"
+    );
+    gw.h.stop().await;
+}
+
+// ---- 3. Denials ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_paths_are_denied_however_spelled_and_encoded_slashes_refused() {
+    let gw = Gw::start(Options {
+        example_policy: true,
+        ..Options::default()
+    })
+    .await;
+    for path in [
+        "/api/admin",
+        "/api/%61dmin",
+        "/api/x/../admin",
+        "/api/admin/./users",
+    ] {
+        let reply = gw.curl(Some("carol"), path, &["--path-as-is"]).await;
+        assert_eq!(reply.code, 403, "{path}: {}", reply.text());
+        let body = reply.json();
+        assert_eq!(body["status"], 403);
+        let error = body["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("sluice: denied by policy rule http_admin_paths"),
+            "{path}: {error}"
+        );
+    }
+    let reply = gw
+        .curl(Some("carol"), "/api/a%2Fb", &["--path-as-is"])
+        .await;
+    assert_eq!(reply.code, 400, "{}", reply.text());
+    assert!(
+        reply.text().contains("sluice.http_unreadable"),
+        "{}",
+        reply.text()
+    );
+    // A service account of the ci group reads, and may not write.
+    let reply = gw.curl(Some("bot"), "/api/hello", &[]).await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    let reply = gw
+        .curl(Some("bot"), "/api/customers", &["-X", "POST", "-d", "{}"])
+        .await;
+    assert_eq!(reply.code, 403, "{}", reply.text());
+
+    assert!(
+        gw.api.requests().is_empty(),
+        "the target saw refused requests: {:?}",
+        gw.api.requests()
+    );
+    let statements = gw.events_of("statement").await;
+    let denied: Vec<(String, String)> = statements
+        .iter()
+        .filter(|s| s["decision"]["verdict"] == "deny")
+        .map(|s| {
+            (
+                s["text"].as_str().unwrap().to_owned(),
+                s["decision"]["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for text in [
+        "GET /admin",
+        "GET /%61dmin",
+        "GET /x/../admin",
+        "GET /admin/./users",
+    ] {
+        assert!(
+            denied
+                .iter()
+                .any(|(t, r)| t == text && r == "http_admin_paths"),
+            "{text} not audited as denied: {denied:?}"
+        );
+    }
+    assert!(
+        denied
+            .iter()
+            .any(|(t, r)| t == "GET /a%2Fb" && r == "sluice.http_unreadable"),
+        "{denied:?}"
+    );
+    assert!(
+        denied.iter().any(|(t, _)| t == "POST /customers"),
+        "{denied:?}"
+    );
+    gw.h.stop().await;
+}
+
+// ---- 4. Held requests ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_production_delete_waits_for_a_reviewer() {
+    let gw = std::sync::Arc::new(
+        Gw::start(Options {
+            example_policy: true,
+            ..Options::default()
+        })
+        .await,
+    );
+    let mut seen = Vec::new();
+
+    // Approved: curl gets the service's own answer.
+    let client = {
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            gw.curl(Some("alice"), "/prod/customers/1", &["-X", "DELETE"])
+                .await
+        })
+    };
+    let review = gw.new_review(&seen).await;
+    let id = review["id"].as_str().unwrap().to_owned();
+    seen.push(id.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!client.is_finished(), "the held request was answered early");
+    assert!(gw.api.requests().is_empty(), "forwarded before approval");
+    let approved = gw
+        .admin("dana", "POST", &format!("/reviews/{id}/approve"), None)
+        .await;
+    assert_eq!(approved["state"], "approved", "{approved}");
+    let reply = tokio::time::timeout(CLIENT_TIMEOUT, client)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.code, 204, "{}", reply.text());
+    let forwarded = gw.api.requests();
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(
+        (forwarded[0].method.as_str(), forwarded[0].path.as_str()),
+        ("DELETE", "/customers/1")
+    );
+
+    // Denied: 403, nothing forwarded.
+    let client = {
+        let gw = gw.clone();
+        tokio::spawn(async move {
+            gw.curl(Some("alice"), "/prod/customers/2", &["-X", "DELETE"])
+                .await
+        })
+    };
+    let id = gw.new_review(&seen).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    seen.push(id.clone());
+    let denied = gw
+        .admin(
+            "dana",
+            "POST",
+            &format!("/reviews/{id}/deny"),
+            Some(r#"{"comment": "not today"}"#),
+        )
+        .await;
+    assert_eq!(denied["state"], "denied", "{denied}");
+    let reply = tokio::time::timeout(CLIENT_TIMEOUT, client)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.code, 403, "{}", reply.text());
+    assert_eq!(gw.api.requests().len(), 1, "a denied request was forwarded");
+
+    // Python's http.client waits just the same.
+    let args = vec![
+        gw.ca.display().to_string(),
+        gw.port().to_string(),
+        "DELETE".to_owned(),
+        "/prod/customers/3".to_owned(),
+        gw.token("alice").to_owned(),
+    ];
+    let client = tokio::spawn(async move { py(PY_HTTP_CLIENT, &args).await });
+    let id = gw.new_review(&seen).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    gw.admin("dana", "POST", &format!("/reviews/{id}/approve"), None)
+        .await;
+    let (status, body) = tokio::time::timeout(CLIENT_TIMEOUT, client)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 204, "{body}");
+    let last = gw.api.requests().pop().unwrap();
+    assert_eq!(last.path, "/customers/3");
+
+    // Reads by the same person are not held.
+    let reply = gw.curl(Some("alice"), "/prod/customers/1", &[]).await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+
+    let verdicts: Vec<String> = gw
+        .events_of("statement")
+        .await
+        .iter()
+        .filter(|s| s["text"].as_str().unwrap().starts_with("DELETE "))
+        .map(|s| s["decision"]["verdict"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(verdicts.iter().all(|v| v == "hold"), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 3, "{verdicts:?}");
+    std::sync::Arc::into_inner(gw).unwrap().h.stop().await;
+}
+
+// ---- 5. Authentication ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_wrong_or_revoked_token_gets_401() {
+    let gw = Gw::start(Options::default()).await;
+    let reply = gw.curl(None, "/api/hello", &[]).await;
+    assert_eq!(reply.code, 401, "{}", reply.text());
+    assert!(
+        reply
+            .headers
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{}",
+        reply.headers
+    );
+    assert_eq!(reply.json()["status"], 401);
+
+    let reply = gw
+        .curl(
+            None,
+            "/api/hello",
+            &["-H", "Authorization: Bearer slc_not-a-real-token"],
+        )
+        .await;
+    assert_eq!(reply.code, 401, "{}", reply.text());
+
+    let reply = gw.curl(Some("rev"), "/api/hello", &[]).await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    let list = run(
+        BIN,
+        &[
+            "token".into(),
+            "list".into(),
+            "--json".into(),
+            "--identity".into(),
+            "rev".into(),
+            "--config".into(),
+            gw.config_path.display().to_string(),
+        ],
+    )
+    .await;
+    assert!(list.status.success(), "{}", stderr(&list));
+    // One JSON object a line; rev has the one token.
+    let listed = stdout(&list);
+    let tokens: Vec<Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 1, "{listed}");
+    let id = tokens[0]["id"].as_str().unwrap().to_owned();
+    let revoke = run(
+        BIN,
+        &[
+            "token".into(),
+            "revoke".into(),
+            "--config".into(),
+            gw.config_path.display().to_string(),
+            id,
+        ],
+    )
+    .await;
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    let reply = gw.curl(Some("rev"), "/api/hello", &[]).await;
+    assert_eq!(reply.code, 401, "{}", reply.text());
+    assert_eq!(gw.api.hello_count(), 1);
+    gw.h.stop().await;
+}
+
+// ---- 6. Limits and faults ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_limit_unreachable_target_and_keep_alive() {
+    let gw = Gw::start(Options {
+        listener: "max_request_body = 1024".into(),
+        ..Options::default()
+    })
+    .await;
+    let small = "x".repeat(1000);
+    let reply = gw
+        .curl(Some("alice"), "/api/echo", &["--data-binary", &small])
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    assert_eq!(reply.json()["body_len"], 1000);
+
+    let large = "x".repeat(4096);
+    for flag in ["--http1.1", "--http2"] {
+        let reply = gw
+            .curl(Some("alice"), "/api/echo", &[flag, "--data-binary", &large])
+            .await;
+        assert_eq!(reply.code, 413, "{flag}: {}", reply.text());
+        assert_eq!(reply.json()["status"], 413);
+    }
+    // Chunked, so no Content-Length announces the size.
+    let reply = gw
+        .curl(
+            Some("alice"),
+            "/api/echo",
+            &[
+                "--http1.1",
+                "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary",
+                &large,
+            ],
+        )
+        .await;
+    assert_eq!(reply.code, 413, "chunked: {}", reply.text());
+    assert_eq!(
+        gw.api.requests().len(),
+        1,
+        "an oversized body reached the target"
+    );
+
+    let reply = gw.curl(Some("alice"), "/dead/hello", &[]).await;
+    assert_eq!(reply.code, 502, "{}", reply.text());
+    assert_eq!(reply.json()["status"], 502);
+    let events = gw.events().await;
+    let statement = events
+        .iter()
+        .find(|e| e["type"] == "statement" && e["target"] == "dead")
+        .expect("the request to the dead target was audited");
+    let result = events
+        .iter()
+        .find(|e| {
+            e["type"] == "statement_result"
+                && e["session"] == statement["session"]
+                && e["statement"] == statement["statement"]
+        })
+        .expect("its result was audited");
+    assert_eq!(result["outcome"]["status"], "error", "{result}");
+
+    // Three requests on one connection: one session.
+    let sessions_before = events
+        .iter()
+        .filter(|e| e["type"] == "session_started")
+        .count();
+    let mut args: Vec<String> = vec![
+        "-sS".into(),
+        "--max-time".into(),
+        "30".into(),
+        "--cacert".into(),
+        gw.ca.display().to_string(),
+        "-H".into(),
+        gw.auth("alice"),
+        "-w".into(),
+        "\n%{http_code} %{num_connects}\n".into(),
+    ];
+    for path in ["/api/hello", "/api/echo", "/api/customers/2"] {
+        args.push(gw.url(path));
+    }
+    let out = run(CURL, &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let codes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("200 ") || l.starts_with("404 "))
+        .collect();
+    assert_eq!(codes, ["200 1", "200 0", "200 0"], "{text}");
+    let sessions_after = gw.events_of("session_started").await.len();
+    assert_eq!(sessions_after - sessions_before, 1, "{text}");
+    gw.h.stop().await;
+}
+
+// ---- 7. Recording ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recording_has_an_http_line_per_request_masked() {
+    let gw = Gw::start(Options {
+        example_policy: true,
+        ..Options::default()
+    })
+    .await;
+    let args: Vec<String> = vec![
+        "-sS".into(),
+        "--max-time".into(),
+        "30".into(),
+        "--cacert".into(),
+        gw.ca.display().to_string(),
+        "-H".into(),
+        gw.auth("carol"),
+        gw.url("/api/customers"),
+        gw.url("/api/stream"),
+        gw.url("/api/customers/1"),
+    ];
+    let out = run(CURL, &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_no_plain_pii("curl", &stdout(&out));
+    assert!(!stdout(&out).contains("support@example.com"));
+
+    let ended = poll_until(Duration::from_secs(10), || async {
+        gw.events_of("session_ended")
+            .await
+            .into_iter()
+            .find(|e| e["target"] == "api")
+    })
+    .await
+    .expect("the session ended");
+    let session = ended["session"].as_str().unwrap();
+    assert!(!ended["recording"].is_null(), "{ended}");
+    let path = gw.config.recording_dir().join(format!("{session}.jsonl"));
+    let bytes = std::fs::read(&path).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert_no_plain_pii("the recording", &text);
+    assert!(!text.contains("support@example.com"), "{text}");
+    let recording = sluice_record::parse(&bytes).unwrap();
+    let exchanges: Vec<&sluice_record::HttpExchange> = recording
+        .requests()
+        .filter_map(|r| r.http.as_deref())
+        .collect();
+    let paths: Vec<(&str, &str, Option<u16>)> = exchanges
+        .iter()
+        .map(|e| (e.method.as_str(), e.path.as_str(), e.status))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("GET", "/customers", Some(200)),
+            ("GET", "/stream", Some(200)),
+            ("GET", "/customers/1", Some(200)),
+        ],
+        "{text}"
+    );
+    let customers = &exchanges[0].response_body;
+    assert!(customers.masked, "{customers:?}");
+    assert!(customers.excerpt.contains("Ada Lovelace"), "{customers:?}");
+    assert!(exchanges[1].response_body.excerpt.contains("line 1"));
+
+    let show = run(
+        BIN,
+        &[
+            "sessions".into(),
+            "show".into(),
+            session.to_owned(),
+            "--config".into(),
+            gw.config_path.display().to_string(),
+        ],
+    )
+    .await;
+    assert!(show.status.success(), "{}", stderr(&show));
+    let shown = stdout(&show);
+    assert!(shown.contains("/customers/1"), "{shown}");
+    assert_no_plain_pii("sessions show", &shown);
+    gw.h.stop().await;
+}
+
+// ---- 8. Host routing ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_routing_reaches_the_target_named_by_the_first_label() {
+    let cert_dir = tempfile::tempdir().unwrap();
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["*.gw.test".to_owned(), "gw.test".to_owned()])
+            .unwrap();
+    let cert = cert_dir.path().join("gw.crt");
+    let key = cert_dir.path().join("gw.key");
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+    let gw = Gw::start(Options {
+        listener: format!(
+            "routing = \"host\"\ndomain = \"gw.test\"\ntls_cert = \"{}\"\ntls_key = \"{}\"",
+            cert.display(),
+            key.display()
+        ),
+        ..Options::default()
+    })
+    .await;
+    let port = gw.port();
+    let host_curl = |host: &str, path: &str, flag: &str| {
+        let args = vec![
+            "--cacert".to_owned(),
+            cert.display().to_string(),
+            "--resolve".into(),
+            format!("{host}:{port}:127.0.0.1"),
+            flag.to_owned(),
+            "-H".into(),
+            gw.auth("alice"),
+            format!("https://{host}:{port}{path}"),
+        ];
+        curl(args)
+    };
+    for flag in ["--http1.1", "--http2"] {
+        let reply = host_curl("api.gw.test", "/echo", flag).await;
+        assert_eq!(reply.code, 200, "{flag}: {}", reply.text());
+        let echo = reply.json();
+        assert_eq!(echo["path"], "/echo");
+        assert_eq!(
+            echo["headers"]["authorization"],
+            format!("Bearer {BEARER_SECRET}")
+        );
+        let reply = host_curl("api-header.gw.test", "/echo", flag).await;
+        assert_eq!(reply.code, 200, "{flag}: {}", reply.text());
+        assert_eq!(reply.json()["headers"]["x-api-key"], HEADER_SECRET);
+    }
+    let reply = host_curl("nosuch.gw.test", "/echo", "--http1.1").await;
+    assert_eq!(reply.code, 404, "{}", reply.text());
+    assert_eq!(gw.api.requests().len(), 4);
+    gw.h.stop().await;
+}
