@@ -1036,3 +1036,131 @@ async fn host_routing_reaches_the_target_named_by_the_first_label() {
     assert_eq!(gw.api.requests().len(), 4);
     gw.h.stop().await;
 }
+
+// ---- Edges real clients reach: HEAD, Expect, HTTP/2 streams, a refusal mid-connection ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edges_real_clients_reach() {
+    let gw = Gw::start(Options {
+        example_policy: true,
+        ..Options::default()
+    })
+    .await;
+    // HEAD of a masked JSON answer: headers only, and the connection is not left waiting for
+    // a body that never comes.
+    // (/echo answers any method with JSON and its Content-Length.)
+    let reply = gw.curl(Some("carol"), "/api/echo", &["-I"]).await;
+    assert_eq!(reply.code, 200, "{}", reply.headers);
+    // With -I curl writes the head where the body would go: nothing else arrived.
+    assert_eq!(reply.text(), reply.headers);
+    let seen = gw.api.requests().pop().unwrap();
+    assert_eq!(seen.method, "HEAD");
+    // The target gets its own authority as Host, not the gateway's.
+    assert_eq!(
+        seen.header("host"),
+        Some(format!("127.0.0.1:{}", gw.api.port()).as_str()),
+        "{seen:?}"
+    );
+
+    // A body sent after `Expect: 100-continue`.
+    let body = "y".repeat(2000);
+    let reply = gw
+        .curl(
+            Some("carol"),
+            "/api/echo",
+            &[
+                "--http1.1",
+                "-H",
+                "Expect: 100-continue",
+                "--data-binary",
+                &body,
+            ],
+        )
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    assert_eq!(reply.json()["body_len"], 2000);
+
+    // Server-sent events over HTTP/2, masked a line at a time, still streamed.
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(CURL)
+        .args(["-sS", "-N", "--http2", "--max-time", "30", "--cacert"])
+        .arg(&gw.ca)
+        .args(["-H", &gw.auth("carol")])
+        .arg(gw.url("/api/events?count=4&interval_ms=300"))
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events = Vec::new();
+    while let Some(line) = tokio::time::timeout(CLIENT_TIMEOUT, lines.next_line())
+        .await
+        .expect("the event stream stalled")
+        .unwrap()
+    {
+        if line.starts_with("data:") {
+            events.push((started.elapsed(), line));
+        }
+    }
+    assert!(child.wait().await.unwrap().success());
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert!(
+        events[3].0 - events[0].0 >= Duration::from_millis(600),
+        "{events:?}"
+    );
+
+    // A denial does not end the connection's session: the next request on it goes through.
+    let args: Vec<String> = vec![
+        "-sS".into(),
+        "--max-time".into(),
+        "30".into(),
+        "--cacert".into(),
+        gw.ca.display().to_string(),
+        "-H".into(),
+        gw.auth("carol"),
+        "-w".into(),
+        "\n%{http_code} %{num_connects}\n".into(),
+        gw.url("/api/admin"),
+        gw.url("/api/customers/2"),
+    ];
+    let out = run(CURL, &args).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let codes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.len() == 5 && l.as_bytes()[3] == b' ')
+        .collect();
+    assert_eq!(codes, ["403 1", "200 0"], "{text}");
+    assert_no_plain_pii("customer 2", &text);
+
+    // An answer without a body, and an error status passed on as the service sent it.
+    let reply = gw.curl(Some("carol"), "/api/status/204", &[]).await;
+    assert_eq!(reply.code, 204);
+    let reply = gw.curl(Some("carol"), "/api/status/503", &[]).await;
+    assert_eq!(reply.code, 503, "{}", reply.text());
+    assert_eq!(reply.json()["status"], 503);
+    gw.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_answers_pass_whole_and_oversized_masked_ones_are_withheld() {
+    let gw = Gw::start(Options {
+        example_policy: true,
+        listener: "max_masked_body = 65536".into(),
+        ..Options::default()
+    })
+    .await;
+    // pat is not masked: 4 MiB streamed through untouched.
+    let reply = gw.curl(Some("pat"), "/api/big?kib=4096", &[]).await;
+    assert_eq!(reply.code, 200);
+    assert_eq!(reply.body.len(), 4096 * 1024);
+    // carol's needs masking and is over max_masked_body: refused, never passed unmasked.
+    let reply = gw.curl(Some("carol"), "/api/big?kib=128", &[]).await;
+    assert_eq!(reply.code, 502, "{}", reply.text());
+    assert!(reply.body.len() < 1024, "{}", reply.body.len());
+    let reply = gw.curl(Some("carol"), "/api/big?kib=32", &[]).await;
+    assert_eq!(reply.code, 200);
+    assert_eq!(reply.json()["pad"].as_str().unwrap().len(), 32 * 1024 - 10);
+    gw.h.stop().await;
+}
