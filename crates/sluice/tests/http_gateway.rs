@@ -53,6 +53,8 @@ struct Options {
     listener: String,
     /// The target `api`'s url, when not the scratch service's.
     api_url: Option<String>,
+    /// Tables appended at the end of the configuration (`[auth]`, ...).
+    extra: String,
 }
 
 /// A gateway with an HTTPS listener and the scratch service behind targets `api` (bearer),
@@ -150,8 +152,10 @@ password_file = "{bearer}"
 protocol = "http"
 listen = "127.0.0.1:0"
 {listener}
+{tail}
 "#,
-            listener = options.listener
+            listener = options.listener,
+            tail = options.extra
         ));
         if options.example_policy {
             let dir = secrets.path().join("policies");
@@ -1163,4 +1167,159 @@ async fn large_answers_pass_whole_and_oversized_masked_ones_are_withheld() {
     assert_eq!(reply.code, 200);
     assert_eq!(reply.json()["pad"].as_str().unwrap().len(), 32 * 1024 - 10);
     gw.h.stop().await;
+}
+
+// ---- Clients and credentials that go away mid-request ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_gives_up_ends_its_review_and_a_revoked_token_ends_its_stream() {
+    let gw = Gw::start(Options {
+        example_policy: true,
+        extra: "\n[auth]\nrevocation_poll = \"200ms\"\n".into(),
+        ..Options::default()
+    })
+    .await;
+    // curl gives up after 3 s while its DELETE is held: the review closes unsettled and
+    // nothing reaches the target.
+    let watch = async {
+        let review = gw.new_review(&[]).await;
+        review["id"].as_str().unwrap().to_owned()
+    };
+    let (id, gave_up) = tokio::join!(watch, async {
+        let out = run(
+            CURL,
+            &[
+                "-sS".into(),
+                "--max-time".into(),
+                "3".into(),
+                "--cacert".into(),
+                gw.ca.display().to_string(),
+                "-H".into(),
+                gw.auth("alice"),
+                "-X".into(),
+                "DELETE".into(),
+                gw.url("/prod/customers/1"),
+            ],
+        )
+        .await;
+        out
+    });
+    assert!(
+        !gave_up.status.success(),
+        "curl was answered: {}",
+        stdout(&gave_up)
+    );
+    let state = poll_until(Duration::from_secs(10), || async {
+        let review = gw
+            .admin("dana", "GET", &format!("/reviews/{id}"), None)
+            .await;
+        let state = review["state"].as_str().unwrap().to_owned();
+        (state != "pending").then_some(state)
+    })
+    .await
+    .expect("the review stayed pending after its client left");
+    assert_ne!(state, "approved");
+    assert!(gw.api.requests().is_empty());
+
+    // A stream of events stops soon after the caller's token is revoked.
+    let mut child = tokio::process::Command::new(CURL)
+        .args(["-sS", "-N", "--max-time", "30", "--cacert"])
+        .arg(&gw.ca)
+        .args(["-H", &gw.auth("rev")])
+        .arg(gw.url("/api/events?count=100&interval_ms=200"))
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(CLIENT_TIMEOUT, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.as_deref(), Some(r#"data: {"n":1}"#));
+    let listed = run(
+        BIN,
+        &[
+            "token".into(),
+            "list".into(),
+            "--json".into(),
+            "--identity".into(),
+            "rev".into(),
+            "--config".into(),
+            gw.config_path.display().to_string(),
+        ],
+    )
+    .await;
+    let token: Value = serde_json::from_str(stdout(&listed).lines().next().unwrap()).unwrap();
+    let revoke = run(
+        BIN,
+        &[
+            "token".into(),
+            "revoke".into(),
+            "--config".into(),
+            gw.config_path.display().to_string(),
+            token["id"].as_str().unwrap().to_owned(),
+        ],
+    )
+    .await;
+    assert!(revoke.status.success(), "{}", stderr(&revoke));
+    let revoked = Instant::now();
+    let mut after = 0;
+    while let Some(line) = tokio::time::timeout(CLIENT_TIMEOUT, lines.next_line())
+        .await
+        .expect("the stream went on without end")
+        .unwrap_or_default()
+    {
+        if line.starts_with("data:") {
+            after += 1;
+        }
+    }
+    let _ = child.wait().await;
+    assert!(
+        revoked.elapsed() < Duration::from_secs(5),
+        "the stream ran {:?} after the revocation ({after} more events)",
+        revoked.elapsed()
+    );
+    let ended = poll_until(Duration::from_secs(10), || async {
+        gw.events_of("session_ended")
+            .await
+            .into_iter()
+            .find(|e| e["identity"] == "rev")
+    })
+    .await
+    .expect("the revoked session ended");
+    assert!(
+        ended["reason"].as_str().unwrap().contains("revoked"),
+        "{ended}"
+    );
+    let results: Vec<Value> = gw
+        .events_of("statement_result")
+        .await
+        .into_iter()
+        .filter(|e| e["identity"] == "rev")
+        .collect();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(
+        results[0]["outcome"]["status"], "interrupted",
+        "{results:?}"
+    );
+    gw.h.stop().await;
+}
+
+// ---- The host fact: one spelling per host ----
+
+/// Known gateway bug, kept as an ignored test until sluice-http is fixed: `host_name` in
+/// crates/sluice-http/src/facts.rs accepts `:`, `[` and `]` outside a bracketed IPv6 literal
+/// and does not lower-case one inside brackets, so the host a rule matches is not always the
+/// host, in one spelling (`a:b:80` is host `a:b`, `::1` is host `:`, `[::ABCD]` stays upper
+/// case). The fuzz target http_request checks the same.
+#[test]
+#[ignore = "gateway bug: the host fact keeps colons and brackets (see the comment)"]
+fn the_host_fact_is_a_host_in_one_spelling() {
+    let host = |h: &str| sluice_http::describe("GET", h, "/", [], &[]).map(|d| d.facts.host);
+    assert!(host("a:b:80").is_err(), "{:?}", host("a:b:80"));
+    assert!(host("::1").is_err(), "{:?}", host("::1"));
+    assert!(host("a[b]").is_err(), "{:?}", host("a[b]"));
+    assert_eq!(host("[::ABCD]:443").as_deref(), Ok("[::abcd]"));
 }
