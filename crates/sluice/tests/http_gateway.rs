@@ -51,8 +51,8 @@ struct Options {
     example_policy: bool,
     /// Lines added to the `[[listeners]] protocol = "http"` table.
     listener: String,
-    /// The target `api`'s url, when not the scratch service's.
-    api_url: Option<String>,
+    /// A base path under the scratch service's url for the target `api` (`/echo`).
+    api_base: &'static str,
     /// Tables appended at the end of the configuration (`[auth]`, ...).
     extra: String,
 }
@@ -100,7 +100,7 @@ impl Gw {
         let basic = file("basic", BASIC_SECRET);
         let header = file("header", HEADER_SECRET);
         let url = api.url();
-        let api_url = options.api_url.clone().unwrap_or_else(|| url.clone());
+        let api_url = format!("{url}{}", options.api_base);
         let dead = closed_port();
         let mut extra = String::new();
         for (name, kind, groups) in PEOPLE {
@@ -1304,6 +1304,97 @@ async fn a_client_that_gives_up_ends_its_review_and_a_revoked_token_ends_its_str
         results[0]["outcome"]["status"], "interrupted",
         "{results:?}"
     );
+    gw.h.stop().await;
+}
+
+// ---- What the target gets: base path, query, the caller's headers ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_target_gets_its_base_path_the_raw_query_and_no_smuggled_credential() {
+    let gw = Gw::start(Options {
+        api_base: "/echo",
+        ..Options::default()
+    })
+    .await;
+    let reply = gw
+        .curl(Some("alice"), "/api/x/y?q=a%2Fb&r=1&r=2", &[])
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    let seen = gw.api.requests().pop().unwrap();
+    assert_eq!(seen.path, "/echo/x/y?q=a%2Fb&r=1&r=2");
+    // Dot segments cannot climb out of the base path.
+    let reply = gw
+        .curl(Some("alice"), "/api/../../admin", &["--path-as-is"])
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    assert_eq!(gw.api.requests().pop().unwrap().path, "/echo/admin");
+    let reply = gw.curl(Some("alice"), "/api", &[]).await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    assert_eq!(gw.api.requests().pop().unwrap().path, "/echo/");
+
+    // The caller's own copy of the injected header, in any case, never reaches the target;
+    // hop-by-hop headers, and those its Connection names, stop at the gateway.
+    for (flag, name) in [("--http1.1", "X-Api-Key"), ("--http2", "x-api-key")] {
+        let smuggled = format!("{name}: attacker-key");
+        let reply = gw
+            .curl(
+                Some("alice"),
+                "/api-header/echo",
+                &[
+                    flag,
+                    "-H",
+                    &smuggled,
+                    "-H",
+                    "Proxy-Authorization: Basic Zm9vOmJhcg==",
+                    "-H",
+                    "X-Trace: kept",
+                ],
+            )
+            .await;
+        assert_eq!(reply.code, 200, "{}", reply.text());
+        let seen = gw.api.requests().pop().unwrap();
+        assert_eq!(
+            seen.header_all("x-api-key"),
+            [HEADER_SECRET],
+            "{flag}: {seen:?}"
+        );
+        assert!(seen.header("proxy-authorization").is_none(), "{seen:?}");
+        assert_eq!(seen.header("x-trace"), Some("kept"));
+    }
+    let reply = gw
+        .curl(
+            Some("alice"),
+            "/api-header/echo",
+            &[
+                "--http1.1",
+                "-H",
+                "Connection: keep-alive, X-Hop",
+                "-H",
+                "X-Hop: this hop only",
+            ],
+        )
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    let seen = gw.api.requests().pop().unwrap();
+    assert!(seen.header("x-hop").is_none(), "{seen:?}");
+
+    // A chunked request body arrives whole.
+    let body = "z".repeat(5000);
+    let reply = gw
+        .curl(
+            Some("alice"),
+            "/api-header/echo",
+            &[
+                "--http1.1",
+                "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary",
+                &body,
+            ],
+        )
+        .await;
+    assert_eq!(reply.code, 200, "{}", reply.text());
+    assert_eq!(reply.json()["body_len"], 5000);
     gw.h.stop().await;
 }
 
