@@ -1461,6 +1461,103 @@ async fn a_post_is_never_sent_twice() {
     gw.h.stop().await;
 }
 
+// ---- Answers masking cannot read: withheld, never passed in clear ----
+
+/// A target answering each path with a fixed head and body (`Connection: close`).
+async fn fixed_target() -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&seen);
+                let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                let (headers, body): (&str, &str) = match path.as_str() {
+                    "/bad-json" => (
+                        "Content-Type: application/json\r\n",
+                        r#"{"email": "ada@example.com", "#,
+                    ),
+                    "/ndjson" => (
+                        "Content-Type: application/x-ndjson\r\n",
+                        "{\"email\":\"ada@example.com\"}\n",
+                    ),
+                    "/no-type" => ("", "write to ada@example.com"),
+                    "/gzip" => (
+                        "Content-Type: application/json\r\nContent-Encoding: gzip\r\n",
+                        r#"{"email":"ada@example.com"}"#,
+                    ),
+                    "/problem" => (
+                        "Content-Type: Application/Problem+JSON; charset=utf-8\r\n",
+                        r#"{"email":"ada@example.com","ssn":"123-45-6789","detail":"card 4111 1111 1111 1111"}"#,
+                    ),
+                    "/html" => (
+                        "Content-Type: text/html\r\n",
+                        "<p>ada@example.com</p>\r\n<p>123-45-6789</p>",
+                    ),
+                    "/sse" => (
+                        "Content-Type: text/event-stream\r\n",
+                        "data: {\"email\":\"ada@example.com\",\"ssn\":\"123-45-6789\"}\n\n",
+                    ),
+                    _ => (
+                        "Content-Type: application/json\r\n",
+                        r#"{"error":"not found"}"#,
+                    ),
+                };
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_masking_cannot_read_are_withheld() {
+    let port = fixed_target().await;
+    let gw = Gw::start(Options {
+        example_policy: true,
+        extra: format!(
+            "\n[[targets]]\nname = \"fixed\"\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}\"\n"
+        ),
+        ..Options::default()
+    })
+    .await;
+    for path in ["/bad-json", "/ndjson", "/no-type", "/gzip"] {
+        let reply = gw.curl(Some("carol"), &format!("/fixed{path}"), &[]).await;
+        assert_eq!(reply.code, 502, "{path}: {}", reply.text());
+        assert!(
+            !reply.text().contains("ada@example.com"),
+            "{path}: {}",
+            reply.text()
+        );
+        // Someone allowed to see it in clear gets it as sent.
+        let reply = gw.curl(Some("pat"), &format!("/fixed{path}"), &[]).await;
+        assert_eq!(reply.code, 200, "{path}: {}", reply.text());
+        assert!(reply.body.len() > 10, "{path}");
+    }
+    for path in ["/problem", "/html", "/sse"] {
+        let reply = gw.curl(Some("carol"), &format!("/fixed{path}"), &[]).await;
+        assert_eq!(reply.code, 200, "{path}: {}", reply.text());
+        assert_no_plain_pii(path, &reply.text());
+    }
+    gw.h.stop().await;
+}
+
 // ---- The host fact: one spelling per host ----
 
 /// Known gateway bug, kept as an ignored test until sluice-http is fixed: `host_name` in
