@@ -5,6 +5,10 @@
 //! receive (status, body bytes, masking, streaming timing), what the service saw (the injected
 //! credential, never the caller's token; nothing of a refused request), what the audit trail
 //! and the session recording hold.
+//!
+//! Three tests are `#[ignore]`d: each pins a gateway bug found here (a POST sent twice when the
+//! target hangs up, `/api//admin` past a path rule, the host fact's spellings); each says what
+//! is wrong and passes once it is fixed (`cargo test -p sluice --test http_gateway -- --ignored`).
 
 mod support;
 
@@ -166,8 +170,11 @@ listen = "127.0.0.1:0"
                     std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
                 }
             }
+            // The default eval_timeout (50 ms) is for a release build: a debug build evaluating
+            // the whole example bundle while the other tests run on two cores can take longer,
+            // and the request is then refused (fail closed), which is not what these tests test.
             extra.push_str(&format!(
-                "\n[policy]\ndir = \"{}\"\nwatch = false\n",
+                "\n[policy]\ndir = \"{}\"\nwatch = false\neval_timeout = \"2s\"\n",
                 dir.display()
             ));
         }
@@ -739,6 +746,46 @@ async fn a_production_delete_waits_for_a_reviewer() {
         .collect();
     assert!(verdicts.iter().all(|v| v == "hold"), "{verdicts:?}");
     assert_eq!(verdicts.len(), 3, "{verdicts:?}");
+    std::sync::Arc::into_inner(gw).unwrap().h.stop().await;
+}
+
+/// A reviewer may take longer than the listener's idle timeout: the held request's client is
+/// not idle, and gets its answer once approved, over HTTP/1.1 and HTTP/2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_longer_than_the_idle_timeout_still_completes() {
+    let gw = std::sync::Arc::new(
+        Gw::start(Options {
+            example_policy: true,
+            listener: "idle_timeout_seconds = 2".into(),
+            ..Options::default()
+        })
+        .await,
+    );
+    let mut seen = Vec::new();
+    for (flag, id) in [("--http1.1", "1"), ("--http2", "2")] {
+        let client = {
+            let gw = gw.clone();
+            let path = format!("/prod/customers/{id}");
+            tokio::spawn(
+                async move { gw.curl(Some("alice"), &path, &["-X", "DELETE", flag]).await },
+            )
+        };
+        let review = gw.new_review(&seen).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        seen.push(review.clone());
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert!(!client.is_finished(), "{flag}: answered before the review");
+        gw.admin("dana", "POST", &format!("/reviews/{review}/approve"), None)
+            .await;
+        let reply = tokio::time::timeout(CLIENT_TIMEOUT, client)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(reply.code, 204, "{flag}: {}", reply.text());
+    }
+    assert_eq!(gw.api.requests().len(), 2);
     std::sync::Arc::into_inner(gw).unwrap().h.stop().await;
 }
 
