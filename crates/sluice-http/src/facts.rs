@@ -89,11 +89,17 @@ fn host_name(host: &str) -> Result<String, HttpError> {
     let host = host.trim();
     let name = if let Some(rest) = host.strip_prefix('[') {
         let (address, after) = rest.split_once(']').ok_or_else(bad)?;
-        if !(after.is_empty() || after.starts_with(':'))
-            || address.parse::<std::net::Ipv6Addr>().is_err()
-        {
+        let port_ok = after.is_empty()
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        let Ok(address) = address.parse::<std::net::Ipv6Addr>() else {
+            return Err(bad());
+        };
+        if !port_ok {
             return Err(bad());
         }
+        // The address's one spelling (lower case, zeros compressed).
         format!("[{address}]")
     } else if let Ok(address) = host.parse::<std::net::Ipv6Addr>() {
         // A bare IPv6 address (a target's configured host): bracketed, as in a URL.
@@ -104,8 +110,8 @@ fn host_name(host: &str) -> Result<String, HttpError> {
             Some(_) => return Err(bad()),
             None => host,
         };
-        // One colon is the port's: a name with another is no host name.
-        if name.contains(':') {
+        // One colon is the port's: a name with another, or with brackets, is no host name.
+        if name.contains([':', '[', ']']) {
             return Err(bad());
         }
         name.trim_end_matches('.').to_ascii_lowercase()

@@ -152,7 +152,10 @@ mod tests {
         assert_eq!(normalise_path("//admin"), Err(HttpError::EmptySegment));
         assert_eq!(normalise_path("/x/..//admin"), Err(HttpError::EmptySegment));
         assert_eq!(normalise_path("/admin;x=1"), Err(HttpError::PathParameter));
-        assert_eq!(normalise_path("/x/..;/admin"), Err(HttpError::PathParameter));
+        assert_eq!(
+            normalise_path("/x/..;/admin"),
+            Err(HttpError::PathParameter)
+        );
         assert_eq!(normalise_path("admin"), Err(HttpError::NotAbsolute));
         assert_eq!(normalise_path("*"), Err(HttpError::NotAbsolute));
         let long = format!("/{}", "a".repeat(MAX_TARGET));

@@ -6,9 +6,8 @@
 //! credential, never the caller's token; nothing of a refused request), what the audit trail
 //! and the session recording hold.
 //!
-//! Three tests are `#[ignore]`d: each pins a gateway bug found here (a POST sent twice when the
-//! target hangs up, `/api//admin` past a path rule, the host fact's spellings); each says what
-//! is wrong and passes once it is fixed (`cargo test -p sluice --test http_gateway -- --ignored`).
+//! Three tests pin gateway bugs found here and fixed since: a POST sent twice when the target
+//! hangs up, `/api//admin` past a path rule, the host fact's spellings.
 
 mod support;
 
@@ -1479,13 +1478,11 @@ async fn hang_up_target() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize
     (port, taken)
 }
 
-/// Known gateway bug, kept as an ignored test until sluice-http is fixed: `send` in
-/// crates/sluice-http/src/relay/exchange.rs retries once whenever the first attempt's answer
-/// cannot be read, whatever the method and even on a fresh connection, so a POST the target
-/// took before hanging up is sent to it twice (RFC 9110 section 9.2.2: only idempotent
-/// requests may be retried automatically).
+/// Found here and fixed: `send` in crates/sluice-http/src/relay/exchange.rs retried whenever
+/// the first attempt's answer could not be read, whatever the method and even on a fresh
+/// connection, so a POST the target took before hanging up was sent to it twice (RFC 9110
+/// section 9.2.2: only idempotent requests may be retried automatically).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "gateway bug: a POST whose answer never came is sent twice (see the comment)"]
 async fn a_post_is_never_sent_twice() {
     let (port, taken) = hang_up_target().await;
     let gw = Gw::start(Options {
@@ -1683,15 +1680,12 @@ fn described_paths_are_in_one_spelling() {
 
 // ---- Empty segments: a spelling the example policy misses ----
 
-/// Known bug, kept as an ignored test until it is settled: normalise_path keeps empty segments
-/// (RFC 3986 does not remove them), so `/api//admin` is decided as path `//admin`, which the
-/// example policy's http_admin_paths (`/admin` or under `/admin/`) does not match, and it is
-/// forwarded as `//admin`, which the scratch service, like many servers and frameworks that
-/// merge slashes, serves as `/admin`: carol reaches the administrative endpoint the policy
-/// denies her "however the path is spelled". Either the gateway merges or refuses empty
-/// segments, or the policy's path matching must ignore them.
+/// Found here and fixed: normalise_path kept empty segments (RFC 3986 does not remove them),
+/// so `/api//admin` was decided as path `//admin`, which the example policy's
+/// http_admin_paths does not match, and forwarded as `//admin`, which the scratch service,
+/// like many servers that merge slashes, serves as `/admin`. The gateway now refuses empty
+/// segments (and `;`, which some servers cut a segment at).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "gateway bug: /api//admin passes http_admin_paths and reaches /admin (see the comment)"]
 async fn empty_segments_do_not_get_past_a_path_rule() {
     let gw = Gw::start(Options {
         example_policy: true,
@@ -1717,17 +1711,16 @@ async fn empty_segments_do_not_get_past_a_path_rule() {
 
 // ---- The host fact: one spelling per host ----
 
-/// Known gateway bug, kept as an ignored test until sluice-http is fixed: `host_name` in
-/// crates/sluice-http/src/facts.rs accepts `:`, `[` and `]` outside a bracketed IPv6 literal
-/// and does not lower-case one inside brackets, so the host a rule matches is not always the
-/// host, in one spelling (`a:b:80` is host `a:b`, `::1` is host `:`, `[::ABCD]` stays upper
-/// case). The fuzz target http_request checks the same.
+/// Found here and fixed: `host_name` in crates/sluice-http/src/facts.rs accepted `:`, `[` and
+/// `]` outside a bracketed IPv6 literal and kept one inside brackets as spelled, so the host a
+/// rule matches was not always the host in one spelling. The fuzz target http_request checks
+/// the same.
 #[test]
-#[ignore = "gateway bug: the host fact keeps colons and brackets (see the comment)"]
 fn the_host_fact_is_a_host_in_one_spelling() {
     let host = |h: &str| sluice_http::describe("GET", h, "/", [], &[]).map(|d| d.facts.host);
     assert!(host("a:b:80").is_err(), "{:?}", host("a:b:80"));
-    assert!(host("::1").is_err(), "{:?}", host("::1"));
+    // A bare address is a target's configured host: bracketed, as in a URL.
+    assert_eq!(host("::1").as_deref(), Ok("[::1]"));
     assert!(host("a[b]").is_err(), "{:?}", host("a[b]"));
     assert_eq!(host("[::ABCD]:443").as_deref(), Ok("[::abcd]"));
 }

@@ -1243,14 +1243,20 @@ async fn a_workloads_oidc_token_is_its_bearer_on_the_https_listener() {
     assert_eq!(stdout(&ok), "200", "{}", stderr(&ok));
     let seen = web.requests();
     let echo = seen.iter().find(|r| r.path == "/echo").unwrap();
-    assert!(echo.header("authorization").is_none(), "the caller's JWT is not forwarded");
+    assert!(
+        echo.header("authorization").is_none(),
+        "the caller's JWT is not forwarded"
+    );
     let audit = format!("{:?}", s.h.audit().await);
     assert!(audit.contains("ci:corp/shop"), "{audit}");
     assert!(audit.contains("ci_exchange"), "{audit}");
     assert!(audit.contains("ci_http_read"), "{audit}");
     assert!(!audit.contains(&jwt));
     let other = s
-        .mint(MintRequest::new("https://elsewhere.test", ci_claims(json!({}))))
+        .mint(MintRequest::new(
+            "https://elsewhere.test",
+            ci_claims(json!({})),
+        ))
         .await;
     let refused = curl(&other, "/echo");
     assert_eq!(stdout(&refused), "401");

@@ -268,14 +268,15 @@ pub(crate) async fn run(
     let body_len = (!body.is_empty() || matches!(method.as_str(), "POST" | "PUT" | "PATCH"))
         .then_some(body.len());
     let head = upstream.head(&method, &facts.path, &headers, body_len);
-    let (mut conn, response_head) = match send(&session, &upstream, &method, sealed, &head, &body).await {
-        Ok(sent) => sent,
-        Err(why) => {
-            let _ = respond.send(reply::error(audience, StatusCode::BAD_GATEWAY, &why));
-            session.finish(permit, Outcome::error("502", why));
-            return moved;
-        }
-    };
+    let (mut conn, response_head) =
+        match send(&session, &upstream, &method, sealed, &head, &body).await {
+            Ok(sent) => sent,
+            Err(why) => {
+                let _ = respond.send(reply::error(audience, StatusCode::BAD_GATEWAY, &why));
+                session.finish(permit, Outcome::error("502", why));
+                return moved;
+            }
+        };
     let n = permit.number();
     let mut record = HttpExchange {
         method: method.clone(),

@@ -15,10 +15,10 @@ use hyper::StatusCode;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use sluice_core::gateway::{CredentialAsk, ExchangeError};
 use sluice_core::secret::Secret;
 use sluice_core::sequence::{Identified, Opening, Protocol, Refusal, Relayed};
 use sluice_core::session::Traffic;
-use sluice_core::gateway::{CredentialAsk, ExchangeError};
 use sluice_core::{CoreError, Gateway, RejectionKind, Session};
 
 use crate::reply::{self, Audience};
@@ -266,7 +266,9 @@ fn looks_like_jwt(token: &str) -> bool {
 mod tests {
     #[test]
     fn jwts_are_told_from_sluice_tokens() {
-        assert!(super::looks_like_jwt("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"));
+        assert!(super::looks_like_jwt(
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+        ));
         assert!(!super::looks_like_jwt("slc_0123456789ab_secretpart"));
         assert!(!super::looks_like_jwt("a.b"));
         assert!(!super::looks_like_jwt("a..c"));
