@@ -967,9 +967,8 @@ async fn an_interactive_shell_decides_typed_lines_and_is_recorded() {
     })
     .await
     .unwrap();
-    // The exit status the client saw, as tmux reports it; when tmux caught none (-1), the
-    // status the gateway passed on is the shell's audited outcome, checked below.
-    assert!(shell.0 == 3 || shell.0 == -1, "{}: {}", shell.0, shell.1);
+    // The exit status the client saw is the shell's, passed on by the gateway.
+    assert_eq!(shell.0, 3, "{}", shell.1);
 
     let audit = g.audit_json().await;
     let shell_outcome = of_type(&audit, "statement_result")

@@ -422,7 +422,15 @@ impl PtyShell {
                 "-y",
                 "40",
                 "--",
+                // The client's status goes to a file: tmux marks a pane dead when its
+                // terminal closes but learns the status only when it reaps the child, and on
+                // a loaded machine a test can ask in between.
+                "sh",
+                "-c",
+                r#"status="$1"; shift; "$@"; echo $? > "$status.tmp"; mv "$status.tmp" "$status""#,
+                "sh",
             ])
+            .arg(shell.dir.path().join("status"))
             .arg(cmd.get_program())
             .args(cmd.get_args());
         for (k, v) in cmd.get_envs() {
@@ -499,23 +507,8 @@ impl PtyShell {
 
     /// The client's exit status once it has exited, `None` while it runs.
     pub fn exit_status(&self) -> Option<i32> {
-        let out = run(self.tmux().args([
-            "display-message",
-            "-p",
-            "-t",
-            "t",
-            "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
-        ]));
-        assert_ok(&out);
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut fields = text.split_whitespace();
-        match fields.next() {
-            // A pane whose status tmux did not catch (seen on a loaded machine: the client
-            // had closed its connection, tmux reported the pane dead without a status) is
-            // dead all the same: -1, so that callers can check the outcome elsewhere.
-            Some("1") => Some(fields.next().and_then(|s| s.parse().ok()).unwrap_or(-1)),
-            _ => None,
-        }
+        let text = std::fs::read_to_string(self.dir.path().join("status")).ok()?;
+        Some(text.trim().parse().unwrap_or(-1))
     }
 
     /// Waits for the client to exit; its status, or a failed test after `timeout`.
