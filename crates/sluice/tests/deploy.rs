@@ -1,0 +1,509 @@
+//! The deployment artifacts in deploy/ (docs/deploy.md), checked with the tools that consume
+//! them, as far as a machine without a container engine allows:
+//!
+//! - the Kubernetes base and example overlay render with `kubectl kustomize` (kubectl is
+//!   required: without it these tests fail, saying so), and what they render has the objects,
+//!   probes, security settings and grace period the documentation promises;
+//! - docker-compose.yml is valid (`docker compose config`, when the compose plugin is there)
+//!   and, read with PyYAML (python3-yaml; required), wires the gateways as documented;
+//! - every sluice.toml in deploy/ loads with the gateway's own `Config::load`;
+//! - the policies in the base are examples/policies, all of them, unchanged.
+//!
+//! The image itself (deploy/Dockerfile) is not built here: that needs a Docker engine.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use sluice_core::config::Config;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `kubectl kustomize DIR`, or a failure that says what is missing.
+fn kustomize(dir: &str) -> String {
+    let out = match Command::new("kubectl")
+        .arg("kustomize")
+        .arg(repo().join(dir))
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "kubectl is not on PATH: the deploy tests render deploy/kubernetes with `kubectl \
+             kustomize` (kubectl 1.27 or newer, for kustomize v5; Debian's kubernetes-client \
+             is too old). Install kubectl from the Kubernetes project."
+        ),
+        Err(e) => panic!("cannot run kubectl: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {dir} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One rendered object. kustomize prints normalised YAML (two-space indentation, sorted keys,
+/// list items at their key's indentation), which these few line-based helpers rely on; the
+/// workspace has no YAML parser to lean on.
+struct Object {
+    text: String,
+}
+
+impl Object {
+    fn kind(&self) -> &str {
+        self.top("kind").unwrap_or("")
+    }
+
+    /// A scalar at the top level (`kind: Service`).
+    fn top(&self, key: &str) -> Option<&str> {
+        let prefix = format!("{key}: ");
+        self.text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+
+    fn name(&self) -> String {
+        let meta = top_block(&self.text, "metadata");
+        meta.lines()
+            .find_map(|l| l.strip_prefix("  name: "))
+            .unwrap_or_else(|| panic!("no metadata.name in\n{}", self.text))
+            .to_owned()
+    }
+
+    fn namespace(&self) -> Option<String> {
+        let meta = top_block(&self.text, "metadata");
+        let ns = meta.lines().find_map(|l| l.strip_prefix("  namespace: "));
+        ns.map(str::to_owned)
+    }
+}
+
+/// The lines under the first `key:` line (at any depth), up to the next line indented no
+/// deeper, list items of the key kept. Empty when the key is not there.
+fn block(text: &str, key: &str) -> String {
+    let want = format!("{key}:");
+    lines_under(text, |l| {
+        l.trim() == want || l.trim() == format!("- {want}")
+    })
+}
+
+/// The same for a key at the top level only (`metadata:` of the object, not of its template).
+fn top_block(text: &str, key: &str) -> String {
+    let want = format!("{key}:");
+    lines_under(text, |l| l == want)
+}
+
+fn lines_under(text: &str, is_key: impl Fn(&str) -> bool) -> String {
+    let mut lines = text.lines();
+    let Some(key) = lines.by_ref().find(|l| is_key(l)) else {
+        return String::new();
+    };
+    // A key that opens a list item (`- secret:`) has its content two columns further in.
+    let body = key.trim_start();
+    let indent = key.len() - body.len() + if body.starts_with("- ") { 2 } else { 0 };
+    let mut out = String::new();
+    for l in lines {
+        let depth = l.len() - l.trim_start().len();
+        let item = l.trim_start().starts_with("- ");
+        // Blank lines belong to block scalars (policy text); they end nothing.
+        if !l.trim().is_empty() && (depth < indent || (depth == indent && !item)) {
+            break;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+fn objects(yaml: &str) -> Vec<Object> {
+    yaml.split("\n---\n")
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| Object { text: t.to_owned() })
+        .collect()
+}
+
+fn one<'a>(objs: &'a [Object], kind: &str) -> &'a Object {
+    let found: Vec<_> = objs.iter().filter(|o| o.kind() == kind).collect();
+    assert_eq!(found.len(), 1, "expected one {kind}, found {}", found.len());
+    found[0]
+}
+
+fn kinds(objs: &[Object]) -> BTreeSet<&str> {
+    objs.iter().map(Object::kind).collect()
+}
+
+/// The keys under `data:` of a ConfigMap.
+fn data_keys(obj: &Object) -> BTreeSet<String> {
+    block(&obj.text, "data")
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.trim().split(':').next().map(str::to_owned))
+        .collect()
+}
+
+fn duration(config: &toml::Value, table: &str, key: &str) -> Duration {
+    let text = config[table][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{table}.{key} is not set in the deploy configuration"));
+    humantime::parse_duration(text).unwrap()
+}
+
+fn toml_file(path: &str) -> toml::Value {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap();
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// What both renderings share: the gateway itself, probed, drained and locked down as
+/// docs/deploy.md says.
+fn check_gateway(objs: &[Object], replicas: u32, config: &toml::Value) {
+    let sts = one(objs, "StatefulSet");
+    let spec = &sts.text;
+    assert!(
+        spec.contains(&format!("\n  replicas: {replicas}\n")),
+        "StatefulSet replicas is not {replicas}:\n{spec}"
+    );
+
+    let readiness = block(spec, "readinessProbe");
+    assert!(
+        readiness.contains("path: /readyz"),
+        "readiness probe: {readiness}"
+    );
+    assert!(
+        readiness.contains("port: admin"),
+        "readiness probe: {readiness}"
+    );
+    let liveness = block(spec, "livenessProbe");
+    assert!(
+        liveness.contains("path: /healthz"),
+        "liveness probe: {liveness}"
+    );
+    assert!(block(spec, "startupProbe").contains("path: /healthz"));
+    assert!(
+        spec.contains("containerPort: 9187"),
+        "admin port 9187 not exposed"
+    );
+    assert!(
+        spec.contains("containerPort: 6432"),
+        "postgres port 6432 not exposed"
+    );
+
+    // The kubelet's SIGKILL must not cut the drain short.
+    let grace: u64 = block(spec, "spec")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("terminationGracePeriodSeconds: "))
+        .expect("terminationGracePeriodSeconds")
+        .parse()
+        .unwrap();
+    let drain =
+        duration(config, "gateway", "drain_delay") + duration(config, "gateway", "shutdown_grace");
+    assert!(
+        Duration::from_secs(grace) > drain,
+        "terminationGracePeriodSeconds {grace} must exceed drain_delay + shutdown_grace ({drain:?})"
+    );
+
+    for needle in [
+        "runAsNonRoot: true",
+        "runAsUser: 10001",
+        "readOnlyRootFilesystem: true",
+        "allowPrivilegeEscalation: false",
+    ] {
+        assert!(spec.contains(needle), "StatefulSet lacks {needle}");
+    }
+    assert!(
+        block(spec, "capabilities").contains("- ALL"),
+        "capabilities are not all dropped"
+    );
+    // A directory mount, never subPath: subPath mounts do not follow ConfigMap updates.
+    assert!(
+        !spec.contains("subPath"),
+        "a subPath mount would stop policy hot reload"
+    );
+    // Every pod a data directory of its own.
+    assert!(block(spec, "volumeClaimTemplates").contains("name: data"));
+
+    let pdb = one(objs, "PodDisruptionBudget");
+    assert!(pdb.text.contains("minAvailable: 1"), "{}", pdb.text);
+    let services: Vec<_> = objs
+        .iter()
+        .filter(|o| o.kind() == "Service")
+        .map(Object::name)
+        .collect();
+    assert!(
+        services.iter().any(|s| s == "sluice"),
+        "no Service named sluice: {services:?}"
+    );
+
+    // The policies ConfigMap keeps its name (hot reload); sluice.toml's is hashed (rolls pods).
+    let maps: Vec<_> = objs.iter().filter(|o| o.kind() == "ConfigMap").collect();
+    let names: Vec<_> = maps.iter().map(|m| m.name()).collect();
+    assert!(
+        names.iter().any(|n| n == "sluice-policies"),
+        "policies ConfigMap renamed: {names:?}"
+    );
+    let config_map = names
+        .iter()
+        .find(|n| n.starts_with("sluice-config-"))
+        .unwrap_or_else(|| panic!("no hash-suffixed sluice-config ConfigMap: {names:?}"));
+    assert!(
+        spec.contains(&format!("name: {config_map}")),
+        "StatefulSet does not mount {config_map}"
+    );
+
+    // All of examples/policies, nothing else.
+    let policies = maps.iter().find(|m| m.name() == "sluice-policies").unwrap();
+    assert_eq!(
+        data_keys(policies),
+        rego_files(&repo().join("examples/policies"))
+    );
+}
+
+fn rego_files(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".rego"))
+        .collect()
+}
+
+#[test]
+fn kubernetes_base_renders_with_probes_and_shared_volume() {
+    let objs = objects(&kustomize("deploy/kubernetes/base"));
+    let config = toml_file("deploy/kubernetes/base/sluice.toml");
+    assert_eq!(
+        kinds(&objs),
+        BTreeSet::from([
+            "ConfigMap",
+            "PersistentVolumeClaim",
+            "PodDisruptionBudget",
+            "Service",
+            "StatefulSet"
+        ]),
+    );
+    check_gateway(&objs, 2, &config);
+    // The base keeps recordings on a ReadWriteMany claim every pod mounts.
+    let pvc = one(&objs, "PersistentVolumeClaim");
+    assert_eq!(pvc.name(), "sluice-recordings");
+    assert!(pvc.text.contains("- ReadWriteMany"));
+    assert!(one(&objs, "StatefulSet")
+        .text
+        .contains("claimName: sluice-recordings"));
+    // Secrets are referenced, not defined: an overlay (or the cluster's own tooling) makes them.
+    assert!(!kinds(&objs).contains("Secret"));
+}
+
+#[test]
+fn kubernetes_example_overlay_renders_with_secrets_and_s3() {
+    let objs = objects(&kustomize("deploy/kubernetes/overlays/example"));
+    let config = toml_file("deploy/kubernetes/overlays/example/sluice.toml");
+    assert_eq!(
+        kinds(&objs),
+        BTreeSet::from([
+            "ConfigMap",
+            "Namespace",
+            "PodDisruptionBudget",
+            "Secret",
+            "Service",
+            "StatefulSet"
+        ]),
+    );
+    check_gateway(&objs, 3, &config);
+
+    for obj in objs.iter().filter(|o| o.kind() != "Namespace") {
+        assert_eq!(
+            obj.namespace().as_deref(),
+            Some("sluice-example"),
+            "{} {}",
+            obj.kind(),
+            obj.name()
+        );
+    }
+    let sts = &one(&objs, "StatefulSet").text;
+    assert!(sts.contains("image: registry.example.com/sluice:0.1.0"));
+
+    // Recordings in S3: no shared claim, nothing mounted from it.
+    assert!(
+        !sts.contains("sluice-recordings"),
+        "the recordings volume is still mounted"
+    );
+    let s3 = config["recording"]
+        .get("s3")
+        .expect("[recording.s3] in the overlay's sluice.toml");
+    assert!(s3.get("bucket").is_some());
+
+    // Each generated Secret is what the pods mount, under its hashed name.
+    let secrets: Vec<_> = objs
+        .iter()
+        .filter(|o| o.kind() == "Secret")
+        .map(Object::name)
+        .collect();
+    for base in ["sluice-store", "sluice-targets", "sluice-audit-signing"] {
+        let name = secrets
+            .iter()
+            .find(|n| n.starts_with(&format!("{base}-")))
+            .unwrap_or_else(|| panic!("no Secret {base}: {secrets:?}"));
+        assert!(
+            sts.contains(&format!("name: {name}")),
+            "StatefulSet does not mount {name}"
+        );
+    }
+}
+
+/// The overlay's sluice.toml is the base's with recordings moved to S3; anything else that
+/// differs is drift.
+#[test]
+fn kubernetes_overlay_config_differs_from_base_only_in_recording() {
+    let mut base = toml_file("deploy/kubernetes/base/sluice.toml");
+    let mut overlay = toml_file("deploy/kubernetes/overlays/example/sluice.toml");
+    for c in [&mut base, &mut overlay] {
+        c.as_table_mut().unwrap().remove("recording");
+    }
+    assert_eq!(
+        base, overlay,
+        "the overlay's sluice.toml drifted from the base's"
+    );
+}
+
+#[test]
+fn kubernetes_policies_are_the_examples() {
+    let examples = repo().join("examples/policies");
+    let base = repo().join("deploy/kubernetes/base/policies");
+    assert_eq!(
+        rego_files(&base),
+        rego_files(&examples),
+        "policy files differ in name"
+    );
+    for name in rego_files(&examples) {
+        assert_eq!(
+            std::fs::read(base.join(&name)).unwrap(),
+            std::fs::read(examples.join(&name)).unwrap(),
+            "deploy/kubernetes/base/policies/{name} differs from examples/policies/{name}: copy it again"
+        );
+    }
+}
+
+/// docker-compose.yml as data: `docker compose config` checks it when the compose plugin is
+/// there; the structure is read with PyYAML either way (the workspace has no YAML crate).
+#[test]
+fn compose_file_parses_and_wires_two_gateways() {
+    let file = repo().join("deploy/docker-compose.yml");
+    let compose_plugin = Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if compose_plugin {
+        let out = Command::new("docker")
+            .args(["compose", "-f"])
+            .arg(&file)
+            .args(["config", "--quiet"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker compose config: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is needed to read docker-compose.yml: {e}"));
+    assert!(
+        out.status.success(),
+        "python3 with PyYAML (Debian: python3-yaml) reads docker-compose.yml{}: {}",
+        if compose_plugin {
+            ""
+        } else {
+            " (no docker compose plugin here)"
+        },
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let services = &doc["services"];
+
+    let mut data_volumes = BTreeSet::new();
+    for (gw, port) in [("gw-a", "6432:6432"), ("gw-b", "6433:6432")] {
+        let s = &services[gw];
+        assert_eq!(s["hostname"], gw, "{gw}'s host name is its gateway name");
+        assert!(
+            s["ports"].as_array().unwrap().iter().any(|p| p == port),
+            "{gw} publishes {port}"
+        );
+        for dep in ["store", "shop-db"] {
+            assert_eq!(
+                s["depends_on"][dep]["condition"], "service_healthy",
+                "{gw} waits for {dep}"
+            );
+        }
+        let test = s["healthcheck"]["test"].to_string();
+        assert!(test.contains("/readyz"), "{gw}'s healthcheck: {test}");
+        let volumes: Vec<&str> = s["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(volumes
+            .iter()
+            .any(|v| v.ends_with(":/etc/sluice/sluice.toml:ro")));
+        assert!(volumes
+            .iter()
+            .any(|v| v.ends_with(":/etc/sluice/policies:ro")));
+        assert!(
+            volumes.contains(&"recordings:/var/lib/sluice-recordings"),
+            "{gw} shares recordings"
+        );
+        let data = volumes
+            .iter()
+            .find(|v| v.ends_with(":/var/lib/sluice"))
+            .expect("a data volume");
+        data_volumes.insert(data.to_string());
+        // Docker's SIGKILL must not cut the drain short.
+        let config = toml_file("deploy/compose/sluice.toml");
+        let stop = humantime::parse_duration(s["stop_grace_period"].as_str().unwrap()).unwrap();
+        let drain = duration(&config, "gateway", "drain_delay")
+            + duration(&config, "gateway", "shutdown_grace");
+        assert!(
+            stop > drain,
+            "{gw}: stop_grace_period {stop:?} must exceed {drain:?}"
+        );
+    }
+    assert_eq!(
+        data_volumes.len(),
+        2,
+        "each gateway needs its own data volume: {data_volumes:?}"
+    );
+    assert_eq!(services["store"]["image"], "postgres:16");
+    assert!(services["store"]["healthcheck"].is_object());
+
+    // Every secret is a file in the repository (examples, compose/secrets/README.md).
+    for (name, secret) in doc["secrets"].as_object().unwrap() {
+        let path = secret["file"].as_str().unwrap();
+        assert!(
+            repo().join("deploy").join(path).is_file(),
+            "secret {name}: no file {path}"
+        );
+    }
+}
+
+/// Every sluice.toml in deploy/ is accepted by the gateway's own loader, which refuses
+/// unknown fields: the [store] table, gateway.name and gateway.drain_delay are part of it.
+#[test]
+fn deploy_configs_load() {
+    for path in [
+        "deploy/compose/sluice.toml",
+        "deploy/kubernetes/base/sluice.toml",
+        "deploy/kubernetes/overlays/example/sluice.toml",
+    ] {
+        if let Err(e) = Config::load(&repo().join(path)) {
+            panic!("{path} does not load: {e}");
+        }
+    }
+}
