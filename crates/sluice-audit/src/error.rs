@@ -25,4 +25,16 @@ pub enum AuditError {
 
     #[error("audit log is closed")]
     Closed,
+
+    /// The trail's newest record was written by another gateway: each gateway keeps its own
+    /// chain, and two writing one would interleave two histories in it.
+    #[error("audit trail {path} belongs to gateway {owner}, not {opener}")]
+    OtherGateway {
+        path: String,
+        owner: String,
+        opener: String,
+    },
+
+    #[error("invalid gateway name {0:?}: it must be non-empty and have no control characters")]
+    InvalidGatewayName(String),
 }

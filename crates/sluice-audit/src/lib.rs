@@ -1,9 +1,11 @@
 //! Tamper-evident, append-only, hash-chained audit trail for the sluice gateway.
 //!
-//! Every record is one JSON line carrying `seq`, a microsecond UTC `time`, and
-//! `prev`, the SHA-256 of the previous line's exact bytes, so editing,
-//! deleting or reordering any line breaks the chain at the next one and
-//! [`verify`] names where.
+//! Every record is one JSON line carrying `seq`, a microsecond UTC `time`,
+//! `prev`, the SHA-256 of the previous line's exact bytes, and (for a named
+//! gateway, see [`AuditLog::open_named`]) `gateway`, so editing, deleting or
+//! reordering any line breaks the chain at the next one and [`verify`] names
+//! where. Each gateway writes its own chain; [`verify_trails`] and
+//! [`MergedTrails`] take several gateways' chains together.
 //!
 //! The log sits on the hot path of every SQL statement. [`AuditLog::append`]
 //! only chains the record into memory under a short mutex; [`AuditLog::commit`]
@@ -22,7 +24,7 @@
 //!
 //! - `event.rs`: [`AuditEvent`] and its parts ([`Decision`], [`Outcome`]).
 //! - `record.rs`: [`AuditRecord`], line encoding and hashing.
-//! - `log.rs`: [`AuditLog`], [`Durability`], open/append/commit/flush.
+//! - `log.rs`: [`AuditLog`], [`Durability`], open (named or not)/append/commit/flush.
 //! - `shared.rs`: state shared by clones; the group-commit leader step.
 //! - `syncer.rs`: the fdatasync background thread.
 //! - `tail.rs`: resuming the chain at open and cutting a torn tail.
@@ -34,6 +36,8 @@
 //! - `verify.rs`: [`verify`] / [`verify_with_key`], the offline check of the chain and its
 //!   checkpoints, reporting every [`Finding`].
 //! - `search.rs`: [`search`] with a [`SearchFilter`].
+//! - `trails.rs`: several gateways' chains together: [`verify_trails`] checks a set (and that
+//!   no two files claim one gateway), [`MergedTrails`] reads them merged in time order.
 //! - `error.rs`: [`AuditError`].
 
 mod checkpoint;
@@ -48,6 +52,7 @@ mod sink;
 mod stats;
 mod syncer;
 mod tail;
+mod trails;
 mod verify;
 
 #[cfg(test)]
@@ -64,4 +69,7 @@ pub use record::{hash_line, AuditRecord, GENESIS_PREV};
 pub use search::{search, SearchFilter};
 pub use shared::Ticket;
 pub use stats::AuditStats;
-pub use verify::{verify, verify_with_key, BrokenLink, Finding, FindingKind, VerifyReport};
+pub use trails::{verify_trails, MergedRecord, MergedTrails, TrailReport};
+pub use verify::{
+    verify, verify_with_key, verify_with_keys, BrokenLink, Finding, FindingKind, VerifyReport,
+};

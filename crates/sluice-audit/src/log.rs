@@ -79,16 +79,45 @@ impl AuditLog {
     /// Fails with [`AuditError::Locked`] if another process has it open. A
     /// torn last line left by a crash is cut off and an
     /// [`AuditEvent::AuditRecovered`] record is written in its place.
+    ///
+    /// Records carry no gateway name; see [`AuditLog::open_named`].
     pub fn open(path: &Path, durability: Durability) -> Result<AuditLog, AuditError> {
-        Self::open_with(path, durability, |file| Box::new(file))
+        Self::open_named(path, durability, None)
     }
 
-    /// `open` with a hook around the file, so tests can inject I/O failures.
+    /// [`AuditLog::open`] for a gateway named `gateway`: every record appended from now on
+    /// (the recovery record written at open and checkpoints included) carries it as
+    /// `"gateway"`, inside the hashed line.
+    ///
+    /// A chain belongs to one gateway. Fails with [`AuditError::OtherGateway`] if the trail's
+    /// newest record names a different gateway, so a misconfigured data directory cannot make
+    /// two gateways write one chain. A trail whose newest record names no gateway (written
+    /// before names existed, or by an unnamed gateway) is adopted. `None` writes unnamed
+    /// records and checks nothing, as [`AuditLog::open`] always did. Fails with
+    /// [`AuditError::InvalidGatewayName`] for an empty name or one with control characters.
+    pub fn open_named(
+        path: &Path,
+        durability: Durability,
+        gateway: Option<&str>,
+    ) -> Result<AuditLog, AuditError> {
+        Self::open_with(path, durability, gateway, |file| Box::new(file))
+    }
+
+    /// `open_named` with a hook around the file, so tests can inject I/O failures.
     pub(crate) fn open_with(
         path: &Path,
         durability: Durability,
+        gateway: Option<&str>,
         wrap: impl FnOnce(File) -> Box<dyn LogFile>,
     ) -> Result<AuditLog, AuditError> {
+        // Checked before the file is touched: a bad name must not create or lock anything.
+        let gateway_json = match gateway {
+            Some(name) if name.is_empty() || name.chars().any(char::is_control) => {
+                return Err(AuditError::InvalidGatewayName(name.to_owned()))
+            }
+            Some(name) => Some(serde_json::to_vec(name)?),
+            None => None,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -107,6 +136,15 @@ impl AuditLog {
             Err(TryLockError::Error(err)) => return Err(err.into()),
         }
         let tail = tail::recover(&file)?;
+        if let (Some(opener), Some(owner)) = (gateway, tail.gateway.as_deref()) {
+            if opener != owner {
+                return Err(AuditError::OtherGateway {
+                    path: path.display().to_string(),
+                    owner: owner.to_owned(),
+                    opener: opener.to_owned(),
+                });
+            }
+        }
         // Makes the recovery truncation (if any) and everything the previous
         // run left in the page cache durable before we count it as synced.
         file.sync_data()?;
@@ -115,7 +153,7 @@ impl AuditLog {
             Durability::Buffered { sync_interval } => (false, Some(sync_interval)),
             Durability::Strict => (true, None),
         };
-        let shared = Arc::new(Shared::new(wrap(file), &tail, strict));
+        let shared = Arc::new(Shared::new(wrap(file), &tail, strict, gateway_json));
         let syncer = syncer::spawn(Arc::clone(&shared), interval)?;
         let log = AuditLog {
             inner: Arc::new(Handle {

@@ -19,6 +19,12 @@ pub struct AuditRecord {
     pub time: String,
     /// Hex SHA-256 of the previous record's line (without its `\n`).
     pub prev: String,
+    /// The gateway that wrote the record, when it was given a name. Each gateway keeps its
+    /// own chain, so a set of trails collected from several gateways can be told apart and
+    /// merged. Absent in trails written before names existed and by unnamed gateways; skipped
+    /// when `None` so those lines keep exactly their old bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
     #[serde(flatten)]
     pub event: AuditEvent,
 }
@@ -87,8 +93,11 @@ pub(crate) fn format_time(now: OffsetDateTime) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Appends `{"seq":.."time":..,"prev":..,<body fields>}\n` to `out` and returns
-/// the hash of the line just written.
+/// Appends `{"seq":..,"time":..,"prev":..[,"gateway":..],<body fields>}\n` to `out` and
+/// returns the hash of the line just written.
+///
+/// `gateway` is the name already encoded as a JSON string (quotes and escapes included),
+/// encoded once at open rather than on every append.
 ///
 /// Splicing yields exactly what serializing an [`AuditRecord`] would (header
 /// fields first, then the flattened event), and hashing the bytes as they lie
@@ -98,6 +107,7 @@ pub(crate) fn encode_line(
     seq: u64,
     now: OffsetDateTime,
     prev: &[u8; 32],
+    gateway: Option<&[u8]>,
     body: &[u8],
 ) -> Result<[u8; 32], AuditError> {
     let start = out.len();
@@ -111,6 +121,10 @@ pub(crate) fn encode_line(
     out.extend_from_slice(b"\",\"prev\":\"");
     out.extend_from_slice(&prev_hex);
     out.push(b'"');
+    if let Some(gateway) = gateway {
+        out.extend_from_slice(b",\"gateway\":");
+        out.extend_from_slice(gateway);
+    }
     // The body is a JSON object; drop its `{` and keep the rest, including `}`.
     match body.split_first() {
         Some((b'{', rest)) if rest.len() > 1 => {
@@ -160,7 +174,7 @@ mod tests {
         encode_body(&event, &mut body).unwrap();
         let mut out = Vec::new();
         let now = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
-        let hash = encode_line(&mut out, 7, now, &[0u8; 32], &body).unwrap();
+        let hash = encode_line(&mut out, 7, now, &[0u8; 32], None, &body).unwrap();
         assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
         let rec = AuditRecord::from_line(&out).unwrap();
         assert_eq!(rec.seq, 7);
@@ -172,5 +186,29 @@ mod tests {
         let direct = serde_json::to_vec(&rec).unwrap();
         assert_eq!(&direct[..], &out[..out.len() - 1]);
         assert!(rec.timestamp().is_ok());
+        assert_eq!(rec.gateway, None);
+        assert!(!out.windows(9).any(|w| w == b"\"gateway\""));
+    }
+
+    #[test]
+    fn spliced_line_with_a_gateway_matches_serde() {
+        let event = AuditEvent::GatewayStopped {
+            reason: "stop".into(),
+        };
+        let mut body = Vec::new();
+        encode_body(&event, &mut body).unwrap();
+        // A name that needs escaping, to show the splice writes valid JSON.
+        let name = "gw-\"east\"\u{7f}";
+        let encoded = serde_json::to_vec(name).unwrap();
+        let mut out = Vec::new();
+        let now = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_000_000_000).unwrap();
+        let hash = encode_line(&mut out, 3, now, &[1u8; 32], Some(&encoded), &body).unwrap();
+        let rec = AuditRecord::from_line(&out).unwrap();
+        assert_eq!(rec.gateway.as_deref(), Some(name));
+        assert_eq!(rec.event, event);
+        assert_eq!(hash, hash_line(&out));
+        // `gateway` comes right after `prev`, exactly where serde puts it.
+        let direct = serde_json::to_vec(&rec).unwrap();
+        assert_eq!(&direct[..], &out[..out.len() - 1]);
     }
 }

@@ -118,10 +118,18 @@ pub(crate) struct Shared {
     file: Box<dyn LogFile>,
     pub(crate) counters: Counters,
     pub(crate) strict: bool,
+    /// The gateway's name as a JSON string, spliced into every line; fixed for the log's
+    /// life so one chain never names two gateways.
+    gateway: Option<Vec<u8>>,
 }
 
 impl Shared {
-    pub(crate) fn new(file: Box<dyn LogFile>, tail: &Tail, strict: bool) -> Self {
+    pub(crate) fn new(
+        file: Box<dyn LogFile>,
+        tail: &Tail,
+        strict: bool,
+        gateway: Option<Vec<u8>>,
+    ) -> Self {
         Self {
             state: Mutex::new(State {
                 next_seq: tail.last_seq + 1,
@@ -146,6 +154,7 @@ impl Shared {
             file,
             counters: Counters::default(),
             strict,
+            gateway,
         }
     }
 
@@ -173,6 +182,7 @@ impl Shared {
             seq,
             OffsetDateTime::now_utc(),
             &prev,
+            self.gateway.as_deref(),
             &body,
         )?;
         st.prev_hash = hash;
@@ -215,7 +225,14 @@ impl Shared {
         let head = hex::encode(prev);
         let event = signer.sign(seq - 1, &head, &format_time(now));
         encode_body(&event, &mut body)?;
-        let hash = encode_line(&mut st.pending, seq, now, &prev, &body)?;
+        let hash = encode_line(
+            &mut st.pending,
+            seq,
+            now,
+            &prev,
+            self.gateway.as_deref(),
+            &body,
+        )?;
         st.prev_hash = hash;
         st.next_seq += 1;
         st.last_is_checkpoint = true;

@@ -25,13 +25,17 @@ pub(crate) struct Tail {
     pub last_hash: [u8; 32],
     /// Bytes cut off because they did not form a valid last line.
     pub truncated: u64,
+    /// The gateway the last intact record names, if any: the chain's owner.
+    pub gateway: Option<String>,
 }
 
-/// Only `seq` is needed here; deserializing into it still validates the whole
+/// Only `seq` and `gateway` are needed here; deserializing into it still validates the whole
 /// line as JSON, and it tolerates event types newer than this binary.
 #[derive(Deserialize)]
 struct SeqOnly {
     seq: u64,
+    #[serde(default)]
+    gateway: Option<String>,
 }
 
 pub(crate) fn recover(file: &File) -> Result<Tail, AuditError> {
@@ -61,6 +65,7 @@ pub(crate) fn recover(file: &File) -> Result<Tail, AuditError> {
                     last_seq: rec.seq,
                     last_hash: hash_line(&line),
                     truncated,
+                    gateway: rec.gateway,
                 });
             }
             Err(err) if attempt == 0 => {
@@ -84,6 +89,7 @@ pub(crate) fn recover(file: &File) -> Result<Tail, AuditError> {
         last_seq: 0,
         last_hash: [0; 32],
         truncated,
+        gateway: None,
     })
 }
 

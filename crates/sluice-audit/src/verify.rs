@@ -18,6 +18,10 @@
 //! - A checkpoint whose `count` is beyond every record before it: the records it sealed were
 //!   cut and the checkpoint spliced on.
 //!
+//! - A record naming a `gateway` other than the one the chain's earlier records name: two
+//!   gateways wrote one chain (records naming no gateway, from before names existed, are not
+//!   counted).
+//!
 //! What a file alone cannot show: its tail cut at a line boundary after the last checkpoint
 //! (the records after a checkpoint are unsealed by definition; they are reported as such), and
 //! a file that starts after seq 1 (an excerpt, or its head removed: reported, not failed).
@@ -56,6 +60,10 @@ pub struct VerifyReport {
     pub last_checkpoint: Option<u64>,
     /// Records after the last checkpoint (all records when there is none): not sealed yet.
     pub unsealed: u64,
+    /// Every gateway name the records carry, in order of first appearance. One for a chain
+    /// written by a named gateway, none for an unnamed one; more is a
+    /// [`FindingKind::MixedGateways`] problem.
+    pub gateways: Vec<String>,
     /// Everything found, in file order; see [`Finding::is_problem`].
     pub findings: Vec<Finding>,
     /// The first problem, for callers that only need where the chain first breaks.
@@ -67,6 +75,11 @@ impl VerifyReport {
     /// (when a key was given) verifies.
     pub fn is_intact(&self) -> bool {
         !self.findings.iter().any(Finding::is_problem)
+    }
+
+    /// The gateway that wrote the chain: the first name its records carry.
+    pub fn gateway(&self) -> Option<&str> {
+        self.gateways.first().map(String::as_str)
     }
 
     /// The findings that make the trail not intact.
@@ -115,6 +128,10 @@ pub enum FindingKind {
     UnknownKey,
     /// The public key given is not a valid Ed25519 key.
     InvalidPublicKey,
+    /// Records of one chain name more than one gateway.
+    MixedGateways,
+    /// Two trails of a set name the same gateway (see [`crate::verify_trails`]).
+    DuplicateGateway,
     /// Informational: records after the last checkpoint, not sealed yet.
     Unsealed,
     /// Informational: checkpoints whose signatures were not checked (no public key).
@@ -136,6 +153,8 @@ impl FindingKind {
             Self::ForgedCheckpoint => "forged_checkpoint",
             Self::UnknownKey => "unknown_key",
             Self::InvalidPublicKey => "invalid_public_key",
+            Self::MixedGateways => "mixed_gateways",
+            Self::DuplicateGateway => "duplicate_gateway",
             Self::Unsealed => "unsealed",
             Self::Unverified => "unverified",
             Self::StartsMidChain => "starts_mid_chain",
@@ -178,7 +197,21 @@ pub fn verify_with_key(
     path: &Path,
     public_key: Option<&[u8; 32]>,
 ) -> Result<VerifyReport, AuditError> {
-    let mut walk = Walk::new(public_key);
+    match public_key {
+        Some(key) => verify_with_keys(path, std::slice::from_ref(key)),
+        None => verify_with_keys(path, &[]),
+    }
+}
+
+/// [`verify_with_key`] trusting several public keys: each checkpoint is checked with the key
+/// its key id names, and one naming none of them is [`FindingKind::UnknownKey`]. For a set of
+/// trails from gateways that each sign with their own key. With no keys, signatures are not
+/// checked (as [`verify`]).
+///
+/// [`VerifyReport::key_id`] is the one key's id when one is given; with several, the id of
+/// the key that verified the newest checkpoint.
+pub fn verify_with_keys(path: &Path, public_keys: &[[u8; 32]]) -> Result<VerifyReport, AuditError> {
+    let mut walk = Walk::new(public_keys);
     let mut lines = Lines::open(path)?;
     while let Some(line) = lines.next_line()? {
         if !line.complete {
@@ -209,7 +242,8 @@ struct Last {
 
 struct Walk {
     report: VerifyReport,
-    verifier: Option<CheckpointVerifier>,
+    /// Trusted keys; empty when none was given (or none was valid).
+    verifiers: Vec<CheckpointVerifier>,
     last: Option<Last>,
     /// Unparsable lines since `last`: each stands for one record, so seqs skip them.
     unparsable_since: u64,
@@ -221,7 +255,7 @@ struct Walk {
 }
 
 impl Walk {
-    fn new(public_key: Option<&[u8; 32]>) -> Walk {
+    fn new(public_keys: &[[u8; 32]]) -> Walk {
         let mut walk = Walk {
             report: VerifyReport {
                 records: 0,
@@ -233,20 +267,23 @@ impl Walk {
                 key_id: None,
                 last_checkpoint: None,
                 unsealed: 0,
+                gateways: Vec::new(),
                 findings: Vec::new(),
                 broken: None,
             },
-            verifier: None,
+            verifiers: Vec::new(),
             last: None,
             unparsable_since: 0,
             max_seq: 0,
             sealed_up_to: None,
         };
-        if let Some(key) = public_key {
+        for key in public_keys {
             match CheckpointVerifier::new(key) {
                 Some(verifier) => {
-                    walk.report.key_id = Some(verifier.key_id().to_owned());
-                    walk.verifier = Some(verifier);
+                    if public_keys.len() == 1 {
+                        walk.report.key_id = Some(verifier.key_id().to_owned());
+                    }
+                    walk.verifiers.push(verifier);
                 }
                 None => walk.find(
                     FindingKind::InvalidPublicKey,
@@ -293,6 +330,18 @@ impl Walk {
         };
         self.report.records += 1;
         let seq = record.seq;
+        if let Some(name) = record.gateway.as_deref() {
+            if !self.report.gateways.iter().any(|g| g == name) {
+                if let Some(owner) = self.report.gateways.first() {
+                    let message = format!(
+                        "record at seq {seq} (line {number}) names gateway {name}, but the chain \
+                         belongs to gateway {owner}: two gateways wrote one chain"
+                    );
+                    self.find(FindingKind::MixedGateways, Some(seq), Some(number), message);
+                }
+                self.report.gateways.push(name.to_owned());
+            }
+        }
         let checkpoint = match &record.event {
             AuditEvent::Checkpoint { count, head, .. } => Some((*count, head.as_str())),
             _ => None,
@@ -496,15 +545,37 @@ impl Walk {
             }
         }
 
-        let Some((verdict, expected)) = self
-            .verifier
-            .as_ref()
-            .map(|v| (v.verify(&record.event), v.key_id().to_owned()))
+        if self.verifiers.is_empty() {
+            return;
+        }
+        let named = match &record.event {
+            AuditEvent::Checkpoint { key, .. } => key.as_str(),
+            _ => "",
+        };
+        // The key the checkpoint names, else the first: its verdict is then `OtherKey`.
+        let verifier = self
+            .verifiers
+            .iter()
+            .find(|v| v.key_id() == named)
+            .or(self.verifiers.first());
+        let Some((verdict, used)) =
+            verifier.map(|v| (v.verify(&record.event), v.key_id().to_owned()))
         else {
             return;
         };
+        let expected = self
+            .verifiers
+            .iter()
+            .map(|v| v.key_id())
+            .collect::<Vec<_>>()
+            .join(", ");
         match verdict {
-            Ok(()) => self.report.checkpoints_verified += 1,
+            Ok(()) => {
+                self.report.checkpoints_verified += 1;
+                if self.verifiers.len() > 1 {
+                    self.report.key_id = Some(used);
+                }
+            }
             Err(CheckpointInvalid::OtherKey { key }) => {
                 self.find(
                     FindingKind::UnknownKey,
@@ -537,7 +608,7 @@ impl Walk {
             self.find(FindingKind::Unsealed, None, None, message);
         }
         let unchecked = self.report.checkpoints - self.report.checkpoints_verified;
-        if self.verifier.is_none() && unchecked > 0 {
+        if self.verifiers.is_empty() && unchecked > 0 {
             self.find(
                 FindingKind::Unverified,
                 None,

@@ -1,26 +1,33 @@
-//! `sluice audit verify | search | export`. All read the file directly and never block a running
-//! gateway.
+//! `sluice audit verify | search | export`. All read the files directly and never block a
+//! running gateway. Each takes the configuration's trail, or with `--trail` a set of trails (one
+//! per gateway): verified chain by chain, searched and exported merged in time order.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sha2::Digest;
-use sluice_audit::{AuditEvent, AuditRecord, FindingKind, Outcome, SearchFilter};
+use sluice_audit::{
+    AuditEvent, AuditRecord, FindingKind, MergedTrails, Outcome, SearchFilter, TrailReport,
+};
 use sluice_core::audit_key;
 use sluice_core::config::Config;
-use sluice_outbound::tail::AuditTail;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::cli::{AuditCommand, ExportFormat};
 
+/// The trail's file name in a data directory, as `Config::audit_path` names it by default.
+const TRAIL_FILE: &str = "audit.jsonl";
+
 pub async fn run(command: AuditCommand) -> Result<()> {
     match command {
-        AuditCommand::Verify { config, public_key } => {
-            let config = Config::load(&config.config)?;
-            verify(&config, public_key.as_deref()).await
-        }
+        AuditCommand::Verify {
+            config,
+            public_key,
+            trail,
+            json,
+        } => verify(&config.config, &public_key, &trail, json).await,
         AuditCommand::Search {
             config,
             identity,
@@ -29,8 +36,9 @@ pub async fn run(command: AuditCommand) -> Result<()> {
             since,
             until,
             json,
+            trail,
         } => {
-            let config = Config::load(&config.config)?;
+            let paths = trail_paths(&config.config, &trail)?;
             let filter = SearchFilter {
                 identity,
                 target,
@@ -38,7 +46,14 @@ pub async fn run(command: AuditCommand) -> Result<()> {
                 since: since.as_deref().map(parse_time).transpose()?,
                 until: until.as_deref().map(parse_time).transpose()?,
             };
-            for record in sluice_audit::search(&config.audit_path(), &filter)? {
+            for line in MergedTrails::open(&paths)? {
+                let record = line?.record()?;
+                if !filter
+                    .matches(&record)
+                    .with_context(|| format!("record {} has a bad time", record.seq))?
+                {
+                    continue;
+                }
                 if json {
                     println!("{}", serde_json::to_string(&record)?);
                 } else {
@@ -52,95 +67,296 @@ pub async fn run(command: AuditCommand) -> Result<()> {
             since,
             until,
             format,
+            trail,
         } => {
-            let config = Config::load(&config.config)?;
+            let paths = trail_paths(&config.config, &trail)?;
             let window = TimeWindow {
                 since: since.as_deref().map(parse_time).transpose()?,
                 until: until.as_deref().map(parse_time).transpose()?,
             };
-            export(&config.audit_path(), &window, format)
+            export(&paths, &window, format)
         }
     }
 }
 
-/// `sluice audit verify`: prints every finding; fails unless the trail is intact.
-async fn verify(config: &Config, public_key: Option<&str>) -> Result<()> {
-    let path = config.audit_path();
-    let (key, key_note) = match public_key {
-        Some(hex) => (Some(audit_key::parse_public_key(hex)?), None),
-        None => {
-            let pub_path = audit_key::public_key_path(&config.audit_signing_key_path());
-            match std::fs::read_to_string(&pub_path) {
-                Ok(text) => (
-                    Some(
-                        audit_key::parse_public_key(&text)
-                            .with_context(|| format!("reading {}", pub_path.display()))?,
-                    ),
-                    None,
-                ),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-                    None,
-                    Some(format!(
-                        "no public key at {} (give --public-key)",
-                        pub_path.display()
-                    )),
-                ),
-                Err(e) => return Err(e).with_context(|| format!("reading {}", pub_path.display())),
-            }
-        }
-    };
-    let report = sluice_audit::verify_with_key(&path, key.as_ref())
-        .with_context(|| format!("reading {}", path.display()))?;
-    let recordings = if report.is_intact() {
-        check_recordings(config).await?
+/// The `--trail`s given, each a file or a directory holding one; else the configuration's
+/// trail (the configuration is read only then).
+fn trail_paths(config: &Path, trails: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if trails.is_empty() {
+        return Ok(vec![Config::load(config)?.audit_path()]);
+    }
+    Ok(trails.iter().map(|t| resolve_trail(t)).collect())
+}
+
+/// A directory stands for the trail in it, so an operator can pass gateways' data directories
+/// as they collected them.
+fn resolve_trail(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(TRAIL_FILE)
     } else {
-        RecordingCheck::default()
+        path.to_path_buf()
+    }
+}
+
+/// Whether two paths name one file; paths that cannot be resolved compare as given.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The public keys to trust: those given, else the configuration's `.pub`; with a note when
+/// there is none, for the summary.
+fn trusted_keys(
+    config: Option<&Config>,
+    public_keys: &[String],
+) -> Result<(Vec<[u8; 32]>, Option<String>)> {
+    if !public_keys.is_empty() {
+        let keys = public_keys
+            .iter()
+            .map(|hex| audit_key::parse_public_key(hex))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok((keys, None));
+    }
+    let Some(config) = config else {
+        return Ok((Vec::new(), Some("no public key (give --public-key)".into())));
     };
-    if !report.is_intact() || !recordings.problems.is_empty() {
+    let pub_path = audit_key::public_key_path(&config.audit_signing_key_path());
+    match std::fs::read_to_string(&pub_path) {
+        Ok(text) => Ok((
+            vec![audit_key::parse_public_key(&text)
+                .with_context(|| format!("reading {}", pub_path.display()))?],
+            None,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
+            Vec::new(),
+            Some(format!(
+                "no public key at {} (give --public-key)",
+                pub_path.display()
+            )),
+        )),
+        Err(e) => Err(e).with_context(|| format!("reading {}", pub_path.display())),
+    }
+}
+
+/// `sluice audit verify`: every chain checked, a report per gateway, then the verdict; fails
+/// unless every chain (and the configuration's trail's recordings) is intact.
+async fn verify(
+    config_path: &Path,
+    public_keys: &[String],
+    trails: &[PathBuf],
+    json: bool,
+) -> Result<()> {
+    // Without --trail the configuration names the trail. With --trail it is optional: an
+    // auditor checking collected files with the keys in hand may have none.
+    let config = if trails.is_empty() || config_path.exists() {
+        Some(Config::load(config_path)?)
+    } else {
+        None
+    };
+    let (keys, key_note) = trusted_keys(config.as_ref(), public_keys)?;
+    let own = config.as_ref().map(Config::audit_path);
+    let paths: Vec<PathBuf> = match (&own, trails.is_empty()) {
+        (Some(own), true) => vec![own.clone()],
+        _ => trails.iter().map(|t| resolve_trail(t)).collect(),
+    };
+    let set = sluice_audit::verify_trails(&paths, &keys)?;
+
+    // The recordings are the configuration's: checked against its own trail when that is in
+    // the set and its chain checks out (a broken chain's seals prove nothing).
+    let own_index = own
+        .as_ref()
+        .and_then(|own| paths.iter().position(|p| same_file(p, own)));
+    let recordings = match (&config, own_index) {
+        (Some(config), Some(i)) if set[i].is_intact() => Some((i, check_recordings(config).await?)),
+        _ => None,
+    };
+    let recordings_of = |i: usize| {
+        recordings
+            .as_ref()
+            .filter(|(at, _)| *at == i)
+            .map(|(_, r)| r)
+    };
+    let recording_problems = recordings.as_ref().map_or(0, |(_, r)| r.problems.len());
+    // Recordings are checked only against an intact chain, so a trail is never counted twice.
+    let broken =
+        set.iter().filter(|t| !t.is_intact()).count() + usize::from(recording_problems > 0);
+    let problems = set
+        .iter()
+        .map(|t| t.report.problems().count())
+        .sum::<usize>()
+        + recording_problems;
+    let intact = problems == 0;
+
+    if json {
+        let report = serde_json::json!({
+            "intact": intact,
+            "trails": set.iter().enumerate().map(|(i, trail)| {
+                let recordings = recordings_of(i);
+                serde_json::json!({
+                    "path": trail.path,
+                    "gateway": trail.gateway,
+                    "intact": trail.is_intact()
+                        && recordings.is_none_or(|r| r.problems.is_empty()),
+                    "report": trail.report,
+                    "recordings": recordings.map(|r| {
+                        serde_json::json!({"checked": r.checked, "problems": r.problems})
+                    }),
+                })
+            }).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if trails.is_empty() {
+        // One trail, reported as it always was, plus which gateway wrote it.
+        if let Some(trail) = set.first() {
+            print_single(trail, recordings_of(0), key_note.as_deref());
+        }
+    } else {
+        for (i, trail) in set.iter().enumerate() {
+            print_trail(trail, recordings_of(i), key_note.as_deref());
+        }
+        if intact {
+            let records: u64 = set.iter().map(|t| t.report.records).sum();
+            // Recordings are only checked for the configuration's own trail.
+            let checked = recordings
+                .as_ref()
+                .map(|(_, r)| format!("; {} recordings match their seals", r.checked))
+                .unwrap_or_default();
+            println!(
+                "ok: {} trails intact, {records} records{checked}",
+                set.len()
+            );
+        }
+    }
+    if intact {
+        return Ok(());
+    }
+    let s = |n: usize| if n == 1 { "" } else { "s" };
+    if trails.is_empty() {
+        bail!(
+            "the audit trail {} is not intact: {problems} problem{}",
+            paths
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            s(problems)
+        );
+    }
+    bail!(
+        "{broken} of {} audit trails not intact: {problems} problem{}",
+        set.len(),
+        s(problems)
+    )
+}
+
+/// The configuration's own trail: the output `sluice audit verify` has always printed, then the
+/// gateway that wrote it.
+fn print_single(trail: &TrailReport, recordings: Option<&RecordingCheck>, key_note: Option<&str>) {
+    let report = &trail.report;
+    let recording_problems = recordings.map_or(&[][..], |r| &r.problems[..]);
+    if !report.is_intact() || !recording_problems.is_empty() {
         for finding in &report.findings {
             println!("{}: {}", finding.kind.as_str(), finding.message);
         }
-        for problem in &recordings.problems {
+        for problem in recording_problems {
             println!("recording: {problem}");
         }
-        let problems = report.problems().count() + recordings.problems.len();
-        bail!(
-            "the audit trail {} is not intact: {problems} problem{}",
-            path.display(),
-            if problems == 1 { "" } else { "s" }
-        );
+        println!("{}", gateway_line(trail));
+        return;
     }
-    let checkpoints = match (&report.key_id, report.checkpoints) {
+    println!(
+        "ok: {} records, chain intact, {}{}{}; {} recordings match their seals",
+        report.records,
+        checkpoints(report, key_note),
+        head(report),
+        unsealed(report),
+        recordings.map_or(0, |r| r.checked)
+    );
+    println!("{}", gateway_line(trail));
+    for finding in notes(report) {
+        println!("note: {}", finding.message);
+    }
+}
+
+/// One trail of a set: a line naming its gateway, file and state, then its problems and notes,
+/// indented.
+fn print_trail(trail: &TrailReport, recordings: Option<&RecordingCheck>, key_note: Option<&str>) {
+    let report = &trail.report;
+    let recording_problems = recordings.map_or(&[][..], |r| &r.problems[..]);
+    let state = if report.is_intact() && recording_problems.is_empty() {
+        "ok"
+    } else {
+        "NOT INTACT"
+    };
+    let recorded = recordings
+        .map(|r| format!("; {} recordings match their seals", r.checked))
+        .unwrap_or_default();
+    println!(
+        "{}: {state}, {} records, {}{}{}{recorded}",
+        gateway_line(trail),
+        report.records,
+        checkpoints(report, key_note),
+        head(report),
+        unsealed(report),
+    );
+    for finding in report.findings.iter().filter(|f| f.is_problem()) {
+        println!("  {}: {}", finding.kind.as_str(), finding.message);
+    }
+    for problem in recording_problems {
+        println!("  recording: {problem}");
+    }
+    for finding in notes(report) {
+        println!("  note: {}", finding.message);
+    }
+}
+
+/// `gateway NAME (PATH)`; requester-chosen text never reaches a gateway name, but a trail
+/// handed over for checking is not trusted, so it is printed escaped.
+fn gateway_line(trail: &TrailReport) -> String {
+    let name = match (&trail.gateway, trail.report.gateways.len()) {
+        (None, _) => "(unnamed)".to_owned(),
+        (Some(name), 1) => name.clone(),
+        (Some(_), _) => trail.report.gateways.join(" + "),
+    };
+    crate::admin_client::printable(&format!("gateway {name} ({})", trail.path.display()), false)
+}
+
+fn checkpoints(report: &sluice_audit::VerifyReport, key_note: Option<&str>) -> String {
+    match (&report.key_id, report.checkpoints) {
         (_, 0) => "no checkpoints".to_owned(),
-        (Some(key), n) => format!("{n} checkpoints verified (key {key})"),
+        (Some(key), n) if report.checkpoints_verified == n => {
+            format!("{n} checkpoints verified (key {key})")
+        }
+        (Some(_), n) => format!("{n} checkpoints, {} verified", report.checkpoints_verified),
         (None, n) => format!(
             "{n} checkpoints match the chain, signatures not checked: {}",
-            key_note.as_deref().unwrap_or("no public key")
+            key_note.unwrap_or("no public key")
         ),
-    };
-    let head = report
+    }
+}
+
+fn head(report: &sluice_audit::VerifyReport) -> String {
+    report
         .last_hash
         .as_deref()
         .map(|h| format!(", head {h}"))
-        .unwrap_or_default();
-    let unsealed = match (report.unsealed, report.last_checkpoint) {
+        .unwrap_or_default()
+}
+
+fn unsealed(report: &sluice_audit::VerifyReport) -> String {
+    match (report.unsealed, report.last_checkpoint) {
         (0, _) => String::new(),
         (n, Some(_)) => format!("; {n} records after the last checkpoint"),
         (n, None) => format!("; {n} records not sealed by any checkpoint"),
-    };
-    println!(
-        "ok: {} records, chain intact, {checkpoints}{head}{unsealed}; {} recordings match their seals",
-        report.records, recordings.checked
-    );
-    // Informational findings that the summary line does not already say.
-    for finding in report
-        .findings
-        .iter()
-        .filter(|f| !matches!(f.kind, FindingKind::Unsealed | FindingKind::Unverified))
-    {
-        println!("note: {}", finding.message);
     }
-    Ok(())
+}
+
+/// Informational findings that the summary line does not already say.
+fn notes(report: &sluice_audit::VerifyReport) -> impl Iterator<Item = &sluice_audit::Finding> {
+    report.findings.iter().filter(|f| {
+        !f.is_problem() && !matches!(f.kind, FindingKind::Unsealed | FindingKind::Unverified)
+    })
 }
 
 /// What checking the recordings against their seals found.
@@ -157,7 +373,9 @@ async fn check_recordings(config: &Config) -> Result<RecordingCheck> {
     let Some(store) = sluice_core::gateway::recording_store(config)? else {
         return Ok(check);
     };
-    let records = sluice_audit::search(&config.audit_path(), &SearchFilter::default())?;
+    let path = config.audit_path();
+    let records = sluice_audit::search(&path, &SearchFilter::default())
+        .with_context(|| format!("reading {}", path.display()))?;
     let deleted: std::collections::HashSet<&str> = records
         .iter()
         .filter_map(|r| match &r.event {
@@ -224,30 +442,25 @@ impl TimeWindow {
     }
 }
 
-/// Streams the records in `window` to stdout, each as the exact bytes of its line. Reads one
-/// line at a time (a trail of many GB needs no more memory than its longest line) and stops
-/// at a torn last line, as `audit search` does.
-fn export(path: &Path, window: &TimeWindow, format: ExportFormat) -> Result<()> {
+/// Streams the records in `window` to stdout, each as the exact bytes of its line, the trails
+/// merged in time order. Holds one line per trail (a trail of many GB needs no more memory than
+/// its longest line) and stops at a torn last line, as `audit search` does.
+fn export(paths: &[PathBuf], window: &TimeWindow, format: ExportFormat) -> Result<()> {
     let ExportFormat::Jsonl = format;
-    // The reader takes a missing file for "nothing yet"; for an export it is a wrong path.
-    std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    // Opened before anything is written: a missing file is a wrong path, named in the error.
+    let merged = MergedTrails::open(paths)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match write_jsonl(path, window, &mut out) {
+    match write_jsonl(merged, window, &mut out) {
         // The reader went away (`| head`): what it wanted was written.
         Err(e) if is_broken_pipe(&e) => Ok(()),
         other => other,
     }
 }
 
-fn write_jsonl(path: &Path, window: &TimeWindow, out: &mut impl Write) -> Result<()> {
-    let mut tail = AuditTail::new(path, 0);
-    while let Some(record) = tail
-        .next_record()
-        .with_context(|| format!("reading {}", path.display()))?
-    {
-        let time = OffsetDateTime::parse(&record.time, &Rfc3339)
-            .with_context(|| format!("record {} has a bad time {:?}", record.seq, record.time))?;
-        if window.contains(time) {
+fn write_jsonl(merged: MergedTrails, window: &TimeWindow, out: &mut impl Write) -> Result<()> {
+    for record in merged {
+        let record = record?;
+        if window.contains(record.time) {
             out.write_all(&record.line)?;
             out.write_all(b"\n")?;
         }
@@ -302,7 +515,14 @@ fn describe(r: &AuditRecord) -> String {
         other => serde_json::to_string(other).unwrap_or_default(),
     };
     // Reasons and names may hold requester-written text too.
-    crate::admin_client::printable(&format!("{} {:>6} {what}", r.time, r.seq), false)
+    // Trails merged from several gateways need each record's writer; a single unnamed trail
+    // reads as before.
+    let gateway = r
+        .gateway
+        .as_deref()
+        .map(|g| format!(" [{g}]"))
+        .unwrap_or_default();
+    crate::admin_client::printable(&format!("{} {:>6}{gateway} {what}", r.time, r.seq), false)
 }
 
 /// A statement or message on one line, at most 200 characters, its control characters shown
@@ -321,6 +541,7 @@ mod tests {
             seq: 7,
             time: "2026-12-03T10:00:00.000000Z".into(),
             prev: String::new(),
+            gateway: None,
             event: AuditEvent::Statement {
                 session: "s1".into(),
                 identity: "alice".into(),

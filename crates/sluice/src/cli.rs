@@ -224,15 +224,28 @@ pub enum IdentityCommand {
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Walk the hash chain, check the signed checkpoints, and name every record altered or
-    /// removed. Exits non-zero unless the trail is intact.
+    /// removed. Exits non-zero unless the trail is intact; with several `--trail`s, unless
+    /// every one is.
     Verify {
         #[command(flatten)]
         config: ConfigArg,
         /// The checkpoints' public key (64 hex digits). Default: read from
         /// `<audit.signing_key_file>.pub`. Give a copy kept off the gateway host to also catch
-        /// checkpoints re-signed by someone who replaced the key there.
+        /// checkpoints re-signed by someone who replaced the key there. Repeatable, for trails
+        /// of gateways that each sign with their own key: each checkpoint is checked with the
+        /// key it names, and one naming none of them is an unknown key.
         #[arg(long, value_name = "HEX")]
-        public_key: Option<String>,
+        public_key: Vec<String>,
+        /// A gateway's trail: its audit file, or a directory holding it as `audit.jsonl` (a
+        /// data directory). Repeat it for every gateway's trail: each chain is verified and
+        /// reported per gateway, and two trails claiming one gateway are a problem. Default:
+        /// the configuration's trail (the configuration is then only read, when it exists, for
+        /// its public key and to check its own trail's recordings).
+        #[arg(long, value_name = "PATH")]
+        trail: Vec<PathBuf>,
+        /// The report as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Find records by identity, target, session and time.
     Search {
@@ -252,6 +265,10 @@ pub enum AuditCommand {
         /// One JSON record per line.
         #[arg(long)]
         json: bool,
+        /// Search these trails (files, or directories holding `audit.jsonl`) merged in time
+        /// order instead of the configuration's. Repeatable.
+        #[arg(long, value_name = "PATH")]
+        trail: Vec<PathBuf>,
     },
     /// Print records exactly as they are in the file, for auditors and SIEM imports: the
     /// bytes are unchanged, so the hash chain can be checked downstream.
@@ -266,6 +283,11 @@ pub enum AuditCommand {
         until: Option<String>,
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        /// Export these trails (files, or directories holding `audit.jsonl`) instead of the
+        /// configuration's, merged in time order (ties: gateway name, then seq); each record
+        /// keeps its `gateway`. Repeatable.
+        #[arg(long, value_name = "PATH")]
+        trail: Vec<PathBuf>,
     },
 }
 

@@ -40,7 +40,7 @@ async fn failed_batch_fails_its_committers_and_the_chain_recovers() {
     let path = log_path(&dir);
     let fail = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&fail);
-    let log = AuditLog::open_with(&path, super::buffered(), move |inner| {
+    let log = AuditLog::open_with(&path, super::buffered(), None, move |inner| {
         Box::new(FlakyFile { inner, fail: flag })
     })
     .unwrap();
@@ -95,7 +95,7 @@ async fn sessions_waiting_on_a_failed_leader_fail_too() {
     let path = log_path(&dir);
     let fail = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&fail);
-    let log = AuditLog::open_with(&path, super::buffered(), move |inner| {
+    let log = AuditLog::open_with(&path, super::buffered(), None, move |inner| {
         Box::new(FlakyFile { inner, fail: flag })
     })
     .unwrap();

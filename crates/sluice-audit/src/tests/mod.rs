@@ -8,7 +8,9 @@ mod chain;
 mod checkpoints;
 mod concurrency;
 mod failure;
+mod gateway;
 mod search;
+mod trails;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
