@@ -46,13 +46,18 @@
 //! it never needs a multi-statement transaction that could deadlock.
 
 mod approvals;
+mod common;
 mod error;
+mod postgres;
 mod sqlite;
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use approvals::{GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision};
-pub use error::StoreError;
+pub use error::{BackendError, StoreError};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Persistent gateway state, implemented once per database backend.
@@ -92,7 +97,8 @@ pub trait Store: Send + Sync + 'static {
     /// ones, ordered by `created_at` then `id`.
     async fn list_tokens(&self, identity: Option<&str>) -> Result<Vec<TokenRecord>, StoreError>;
 
-    /// Marks the token revoked; `Ok(false)` if no such token or already revoked.
+    /// Marks the token revoked; `Ok(false)` if no such token or already revoked. Publishes
+    /// [`StoreChange::TokenRevoked`] when it revoked.
     ///
     /// Repeating a revocation never moves `revoked_at`, so the first
     /// revocation time is the one that is kept.
@@ -139,7 +145,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(String, bool), StoreError>;
 
     /// Stores a new review (its `id` and `decisions` are ignored) and returns its id, which
-    /// increases with every insert.
+    /// increases with every insert. Publishes [`StoreChange::Review`].
     async fn insert_review(&self, review: &ReviewRecord) -> Result<i64, StoreError>;
 
     /// One review with its decisions.
@@ -151,17 +157,32 @@ pub trait Store: Send + Sync + 'static {
     /// Records a reviewer's decision on a pending review. Fails with
     /// [`StoreError::ReviewNotFound`], [`StoreError::ReviewSettled`] when it is no longer
     /// pending, and [`StoreError::DuplicateDecision`] when this reviewer already decided it.
+    /// Publishes [`StoreChange::Review`].
     async fn add_review_decision(
         &self,
         id: i64,
         decision: &ReviewerDecision,
     ) -> Result<(), StoreError>;
 
-    /// Moves a pending review to `state` at `at_ms`; `Ok(false)` when it was not pending
-    /// (someone else settled it first), so exactly one caller settles each review.
-    async fn settle_review(&self, id: i64, state: &str, at_ms: i64) -> Result<bool, StoreError>;
+    /// Moves a pending review to `state` (`approved`, `denied`, `expired` or `cancelled`) at
+    /// `at_ms` and, when `grant` is given, stores that grant with its `review_id` set to `id`
+    /// (its `id` and `review_id` are ignored), both in one transaction.
+    ///
+    /// Returns `Ok(None)` when the review was not pending (someone else settled it first, or
+    /// it does not exist): nothing is written and no grant is stored, so exactly one caller
+    /// settles each review and at most one grant follows from it. Otherwise
+    /// `Ok(Some(grant_id))`, `grant_id` being `None` when no grant was given. Publishes
+    /// [`StoreChange::Review`], and [`StoreChange::Grant`] for the grant.
+    async fn settle_review_granting(
+        &self,
+        id: i64,
+        state: &str,
+        at_ms: i64,
+        grant: Option<&GrantRecord>,
+    ) -> Result<Option<Option<i64>>, StoreError>;
 
-    /// Stores a new grant (its `id` is ignored) and returns its id.
+    /// Stores a new grant (its `id` is ignored) and returns its id. Publishes
+    /// [`StoreChange::Grant`].
     async fn insert_grant(&self, grant: &GrantRecord) -> Result<i64, StoreError>;
 
     async fn grant(&self, id: i64) -> Result<Option<GrantRecord>, StoreError>;
@@ -170,17 +191,151 @@ pub trait Store: Send + Sync + 'static {
     async fn list_grants(&self, filter: &GrantFilter) -> Result<Vec<GrantRecord>, StoreError>;
 
     /// Revokes a grant that is neither revoked nor expired at `at_ms`; `Ok(false)` otherwise.
+    /// Publishes [`StoreChange::Grant`] when it revoked.
     async fn revoke_grant(&self, id: i64, at_ms: i64, by: &str) -> Result<bool, StoreError>;
 
     /// Notes that the grant's expiry was announced; `Ok(false)` when it already was, so the
-    /// announcement happens once even with several gateways.
+    /// announcement happens once even with several gateways. Publishes [`StoreChange::Grant`]
+    /// when it noted.
     async fn note_grant_expired(&self, id: i64, at_ms: i64) -> Result<bool, StoreError>;
+
+    /// Records that a session opened on `session.gateway`, so every gateway on the store
+    /// (e.g. for recording retention) knows it is still open. Recording it again replaces it.
+    async fn session_opened(&self, session: &OpenSession) -> Result<(), StoreError>;
+
+    /// Forgets an open session; closing one that is not recorded is not an error.
+    async fn session_closed(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Sessions still open on gateways seen (heartbeat) at or after `alive_since_ms`, by id.
+    /// A gateway that stopped heartbeating is presumed gone along with its sessions.
+    async fn open_sessions(&self, alive_since_ms: i64) -> Result<Vec<OpenSession>, StoreError>;
+
+    /// Notes that `gateway` is alive at `now_ms` (unix milliseconds). The time never moves
+    /// backwards, so a gateway with a lagging clock cannot make another look dead.
+    async fn gateway_heartbeat(&self, gateway: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Gateways with their last heartbeat (unix milliseconds), by name.
+    async fn gateways(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// Forgets the open sessions of `gateway` (at its start: whatever it had open before a
+    /// crash is over) and returns how many there were.
+    async fn sessions_of_gateway_ended(&self, gateway: &str) -> Result<u64, StoreError>;
+
+    /// A receiver of the store's changes from now on: every review, grant and token
+    /// revocation written through any [`Store`] method of this process (and, where
+    /// [`notifies_across_processes`](Store::notifies_across_processes), of every process on
+    /// the store), and every [`publish`](Store::publish)ed message.
+    ///
+    /// Delivery is a hint, never the data: a change is delivered only after it is readable,
+    /// but changes can be missed (a lagging receiver gets `Lagged`, a lost notification
+    /// connection yields [`StoreChange::Resync`] once it is back). Whoever waits on something
+    /// therefore re-reads it on every related change, on `Lagged` and on `Resync`, and polls
+    /// while [`listening`](Store::listening) is false.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<StoreChange>;
+
+    /// Delivers [`StoreChange::Message`] to every subscriber of every process that gets this
+    /// store's changes (see [`notifies_across_processes`](Store::notifies_across_processes)),
+    /// this one included. Refused with [`StoreError::InvalidArgument`] when the topic is
+    /// empty or spans lines, or topic and body together reach 8000 bytes (PostgreSQL's
+    /// notification limit, applied to every backend alike).
+    async fn publish(&self, topic: &str, body: &str) -> Result<(), StoreError>;
+
+    /// Whether changes written by other processes on the store are delivered. When false
+    /// (SQLite: another process on the same file, e.g. the CLI, is not seen), callers keep
+    /// polling for what other processes may change.
+    fn notifies_across_processes(&self) -> bool;
+
+    /// Whether change delivery is live right now. False while a PostgreSQL store's
+    /// notification connection is lost; callers poll as a fallback meanwhile.
+    fn listening(&self) -> bool;
+
+    /// Checks that the store answers (a trivial query, bounded to about 2 s), for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The backend's name: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
 }
 
-/// One gateway-issued access token, as persisted.
-///
-/// Holds a SCRAM-SHA-256 verifier, never the token secret. `Debug` redacts the
-/// verifier keys anyway: they are enough to impersonate the gateway towards a
+/// A change to the store, as delivered by [`Store::subscribe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    /// A review was inserted, decided or settled.
+    Review(i64),
+    /// A grant was inserted, revoked or its expiry noted.
+    Grant(i64),
+    /// A token was revoked.
+    TokenRevoked(String),
+    /// A message published with `publish` (by any process sharing the store, this one included).
+    Message { topic: String, body: String },
+    /// Changes may have been missed (the notification connection was lost and is back):
+    /// whoever waits on something re-reads it.
+    Resync,
+}
+
+/// A session open on some gateway, as recorded with [`Store::session_opened`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSession {
+    pub id: String,
+    /// The name of the gateway it is open on.
+    pub gateway: String,
+    /// Unix milliseconds.
+    pub started_at_ms: i64,
+}
+
+/// Where the store lives, as configured.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An SQLite database file (created with its directory if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://` or `postgresql://`), which may carry a password.
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// Reads a configured location: a `postgres://` or `postgresql://` URL is a PostgreSQL
+    /// store, anything else the path of an SQLite file.
+    pub fn parse(location: &str) -> Self {
+        let lower = location.get(..13).unwrap_or(location).to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            StoreLocation::Postgres(location.to_owned())
+        } else {
+            StoreLocation::Sqlite(PathBuf::from(location))
+        }
+    }
+}
+
+/// Shows the URL without its password, so a location can be logged.
+impl fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StoreLocation::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&postgres::redact_url(url))
+                .finish(),
+        }
+    }
+}
+
+/// Shows the path, or the URL without its password.
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StoreLocation::Postgres(url) => f.write_str(&postgres::redact_url(url)),
+        }
+    }
+}
+
+/// Opens the store at `location` with the backend it names, so the binary picks a backend
+/// from configuration without naming backend types.
+pub async fn open(location: &StoreLocation) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match location {
+        StoreLocation::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+        StoreLocation::Postgres(url) => Arc::new(PostgresStore::open(url).await?),
+    })
+}
+
 /// An SSH public key registered to an identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshKeyRecord {
@@ -194,6 +349,10 @@ pub struct SshKeyRecord {
     pub added_at: i64,
 }
 
+/// One gateway-issued access token, as persisted.
+///
+/// Holds a SCRAM-SHA-256 verifier, never the token secret. `Debug` redacts the
+/// verifier keys anyway: they are enough to impersonate the gateway towards a
 /// client, so they must not end up in logs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenRecord {
