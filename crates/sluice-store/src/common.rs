@@ -24,7 +24,7 @@ pub(crate) const REVIEW_SELECT: &str = "SELECT r.id AS id, r.kind AS kind, r.sta
      FROM reviews r LEFT JOIN review_decisions d ON d.review_id = r.id";
 
 /// Order of [`REVIEW_SELECT`] results: reviews by id, each review's decisions by time
-/// and then by insertion, which [`reviews_from_rows`] relies on to regroup them.
+/// and then by insertion, which `reviews_from_rows` relies on to regroup them.
 pub(crate) const REVIEW_ORDER: &str = " ORDER BY r.id, d.at_ms, d.id";
 
 /// Column list shared by every grant query so row decoding stays in one place.
@@ -429,3 +429,52 @@ macro_rules! row_decoders {
     };
 }
 pub(crate) use row_decoders;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip() {
+        let changes = [
+            StoreChange::Review(42),
+            StoreChange::Grant(-1),
+            StoreChange::TokenRevoked("tok:with:colons".to_owned()),
+            StoreChange::Message {
+                topic: "a:b".to_owned(),
+                body: "line\nline\n".to_owned(),
+            },
+            StoreChange::Message {
+                topic: "empty".to_owned(),
+                body: String::new(),
+            },
+            StoreChange::Resync,
+        ];
+        for change in changes {
+            assert_eq!(decode_change(&encode_change(&change)), change);
+        }
+        assert_eq!(encode_change(&StoreChange::Review(7)), "r:7");
+    }
+
+    #[test]
+    fn unreadable_payloads_ask_for_a_resync() {
+        for payload in ["", "r:", "r:x", "g:1.5", "m:no-newline", "z:1", "hello"] {
+            assert_eq!(decode_change(payload), StoreChange::Resync, "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn oversized_token_ids_become_a_resync() {
+        let long = StoreChange::TokenRevoked("x".repeat(MAX_PAYLOAD));
+        assert_eq!(encode_change(&long), "*");
+    }
+
+    #[test]
+    fn messages_fit_a_notification() {
+        // "m:" + topic + "\n" + body must stay under 8000 bytes.
+        assert!(message("t", &"x".repeat(MAX_PAYLOAD - 4)).is_ok());
+        assert!(message("t", &"x".repeat(MAX_PAYLOAD - 3)).is_err());
+        assert!(message("", "x").is_err());
+        assert!(message("a\nb", "x").is_err());
+    }
+}

@@ -2,11 +2,14 @@
 //!
 //! Everything the gateway persists about itself (as opposed to the databases it
 //! fronts) goes through the [`Store`] trait, so the embedded SQLite backend used
-//! by single-node deployments and a future PostgreSQL backend are interchangeable.
+//! by single-node deployments and the PostgreSQL backend that several gateways
+//! share are interchangeable. [`open`] picks the backend from a configured
+//! [`StoreLocation`]; the trait names no driver types.
 //!
 //! The store holds gateway-issued access tokens, reviews (requests for human
-//! approval, with each reviewer's decision) and the time-bound access grants
-//! they lead to.
+//! approval, with each reviewer's decision), the time-bound access grants
+//! they lead to, identities from identity providers, SSH keys, and which
+//! sessions each gateway has open.
 //!
 //! A token's secret is never stored: callers derive a SCRAM-SHA-256 verifier
 //! (`stored_key`, `server_key`, `iterations`) with the identity's salt and hand
@@ -14,36 +17,80 @@
 //!
 //! Reviews and grants are stored as the caller describes them; the store only
 //! enforces what must hold across processes sharing it: a review is settled
-//! exactly once, a reviewer decides a review at most once, and a grant's expiry
+//! exactly once (and the grant an approval leads to is stored with it, or not
+//! at all), a reviewer decides a review at most once, and a grant's expiry
 //! is noted once. Their timestamps are unix milliseconds, whereas token
 //! timestamps are unix seconds.
 //!
 //! # Layout
 //!
-//! - `lib.rs`: the [`Store`] trait and the [`TokenRecord`] value type shared by
-//!   every backend.
+//! - `lib.rs`: the [`Store`] trait, [`open`] and the value types shared by every
+//!   backend ([`TokenRecord`], [`StoreChange`], [`OpenSession`], ...).
 //! - `approvals.rs`: the review and grant value types ([`ReviewRecord`],
 //!   [`ReviewerDecision`], [`GrantRecord`]) and their listing filters
 //!   ([`ReviewFilter`], [`GrantFilter`]).
 //! - `error.rs`: [`StoreError`], the single error type of the crate.
+//! - `common.rs`: what both backends share: the SQL text, row decoding,
+//!   argument checks and the notification payload format.
 //! - `sqlite.rs`: [`SqliteStore`], the embedded backend built on `sqlx`.
-//! - `migrations/sqlite/`: schema migrations for the SQLite backend, embedded
+//! - `postgres.rs`: [`PostgresStore`], the shared backend built on `sqlx`.
+//! - `migrations/sqlite/`, `migrations/postgres/`: schema migrations, embedded
 //!   into the binary at compile time. Each backend gets its own directory
-//!   because DDL is not portable between engines; queries are kept to the
-//!   common subset so the PostgreSQL backend can reuse their shape.
+//!   because DDL is not portable between engines; the two schemas have the same
+//!   tables, columns and numbering, so every query is written once.
 //!   `0001_tokens.sql` holds identities and tokens, `0002_approvals.sql`
-//!   reviews, their decisions and grants.
+//!   reviews, their decisions and grants, `0003_ssh_keys.sql` SSH keys,
+//!   `0004_identity.sql` token scopes and dynamic identities,
+//!   `0005_sessions.sql` gateways' heartbeats and open sessions.
 //! - `build.rs`: makes cargo rebuild when a migration file changes, since the
 //!   embedding macro cannot tell it so.
-//! - `tests/sqlite.rs`: behavioural tests of tokens against real database files.
-//! - `tests/approvals.rs`: behavioural tests of reviews and grants, likewise.
+//! - `tests/`: one behavioural suite run against both backends (each test is
+//!   instantiated per backend by `backend_tests!` in `tests/common/mod.rs`, which
+//!   also starts the scratch PostgreSQL cluster): `tokens.rs` (tokens,
+//!   identities, SSH keys), `approvals.rs` (reviews and grants), `changes.rs`
+//!   (change delivery, settlement, open sessions, several PostgreSQL stores).
 //!
 //! # Concurrency
 //!
 //! Several processes may open the same SQLite file at once (the running gateway
 //! and the `sluice token create` CLI). [`SqliteStore::open`] therefore enables
-//! WAL journaling and a busy timeout, and every write is a single statement so
-//! it never needs a multi-statement transaction that could deadlock.
+//! WAL journaling and a busy timeout. Every write is a single statement, except
+//! [`Store::settle_review_granting`]: settling a review and storing its grant
+//! must both happen or neither, so it is one short transaction begun with
+//! `BEGIN IMMEDIATE`. Taking the write lock up front means it never has to
+//! upgrade a read lock, which is what deadlocks (`SQLITE_BUSY` that no busy
+//! timeout resolves) between processes.
+//!
+//! Several gateways may share one PostgreSQL database. Races are settled by the
+//! statements themselves (`WHERE state = 'pending'` and the like, unique
+//! constraints, a row lock where a check and a write must not be separated), and
+//! migrations run under a PostgreSQL advisory lock so concurrent starts apply
+//! each migration once. Every wait is bounded (about 5 s to connect or get a
+//! connection), so a store that is gone surfaces as [`StoreError::Unavailable`].
+//!
+//! # Notifications
+//!
+//! [`Store::subscribe`] delivers [`StoreChange`]s: every write method that
+//! changes a review, a grant or a token's revocation announces it once it is
+//! readable, and [`Store::publish`] sends messages of the caller's own.
+//!
+//! - SQLite: an in-process channel fed after each successful write. Other
+//!   processes on the file (the CLI) are not heard; callers poll for those
+//!   ([`Store::notifies_across_processes`] is false).
+//! - PostgreSQL: each write and its `pg_notify('sluice', payload)` are one
+//!   transaction, so the notification goes out on commit and never before the
+//!   change is readable. One listener connection per store (`LISTEN sluice`)
+//!   feeds every notification, this process's included, into the store's
+//!   channel. When that connection is lost, [`Store::listening`] turns false
+//!   (callers poll meanwhile) and the listener reconnects with a backoff from
+//!   100 ms doubling to 2 s; once it is back it delivers [`StoreChange::Resync`],
+//!   since changes may have been missed.
+//!
+//! Payloads (`NOTIFY` carries text, shorter than 8000 bytes): `r:<review id>`,
+//! `g:<grant id>`, `t:<token id>`, `m:<topic>\n<body>` (topics have no line
+//! breaks; bodies may), and `*` for "re-read everything" (sent instead of a token
+//! id too long for a payload). A payload a process cannot read, e.g. from a newer
+//! version, is delivered as [`StoreChange::Resync`].
 
 mod approvals;
 mod common;

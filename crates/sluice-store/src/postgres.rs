@@ -147,10 +147,10 @@ impl PostgresStore {
 
 /// Applies pending migrations on a dedicated connection holding the migration lock.
 ///
-/// sqlx's migrator takes no lock we could share with other versions of it, and its own lock
-/// is disabled here so one mechanism is in charge: the first gateway migrates, the others
-/// wait on the lock and then find nothing left to do. The connection is closed afterwards
-/// (not returned to a pool), which also releases the lock if unlocking failed.
+/// The first gateway to take the lock migrates; the others wait on it and then find nothing
+/// left to do. sqlx's own migration lock is turned off so that one documented mechanism, with
+/// a key that does not depend on sqlx's choices, is in charge. The connection is closed
+/// afterwards (not returned to a pool), which also releases the lock if unlocking failed.
 async fn migrate(options: &PgConnectOptions) -> Result<(), StoreError> {
     let mut conn = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(options))
         .await
@@ -317,6 +317,7 @@ fn scrub_error(err: StoreError, url: &str) -> StoreError {
 
 crate::common::row_decoders!(PgRow);
 
+/// Stores a grant as coming from `review_id`, on the pool or inside a transaction.
 async fn insert_grant<'e, E>(
     executor: E,
     grant: &GrantRecord,
@@ -934,5 +935,42 @@ impl Store for PostgresStore {
 
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        let cases = [
+            (
+                "postgres://u:secret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            (
+                "postgresql://u:se@cret@h/db?x=1",
+                "postgresql://u:***@h/db?x=1",
+            ),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://h/db", "postgres://h/db"),
+            (
+                "postgres://h/db?user=u&password=secret&sslmode=require",
+                "postgres://h/db?user=u&password=***&sslmode=require",
+            ),
+            ("postgres://u:secret@h", "postgres://u:***@h"),
+        ];
+        for (url, redacted) in cases {
+            assert_eq!(redact_url(url), redacted);
+        }
+    }
+
+    #[test]
+    fn messages_are_scrubbed_of_the_password() {
+        let url = "postgres://u:s3cr3t@h/db";
+        assert_eq!(url_password(url), Some("s3cr3t"));
+        assert_eq!(scrub_text("bad s3cr3t here", url), "bad *** here");
+        assert_eq!(url_password("postgres://u@h/db"), None);
     }
 }

@@ -7,9 +7,10 @@
 //! The cluster is started once per test binary, on first use: `initdb` into a temporary
 //! directory, then `postgres` on an ephemeral loopback port with trust authentication and
 //! durability off (a test cluster has nothing to keep). Each test gets its own database. The
-//! server runs under a small shell wrapper that waits for its standard input to close, which
+//! server is run by a small shell wrapper that waits for its standard input to close, which
 //! happens when this process exits however it exits (the kernel closes the pipe), and then
-//! stops the server immediately and deletes its directory: no server outlives the tests.
+//! stops the server immediately (`pg_ctl -m immediate stop`) and deletes its directory: no
+//! server outlives the tests.
 //!
 //! The binaries are taken from the highest version under `/usr/lib/postgresql/*/bin`, or from
 //! `SLUICE_TEST_PG_BIN`. Without them the PostgreSQL tests fail (CI installs them): skipping
@@ -224,89 +225,95 @@ fn start_cluster() -> Result<Cluster, String> {
         .tempdir()
         .map_err(|e| format!("temporary directory: {e}"))?
         .keep();
-    let data = dir.join("data");
-    let sockets = dir.join("sockets");
-    std::fs::create_dir(&sockets).map_err(|e| format!("socket directory: {e}"))?;
+    let started = spawn_cluster(&bin, &prefix, &dir);
+    if started.is_err() {
+        // The wrapper only cleans up after a server it started.
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    started
+}
+
+fn spawn_cluster(bin: &Path, prefix: &[String], dir: &Path) -> Result<Cluster, String> {
+    std::fs::create_dir(dir.join("sockets")).map_err(|e| format!("socket directory: {e}"))?;
     if !prefix.is_empty() {
         let status = Command::new("chown")
             .args(["-R", "postgres:postgres"])
-            .arg(&dir)
+            .arg(dir)
             .status()
             .map_err(|e| format!("chown: {e}"))?;
         if !status.success() {
             return Err(format!("chown of {} failed", dir.display()));
         }
     }
-    let output = command(&prefix, &bin.join("initdb"))
-        .arg("-D")
-        .arg(&data)
-        .args([
-            "-U",
-            USER,
-            "--auth-host=trust",
-            "--auth-local=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin.join("initdb").display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map_err(|e| format!("no free port: {e}"))?
         .port();
-    let log = dir.join("postgres.log");
-    // `cat` returns when our end of its standard input closes, i.e. when this process is
-    // gone; the server then gets SIGQUIT (immediate shutdown, children included).
+    // Everything happens in the wrapper, initdb included, so that a test binary killed at
+    // any point still leaves nothing behind: `cat` returns when our end of its standard
+    // input closes (this process is gone), then the server stops at once (immediate
+    // shutdown, children included) and the directory goes. `pg_ctl start` returns once the
+    // server is up, so the stop never races its start (a postmaster still starting would
+    // miss the signal).
     let script = r#"
-        "$1" -D "$2" -k "$3" -h 127.0.0.1 -p "$4" \
-            -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-            -c max_connections=300 -c shared_buffers=16MB </dev/null >"$5" 2>&1 &
-        server=$!
+        bin=$1 dir=$2 port=$3 user=$4
+        "$bin/initdb" -D "$dir/data" -U "$user" --auth-host=trust --auth-local=trust \
+            -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 || exit 1
+        "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 -o "-k $dir/sockets \
+            -h 127.0.0.1 -p $port -c fsync=off -c synchronous_commit=off \
+            -c full_page_writes=off -c max_connections=300 -c shared_buffers=16MB" \
+            start >/dev/null 2>&1 || exit 1
         cat >/dev/null
-        kill -QUIT "$server" 2>/dev/null
-        wait "$server"
-        rm -rf "$6"
+        "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
+        rm -rf "$dir"
     "#;
-    let mut wrapper = command(&prefix, Path::new("sh"))
+    let mut wrapper = command(prefix, Path::new("sh"))
         .arg("-c")
         .arg(script)
         .arg("sh")
-        .arg(bin.join("postgres"))
-        .arg(&data)
-        .arg(&sockets)
+        .arg(bin)
+        .arg(dir)
         .arg(port.to_string())
-        .arg(&log)
-        .arg(&dir)
+        .arg(USER)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("cannot start postgres: {e}"))?;
+        .map_err(|e| format!("cannot start the PostgreSQL wrapper: {e}"))?;
     let lifeline = wrapper
         .stdin
         .take()
         .ok_or("the wrapper's standard input is missing")?;
-    let cluster = Cluster {
-        port,
-        _lifeline: Mutex::new(lifeline),
-        _wrapper: Mutex::new(wrapper),
+    let logs = || {
+        ["initdb.log", "postgres.log"]
+            .iter()
+            .map(|name| {
+                let mut text = String::new();
+                let _ = std::fs::File::open(dir.join(name))
+                    .and_then(|mut f| f.read_to_string(&mut text));
+                format!("{name}:\n{text}")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
-    // Ready once it accepts connections; a first start takes well under a second.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Ready once it accepts connections: a second or two for initdb, less to start.
+    let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = wrapper.try_wait() {
+            return Err(format!(
+                "PostgreSQL did not start ({status}) with {}:\n{}",
+                bin.display(),
+                logs()
+            ));
+        }
         if Instant::now() > deadline {
-            let mut text = String::new();
-            let _ = std::fs::File::open(&log).and_then(|mut f| f.read_to_string(&mut text));
-            return Err(format!("postgres did not start: {text}"));
+            return Err(format!("PostgreSQL did not start in time:\n{}", logs()));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(cluster)
+    Ok(Cluster {
+        port,
+        _lifeline: Mutex::new(lifeline),
+        _wrapper: Mutex::new(wrapper),
+    })
 }
