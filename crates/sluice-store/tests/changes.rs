@@ -425,6 +425,28 @@ async fn postgres_password_never_shows() -> TestResult {
     Ok(())
 }
 
+/// A store that accepts connections but never answers (a hung server, a black hole on the
+/// path) yields an error after the connect timeout instead of hanging its caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_silent_store_fails_within_the_timeout() -> TestResult {
+    // Connections complete in the kernel's backlog; nobody ever reads or answers them.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = silent.local_addr()?.port();
+    let started = Instant::now();
+    let opened = tokio::time::timeout(
+        Duration::from_secs(30),
+        PostgresStore::open(&common::url(port, "db")),
+    )
+    .await?;
+    let elapsed = started.elapsed();
+    let err = opened.err().ok_or("opened a store that never answered")?;
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert!(!err.to_string().contains(common::PASSWORD), "{err}");
+    drop(silent);
+    Ok(())
+}
+
 #[test]
 fn locations_pick_their_backend() {
     for url in [
