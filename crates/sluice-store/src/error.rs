@@ -14,12 +14,16 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    /// Opening or querying the database failed.
+    /// Querying the database failed.
     #[error("store database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] BackendError),
     /// Bringing the schema up to date failed.
     #[error("store migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] BackendError),
+    /// The store cannot be reached (connecting failed, every connection is busy or lost, or
+    /// the store did not answer in time). The message never contains the store's password.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// A token with this id already exists.
     #[error("token {0:?} already exists")]
     DuplicateToken(String),
@@ -39,10 +43,50 @@ pub enum StoreError {
     /// This reviewer already decided this review.
     #[error("{reviewer} already decided review {id}")]
     DuplicateDecision { id: i64, reviewer: String },
+    /// The configured store location cannot be used (e.g. a malformed URL). The message
+    /// never contains the store's password.
+    #[error("invalid store location {0}")]
+    InvalidLocation(String),
     /// The caller passed a value the store refuses to persist.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
     /// A stored row holds a value that cannot be represented in the API types.
     #[error("corrupt store row: {0}")]
     Corrupt(String),
+}
+
+/// A database driver's error, kept opaque so the crate's API names no driver types (callers
+/// pick a backend from configuration and never see which library implements it).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BackendError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl BackendError {
+    /// A driver error reduced to its (already vetted) message.
+    pub(crate) fn text(message: String) -> Self {
+        BackendError(message.into())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            // Failures to reach the store, told apart so callers (readiness, retries) can
+            // react to an outage rather than to a bad query. sqlx's messages for these never
+            // include the connection URL, so none of them can carry the password.
+            sqlx::Error::PoolTimedOut => {
+                StoreError::Unavailable("no store connection became available in time".into())
+            }
+            sqlx::Error::PoolClosed => StoreError::Unavailable("the store was closed".into()),
+            sqlx::Error::Io(io) => StoreError::Unavailable(format!("connection failed: {io}")),
+            sqlx::Error::Tls(tls) => StoreError::Unavailable(format!("TLS failed: {tls}")),
+            other => StoreError::Database(BackendError(Box::new(other))),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(BackendError(Box::new(err)))
+    }
 }

@@ -6,16 +6,22 @@ use std::time::Duration;
 
 use sqlx::error::ErrorKind;
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::query::Query;
 use sqlx::sqlite::{
-    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{Executor, Row};
+use tokio::sync::broadcast;
 
+use crate::common::{
+    approvers_json, check_review_state, check_settled_state, grant_conditions, message,
+    open_sessions_from, review_conditions, token_lists, token_purpose, CHANNEL_CAPACITY,
+    GATEWAY_HEARTBEAT, GRANT_COLUMNS, OPEN_SESSIONS, REVIEW_ORDER, REVIEW_SELECT, SESSION_OPENED,
+    TOKEN_COLUMNS,
+};
 use crate::{
-    DynamicIdentity, GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision,
-    SshKeyRecord, Store, StoreError, TokenRecord, TokenScope,
+    DynamicIdentity, GrantFilter, GrantRecord, OpenSession, ReviewFilter, ReviewRecord,
+    ReviewerDecision, SshKeyRecord, Store, StoreChange, StoreError, TokenRecord, TokenScope,
 };
 
 /// Schema for this backend, compiled into the binary so a fresh deployment
@@ -31,43 +37,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// process opening the same fresh file; see [`connect`] and [`migrate`].
 const OPEN_RETRIES: u32 = 5;
 
-/// Column list shared by every token query so row decoding stays in one place.
-const TOKEN_COLUMNS: &str = "id, identity, stored_key, server_key, iterations, \
-     created_at, expires_at, revoked_at, last_used_at, purpose, targets, task, provider, claims, \
-     groups";
-
-/// Reviews joined with their decisions, one row per decision (or one row with NULL
-/// decision columns for a review without any), so a review and its decisions are read by
-/// one statement and therefore from one consistent snapshot. Every column is aliased
-/// because SQLite leaves the names of unaliased `table.column` results unspecified.
-const REVIEW_SELECT: &str = "SELECT r.id AS id, r.kind AS kind, r.state AS state, \
-     r.requester AS requester, r.target AS target, r.detail AS detail, \
-     r.created_at_ms AS created_at_ms, r.expires_at_ms AS expires_at_ms, \
-     r.decided_at_ms AS decided_at_ms, \
-     d.reviewer AS d_reviewer, d.approve AS d_approve, d.comment AS d_comment, \
-     d.at_ms AS d_at_ms \
-     FROM reviews r LEFT JOIN review_decisions d ON d.review_id = r.id";
-
-/// Order of [`REVIEW_SELECT`] results: reviews by id, each review's decisions by time
-/// and then by insertion, which [`reviews_from_rows`] relies on to regroup them.
-const REVIEW_ORDER: &str = " ORDER BY r.id, d.at_ms, d.id";
-
-/// Column list shared by every grant query so row decoding stays in one place.
-const GRANT_COLUMNS: &str = "id, identity, target, scope, reason, approvers, review_id, \
-     created_at_ms, expires_at_ms, revoked_at_ms, revoked_by, expiry_noted_at_ms";
-
-/// Every state a review can be in; mirrors the CHECK constraint of `reviews.state`.
-const REVIEW_STATES: [&str; 5] = ["pending", "approved", "denied", "expired", "cancelled"];
-
-/// The states a pending review can be settled into.
-const SETTLED_STATES: [&str; 4] = ["approved", "denied", "expired", "cancelled"];
+/// How long [`Store::ping`] waits for an answer.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// [`Store`] backed by an SQLite database file (or memory, for tests).
 ///
-/// Cheap to clone: clones share the connection pool.
+/// Cheap to clone: clones share the connection pool and the change channel.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Changes written through this store (and its clones). Nothing crosses processes here:
+    /// SQLite has no notification mechanism, so other processes on the file are not seen.
+    changes: broadcast::Sender<StoreChange>,
 }
 
 impl SqliteStore {
@@ -118,7 +99,14 @@ impl SqliteStore {
 
     async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
         migrate(&pool).await?;
-        Ok(Self { pool })
+        let (changes, _) = broadcast::channel(CHANNEL_CAPACITY);
+        Ok(Self { pool, changes })
+    }
+
+    /// Announces a write that succeeded to this process's subscribers.
+    fn changed(&self, change: StoreChange) {
+        // Sending only fails when nobody subscribes, which is nobody's loss.
+        let _ = self.changes.send(change);
     }
 }
 
@@ -185,224 +173,46 @@ async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     }
 }
 
-fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    // Stored as a plain INTEGER because PostgreSQL has no unsigned types.
-    let iterations: i64 = row.try_get("iterations")?;
-    let iterations = u32::try_from(iterations).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "token {id:?} has out-of-range iteration count {iterations}"
-        ))
-    })?;
-    Ok(TokenRecord {
-        identity: row.try_get("identity")?,
-        stored_key: row.try_get("stored_key")?,
-        server_key: row.try_get("server_key")?,
-        iterations,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        scope: TokenScope {
-            purpose: row.try_get("purpose")?,
-            targets: json_list(row, "targets", &id)?,
-            task: row.try_get("task")?,
-            provider: row.try_get("provider")?,
-            claims: row.try_get("claims")?,
-            groups: json_list(row, "groups", &id)?,
-        },
-        id,
-    })
-}
+crate::common::row_decoders!(SqliteRow);
 
-/// A nullable column holding a JSON array of strings.
-fn json_list(row: &SqliteRow, column: &str, id: &str) -> Result<Option<Vec<String>>, StoreError> {
-    match row.try_get::<Option<String>, _>(column)? {
-        None => Ok(None),
-        Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| {
-            StoreError::Corrupt(format!("token {id:?} has an unreadable {column}: {e}"))
-        }),
-    }
-}
-
-fn dynamic_identity_from_row(row: &SqliteRow) -> Result<DynamicIdentity, StoreError> {
-    let name: String = row.try_get("name")?;
-    let groups: String = row.try_get("groups")?;
-    let groups = serde_json::from_str(&groups).map_err(|e| {
-        StoreError::Corrupt(format!("identity {name:?} has unreadable groups: {e}"))
-    })?;
-    Ok(DynamicIdentity {
-        kind: row.try_get("kind")?,
-        groups,
-        claims: row.try_get("claims")?,
-        provider: row.try_get("provider")?,
-        subject: row.try_get("subject")?,
-        created_at: row.try_get("created_at")?,
-        last_seen_at: row.try_get("last_seen_at")?,
-        name,
-    })
-}
-
-fn tokens_from_rows(rows: &[SqliteRow]) -> Result<Vec<TokenRecord>, StoreError> {
-    rows.iter().map(token_from_row).collect()
-}
-
-/// A value bound to a listing query's numbered placeholder.
-enum Bind<'a> {
-    Text(&'a str),
-    Int(i64),
-}
-
-/// The `WHERE` clause of a listing query, built from the fields a filter sets.
-///
-/// Each condition is only present when its field is, rather than written as
-/// `($1 IS NULL OR col = $1)`, for the same reason as in `list_tokens`: PostgreSQL
-/// cannot infer the type of a parameter that is only compared with NULL.
-#[derive(Default)]
-struct Conditions<'a> {
-    clauses: Vec<String>,
-    binds: Vec<Bind<'a>>,
-}
-
-impl<'a> Conditions<'a> {
-    /// Adds `{lhs} $n` with `value` bound to the new placeholder `$n`.
-    fn compare(&mut self, lhs: &str, value: Bind<'a>) {
-        self.binds.push(value);
-        self.clauses.push(format!("{lhs} ${}", self.binds.len()));
-    }
-
-    /// Adds a condition without parameters.
-    fn fixed(&mut self, clause: &str) {
-        self.clauses.push(clause.to_owned());
-    }
-
-    /// ` WHERE ...`, or nothing when no condition was added.
-    fn where_sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
+/// Stores a grant as coming from `review_id`, on the pool or inside a transaction.
+async fn insert_grant<'e, E>(
+    executor: E,
+    grant: &GrantRecord,
+    review_id: Option<i64>,
+) -> Result<i64, StoreError>
+where
+    E: Executor<'e, Database = sqlx::Sqlite>,
+{
+    let approvers = approvers_json(&grant.approvers)?;
+    let result = sqlx::query_scalar(
+        "INSERT INTO grants (identity, target, scope, reason, approvers, review_id, \
+         created_at_ms, expires_at_ms, revoked_at_ms, revoked_by, expiry_noted_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(&grant.identity)
+    .bind(&grant.target)
+    .bind(&grant.scope)
+    .bind(&grant.reason)
+    .bind(approvers)
+    .bind(review_id)
+    .bind(grant.created_at_ms)
+    .bind(grant.expires_at_ms)
+    .bind(grant.revoked_at_ms)
+    .bind(&grant.revoked_by)
+    .bind(grant.expiry_noted_at_ms)
+    .fetch_one(executor)
+    .await;
+    match (result, review_id) {
+        (Ok(id), _) => Ok(id),
+        // The only foreign key is `review_id`.
+        (Err(sqlx::Error::Database(db)), Some(review_id))
+            if db.kind() == ErrorKind::ForeignKeyViolation =>
+        {
+            Err(StoreError::ReviewNotFound(review_id))
         }
+        (Err(err), _) => Err(err.into()),
     }
-
-    /// Binds the values in placeholder order.
-    fn bind<'q>(
-        &self,
-        mut query: Query<'q, Sqlite, SqliteArguments<'q>>,
-    ) -> Query<'q, Sqlite, SqliteArguments<'q>>
-    where
-        'a: 'q,
-    {
-        for value in &self.binds {
-            query = match *value {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(int) => query.bind(int),
-            };
-        }
-        query
-    }
-}
-
-fn review_conditions(filter: &ReviewFilter) -> Conditions<'_> {
-    let mut conditions = Conditions::default();
-    if let Some(state) = &filter.state {
-        conditions.compare("r.state =", Bind::Text(state));
-    }
-    if let Some(requester) = &filter.requester {
-        conditions.compare("r.requester =", Bind::Text(requester));
-    }
-    if let Some(since) = filter.since_ms {
-        conditions.compare("r.created_at_ms >=", Bind::Int(since));
-    }
-    if let Some(until) = filter.until_ms {
-        conditions.compare("r.created_at_ms <", Bind::Int(until));
-    }
-    conditions
-}
-
-fn grant_conditions(filter: &GrantFilter) -> Conditions<'_> {
-    let mut conditions = Conditions::default();
-    if let Some(identity) = &filter.identity {
-        conditions.compare("identity =", Bind::Text(identity));
-    }
-    if let Some(target) = &filter.target {
-        conditions.compare("target =", Bind::Text(target));
-    }
-    if let Some(at) = filter.live_at_ms {
-        conditions.compare("expires_at_ms >", Bind::Int(at));
-        conditions.fixed("revoked_at_ms IS NULL");
-    }
-    if let Some(by) = filter.unnoted_expiry_by_ms {
-        conditions.compare("expires_at_ms <=", Bind::Int(by));
-        // Spelled exactly like the predicate of `grants_unnoted_expiry_idx` so the
-        // planner can use that partial index.
-        conditions.fixed("revoked_at_ms IS NULL AND expiry_noted_at_ms IS NULL");
-    }
-    if let Some(since) = filter.since_ms {
-        conditions.compare("created_at_ms >=", Bind::Int(since));
-    }
-    if let Some(review) = filter.review_id {
-        conditions.compare("review_id =", Bind::Int(review));
-    }
-    conditions
-}
-
-/// Regroups [`REVIEW_SELECT`] rows (ordered by [`REVIEW_ORDER`]) into reviews.
-fn reviews_from_rows(rows: &[SqliteRow]) -> Result<Vec<ReviewRecord>, StoreError> {
-    let mut reviews: Vec<ReviewRecord> = Vec::new();
-    for row in rows {
-        let id: i64 = row.try_get("id")?;
-        if reviews.last().is_none_or(|review| review.id != id) {
-            reviews.push(ReviewRecord {
-                id,
-                kind: row.try_get("kind")?,
-                state: row.try_get("state")?,
-                requester: row.try_get("requester")?,
-                target: row.try_get("target")?,
-                detail: row.try_get("detail")?,
-                created_at_ms: row.try_get("created_at_ms")?,
-                expires_at_ms: row.try_get("expires_at_ms")?,
-                decided_at_ms: row.try_get("decided_at_ms")?,
-                decisions: Vec::new(),
-            });
-        }
-        // `reviewer` is NOT NULL in its table, so NULL here means the outer join found
-        // no decision at all.
-        let Some(reviewer) = row.try_get::<Option<String>, _>("d_reviewer")? else {
-            continue;
-        };
-        let decision = ReviewerDecision {
-            reviewer,
-            approve: row.try_get("d_approve")?,
-            comment: row.try_get("d_comment")?,
-            at_ms: row.try_get("d_at_ms")?,
-        };
-        if let Some(review) = reviews.last_mut() {
-            review.decisions.push(decision);
-        }
-    }
-    Ok(reviews)
-}
-
-fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
-    let id: i64 = row.try_get("id")?;
-    let approvers: String = row.try_get("approvers")?;
-    let approvers = serde_json::from_str(&approvers)
-        .map_err(|err| StoreError::Corrupt(format!("grant {id} has malformed approvers: {err}")))?;
-    Ok(GrantRecord {
-        id,
-        identity: row.try_get("identity")?,
-        target: row.try_get("target")?,
-        scope: row.try_get("scope")?,
-        reason: row.try_get("reason")?,
-        approvers,
-        review_id: row.try_get("review_id")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        expires_at_ms: row.try_get("expires_at_ms")?,
-        revoked_at_ms: row.try_get("revoked_at_ms")?,
-        revoked_by: row.try_get("revoked_by")?,
-        expiry_noted_at_ms: row.try_get("expiry_noted_at_ms")?,
-    })
 }
 
 #[async_trait::async_trait]
@@ -573,23 +383,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        if token.id.is_empty() {
-            return Err(StoreError::InvalidArgument("token id must not be empty"));
-        }
-        if token.iterations == 0 {
-            return Err(StoreError::InvalidArgument("iterations must be at least 1"));
-        }
-        if token.stored_key.is_empty() || token.server_key.is_empty() {
-            return Err(StoreError::InvalidArgument("SCRAM keys must not be empty"));
-        }
-        let list = |l: &Option<Vec<String>>| match l {
-            None => Ok(None),
-            Some(l) => serde_json::to_string(l)
-                .map(Some)
-                .map_err(|_| StoreError::InvalidArgument("token lists must be text")),
-        };
-        let targets = list(&token.scope.targets)?;
-        let groups = list(&token.scope.groups)?;
+        let (targets, groups) = token_lists(token)?;
         let result = sqlx::query(
             "INSERT INTO tokens (id, identity, stored_key, server_key, iterations, \
              created_at, expires_at, revoked_at, last_used_at, purpose, targets, task, \
@@ -605,11 +399,7 @@ impl Store for SqliteStore {
         .bind(token.expires_at)
         .bind(token.revoked_at)
         .bind(token.last_used_at)
-        .bind(if token.scope.purpose.is_empty() {
-            "operator"
-        } else {
-            token.scope.purpose.as_str()
-        })
+        .bind(token_purpose(token))
         .bind(targets)
         .bind(&token.scope.task)
         .bind(&token.scope.provider)
@@ -625,7 +415,7 @@ impl Store for SqliteStore {
                 ErrorKind::ForeignKeyViolation => {
                     Err(StoreError::UnknownIdentity(token.identity.clone()))
                 }
-                _ => Err(StoreError::Database(sqlx::Error::Database(db))),
+                _ => Err(sqlx::Error::Database(db).into()),
             },
             Err(err) => Err(err.into()),
         }
@@ -681,7 +471,11 @@ impl Store for SqliteStore {
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
-        Ok(result.rows_affected() > 0)
+        let revoked = result.rows_affected() > 0;
+        if revoked {
+            self.changed(StoreChange::TokenRevoked(id.to_owned()));
+        }
+        Ok(revoked)
     }
 
     async fn mark_token_used(&self, id: &str, now: i64) -> Result<(), StoreError> {
@@ -704,13 +498,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_review(&self, review: &ReviewRecord) -> Result<i64, StoreError> {
-        // Checked here too (the table has a CHECK) to report a clear error instead of
-        // a constraint failure.
-        if !REVIEW_STATES.contains(&review.state.as_str()) {
-            return Err(StoreError::InvalidArgument(
-                "review state must be pending, approved, denied, expired or cancelled",
-            ));
-        }
+        check_review_state(&review.state)?;
         // RETURNING rather than `last_insert_rowid`: the same statement works on
         // PostgreSQL.
         let id = sqlx::query_scalar(
@@ -728,6 +516,7 @@ impl Store for SqliteStore {
         .bind(review.decided_at_ms)
         .fetch_one(&self.pool)
         .await?;
+        self.changed(StoreChange::Review(id));
         Ok(id)
     }
 
@@ -767,7 +556,10 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await;
         match result {
-            Ok(done) if done.rows_affected() > 0 => return Ok(()),
+            Ok(done) if done.rows_affected() > 0 => {
+                self.changed(StoreChange::Review(id));
+                return Ok(());
+            }
             Ok(_) => {}
             Err(sqlx::Error::Database(db)) if db.kind() == ErrorKind::UniqueViolation => {
                 return Err(StoreError::DuplicateDecision {
@@ -791,57 +583,54 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn settle_review(&self, id: i64, state: &str, at_ms: i64) -> Result<bool, StoreError> {
-        if !SETTLED_STATES.contains(&state) {
-            return Err(StoreError::InvalidArgument(
-                "a review can only be settled as approved, denied, expired or cancelled",
-            ));
-        }
+    async fn settle_review_granting(
+        &self,
+        id: i64,
+        state: &str,
+        at_ms: i64,
+        grant: Option<&GrantRecord>,
+    ) -> Result<Option<Option<i64>>, StoreError> {
+        check_settled_state(state)?;
+        // Immediate: the transaction writes first thing, so taking the write lock at BEGIN
+        // rather than upgrading a read lock later avoids SQLITE_BUSY failures that the busy
+        // timeout cannot wait out (a deferred transaction cannot upgrade while another
+        // process writes).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // The `state = 'pending'` guard makes concurrent settlements race on one row
-        // update: exactly one changes the row, every other caller sees `false`.
-        let result = sqlx::query(
-            "UPDATE reviews SET state = $1, decided_at_ms = $2 \
-             WHERE id = $3 AND state = 'pending'",
-        )
-        .bind(state)
-        .bind(at_ms)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() > 0)
+        // update: exactly one changes the row, every other caller sees nothing to do.
+        let settled = tx
+            .execute(
+                sqlx::query(
+                    "UPDATE reviews SET state = $1, decided_at_ms = $2 \
+                     WHERE id = $3 AND state = 'pending'",
+                )
+                .bind(state)
+                .bind(at_ms)
+                .bind(id),
+            )
+            .await?
+            .rows_affected()
+            > 0;
+        if !settled {
+            // Dropping the transaction rolls it back; nothing was written anyway.
+            return Ok(None);
+        }
+        let grant_id = match grant {
+            Some(grant) => Some(insert_grant(&mut *tx, grant, Some(id)).await?),
+            None => None,
+        };
+        tx.commit().await?;
+        self.changed(StoreChange::Review(id));
+        if let Some(grant_id) = grant_id {
+            self.changed(StoreChange::Grant(grant_id));
+        }
+        Ok(Some(grant_id))
     }
 
     async fn insert_grant(&self, grant: &GrantRecord) -> Result<i64, StoreError> {
-        let approvers = serde_json::to_string(&grant.approvers)
-            .map_err(|_| StoreError::InvalidArgument("approvers cannot be encoded as JSON"))?;
-        let result = sqlx::query_scalar(
-            "INSERT INTO grants (identity, target, scope, reason, approvers, review_id, \
-             created_at_ms, expires_at_ms, revoked_at_ms, revoked_by, expiry_noted_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(&grant.identity)
-        .bind(&grant.target)
-        .bind(&grant.scope)
-        .bind(&grant.reason)
-        .bind(approvers)
-        .bind(grant.review_id)
-        .bind(grant.created_at_ms)
-        .bind(grant.expires_at_ms)
-        .bind(grant.revoked_at_ms)
-        .bind(&grant.revoked_by)
-        .bind(grant.expiry_noted_at_ms)
-        .fetch_one(&self.pool)
-        .await;
-        match (result, grant.review_id) {
-            (Ok(id), _) => Ok(id),
-            // The only foreign key is `review_id`.
-            (Err(sqlx::Error::Database(db)), Some(review_id))
-                if db.kind() == ErrorKind::ForeignKeyViolation =>
-            {
-                Err(StoreError::ReviewNotFound(review_id))
-            }
-            (Err(err), _) => Err(err.into()),
-        }
+        let id = insert_grant(&self.pool, grant, grant.review_id).await?;
+        self.changed(StoreChange::Grant(id));
+        Ok(id)
     }
 
     async fn grant(&self, id: i64) -> Result<Option<GrantRecord>, StoreError> {
@@ -879,7 +668,11 @@ impl Store for SqliteStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        Ok(result.rows_affected() > 0)
+        let revoked = result.rows_affected() > 0;
+        if revoked {
+            self.changed(StoreChange::Grant(id));
+        }
+        Ok(revoked)
     }
 
     async fn note_grant_expired(&self, id: i64, at_ms: i64) -> Result<bool, StoreError> {
@@ -893,6 +686,97 @@ impl Store for SqliteStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        Ok(result.rows_affected() > 0)
+        let noted = result.rows_affected() > 0;
+        if noted {
+            self.changed(StoreChange::Grant(id));
+        }
+        Ok(noted)
+    }
+
+    async fn session_opened(&self, session: &OpenSession) -> Result<(), StoreError> {
+        sqlx::query(SESSION_OPENED)
+            .bind(&session.id)
+            .bind(&session.gateway)
+            .bind(session.started_at_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_closed(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM open_sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn open_sessions(&self, alive_since_ms: i64) -> Result<Vec<OpenSession>, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(OPEN_SESSIONS)
+            .bind(alive_since_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(open_sessions_from(rows))
+    }
+
+    async fn gateway_heartbeat(&self, gateway: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(GATEWAY_HEARTBEAT)
+            .bind(gateway)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn gateways(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT name, last_seen_ms FROM gateways ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn sessions_of_gateway_ended(&self, gateway: &str) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM open_sessions WHERE gateway = $1")
+            .bind(gateway)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<StoreChange> {
+        self.changes.subscribe()
+    }
+
+    async fn publish(&self, topic: &str, body: &str) -> Result<(), StoreError> {
+        self.changed(message(topic, body)?);
+        Ok(())
+    }
+
+    fn notifies_across_processes(&self) -> bool {
+        false
+    }
+
+    fn listening(&self) -> bool {
+        // The channel is in-process and cannot be lost.
+        true
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        ping(&self.pool, PING_TIMEOUT).await
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// `SELECT 1` bounded by `timeout`, so readiness reports a stuck store instead of hanging.
+async fn ping(pool: &SqlitePool, timeout: Duration) -> Result<(), StoreError> {
+    match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await {
+        Ok(result) => result.map(|_| ()).map_err(Into::into),
+        Err(_) => Err(StoreError::Unavailable(
+            "the store did not answer within 2 s".into(),
+        )),
     }
 }

@@ -1,22 +1,12 @@
-//! Behavioural tests of reviews and grants in the SQLite backend, through the public
-//! `Store` trait and against real database files.
+//! Behavioural tests of reviews and grants, run against both backends through the public
+//! `Store` trait.
 
-use std::error::Error;
+mod common;
 
+use common::{Db, TestResult};
 use sluice_store::{
-    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, SqliteStore, Store,
-    StoreError,
+    GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, Store, StoreError,
 };
-use tempfile::TempDir;
-
-type TestResult = Result<(), Box<dyn Error>>;
-
-/// A store on a fresh file; the directory must outlive the store.
-async fn file_store() -> Result<(TempDir, SqliteStore), Box<dyn Error>> {
-    let dir = tempfile::tempdir()?;
-    let store = SqliteStore::open(&dir.path().join("sluice.db")).await?;
-    Ok((dir, store))
-}
 
 fn review(requester: &str, state: &str, created_at_ms: i64) -> ReviewRecord {
     ReviewRecord {
@@ -75,9 +65,8 @@ fn reviewers(review: &ReviewRecord) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test]
-async fn review_round_trip_ignores_id_and_decisions() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn review_round_trip_ignores_id_and_decisions(db: Db) -> TestResult {
+    let store = db.open().await?;
     let mut record = review("alice", "pending", 1_000);
     // Both are the store's to fill in and must be ignored on insert.
     record.id = 999;
@@ -115,9 +104,8 @@ async fn review_round_trip_ignores_id_and_decisions() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn insert_review_rejects_unknown_state() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn insert_review_rejects_unknown_state(db: Db) -> TestResult {
+    let store = db.open().await?;
     assert!(matches!(
         store.insert_review(&review("alice", "maybe", 1)).await,
         Err(StoreError::InvalidArgument(_))
@@ -129,9 +117,8 @@ async fn insert_review_rejects_unknown_state() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn list_reviews_applies_every_filter() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn list_reviews_applies_every_filter(db: Db) -> TestResult {
+    let store = db.open().await?;
     let a = store
         .insert_review(&review("alice", "pending", 100))
         .await?;
@@ -199,9 +186,8 @@ async fn list_reviews_applies_every_filter() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn decisions_are_ordered_by_time_then_insertion() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn decisions_are_ordered_by_time_then_insertion(db: Db) -> TestResult {
+    let store = db.open().await?;
     let first = store.insert_review(&review("alice", "pending", 1)).await?;
     let undecided = store.insert_review(&review("alice", "pending", 2)).await?;
     let last = store.insert_review(&review("bob", "pending", 3)).await?;
@@ -251,9 +237,8 @@ async fn decisions_are_ordered_by_time_then_insertion() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_reviewer_decides_once() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn a_reviewer_decides_once(db: Db) -> TestResult {
+    let store = db.open().await?;
     let id = store.insert_review(&review("alice", "pending", 1)).await?;
     store
         .add_review_decision(id, &decision("carol", true, 10))
@@ -282,14 +267,16 @@ async fn a_reviewer_decides_once() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn decisions_need_an_existing_pending_review() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn decisions_need_an_existing_pending_review(db: Db) -> TestResult {
+    let store = db.open().await?;
     let id = store.insert_review(&review("alice", "pending", 1)).await?;
     store
         .add_review_decision(id, &decision("carol", true, 10))
         .await?;
-    assert!(store.settle_review(id, "approved", 20).await?);
+    assert!(store
+        .settle_review_granting(id, "approved", 20, None)
+        .await?
+        .is_some());
 
     let late = store
         .add_review_decision(id, &decision("dave", false, 30))
@@ -321,24 +308,31 @@ async fn decisions_need_an_existing_pending_review() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_review_settles_once() -> TestResult {
-    let (_dir, store) = file_store().await?;
+/// Settles without a grant; whether this call settled it.
+async fn settle(store: &dyn Store, id: i64, state: &str, at_ms: i64) -> Result<bool, StoreError> {
+    Ok(store
+        .settle_review_granting(id, state, at_ms, None)
+        .await?
+        .is_some())
+}
+
+async fn a_review_settles_once(db: Db) -> TestResult {
+    let store = db.open().await?;
     let id = store.insert_review(&review("alice", "pending", 1)).await?;
 
     for bad in ["pending", "bogus", ""] {
         assert!(
             matches!(
-                store.settle_review(id, bad, 5).await,
+                settle(&*store, id, bad, 5).await,
                 Err(StoreError::InvalidArgument(_))
             ),
             "{bad:?} accepted"
         );
     }
-    assert!(store.settle_review(id, "denied", 10).await?);
-    assert!(!store.settle_review(id, "approved", 20).await?);
-    assert!(!store.settle_review(id, "denied", 30).await?);
-    assert!(!store.settle_review(id + 1, "denied", 30).await?);
+    assert!(settle(&*store, id, "denied", 10).await?);
+    assert!(!settle(&*store, id, "approved", 20).await?);
+    assert!(!settle(&*store, id, "denied", 30).await?);
+    assert!(!settle(&*store, id + 1, "denied", 30).await?);
 
     let stored = store.review(id).await?.ok_or("review missing")?;
     assert_eq!(stored.state, "denied");
@@ -346,7 +340,7 @@ async fn a_review_settles_once() -> TestResult {
 
     for state in ["approved", "expired", "cancelled"] {
         let id = store.insert_review(&review("alice", "pending", 2)).await?;
-        assert!(store.settle_review(id, state, 40).await?);
+        assert!(settle(&*store, id, state, 40).await?);
         assert_eq!(
             store.review(id).await?.ok_or("review missing")?.state,
             state
@@ -355,38 +349,131 @@ async fn a_review_settles_once() -> TestResult {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_settlements_have_one_winner() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("sluice.db");
-    // Two stores stand for two gateways sharing the file.
-    let one = SqliteStore::open(&path).await?;
-    let two = SqliteStore::open(&path).await?;
-    for round in 0..20 {
-        let id = one
+async fn settling_with_a_grant_stores_it_with_the_review(db: Db) -> TestResult {
+    let store = db.open().await?;
+    let id = store.insert_review(&review("alice", "pending", 1)).await?;
+    // The grant's own `id` and `review_id` are the store's to set.
+    let proposed = GrantRecord {
+        id: 999,
+        review_id: Some(12345),
+        ..grant("alice", "prod", 100, 5_000)
+    };
+    let settled = store
+        .settle_review_granting(id, "approved", 100, Some(&proposed))
+        .await?;
+    let Some(Some(grant_id)) = settled else {
+        return Err(format!("not settled with a grant: {settled:?}").into());
+    };
+    assert_eq!(
+        store.grant(grant_id).await?,
+        Some(GrantRecord {
+            id: grant_id,
+            review_id: Some(id),
+            ..proposed.clone()
+        })
+    );
+    let stored = store.review(id).await?.ok_or("review missing")?;
+    assert_eq!(
+        (stored.state.as_str(), stored.decided_at_ms),
+        ("approved", Some(100))
+    );
+
+    // Settled already: nothing is written, in particular no second grant.
+    assert_eq!(
+        store
+            .settle_review_granting(id, "approved", 200, Some(&proposed))
+            .await?,
+        None
+    );
+    // A review that does not exist grants nothing either.
+    assert_eq!(
+        store
+            .settle_review_granting(id + 1, "approved", 200, Some(&proposed))
+            .await?,
+        None
+    );
+    // Nor does a refused state.
+    let other = store.insert_review(&review("bob", "pending", 2)).await?;
+    assert!(matches!(
+        store
+            .settle_review_granting(other, "pending", 200, Some(&proposed))
+            .await,
+        Err(StoreError::InvalidArgument(_))
+    ));
+    assert_eq!(
+        grant_ids(&store.list_grants(&GrantFilter::default()).await?),
+        [grant_id]
+    );
+
+    // Without a grant, the review settles and no grant appears.
+    assert_eq!(
+        store
+            .settle_review_granting(other, "denied", 300, None)
+            .await?,
+        Some(None)
+    );
+    assert_eq!(store.list_grants(&GrantFilter::default()).await?.len(), 1);
+    Ok(())
+}
+
+async fn concurrent_settlements_have_one_winner(db: Db) -> TestResult {
+    // Several stores stand for several gateways sharing the database; every one of them
+    // tries to settle each review, approving ones with a grant.
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(db.open().await?);
+    }
+    for round in 0..10 {
+        let id = stores[0]
             .insert_review(&review("alice", "pending", round))
             .await?;
-        let (a, b) = (one.clone(), two.clone());
-        let approve = tokio::spawn(async move { a.settle_review(id, "approved", 100).await });
-        let expire = tokio::spawn(async move { b.settle_review(id, "expired", 200).await });
-        let (approved, expired) = (approve.await??, expire.await??);
-        assert!(approved != expired, "round {round}: {approved} {expired}");
+        let mut settlers = Vec::new();
+        for (n, store) in stores.iter().cycle().take(8).enumerate() {
+            let store = std::sync::Arc::clone(store);
+            let n = i64::try_from(n)?;
+            settlers.push(tokio::spawn(async move {
+                let (state, granted) = if n % 2 == 0 {
+                    ("approved", Some(grant("alice", "prod", n, 10_000)))
+                } else {
+                    ("expired", None)
+                };
+                let settled = store
+                    .settle_review_granting(id, state, n, granted.as_ref())
+                    .await?;
+                Ok::<_, StoreError>(settled.map(|grant_id| (n, grant_id)))
+            }));
+        }
+        let mut winners = Vec::new();
+        for settler in settlers {
+            if let Some(won) = settler.await?? {
+                winners.push(won);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        let (n, grant_id) = winners[0];
 
-        let stored = two.review(id).await?.ok_or("review missing")?;
-        let (state, at) = if approved {
-            ("approved", 100)
-        } else {
-            ("expired", 200)
-        };
-        assert_eq!(stored.state, state, "round {round}");
-        assert_eq!(stored.decided_at_ms, Some(at), "round {round}");
+        let stored = stores[1].review(id).await?.ok_or("review missing")?;
+        let expected_state = if n % 2 == 0 { "approved" } else { "expired" };
+        assert_eq!(stored.state, expected_state, "round {round}");
+        assert_eq!(stored.decided_at_ms, Some(n), "round {round}");
+        let grants = stores[2]
+            .list_grants(&GrantFilter {
+                review_id: Some(id),
+                ..GrantFilter::default()
+            })
+            .await?;
+        assert_eq!(
+            grant_ids(&grants),
+            grant_id.into_iter().collect::<Vec<_>>(),
+            "round {round}"
+        );
+        assert_eq!(grant_id.is_some(), n % 2 == 0, "round {round}");
     }
     Ok(())
 }
 
-#[tokio::test]
-async fn grant_round_trip_and_ids() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn grant_round_trip_and_ids(db: Db) -> TestResult {
+    let store = db.open().await?;
     let review_id = store.insert_review(&review("alice", "approved", 1)).await?;
     let full = GrantRecord {
         id: 999,
@@ -437,9 +524,8 @@ async fn grant_round_trip_and_ids() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn list_grants_applies_every_filter() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn list_grants_applies_every_filter(db: Db) -> TestResult {
+    let store = db.open().await?;
     let now = 10_000;
     let live = store
         .insert_grant(&grant("alice", "prod", 1_000, now + 1))
@@ -553,9 +639,8 @@ async fn list_grants_applies_every_filter() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn revoke_grant_only_while_live() -> TestResult {
-    let (_dir, store) = file_store().await?;
+async fn revoke_grant_only_while_live(db: Db) -> TestResult {
+    let store = db.open().await?;
     let id = store
         .insert_grant(&grant("alice", "prod", 1_000, 5_000))
         .await?;
@@ -586,12 +671,9 @@ async fn revoke_grant_only_while_live() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn grant_expiry_is_noted_once() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("sluice.db");
-    let one = SqliteStore::open(&path).await?;
-    let two = SqliteStore::open(&path).await?;
+async fn grant_expiry_is_noted_once(db: Db) -> TestResult {
+    let one = db.open().await?;
+    let two = db.open().await?;
     let id = one
         .insert_grant(&grant("alice", "prod", 1_000, 5_000))
         .await?;
@@ -616,11 +698,8 @@ async fn grant_expiry_is_noted_once() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn data_survives_reopening() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("sluice.db");
-    let store = SqliteStore::open(&path).await?;
+async fn data_survives_reopening(db: Db) -> TestResult {
+    let store = db.open().await?;
     let review_id = store.insert_review(&review("alice", "pending", 1)).await?;
     store
         .add_review_decision(review_id, &decision("carol", true, 2))
@@ -633,7 +712,7 @@ async fn data_survives_reopening() -> TestResult {
         .await?;
     drop(store);
 
-    let reopened = SqliteStore::open(&path).await?;
+    let reopened = db.open().await?;
     let stored = reopened.review(review_id).await?.ok_or("review missing")?;
     assert_eq!(reviewers(&stored), ["carol"]);
     let stored = reopened.grant(grant_id).await?.ok_or("grant missing")?;
@@ -643,3 +722,20 @@ async fn data_survives_reopening() -> TestResult {
     assert!(reopened.insert_grant(&grant("bob", "prod", 5, 6)).await? > grant_id);
     Ok(())
 }
+
+backend_tests!(
+    review_round_trip_ignores_id_and_decisions,
+    insert_review_rejects_unknown_state,
+    list_reviews_applies_every_filter,
+    decisions_are_ordered_by_time_then_insertion,
+    a_reviewer_decides_once,
+    decisions_need_an_existing_pending_review,
+    a_review_settles_once,
+    settling_with_a_grant_stores_it_with_the_review,
+    concurrent_settlements_have_one_winner,
+    grant_round_trip_and_ids,
+    list_grants_applies_every_filter,
+    revoke_grant_only_while_live,
+    grant_expiry_is_noted_once,
+    data_survives_reopening,
+);

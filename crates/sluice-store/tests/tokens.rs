@@ -1,10 +1,10 @@
-//! Behavioural tests of the SQLite backend through the public `Store` trait.
+//! Behavioural tests of tokens, identities and SSH keys, run against both backends through the
+//! public `Store` trait.
 
-use std::error::Error;
+mod common;
 
+use common::{Db, TestResult};
 use sluice_store::{SqliteStore, Store, StoreError, TokenRecord};
-
-type TestResult = Result<(), Box<dyn Error>>;
 
 fn token(id: &str, identity: &str, created_at: i64) -> TokenRecord {
     TokenRecord {
@@ -28,9 +28,8 @@ fn ids(tokens: &[TokenRecord]) -> Vec<&str> {
     tokens.iter().map(|t| t.id.as_str()).collect()
 }
 
-#[tokio::test]
-async fn salt_is_created_once_and_reused() -> TestResult {
-    let store = SqliteStore::open_in_memory().await?;
+async fn salt_is_created_once_and_reused(db: Db) -> TestResult {
+    let store = db.open().await?;
     assert_eq!(store.find_identity_salt("alice").await?, None);
 
     let first = store.identity_salt("alice", b"salt-one").await?;
@@ -49,9 +48,8 @@ async fn salt_is_created_once_and_reused() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn empty_salt_or_identity_is_rejected() -> TestResult {
-    let store = SqliteStore::open_in_memory().await?;
+async fn empty_salt_or_identity_is_rejected(db: Db) -> TestResult {
+    let store = db.open().await?;
     assert!(matches!(
         store.identity_salt("alice", b"").await,
         Err(StoreError::InvalidArgument(_))
@@ -63,9 +61,8 @@ async fn empty_salt_or_identity_is_rejected() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn insert_list_and_active_filtering() -> TestResult {
-    let store = SqliteStore::open_in_memory().await?;
+async fn insert_list_and_active_filtering(db: Db) -> TestResult {
+    let store = db.open().await?;
     store.identity_salt("alice", b"salt-a").await?;
     store.identity_salt("bob", b"salt-b").await?;
 
@@ -119,9 +116,8 @@ async fn insert_list_and_active_filtering() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn insert_errors_are_specific() -> TestResult {
-    let store = SqliteStore::open_in_memory().await?;
+async fn insert_errors_are_specific(db: Db) -> TestResult {
+    let store = db.open().await?;
     assert!(matches!(
         store.insert_token(&token("t1", "nobody", 1)).await,
         Err(StoreError::UnknownIdentity(identity)) if identity == "nobody"
@@ -145,9 +141,8 @@ async fn insert_errors_are_specific() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn revoke_returns_true_then_false_and_keeps_first_time() -> TestResult {
-    let store = SqliteStore::open_in_memory().await?;
+async fn revoke_returns_true_then_false_and_keeps_first_time(db: Db) -> TestResult {
+    let store = db.open().await?;
     store.identity_salt("alice", b"salt").await?;
     store.insert_token(&token("t1", "alice", 1)).await?;
 
@@ -161,9 +156,8 @@ async fn revoke_returns_true_then_false_and_keeps_first_time() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn mark_used_only_moves_forward() -> TestResult {
-    let store = SqliteStore::open_in_memory().await?;
+async fn mark_used_only_moves_forward(db: Db) -> TestResult {
+    let store = db.open().await?;
     store.identity_salt("alice", b"salt").await?;
     store.insert_token(&token("t1", "alice", 1)).await?;
 
@@ -180,13 +174,9 @@ async fn mark_used_only_moves_forward() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn two_stores_on_one_file_see_each_others_writes() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    // A nested, not yet existing directory checks that `open` creates it.
-    let path = dir.path().join("state").join("sluice.db");
-    let gateway = SqliteStore::open(&path).await?;
-    let cli = SqliteStore::open(&path).await?;
+async fn two_stores_on_one_database_see_each_others_writes(db: Db) -> TestResult {
+    let gateway = db.open().await?;
+    let cli = db.open().await?;
 
     // The CLI creates the salt and a token; the gateway must see both.
     let salt = cli.identity_salt("alice", b"cli-salt").await?;
@@ -199,25 +189,23 @@ async fn two_stores_on_one_file_see_each_others_writes() -> TestResult {
     assert!(!cli.revoke_token("t1", 30).await?);
     assert!(cli.active_tokens("alice", 25).await?.is_empty());
 
-    // Reopening after both are gone keeps the data (it is on disk, not in a pool).
+    // Reopening after both are gone keeps the data (it is in the database, not in a pool).
     drop(gateway);
     drop(cli);
-    let reopened = SqliteStore::open(&path).await?;
+    let reopened = db.open().await?;
     assert_eq!(reopened.list_tokens(None).await?[0].revoked_at, Some(20));
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_open_of_fresh_file_succeeds() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("fresh.db");
-    // Separate tasks on a multi-threaded runtime so the opens really overlap, as
-    // they would for separate processes; all race to create the file, switch it to
-    // WAL and apply the initial migration, and none may fail.
+async fn concurrent_opens_of_a_fresh_database_succeed(db: Db) -> TestResult {
+    // Separate tasks on a multi-threaded runtime so the opens really overlap, as they would
+    // for separate gateways; all race to create the schema (SQLite: also the file and WAL
+    // mode; PostgreSQL: under the migration lock), and none may fail.
+    let db = std::sync::Arc::new(db);
     let handles: Vec<_> = (0..8)
         .map(|_| {
-            let path = path.clone();
-            tokio::spawn(async move { SqliteStore::open(&path).await })
+            let db = std::sync::Arc::clone(&db);
+            tokio::spawn(async move { db.open().await })
         })
         .collect();
     let mut stores = Vec::new();
@@ -227,6 +215,8 @@ async fn concurrent_open_of_fresh_file_succeeds() -> TestResult {
     let (a, b) = (&stores[0], &stores[7]);
     a.identity_salt("alice", b"salt").await?;
     assert_eq!(b.find_identity_salt("alice").await?, Some(b"salt".to_vec()));
+    // Every migration was applied exactly once, whoever applied it.
+    assert_eq!(a.list_tokens(None).await?.len(), 0);
     Ok(())
 }
 
@@ -258,10 +248,9 @@ fn debug_redacts_keys() {
     }
 }
 
-#[tokio::test]
-async fn token_scope_round_trips_and_revocations_are_listed() -> TestResult {
+async fn token_scope_round_trips_and_revocations_are_listed(db: Db) -> TestResult {
     use sluice_store::TokenScope;
-    let store = SqliteStore::open_in_memory().await?;
+    let store = db.open().await?;
     store.identity_salt("ci", b"salt").await?;
     let scoped = TokenRecord {
         scope: TokenScope {
@@ -290,10 +279,9 @@ async fn token_scope_round_trips_and_revocations_are_listed() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn dynamic_identities_stay_with_their_subject() -> TestResult {
+async fn dynamic_identities_stay_with_their_subject(db: Db) -> TestResult {
     use sluice_store::DynamicIdentity;
-    let store = SqliteStore::open_in_memory().await?;
+    let store = db.open().await?;
     let alice = DynamicIdentity {
         name: "alice@corp.example".into(),
         kind: "human".into(),
@@ -329,3 +317,69 @@ async fn dynamic_identities_stay_with_their_subject() -> TestResult {
     ));
     Ok(())
 }
+
+async fn ssh_keys_and_host_keys(db: Db) -> TestResult {
+    use sluice_store::SshKeyRecord;
+    let store = db.open().await?;
+    let key = |identity: &str, fingerprint: &str, added_at| SshKeyRecord {
+        identity: identity.to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        public_key: format!("ssh-ed25519 AAAA{fingerprint}"),
+        comment: "laptop".to_owned(),
+        added_at,
+    };
+    assert!(store.add_ssh_key(&key("bob", "SHA256:b1", 5)).await?);
+    assert!(store.add_ssh_key(&key("alice", "SHA256:a2", 20)).await?);
+    assert!(store.add_ssh_key(&key("alice", "SHA256:a1", 10)).await?);
+    // Registering the same key again changes nothing, not even the time it was added.
+    assert!(!store.add_ssh_key(&key("alice", "SHA256:a1", 30)).await?);
+
+    let alice = store.ssh_keys(Some("alice")).await?;
+    assert_eq!(
+        alice,
+        [key("alice", "SHA256:a1", 10), key("alice", "SHA256:a2", 20)]
+    );
+    let all = store.ssh_keys(None).await?;
+    let owners: Vec<_> = all.iter().map(|k| k.identity.as_str()).collect();
+    assert_eq!(owners, ["alice", "alice", "bob"]);
+
+    assert!(store.remove_ssh_key("alice", "SHA256:a1").await?);
+    assert!(!store.remove_ssh_key("alice", "SHA256:a1").await?);
+    assert!(!store.remove_ssh_key("bob", "SHA256:a2").await?);
+    assert_eq!(store.ssh_keys(Some("alice")).await?.len(), 1);
+
+    // Trust on first use: the first key stays, a later different one is reported back.
+    assert_eq!(
+        store
+            .trust_ssh_host_key("db1", "ssh-ed25519 AAAAfirst", 1)
+            .await?,
+        ("ssh-ed25519 AAAAfirst".to_owned(), true)
+    );
+    assert_eq!(
+        store
+            .trust_ssh_host_key("db1", "ssh-ed25519 AAAAother", 2)
+            .await?,
+        ("ssh-ed25519 AAAAfirst".to_owned(), false)
+    );
+    assert_eq!(
+        store
+            .trust_ssh_host_key("db2", "ssh-ed25519 AAAAother", 3)
+            .await?,
+        ("ssh-ed25519 AAAAother".to_owned(), true)
+    );
+    Ok(())
+}
+
+backend_tests!(
+    salt_is_created_once_and_reused,
+    empty_salt_or_identity_is_rejected,
+    insert_list_and_active_filtering,
+    insert_errors_are_specific,
+    revoke_returns_true_then_false_and_keeps_first_time,
+    mark_used_only_moves_forward,
+    two_stores_on_one_database_see_each_others_writes,
+    concurrent_opens_of_a_fresh_database_succeed,
+    token_scope_round_trips_and_revocations_are_listed,
+    dynamic_identities_stay_with_their_subject,
+    ssh_keys_and_host_keys,
+);
