@@ -38,6 +38,7 @@ manifest=(
   "test|openssh-client|/usr/bin/ssh|tests drive ssh, scp and sftp"
   "test|openssh-client|/usr/bin/ssh-keygen|tests make SSH keys"
   "test|sshpass|/usr/bin/sshpass|tests log in to sluice with a token as the SSH password"
+  "test|python3-yaml|/usr/lib/python3/dist-packages/yaml/__init__.py|the deploy tests read docker-compose.yml with PyYAML"
   "test|rsync|/usr/bin/rsync|tests copy files with rsync over ssh"
   "test|asciinema|/usr/bin/asciinema|tests play a terminal recording with asciinema"
   "test|tmux|/usr/bin/tmux|tests drive an interactive ssh shell in a real pseudo-terminal"

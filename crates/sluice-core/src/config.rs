@@ -5,6 +5,7 @@
 //! by reference (environment variable or file), never inline.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +22,10 @@ pub struct Config {
     pub gateway: GatewayConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Where tokens, reviews and grants live: SQLite in the data directory, or a PostgreSQL
+    /// database several gateways share.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// The PostgreSQL listener, from `[[listeners]] protocol = "postgres"` or the older
     /// `[postgres]` table (folded in at load).
     #[serde(skip)]
@@ -89,6 +94,17 @@ pub struct GatewayConfig {
     pub max_message_bytes: usize,
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// The gateway's name among those sharing a store: in every audit record it writes and on
+    /// the sessions it serves. `None`: the host name (a pod's name in Kubernetes).
+    pub name: Option<String>,
+    /// On SIGTERM, how long `/readyz` says "draining" while everything is still served, so
+    /// that a load balancer stops sending new connections before the listeners close.
+    #[serde(deserialize_with = "duration")]
+    pub drain_delay: Duration,
+    /// The gateway key (32 bytes), which keys the fake salts of unknown identities. Gateways
+    /// behind one address share one, or a name's salt differing between them would show it is
+    /// unknown. `None`: `gateway.key` in the data directory, created at first start.
+    pub key_file: Option<PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -100,7 +116,31 @@ impl Default for GatewayConfig {
             handshake_timeout: Duration::from_secs(10),
             max_message_bytes: 64 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            name: None,
+            drain_delay: Duration::ZERO,
+            key_file: None,
         }
+    }
+}
+
+/// `[store]`. `Debug` leaves out the URL's password, should one be written there.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://USER@HOST:PORT/DATABASE[?sslmode=...]`: a PostgreSQL store shared by every
+    /// gateway given the same URL. `None`: the embedded SQLite file in the data directory.
+    pub url: Option<String>,
+    /// The store user's password, read from this file (one line), so that it is in neither
+    /// the URL nor the configuration.
+    pub password_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url.as_deref().map(sluice_store::redact_url))
+            .field("password_file", &self.password_file)
+            .finish()
     }
 }
 
@@ -994,6 +1034,8 @@ impl Config {
             &mut self.policy.dir,
             &mut self.masking.token_key_file,
             &mut self.recording.dir,
+            &mut self.store.password_file,
+            &mut self.gateway.key_file,
         ]
         .into_iter()
         .flatten()
@@ -1035,6 +1077,22 @@ impl Config {
 
     fn validate(&self) -> Result<(), CoreError> {
         let err = |m: String| Err(CoreError::Config(m));
+        if let Some(url) = &self.store.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return err(format!(
+                    "store.url {} is not a postgres:// URL (leave it out for the embedded store)",
+                    sluice_store::redact_url(url)
+                ));
+            }
+        }
+        if self.gateway.name.as_deref().is_some_and(|n| {
+            n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        }) {
+            return err("gateway.name must be letters, digits, '-', '_' or '.'".to_owned());
+        }
         // Undefined policy is deny: no policy at all is never a default.
         match (&self.policy.dir, self.policy.builtin) {
             (None, None) => {
@@ -1175,6 +1233,26 @@ impl Config {
         self.gateway.data_dir.join("sluice.sqlite")
     }
 
+    /// Where the store is: `[store] url`, else the SQLite file in the data directory.
+    pub fn store_location(&self) -> sluice_store::StoreLocation {
+        match &self.store.url {
+            Some(url) => sluice_store::StoreLocation::Postgres(url.clone()),
+            None => sluice_store::StoreLocation::Sqlite(self.store_path()),
+        }
+    }
+
+    /// The configured name, else the host name, else `gateway`.
+    pub fn gateway_name(&self) -> String {
+        if let Some(name) = &self.gateway.name {
+            return name.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "gateway".to_owned())
+    }
+
     pub fn identity(&self, name: &str) -> Option<&IdentityConfig> {
         self.identities.iter().find(|i| i.name == name)
     }
@@ -1221,6 +1299,33 @@ mod tests {
         tls = "disable"
         tags = { environment = "production" }
     "#;
+
+    #[test]
+    fn a_shared_store_and_the_gateway_name_are_checked_and_the_password_never_shown() {
+        let c = Config::parse(&format!(
+            "{EXAMPLE}\n[store]\nurl = \"postgres://sluice:hunter2@db:5432/sluice\"\n"
+        ))
+        .unwrap();
+        let shown = format!("{:?}", c.store);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("sluice:***@db:5432/sluice"), "{shown}");
+        assert_eq!(
+            sluice_store::redact_url("postgres://u@h/d?password=x&sslmode=require"),
+            "postgres://u@h/d?password=***&sslmode=require"
+        );
+        let err = Config::parse(&format!(
+            "{EXAMPLE}\n[store]\nurl = \"mysql://root:hunter2@db/x\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not a postgres:// URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let named = EXAMPLE.replace("[gateway]\n", "[gateway]\nname = \"gw-a\"\n");
+        assert_eq!(Config::parse(&named).unwrap().gateway_name(), "gw-a");
+        let bad = EXAMPLE.replace("[gateway]\n", "[gateway]\nname = \"a b\"\n");
+        assert!(Config::parse(&bad).is_err());
+        assert!(!Config::parse(EXAMPLE).unwrap().gateway_name().is_empty());
+    }
 
     #[test]
     fn targets_get_their_kind_defaults_and_checks() {

@@ -266,46 +266,45 @@ impl SessionRecording {
     }
 }
 
-/// Runs forever: deletes recordings in `store` older than `retention`, auditing each
-/// deletion, except those `open` says are still being written. Checked every minute (or every
-/// tenth of the retention, if shorter), so a recording outlives its retention by at most that.
-pub(crate) async fn enforce_retention(
+/// How often retention runs: every minute, or every tenth of the retention if shorter, so a
+/// recording outlives its retention by at most that.
+pub(crate) fn retention_period(retention: std::time::Duration) -> std::time::Duration {
+    (retention / 10).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    )
+}
+
+/// Deletes recordings in `store` older than `retention`, auditing each deletion, except those
+/// `open` says are still being written.
+pub(crate) async fn retention_pass(
     retention: std::time::Duration,
-    store: std::sync::Arc<dyn sluice_record::RecordingStore>,
+    store: &dyn sluice_record::RecordingStore,
     audit: &sluice_audit::AuditLog,
     metrics: &crate::metrics::Metrics,
     open: impl Fn(&str) -> bool,
 ) {
-    let period = (retention / 10).clamp(
-        std::time::Duration::from_secs(1),
-        std::time::Duration::from_secs(60),
-    );
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else {
-            continue;
-        };
-        // Sessions still open here are skipped: an idle session's file is old by its
-        // time, and still being written.
-        match sluice_record::delete_older_than(store.as_ref(), cutoff, &open).await {
-            Ok(deleted) => {
-                for session in deleted {
-                    let event = sluice_audit::AuditEvent::RecordingDeleted {
-                        session,
-                        reason: format!(
-                            "older than recording.retention ({})",
-                            humantime::format_duration(retention)
-                        ),
-                    };
-                    if let Err(e) = audit.record(&event).await {
-                        metrics.audit_failures.inc();
-                        tracing::error!(error = %e, "could not audit a recording's deletion");
-                    }
+    let Some(cutoff) = std::time::SystemTime::now().checked_sub(retention) else {
+        return;
+    };
+    // Sessions still open are skipped: an idle session's file is old by its time, and still
+    // being written.
+    match sluice_record::delete_older_than(store, cutoff, &open).await {
+        Ok(deleted) => {
+            for session in deleted {
+                let event = sluice_audit::AuditEvent::RecordingDeleted {
+                    session,
+                    reason: format!(
+                        "older than recording.retention ({})",
+                        humantime::format_duration(retention)
+                    ),
+                };
+                if let Err(e) = audit.record(&event).await {
+                    metrics.audit_failures.inc();
+                    tracing::error!(error = %e, "could not audit a recording's deletion");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "recording retention failed; retrying"),
         }
+        Err(e) => tracing::warn!(error = %e, "recording retention failed; retrying"),
     }
 }

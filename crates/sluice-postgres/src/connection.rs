@@ -214,7 +214,7 @@ impl Connection<'_> {
             Ok(handshake::Opening::Cancel { pid, secret }) => {
                 // The client's connection (in `slot`) closes when this returns, after the
                 // target closed its own.
-                context.cancels.cancel(pid, &secret).await;
+                context.cancels.cancel(&context.gateway, pid, &secret).await;
                 return Opening::Done;
             }
             Err(e) => {

@@ -68,11 +68,19 @@ impl PgServer {
             .write_fatal(&mut over_limit);
         let context = self.context.clone();
         let metrics = context.gateway.metrics();
-        self.listener
+        let serving = self
+            .listener
             .run(control, grace, metrics, over_limit.freeze(), {
                 let context = context.clone();
                 move |tcp, peer, shutdown| connection::serve(context.clone(), tcp, peer, shutdown)
-            })
-            .await;
+            });
+        // Cancels other gateways on the store pass on for this one's keys, while it serves.
+        tokio::select! {
+            () = serving => {}
+            () = async {
+                context.cancels.serve_cluster(&context.gateway).await;
+                std::future::pending::<()>().await
+            } => {}
+        }
     }
 }

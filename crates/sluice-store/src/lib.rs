@@ -104,7 +104,7 @@ use std::sync::Arc;
 
 pub use approvals::{GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision};
 pub use error::{BackendError, StoreError};
-pub use postgres::PostgresStore;
+pub use postgres::{redact_url, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// Persistent gateway state, implemented once per database backend.
@@ -376,10 +376,16 @@ impl fmt::Display for StoreLocation {
 
 /// Opens the store at `location` with the backend it names, so the binary picks a backend
 /// from configuration without naming backend types.
-pub async fn open(location: &StoreLocation) -> Result<Arc<dyn Store>, StoreError> {
+/// `password` is the PostgreSQL store's, given apart from its URL; SQLite has none.
+pub async fn open(
+    location: &StoreLocation,
+    password: Option<&str>,
+) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match location {
         StoreLocation::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
-        StoreLocation::Postgres(url) => Arc::new(PostgresStore::open(url).await?),
+        StoreLocation::Postgres(url) => {
+            Arc::new(PostgresStore::open_with_password(url, password).await?)
+        }
     })
 }
 

@@ -40,8 +40,10 @@ const MIGRATION_LOCK_KEY: i64 = 0x736c_7569_6365;
 const MAX_CONNECTIONS: u32 = 10;
 
 /// How long getting a connection may take, connecting included: a store that is gone yields
-/// [`StoreError::Unavailable`] after this instead of stalling every caller.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// [`StoreError::Unavailable`] after this instead of stalling every caller. Well inside the
+/// default handshake timeout (10 s), so that a client of a gateway that lost its store is
+/// told so rather than timed out.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long [`Store::ping`] waits for an answer.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -94,11 +96,22 @@ impl PostgresStore {
     /// advisory lock, so exactly one gateway applies each. Errors never contain the URL's
     /// password.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with_password(url, None).await
+    }
+
+    /// As [`PostgresStore::open`], with the password given apart from the URL (read from a
+    /// secret file), so that it is written in neither the URL nor the configuration.
+    pub async fn open_with_password(url: &str, password: Option<&str>) -> Result<Self, StoreError> {
         let redacted_url = redact_url(url);
-        let scrub = |err: StoreError| scrub_error(err, url);
+        let secrets = Secrets { url, password };
+        let scrub = |err: StoreError| scrub_error(err, &secrets);
         let options = PgConnectOptions::from_str(url).map_err(|err| {
-            StoreError::InvalidLocation(scrub_text(&format!("{redacted_url}: {err}"), url))
+            StoreError::InvalidLocation(scrub_text(&format!("{redacted_url}: {err}"), &secrets))
         })?;
+        let options = match password {
+            Some(password) => options.password(password),
+            None => options,
+        };
         let options = options.application_name("sluice");
         migrate(&options).await.map_err(scrub)?;
         let pool = PgPoolOptions::new()
@@ -246,7 +259,7 @@ async fn notify(conn: &mut PgConnection, change: &StoreChange) -> Result<(), Sto
 
 /// `url` with its password (in the user info or a `password` query parameter) replaced by
 /// `***`, for logs, errors and `Debug`.
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let mut out = url.to_owned();
     if let Some(scheme_end) = url.find("://") {
         let rest_start = scheme_end + 3;
@@ -293,16 +306,25 @@ fn url_password(url: &str) -> Option<&str> {
 }
 
 /// `text` with the URL's password blanked out, should a driver message ever quote it.
-fn scrub_text(text: &str, url: &str) -> String {
-    match url_password(url).filter(|p| !p.is_empty()) {
-        Some(password) => text.replace(password, "***"),
-        None => text.to_owned(),
-    }
+/// The passwords an error text must never show: the URL's own and one given apart.
+struct Secrets<'a> {
+    url: &'a str,
+    password: Option<&'a str>,
+}
+
+fn scrub_text(text: &str, secrets: &Secrets<'_>) -> String {
+    [url_password(secrets.url), secrets.password]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .fold(text.to_owned(), |text, password| {
+            text.replace(password, "***")
+        })
 }
 
 /// An error from opening the store, made safe to log: driver errors become text scrubbed of
 /// the password (the opaque error they wrap could otherwise be printed with its source).
-fn scrub_error(err: StoreError, url: &str) -> StoreError {
+fn scrub_error(err: StoreError, url: &Secrets<'_>) -> StoreError {
     match err {
         StoreError::Database(e) => {
             StoreError::Database(BackendError::text(scrub_text(&e.to_string(), url)))
@@ -970,7 +992,14 @@ mod tests {
     fn messages_are_scrubbed_of_the_password() {
         let url = "postgres://u:s3cr3t@h/db";
         assert_eq!(url_password(url), Some("s3cr3t"));
-        assert_eq!(scrub_text("bad s3cr3t here", url), "bad *** here");
+        let secrets = Secrets {
+            url,
+            password: Some("other"),
+        };
+        assert_eq!(
+            scrub_text("bad s3cr3t here, other there", &secrets),
+            "bad *** here, *** there"
+        );
         assert_eq!(url_password("postgres://u@h/db"), None);
     }
 }

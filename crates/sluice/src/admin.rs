@@ -1,4 +1,4 @@
-//! The admin HTTP listener: `/healthz` for orchestrators, `/metrics` for Prometheus,
+//! The admin HTTP listener: `/healthz` and `/readyz` for orchestrators, `/metrics` for Prometheus,
 //! `/policy` (what is enforced; `POST /policy/reload` re-reads the policy directory), and the
 //! approval API (`approvals_api`: reviews, access requests, grants).
 
@@ -53,6 +53,7 @@ pub fn app(gateway: Gateway) -> Router {
         ));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::identity_api::open_routes())
         .merge(protected)
@@ -66,6 +67,15 @@ async fn healthz(State(gateway): State<Gateway>) -> impl IntoResponse {
         (StatusCode::SERVICE_UNAVAILABLE, "audit trail failed\n")
     } else {
         (StatusCode::OK, "ok\n")
+    }
+}
+
+/// Whether a load balancer should send new connections here: not draining (SIGTERM), the
+/// store reachable, the audit trail writable. 503 with the reason otherwise.
+async fn readyz(State(gateway): State<Gateway>) -> impl IntoResponse {
+    match gateway.readiness().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(not) => (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", not.0)),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Who calls the admin API and whether the policy lets them: every route behind
 //! [`require_credential`] needs `Authorization: Bearer <sluice credential>` and is decided with
 //! `request.action = "admin"` and the operation's stable name (docs/identity.md lists them).
-//! Only `/healthz`, `/metrics` and the sign-in endpoints answer without a credential.
+//! Only `/healthz`, `/readyz`, `/metrics` and the sign-in endpoints answer without a credential.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use sluice_core::config::Config;
 use sluice_core::gateway::unix_now;
 use sluice_core::SshPublicKey;
-use sluice_store::{SshKeyRecord, Store};
+use sluice_store::SshKeyRecord;
 
 use crate::cli::IdentityCommand;
 

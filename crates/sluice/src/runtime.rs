@@ -16,7 +16,7 @@ use sluice_mysql::MysqlServer;
 use sluice_outbound::sinks::{AuditSinkTasks, AuditSinks};
 use sluice_postgres::{PgServer, ShutdownPhase};
 use sluice_ssh::SshServer;
-use sluice_store::SqliteStore;
+use sluice_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -48,24 +48,52 @@ pub struct RunningGateway {
     audit_sealing: JoinHandle<()>,
 }
 
-pub async fn open_store(config: &Config) -> Result<SqliteStore> {
-    let path = config.store_path();
-    SqliteStore::open(&path)
+/// The store the configuration names: SQLite in the data directory, or the shared PostgreSQL
+/// store with its password read from `[store] password_file`.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let location = config.store_location();
+    let password = match &config.store.password_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading store.password_file {}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
+        None => None,
+    };
+    sluice_store::open(&location, password.as_deref())
         .await
-        .with_context(|| format!("opening the store {}", path.display()))
+        .with_context(|| format!("opening the store {location}"))
 }
 
 /// The 32-byte key that keys the gateway's own derivations (fake salts for unknown
-/// identities). Created on first start; kept private to the gateway's user.
-pub fn load_gateway_key(data_dir: &Path) -> Result<[u8; 32]> {
+/// identities): `[gateway] key_file` when set (several gateways share one), else created in
+/// the data directory on first start, kept private to the gateway's user.
+pub fn load_gateway_key(config: &Config) -> Result<[u8; 32]> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("gateway.key");
-    if let Ok(bytes) = std::fs::read(&path) {
-        return bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} is not 32 bytes", path.display()));
+    let (path, create) = match &config.gateway.key_file {
+        Some(path) => (path.clone(), false),
+        None => (config.gateway.data_dir.join("gateway.key"), true),
+    };
+    match std::fs::read(&path) {
+        // 32 bytes as written at first start, or 64 hex digits as a secret is easily made.
+        Ok(bytes) => {
+            let hex_key = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| hex::decode(t.trim()).ok());
+            return hex_key
+                .as_deref()
+                .unwrap_or(&bytes)
+                .try_into()
+                .map_err(|_| {
+                    anyhow::anyhow!("{} is not 32 bytes or 64 hex digits", path.display())
+                });
+        }
+        Err(e) if !create || e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("reading the gateway key {}", path.display()))
+        }
+        Err(_) => {}
     }
     let key: [u8; 32] = rand::random();
     std::fs::OpenOptions::new()
@@ -86,7 +114,9 @@ pub fn open_audit(config: &Config) -> Result<AuditLog> {
         AuditDurability::Strict => Durability::Strict,
     };
     let path = config.audit_path();
-    AuditLog::open(&path, durability).with_context(|| {
+    // Named, so that every record says which gateway wrote it, and no two gateways ever
+    // write one chain.
+    AuditLog::open_named(&path, durability, Some(&config.gateway_name())).with_context(|| {
         format!(
             "opening the audit trail {} (is another gateway using this data directory?)",
             path.display()
@@ -98,7 +128,7 @@ pub fn open_audit(config: &Config) -> Result<AuditLog> {
 pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> {
     std::fs::create_dir_all(&config.gateway.data_dir)
         .with_context(|| format!("creating {}", config.gateway.data_dir.display()))?;
-    let key = load_gateway_key(&config.gateway.data_dir)?;
+    let key = load_gateway_key(&config)?;
     // Before anything is opened: a gateway given a policy it cannot enforce does not start.
     let policy = PolicyState::load(&config.policy).context("loading the policy")?;
     // Likewise a sink that cannot work as configured (an unreadable token file, a cursor that
@@ -166,7 +196,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let workers = Arc::new(sluice_core::workers::Workers::start(
         config.gateway.worker_threads,
     )?);
-    let gateway = Gateway::new(config, Arc::new(store), audit, policy, key)?;
+    let gateway = Gateway::new(config, store, audit, policy, key)?;
     let policy_watch = tokio::spawn({
         let gateway = gateway.clone();
         async move { gateway.watch_policy().await }
@@ -174,11 +204,13 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let housekeeping = tokio::spawn({
         let gateway = gateway.clone();
         async move {
-            // Review and grant expiry, and recording retention, until the gateway stops.
+            // Review and grant expiry, recording retention, and the store's change
+            // notifications, until the gateway stops.
             tokio::join!(
                 gateway.run_approvals(),
                 gateway.enforce_recording_retention(),
-                gateway.watch_revocations()
+                gateway.watch_revocations(),
+                gateway.follow_store()
             );
         }
     });
@@ -400,6 +432,14 @@ pub async fn serve(config_path: &Path) -> Result<()> {
             _ = reloads => "SIGHUP handler ended",
         }
     };
+    let delay = running.gateway.config().gateway.drain_delay;
+    running.gateway.start_draining();
+    if !delay.is_zero() {
+        // Everything is still served while `/readyz` says "draining", so that a load balancer
+        // takes this gateway out before its listeners close.
+        tracing::info!(signal, delay = %humantime::format_duration(delay), "draining: not ready, still serving");
+        tokio::time::sleep(delay).await;
+    }
     tracing::info!(signal, "shutting down");
     running.shutdown(&format!("{signal} received")).await
 }

@@ -69,37 +69,8 @@ impl ScratchPostgres {
             std::os::unix::fs::chown(data.join("pg_hba.conf"), Some(uid), Some(gid))?;
         }
         let port = free_port()?;
-        let log = std::fs::File::create(dir.join("postgres.log"))?;
-        if let Some((uid, gid)) = owner {
-            std::os::unix::fs::chown(dir.join("postgres.log"), Some(uid), Some(gid))?;
-        }
-        let mut postgres = Command::new(bindir.join("postgres"));
-        postgres
-            .arg("-D")
-            .arg(&data)
-            .arg("-p")
-            .arg(port.to_string())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "unix_socket_directories=",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=200",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        let server = as_owner(&mut postgres, owner)
-            .spawn()
-            .context("could not start postgres")?;
-        spawn_orphan_guard(server.id(), dir)?;
+        let server = spawn_server(&bindir, &data, dir, port, owner)?;
+        spawn_orphan_guard(&data, dir)?;
         let pg = ScratchPostgres {
             port,
             superuser_password: superuser_password.to_owned(),
@@ -110,6 +81,35 @@ impl ScratchPostgres {
         };
         pg.wait_ready()?;
         Ok(pg)
+    }
+
+    /// Stops the server (a fast shutdown: every connection ends); `start_again` brings it back.
+    pub fn stop(&mut self) {
+        // SIGINT is PostgreSQL's fast shutdown: backends end, the server exits cleanly.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.server.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.server.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+
+    /// Starts a server stopped with `stop` again, on the same port with the same data.
+    pub fn start_again(&mut self) -> Result<()> {
+        self.server = spawn_server(
+            &self.bindir,
+            &self.dir.join("pgdata"),
+            &self.dir,
+            self.port,
+            self.owner,
+        )?;
+        self.wait_ready()
     }
 
     fn wait_ready(&self) -> Result<()> {
@@ -209,42 +209,76 @@ impl ScratchPostgres {
 
 impl Drop for ScratchPostgres {
     fn drop(&mut self) {
-        // SIGINT is PostgreSQL's fast shutdown: backends end, the server exits cleanly.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.server.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.server.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if !matches!(self.server.try_wait(), Ok(Some(_))) {
-            let _ = self.server.kill();
-            let _ = self.server.wait();
-        }
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
+/// Starts `postgres` on `data`, logging to `dir/postgres.log`.
+fn spawn_server(
+    bindir: &Path,
+    data: &Path,
+    dir: &Path,
+    port: u16,
+    owner: Option<(u32, u32)>,
+) -> Result<Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("postgres.log"))?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(dir.join("postgres.log"), Some(uid), Some(gid))?;
+    }
+    let mut postgres = Command::new(bindir.join("postgres"));
+    postgres
+        .arg("-D")
+        .arg(data)
+        .arg("-p")
+        .arg(port.to_string())
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=200",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    as_owner(&mut postgres, owner)
+        .spawn()
+        .context("could not start postgres")
+}
+
 /// Stops the server and removes its scratch directory if this process dies without running
 /// `Drop` (kill -9, a test binary's statics, a panic in a signal handler): a watcher polls our pid,
-/// sends a fast shutdown, waits a bounded time for the server to exit, then deletes `dir`. Without
-/// it every test binary would leave a 46 MB cluster behind, and a CI disk fills up.
-fn spawn_orphan_guard(server_pid: u32, dir: &Path) -> Result<()> {
+/// then sends a fast shutdown to whichever server runs on `data` then (its pid file says: the
+/// server may have been restarted since), waits a bounded time for it to exit, and deletes
+/// `dir`. Without it every test binary would leave a 46 MB cluster behind, and a CI disk fills up.
+fn spawn_orphan_guard(data: &Path, dir: &Path) -> Result<()> {
     const SCRIPT: &str = r#"
-while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
-kill -INT "$2" 2>/dev/null
-n=0
-while kill -0 "$2" 2>/dev/null && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-kill -KILL "$2" 2>/dev/null
+while kill -0 "$1" 2>/dev/null; do sleep 1; done
+pid=$(head -n 1 "$2/postmaster.pid" 2>/dev/null)
+# Only a postgres: a stale pid file may name a process that reused the number.
+if [ -n "$pid" ] && grep -q postgres "/proc/$pid/cmdline" 2>/dev/null; then
+  kill -INT "$pid" 2>/dev/null
+  n=0
+  while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+  kill -KILL "$pid" 2>/dev/null
+fi
 rm -rf -- "$3"
 "#;
     Command::new("sh")
         .args(["-c", SCRIPT, "sluice-pg-guard"])
         .arg(std::process::id().to_string())
-        .arg(server_pid.to_string())
+        .arg(data)
         .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

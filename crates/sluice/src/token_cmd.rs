@@ -12,7 +12,7 @@ use sluice_core::config::Config;
 use sluice_core::gateway::unix_now;
 use sluice_core::secret::Secret;
 use sluice_core::token::{self, SALT_LEN};
-use sluice_store::{Store, TokenRecord};
+use sluice_store::TokenRecord;
 
 use crate::admin_client::{exact, parse_duration, print_json, AdminClient};
 use crate::cli::{ServerArg, TokenCommand};

@@ -2,7 +2,8 @@
 //! them, as far as a machine without a container engine allows:
 //!
 //! - the Kubernetes base and example overlay render with `kubectl kustomize` (kubectl is
-//!   required: without it these tests fail, saying so), and what they render has the objects,
+//!   not packaged by Debian: without it these two tests skip, saying so, like the Kubernetes
+//!   gateway tests), and what they render has the objects,
 //!   probes, security settings and grace period the documentation promises;
 //! - docker-compose.yml is valid (`docker compose config`, when the compose plugin is there)
 //!   and, read with PyYAML (python3-yaml; required), wires the gateways as documented;
@@ -24,19 +25,23 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `kubectl kustomize DIR`, or a failure that says what is missing.
-fn kustomize(dir: &str) -> String {
+/// `kubectl kustomize DIR`; `None` (the test skips, saying why) without kubectl, which no
+/// Debian package provides recent enough: the same choice as the Kubernetes gateway tests
+/// (scripts/install-deps.sh warns once).
+fn kustomize(dir: &str) -> Option<String> {
     let out = match Command::new("kubectl")
         .arg("kustomize")
         .arg(repo().join(dir))
         .output()
     {
         Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "kubectl is not on PATH: the deploy tests render deploy/kubernetes with `kubectl \
-             kustomize` (kubectl 1.27 or newer, for kustomize v5; Debian's kubernetes-client \
-             is too old). Install kubectl from the Kubernetes project."
-        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "skipped: kubectl is not on PATH; rendering deploy/kubernetes needs kubectl 1.27 \
+                 or newer (kustomize v5) from the Kubernetes project"
+            );
+            return None;
+        }
         Err(e) => panic!("cannot run kubectl: {e}"),
     };
     assert!(
@@ -44,7 +49,7 @@ fn kustomize(dir: &str) -> String {
         "kubectl kustomize {dir} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 /// One rendered object. kustomize prints normalised YAML (two-space indentation, sorted keys,
@@ -271,7 +276,10 @@ fn rego_files(dir: &Path) -> BTreeSet<String> {
 
 #[test]
 fn kubernetes_base_renders_with_probes_and_shared_volume() {
-    let objs = objects(&kustomize("deploy/kubernetes/base"));
+    let Some(rendered) = kustomize("deploy/kubernetes/base") else {
+        return;
+    };
+    let objs = objects(&rendered);
     let config = toml_file("deploy/kubernetes/base/sluice.toml");
     assert_eq!(
         kinds(&objs),
@@ -297,7 +305,10 @@ fn kubernetes_base_renders_with_probes_and_shared_volume() {
 
 #[test]
 fn kubernetes_example_overlay_renders_with_secrets_and_s3() {
-    let objs = objects(&kustomize("deploy/kubernetes/overlays/example"));
+    let Some(rendered) = kustomize("deploy/kubernetes/overlays/example") else {
+        return;
+    };
+    let objs = objects(&rendered);
     let config = toml_file("deploy/kubernetes/overlays/example/sluice.toml");
     assert_eq!(
         kinds(&objs),
@@ -407,7 +418,7 @@ fn compose_file_parses_and_wires_two_gateways() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let out = Command::new("python3")
+    let out = Command::new("/usr/bin/python3")
         .args([
             "-c",
             "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)",

@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sluice_audit::{AuditEvent, AuditRecord, Outcome};
-use sluice_store::Store;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::NoTls;

@@ -72,6 +72,13 @@ impl ApprovalState {
         crate::sync::lock(&self.waiters).remove(&id);
     }
 
+    /// Wakes every held session, to read its review again (notifications may have been lost).
+    pub(crate) fn wake_all(&self) {
+        for n in crate::sync::lock(&self.waiters).values() {
+            n.notify_one();
+        }
+    }
+
     pub(crate) fn wake(&self, id: i64) {
         if let Some(n) = crate::sync::lock(&self.waiters).get(&id) {
             // `notify_one` keeps the wakeup if the waiter is between two waits.

@@ -4,6 +4,7 @@
 //! revocations, which end the sessions that run under a revoked token.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -620,7 +621,7 @@ impl Gateway {
     }
 
     /// Adds revoked ids to what sessions watch; returns those not seen before.
-    fn note_revoked(&self, ids: impl IntoIterator<Item = String>) -> Vec<String> {
+    pub(crate) fn note_revoked(&self, ids: impl IntoIterator<Item = String>) -> Vec<String> {
         let mut fresh = Vec::new();
         self.inner.revoked.send_if_modified(|set| {
             fresh = ids.into_iter().filter(|id| !set.contains(id)).collect();
@@ -637,7 +638,7 @@ impl Gateway {
 
     /// Audits a revocation this gateway did not make (`sluice token revoke` on the store,
     /// another gateway): the trail of the gateway whose sessions it ends says so.
-    async fn audit_revoked_elsewhere(&self, token_id: &str) {
+    pub(crate) async fn audit_revoked_elsewhere(&self, token_id: &str) {
         let identity = match self.inner.store.token(token_id).await {
             Ok(Some(record)) => record.identity,
             _ => String::new(),
@@ -654,27 +655,34 @@ impl Gateway {
     }
 
     /// Revocations made elsewhere (the CLI on the store, another gateway) reach this
-    /// gateway's sessions within `[auth] revocation_poll`. Runs until dropped.
+    /// gateway's sessions by the store's notification (`cluster.rs`), or, while the store
+    /// cannot tell us everything, within `[auth] revocation_poll`. Runs until dropped.
     pub async fn watch_revocations(&self) {
-        let every = self.inner.config.auth.revocation_poll;
-        // Revocations from before the start matter too: a session can only open with a live
-        // token, so looking back one poll interval past the start is enough.
-        let mut since = unix_now() - i64::try_from(every.as_secs()).unwrap_or(0) - 1;
-        let mut ticks = tokio::time::interval(every);
+        let mut ticks = tokio::time::interval(self.inner.config.auth.revocation_poll);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let now = unix_now();
-            match self.inner.store.revoked_since(since).await {
-                Ok(ids) => {
-                    for id in self.note_revoked(ids) {
-                        self.audit_revoked_elsewhere(&id).await;
-                    }
-                    // Overlapping by a second: the store's clock and ours may disagree.
-                    since = now - 1;
-                }
-                Err(e) => tracing::warn!(error = %e, "could not read token revocations"),
+            if !self.store_tells_all() {
+                self.check_revocations_once().await;
             }
+        }
+    }
+
+    /// Reads the revocations made since the last successful read and ends their sessions.
+    pub(crate) async fn check_revocations_once(&self) {
+        let now = unix_now();
+        let since = self.inner.revocations_read.load(Ordering::Acquire);
+        match self.inner.store.revoked_since(since).await {
+            Ok(ids) => {
+                for id in self.note_revoked(ids) {
+                    self.audit_revoked_elsewhere(&id).await;
+                }
+                // Overlapping by a second: the store's clock and ours may disagree.
+                self.inner
+                    .revocations_read
+                    .fetch_max(now - 1, Ordering::AcqRel);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read token revocations"),
         }
     }
 

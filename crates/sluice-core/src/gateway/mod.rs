@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sluice_audit::{AuditEvent, AuditLog};
 use sluice_store::Store;
 
+mod cluster;
 mod credential;
 mod grants;
 mod principal;
@@ -13,6 +14,7 @@ mod reviews;
 mod ssh;
 mod stats;
 
+pub use cluster::{Messages, NotReady};
 pub use credential::{CredentialAsk, ExchangeError, IssuedCredential, TokenGrant, Verified};
 
 pub use ssh::{HostKeyCheck, SshPublicKey};
@@ -35,6 +37,12 @@ pub struct Gateway {
 
 struct Inner {
     config: Config,
+    /// This gateway's name among those sharing the store (`Config::gateway_name`).
+    name: String,
+    /// Set on SIGTERM: `/readyz` then says so while the listeners still serve.
+    draining: std::sync::atomic::AtomicBool,
+    /// Unix seconds up to which the store's revocations have been read (a second's overlap).
+    revocations_read: std::sync::atomic::AtomicI64,
     store: Arc<dyn Store>,
     audit: AuditLog,
     policy: PolicyState,
@@ -282,6 +290,15 @@ impl Gateway {
         let recordings = recording_store(&config)?;
         Ok(Gateway {
             inner: Arc::new(Inner {
+                name: config.gateway_name(),
+                draining: std::sync::atomic::AtomicBool::new(false),
+                // Revocations from before the start matter too: a session can only open with
+                // a live token, so looking back one poll interval past the start is enough.
+                revocations_read: std::sync::atomic::AtomicI64::new(
+                    unix_now()
+                        - i64::try_from(config.auth.revocation_poll.as_secs()).unwrap_or(0)
+                        - 1,
+                ),
                 recordings,
                 open_recordings: std::sync::Mutex::new(std::collections::HashSet::new()),
                 approvals: ApprovalState::new(notifier),
@@ -318,10 +335,29 @@ impl Gateway {
         ) else {
             return std::future::pending().await;
         };
-        crate::recording::enforce_retention(retention, store, self.audit(), self.metrics(), |s| {
-            self.recording_open(s)
-        })
-        .await
+        let period = crate::recording::retention_period(retention);
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            // Another gateway's open session may share this recording store; without knowing
+            // which are open, nothing is deleted this time.
+            let elsewhere = match self.sessions_open_elsewhere().await {
+                Ok(open) => open,
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording retention skipped: the store cannot say which sessions are open");
+                    continue;
+                }
+            };
+            crate::recording::retention_pass(
+                retention,
+                store.as_ref(),
+                self.audit(),
+                self.metrics(),
+                |s| self.recording_open(s) || elsewhere.contains(s),
+            )
+            .await;
+        }
     }
 
     pub fn config(&self) -> &Config {
@@ -370,10 +406,12 @@ impl Gateway {
 
     pub(crate) fn recording_opened(&self, session: &str) {
         crate::sync::lock(&self.inner.open_recordings).insert(session.to_owned());
+        self.announce_open_session(session);
     }
 
     pub(crate) fn recording_closed(&self, session: &str) {
         crate::sync::lock(&self.inner.open_recordings).remove(session);
+        self.announce_closed_session(session);
     }
 
     pub(crate) fn recording_open(&self, session: &str) -> bool {

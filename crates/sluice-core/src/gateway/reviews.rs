@@ -178,43 +178,56 @@ impl Gateway {
         grant: Option<&GrantAsk>,
     ) -> Result<bool, CoreError> {
         let now = now_ms();
-        if !self.store().settle_review(record.id, state, now).await? {
-            return Ok(false);
-        }
         let approvers: Vec<String> = record
             .decisions
             .iter()
             .filter(|d| d.approve)
             .map(|d| d.reviewer.clone())
             .collect();
-        let granted = match (state, &detail.access, grant) {
-            (APPROVED, Some(access), _) => Some(
-                self.issue_grant(
-                    &record.requester,
-                    &record.target,
-                    &access.scope,
-                    &access.reason,
-                    Duration::from_secs(access.duration_seconds),
-                    approvers.clone(),
-                    Some(record.id),
-                )
-                .await?,
-            ),
-            (APPROVED, None, Some(ask)) => Some(
-                self.issue_grant(
-                    &record.requester,
-                    &record.target,
-                    &ask.scope,
-                    &format!(
-                        "granted with the approval of review {}",
-                        review_id(record.id)
-                    ),
-                    ask.duration,
-                    approvers.clone(),
-                    Some(record.id),
-                )
-                .await?,
-            ),
+        let ask = match (state, &detail.access, grant) {
+            (APPROVED, Some(access), _) => Some((
+                access.scope.clone(),
+                access.reason.clone(),
+                Duration::from_secs(access.duration_seconds),
+            )),
+            (APPROVED, None, Some(ask)) => Some((
+                ask.scope.clone(),
+                format!(
+                    "granted with the approval of review {}",
+                    review_id(record.id)
+                ),
+                ask.duration,
+            )),
+            _ => None,
+        };
+        let mut grant = ask.map(|(scope, reason, duration)| GrantRecord {
+            id: 0,
+            identity: record.requester.clone(),
+            target: record.target.clone(),
+            scope,
+            reason,
+            approvers: approvers.clone(),
+            review_id: Some(record.id),
+            created_at_ms: now,
+            expires_at_ms: now.saturating_add(duration.as_millis() as i64),
+            revoked_at_ms: None,
+            revoked_by: None,
+            expiry_noted_at_ms: None,
+        });
+        // Settled and granted in one transaction: no approved review without its grant, even
+        // if this gateway dies in between.
+        let Some(grant_id) = self
+            .store()
+            .settle_review_granting(record.id, state, now, grant.as_ref())
+            .await?
+        else {
+            return Ok(false);
+        };
+        let granted = match (grant.as_mut(), grant_id) {
+            (Some(g), Some(id)) => {
+                g.id = id;
+                Some(self.announce_grant(g).await?)
+            }
             _ => None,
         };
         let latency_ms = (now - record.created_at_ms).max(0) as u64;
@@ -428,6 +441,13 @@ impl Gateway {
             expiry_noted_at_ms: None,
         };
         grant.id = self.store().insert_grant(&grant).await?;
+        self.announce_grant(&grant).await
+    }
+
+    /// Audits, counts and announces a grant just stored.
+    async fn announce_grant(&self, grant: &GrantRecord) -> Result<GrantView, CoreError> {
+        let now = now_ms();
+        let review = grant.review_id;
         self.audit()
             .record(&AuditEvent::GrantIssued {
                 grant: grant_id(grant.id),
@@ -442,7 +462,7 @@ impl Gateway {
             .await?;
         self.metrics().approvals.grants_issued.inc();
         self.refresh_grants().await?;
-        let view = GrantView::new(&grant, now);
+        let view = GrantView::new(grant, now);
         self.approvals().notifier.notify(Notification {
             event: "grant.created",
             summary: format!(
@@ -578,6 +598,10 @@ impl Gateway {
         }
         self.metrics().approvals.pending.set(still_pending);
         self.announce_expired_grants().await?;
+        // Grants issued or revoked elsewhere arrive by notification when the store can tell.
+        if self.store_tells_all() {
+            return Ok(());
+        }
         self.refresh_grants().await
     }
 

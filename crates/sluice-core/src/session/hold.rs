@@ -23,8 +23,9 @@ use crate::policy::Verdicted;
 use crate::proof::AuditBatch;
 use crate::CoreError;
 
-/// How often a held session re-reads its review, for decisions made through another gateway
-/// on the same store; decisions made through this one wake it at once.
+/// How often a held session re-reads its review while the store cannot tell this gateway of
+/// every change (`Gateway::store_tells_all`); otherwise a decision made through any gateway
+/// wakes it at once, by the store's notification.
 const POLL: Duration = Duration::from_millis(500);
 
 /// A statement the policy holds, audited but not yet put to reviewers.
@@ -200,7 +201,7 @@ impl Session {
             }
             tokio::select! {
                 _ = pending.wake.notified() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(POLL), if !gateway.store_tells_all() => {}
                 _ = tokio::time::sleep_until(pending.deadline) => {
                     gateway.expire_review(id).await?;
                 }

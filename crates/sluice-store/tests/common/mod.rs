@@ -77,7 +77,7 @@ impl Db {
 
     /// Opens another store on this database, as another gateway would.
     pub async fn open(&self) -> Result<Arc<dyn Store>, Box<dyn Error + Send + Sync>> {
-        Ok(sluice_store::open(&self.location).await?)
+        Ok(sluice_store::open(&self.location, None).await?)
     }
 
     /// The PostgreSQL URL (with the password in it).

@@ -1,0 +1,696 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Several `sluice serve` processes on one PostgreSQL store, as a load balancer would put them
+//! behind one address: a statement held on one gateway is approved through another's API and
+//! cancelled through a third; one gateway killed with -9 under pgbench load leaves the others
+//! serving and every chain verified; the store restarted under load fails what needs it with
+//! a clear error and recovers without a gateway restart; SIGTERM turns `/readyz` to 503 while
+//! the gateway still serves.
+
+mod support;
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sluice::scratch_pg::{free_port, ScratchPostgres};
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sluice");
+const STORE_PASSWORD: &str = "store-secret-5d1e";
+
+/// DELETE waits for a dba; everything else is allowed.
+const POLICY: &str = r#"package sluice
+
+import rego.v1
+
+decision := {
+	"allow": true,
+	"rule": "delete_needs_dba",
+	"reasons": ["deleting rows"],
+	"approval": {"groups": ["dba"]},
+} if {
+	input.request.action == "statement"
+	input.request.statement.command == "DELETE"
+} else := {"allow": true, "rule": "allow_all", "reasons": []}
+"#;
+
+/// The shared store, a policy directory, and the gateways on them.
+struct Cluster {
+    dir: tempfile::TempDir,
+    store: ScratchPostgres,
+    gateways: Vec<Node>,
+}
+
+/// One gateway: its configuration, ports and process.
+struct Node {
+    name: String,
+    config: PathBuf,
+    data: PathBuf,
+    pg_port: u16,
+    admin_port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Cluster {
+    /// A store and `names.len()` gateways on it, each serving.
+    fn start(names: &[&str]) -> Cluster {
+        static TABLE: std::sync::Once = std::sync::Once::new();
+        TABLE.call_once(|| {
+            pg().psql(
+                DATABASE,
+                "SET ROLE sluice_scram; CREATE TABLE cluster_hold (x int);",
+            )
+            .unwrap();
+        });
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-cluster-")
+            .tempdir()
+            .unwrap();
+        let store = ScratchPostgres::start(&dir.path().join("store"), STORE_PASSWORD).unwrap();
+        store
+            .psql("postgres", "CREATE DATABASE sluice_store")
+            .unwrap();
+        std::fs::write(dir.path().join("store-password"), STORE_PASSWORD).unwrap();
+        std::fs::write(dir.path().join("target-password"), TARGET_PASSWORD).unwrap();
+        std::fs::create_dir_all(dir.path().join("policy")).unwrap();
+        std::fs::write(dir.path().join("policy/policy.rego"), POLICY).unwrap();
+        let mut cluster = Cluster {
+            dir,
+            store,
+            gateways: Vec::new(),
+        };
+        for name in names {
+            let node = cluster.node(name);
+            cluster.gateways.push(node);
+        }
+        // All at once: their migrations meet on the store's advisory lock.
+        for g in &mut cluster.gateways {
+            g.spawn();
+        }
+        for g in &mut cluster.gateways {
+            g.wait_serving();
+        }
+        cluster
+    }
+
+    fn node(&self, name: &str) -> Node {
+        let root = self.dir.path();
+        let data = root.join(format!("data-{name}"));
+        let (pg_port, admin_port) = (free_port().unwrap(), free_port().unwrap());
+        let base = base_config(&data, &root.join("target-password"), "");
+        let text = base
+            .replacen(
+                "[postgres]\nlisten = \"127.0.0.1:0\"",
+                &format!("[postgres]\nlisten = \"127.0.0.1:{pg_port}\""),
+                1,
+            )
+            .replacen(
+                "[admin]\nlisten = \"127.0.0.1:0\"",
+                &format!("[admin]\nlisten = \"127.0.0.1:{admin_port}\""),
+                1,
+            )
+            .replacen(
+                "[gateway]\n",
+                &format!("[gateway]\nname = \"{name}\"\ndrain_delay = \"2s\"\n"),
+                1,
+            )
+            // Longer than the store's connection timeout, so that a login while the store is
+            // down is answered with why.
+            .replacen(
+                "handshake_timeout = \"3s\"",
+                "handshake_timeout = \"8s\"",
+                1,
+            );
+        assert_ne!(text, base);
+        let text = format!(
+            "{text}
+[store]
+url = \"postgres://postgres@127.0.0.1:{store}/sluice_store\"
+password_file = \"{pw}\"
+
+[policy]
+dir = \"{policy}\"
+watch = false
+
+[[identities]]
+name = \"rita\"
+kind = \"human\"
+groups = [\"developers\"]
+
+[[identities]]
+name = \"dana\"
+kind = \"human\"
+groups = [\"dba\"]
+",
+            store = self.store.port,
+            pw = root.join("store-password").display(),
+            policy = root.join("policy").display(),
+        );
+        let config = root.join(format!("{name}.toml"));
+        std::fs::write(&config, text).unwrap();
+        Node {
+            name: name.to_owned(),
+            config,
+            log: root.join(format!("{name}.log")),
+            data,
+            pg_port,
+            admin_port,
+            child: None,
+        }
+    }
+
+    fn gw(&self, name: &str) -> &Node {
+        self.gateways.iter().find(|g| g.name == name).unwrap()
+    }
+
+    fn gw_mut(&mut self, name: &str) -> &mut Node {
+        self.gateways.iter_mut().find(|g| g.name == name).unwrap()
+    }
+
+    /// A token made with one gateway's CLI; every gateway on the store accepts it.
+    fn token(&self, identity: &str) -> String {
+        let out = self.gateways[0].run(&["token", "create", "--identity", identity, "--ttl", "1h"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_owned()
+    }
+}
+
+impl Node {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).arg("--config").arg(&self.config);
+        c.env("SLUICE_TEST_WRONG_PASSWORD", "not-the-password")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        self.child = Some(
+            self.command(&["serve"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+
+    fn wait_serving(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", self.pg_port)).is_err() {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("{} exited with {status}: {}", self.name, self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not serving: {}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    fn sigterm(&mut self) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    fn wait_exit(&mut self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        let child = self.child.as_mut().unwrap();
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "{} still running: {}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child = None;
+    }
+
+    /// `curl` against the admin API: status and body.
+    fn http(&self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
+        if let Some(t) = token {
+            c.arg("-H").arg(format!("Authorization: Bearer {t}"));
+        }
+        if method == "POST" {
+            c.args(["-H", "Content-Type: application/json", "-d", "{}"]);
+        }
+        let out = c
+            .arg(format!("http://127.0.0.1:{}{path}", self.admin_port))
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_owned())
+    }
+
+    fn url(&self, identity: &str, token: &str) -> String {
+        format!(
+            "postgresql://{identity}:{token}@127.0.0.1:{}/app?sslmode=disable",
+            self.pg_port
+        )
+    }
+
+    fn psql(&self, identity: &str, token: &str, sql: &str) -> Output {
+        Command::new("psql")
+            .arg("-X")
+            .arg(self.url(identity, token))
+            .args(["-A", "-t", "-c", sql])
+            .output()
+            .unwrap()
+    }
+
+    /// The only pending review, as this gateway's API shows it to `reviewer`.
+    fn pending_review(&self, reviewer: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (code, body) = self.http("GET", "/reviews", Some(reviewer));
+            assert_eq!(code, 200, "{body}");
+            let v: Value = serde_json::from_str(&body).unwrap();
+            if let Some(r) = v["reviews"].as_array().and_then(|a| a.first()) {
+                return r["id"].as_str().unwrap().to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no pending review on {}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A raw PostgreSQL session of `identity` on `port`, and its cancel key (pid, secret).
+async fn raw_session(port: u16, identity: &str, token: &str) -> (RawClient, i32, Vec<u8>) {
+    let mut c = RawClient::connect(port).await;
+    c.startup((3, 0), &[("user", identity), ("database", "app")])
+        .await;
+    let msgs = c.login(token).await.unwrap();
+    let key = msgs.iter().find(|m| m.tag == b'K').unwrap();
+    let pid = i32::from_be_bytes(key.body[..4].try_into().unwrap());
+    (c, pid, key.body[4..].to_vec())
+}
+
+/// Sends a CancelRequest for (pid, secret) to `port`.
+fn send_cancel(port: u16, pid: i32, secret: &[u8]) {
+    use std::io::{Read, Write};
+    let mut packet = Vec::new();
+    packet.extend_from_slice(&(16 + secret.len() as u32 - 4).to_be_bytes());
+    packet.extend_from_slice(&80_877_102u32.to_be_bytes());
+    packet.extend_from_slice(&pid.to_be_bytes());
+    packet.extend_from_slice(secret);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(&packet).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.read(&mut [0u8; 16]);
+}
+
+/// Waits for the statement's outcome: the messages up to ReadyForQuery.
+async fn outcome(c: &mut RawClient) -> Vec<Msg> {
+    c.until_ready().await
+}
+
+fn error_text(msgs: &[Msg]) -> Option<String> {
+    msgs.iter()
+        .find(|m| m.tag == b'E')
+        .and_then(|m| m.message())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_on_one_gateway_is_approved_through_another_and_cancelled_through_a_third() {
+    let mut cluster = Cluster::start(&["gw-a", "gw-b", "gw-c"]);
+    let rita = cluster.token("rita");
+    let dana = cluster.token("dana");
+    let (a, b, c) = (cluster.gw("gw-a"), cluster.gw("gw-b"), cluster.gw("gw-c"));
+    for g in [a, b, c] {
+        assert_eq!(g.http("GET", "/readyz", None), (200, "ready\n".to_owned()));
+    }
+
+    // Held on A, approved through B's API: released by the store's notification.
+    let (mut session, pid, secret) = raw_session(a.pg_port, "rita", &rita).await;
+    session
+        .send(&query_msg("DELETE FROM cluster_hold WHERE x = 1"))
+        .await;
+    let review = b.pending_review(&dana);
+    let started = Instant::now();
+    let (code, body) = b.http("POST", &format!("/reviews/{review}/approve"), Some(&dana));
+    let approved = Instant::now();
+    assert_eq!(code, 200, "{body}");
+    let msgs = outcome(&mut session).await;
+    let released = approved.elapsed();
+    assert!(error_text(&msgs).is_none(), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.tag == b'C'), "{msgs:?}");
+    eprintln!(
+        "released {released:?} after the approval's answer ({:?} after it was sent)",
+        started.elapsed()
+    );
+
+    // Held on A again, cancelled through C: A cancels its review.
+    session
+        .send(&query_msg("DELETE FROM cluster_hold WHERE x = 2"))
+        .await;
+    let review = c.pending_review(&dana);
+    send_cancel(c.pg_port, pid, &secret);
+    let msgs = outcome(&mut session).await;
+    let said = error_text(&msgs).unwrap_or_default();
+    assert!(said.contains("cancelled"), "{msgs:?}");
+    let (_, body) = b.http("GET", &format!("/reviews/{review}"), Some(&dana));
+    assert!(body.contains("\"cancelled\""), "{body}");
+    // A key nobody holds is ignored, as PostgreSQL does, and breaks nothing.
+    send_cancel(b.pg_port, pid ^ 0x5a5a, &secret);
+    session.send(&query_msg("SELECT 1")).await;
+    assert!(error_text(&outcome(&mut session).await).is_none());
+
+    // SIGTERM: not ready at once, still serving during the drain delay, then gone.
+    let a = cluster.gw_mut("gw-a");
+    a.sigterm();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let (code, body) = a.http("GET", "/readyz", None);
+        if code == 503 {
+            assert!(body.contains("draining"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still ready after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = a.psql("rita", &rita, "SELECT 'still served'");
+    assert!(out.status.success(), "{}", stderr(&out));
+    drop(session);
+    a.wait_exit(Duration::from_secs(15));
+    // Each gateway's chain names it; together they verify.
+    let records = std::fs::read_to_string(a.data.join("audit.jsonl")).unwrap();
+    assert!(
+        records.lines().all(|l| l.contains("\"gateway\":\"gw-a\"")),
+        "a record without its gateway's name"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_one_gateway_under_load_leaves_the_others_serving_and_every_chain_verified() {
+    use std::io::{BufRead, BufReader};
+    let mut cluster = Cluster::start(&["gw-a", "gw-b", "gw-c"]);
+    let rita = cluster.token("rita");
+    let script = cluster.dir.path().join("select.sql");
+    std::fs::write(&script, "SELECT 1;\n").unwrap();
+    // pgbench through A and B for the whole run.
+    let load: Vec<Child> = ["gw-a", "gw-b"]
+        .iter()
+        .map(|n| {
+            Command::new("pgbench")
+                .args(["-n", "-T", "4", "-c", "2", "-f"])
+                .arg(&script)
+                .arg(cluster.gw(n).url("rita", &rita))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // A psql on C whose acknowledged results are counted, then C dies.
+    let c = cluster.gw("gw-c");
+    let mut args = vec![
+        "-X".to_owned(),
+        c.url("rita", &rita),
+        "-A".into(),
+        "-t".into(),
+    ];
+    for i in 1..=3000 {
+        args.push("-c".into());
+        args.push(format!("select {i} as acked_{i}"));
+    }
+    let mut psql = Command::new("psql")
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(psql.stdout.take().unwrap()).lines();
+    let mut acknowledged = Vec::new();
+    while acknowledged.len() < 200 {
+        acknowledged.push(lines.next().unwrap().unwrap());
+    }
+    cluster.gw_mut("gw-c").kill9();
+    acknowledged.extend(lines.map_while(Result::ok));
+    let _ = psql.wait();
+
+    // A's and B's clients never noticed.
+    for (bench, name) in load.into_iter().zip(["gw-a", "gw-b"]) {
+        let out = bench.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "pgbench through {name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        let text = stdout(&out);
+        assert!(text.contains("number of failed transactions: 0"), "{text}");
+    }
+    // C's clients reconnect elsewhere.
+    let out = cluster
+        .gw("gw-b")
+        .psql("rita", &rita, "SELECT 'reconnected'");
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Every acknowledged statement of C is in its chain.
+    let c = cluster.gw("gw-c");
+    let trail = std::fs::read_to_string(c.data.join("audit.jsonl")).unwrap();
+    for n in &acknowledged {
+        let text = format!("\"select {n} as acked_{n}\"");
+        assert!(
+            trail.contains(&text),
+            "acknowledged {n} is not in gw-c's chain"
+        );
+    }
+    for name in ["gw-a", "gw-b"] {
+        let g = cluster.gw_mut(name);
+        g.sigterm();
+        g.wait_exit(Duration::from_secs(20));
+    }
+    // The three chains, checked together: each intact, reported per gateway.
+    let trails: Vec<String> = cluster
+        .gateways
+        .iter()
+        .map(|g| g.data.join("audit.jsonl").display().to_string())
+        .collect();
+    // Each gateway signs its checkpoints with a key of its own here (deploy/ shares one).
+    let keys: Vec<String> = cluster
+        .gateways
+        .iter()
+        .map(|g| {
+            std::fs::read_to_string(g.data.join("audit-signing.key.pub"))
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    let mut args = vec!["audit", "verify"];
+    for (t, k) in trails.iter().zip(&keys) {
+        args.extend(["--trail", t.as_str(), "--public-key", k.as_str()]);
+    }
+    let out = cluster.gw("gw-a").run(&args);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    for name in ["gw-a", "gw-b", "gw-c"] {
+        assert!(stdout(&out).contains(name), "{}", stdout(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_restarted_under_load_fails_what_needs_it_then_recovers() {
+    let mut cluster = Cluster::start(&["gw-a", "gw-b"]);
+    let rita = cluster.token("rita");
+    let dana = cluster.token("dana");
+    let script = cluster.dir.path().join("select.sql");
+    std::fs::write(&script, "SELECT 1;\n").unwrap();
+    let (mut open, _, _) = raw_session(cluster.gw("gw-a").pg_port, "rita", &rita).await;
+    let bench = Command::new("pgbench")
+        .args(["-n", "-T", "6", "-c", "2", "-f"])
+        .arg(&script)
+        .arg(cluster.gw("gw-a").url("rita", &rita))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The store goes down, under load. A new session needs the store (its token): refused,
+    // saying why; the gateway says it is not ready.
+    cluster.store.stop();
+    let a = cluster.gw("gw-a");
+    let refused = a.psql("rita", &rita, "SELECT 1");
+    let (code, body) = a.http("GET", "/readyz", None);
+    std::thread::sleep(Duration::from_secs(1));
+    cluster.store.start_again().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("the gateway's store is unavailable"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("store"), "{body}");
+    // An open session needs no store.
+    open.send(&query_msg("SELECT 'open session'")).await;
+    assert!(error_text(&outcome(&mut open).await).is_none());
+    let out = bench.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("number of failed transactions: 0"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Back without a gateway restart: logins, readiness, and holds released across gateways
+    // by notification again.
+    let a = cluster.gw("gw-a");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !a.psql("rita", &rita, "SELECT 1").status.success() {
+        assert!(Instant::now() < deadline, "logins did not recover");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.http("GET", "/readyz", None).0 != 200 {
+        assert!(Instant::now() < deadline, "not ready again");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    open.send(&query_msg("DELETE FROM cluster_hold WHERE x = 3"))
+        .await;
+    let b = cluster.gw("gw-b");
+    let review = b.pending_review(&dana);
+    let (code, body) = b.http("POST", &format!("/reviews/{review}/approve"), Some(&dana));
+    assert_eq!(code, 200, "{body}");
+    assert!(error_text(&outcome(&mut open).await).is_none());
+}
+
+/// `bench/scale.sh`: two gateways on one store. Alternating in one run, the release latency
+/// of a statement held on A when approved through A and when approved through B (send the
+/// approval → the statement done), and the store's transactions per statement run through A
+/// (pg_stat_database on the store, a one-connection pgbench minus the connection's own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by bench/scale.sh"]
+async fn scale_bench() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
+    let statements: u64 = std::env::var("STATEMENTS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20_000);
+    let cluster = Cluster::start(&["gw-a", "gw-b"]);
+    let rita = cluster.token("rita");
+    let dana = cluster.token("dana");
+    let (a, b) = (cluster.gw("gw-a"), cluster.gw("gw-b"));
+    let (mut session, _, _) = raw_session(a.pg_port, "rita", &rita).await;
+    let mut same = Vec::new();
+    let mut across = Vec::new();
+    for round in 0..rounds * 2 {
+        let via = if round % 2 == 0 { a } else { b };
+        session
+            .send(&query_msg("DELETE FROM cluster_hold WHERE x = -1"))
+            .await;
+        let review = via.pending_review(&dana);
+        let sent = Instant::now();
+        let (code, body) = via.http("POST", &format!("/reviews/{review}/approve"), Some(&dana));
+        assert_eq!(code, 200, "{body}");
+        let msgs = outcome(&mut session).await;
+        let took = sent.elapsed().as_secs_f64() * 1000.0;
+        assert!(error_text(&msgs).is_none(), "{msgs:?}");
+        if round % 2 == 0 {
+            same.push(took);
+        } else {
+            across.push(took);
+        }
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(|x, y| x.total_cmp(y));
+        (v[v.len() / 2], v[v.len() * 9 / 10], v[v.len() - 1])
+    };
+    let (s50, s90, smax) = stats(&mut same);
+    let (x50, x90, xmax) = stats(&mut across);
+    println!("release latency, {rounds} rounds each, alternating (ms: median / p90 / max):");
+    println!("  approved through the holding gateway  {s50:7.1} / {s90:7.1} / {smax:7.1}");
+    println!("  approved through another gateway      {x50:7.1} / {x90:7.1} / {xmax:7.1}");
+    println!("  across/same median ratio              {:.2}", x50 / s50);
+
+    // Store transactions per statement: a one-connection pgbench of `statements` SELECTs,
+    // minus a run of one statement (what logging in costs), both as the store counts them.
+    let script = cluster.dir.path().join("select.sql");
+    std::fs::write(&script, "SELECT 1;\n").unwrap();
+    let store_xacts = || -> u64 {
+        // The counters reach pg_stat_database when the store's backends report, within a
+        // second; a fresh snapshot is asked for each read.
+        std::thread::sleep(Duration::from_millis(1500));
+        cluster
+            .store
+            .psql(
+                "postgres",
+                "SELECT pg_stat_clear_snapshot(); SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'sluice_store'",
+            )
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .next_back()
+            .unwrap()
+    };
+    let pgbench = |n: u64| {
+        let out = Command::new("pgbench")
+            .args(["-n", "-c", "1", "-t", &n.to_string(), "-f"])
+            .arg(&script)
+            .arg(a.url("rita", &rita))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    let before = store_xacts();
+    pgbench(1);
+    let one = store_xacts() - before;
+    let before = store_xacts();
+    pgbench(statements);
+    let many = store_xacts() - before;
+    let per = (many as f64 - one as f64) / (statements - 1) as f64;
+    println!(
+        "store transactions: {one} for a 1-statement connection, {many} for a {statements}-statement one: {per:.5} per statement (heartbeats every 10 s included)"
+    );
+}
