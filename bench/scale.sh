@@ -3,7 +3,7 @@
 # this 2-core machine says nothing (they share the cores), so this measures what scale-out
 # changes: how fast a statement held on gateway A is released when approved through gateway B
 # rather than through A itself (alternating in one run; target: under 50 ms median across
-# gateways), and how many store transactions a statement costs on the hot path (target: zero).
+# gateways), and how many store queries a statement costs on the hot path (target: zero).
 # Two release-built gateways on a scratch store and target, started by the test harness
 # (crates/sluice/tests/cluster.rs, `scale_bench`). Loopback only; every wait is bounded.
 #

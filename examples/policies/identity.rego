@@ -68,6 +68,7 @@ admin_groups := {"admins"}
 
 self_service_operations := {
 	"policy.read",
+	"cluster.read",
 	"reviews.list",
 	"reviews.read",
 	"reviews.decide",

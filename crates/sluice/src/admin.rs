@@ -44,6 +44,7 @@ pub async fn serve(
 pub fn app(gateway: Gateway) -> Router {
     let protected = Router::new()
         .route("/policy", get(policy))
+        .route("/cluster", get(cluster))
         .route("/policy/reload", post(reload_policy))
         .merge(crate::approvals_api::routes())
         .merge(crate::identity_api::protected_routes())
@@ -76,6 +77,20 @@ async fn readyz(State(gateway): State<Gateway>) -> impl IntoResponse {
     match gateway.readiness().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(not) => (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", not.0)),
+    }
+}
+
+/// This gateway, its store, and every gateway that has beaten a heartbeat on it.
+async fn cluster(State(gateway): State<Gateway>) -> impl IntoResponse {
+    match gateway.cluster().await {
+        Ok(view) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(view).unwrap_or_default()),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        ),
     }
 }
 

@@ -46,6 +46,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 fn operation(method: &Method, path: &str) -> Option<&'static str> {
     Some(match (method.as_str(), path) {
         ("GET", "/policy") => "policy.read",
+        ("GET", "/cluster") => "cluster.read",
         ("POST", "/policy/reload") => "policy.reload",
         ("GET", "/reviews" | "/reviews/stats") => "reviews.list",
         ("GET", "/reviews/{id}") => "reviews.read",

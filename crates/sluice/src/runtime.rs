@@ -432,7 +432,11 @@ pub async fn serve(config_path: &Path) -> Result<()> {
             _ = reloads => "SIGHUP handler ended",
         }
     };
-    let delay = running.gateway.config().gateway.drain_delay;
+    // Ctrl-C is someone at a terminal, not an orchestrator: no load balancer to wait for.
+    let delay = match signal {
+        "SIGTERM" => running.gateway.config().gateway.drain_delay,
+        _ => Duration::ZERO,
+    };
     running.gateway.start_draining();
     if !delay.is_zero() {
         // Everything is still served while `/readyz` says "draining", so that a load balancer

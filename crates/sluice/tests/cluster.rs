@@ -366,6 +366,21 @@ async fn a_hold_on_one_gateway_is_approved_through_another_and_cancelled_through
     for g in [a, b, c] {
         assert_eq!(g.http("GET", "/readyz", None), (200, "ready\n".to_owned()));
     }
+    // Each knows the others by their heartbeats.
+    let (code, body) = b.http("GET", "/cluster", Some(&dana));
+    assert_eq!(code, 200, "{body}");
+    let view: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["gateway"], "gw-b");
+    assert_eq!(view["store"], "postgres");
+    assert_eq!(view["notified"], true);
+    let names: Vec<&str> = view["gateways"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["alive"] == true)
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gw-a", "gw-b", "gw-c"], "{body}");
 
     // Held on A, approved through B's API: released by the store's notification.
     let (mut session, pid, secret) = raw_session(a.pg_port, "rita", &rita).await;
@@ -606,7 +621,7 @@ async fn the_store_restarted_under_load_fails_what_needs_it_then_recovers() {
 /// `bench/scale.sh`: two gateways on one store. Alternating in one run, the release latency
 /// of a statement held on A when approved through A and when approved through B (send the
 /// approval → the statement done), and the store's transactions per statement run through A
-/// (pg_stat_database on the store, a one-connection pgbench minus the connection's own).
+/// (the store's statement log, a one-connection pgbench minus the connection's own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run by bench/scale.sh"]
 async fn scale_bench() {
@@ -654,25 +669,40 @@ async fn scale_bench() {
     println!("  approved through another gateway      {x50:7.1} / {x90:7.1} / {xmax:7.1}");
     println!("  across/same median ratio              {:.2}", x50 / s50);
 
-    // Store transactions per statement: a one-connection pgbench of `statements` SELECTs,
-    // minus a run of one statement (what logging in costs), both as the store counts them.
+    // Store queries per statement: a one-connection pgbench of `statements` SELECTs, minus a
+    // run of one statement (what logging in costs), counted in the store's own statement log.
     let script = cluster.dir.path().join("select.sql");
     std::fs::write(&script, "SELECT 1;\n").unwrap();
-    let store_xacts = || -> u64 {
-        // The counters reach pg_stat_database when the store's backends report, within a
-        // second; a fresh snapshot is asked for each read.
-        std::thread::sleep(Duration::from_millis(1500));
-        cluster
-            .store
-            .psql(
-                "postgres",
-                "SELECT pg_stat_clear_snapshot(); SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'sluice_store'",
-            )
-            .unwrap()
+    cluster
+        .store
+        .psql("postgres", "ALTER SYSTEM SET log_statement = 'all'")
+        .unwrap();
+    cluster
+        .store
+        .psql("postgres", "SELECT pg_reload_conf()")
+        .unwrap();
+    let log = cluster.dir.path().join("store/postgres.log");
+    let log_len = || std::fs::metadata(&log).unwrap().len() as usize;
+    // Queries the gateways sent since `from` (the log's length then), and how many of those
+    // were heartbeats.
+    let store_queries = |from: usize| -> (u64, std::collections::BTreeMap<String, u64>) {
+        std::thread::sleep(Duration::from_millis(300));
+        let text = std::fs::read(&log).unwrap();
+        let text = String::from_utf8_lossy(&text[from..]);
+        let queries: Vec<&str> = text
             .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .next_back()
-            .unwrap()
+            .filter(|l| l.contains("LOG:  statement: ") || l.contains("LOG:  execute "))
+            .collect();
+        // What they were, by their first 60 characters of SQL.
+        let mut kinds = std::collections::BTreeMap::new();
+        for q in &queries {
+            let sql = q.split_once(": ").map_or(*q, |(_, rest)| rest);
+            let sql = sql.split_once(": ").map_or(sql, |(_, rest)| rest);
+            *kinds
+                .entry(sql.chars().take(60).collect::<String>())
+                .or_insert(0) += 1;
+        }
+        (queries.len() as u64, kinds)
     };
     let pgbench = |n: u64| {
         let out = Command::new("pgbench")
@@ -683,14 +713,17 @@ async fn scale_bench() {
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
     };
-    let before = store_xacts();
+    let from = log_len();
     pgbench(1);
-    let one = store_xacts() - before;
-    let before = store_xacts();
+    let (one, _) = store_queries(from);
+    let from = log_len();
     pgbench(statements);
-    let many = store_xacts() - before;
+    let (many, kinds) = store_queries(from);
     let per = (many as f64 - one as f64) / (statements - 1) as f64;
     println!(
-        "store transactions: {one} for a 1-statement connection, {many} for a {statements}-statement one: {per:.5} per statement (heartbeats every 10 s included)"
+        "store queries: {one} for a 1-statement connection, {many} for a {statements}-statement one: {per:.5} per statement; during the long run:"
     );
+    for (sql, n) in kinds {
+        println!("  {n:5}  {sql}");
+    }
 }

@@ -24,6 +24,28 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A gateway not heard from for this long is gone: its open sessions no longer count.
 const PRESUMED_DEAD: Duration = Duration::from_secs(60);
 
+/// The gateways on this gateway's store, as the admin API's `GET /cluster` shows them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterView {
+    /// This gateway's name.
+    pub gateway: String,
+    /// `sqlite` or `postgres`.
+    pub store: &'static str,
+    /// Whether the store's change notifications reach this gateway now.
+    pub notified: bool,
+    /// Every gateway that has beaten a heartbeat on the store, by name.
+    pub gateways: Vec<GatewaySeen>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GatewaySeen {
+    pub name: String,
+    /// RFC 3339.
+    pub last_seen: String,
+    /// Heard from within the last minute: its open sessions count for retention.
+    pub alive: bool,
+}
+
 /// Why the gateway should not be sent new connections now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotReady(pub String);
@@ -198,6 +220,28 @@ impl Gateway {
                 tracing::warn!(error = %e, session = %id, "could not note a closed session in the store");
             }
         });
+    }
+
+    /// This gateway and the others on its store.
+    pub async fn cluster(&self) -> Result<ClusterView, CoreError> {
+        let now = now_ms();
+        let gateways = self
+            .store()
+            .gateways()
+            .await?
+            .into_iter()
+            .map(|(name, seen)| GatewaySeen {
+                name,
+                last_seen: crate::approvals::rfc3339_ms(seen),
+                alive: now - seen < PRESUMED_DEAD.as_millis() as i64,
+            })
+            .collect();
+        Ok(ClusterView {
+            gateway: self.name().to_owned(),
+            store: self.store().backend(),
+            notified: self.store_tells_all(),
+            gateways,
+        })
     }
 
     /// Sessions open on other live gateways sharing the store; empty with a store of one's own.

@@ -14,7 +14,7 @@ mod reviews;
 mod ssh;
 mod stats;
 
-pub use cluster::{Messages, NotReady};
+pub use cluster::{ClusterView, GatewaySeen, Messages, NotReady};
 pub use credential::{CredentialAsk, ExchangeError, IssuedCredential, TokenGrant, Verified};
 
 pub use ssh::{HostKeyCheck, SshPublicKey};
