@@ -63,6 +63,10 @@ pub enum AuditEvent {
         /// The task a per-task credential was issued for, on every record of its sessions.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         task: Option<String>,
+        /// The policy rule that allowed the connection (absent in trails written before it
+        /// was recorded), so that connect rules count as matched for the drift signal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
     },
     SessionEnded {
         session: String,

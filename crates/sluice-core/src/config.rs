@@ -65,6 +65,9 @@ pub struct Config {
     pub identity_providers: Vec<sluice_identity::ProviderConfig>,
     #[serde(default)]
     pub recording: RecordingConfig,
+    /// The self-reflection signals (docs/signals.md).
+    #[serde(default)]
+    pub signals: sluice_signals::SignalsConfig,
     /// Outgoing webhooks for review and grant events (docs/approvals.md).
     #[serde(default)]
     pub webhooks: Vec<sluice_outbound::webhooks::WebhookConfig>,
@@ -1183,6 +1186,9 @@ impl Config {
         if self.audit.checkpoint_interval.is_zero() {
             return err("audit.checkpoint_interval must be > 0".into());
         }
+        self.signals
+            .validate()
+            .map_err(|e| CoreError::Config(e.to_string()))?;
         Ok(())
     }
 

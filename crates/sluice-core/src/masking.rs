@@ -38,6 +38,12 @@ impl std::fmt::Debug for MaskEngine {
 }
 
 impl MaskEngine {
+    /// Every configured detector, as content masking uses them: what the masking sampler
+    /// re-scans recordings with.
+    pub fn detectors(&self) -> &Detectors {
+        &self.detectors
+    }
+
     pub(crate) fn from_config(config: &Config) -> Result<MaskEngine, CoreError> {
         let detectors = Detectors::new(&sluice_mask::Builtin::ALL, &config.masking.detectors)
             .map_err(|e| CoreError::Config(format!("masking.detectors: {e}")))?;

@@ -4,7 +4,9 @@
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
-use crate::{GrantFilter, OpenSession, ReviewFilter, StoreChange, StoreError, TokenRecord};
+use crate::{
+    GatewayRecord, GrantFilter, OpenSession, ReviewFilter, StoreChange, StoreError, TokenRecord,
+};
 
 /// Column list shared by every token query so row decoding stays in one place.
 pub(crate) const TOKEN_COLUMNS: &str = "id, identity, stored_key, server_key, iterations, \
@@ -52,9 +54,19 @@ pub(crate) const OPEN_SESSIONS: &str = "SELECT s.id, s.gateway, s.started_at_ms 
 
 /// The `WHERE` keeps the latest time, so a gateway with a lagging clock (or a delayed
 /// heartbeat) never moves it back.
-pub(crate) const GATEWAY_HEARTBEAT: &str = "INSERT INTO gateways (name, last_seen_ms) \
-     VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET last_seen_ms = excluded.last_seen_ms \
-     WHERE gateways.last_seen_ms < excluded.last_seen_ms";
+pub(crate) const GATEWAY_HEARTBEAT: &str = "INSERT INTO gateways (name, last_seen_ms, policy) \
+     VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
+     policy = excluded.policy WHERE gateways.last_seen_ms < excluded.last_seen_ms";
+
+pub(crate) fn gateways_from(rows: Vec<(String, i64, Option<String>)>) -> Vec<GatewayRecord> {
+    rows.into_iter()
+        .map(|(name, last_seen_ms, policy)| GatewayRecord {
+            name,
+            last_seen_ms,
+            policy,
+        })
+        .collect()
+}
 
 pub(crate) fn open_sessions_from(rows: Vec<(String, String, i64)>) -> Vec<OpenSession> {
     rows.into_iter()

@@ -257,12 +257,18 @@ pub trait Store: Send + Sync + 'static {
     /// A gateway that stopped heartbeating is presumed gone along with its sessions.
     async fn open_sessions(&self, alive_since_ms: i64) -> Result<Vec<OpenSession>, StoreError>;
 
-    /// Notes that `gateway` is alive at `now_ms` (unix milliseconds). The time never moves
-    /// backwards, so a gateway with a lagging clock cannot make another look dead.
-    async fn gateway_heartbeat(&self, gateway: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Notes that `gateway` is alive at `now_ms` (unix milliseconds) and enforces policy
+    /// version `policy`. The time never moves backwards, so a gateway with a lagging clock
+    /// cannot make another look dead.
+    async fn gateway_heartbeat(
+        &self,
+        gateway: &str,
+        now_ms: i64,
+        policy: &str,
+    ) -> Result<(), StoreError>;
 
-    /// Gateways with their last heartbeat (unix milliseconds), by name.
-    async fn gateways(&self) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Gateways with their last heartbeat, by name.
+    async fn gateways(&self) -> Result<Vec<GatewayRecord>, StoreError>;
 
     /// Forgets the open sessions of `gateway` (at its start: whatever it had open before a
     /// crash is over) and returns how many there were.
@@ -317,6 +323,16 @@ pub enum StoreChange {
     /// Changes may have been missed (the notification connection was lost and is back):
     /// whoever waits on something re-reads it.
     Resync,
+}
+
+/// A gateway sharing the store, as its last heartbeat ([`Store::gateway_heartbeat`]) left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRecord {
+    pub name: String,
+    /// Unix milliseconds.
+    pub last_seen_ms: i64,
+    /// The policy version it enforced at that heartbeat; `None` before it wrote one.
+    pub policy: Option<String>,
 }
 
 /// A session open on some gateway, as recorded with [`Store::session_opened`].

@@ -14,14 +14,15 @@ use sqlx::{Executor, Row};
 use tokio::sync::broadcast;
 
 use crate::common::{
-    approvers_json, check_review_state, check_settled_state, grant_conditions, message,
-    open_sessions_from, review_conditions, token_lists, token_purpose, CHANNEL_CAPACITY,
+    approvers_json, check_review_state, check_settled_state, gateways_from, grant_conditions,
+    message, open_sessions_from, review_conditions, token_lists, token_purpose, CHANNEL_CAPACITY,
     GATEWAY_HEARTBEAT, GRANT_COLUMNS, OPEN_SESSIONS, REVIEW_ORDER, REVIEW_SELECT, SESSION_OPENED,
     TOKEN_COLUMNS,
 };
 use crate::{
-    DynamicIdentity, GrantFilter, GrantRecord, OpenSession, ReviewFilter, ReviewRecord,
-    ReviewerDecision, SshKeyRecord, Store, StoreChange, StoreError, TokenRecord, TokenScope,
+    DynamicIdentity, GatewayRecord, GrantFilter, GrantRecord, OpenSession, ReviewFilter,
+    ReviewRecord, ReviewerDecision, SshKeyRecord, Store, StoreChange, StoreError, TokenRecord,
+    TokenScope,
 };
 
 /// Schema for this backend, compiled into the binary so a fresh deployment
@@ -719,21 +720,27 @@ impl Store for SqliteStore {
         Ok(open_sessions_from(rows))
     }
 
-    async fn gateway_heartbeat(&self, gateway: &str, now_ms: i64) -> Result<(), StoreError> {
+    async fn gateway_heartbeat(
+        &self,
+        gateway: &str,
+        now_ms: i64,
+        policy: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(GATEWAY_HEARTBEAT)
             .bind(gateway)
             .bind(now_ms)
+            .bind(policy)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn gateways(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT name, last_seen_ms FROM gateways ORDER BY name")
+    async fn gateways(&self) -> Result<Vec<GatewayRecord>, StoreError> {
+        let rows: Vec<(String, i64, Option<String>)> =
+            sqlx::query_as("SELECT name, last_seen_ms, policy FROM gateways ORDER BY name")
                 .fetch_all(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(gateways_from(rows))
     }
 
     async fn sessions_of_gateway_ended(&self, gateway: &str) -> Result<u64, StoreError> {

@@ -194,13 +194,22 @@ async fn open_sessions_of_live_gateways(db: Db) -> TestResult {
         gateway: gateway.to_owned(),
         started_at_ms,
     };
-    one.gateway_heartbeat("gw-a", 1_000).await?;
-    two.gateway_heartbeat("gw-b", 500).await?;
-    // A heartbeat never moves back.
-    two.gateway_heartbeat("gw-b", 400).await?;
+    one.gateway_heartbeat("gw-a", 1_000, "sha256:a").await?;
+    two.gateway_heartbeat("gw-b", 500, "sha256:b").await?;
+    // A heartbeat never moves back, nor does the policy it carried.
+    two.gateway_heartbeat("gw-b", 400, "sha256:old").await?;
+    let seen: Vec<(String, i64, Option<String>)> = one
+        .gateways()
+        .await?
+        .into_iter()
+        .map(|g| (g.name, g.last_seen_ms, g.policy))
+        .collect();
     assert_eq!(
-        one.gateways().await?,
-        [("gw-a".to_owned(), 1_000), ("gw-b".to_owned(), 500)]
+        seen,
+        [
+            ("gw-a".to_owned(), 1_000, Some("sha256:a".to_owned())),
+            ("gw-b".to_owned(), 500, Some("sha256:b".to_owned()))
+        ]
     );
 
     one.session_opened(&session("s1", "gw-a", 10)).await?;

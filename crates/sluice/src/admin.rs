@@ -45,6 +45,7 @@ pub fn app(gateway: Gateway) -> Router {
     let protected = Router::new()
         .route("/policy", get(policy))
         .route("/cluster", get(cluster))
+        .route("/signals", get(signals))
         .route("/policy/reload", post(reload_policy))
         .merge(crate::approvals_api::routes())
         .merge(crate::identity_api::protected_routes())
@@ -86,6 +87,34 @@ async fn cluster(State(gateway): State<Gateway>) -> impl IntoResponse {
         Ok(view) => (
             StatusCode::OK,
             Json(serde_json::to_value(view).unwrap_or_default()),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "error": e.to_string() })),
+        ),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SignalsQuery {
+    /// Compute now instead of returning the last periodic report.
+    #[serde(default)]
+    refresh: bool,
+}
+
+/// The self-reflection signals (docs/signals.md): the last report, or a fresh one.
+async fn signals(
+    State(gateway): State<Gateway>,
+    axum::extract::Query(q): axum::extract::Query<SignalsQuery>,
+) -> impl IntoResponse {
+    let report = match gateway.signals() {
+        Some(report) if !q.refresh => Ok(report),
+        _ => gateway.refresh_signals().await,
+    };
+    match report {
+        Ok(report) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(&*report).unwrap_or_default()),
         ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -154,5 +183,8 @@ async fn metrics(State(gateway): State<Gateway>) -> impl IntoResponse {
         a.write_latency_us_max as f64 / 1e6
     ));
     gateway.notifier().render_metrics(&mut text);
+    if let Some(report) = gateway.signals() {
+        report.render_prometheus(&mut text);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -47,6 +47,7 @@ fn operation(method: &Method, path: &str) -> Option<&'static str> {
     Some(match (method.as_str(), path) {
         ("GET", "/policy") => "policy.read",
         ("GET", "/cluster") => "cluster.read",
+        ("GET", "/signals") => "signals.read",
         ("POST", "/policy/reload") => "policy.reload",
         ("GET", "/reviews" | "/reviews/stats") => "reviews.list",
         ("GET", "/reviews/{id}") => "reviews.read",

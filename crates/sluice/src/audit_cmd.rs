@@ -250,6 +250,36 @@ async fn verify(
     )
 }
 
+/// What the gateway's periodic verify (`[signals] verify_interval`) runs: its own trail checked
+/// with its own public key, then its recordings against their seals. Whether all is intact, and
+/// one line saying what was checked.
+pub async fn verify_own(config: &Config) -> Result<(bool, String)> {
+    let (keys, _) = trusted_keys(Some(config), &[])?;
+    let path = config.audit_path();
+    let report =
+        tokio::task::spawn_blocking(move || sluice_audit::verify_with_keys(&path, &keys)).await??;
+    let recordings = if report.is_intact() {
+        check_recordings(config).await?
+    } else {
+        RecordingCheck::default()
+    };
+    let problems = report.problems().count() + recordings.problems.len();
+    let first = report
+        .problems()
+        .map(|f| f.message.clone())
+        .chain(recordings.problems.iter().cloned())
+        .next()
+        .map(|m| format!(" (first: {m})"))
+        .unwrap_or_default();
+    Ok((
+        problems == 0,
+        format!(
+            "{} records, {} checkpoints, {problems} problems, {} recordings match their seals{first}",
+            report.records, report.checkpoints, recordings.checked
+        ),
+    ))
+}
+
 /// The configuration's own trail: the output `sluice audit verify` has always printed, then the
 /// gateway that wrote it.
 fn print_single(trail: &TrailReport, recordings: Option<&RecordingCheck>, key_note: Option<&str>) {

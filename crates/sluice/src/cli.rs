@@ -57,6 +57,22 @@ pub enum Command {
     /// Write a kubeconfig that reaches a Kubernetes target through the gateway's HTTPS
     /// listener (kubectl unchanged; the credential comes from `sluice login` or SLUICE_TOKEN)
     Kubeconfig(KubeconfigArgs),
+    /// The five self-reflection signals (policy drift, approval latency, masking
+    /// effectiveness, audit completeness, access churn), computed now by a gateway.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub connection: ServerArg,
+    /// The gateway's report as JSON (keys policy_drift, approval_latency,
+    /// masking_effectiveness, audit_completeness, access_churn).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit with status 3 when a signal is firing, so a scheduled job can alert on it.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Args, Debug)]
@@ -548,6 +564,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Demo(d) => crate::demo::run(d).await,
         Command::Sessions(s) => crate::sessions_cmd::run(s).await,
         Command::Kubeconfig(k) => crate::kubeconfig_cmd::run(k).await,
+        Command::Report(r) => crate::report_cmd::run(r).await,
     }
 }
 

@@ -19,6 +19,7 @@
 //! - [`kubeconfig_cmd`]: `kubeconfig TARGET`, a kubeconfig through the HTTPS listener, and the
 //!   exec credential plugin it names.
 //! - [`sessions_cmd`]: `sessions list|show|replay|search`, from the audit trail and recordings.
+//! - [`report_cmd`]: `report`, the self-reflection signals a gateway computes, as tables or JSON.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
 //! - [`scratch_pg`]: throwaway PostgreSQL servers (demo, tests, benchmarks).
 //! - [`scratch_sshd`]: throwaway OpenSSH servers, the SSH target of the demo, tests, benchmarks.
@@ -39,6 +40,7 @@ pub mod kubeconfig_cmd;
 pub mod logging;
 pub mod login;
 pub mod policy_cmd;
+pub mod report_cmd;
 pub mod review_cmd;
 pub mod runtime;
 pub mod scratch_http;

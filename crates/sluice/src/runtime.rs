@@ -210,7 +210,9 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
                 gateway.run_approvals(),
                 gateway.enforce_recording_retention(),
                 gateway.watch_revocations(),
-                gateway.follow_store()
+                gateway.follow_store(),
+                gateway.run_signals(),
+                verify_periodically(gateway.clone())
             );
         }
     });
@@ -314,6 +316,31 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         audit_signer,
         audit_sealing,
     })
+}
+
+/// `[signals] verify_interval`: `sluice audit verify` over the gateway's own trail and
+/// recordings, its outcome handed to the audit-completeness signal.
+async fn verify_periodically(gateway: Gateway) {
+    let interval = gateway.config().signals.verify_interval;
+    if interval.is_zero() {
+        return std::future::pending().await;
+    }
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let (ok, summary) = match crate::audit_cmd::verify_own(gateway.config()).await {
+            Ok(outcome) => outcome,
+            Err(e) => (false, format!("verify could not run: {e:#}")),
+        };
+        if !ok {
+            tracing::warn!(%summary, "periodic audit verify found problems");
+        }
+        let at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        gateway.note_verify(sluice_signals::VerifyOutcome { at, ok, summary });
+    }
 }
 
 /// Writes a signed checkpoint every `every` while anything new was recorded, until the log

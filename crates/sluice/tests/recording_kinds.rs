@@ -134,6 +134,7 @@ impl Data {
                 application_name: None,
                 settings: Default::default(),
                 task: None,
+                rule: None,
             })
             .await
             .unwrap();

@@ -34,14 +34,13 @@ impl LatencySummary {
         }
         seconds.sort_by(f64::total_cmp);
         let n = seconds.len();
-        // Nearest rank: the smallest value with at least p of the values at or below it.
-        let rank = |p: f64| seconds[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let rank = |p: f64| sluice_signals::nearest_rank(&seconds, p);
         LatencySummary {
             count: n as u64,
             mean: Some(seconds.iter().sum::<f64>() / n as f64),
-            p50: Some(rank(0.50)),
-            p90: Some(rank(0.90)),
-            p99: Some(rank(0.99)),
+            p50: rank(0.50),
+            p90: rank(0.90),
+            p99: rank(0.99),
             max: seconds.last().copied(),
         }
     }

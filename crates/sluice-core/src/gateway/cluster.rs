@@ -22,7 +22,7 @@ use crate::CoreError;
 /// How often a gateway tells the store it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A gateway not heard from for this long is gone: its open sessions no longer count.
-const PRESUMED_DEAD: Duration = Duration::from_secs(60);
+pub(super) const PRESUMED_DEAD: Duration = Duration::from_secs(60);
 
 /// The gateways on this gateway's store, as the admin API's `GET /cluster` shows them.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -44,6 +44,8 @@ pub struct GatewaySeen {
     pub last_seen: String,
     /// Heard from within the last minute: its open sessions count for retention.
     pub alive: bool,
+    /// The policy version it enforced at its last heartbeat.
+    pub policy: Option<String>,
 }
 
 /// Why the gateway should not be sent new connections now.
@@ -107,7 +109,7 @@ impl Gateway {
     }
 
     /// Whether the store is shared with other processes that serve sessions.
-    fn store_is_shared(&self) -> bool {
+    pub(super) fn store_is_shared(&self) -> bool {
         self.store().notifies_across_processes()
     }
 
@@ -184,7 +186,12 @@ impl Gateway {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(e) = self.store().gateway_heartbeat(self.name(), now_ms()).await {
+            let policy = self.policy().current().info.version.clone();
+            if let Err(e) = self
+                .store()
+                .gateway_heartbeat(self.name(), now_ms(), &policy)
+                .await
+            {
                 tracing::warn!(error = %e, "could not write this gateway's heartbeat");
             }
         }
@@ -230,10 +237,11 @@ impl Gateway {
             .gateways()
             .await?
             .into_iter()
-            .map(|(name, seen)| GatewaySeen {
-                name,
-                last_seen: crate::approvals::rfc3339_ms(seen),
-                alive: now - seen < PRESUMED_DEAD.as_millis() as i64,
+            .map(|g| GatewaySeen {
+                alive: now - g.last_seen_ms < PRESUMED_DEAD.as_millis() as i64,
+                last_seen: crate::approvals::rfc3339_ms(g.last_seen_ms),
+                name: g.name,
+                policy: g.policy,
             })
             .collect();
         Ok(ClusterView {

@@ -234,6 +234,13 @@ impl Gateway {
                 known.clear();
             }
             known.insert(digest, record.id.clone());
+            // First use since the gateway started: enough for "created and never used"
+            // (access churn) without a store write per API call.
+            let store = self.inner.store.clone();
+            let id = record.id.clone();
+            tokio::spawn(async move {
+                let _ = store.mark_token_used(&id, unix_now()).await;
+            });
         }
         let Some(base) = self.principal(&record.identity).await? else {
             return Ok(None);

@@ -11,6 +11,7 @@ mod credential;
 mod grants;
 mod principal;
 mod reviews;
+mod signals;
 mod ssh;
 mod stats;
 
@@ -73,6 +74,10 @@ struct Inner {
     /// Keys the fake salts of unknown identities, so probing names reveals nothing.
     gateway_key: [u8; 32],
     target_passwords: HashMap<String, Secret>,
+    /// The self-reflection signals' observer and last report.
+    signals: std::sync::Mutex<signals::SignalsState>,
+    /// One refresh of the signals at a time.
+    signals_refresh: tokio::sync::Mutex<()>,
 }
 
 /// What the client must prove knowledge of: the SCRAM salt and the verifiers of the identity's
@@ -314,6 +319,10 @@ impl Gateway {
                 listeners: std::sync::Mutex::new(Default::default()),
                 derived: std::sync::Mutex::new(HashMap::new()),
                 clock: PolicyClock::new(&config.policy.timezone),
+                signals: std::sync::Mutex::new(signals::SignalsState::new(
+                    config.signals.sample_fraction,
+                )),
+                signals_refresh: tokio::sync::Mutex::new(()),
                 masking,
                 config,
                 store,

@@ -239,6 +239,8 @@ pub struct ActivePolicy {
     request_cache: Option<DecisionCache<sluice_decision::Decision>>,
     /// The bundle reads `parameters`: executions with bound values are decided with them.
     pub uses_parameters: bool,
+    /// The rules its files (tests left out) declare, for the dead-rule signal.
+    pub declared_rules: Vec<String>,
 }
 
 impl ActivePolicy {
@@ -259,6 +261,7 @@ impl ActivePolicy {
             cache: None,
             request_cache: None,
             uses_parameters: false,
+            declared_rules: Vec::new(),
         }
     }
 
@@ -286,6 +289,14 @@ impl ActivePolicy {
                 warning: None,
             },
             uses_parameters: policy.uses_parameters(),
+            declared_rules: sluice_signals::declared_rules(
+                source
+                    .bundle
+                    .files()
+                    .iter()
+                    .filter(|f| !f.path.ends_with("_test.rego"))
+                    .map(|f| f.text.as_str()),
+            ),
             policy: Arc::new(policy),
             cache,
             request_cache,

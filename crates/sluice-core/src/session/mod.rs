@@ -419,7 +419,11 @@ impl Session {
             .decide_connect(&self.subject(), &gateway.clock().now())
     }
 
-    pub(crate) async fn audit_start(&self, request: &SessionRequest<'_>) -> Result<(), CoreError> {
+    pub(crate) async fn audit_start(
+        &self,
+        request: &SessionRequest<'_>,
+        rule: &str,
+    ) -> Result<(), CoreError> {
         let i = &self.inner;
         if i.recording.is_some() {
             // From here on the session ends through `end`, which closes it again.
@@ -437,6 +441,7 @@ impl Session {
             application_name: request.application_name.clone(),
             settings: request.settings.clone(),
             task: self.inner.identity.task.clone(),
+            rule: Some(rule.to_owned()),
         };
         self.audited(i.gateway.audit().record(&event).await.map(drop))
     }

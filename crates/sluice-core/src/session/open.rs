@@ -110,10 +110,13 @@ impl Session {
         if let (Some(on_cap), Some(recording)) = (decision.recording_on_cap, session.recording()) {
             recording.set_on_cap(on_cap);
         }
-        session.audit_start(request).await.map_err(|e| Rejection {
-            reason: e.to_string(),
-            kind: RejectionKind::Internal,
-        })?;
+        session
+            .audit_start(request, &decision.rule)
+            .await
+            .map_err(|e| Rejection {
+                reason: e.to_string(),
+                kind: RejectionKind::Internal,
+            })?;
         Ok(session)
     }
 }

@@ -60,6 +60,8 @@ pub const EVENTS: &[&str] = &[
     "grant.created",
     "grant.expired",
     "grant.revoked",
+    "signal.firing",
+    "signal.resolved",
 ];
 
 /// Per webhook. Large enough to ride out a receiver's outage of minutes at approval-event rates,

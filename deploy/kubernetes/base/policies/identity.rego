@@ -69,6 +69,7 @@ admin_groups := {"admins"}
 self_service_operations := {
 	"policy.read",
 	"cluster.read",
+	"signals.read",
 	"reviews.list",
 	"reviews.read",
 	"reviews.decide",
