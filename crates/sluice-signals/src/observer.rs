@@ -6,6 +6,7 @@
 //! result). What is kept is bounded: findings older than the window are pruned, lists of
 //! examples are capped, and activity is kept per minute.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use sluice_audit::{AuditEvent, AuditRecord, Masked, RecordingSeal};
@@ -31,8 +32,6 @@ pub struct Observer {
     /// Statements decided by the default deny: when, on what, by whom.
     pub(crate) default_denied: VecDeque<(i64, DeniedStatement)>,
     open_sessions: HashMap<String, OpenSession>,
-    /// Statements forwarded or refused whose result record has not come yet.
-    pending_results: HashMap<(String, u64), i64>,
     /// Sessions that did not end with a record, classified when their gateway restarted.
     pub(crate) cut_sessions: VecDeque<(i64, CutSession)>,
     pub(crate) statements_without_result: VecDeque<(i64, (String, u64))>,
@@ -74,6 +73,11 @@ struct OpenSession {
     identity: String,
     target: String,
     started_ms: i64,
+    /// Statements decided whose result record has not come yet, by number.
+    pending: HashMap<u64, i64>,
+    /// The last minute this session's activity was noted in, so that a busy session costs
+    /// one activity update a minute rather than one per statement.
+    active_minute: i64,
     /// Per statement, what masking replaced (sampled sessions only).
     masked: Option<BTreeMap<u64, Option<Masked>>>,
 }
@@ -115,26 +119,22 @@ impl Observer {
         let Some(at) = parse_ms(&record.time) else {
             return;
         };
-        self.records += 1;
-        self.last_record_ms = self.last_record_ms.max(at);
-        let gateway = record.gateway.clone().unwrap_or_default();
-        let life = self.gateways.entry(gateway.clone()).or_default();
-        life.last_record_ms = at;
+        let gateway = record.gateway.as_deref().unwrap_or_default();
+        self.seen_record(gateway, at);
         match &record.event {
             AuditEvent::GatewayStarted { .. } => {
+                let life = self.life(gateway);
                 life.started_ms = Some(at);
-                let stopped = life.stopped_ms;
-                self.gateway_restarted(&gateway, stopped, at);
-                if let Some(life) = self.gateways.get_mut(&gateway) {
-                    life.stopped_ms = None;
-                }
+                let stopped = life.stopped_ms.take();
+                self.gateway_restarted(gateway, stopped, at);
             }
-            AuditEvent::GatewayStopped { .. } => life.stopped_ms = Some(at),
+            AuditEvent::GatewayStopped { .. } => self.life(gateway).stopped_ms = Some(at),
             AuditEvent::PolicyLoaded { version, .. } => {
+                let life = self.life(gateway);
                 life.policy = Some(version.clone());
                 life.policy_loaded_ms = Some(at);
             }
-            AuditEvent::Checkpoint { .. } => life.last_checkpoint_ms = Some(at),
+            AuditEvent::Checkpoint { .. } => self.life(gateway).last_checkpoint_ms = Some(at),
             AuditEvent::SessionStarted {
                 session,
                 identity,
@@ -143,17 +143,19 @@ impl Observer {
                 ..
             } => {
                 if let Some(rule) = rule {
-                    self.rules_seen.insert(rule.clone(), at);
+                    self.rule_seen(rule, at);
                 }
                 self.active(identity, target, at);
                 let masked = is_sampled(session, self.sample_fraction).then(BTreeMap::new);
                 self.open_sessions.insert(
                     session.clone(),
                     OpenSession {
-                        gateway,
+                        gateway: gateway.to_owned(),
                         identity: identity.clone(),
                         target: target.clone(),
                         started_ms: at,
+                        pending: HashMap::new(),
+                        active_minute: at / 60_000,
                         masked,
                     },
                 );
@@ -166,40 +168,24 @@ impl Observer {
                 text,
                 decision,
                 ..
-            } => {
-                self.rules_seen.insert(decision.rule.clone(), at);
-                if decision.rule == DEFAULT_DENY_RULE {
-                    push(
-                        &mut self.default_denied,
-                        at,
-                        DeniedStatement {
-                            target: target.clone(),
-                            identity: identity.clone(),
-                            shape: shape(text),
-                        },
-                    );
-                }
-                if decision.verdict == "allow" {
-                    self.active(identity, target, at);
-                }
-                self.pending_results
-                    .insert((session.clone(), *statement), at);
-            }
+            } => self.on_statement(
+                &Statement {
+                    session,
+                    number: *statement,
+                    identity,
+                    target,
+                    text,
+                    verdict: &decision.verdict,
+                    rule: &decision.rule,
+                },
+                at,
+            ),
             AuditEvent::StatementResult {
                 session,
                 statement,
                 masked,
                 ..
-            } => {
-                self.pending_results.remove(&(session.clone(), *statement));
-                if let Some(map) = self
-                    .open_sessions
-                    .get_mut(session)
-                    .and_then(|s| s.masked.as_mut())
-                {
-                    map.insert(*statement, masked.clone());
-                }
-            }
+            } => self.on_result(session, *statement, || masked.clone()),
             AuditEvent::SessionEnded {
                 session, recording, ..
             } => self.session_ended(session, recording.as_ref(), at),
@@ -211,10 +197,114 @@ impl Observer {
             AuditEvent::ReviewRequested { rule, .. }
             | AuditEvent::CredentialIssued { rule, .. }
             | AuditEvent::AdminRefused { rule, .. }
-            | AuditEvent::AccessRefused { rule, .. } => {
-                self.rules_seen.insert(rule.clone(), at);
-            }
+            | AuditEvent::AccessRefused { rule, .. } => self.rule_seen(rule, at),
             _ => {}
+        }
+    }
+
+    /// Takes in one record as the trail holds it. The two records a busy gateway writes most
+    /// (a statement and its result) are read in place, only the fields the signals use; the
+    /// others, and a hot record that does not read that way, through [`AuditRecord`]. Lines
+    /// that are not records are ignored (`audit verify` is what judges the chain).
+    pub fn observe_line(&mut self, line: &[u8]) {
+        if let Ok(hot) = serde_json::from_slice::<Hot>(line) {
+            let at = parse_ms(&hot.time);
+            match (hot.kind.as_ref(), at, hot.statement, hot.session.as_deref()) {
+                ("statement", Some(at), Some(number), Some(session)) => {
+                    if let (Some(identity), Some(target), Some(text), Some(decision)) =
+                        (&hot.identity, &hot.target, &hot.text, &hot.decision)
+                    {
+                        self.seen_record(hot.gateway.as_deref().unwrap_or_default(), at);
+                        self.on_statement(
+                            &Statement {
+                                session,
+                                number,
+                                identity,
+                                target,
+                                text,
+                                verdict: &decision.verdict,
+                                rule: &decision.rule,
+                            },
+                            at,
+                        );
+                        return;
+                    }
+                }
+                ("statement_result", Some(at), Some(number), Some(session)) => {
+                    self.seen_record(hot.gateway.as_deref().unwrap_or_default(), at);
+                    let masked = hot.masked;
+                    self.on_result(session, number, || {
+                        masked.and_then(|raw| serde_json::from_str(raw.get()).ok())
+                    });
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if let Ok(record) = AuditRecord::from_line(line) {
+            self.observe(&record);
+        }
+    }
+
+    /// The bookkeeping every record gets, for the hot path that skips [`Observer::observe`].
+    fn seen_record(&mut self, gateway: &str, at: i64) {
+        self.records += 1;
+        self.last_record_ms = self.last_record_ms.max(at);
+        // By reference: the name is allocated once per gateway, not once per record.
+        match self.gateways.get_mut(gateway) {
+            Some(life) => life.last_record_ms = at,
+            None => self.life(gateway).last_record_ms = at,
+        }
+    }
+
+    fn life(&mut self, gateway: &str) -> &mut GatewayLife {
+        self.gateways.entry(gateway.to_owned()).or_default()
+    }
+
+    fn rule_seen(&mut self, rule: &str, at: i64) {
+        match self.rules_seen.get_mut(rule) {
+            Some(last) => *last = at,
+            None => {
+                self.rules_seen.insert(rule.to_owned(), at);
+            }
+        }
+    }
+
+    fn on_statement(&mut self, s: &Statement<'_>, at: i64) {
+        self.rule_seen(s.rule, at);
+        if s.rule == DEFAULT_DENY_RULE {
+            push(
+                &mut self.default_denied,
+                at,
+                DeniedStatement {
+                    target: s.target.to_owned(),
+                    identity: s.identity.to_owned(),
+                    shape: shape(s.text),
+                },
+            );
+        }
+        let minute = at / 60_000;
+        let allowed = s.verdict == "allow";
+        let mut note_activity = allowed;
+        if let Some(open) = self.open_sessions.get_mut(s.session) {
+            open.pending.insert(s.number, at);
+            if allowed && open.active_minute == minute {
+                note_activity = false;
+            } else if allowed {
+                open.active_minute = minute;
+            }
+        }
+        if note_activity {
+            self.active(s.identity, s.target, at);
+        }
+    }
+
+    fn on_result(&mut self, session: &str, number: u64, masked: impl FnOnce() -> Option<Masked>) {
+        if let Some(open) = self.open_sessions.get_mut(session) {
+            open.pending.remove(&number);
+            if let Some(map) = open.masked.as_mut() {
+                map.insert(number, masked());
+            }
         }
     }
 
@@ -231,15 +321,16 @@ impl Observer {
 
     fn session_ended(&mut self, session: &str, seal: Option<&RecordingSeal>, at: i64) {
         let open = self.open_sessions.remove(session);
-        let waiting: Vec<(String, u64)> = self
-            .pending_results
-            .keys()
-            .filter(|(s, _)| s == session)
-            .cloned()
-            .collect();
-        for key in waiting {
-            self.pending_results.remove(&key);
-            push(&mut self.statements_without_result, at, key);
+        if let Some(open) = &open {
+            let mut waiting: Vec<u64> = open.pending.keys().copied().collect();
+            waiting.sort_unstable();
+            for n in waiting {
+                push(
+                    &mut self.statements_without_result,
+                    at,
+                    (session.to_owned(), n),
+                );
+            }
         }
         match seal {
             None => push(&mut self.unsealed, at, session.to_owned()),
@@ -278,8 +369,6 @@ impl Observer {
                 continue;
             };
             let crash = stopped_ms.is_none_or(|stopped| stopped < s.started_ms);
-            self.pending_results
-                .retain(|(session, _), _| *session != id);
             push(
                 &mut self.cut_sessions,
                 at,
@@ -370,6 +459,52 @@ impl Observer {
     }
 }
 
+/// A statement record's fields the signals use, wherever they were read from.
+struct Statement<'a> {
+    session: &'a str,
+    number: u64,
+    identity: &'a str,
+    target: &'a str,
+    text: &'a str,
+    verdict: &'a str,
+    rule: &'a str,
+}
+
+/// The fields of a `statement` or `statement_result` line the signals use, borrowed from the
+/// line where no escape forces a copy. Everything else in the line is skipped unread.
+#[derive(serde::Deserialize)]
+struct Hot<'a> {
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow, default)]
+    gateway: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    session: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    identity: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    target: Option<Cow<'a, str>>,
+    #[serde(default)]
+    statement: Option<u64>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    decision: Option<HotDecision<'a>>,
+    /// Read only for sampled sessions.
+    #[serde(borrow, default)]
+    masked: Option<&'a serde_json::value::RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct HotDecision<'a> {
+    #[serde(borrow)]
+    verdict: Cow<'a, str>,
+    #[serde(borrow)]
+    rule: Cow<'a, str>,
+}
+
 fn push<T>(list: &mut VecDeque<(i64, T)>, at: i64, item: T) {
     if list.len() >= KEEP {
         list.pop_front();
@@ -435,6 +570,55 @@ mod tests {
         assert_eq!(o.open_sessions().count(), 0);
         assert!(o.was_active("alice", "shop", START, START + 10_000));
         assert!(!o.was_active("alice", "other", START, START + 10_000));
+    }
+
+    #[test]
+    fn lines_read_in_place_observe_as_whole_records_do() {
+        let records = [
+            record(0, "gw", started("s1", "alice", "shop")),
+            record(
+                1,
+                "gw",
+                statement("s1", 1, "alice", "shop", "allow", "r1", "SELECT \"x\""),
+            ),
+            record(2, "gw", result("s1", 1)),
+            record(
+                3,
+                "gw",
+                statement(
+                    "s1",
+                    2,
+                    "alice",
+                    "shop",
+                    "deny",
+                    DEFAULT_DENY_RULE,
+                    "VACUUM",
+                ),
+            ),
+            record(4, "gw", ended("s1", true)),
+        ];
+        let mut whole = Observer::new(1.0);
+        let mut in_place = Observer::new(1.0);
+        for r in &records {
+            whole.observe(r);
+            in_place.observe_line(serde_json::to_string(r).unwrap().as_bytes());
+        }
+        assert_eq!(whole.records, in_place.records);
+        assert_eq!(whole.rules_seen, in_place.rules_seen);
+        assert_eq!(whole.default_denied, in_place.default_denied);
+        assert_eq!(
+            whole.statements_without_result,
+            in_place.statements_without_result
+        );
+        assert_eq!(whole.activity, in_place.activity);
+        let (a, b) = (
+            whole.take_recordings_to_check(),
+            in_place.take_recordings_to_check(),
+        );
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].masked, b[0].masked);
+        // Not a record at all: ignored.
+        in_place.observe_line(b"{not json");
     }
 
     #[test]

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use sluice_audit::AuditRecord;
 use sluice_outbound::tail::AuditTail;
 use sluice_signals::{
     Facts, GrantFact, Observer, RecordingCheck, Report, RepositoryFacts, ReviewFact, SinkLag,
@@ -95,7 +94,7 @@ impl Gateway {
         // (the admin API, /metrics) never waits on I/O; the refresh lock keeps a second
         // refresh from starting meanwhile.
         let _one = self.inner.signals_refresh.lock().await;
-        let (mut observer, tail, read_through, last_verify, previous) = {
+        let (observer, tail, read_through, last_verify, previous) = {
             let mut s = crate::sync::lock(&self.inner.signals);
             (
                 std::mem::take(&mut s.observer),
@@ -108,20 +107,22 @@ impl Gateway {
         let config = &self.config().signals;
         let now = now_ms();
         let tail = tail.unwrap_or_else(|| AuditTail::new(self.config().audit_path(), read_through));
-        let (tail, read) = read_trail(tail, &mut observer, read_through).await;
         let restore = |observer: Observer, tail: Option<AuditTail>, read_through: u64| {
             let mut s = crate::sync::lock(&self.inner.signals);
             s.observer = observer;
             s.tail = tail;
             s.read_through = read_through;
         };
-        let read_through = match read {
-            Ok(seq) => seq,
-            Err(e) => {
-                restore(observer, tail, read_through);
-                return Err(e);
-            }
-        };
+        let (mut observer, tail, read_through) =
+            match read_trail(tail, observer, read_through).await {
+                Ok(read) => read,
+                Err(e) => {
+                    // The task that held the observer is gone: the next round reads the
+                    // trail from its start into a new one.
+                    restore(Observer::new(config.sample_fraction), None, 0);
+                    return Err(e);
+                }
+            };
         self.check_recordings(&mut observer).await;
         observer.prune(now - config.window.as_millis() as i64);
         let facts = match self.signal_facts(now, read_through, last_verify).await {
@@ -309,51 +310,38 @@ impl Gateway {
 }
 
 /// Feeds the observer the records appended since the tail's position (at most
-/// [`RECORDS_PER_ROUND`]); returns the tail to keep (`None` after an error: the next round
+/// [`RECORDS_PER_ROUND`]), off the runtime: a busy gateway's minute is hundreds of thousands
+/// of records. Returns the observer, the tail to keep (`None` after an error: the next round
 /// starts a reader afresh) and the last seq observed.
 async fn read_trail(
-    mut tail: AuditTail,
-    observer: &mut Observer,
+    tail: AuditTail,
+    mut observer: Observer,
     after: u64,
-) -> (Option<AuditTail>, Result<u64, CoreError>) {
-    let read = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        while out.len() < RECORDS_PER_ROUND {
-            match tail.next_record() {
+) -> Result<(Observer, Option<AuditTail>, u64), CoreError> {
+    tokio::task::spawn_blocking(move || {
+        let mut last = after;
+        let mut tail = Some(tail);
+        for _ in 0..RECORDS_PER_ROUND {
+            let Some(reader) = tail.as_mut() else { break };
+            match reader.next_record() {
                 Ok(Some(r)) => {
-                    // A line the chain covers but this binary cannot read (a newer event
-                    // type) is skipped here; `audit verify` is what judges the chain.
-                    if let Ok(record) = AuditRecord::from_line(&r.line) {
-                        out.push(record);
-                    }
+                    observer.observe_line(&r.line);
+                    last = last.max(r.seq);
                 }
                 Ok(None) => break,
-                Err(e) => return (None, Err(e), out),
+                Err(e) => {
+                    // The records before the bad line count; the next round starts over
+                    // from there and stops at it again, until an operator looks (`sluice
+                    // audit verify` names it).
+                    tracing::warn!(error = %e, "the signals cannot read past a line of the audit trail");
+                    tail = None;
+                }
             }
         }
-        (Some(tail), Ok(()), out)
+        (observer, tail, last)
     })
-    .await;
-    let (tail, result, records) = match read {
-        Ok(r) => r,
-        Err(e) => {
-            return (
-                None,
-                Err(CoreError::Config(format!("reading the audit trail: {e}"))),
-            )
-        }
-    };
-    let mut last = after;
-    for r in &records {
-        observer.observe(r);
-        last = last.max(r.seq);
-    }
-    if let Err(e) = result {
-        // The records before the bad line count; the next round starts over from there and
-        // stops at it again, until an operator looks (`sluice audit verify` names it).
-        tracing::warn!(error = %e, "the signals cannot read past a line of the audit trail");
-    }
-    (tail, Ok(last))
+    .await
+    .map_err(|e| CoreError::Config(format!("reading the audit trail: {e}")))
 }
 
 /// A review as the signals read it: its reviewer groups and, for access, the scope asked.
