@@ -13,6 +13,9 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error("policy: {0}")]
     Policy(String),
+    /// The git repository a policy directory lives in could not be read.
+    #[error("policy repository: {0}")]
+    Git(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// A webhook that cannot work as configured, found at start.

@@ -272,8 +272,22 @@ impl Gateway {
             .repository
             .clone()
             .or_else(|| self.config().policy.dir.clone())?;
-        let _ = dir;
-        None
+        let state = tokio::task::spawn_blocking(move || crate::policy::repository_state(&dir))
+            .await
+            .ok()?;
+        match state {
+            Ok(Some(s)) => Some(RepositoryFacts {
+                commit: s.commit,
+                branch: s.branch,
+                head_digest: s.head_digest,
+                worktree_digest: s.worktree_digest,
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the policy repository");
+                None
+            }
+        }
     }
 
     fn announce_signal(&self, t: &sluice_signals::Transition) {

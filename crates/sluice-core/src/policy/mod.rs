@@ -3,8 +3,11 @@
 //!
 //! # Layout
 //! - [`source`]: reading a policy directory (the only place its files are read).
+//! - [`repository`]: the git repository it lives in, read with gix: the commit checked out and
+//!   whether the directory differs from it.
 //! - `verdict`: deciding a statement string: parse, evaluate each statement, cache.
 
+pub mod repository;
 pub mod source;
 mod verdict;
 
@@ -22,6 +25,7 @@ use sluice_sql::{Dialect, NameContext};
 
 use crate::config::{IdentityConfig, PolicyConfig, TargetConfig};
 use crate::CoreError;
+pub use repository::{repository_state, RepositoryState};
 pub use source::PolicySource;
 pub use verdict::{Verdicted, RULE_EMPTY, RULE_LEXING, RULE_PARSE};
 

@@ -10,7 +10,7 @@ use sluice_decision::Bundle;
 use crate::CoreError;
 
 /// The most a bundle may hold; policies are code, not data.
-const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+pub(super) const MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A policy directory as read from disk.
 pub struct PolicySource {
@@ -100,49 +100,15 @@ fn stamp_into(dir: &Path, out: &mut Vec<(PathBuf, u64, Option<std::time::SystemT
     }
 }
 
-/// The commit checked out in the git repository containing `dir`, read from `.git` directly
-/// so no git binary is needed: `HEAD` holds a hash, or a ref found loose or in `packed-refs`.
+/// The commit checked out in the git repository containing `dir`, read with gix (no git
+/// binary needed): the id HEAD names, loose or packed, through a worktree's or submodule's
+/// `.git` file; `None` outside a repository, on an unborn branch or when it cannot be read.
 pub fn git_commit(dir: &Path) -> Option<String> {
     let dir = std::fs::canonicalize(dir).ok()?;
-    let git = dir
-        .ancestors()
-        .map(|d| d.join(".git"))
-        .find(|g| g.exists())?;
-    let git = if git.is_file() {
-        // A worktree or submodule: `.git` is a file naming the real directory.
-        let text = std::fs::read_to_string(&git).ok()?;
-        let target = text.trim().strip_prefix("gitdir:")?.trim();
-        git.parent()?.join(target)
-    } else {
-        git
-    };
-    let head = std::fs::read_to_string(git.join("HEAD")).ok()?;
-    let head = head.trim();
-    let Some(reference) = head.strip_prefix("ref:").map(str::trim) else {
-        return is_hash(head).then(|| head.to_owned());
-    };
-    // Worktrees keep refs in the common directory.
-    let common = std::fs::read_to_string(git.join("commondir"))
-        .ok()
-        .map(|c| git.join(c.trim()))
-        .unwrap_or_else(|| git.clone());
-    for base in [&git, &common] {
-        if let Ok(hash) = std::fs::read_to_string(base.join(reference)) {
-            let hash = hash.trim();
-            if is_hash(hash) {
-                return Some(hash.to_owned());
-            }
-        }
-    }
-    let packed = std::fs::read_to_string(common.join("packed-refs")).ok()?;
-    packed.lines().find_map(|line| {
-        let (hash, name) = line.split_once(' ')?;
-        (name == reference && is_hash(hash)).then(|| hash.to_owned())
-    })
-}
-
-fn is_hash(s: &str) -> bool {
-    s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    let repo = super::repository::discover(&dir).ok()??;
+    // The id as the ref holds it, not peeled: naming the commit needs no object read.
+    let id = repo.head().ok()?.id()?;
+    Some(id.to_string())
 }
 
 #[cfg(test)]
@@ -154,12 +120,15 @@ mod tests {
         let repo = tempfile::tempdir().unwrap();
         let git = repo.path().join(".git");
         std::fs::create_dir_all(git.join("refs/heads")).unwrap();
+        // Without it, git and gix alike say this is no repository.
+        std::fs::create_dir_all(git.join("objects")).unwrap();
         std::fs::create_dir_all(repo.path().join("policies")).unwrap();
         let hash = "0123456789abcdef0123456789abcdef01234567";
         std::fs::write(git.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        // The header git writes; a bare `# pack-refs` is refused by git and gix as corrupt.
         std::fs::write(
             git.join("packed-refs"),
-            format!("# pack-refs\n{hash} refs/heads/main\n"),
+            format!("# pack-refs with: peeled fully-peeled sorted \n{hash} refs/heads/main\n"),
         )
         .unwrap();
         assert_eq!(
