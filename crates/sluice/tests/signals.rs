@@ -155,15 +155,20 @@ impl Signals {
 
     /// `sluice report ARGS` as dana, the real binary against the admin API.
     async fn cli_report(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new(BIN)
-            .arg("report")
-            .args(args)
-            .args(["--server", &self.admin])
-            .env("SLUICE_TOKEN", self.token("dana"))
-            .output()
-            .await
-            .unwrap()
+        cli_report(&self.admin, self.token("dana"), args).await
     }
+}
+
+/// `sluice report ARGS` with `token`: the real binary against the admin API at `admin`.
+async fn cli_report(admin: &str, token: &str, args: &[&str]) -> Output {
+    tokio::process::Command::new(BIN)
+        .arg("report")
+        .args(args)
+        .args(["--server", admin])
+        .env("SLUICE_TOKEN", token)
+        .output()
+        .await
+        .unwrap()
 }
 
 /// `GET /signals?refresh=true` with `token`.
@@ -566,6 +571,12 @@ async fn an_altered_recording_is_found_by_the_report_and_the_periodic_verify() {
     assert_eq!(c["unsealed_recordings"], 0);
     assert_eq!(c["open_sessions"], 0);
     assert!(c["records"].as_u64().unwrap() > 0);
+    // Nothing fires: `--check` is content.
+    for signal in SIGNALS {
+        assert_eq!(status(&r, signal), "ok", "{signal}: {:#}", r[signal]);
+    }
+    let out = cli_report(&admin, &token, &["--check"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 
     let out = h.psql("alice", "app", &["-At", "-c", "SELECT 2"]);
     assert!(out.status.success(), "{}", both(&out));
@@ -625,7 +636,36 @@ async fn an_altered_recording_is_found_by_the_report_and_the_periodic_verify() {
         metrics.contains("sluice_signal_audit_incomplete{kind=\"recording_missing_or_altered\"} 1"),
         "{metrics}"
     );
-    h.stop().await;
+
+    // A clean stop and a start on the same data: the new gateway reads the whole trail, so
+    // its first report already knows both sessions, ended, and the altered recording.
+    let records = c["records"].as_u64().unwrap();
+    let Harness {
+        gateway,
+        config,
+        config_path,
+        dir,
+        ..
+    } = h;
+    gateway.shutdown("restart").await.unwrap();
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let again = sluice::runtime::start(config, &text).await.unwrap();
+    let admin = format!("http://{}", again.admin_addr.unwrap());
+    let r = report(&admin, &token).await;
+    let c = &r["audit_completeness"];
+    assert!(c["records"].as_u64().unwrap() > records, "{c:#}");
+    assert_eq!(r["masking_effectiveness"]["sessions_sampled"], 2, "{r:#}");
+    assert_eq!(
+        c["recordings"],
+        json!([{"session": session, "problem": "altered"}]),
+        "{c:#}"
+    );
+    assert_eq!(c["sessions_without_end"], json!([]), "{c:#}");
+    assert_eq!(c["sessions_cut_by_crash"], 0, "{c:#}");
+    assert_eq!(c["open_sessions"], 0, "{c:#}");
+    assert_eq!(c["statements_without_result"], 0, "{c:#}");
+    again.shutdown("test over").await.unwrap();
+    drop(dir);
 }
 
 /// Allows everything.
