@@ -762,7 +762,6 @@ fn git(dir: &Path, args: &[&str]) {
 /// The policy directory committed in a git repository: the gateway enforces HEAD; an edit
 /// reloaded without a commit makes it `uncommitted`, a drifted gateway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the repository reader"]
 async fn policy_drift_against_the_repository_head() {
     let s = Signals::start(SIGNALS_ON_REQUEST, |policies| {
         git(policies, &["init", "-q"]);
