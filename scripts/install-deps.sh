@@ -45,7 +45,7 @@ manifest=(
   "test|nodejs|/usr/bin/node|runs the OIDC fixture (tests/fixtures/oidc), a real OpenID Provider"
   "test|npm|/usr/bin/npm|installs that fixture's pinned node_modules (npm ci)"
   "test|curl|/usr/bin/curl|tests drive curl through the HTTPS listener (HTTP services, Kubernetes)"
-  "test|git|/usr/bin/git|policy repository tests make packed objects, linked worktrees and submodules with git (the gateway reads them with gix)"
+  "test|git|/usr/bin/git|policy repository tests make packed objects, linked worktrees and submodules with git (the gateway reads them with gix); the signals tests commit a policy directory"
   "bench|postgresql|/usr/lib/postgresql/*/bin/initdb|the benchmarks' scratch database server"
   "bench|postgresql-client|/usr/bin/psql|benchmarks drive psql"
   "bench|postgresql|/usr/lib/postgresql/*/bin/pgbench|benchmarks drive pgbench"

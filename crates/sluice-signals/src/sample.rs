@@ -20,6 +20,11 @@ use crate::observer::RecordingToCheck;
 /// the mask, not a value.
 const MASK_MARK: &str = "****";
 
+/// What the `token` strategy writes instead of a value: `tok_` and 16 lowercase hex digits
+/// (sluice-mask's token.rs). Like `****`, it shows the value was masked.
+const TOKEN_PREFIX: &str = "tok_";
+const TOKEN_HEX_DIGITS: usize = 16;
+
 /// Column names that suggest personal or secret data.
 const PII_NAMES: [&str; 8] = [
     "email", "ssn", "phone", "card", "iban", "token", "password", "secret",
@@ -114,7 +119,7 @@ pub fn sample_recording(
                     *unmasked.entry(key).or_default() += 1;
                 }
                 if masking_applied
-                    && !value.contains(MASK_MARK)
+                    && !shows_a_mask(value)
                     && suggests_pii(&column.name)
                     && !replaced_by_column(&column.name)
                 {
@@ -152,6 +157,21 @@ pub fn sample_recording(
     (out, scanned)
 }
 
+/// Whether `value` carries what a mask strategy writes: `****` (redact, keep_last,
+/// email_domain) or a token. A PII-named column whose values the content rules masked (an
+/// email tokenized) had a detector match them, at masking time: it is no unmasked column.
+fn shows_a_mask(value: &str) -> bool {
+    value.contains(MASK_MARK)
+        || value.match_indices(TOKEN_PREFIX).any(|(at, _)| {
+            value.as_bytes()[at + TOKEN_PREFIX.len()..]
+                .get(..TOKEN_HEX_DIGITS)
+                .is_some_and(|hex| {
+                    hex.iter()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+                })
+        })
+}
+
 /// `customer_email`, `SSN`, `phone_number`, `card_no`, `api_token`: a name part (split at
 /// `_`, `-`, `.` and spaces) that is, or starts with, one of the PII words.
 fn suggests_pii(column: &str) -> bool {
@@ -174,6 +194,28 @@ mod tests {
             .filter(|i| is_sampled(&format!("s{i}"), 0.25))
             .count();
         assert!((2_200..2_800).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn mask_products_are_recognised() {
+        for masked in [
+            "****",
+            "****@example.com",
+            "****-****-1111",
+            "tok_0123456789abcdef",
+            "write to tok_0123456789abcdef today",
+        ] {
+            assert!(shows_a_mask(masked), "{masked}");
+        }
+        for clear in [
+            "ask for the night desk",
+            "tok_",
+            "tok_0123",
+            "tok_0123456789ABCDEF",
+            "***",
+        ] {
+            assert!(!shows_a_mask(clear), "{clear}");
+        }
     }
 
     #[test]

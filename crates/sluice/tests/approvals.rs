@@ -7,17 +7,15 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::process::Output;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use sluice_audit::AuditEvent;
+use support::api::{http, raw_get, webhook_receiver};
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sluice");
 
@@ -112,13 +110,8 @@ impl Approvals {
                 )
         })
         .await;
-        for (who, _) in PEOPLE {
-            let secret = sluice::token_cmd::create(&h.config, who, None)
-                .await
-                .unwrap();
-            h.tokens.insert(who.into(), secret.expose().to_owned());
-        }
-        let admin = format!("http://{}", h.gateway.admin_addr.unwrap());
+        h.add_tokens(&PEOPLE.map(|(who, _)| who)).await;
+        let admin = h.admin_url();
         let table = format!("approvals_{name}");
         let pg = pg();
         pg.psql(
@@ -133,17 +126,9 @@ impl Approvals {
         Approvals { h, admin, table }
     }
 
-    /// psql as `who` running `sql`, in the background.
+    /// psql as `who` running `sql` on `app`, in the background.
     fn psql_bg(&self, who: &str, sql: &str) -> tokio::task::JoinHandle<Output> {
-        let url = self.url(who, "app");
-        let sql = sql.to_owned();
-        tokio::spawn(async move {
-            tokio::process::Command::new("psql")
-                .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", &url, "-c", &sql])
-                .output()
-                .await
-                .unwrap()
-        })
+        self.h.psql_bg(who, "app", sql)
     }
 
     /// `sluice review|access ...` as `who`.
@@ -179,38 +164,6 @@ impl Approvals {
             .await;
         body["state"].as_str().unwrap().to_owned()
     }
-}
-
-/// A minimal HTTP/1.1 client: one request per connection.
-async fn http(
-    base: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let authority = base.strip_prefix("http://").unwrap();
-    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    if let Some(t) = token {
-        request.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_str(rest).unwrap_or(Value::Null))
 }
 
 fn both(o: &Output) -> String {
@@ -752,63 +705,6 @@ async fn revoked_grant_stops_counting_at_once() {
     a.h.stop().await;
 }
 
-/// Requests as the receiver got them: headers (lowercase names) and body.
-type Received = Arc<Mutex<Vec<(HashMap<String, String>, String)>>>;
-
-/// A webhook receiver on loopback that answers 200 to everything.
-async fn webhook_receiver() -> (String, Received) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let received: Received = Arc::default();
-    let sink = received.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let sink = sink.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).into_owned();
-                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-                        continue;
-                    };
-                    let headers: HashMap<String, String> = head
-                        .lines()
-                        .skip(1)
-                        .filter_map(|l| l.split_once(':'))
-                        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-                        .collect();
-                    let length: usize = headers
-                        .get("content-length")
-                        .and_then(|l| l.parse().ok())
-                        .unwrap_or(0);
-                    if body.len() < length {
-                        continue;
-                    }
-                    sink.lock()
-                        .unwrap()
-                        .push((headers, body[..length].to_owned()));
-                    let _ = socket
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        )
-                        .await;
-                    return;
-                }
-            });
-        }
-    });
-    (url, received)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_receive_signed_review_events() {
     let (url, received) = webhook_receiver().await;
@@ -857,25 +753,4 @@ async fn webhooks_receive_signed_review_events() {
         "{metrics}"
     );
     a.h.stop().await;
-}
-
-/// A GET without authentication (for /metrics).
-async fn raw_get(base: &str, path: &str) -> (u16, String) {
-    let authority = base.strip_prefix("http://").unwrap();
-    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (
-        head.split(' ').nth(1).unwrap().parse().unwrap(),
-        body.to_owned(),
-    )
 }

@@ -9,16 +9,12 @@
 mod support;
 
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sluice::scratch_pg::{free_port, ScratchPostgres};
+use support::cluster::Cluster;
 use support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sluice");
-const STORE_PASSWORD: &str = "store-secret-5d1e";
 
 /// DELETE waits for a dba; everything else is allowed.
 const POLICY: &str = r#"package sluice
@@ -36,289 +32,18 @@ decision := {
 } else := {"allow": true, "rule": "allow_all", "reasons": []}
 "#;
 
-/// The shared store, a policy directory, and the gateways on them.
-struct Cluster {
-    dir: tempfile::TempDir,
-    store: ScratchPostgres,
-    gateways: Vec<Node>,
-}
-
-/// One gateway: its configuration, ports and process.
-struct Node {
-    name: String,
-    config: PathBuf,
-    data: PathBuf,
-    pg_port: u16,
-    admin_port: u16,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Cluster {
-    /// A store and `names.len()` gateways on it, each serving.
-    fn start(names: &[&str]) -> Cluster {
-        static TABLE: std::sync::Once = std::sync::Once::new();
-        TABLE.call_once(|| {
-            pg().psql(
-                DATABASE,
-                "SET ROLE sluice_scram; CREATE TABLE cluster_hold (x int);",
-            )
-            .unwrap();
-        });
-        let dir = tempfile::Builder::new()
-            .prefix("sluice-cluster-")
-            .tempdir()
-            .unwrap();
-        let store = ScratchPostgres::start(&dir.path().join("store"), STORE_PASSWORD).unwrap();
-        store
-            .psql("postgres", "CREATE DATABASE sluice_store")
-            .unwrap();
-        std::fs::write(dir.path().join("store-password"), STORE_PASSWORD).unwrap();
-        std::fs::write(dir.path().join("target-password"), TARGET_PASSWORD).unwrap();
-        std::fs::create_dir_all(dir.path().join("policy")).unwrap();
-        std::fs::write(dir.path().join("policy/policy.rego"), POLICY).unwrap();
-        let mut cluster = Cluster {
-            dir,
-            store,
-            gateways: Vec::new(),
-        };
-        for name in names {
-            let node = cluster.node(name);
-            cluster.gateways.push(node);
-        }
-        // All at once: their migrations meet on the store's advisory lock.
-        for g in &mut cluster.gateways {
-            g.spawn();
-        }
-        for g in &mut cluster.gateways {
-            g.wait_serving();
-        }
-        cluster
-    }
-
-    fn node(&self, name: &str) -> Node {
-        let root = self.dir.path();
-        let data = root.join(format!("data-{name}"));
-        let (pg_port, admin_port) = (free_port().unwrap(), free_port().unwrap());
-        let base = base_config(&data, &root.join("target-password"), "");
-        let text = base
-            .replacen(
-                "[postgres]\nlisten = \"127.0.0.1:0\"",
-                &format!("[postgres]\nlisten = \"127.0.0.1:{pg_port}\""),
-                1,
-            )
-            .replacen(
-                "[admin]\nlisten = \"127.0.0.1:0\"",
-                &format!("[admin]\nlisten = \"127.0.0.1:{admin_port}\""),
-                1,
-            )
-            .replacen(
-                "[gateway]\n",
-                &format!("[gateway]\nname = \"{name}\"\ndrain_delay = \"2s\"\n"),
-                1,
-            )
-            // Longer than the store's connection timeout, so that a login while the store is
-            // down is answered with why.
-            .replacen(
-                "handshake_timeout = \"3s\"",
-                "handshake_timeout = \"8s\"",
-                1,
-            );
-        assert_ne!(text, base);
-        let text = format!(
-            "{text}
-[store]
-url = \"postgres://postgres@127.0.0.1:{store}/sluice_store\"
-password_file = \"{pw}\"
-
-[policy]
-dir = \"{policy}\"
-watch = false
-
-[[identities]]
-name = \"rita\"
-kind = \"human\"
-groups = [\"developers\"]
-
-[[identities]]
-name = \"dana\"
-kind = \"human\"
-groups = [\"dba\"]
-",
-            store = self.store.port,
-            pw = root.join("store-password").display(),
-            policy = root.join("policy").display(),
-        );
-        let config = root.join(format!("{name}.toml"));
-        std::fs::write(&config, text).unwrap();
-        Node {
-            name: name.to_owned(),
-            config,
-            log: root.join(format!("{name}.log")),
-            data,
-            pg_port,
-            admin_port,
-            child: None,
-        }
-    }
-
-    fn gw(&self, name: &str) -> &Node {
-        self.gateways.iter().find(|g| g.name == name).unwrap()
-    }
-
-    fn gw_mut(&mut self, name: &str) -> &mut Node {
-        self.gateways.iter_mut().find(|g| g.name == name).unwrap()
-    }
-
-    /// A token made with one gateway's CLI; every gateway on the store accepts it.
-    fn token(&self, identity: &str) -> String {
-        let out = self.gateways[0].run(&["token", "create", "--identity", identity, "--ttl", "1h"]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        stdout(&out).trim().to_owned()
-    }
-}
-
-impl Node {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args).arg("--config").arg(&self.config);
-        c.env("SLUICE_TEST_WRONG_PASSWORD", "not-the-password")
-            .env_remove("RUST_LOG");
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        self.child = Some(
-            self.command(&["serve"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-    }
-
-    fn wait_serving(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", self.pg_port)).is_err() {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("{} exited with {status}: {}", self.name, self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} not serving: {}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill9(&mut self) {
-        let mut child = self.child.take().unwrap();
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-
-    fn sigterm(&mut self) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-    }
-
-    fn wait_exit(&mut self, wait: Duration) {
-        let deadline = Instant::now() + wait;
-        let child = self.child.as_mut().unwrap();
-        while child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "{} still running: {}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.child = None;
-    }
-
-    /// `curl` against the admin API: status and body.
-    fn http(&self, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-        let mut c = Command::new("curl");
-        c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method]);
-        if let Some(t) = token {
-            c.arg("-H").arg(format!("Authorization: Bearer {t}"));
-        }
-        if method == "POST" {
-            c.args(["-H", "Content-Type: application/json", "-d", "{}"]);
-        }
-        let out = c
-            .arg(format!("http://127.0.0.1:{}{path}", self.admin_port))
-            .output()
-            .unwrap();
-        let text = stdout(&out);
-        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_owned())
-    }
-
-    fn url(&self, identity: &str, token: &str) -> String {
-        format!(
-            "postgresql://{identity}:{token}@127.0.0.1:{}/app?sslmode=disable",
-            self.pg_port
+/// A store and gateways named `names` on it enforcing [`POLICY`], with the table the holds
+/// are on.
+fn start_cluster(names: &[&str]) -> Cluster {
+    static TABLE: std::sync::Once = std::sync::Once::new();
+    TABLE.call_once(|| {
+        pg().psql(
+            DATABASE,
+            "SET ROLE sluice_scram; CREATE TABLE cluster_hold (x int);",
         )
-    }
-
-    fn psql(&self, identity: &str, token: &str, sql: &str) -> Output {
-        Command::new("psql")
-            .arg("-X")
-            .arg(self.url(identity, token))
-            .args(["-A", "-t", "-c", sql])
-            .output()
-            .unwrap()
-    }
-
-    /// The only pending review, as this gateway's API shows it to `reviewer`.
-    fn pending_review(&self, reviewer: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (code, body) = self.http("GET", "/reviews", Some(reviewer));
-            assert_eq!(code, 200, "{body}");
-            let v: Value = serde_json::from_str(&body).unwrap();
-            if let Some(r) = v["reviews"].as_array().and_then(|a| a.first()) {
-                return r["id"].as_str().unwrap().to_owned();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no pending review on {}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+        .unwrap();
+    });
+    Cluster::start(names, POLICY)
 }
 
 /// A raw PostgreSQL session of `identity` on `port`, and its cancel key (pid, secret).
@@ -359,7 +84,7 @@ fn error_text(msgs: &[Msg]) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_on_one_gateway_is_approved_through_another_and_cancelled_through_a_third() {
-    let mut cluster = Cluster::start(&["gw-a", "gw-b", "gw-c"]);
+    let mut cluster = start_cluster(&["gw-a", "gw-b", "gw-c"]);
     let rita = cluster.token("rita");
     let dana = cluster.token("dana");
     let (a, b, c) = (cluster.gw("gw-a"), cluster.gw("gw-b"), cluster.gw("gw-c"));
@@ -445,7 +170,7 @@ async fn a_hold_on_one_gateway_is_approved_through_another_and_cancelled_through
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_one_gateway_under_load_leaves_the_others_serving_and_every_chain_verified() {
     use std::io::{BufRead, BufReader};
-    let mut cluster = Cluster::start(&["gw-a", "gw-b", "gw-c"]);
+    let mut cluster = start_cluster(&["gw-a", "gw-b", "gw-c"]);
     let rita = cluster.token("rita");
     let script = cluster.dir.path().join("select.sql");
     std::fs::write(&script, "SELECT 1;\n").unwrap();
@@ -553,7 +278,7 @@ async fn kill_9_of_one_gateway_under_load_leaves_the_others_serving_and_every_ch
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_restarted_under_load_fails_what_needs_it_then_recovers() {
-    let mut cluster = Cluster::start(&["gw-a", "gw-b"]);
+    let mut cluster = start_cluster(&["gw-a", "gw-b"]);
     let rita = cluster.token("rita");
     let dana = cluster.token("dana");
     let script = cluster.dir.path().join("select.sql");
@@ -633,7 +358,7 @@ async fn scale_bench() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(20_000);
-    let cluster = Cluster::start(&["gw-a", "gw-b"]);
+    let cluster = start_cluster(&["gw-a", "gw-b"]);
     let rita = cluster.token("rita");
     let dana = cluster.token("dana");
     let (a, b) = (cluster.gw("gw-a"), cluster.gw("gw-b"));

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,21 +14,6 @@ use sluice_audit::AuditEvent;
 use support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sluice");
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies")
-}
-
-/// A copy of the example policies the test may edit.
-fn policy_copy(dir: &Path) -> PathBuf {
-    let to = dir.join("policies");
-    std::fs::create_dir_all(&to).unwrap();
-    for entry in std::fs::read_dir(examples()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-    to
-}
 
 /// A gateway enforcing a copy of the example policies: alice is a developer, the `app` target
 /// is production, and `ci` (a service without groups) is bound by the default deny.
@@ -61,7 +46,7 @@ fn item_count() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn psql_denied_statements_get_42501_and_the_session_goes_on() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     let before = item_count();
     let out = h.psql(
         "alice",
@@ -120,7 +105,7 @@ const EVASIONS: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread")]
 async fn evasions_are_seen_through() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     for (name, sql) in EVASIONS {
         let out = h.psql("alice", "app", &["-v", "VERBOSITY=verbose", "-c", sql]);
         let err = stderr(&out);
@@ -142,7 +127,7 @@ async fn evasions_are_seen_through() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_statement_the_parser_rejects_is_denied_as_a_syntax_error() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     let out = h.psql(
         "alice",
         "app",
@@ -161,7 +146,7 @@ async fn a_statement_the_parser_rejects_is_denied_as_a_syntax_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_records_name_the_rule_and_the_policy_version() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     let version = h.gateway.gateway.policy().current().info.version.clone();
     assert!(version.starts_with("sha256:"), "{version}");
     h.psql(
@@ -194,7 +179,7 @@ async fn audit_records_name_the_rule_and_the_policy_version() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_driver_is_denied_at_parse_and_at_execute_and_carries_on() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     let (client, connection) =
         tokio_postgres::connect(&h.conninfo("alice", "app"), tokio_postgres::NoTls)
             .await
@@ -223,7 +208,7 @@ async fn a_driver_is_denied_at_parse_and_at_execute_and_carries_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn identities_no_rule_allows_are_denied_by_default() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     let out = h.psql("ci", "app", &["-c", "SELECT 1"]);
     let err = stderr(&out);
     assert!(err.contains("denied by policy rule"), "{err}");
@@ -256,7 +241,7 @@ async fn reload(h: &Harness) -> (u16, serde_json::Value) {
 #[tokio::test(flavor = "multi_thread")]
 async fn broken_or_failing_bundles_are_rejected_and_the_old_policy_stays() {
     let dir = scratch();
-    let policies = policy_copy(dir.path());
+    let policies = copy_example_policies(dir.path());
     let h = gateway(&policies).await;
     let version = h.gateway.gateway.policy().current().info.version.clone();
 
@@ -305,7 +290,7 @@ async fn broken_or_failing_bundles_are_rejected_and_the_old_policy_stays() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_file_is_enforced_without_a_restart() {
     let dir = scratch();
-    let policies = policy_copy(dir.path());
+    let policies = copy_example_policies(dir.path());
     let h = gateway(&policies).await;
     let before = h.gateway.gateway.policy().current().info.version.clone();
     assert_stderr_contains(
@@ -350,7 +335,7 @@ fn sluice(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn policy_test_check_and_eval_on_the_examples() {
-    let dir = examples();
+    let dir = example_policies();
     let d = dir.to_str().unwrap();
     let out = sluice(&["policy", "test", d]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
@@ -390,7 +375,7 @@ fn policy_test_check_and_eval_on_the_examples() {
 #[test]
 fn policy_check_and_test_report_failures() {
     let dir = scratch();
-    let policies = policy_copy(dir.path());
+    let policies = copy_example_policies(dir.path());
     let d = policies.to_str().unwrap();
     add_file(
         &policies,
@@ -424,7 +409,7 @@ fn policy_check_and_test_report_failures() {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_reports_the_enforced_version_and_drift() {
     let dir = scratch();
-    let policies = policy_copy(dir.path());
+    let policies = copy_example_policies(dir.path());
     let mut h = gateway(&policies).await;
     let server = format!("http://{}", h.gateway.admin_addr.unwrap());
     let version = h.gateway.gateway.policy().current().info.version.clone();
@@ -487,7 +472,7 @@ async fn status_reports_the_enforced_version_and_drift() {
 async fn sighup_reloads_the_real_binary() {
     pg();
     let dir = scratch();
-    let policies = policy_copy(dir.path());
+    let policies = copy_example_policies(dir.path());
     let password_file = dir.path().join("target-password");
     std::fs::write(&password_file, TARGET_PASSWORD).unwrap();
     let config = dir.path().join("sluice.toml");
@@ -624,7 +609,7 @@ async fn unqualified_names_follow_the_sessions_search_path() {
 #[tokio::test(flavor = "multi_thread")]
 async fn psycopg_sees_denials_and_carries_on() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     run_python_driver(
         "psycopg_policy.py",
         h.conninfo("alice", "app"),
@@ -641,7 +626,7 @@ async fn psycopg_sees_denials_and_carries_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn large_object_calls_are_decided_whichever_way_they_come() {
     let dir = scratch();
-    let h = gateway(&policy_copy(dir.path())).await;
+    let h = gateway(&copy_example_policies(dir.path())).await;
     let file = dir.path().join("payload.txt");
     std::fs::write(&file, "not for production").unwrap();
     for command in [

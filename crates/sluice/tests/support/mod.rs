@@ -246,6 +246,37 @@ impl Harness {
             .unwrap()
     }
 
+    /// psql through the gateway as `who` on `target` running `sql` (stopping at the first
+    /// error), in the background.
+    pub fn psql_bg(&self, who: &str, target: &str, sql: &str) -> tokio::task::JoinHandle<Output> {
+        let url = self.url(who, target);
+        let sql = sql.to_owned();
+        tokio::spawn(async move {
+            tokio::process::Command::new("psql")
+                .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", &url, "-c", &sql])
+                .output()
+                .await
+                .unwrap()
+        })
+    }
+
+    /// Makes a token for each of `identities` (declared in the configuration), for
+    /// [`Harness::token`].
+    pub async fn add_tokens(&mut self, identities: &[&str]) {
+        for who in identities {
+            let secret = sluice::token_cmd::create(&self.config, who, None)
+                .await
+                .unwrap();
+            self.tokens
+                .insert((*who).into(), secret.expose().to_owned());
+        }
+    }
+
+    /// The admin API's base URL.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.gateway.admin_addr.unwrap())
+    }
+
     /// All audit records so far (pending ones are flushed first). Waits briefly for sessions to
     /// end first: a client process exits before the gateway has recorded its session's end.
     pub async fn audit(&self) -> Vec<AuditRecord> {
@@ -273,6 +304,22 @@ impl Harness {
     pub async fn stop(self) {
         self.gateway.shutdown("test over").await.unwrap();
     }
+}
+
+/// The example policies (examples/policies).
+pub fn example_policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies")
+}
+
+/// A copy of the example policies in `dir`/policies, for a test to enforce and edit.
+pub fn copy_example_policies(dir: &Path) -> PathBuf {
+    let to = dir.join("policies");
+    std::fs::create_dir_all(&to).unwrap();
+    for entry in std::fs::read_dir(example_policies()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    to
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -677,6 +724,8 @@ pub async fn run_python_driver(script: &str, dsn: String, expected: &str) {
     );
     assert_eq!(stdout(&out), expected);
 }
+pub mod api;
+pub mod cluster;
 pub mod kube;
 pub mod mysql;
 pub mod mysql8;
