@@ -85,6 +85,7 @@ manifest=(
 #   crate prettyplease: none (`links` only keeps one version in a build)
 #   crate verus_prettyplease: none (`links` only keeps one version in a build)
 #   crate rayon-core: none (`links` only keeps one version in a build)
+#   crate defmt: none (`links` only keeps one version in a build)
 
 check_only=false
 if [ "${1:-}" = "--check" ]; then check_only=true; shift; fi

@@ -118,8 +118,9 @@ impl Report {
         }
     }
 
-    /// What changed since `previous`: signals that started firing (or fire for a new reason)
-    /// and signals that stopped. With no previous report, every firing signal.
+    /// What changed since `previous`: signals that started firing and signals that stopped
+    /// (a firing signal's reasons changing is not a change). With no previous report, every
+    /// firing signal.
     pub fn transitions(&self, previous: Option<&Report>) -> Vec<Transition> {
         Signal::ALL
             .into_iter()

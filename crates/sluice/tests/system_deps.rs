@@ -146,8 +146,11 @@ fn the_script_checks_for_the_library_bindgen_loads_not_a_look_alike() {
 #[test]
 fn the_workspace_rust_version_builds_every_dependency() {
     let meta = metadata();
+    // Padded to major.minor.patch: `1.95` and `1.95.0` are the same toolchain.
     let version = |v: &serde_json::Value| -> Option<Vec<u64>> {
-        Some(v.as_str()?.split('.').map(|n| n.parse().unwrap()).collect())
+        let mut parts: Vec<u64> = v.as_str()?.split('.').map(|n| n.parse().unwrap()).collect();
+        parts.resize(3, 0);
+        Some(parts)
     };
     let resolved: BTreeSet<&str> = meta["resolve"]["nodes"]
         .as_array()
