@@ -76,8 +76,6 @@ pub struct TokenFact {
     /// `operator`, `login`, `exchange`, `task`.
     pub purpose: String,
     pub created_ms: i64,
-    pub expires_ms: Option<i64>,
-    pub revoked_ms: Option<i64>,
     pub last_used_ms: Option<i64>,
 }
 

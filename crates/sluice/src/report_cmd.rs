@@ -99,7 +99,7 @@ fn drift(s: &Value) -> String {
     ));
     out.push_str(&format!(
         "  statements decided only by the default deny: {}\n",
-        number(&s["default_denied_total"])
+        text(&s["default_denied_total"])
     ));
     out.push_str(&table(
         &s["default_denied"],
@@ -113,20 +113,20 @@ fn latency(s: &Value) -> String {
     let o = &s["overall"];
     let mut out = format!(
         "  decided: {}  p50 {}  p90 {}  max {}\n  pending: {}  overdue: {}  expired undecided: {}\n",
-        number(&o["count"]),
+        text(&o["count"]),
         seconds(&o["p50_seconds"]),
         seconds(&o["p90_seconds"]),
         seconds(&o["max_seconds"]),
-        number(&s["pending"]),
+        text(&s["pending"]),
         len(&s["overdue"]),
-        number(&s["expired_undecided"]),
+        text(&s["expired_undecided"]),
     );
     for (field, label) in [("by_group", "GROUP"), ("by_target", "TARGET")] {
         let mut t = Table::new(&[label, "DECIDED", "P50", "P90", "MAX"]);
         for g in s[field].as_array().into_iter().flatten() {
             t.row(vec![
                 text(&g["name"]),
-                number(&g["count"]),
+                text(&g["count"]),
                 seconds(&g["p50_seconds"]),
                 seconds(&g["p90_seconds"]),
                 seconds(&g["max_seconds"]),
@@ -152,10 +152,10 @@ fn latency(s: &Value) -> String {
 fn masking(s: &Value) -> String {
     let mut out = format!(
         "  sampled sessions: {} (fraction {})  escaped masking: {}  unmasked by policy: {}\n",
-        number(&s["sessions_sampled"]),
-        number(&s["sample_fraction"]),
-        number(&s["escaped_values"]),
-        number(&s["unmasked_by_policy_values"]),
+        text(&s["sessions_sampled"]),
+        text(&s["sample_fraction"]),
+        text(&s["escaped_values"]),
+        text(&s["unmasked_by_policy_values"]),
     );
     out.push_str(&table(
         &s["unmasked"],
@@ -180,11 +180,11 @@ fn masking(s: &Value) -> String {
 fn completeness(s: &Value) -> String {
     let mut out = format!(
         "  records: {}  open sessions: {}  cut by a crash: {}  statements without a result: {}  unsealed recordings: {}\n",
-        number(&s["records"]),
-        number(&s["open_sessions"]),
-        number(&s["sessions_cut_by_crash"]),
-        number(&s["statements_without_result"]),
-        number(&s["unsealed_recordings"]),
+        text(&s["records"]),
+        text(&s["open_sessions"]),
+        text(&s["sessions_cut_by_crash"]),
+        text(&s["statements_without_result"]),
+        text(&s["unsealed_recordings"]),
     );
     match s["last_verify"].as_object() {
         Some(v) => out.push_str(&format!(
@@ -231,13 +231,13 @@ fn completeness(s: &Value) -> String {
 fn churn(s: &Value) -> String {
     let mut out = format!(
         "  grants issued: {}  used: {}  unused: {}  expired: {}  revoked: {}  active: {}\n  tokens created: {}  never used: {}\n",
-        number(&s["grants_issued"]),
-        number(&s["grants_used"]),
-        number(&s["grants_unused"]),
-        number(&s["grants_expired"]),
-        number(&s["grants_revoked"]),
-        number(&s["grants_active"]),
-        number(&s["tokens_created"]),
+        text(&s["grants_issued"]),
+        text(&s["grants_used"]),
+        text(&s["grants_unused"]),
+        text(&s["grants_expired"]),
+        text(&s["grants_revoked"]),
+        text(&s["grants_active"]),
+        text(&s["tokens_created"]),
         len(&s["tokens_never_used"]),
     );
     out.push_str(&table(
@@ -289,10 +289,6 @@ fn text(v: &Value) -> String {
         Value::Null => "-".to_owned(),
         other => other.to_string(),
     }
-}
-
-fn number(v: &Value) -> String {
-    text(v)
 }
 
 fn seconds(v: &Value) -> String {

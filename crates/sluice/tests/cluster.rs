@@ -169,7 +169,6 @@ async fn a_hold_on_one_gateway_is_approved_through_another_and_cancelled_through
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_one_gateway_under_load_leaves_the_others_serving_and_every_chain_verified() {
-    use std::io::{BufRead, BufReader};
     let mut cluster = start_cluster(&["gw-a", "gw-b", "gw-c"]);
     let rita = cluster.token("rita");
     let script = cluster.dir.path().join("select.sql");
@@ -190,23 +189,7 @@ async fn kill_9_of_one_gateway_under_load_leaves_the_others_serving_and_every_ch
         .collect();
     // A psql on C whose acknowledged results are counted, then C dies.
     let c = cluster.gw("gw-c");
-    let mut args = vec![
-        "-X".to_owned(),
-        c.url("rita", &rita),
-        "-A".into(),
-        "-t".into(),
-    ];
-    for i in 1..=3000 {
-        args.push("-c".into());
-        args.push(format!("select {i} as acked_{i}"));
-    }
-    let mut psql = Command::new("psql")
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(psql.stdout.take().unwrap()).lines();
+    let (mut psql, mut lines) = numbered_psql(&c.url("rita", &rita), 3000, "");
     let mut acknowledged = Vec::new();
     while acknowledged.len() < 200 {
         acknowledged.push(lines.next().unwrap().unwrap());

@@ -285,7 +285,6 @@ fn audit_trail_survives_kill_9_and_records_a_clean_stop() {
 
 #[test]
 fn kill_9_under_load_loses_no_acknowledged_record_and_leaves_a_readable_recording() {
-    use std::io::{BufRead, BufReader};
     let s = Setup::new("");
     let token = s.create_token("alice", "1h");
     let server = s.serve();
@@ -297,23 +296,7 @@ fn kill_9_under_load_loses_no_acknowledged_record_and_leaves_a_readable_recordin
         &["-A", "-t", "-c", "select 'finished session'"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut args = vec![
-        "-X".to_owned(),
-        s.url("alice", &token),
-        "-A".into(),
-        "-t".into(),
-    ];
-    for i in 1..=2000 {
-        args.push("-c".into());
-        args.push(format!("select {i} as acked_{i}, repeat('x', 200)"));
-    }
-    let mut psql = Command::new("psql")
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(psql.stdout.take().unwrap()).lines();
+    let (mut psql, mut lines) = numbered_psql(&s.url("alice", &token), 2000, ", repeat('x', 200)");
     let mut acknowledged = Vec::new();
     while acknowledged.len() < 300 {
         let line = lines.next().unwrap().unwrap();

@@ -250,8 +250,6 @@ impl Gateway {
                     identity: t.identity,
                     purpose: t.scope.purpose,
                     created_ms: t.created_at * 1000,
-                    expires_ms: t.expires_at.map(|s| s * 1000),
-                    revoked_ms: t.revoked_at.map(|s| s * 1000),
                     last_used_ms: t.last_used_at.map(|s| s * 1000),
                 })
                 .collect(),

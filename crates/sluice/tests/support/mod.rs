@@ -731,3 +731,30 @@ pub mod mysql;
 pub mod mysql8;
 pub mod oidc;
 pub mod ssh;
+
+/// psql on `url` running `select N as acked_N<extra>` for N = 1..=count, one `-c` each, with
+/// its stdout lines to read as they arrive: what a client has had acknowledged when a gateway
+/// is killed under it.
+pub fn numbered_psql(
+    url: &str,
+    count: usize,
+    extra: &str,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut args = vec!["-X".to_owned(), url.to_owned(), "-A".into(), "-t".into()];
+    for i in 1..=count {
+        args.push("-c".into());
+        args.push(format!("select {i} as acked_{i}{extra}"));
+    }
+    let mut psql = Command::new("psql")
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(psql.stdout.take().unwrap()).lines();
+    (psql, lines)
+}
