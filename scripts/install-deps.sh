@@ -55,6 +55,8 @@ manifest=(
   "bench|mariadb-client|/usr/bin/mariadb|the scratch server's accounts and schema are made with it"
   "bench|sysbench|/usr/bin/sysbench|the MySQL-protocol load generator"
   "bench|wrk|/usr/bin/wrk|bench/http.sh's load generator"
+  "bench|time|/usr/bin/time|bench/http.sh reads the CPU time wrk takes"
+  "bench|nginx-light|/usr/sbin/nginx|the peer bench/http.sh measures against: a TLS reverse proxy that decides, masks and records nothing"
   "bench|jq|/usr/bin/jq|benchmarks read the demo's JSON"
   "bench|openssh-server|/usr/sbin/sshd|bench/ssh.sh's scratch SSH target"
   "bench|openssh-client|/usr/bin/scp|bench/ssh.sh copies with scp and sftp"
