@@ -35,6 +35,9 @@ pub struct ReviewerDecision {
     pub approve: bool,
     pub comment: Option<String>,
     pub at_ms: i64,
+    /// The reviewer's groups when deciding (their credential's, for people an identity
+    /// provider signed in); `None` for decisions stored before groups were kept.
+    pub groups: Option<Vec<String>>,
 }
 
 /// Which reviews to list; every field narrows, `None` does not.

@@ -22,7 +22,7 @@ pub(crate) const REVIEW_SELECT: &str = "SELECT r.id AS id, r.kind AS kind, r.sta
      r.created_at_ms AS created_at_ms, r.expires_at_ms AS expires_at_ms, \
      r.decided_at_ms AS decided_at_ms, \
      d.reviewer AS d_reviewer, d.approve AS d_approve, d.comment AS d_comment, \
-     d.at_ms AS d_at_ms \
+     d.at_ms AS d_at_ms, d.reviewer_groups AS d_groups \
      FROM reviews r LEFT JOIN review_decisions d ON d.review_id = r.id";
 
 /// Order of [`REVIEW_SELECT`] results: reviews by id, each review's decisions by time
@@ -57,6 +57,20 @@ pub(crate) const OPEN_SESSIONS: &str = "SELECT s.id, s.gateway, s.started_at_ms 
 pub(crate) const GATEWAY_HEARTBEAT: &str = "INSERT INTO gateways (name, last_seen_ms, policy) \
      VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
      policy = excluded.policy WHERE gateways.last_seen_ms < excluded.last_seen_ms";
+
+/// A decision's groups as stored (JSON), `None` when not known.
+pub(crate) fn decision_groups(
+    decision: &crate::ReviewerDecision,
+) -> Result<Option<String>, StoreError> {
+    decision
+        .groups
+        .as_ref()
+        .map(|g| {
+            serde_json::to_string(g)
+                .map_err(|e| StoreError::Corrupt(format!("groups not encodable: {e}")))
+        })
+        .transpose()
+}
 
 pub(crate) fn gateways_from(rows: Vec<(String, i64, Option<String>)>) -> Vec<GatewayRecord> {
     rows.into_iter()
@@ -404,11 +418,20 @@ macro_rules! row_decoders {
                 let Some(reviewer) = row.try_get::<Option<String>, _>("d_reviewer")? else {
                     continue;
                 };
+                let groups = match row.try_get::<Option<String>, _>("d_groups")? {
+                    Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
+                        StoreError::Corrupt(format!(
+                            "{reviewer}'s decision has unreadable groups: {e}"
+                        ))
+                    })?),
+                    None => None,
+                };
                 let decision = ReviewerDecision {
                     reviewer,
                     approve: row.try_get("d_approve")?,
                     comment: row.try_get("d_comment")?,
                     at_ms: row.try_get("d_at_ms")?,
+                    groups,
                 };
                 if let Some(review) = reviews.last_mut() {
                     review.decisions.push(decision);

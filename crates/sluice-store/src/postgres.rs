@@ -20,9 +20,9 @@ use sqlx::{Connection, Executor, Row};
 use tokio::sync::{broadcast, oneshot};
 
 use crate::common::{
-    approvers_json, check_review_state, check_settled_state, decode_change, encode_change,
-    gateways_from, grant_conditions, message, open_sessions_from, review_conditions, token_lists,
-    token_purpose, CHANNEL_CAPACITY, GATEWAY_HEARTBEAT, GRANT_COLUMNS, NOTIFY_CHANNEL,
+    approvers_json, check_review_state, check_settled_state, decision_groups, decode_change,
+    encode_change, gateways_from, grant_conditions, message, open_sessions_from, review_conditions,
+    token_lists, token_purpose, CHANNEL_CAPACITY, GATEWAY_HEARTBEAT, GRANT_COLUMNS, NOTIFY_CHANNEL,
     OPEN_SESSIONS, REVIEW_ORDER, REVIEW_SELECT, SESSION_OPENED, TOKEN_COLUMNS,
 };
 use crate::error::BackendError;
@@ -720,15 +720,16 @@ impl Store for PostgresStore {
         let result = tx
             .execute(
                 sqlx::query(
-                    "INSERT INTO review_decisions (review_id, reviewer, approve, comment, at_ms) \
-                     SELECT $1, $2, $3, $4, $5 WHERE EXISTS \
+                    "INSERT INTO review_decisions (review_id, reviewer, approve, comment, at_ms, reviewer_groups) \
+                     SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS \
                      (SELECT 1 FROM reviews WHERE id = $1 AND state = 'pending' FOR SHARE)",
                 )
                 .bind(id)
                 .bind(&decision.reviewer)
                 .bind(decision.approve)
                 .bind(&decision.comment)
-                .bind(decision.at_ms),
+                .bind(decision.at_ms)
+                .bind(decision_groups(decision)?),
             )
             .await;
         match result {

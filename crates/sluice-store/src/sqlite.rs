@@ -14,10 +14,10 @@ use sqlx::{Executor, Row};
 use tokio::sync::broadcast;
 
 use crate::common::{
-    approvers_json, check_review_state, check_settled_state, gateways_from, grant_conditions,
-    message, open_sessions_from, review_conditions, token_lists, token_purpose, CHANNEL_CAPACITY,
-    GATEWAY_HEARTBEAT, GRANT_COLUMNS, OPEN_SESSIONS, REVIEW_ORDER, REVIEW_SELECT, SESSION_OPENED,
-    TOKEN_COLUMNS,
+    approvers_json, check_review_state, check_settled_state, decision_groups, gateways_from,
+    grant_conditions, message, open_sessions_from, review_conditions, token_lists, token_purpose,
+    CHANNEL_CAPACITY, GATEWAY_HEARTBEAT, GRANT_COLUMNS, OPEN_SESSIONS, REVIEW_ORDER, REVIEW_SELECT,
+    SESSION_OPENED, TOKEN_COLUMNS,
 };
 use crate::{
     DynamicIdentity, GatewayRecord, GrantFilter, GrantRecord, OpenSession, ReviewFilter,
@@ -545,8 +545,8 @@ impl Store for SqliteStore {
         // The pending check and the insert are one statement, so a decision can never
         // land on a review that another process settled in between.
         let result = sqlx::query(
-            "INSERT INTO review_decisions (review_id, reviewer, approve, comment, at_ms) \
-             SELECT $1, $2, $3, $4, $5 \
+            "INSERT INTO review_decisions (review_id, reviewer, approve, comment, at_ms, reviewer_groups) \
+             SELECT $1, $2, $3, $4, $5, $6 \
              WHERE EXISTS (SELECT 1 FROM reviews WHERE id = $1 AND state = 'pending')",
         )
         .bind(id)
@@ -554,6 +554,7 @@ impl Store for SqliteStore {
         .bind(decision.approve)
         .bind(&decision.comment)
         .bind(decision.at_ms)
+        .bind(decision_groups(decision)?)
         .execute(&self.pool)
         .await;
         match result {

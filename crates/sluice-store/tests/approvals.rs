@@ -29,6 +29,7 @@ fn decision(reviewer: &str, approve: bool, at_ms: i64) -> ReviewerDecision {
         approve,
         comment: None,
         at_ms,
+        groups: None,
     }
 }
 
@@ -194,6 +195,7 @@ async fn decisions_are_ordered_by_time_then_insertion(db: Db) -> TestResult {
 
     let commented = ReviewerDecision {
         comment: Some("looks fine".to_owned()),
+        groups: Some(vec!["dba".to_owned(), "ops".to_owned()]),
         ..decision("zed", true, 30)
     };
     store.add_review_decision(first, &commented).await?;

@@ -93,6 +93,7 @@ async fn writes_publish_their_changes(db: Db) -> TestResult {
         approve: true,
         comment: None,
         at_ms: 2,
+        groups: None,
     };
     store.add_review_decision(id, &decision).await?;
     assert_eq!(next(&mut rx).await?, StoreChange::Review(id));

@@ -18,6 +18,19 @@ use sluice_core::{Authenticated, CoreError, Gateway, RefusalKind};
 /// The authenticated caller's identity name.
 pub struct Caller(pub String);
 
+/// The authenticated caller as a reviewer: their name and the groups their credential
+/// carries, which decide what reviews they see and may decide.
+pub struct AsReviewer(pub sluice_core::approvals::Reviewer);
+
+impl<S: Send + Sync> FromRequestParts<S> for AsReviewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let CallerAuth(auth) = CallerAuth::from_request_parts(parts, state).await?;
+        Ok(AsReviewer(auth.reviewer()))
+    }
+}
+
 /// The authenticated caller, for handlers that need more than the name.
 #[derive(Clone)]
 pub struct CallerAuth(pub Arc<Authenticated>);
@@ -155,6 +168,14 @@ impl ApiError {
             status,
             message: message.into(),
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use sluice_core::approvals::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
 use sluice_core::Gateway;
 
-use crate::admin_auth::{ApiError, Caller};
+use crate::admin_auth::{ApiError, AsReviewer, Caller};
 
 pub fn routes() -> Router<Gateway> {
     Router::new()
@@ -59,7 +59,7 @@ fn wants_all(q: &StateQuery, open: &str) -> Result<bool, ApiError> {
 
 async fn list_reviews(
     State(gateway): State<Gateway>,
-    Caller(caller): Caller,
+    AsReviewer(caller): AsReviewer,
     Query(q): Query<StateQuery>,
 ) -> ApiResult {
     if q.identity.is_some() || q.target.is_some() {
@@ -74,7 +74,7 @@ async fn list_reviews(
 
 async fn show_review(
     State(gateway): State<Gateway>,
-    Caller(caller): Caller,
+    AsReviewer(caller): AsReviewer,
     Path(id): Path<String>,
 ) -> ApiResult {
     ok(gateway.review(&caller, &id).await?)
@@ -90,7 +90,7 @@ struct DecideBody {
 
 async fn approve(
     State(gateway): State<Gateway>,
-    Caller(reviewer): Caller,
+    AsReviewer(reviewer): AsReviewer,
     Path(id): Path<String>,
     body: Option<Json<DecideBody>>,
 ) -> ApiResult {
@@ -112,7 +112,7 @@ async fn approve(
 
 async fn deny(
     State(gateway): State<Gateway>,
-    Caller(reviewer): Caller,
+    AsReviewer(reviewer): AsReviewer,
     Path(id): Path<String>,
     body: Option<Json<DecideBody>>,
 ) -> ApiResult {
@@ -196,7 +196,7 @@ struct RevokeBody {
 
 async fn revoke(
     State(gateway): State<Gateway>,
-    Caller(by): Caller,
+    AsReviewer(by): AsReviewer,
     Path(id): Path<String>,
     body: Option<Json<RevokeBody>>,
 ) -> ApiResult {
@@ -209,7 +209,7 @@ fn or_default<T: Default>(body: Option<Json<T>>) -> T {
     body.map(|Json(b)| b).unwrap_or_default()
 }
 
-fn parse_duration(text: &str) -> Result<Duration, ApiError> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, ApiError> {
     humantime::parse_duration(text).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,

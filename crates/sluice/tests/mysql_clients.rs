@@ -636,7 +636,7 @@ async fn a_held_write_runs_once_approved_and_kill_query_cancels_a_hold() {
     let pending = || async {
         poll_until(Duration::from_secs(10), || async {
             gateway
-                .reviews("dana", false)
+                .reviews(&gateway.declared_reviewer("dana"), false)
                 .await
                 .unwrap()
                 .into_iter()
@@ -666,7 +666,7 @@ async fn a_held_write_runs_once_approved_and_kill_query_cancels_a_hold() {
     );
     gateway
         .decide_review(
-            "dana",
+            &gateway.declared_reviewer("dana"),
             &review.id,
             sluice_core::approvals::ReviewerVerdict {
                 approve: true,
@@ -702,7 +702,11 @@ async fn a_held_write_runs_once_approved_and_kill_query_cancels_a_hold() {
     let e = server_error(result.unwrap_err());
     assert_eq!(e.code, 1317, "{e:?}");
     assert!(e.message.contains("cancelled"), "{e:?}");
-    let state = gateway.review("dana", &second.id).await.unwrap().state;
+    let state = gateway
+        .review(&gateway.declared_reviewer("dana"), &second.id)
+        .await
+        .unwrap()
+        .state;
     assert_eq!(state, "cancelled");
     let one: Option<i64> = bob.query_first("SELECT 1").await.unwrap();
     assert_eq!(one, Some(1));

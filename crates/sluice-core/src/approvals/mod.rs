@@ -27,7 +27,7 @@ use crate::CoreError;
 use sluice_outbound::webhooks::Notifier;
 
 pub(crate) use grants::GrantBook;
-pub use review::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
+pub use review::{AccessOutcome, AccessRequest, GrantAsk, Reviewer, ReviewerVerdict, ANY_SCOPE};
 pub use stats::{GrantChurn, IdentityChurn, LatencySummary, ReviewStats};
 pub(crate) use view::{grant_state, one_line, AccessAsked, ReviewDetail};
 pub use view::{GrantView, ReviewView};

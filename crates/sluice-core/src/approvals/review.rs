@@ -6,6 +6,15 @@ use std::time::Duration;
 use super::view::GrantView;
 use super::ReviewView;
 
+/// Who reviews, decides or revokes: their name and the groups that count against a review's
+/// requirements (a signed-in person's come from their credential, which the configuration
+/// may not know).
+#[derive(Debug, Clone)]
+pub struct Reviewer {
+    pub name: String,
+    pub groups: Vec<String>,
+}
+
 /// A reviewer's say on a review.
 #[derive(Debug, Clone, Default)]
 pub struct ReviewerVerdict {

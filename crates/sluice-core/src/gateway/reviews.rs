@@ -13,8 +13,8 @@ use sluice_store::{
 use super::Gateway;
 use crate::approvals::{
     grant_id, now_ms, one_line, parse_id, review_id, rfc3339_ms, AccessAsked, AccessOutcome,
-    AccessRequest, GrantAsk, GrantView, IdKind, ReviewDetail, ReviewView, ReviewerVerdict,
-    APPROVED, CANCELLED, DENIED, EXPIRED, KIND_ACCESS, PENDING,
+    AccessRequest, GrantAsk, GrantView, IdKind, ReviewDetail, ReviewView, Reviewer,
+    ReviewerVerdict, APPROVED, CANCELLED, DENIED, EXPIRED, KIND_ACCESS, PENDING,
 };
 use crate::error::RefusalKind;
 use crate::CoreError;
@@ -23,7 +23,7 @@ impl Gateway {
     /// One review as `caller` may see it: their own requests, and those they could decide.
     /// Others' statements and bound values are not for everyone holding a token, so a review
     /// the caller may not see does not exist for them.
-    pub async fn review(&self, caller: &str, id: &str) -> Result<ReviewView, CoreError> {
+    pub async fn review(&self, caller: &Reviewer, id: &str) -> Result<ReviewView, CoreError> {
         let id = parse_id(IdKind::Review, id)?;
         let record = self.review_record(id).await?;
         if !self.may_see(caller, &record)? {
@@ -33,7 +33,11 @@ impl Gateway {
     }
 
     /// Pending reviews `caller` may see, or all of them.
-    pub async fn reviews(&self, caller: &str, all: bool) -> Result<Vec<ReviewView>, CoreError> {
+    pub async fn reviews(
+        &self,
+        caller: &Reviewer,
+        all: bool,
+    ) -> Result<Vec<ReviewView>, CoreError> {
         let filter = ReviewFilter {
             state: (!all).then(|| PENDING.to_owned()),
             ..ReviewFilter::default()
@@ -47,15 +51,14 @@ impl Gateway {
         Ok(views)
     }
 
-    fn may_see(&self, caller: &str, record: &ReviewRecord) -> Result<bool, CoreError> {
-        if record.requester == caller {
+    fn may_see(&self, caller: &Reviewer, record: &ReviewRecord) -> Result<bool, CoreError> {
+        if record.requester == caller.name {
             return Ok(true);
         }
-        let groups = self.reviewer_groups(caller);
         Ok(ReviewDetail::parse(record)?
             .requirements
             .iter()
-            .any(|r| r.admits(groups)))
+            .any(|r| r.admits(&caller.groups)))
     }
 
     /// A reviewer approves or denies a review. The requester never may, a reviewer must be in
@@ -63,10 +66,11 @@ impl Gateway {
     /// soon as the approvals meet every requirement, or at the first denial.
     pub async fn decide_review(
         &self,
-        reviewer: &str,
+        by: &Reviewer,
         id: &str,
         verdict: ReviewerVerdict,
     ) -> Result<ReviewView, CoreError> {
+        let reviewer = by.name.as_str();
         let id = parse_id(IdKind::Review, id)?;
         let record = self.review_record(id).await?;
         let shown = review_id(id);
@@ -83,8 +87,7 @@ impl Gateway {
             ));
         }
         let detail = ReviewDetail::parse(&record)?;
-        let groups = self.reviewer_groups(reviewer);
-        if !detail.requirements.iter().any(|r| r.admits(groups)) {
+        if !detail.requirements.iter().any(|r| r.admits(&by.groups)) {
             return Err(CoreError::refused(
                 RefusalKind::Forbidden,
                 format!(
@@ -107,6 +110,7 @@ impl Gateway {
             approve: verdict.approve,
             comment: verdict.comment.clone().filter(|c| !c.is_empty()),
             at_ms: now_ms(),
+            groups: Some(by.groups.clone()),
         };
         self.store()
             .add_review_decision(id, &decision)
@@ -135,11 +139,15 @@ impl Gateway {
         let state = if !verdict.approve {
             Some(DENIED)
         } else {
-            let approvers = record
-                .decisions
-                .iter()
-                .filter(|d| d.approve)
-                .map(|d| self.reviewer_groups(&d.reviewer));
+            let approvers =
+                record
+                    .decisions
+                    .iter()
+                    .filter(|d| d.approve)
+                    .map(|d| match &d.groups {
+                        Some(groups) => groups.as_slice(),
+                        None => self.reviewer_groups(&d.reviewer),
+                    });
             requirements_met(&detail.requirements, approvers).then_some(APPROVED)
         };
         if let Some(state) = state {
@@ -498,10 +506,11 @@ impl Gateway {
     /// Ends a grant before its time. The holder's next statement is decided without it.
     pub async fn revoke_grant(
         &self,
-        by: &str,
+        revoker: &Reviewer,
         id: &str,
         comment: Option<String>,
     ) -> Result<GrantView, CoreError> {
+        let by = revoker.name.as_str();
         let id = parse_id(IdKind::Grant, id)?;
         let shown = grant_id(id);
         let grant = self.store().grant(id).await?.ok_or_else(|| {
@@ -510,7 +519,7 @@ impl Gateway {
                 format!("grant {shown} does not exist"),
             )
         })?;
-        if !self.may_revoke(by, &grant).await? {
+        if !self.may_revoke(revoker, &grant).await? {
             return Err(CoreError::refused(
                 RefusalKind::Forbidden,
                 format!(
@@ -554,16 +563,15 @@ impl Gateway {
     /// The holder may give a grant up; a reviewer may take back what reviewers of the same
     /// requirements granted. A grant the policy issued without review has no reviewers: only
     /// its holder revokes it, and the policy, which sees every grant, can stop honouring it.
-    async fn may_revoke(&self, by: &str, grant: &GrantRecord) -> Result<bool, CoreError> {
-        if by == grant.identity {
+    async fn may_revoke(&self, by: &Reviewer, grant: &GrantRecord) -> Result<bool, CoreError> {
+        if by.name == grant.identity {
             return Ok(true);
         }
         let Some(review) = grant.review_id else {
             return Ok(false);
         };
         let detail = ReviewDetail::parse(&self.review_record(review).await?)?;
-        let groups = self.reviewer_groups(by);
-        Ok(detail.requirements.iter().any(|r| r.admits(groups)))
+        Ok(detail.requirements.iter().any(|r| r.admits(&by.groups)))
     }
 
     /// Runs forever: expires reviews nobody decided in time (including those whose gateway
@@ -645,6 +653,18 @@ impl Gateway {
     }
 
     /// The groups a reviewer belongs to; none for names the configuration does not know.
+    /// A declared identity as a reviewer, with its configured groups: for callers that hold
+    /// no credential (the gateway's own code, tests). Signed-in callers are
+    /// [`Authenticated::reviewer`](crate::Authenticated::reviewer).
+    pub fn declared_reviewer(&self, name: &str) -> Reviewer {
+        Reviewer {
+            name: name.to_owned(),
+            groups: self.reviewer_groups(name).to_vec(),
+        }
+    }
+
+    /// The configured groups of `name`: those of a decision stored before decisions kept
+    /// their reviewer's groups.
     fn reviewer_groups(&self, name: &str) -> &[String] {
         self.config()
             .identity(name)

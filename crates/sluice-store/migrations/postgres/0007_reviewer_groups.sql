@@ -1,0 +1,2 @@
+-- Mirrors migrations/sqlite/0007_reviewer_groups.sql.
+ALTER TABLE review_decisions ADD COLUMN reviewer_groups TEXT;
