@@ -1,6 +1,7 @@
 //! The admin HTTP listener: `/healthz` and `/readyz` for orchestrators, `/metrics` for Prometheus,
-//! `/policy` (what is enforced; `POST /policy/reload` re-reads the policy directory), and the
-//! approval API (`approvals_api`: reviews, access requests, grants).
+//! `/policy` (what is enforced; `POST /policy/reload` re-reads the policy directory), the
+//! approval API (`approvals_api`: reviews, access requests, grants), and the web console
+//! (`console`, under `/console`, which signs people in itself).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -58,6 +59,7 @@ pub fn app(gateway: Gateway) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::identity_api::open_routes())
+        .merge(crate::console::routes())
         .merge(protected)
         .with_state(gateway)
 }

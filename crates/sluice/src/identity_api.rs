@@ -4,8 +4,7 @@
 //! per-task credential (RFC 8693); a signed-in person mints per-task credentials for agents.
 //! The gateway answers with a sluice credential, never with the provider's tokens.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Form, State};
@@ -20,9 +19,8 @@ use sluice_core::{CoreError, Gateway, RefusalKind};
 use sluice_identity::{DevicePoll, Rejected, Secret, VerifiedToken};
 
 use crate::admin_auth::{ApiError, CallerAuth, ClientAddr};
+use crate::pending_logins::{Expiring, PendingLogins};
 
-/// Pending sign-ins kept at most; beyond it the oldest are dropped.
-const MAX_PENDING: usize = 10_000;
 /// How long a browser sign-in may take.
 const PKCE_WINDOW: Duration = Duration::from_secs(600);
 
@@ -53,13 +51,8 @@ pub fn protected_routes() -> Router<Gateway> {
         .route("/v1/tokens", post(task_token))
 }
 
-/// Sign-ins started and not yet finished, by login id (256 random bits, so only the client
-/// that started one can finish it). In this gateway's memory: a sign-in is finished through
-/// the gateway it was started on.
-#[derive(Default)]
-struct Pending {
-    logins: Mutex<HashMap<String, Login>>,
-}
+/// Sign-ins started and not yet finished (pending_logins.rs).
+type Pending = PendingLogins<Login>;
 
 struct Login {
     provider: String,
@@ -79,37 +72,14 @@ enum Flow {
     },
 }
 
-impl Pending {
-    fn insert(&self, login: Login) -> String {
-        let id = sluice_identity::random_token();
-        let mut logins = sluice_core::sync::lock(&self.logins);
-        let now = Instant::now();
-        logins.retain(|_, l| l.expires > now);
-        if logins.len() >= MAX_PENDING {
-            if let Some(oldest) = logins
-                .iter()
-                .min_by_key(|(_, l)| l.expires)
-                .map(|(k, _)| k.clone())
-            {
-                logins.remove(&oldest);
-            }
-        }
-        logins.insert(id.clone(), login);
-        id
-    }
-
-    fn take(&self, id: &str) -> Option<Login> {
-        let login = sluice_core::sync::lock(&self.logins).remove(id)?;
-        (login.expires > Instant::now()).then_some(login)
-    }
-
-    fn put_back(&self, id: String, login: Login) {
-        sluice_core::sync::lock(&self.logins).insert(id, login);
+impl Expiring for Login {
+    fn expires(&self) -> Instant {
+        self.expires
     }
 }
 
 /// The provider a sign-in names, or the only one there is.
-fn provider_name(gateway: &Gateway, asked: Option<String>) -> Result<String, ApiError> {
+pub(crate) fn provider_name(gateway: &Gateway, asked: Option<String>) -> Result<String, ApiError> {
     let providers = gateway.providers();
     match asked {
         Some(name) if providers.get(&name).is_some() => Ok(name),
@@ -277,7 +247,8 @@ async fn device_poll(
                 .providers()
                 .verify_for(&login.provider, tokens.id_token.expose(), None)
                 .await;
-            signed_in(&gateway, &login.provider, verified, client).await
+            let issued = signed_in(&gateway, &login.provider, verified, client).await?;
+            Ok(Json(credential_json(&issued)).into_response())
         }
     }
 }
@@ -389,9 +360,34 @@ async fn pkce_finish(
             "the state does not match the sign-in: start again",
         ));
     }
+    let issued = redeem_sign_in(
+        &gateway,
+        &login.provider,
+        &ask.code,
+        &ask.code_verifier,
+        redirect_uri,
+        nonce,
+        client,
+    )
+    .await?;
+    Ok(Json(credential_json(&issued)).into_response())
+}
+
+/// The end of a browser sign-in, for the CLI's PKCE flow and the console alike: the code
+/// redeemed at the provider, its ID token verified against the sign-in's nonce, and a sluice
+/// credential issued under the policy's `token` decision. A refusal at any step is audited.
+pub(crate) async fn redeem_sign_in(
+    gateway: &Gateway,
+    provider: &str,
+    code: &str,
+    code_verifier: &str,
+    redirect_uri: &str,
+    nonce: &str,
+    client: String,
+) -> Result<IssuedCredential, ApiError> {
     let tokens = match gateway
         .providers()
-        .redeem_code(&login.provider, &ask.code, &ask.code_verifier, redirect_uri)
+        .redeem_code(provider, code, code_verifier, redirect_uri)
         .await
     {
         Ok(tokens) => tokens,
@@ -404,19 +400,19 @@ async fn pkce_finish(
                 task: None,
             };
             gateway
-                .refuse_credential_for(&ask, Some(login.provider.clone()), None, "code_refused", &e)
+                .refuse_credential_for(&ask, Some(provider.to_owned()), None, "code_refused", &e)
                 .await;
             return Err(identity_error(e));
         }
     };
     let verified = gateway
         .providers()
-        .verify_for(&login.provider, tokens.id_token.expose(), Some(nonce))
+        .verify_for(provider, tokens.id_token.expose(), Some(nonce))
         .await;
-    signed_in(&gateway, &login.provider, verified, client).await
+    signed_in(gateway, provider, verified, client).await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -425,7 +421,7 @@ async fn signed_in(
     provider: &str,
     verified: Result<VerifiedToken, Rejected>,
     client: String,
-) -> Result<Response, ApiError> {
+) -> Result<IssuedCredential, ApiError> {
     let mut ask = CredentialAsk {
         purpose: "login",
         client_addr: client,
@@ -454,10 +450,9 @@ async fn signed_in(
     ask.ttl = gateway
         .provider_cap(provider)
         .map(|cap| cap.min(gateway.config().auth.login_ttl));
-    let issued = gateway
+    Ok(gateway
         .issue_verified(&gateway.vouched(&token), ask)
-        .await?;
-    Ok(Json(credential_json(&issued)).into_response())
+        .await?)
 }
 
 fn credential_json(issued: &IssuedCredential) -> serde_json::Value {

@@ -7,7 +7,8 @@
 //! - [`runtime`]: opens the state (store, audit, key) and runs the listeners; graceful shutdown.
 //! - [`admin`]: `/healthz` and `/metrics` over HTTP, `/policy` (what is enforced) and
 //!   `POST /policy/reload`; [`approvals_api`]: its reviews, access and grants endpoints;
-//!   [`admin_tls`]: the same over HTTPS when `[admin]` has a certificate.
+//!   [`admin_tls`]: the same over HTTPS when `[admin]` has a certificate; [`console`]: the web
+//!   console on the same listener.
 //! - [`token_cmd`], [`identity_cmd`], [`audit_cmd`], [`policy_cmd`]: the `token`, `identity`,
 //!   `audit` and `policy` subcommands.
 //! - [`review_cmd`], [`access_cmd`]: `review` (reviewers decide pending requests) and `access`
@@ -33,12 +34,14 @@ pub mod admin_tls;
 pub mod approvals_api;
 pub mod audit_cmd;
 pub mod cli;
+pub mod console;
 pub mod demo;
 pub mod identity_api;
 pub mod identity_cmd;
 pub mod kubeconfig_cmd;
 pub mod logging;
 pub mod login;
+mod pending_logins;
 pub mod policy_cmd;
 pub mod report_cmd;
 pub mod review_cmd;

@@ -30,7 +30,7 @@ pub(crate) use grants::GrantBook;
 pub use review::{AccessOutcome, AccessRequest, GrantAsk, Reviewer, ReviewerVerdict, ANY_SCOPE};
 pub use stats::{GrantChurn, IdentityChurn, LatencySummary, ReviewStats};
 pub(crate) use view::{grant_state, one_line, AccessAsked, ReviewDetail};
-pub use view::{GrantView, ReviewView};
+pub use view::{review_page, GrantView, ReviewView};
 
 /// Review states as stored.
 pub(crate) const PENDING: &str = "pending";

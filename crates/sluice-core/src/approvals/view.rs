@@ -121,6 +121,12 @@ pub struct DecisionView {
     pub at: String,
 }
 
+/// A review's page in the web console under the gateway's public URL: the link held
+/// statements' notices, webhooks and the API give reviewers.
+pub fn review_page(base_url: &str, id: &str) -> String {
+    format!("{base_url}/console/reviews/{id}")
+}
+
 impl ReviewView {
     pub(crate) fn new(
         record: &ReviewRecord,
@@ -130,7 +136,7 @@ impl ReviewView {
     ) -> ReviewView {
         let id = review_id(record.id);
         ReviewView {
-            url: base_url.map(|u| format!("{u}/reviews/{id}")),
+            url: base_url.map(|u| review_page(u, &id)),
             id,
             kind: record.kind.clone(),
             summary: detail.summary_line(),

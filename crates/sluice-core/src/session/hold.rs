@@ -166,7 +166,7 @@ impl Session {
         let wake = gateway.approvals().register(record.id);
         let url = gateway
             .review_base_url()
-            .map(|u| format!("{u}/reviews/{}", review_id(record.id)));
+            .map(|u| crate::approvals::review_page(&u, &review_id(record.id)));
         Ok(PendingReview {
             id: record.id,
             held,

@@ -1,0 +1,59 @@
+//! The console's static files, embedded in the binary at build time: its style sheet, icon and the
+//! vendored htmx (crates/sluice/assets/vendor, pinned and checked by scripts/vendor-assets.sh).
+//! Nothing is fetched from elsewhere, at build time or by a browser.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sha2::Digest;
+
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+const ASSETS: [Asset; 3] = [
+    Asset {
+        name: "console.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../assets/console.css"),
+    },
+    Asset {
+        name: "icon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../assets/icon.svg"),
+    },
+    Asset {
+        name: "htmx.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/vendor/htmx.min.js"),
+    },
+];
+
+/// `GET /console/assets/{name}`, revalidated by its digest (the binary's version of the file).
+pub(crate) async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
+        return (StatusCode::NOT_FOUND, "no such asset\n").into_response();
+    };
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&sha2::Sha256::digest(asset.body)[..12])
+    );
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag);
+    let mut response = if cached {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
+    };
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}

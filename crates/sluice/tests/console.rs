@@ -1,0 +1,505 @@
+//! The web console over HTTP, as a browser's requests reach it: sign-in through a real OpenID
+//! provider (the oidc-provider fixture) with PKCE, the session cookie's attributes, CSRF and
+//! origin checks on every form, the policy deciding who sees and decides what, and a held
+//! psql statement approved and another denied from the console. The same flows in a real
+//! Chromium are in console_browser.rs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::{redirect, Client, StatusCode};
+use support::oidc::{self, ClientSetup, OidcProvider, ProviderSetup, UserSetup};
+use support::*;
+
+/// DELETE waits for a dba; the console (the admin operations) is for dba and developers only.
+const POLICY: &str = r#"package sluice
+
+import rego.v1
+
+command := input.request.statement.command if input.request.action == "statement"
+
+console_user if {
+	some g in input.identity.groups
+	g in {"dba", "developers"}
+}
+
+decision := {
+	"allow": true,
+	"rule": "delete_needs_dba",
+	"reasons": ["deleting rows"],
+	"approval": {"groups": ["dba"]},
+} if {
+	command == "DELETE"
+} else := {
+	"allow": false,
+	"rule": "console_for_reviewers",
+	"reasons": ["the console is for dba and developers"],
+} if {
+	input.request.action == "admin"
+	not console_user
+} else := {"allow": true, "rule": "allow_all", "reasons": []}
+"#;
+
+pub const CAROL: &str = "carol";
+pub const CAROL_PASSWORD: &str = "carol-pw-77e1";
+
+pub struct Console {
+    pub h: Harness,
+    pub idp: OidcProvider,
+    pub admin: String,
+    pub table: String,
+}
+
+impl Console {
+    pub async fn start(name: &str) -> Console {
+        let mut setup = ProviderSetup::standard();
+        // The console's callback on the admin listener: a loopback redirect, any port.
+        setup.clients = vec![ClientSetup {
+            redirect_uris: vec![
+                "http://127.0.0.1/callback".to_owned(),
+                "http://127.0.0.1/console/callback".to_owned(),
+            ],
+            ..ClientSetup::cli(oidc::CLIENT_ID, oidc::CLIENT_SECRET)
+        }];
+        setup.users.push(UserSetup::new(
+            CAROL,
+            "carol@corp.example",
+            "Carol Example",
+            &["analysts"],
+            CAROL_PASSWORD,
+        ));
+        let idp = tokio::task::spawn_blocking(move || OidcProvider::start(setup))
+            .await
+            .unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-console-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        std::fs::write(dir.join("policy.rego"), POLICY).unwrap();
+        let secret = dir.join("client-secret");
+        std::fs::write(&secret, oidc::CLIENT_SECRET).unwrap();
+        let issuer = idp.issuer().to_owned();
+        let mut h = Harness::start_with_config(move |text| {
+            text + &format!(
+                "\n[[identities]]\nname = \"rita\"\nkind = \"human\"\ngroups = [\"developers\"]\n\
+                 \n[[identity_providers]]\nname = \"corp\"\nissuer = \"{issuer}\"\nclient_id = \"{}\"\n\
+                 client_secret_file = \"{}\"\nidentities = \"dynamic\"\n\
+                 \n[policy]\ndir = \"{}\"\nwatch = false\n",
+                oidc::CLIENT_ID,
+                secret.display(),
+                dir.display()
+            )
+        })
+        .await;
+        h.add_tokens(&["rita"]).await;
+        let admin = h.admin_url();
+        let table = format!("console_{name}");
+        pg().psql(
+            "app",
+            &format!(
+                "SET ROLE sluice_scram; DROP TABLE IF EXISTS {table};\n\
+                 CREATE TABLE {table} (id int PRIMARY KEY, note text);\n\
+                 INSERT INTO {table} SELECT g, 'row ' || g FROM generate_series(1, 10) g;"
+            ),
+        )
+        .unwrap();
+        Console {
+            h,
+            idp,
+            admin,
+            table,
+        }
+    }
+
+    /// A browser's cookie jar that follows no redirect by itself.
+    pub fn agent() -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    /// Signs `user` in through the provider, as the console's login link does; the agent then
+    /// holds the session cookie. Returns the callback's answer.
+    pub async fn sign_in(&self, agent: &Client, user: &str, password: &str) -> reqwest::Response {
+        let login = agent
+            .get(format!(
+                "{}/console/login?next=/console/reviews",
+                self.admin
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            login.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            login.text().await.unwrap()
+        );
+        let to_provider = location(&login);
+        assert!(to_provider.starts_with(self.idp.issuer()), "{to_provider}");
+        assert!(
+            to_provider.contains("code_challenge_method=S256"),
+            "{to_provider}"
+        );
+        let back = self.idp.authorize(&to_provider, user, password).await;
+        assert!(
+            back.starts_with(&format!("{}/console/callback?", self.admin)),
+            "{back}"
+        );
+        agent.get(back).send().await.unwrap()
+    }
+
+    pub async fn page(&self, agent: &Client, path: &str) -> (StatusCode, String) {
+        let r = agent
+            .get(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// The id of the first pending review on the inbox's live list, waiting for one.
+    pub async fn wait_for_review(&self, agent: &Client) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self.page(agent, "/console/reviews/live").await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if let Some(id) = attr(&body, "data-review") {
+                return id;
+            }
+            assert!(Instant::now() < deadline, "no review appeared: {body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn decide(
+        &self,
+        agent: &Client,
+        id: &str,
+        verdict: &str,
+        csrf: &str,
+    ) -> reqwest::Response {
+        agent
+            .post(format!("{}/console/reviews/{id}/decide", self.admin))
+            .header("origin", &self.admin)
+            .form(&[
+                ("csrf", csrf),
+                ("verdict", verdict),
+                ("comment", "checked"),
+                ("grant", ""),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The value of the first `name="..."` attribute in `html`.
+pub fn attr(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("{name}=\""))? + name.len() + 2;
+    Some(html[at..].split('"').next()?.to_owned())
+}
+
+/// The page's form token.
+pub fn csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_opens_the_console_and_signing_out_ends_the_credential() {
+    let c = Console::start("signin").await;
+    let agent = Console::agent();
+
+    // Signed out: the page sends the browser to sign in, and back here afterwards.
+    let r = agent
+        .get(format!("{}/console/reviews/r-404", c.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/console/login?next=/console/reviews/r-404");
+
+    let back = c.sign_in(&agent, oidc::BOB, oidc::BOB_PASSWORD).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&back), "/console/reviews");
+    let cookies: Vec<String> = back
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("sluice=slc_"))
+        .unwrap_or_else(|| panic!("no session cookie: {cookies:?}"));
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    // Plaintext admin on loopback: no Secure (browsers would drop the cookie); under TLS the
+    // cookie is __Host- and Secure (console_browser.rs).
+    assert!(!session.contains("Secure"), "{session}");
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("sluice_login=;") && c.contains("Max-Age=0")),
+        "{cookies:?}"
+    );
+
+    let r = agent
+        .get(format!("{}/console/reviews", c.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(r.headers().get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(r.headers().get("cache-control").unwrap(), "no-store");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("<h1>Reviews</h1>"), "{body}");
+    assert!(body.contains(">bob<"), "the signed-in name: {body}");
+    assert!(body.contains("Nothing is waiting for a review."), "{body}");
+    // Nothing is loaded from anywhere but the console's own assets.
+    let outside: Vec<&str> = body
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("http"))
+        .collect();
+    assert!(outside.is_empty(), "a page refers to {outside:?}");
+    let token = csrf(&body);
+
+    // The sign-in is audited like the CLI's.
+    let audit = c.h.audit().await;
+    assert!(
+        audit.iter().any(|r| matches!(
+            &r.event,
+            sluice_audit::AuditEvent::CredentialIssued { identity, purpose, .. }
+                if identity == "bob" && purpose == "login"
+        )),
+        "no credential_issued for bob's sign-in"
+    );
+
+    // Forms without the token, with another credential's, or from another origin: refused.
+    for (form, origin) in [
+        (vec![("csrf", "")], c.admin.clone()),
+        (vec![("csrf", "AAAA")], c.admin.clone()),
+        (
+            vec![("csrf", token.as_str())],
+            "http://evil.example".to_owned(),
+        ),
+    ] {
+        let r = agent
+            .post(format!("{}/console/logout", c.admin))
+            .header("origin", origin)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(r.text().await.unwrap().contains("CSRF"));
+    }
+    let (status, _) = c.page(&agent, "/console/reviews").await;
+    assert_eq!(status, StatusCode::OK, "still signed in");
+
+    let r = agent
+        .post(format!("{}/console/logout", c.admin))
+        .header("origin", &c.admin)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("sluice=;")));
+    // The credential is revoked, not just forgotten by this browser.
+    let revoked = agent
+        .get(format!("{}/console/reviews", c.admin))
+        .header("cookie", session.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_statement_is_approved_and_another_denied_from_the_console() {
+    let c = Console::start("decide").await;
+    let bob = Console::agent();
+    assert_eq!(
+        c.sign_in(&bob, oidc::BOB, oidc::BOB_PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let held = c.h.psql_bg(
+        "rita",
+        "app",
+        &format!("DELETE FROM {} WHERE id = 1", c.table),
+    );
+    let id = c.wait_for_review(&bob).await;
+    let (status, page) = c.page(&bob, &format!("/console/reviews/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    for shown in [
+        "rita",
+        &format!("DELETE FROM {} WHERE id = 1", c.table),
+        "delete_needs_dba",
+        "deleting rows",
+        "Policy version",
+        "Decide by",
+        "Approve",
+    ] {
+        assert!(page.contains(shown), "{shown} not on the page: {page}");
+    }
+    let token = csrf(&page);
+    let r = c.decide(&bob, &id, "approve", &token).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let out = tokio::time::timeout(Duration::from_secs(30), held)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "DELETE 1");
+    // psql's notice linked to the review's page in this console.
+    let notices = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        notices.contains(&format!("{}/console/reviews/{id}", c.admin)),
+        "{notices}"
+    );
+    let (_, page) = c.page(&bob, &format!("/console/reviews/{id}")).await;
+    assert!(page.contains("state approved"), "{page}");
+    assert!(page.contains("checked"), "the comment: {page}");
+    assert!(
+        !page.contains("name=\"verdict\""),
+        "no form once decided: {page}"
+    );
+
+    let held = c.h.psql_bg(
+        "rita",
+        "app",
+        &format!("DELETE FROM {} WHERE id = 2", c.table),
+    );
+    let id = c.wait_for_review(&bob).await;
+    let r = c.decide(&bob, &id, "deny", &token).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let out = tokio::time::timeout(Duration::from_secs(30), held)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("denied"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_the_policy_refuses_sees_and_decides_nothing() {
+    let c = Console::start("refused").await;
+    let bob = Console::agent();
+    c.sign_in(&bob, oidc::BOB, oidc::BOB_PASSWORD).await;
+    let carol = Console::agent();
+    let back = c.sign_in(&carol, CAROL, CAROL_PASSWORD).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+
+    let (status, body) = c.page(&carol, "/console/reviews").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("console_for_reviewers"), "{body}");
+    assert!(
+        !body.contains("href=\"/console/reviews\" aria-current"),
+        "{body}"
+    );
+
+    let held = c.h.psql_bg(
+        "rita",
+        "app",
+        &format!("DELETE FROM {} WHERE id = 3", c.table),
+    );
+    let id = c.wait_for_review(&bob).await;
+    let (status, _) = c.page(&carol, &format!("/console/reviews/{id}")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Carol's own form token, on a decision she may not make.
+    let (_, any) = c.page(&carol, "/console/grants").await;
+    let token = csrf(&any);
+    let r = c.decide(&carol, &id, "approve", &token).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Still pending: bob denies it so psql ends.
+    let (_, page) = c.page(&bob, &format!("/console/reviews/{id}")).await;
+    assert!(page.contains("state pending"), "{page}");
+    c.decide(&bob, &id, "deny", &csrf(&page)).await;
+    let _ = tokio::time::timeout(Duration::from_secs(30), held).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_the_binarys_own() {
+    let c = Console::start("assets").await;
+    let agent = Console::agent();
+    let r = agent
+        .get(format!("{}/console/assets/htmx.min.js", c.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let js = r.bytes().await.unwrap();
+    let vendored = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/vendor/htmx.min.js"
+    ))
+    .unwrap();
+    assert_eq!(js.as_ref(), vendored.as_slice());
+    let again = agent
+        .get(format!("{}/console/assets/htmx.min.js", c.admin))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let (status, _) = c.page(&agent, "/console/assets/../../etc/passwd").await;
+    assert_ne!(status, StatusCode::OK);
+    let (status, _) = c.page(&agent, "/console/assets/nope.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
