@@ -46,6 +46,8 @@ manifest=(
   "test|npm|/usr/bin/npm|installs that fixture's pinned node_modules (npm ci)"
   "test|curl|/usr/bin/curl|tests drive curl through the HTTPS listener (HTTP services, Kubernetes)"
   "test|git|/usr/bin/git|policy repository tests make packed objects, linked worktrees and submodules with git (the gateway reads them with gix); the signals tests commit a policy directory"
+  "test|chromium|/usr/lib/chromium/chromium|the browser tests (tests/support/browser.rs) load the web console in a real headless Chromium (this binary, not the /usr/bin/chromium wrapper, whose flags switch extensions and Google services on)"
+  "test|chromium-driver|/usr/bin/chromedriver|the browser tests drive that Chromium over WebDriver through chromedriver (Debian's, built from the same source, so its version always matches the browser's)"
   "bench|postgresql|/usr/lib/postgresql/*/bin/initdb|the benchmarks' scratch database server"
   "bench|postgresql-client|/usr/bin/psql|benchmarks drive psql"
   "bench|postgresql|/usr/lib/postgresql/*/bin/pgbench|benchmarks drive pgbench"

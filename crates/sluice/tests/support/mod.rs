@@ -725,6 +725,7 @@ pub async fn run_python_driver(script: &str, dsn: String, expected: &str) {
     assert_eq!(stdout(&out), expected);
 }
 pub mod api;
+pub mod browser;
 pub mod cluster;
 pub mod kube;
 pub mod mysql;
