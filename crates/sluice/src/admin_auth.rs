@@ -62,6 +62,11 @@ fn operation(method: &Method, path: &str) -> Option<&'static str> {
         ("GET", "/cluster") => "cluster.read",
         ("GET", "/signals") => "signals.read",
         ("POST", "/policy/reload") => "policy.reload",
+        // Asked by the console only (docs/console.md): no API route serves these yet.
+        ("POST", "/policy/evaluate") => "policy.evaluate",
+        ("GET", "/sessions") => "sessions.list",
+        ("GET", "/sessions/{id}") => "sessions.read",
+        ("GET", "/audit") => "audit.read",
         ("GET", "/reviews" | "/reviews/stats") => "reviews.list",
         ("GET", "/reviews/{id}") => "reviews.read",
         ("POST", "/reviews/{id}/approve" | "/reviews/{id}/deny") => "reviews.decide",

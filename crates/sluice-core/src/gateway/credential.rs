@@ -706,15 +706,65 @@ impl Gateway {
         method: &str,
         path: &str,
     ) -> Result<(), CoreError> {
+        let (rule, policy, reason) =
+            match self.admin_refusal(caller, client_addr, operation, method, path) {
+                None => return Ok(()),
+                Some(AdminRefusal::Credential(e)) => return Err(e),
+                Some(AdminRefusal::Policy {
+                    rule,
+                    policy,
+                    reason,
+                }) => (rule, policy, reason),
+            };
+        let decision_rule = rule.clone();
+        let event = AuditEvent::AdminRefused {
+            identity: caller.identity.clone(),
+            operation: operation.to_owned(),
+            rule,
+            policy,
+            reason: reason.clone(),
+        };
+        if let Err(e) = self.inner.audit.record(&event).await {
+            self.inner.metrics.audit_failures.inc();
+            tracing::error!(error = %e, "could not audit a refused admin call");
+        }
+        Err(CoreError::refused(
+            RefusalKind::Forbidden,
+            format!("{operation} refused by policy rule {decision_rule}: {reason}"),
+        ))
+    }
+
+    /// Whether `caller` may use `operation`, asked without auditing: for showing or hiding
+    /// what a page offers. Acting still goes through `authorize_admin`, which audits a refusal.
+    pub fn admin_allowed(
+        &self,
+        caller: &Authenticated,
+        client_addr: &str,
+        operation: &str,
+        method: &str,
+        path: &str,
+    ) -> bool {
+        self.admin_refusal(caller, client_addr, operation, method, path)
+            .is_none()
+    }
+
+    fn admin_refusal(
+        &self,
+        caller: &Authenticated,
+        client_addr: &str,
+        operation: &str,
+        method: &str,
+        path: &str,
+    ) -> Option<AdminRefusal> {
         if caller
             .token
             .as_ref()
             .is_some_and(|t| t.purpose == "task" || t.purpose == "exchange")
         {
-            return Err(CoreError::refused(
+            return Some(AdminRefusal::Credential(CoreError::refused(
                 RefusalKind::Forbidden,
                 "a per-task credential reaches targets only, not the admin API",
-            ));
+            )));
         }
         let request = AdminRequest {
             operation: operation.to_owned(),
@@ -728,29 +778,27 @@ impl Gateway {
             Request::Admin { admin: &request },
         );
         let reason = match (decision.deny_reason(), decision.approval()) {
-            (None, None) => return Ok(()),
+            (None, None) => return None,
             (Some(reason), _) => reason.to_owned(),
             (None, Some(_)) => "admin calls cannot be held for approval".to_owned(),
         };
-        let event = AuditEvent::AdminRefused {
-            identity: caller.identity.clone(),
-            operation: operation.to_owned(),
+        Some(AdminRefusal::Policy {
             rule: decision.rule.clone(),
             policy: decision.policy.clone(),
-            reason: reason.clone(),
-        };
-        if let Err(e) = self.inner.audit.record(&event).await {
-            self.inner.metrics.audit_failures.inc();
-            tracing::error!(error = %e, "could not audit a refused admin call");
-        }
-        Err(CoreError::refused(
-            RefusalKind::Forbidden,
-            format!(
-                "{operation} refused by policy rule {}: {reason}",
-                decision.rule
-            ),
-        ))
+            reason,
+        })
     }
+}
+
+/// Why an admin call is refused: the credential cannot make admin calls at all, or the
+/// policy's rule said no.
+enum AdminRefusal {
+    Credential(CoreError),
+    Policy {
+        rule: String,
+        policy: String,
+        reason: String,
+    },
 }
 
 /// What every audit record of an exchanged credential's sessions names: the caller's own words

@@ -273,25 +273,27 @@ impl Viewer {
     }
 
     /// Whether the policy lets this person perform `operation` (the admin API's names,
-    /// docs/identity.md); the refusal's words otherwise.
-    pub async fn may(&self, operation: &str, method: &Method, path: &str) -> Result<(), String> {
-        match self
+    /// docs/identity.md), asked without an audit record: for what a page shows and offers.
+    pub fn may(&self, operation: &str, method: &Method, path: &str) -> bool {
+        self.gateway
+            .admin_allowed(&self.auth, &self.addr, operation, method.as_str(), path)
+    }
+
+    /// The page for a refusal of `operation` (audited, as the API's), or `None` when it is
+    /// allowed: asked before anything is shown or done.
+    pub async fn refused(&self, operation: &str, method: &Method, path: &str) -> Option<Response> {
+        let why = match self
             .gateway
             .authorize_admin(&self.auth, &self.addr, operation, method.as_str(), path)
             .await
         {
-            Ok(()) => Ok(()),
-            Err(e @ CoreError::Refused { .. }) => Err(e.to_string()),
+            Ok(()) => return None,
+            Err(e @ CoreError::Refused { .. }) => e.to_string(),
             Err(e) => {
                 tracing::error!(error = %e, operation, "console: the policy could not decide");
-                Err(format!("the policy could not decide: {e}"))
+                format!("the policy could not decide: {e}")
             }
-        }
-    }
-
-    /// The page for a refusal of `operation`, or `None` when it is allowed.
-    pub async fn refused(&self, operation: &str, method: &Method, path: &str) -> Option<Response> {
-        let why = self.may(operation, method, path).await.err()?;
+        };
         Some(page::error(
             Some(self),
             StatusCode::FORBIDDEN,

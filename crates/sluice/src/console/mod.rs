@@ -5,10 +5,14 @@
 //! nothing the API would refuse the same person.
 
 mod assets;
+mod audit;
 mod auth;
 mod grants;
 mod page;
+mod policy;
 mod reviews;
+mod sessions;
+mod signals;
 
 use std::sync::Arc;
 
@@ -39,6 +43,14 @@ pub fn routes() -> Router<Gateway> {
         .route("/console/grants", get(grants::list))
         .route("/console/grants/{id}/revoke", post(grants::revoke))
         .route("/console/access", post(grants::request_access))
+        .route("/console/sessions", get(sessions::list))
+        .route("/console/sessions/{id}", get(sessions::show))
+        .route("/console/sessions/{id}/recording", get(sessions::download))
+        .route("/console/audit", get(audit::search))
+        .route("/console/audit/{id}", get(audit::record))
+        .route("/console/policy", get(policy::show))
+        .route("/console/policy/evaluate", post(policy::evaluate))
+        .route("/console/signals", get(signals::show))
         .layer(axum::middleware::from_fn(page::security_headers))
         .layer(Extension(Arc::new(auth::Pending::default())))
 }

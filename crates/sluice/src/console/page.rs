@@ -10,17 +10,27 @@ use maud::{html, Markup, DOCTYPE};
 
 use super::auth::Viewer;
 
-/// Navigation entries: the path, the label, and the operation the policy must allow.
-const NAV: [(&str, &str, &str); 2] = [
-    ("/console/reviews", "Reviews", "reviews.list"),
-    ("/console/grants", "Access", "grants.list"),
+/// Navigation entries: the path, the label, and the operation the policy must allow with
+/// the API path it is asked for.
+const NAV: [(&str, &str, &str, &str); 6] = [
+    ("/console/reviews", "Reviews", "reviews.list", "/reviews"),
+    ("/console/grants", "Access", "grants.list", "/grants"),
+    (
+        "/console/sessions",
+        "Sessions",
+        "sessions.list",
+        "/sessions",
+    ),
+    ("/console/audit", "Audit", "audit.read", "/audit"),
+    ("/console/policy", "Policy", "policy.read", "/policy"),
+    ("/console/signals", "Signals", "signals.read", "/signals"),
 ];
 
 /// A full page for `viewer`, with the entries of the navigation the policy lets them use.
 pub(crate) async fn render(viewer: &Viewer, current: &str, title: &str, body: Markup) -> Response {
     let mut nav = Vec::new();
-    for (path, label, op) in NAV {
-        if viewer.may(op, &Method::GET, path).await.is_ok() {
+    for (path, label, op, api_path) in NAV {
+        if viewer.may(op, &Method::GET, api_path) {
             nav.push((path, label));
         }
     }

@@ -113,14 +113,11 @@ pub(crate) async fn show(viewer: Viewer, Path(id): Path<String>, uri: Uri) -> Re
         }
     };
     let may_decide = review.state == "pending"
-        && viewer
-            .may(
-                "reviews.decide",
-                &Method::POST,
-                &format!("/reviews/{id}/approve"),
-            )
-            .await
-            .is_ok();
+        && viewer.may(
+            "reviews.decide",
+            &Method::POST,
+            &format!("/reviews/{id}/approve"),
+        );
     let title = format!("Review {}", review.id);
     page::render(
         &viewer,

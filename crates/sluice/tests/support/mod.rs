@@ -727,6 +727,7 @@ pub async fn run_python_driver(script: &str, dsn: String, expected: &str) {
 pub mod api;
 pub mod browser;
 pub mod cluster;
+pub mod console;
 pub mod kube;
 pub mod mysql;
 pub mod mysql8;

@@ -61,10 +61,15 @@ token_part := {"token": {"targets": workload_targets[input.identity.claims.repos
 	input.request.token.purpose == "exchange"
 } else := {}
 
-# The admin API. Everyone signed in may look at reviews and grants, decide reviews (the
-# approval rules still say whose approval counts), ask for access and mint task credentials;
-# only admins reload the policy or revoke others' grants.
+# The admin API and the web console. Everyone signed in may look at reviews and grants,
+# decide reviews (the approval rules still say whose approval counts), ask for access, mint
+# task credentials and ask what the policy would decide; auditors also read recorded sessions
+# and the audit trail; only admins reload the policy or revoke others' grants.
 admin_groups := {"admins"}
+
+auditor_groups := {"auditors", "admins"}
+
+auditor_operations := {"sessions.list", "sessions.read", "audit.read"}
 
 self_service_operations := {
 	"policy.read",
@@ -77,6 +82,7 @@ self_service_operations := {
 	"grants.list",
 	"grants.revoke",
 	"tokens.create",
+	"policy.evaluate",
 }
 
 allow contains {
@@ -86,6 +92,16 @@ allow contains {
 	input.request.action == "admin"
 	input.request.admin.operation in self_service_operations
 	input.identity.kind == "human"
+}
+
+allow contains {
+	"rule": "admin_auditors",
+	"reason": sprintf("%s audits", [input.identity.name]),
+} if {
+	input.request.action == "admin"
+	input.request.admin.operation in auditor_operations
+	input.identity.kind == "human"
+	member_of(auditor_groups)
 }
 
 allow contains {

@@ -62,3 +62,11 @@ test_admin_self_service_and_operators if {
 	denied_by(decide(admin("alice", "policy.reload")), "default_deny")
 	denied_by(decide(admin("ci-bot", "reviews.list")), "default_deny")
 }
+
+test_auditors_read_sessions_and_the_audit_trail if {
+	auditor := object.union(admin("alice", "audit.read"), {"identity": object.union(identities.alice, {"groups": ["auditors"]})})
+	allowed_by(decide(auditor), "admin_auditors")
+	denied_by(decide(admin("alice", "audit.read")), "default_deny")
+	denied_by(decide(admin("alice", "sessions.read")), "default_deny")
+	allowed_by(decide(admin("alice", "policy.evaluate")), "admin_self_service")
+}
