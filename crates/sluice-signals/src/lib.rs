@@ -13,13 +13,15 @@
 //! - `sample`: the masking sampler, a recording re-scanned with the content detectors;
 //! - `facts`: what the caller reads elsewhere (reviews, grants, tokens, the repository, ...);
 //! - one module per signal (`drift`, `latency`, `masking`, `completeness`, `churn`);
-//! - `report`: the whole report, its health and its Prometheus rendering.
+//! - `report`: the whole report, its health and its Prometheus rendering;
+//! - `history`: each report reduced to its headline figures, kept for the console's charts.
 
 mod churn;
 mod completeness;
 mod config;
 mod drift;
 mod facts;
+mod history;
 mod latency;
 mod masking;
 mod observer;
@@ -38,6 +40,7 @@ pub use facts::{
     Facts, GrantFact, RecordingCheck, RepositoryFacts, ReviewFact, SinkLag, TokenFact,
     VerifyOutcome,
 };
+pub use history::{figure_names, History, Point, SignalPoint};
 pub use latency::{
     nearest_rank, ApprovalLatency, GroupLatency, Latency, OverdueReview, RubberStamp,
 };

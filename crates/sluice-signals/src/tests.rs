@@ -236,4 +236,19 @@ fn every_signal_fires_on_its_own_evidence_and_only_then() {
     let first = r.transitions(None);
     assert_eq!(first.len(), 3);
     assert!(r.transitions(Some(&r)).is_empty());
+
+    // The history keeps each round's headline figures and firing state, the oldest dropped.
+    let mut history = crate::History::new(2);
+    for at in [1, 2, 3] {
+        history.record(at, &r);
+    }
+    let points: Vec<_> = history.points().collect();
+    assert_eq!(points.iter().map(|p| p.at_ms).collect::<Vec<_>>(), [2, 3]);
+    let drift = &points[1].signals[0];
+    assert!(drift.firing);
+    assert_eq!(drift.figures, [Some(1.0), Some(1.0)]);
+    assert!(!points[1].signals[2].firing);
+    for (signal, point) in Signal::ALL.into_iter().zip(&points[1].signals) {
+        assert_eq!(point.figures.len(), crate::figure_names(signal).len());
+    }
 }

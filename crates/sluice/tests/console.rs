@@ -295,3 +295,42 @@ async fn assets_are_the_binarys_own() {
     let (status, _) = c.page(&agent, "/console/assets/nope.js").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_show_each_signal_and_chart_the_rounds() {
+    let c = Console::start("signals").await;
+    let bob = Console::agent();
+    c.sign_in(&bob, oidc::BOB, oidc::BOB_PASSWORD).await;
+    let (status, body) = c.page(&bob, "/console/signals").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for key in [
+        "policy_drift",
+        "approval_latency",
+        "masking_effectiveness",
+        "audit_completeness",
+        "access_churn",
+    ] {
+        assert!(body.contains(&format!("id=\"{key}\"")), "{key}: {body}");
+    }
+    // Two more rounds (the API's refresh) give every signal a line to draw.
+    for _ in 0..2 {
+        let (status, _) = support::api::http(
+            &c.admin,
+            "GET",
+            "/signals?refresh=true",
+            Some(c.h.token("rita")),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (_, body) = c.page(&bob, "/console/signals").await;
+    assert_eq!(body.matches("<svg").count(), 5, "{body}");
+    assert!(body.contains("<polyline class=\"series s0\""), "{body}");
+    assert!(body.contains("role=\"img\" aria-label=\"Policy drift over 3 rounds"), "{body}");
+
+    let carol = Console::agent();
+    c.sign_in(&carol, CAROL, CAROL_PASSWORD).await;
+    let (status, _) = c.page(&carol, "/console/signals").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use sluice_outbound::tail::AuditTail;
 use sluice_signals::{
-    Facts, GrantFact, Observer, RecordingCheck, Report, RepositoryFacts, ReviewFact, SinkLag,
-    TokenFact, VerifyOutcome,
+    Facts, GrantFact, History, Observer, Point, RecordingCheck, Report, RepositoryFacts,
+    ReviewFact, SinkLag, TokenFact, VerifyOutcome,
 };
 use sluice_store::{GrantFilter, ReviewFilter};
 
@@ -26,6 +26,9 @@ use crate::CoreError;
 /// large trail catches up in steps rather than holding the housekeeping task for long.
 const RECORDS_PER_ROUND: usize = 200_000;
 
+/// Rounds the history keeps: a day at the default one-minute interval, a few hundred KiB.
+const HISTORY_ROUNDS: usize = 1440;
+
 /// What the signals keep between rounds.
 pub(crate) struct SignalsState {
     observer: Observer,
@@ -35,6 +38,8 @@ pub(crate) struct SignalsState {
     /// The seq of the last record read.
     read_through: u64,
     report: Option<Arc<Report>>,
+    /// Every round's headline figures since this gateway started (the console's charts).
+    history: History,
     last_verify: Option<VerifyOutcome>,
 }
 
@@ -45,6 +50,7 @@ impl SignalsState {
             tail: None,
             read_through: 0,
             report: None,
+            history: History::new(HISTORY_ROUNDS),
             last_verify: None,
         }
     }
@@ -70,6 +76,16 @@ impl Gateway {
     /// The last report computed, if any.
     pub fn signals(&self) -> Option<Arc<Report>> {
         crate::sync::lock(&self.inner.signals).report.clone()
+    }
+
+    /// The rounds computed since this gateway started, oldest first, each reduced to its
+    /// headline figures.
+    pub fn signal_history(&self) -> Vec<Point> {
+        crate::sync::lock(&self.inner.signals)
+            .history
+            .points()
+            .cloned()
+            .collect()
     }
 
     /// The outcome of an `audit verify` run by the binary's periodic verify, for the
@@ -134,7 +150,11 @@ impl Gateway {
         };
         let report = Arc::new(sluice_signals::compute(&observer, &facts, config));
         restore(observer, tail, read_through);
-        crate::sync::lock(&self.inner.signals).report = Some(report.clone());
+        {
+            let mut s = crate::sync::lock(&self.inner.signals);
+            s.history.record(now, &report);
+            s.report = Some(report.clone());
+        }
         for t in report.transitions(previous.as_deref()) {
             self.announce_signal(&t);
         }
