@@ -327,7 +327,10 @@ async fn signals_show_each_signal_and_chart_the_rounds() {
     let (_, body) = c.page(&bob, "/console/signals").await;
     assert_eq!(body.matches("<svg").count(), 5, "{body}");
     assert!(body.contains("<polyline class=\"series s0\""), "{body}");
-    assert!(body.contains("role=\"img\" aria-label=\"Policy drift over 3 rounds"), "{body}");
+    assert!(
+        body.contains("role=\"img\" aria-label=\"Policy drift over 3 rounds"),
+        "{body}"
+    );
 
     let carol = Console::agent();
     c.sign_in(&carol, CAROL, CAROL_PASSWORD).await;

@@ -160,7 +160,10 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
          connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
+    // Not `no-referrer`: under it Chromium sends `Origin: null` with the console's own form
+    // posts, which the origin check must refuse (found by the browser test). `same-origin`
+    // still keeps console URLs (review and session ids) from other sites.
+    set(headers, header::REFERRER_POLICY, "same-origin");
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     if !asset {
         set(headers, header::CACHE_CONTROL, "no-store");

@@ -46,9 +46,9 @@ pub(crate) async fn show(viewer: Viewer) -> Response {
         h1 { "Signals" }
         p class="muted" {
             "Computed " (page::when(&report.generated_at)) " over the last "
-            (humantime::format_duration(std::time::Duration::from_secs(report.window_seconds)))
+            (span(report.window_seconds))
             ". Charts show each round since this gateway started"
-            @if !interval.is_zero() { " (every " (humantime::format_duration(interval)) ")" }
+            @if !interval.is_zero() { " (every " (span(interval.as_secs())) ")" }
             "; shaded where the signal was firing."
         }
         ol class="cards signals" {
@@ -99,6 +99,16 @@ fn signal_card(report: &Report, signal: Signal, index: usize, history: &[Point])
             }
         }
     }
+}
+
+/// A length of time in its largest whole unit, as people write it ("7 days", "1 minute").
+fn span(secs: u64) -> String {
+    let (n, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
+        .into_iter()
+        .find(|(unit, _)| secs >= *unit && secs.is_multiple_of(*unit))
+        .map(|(unit, name)| (secs / unit, name))
+        .unwrap_or((secs, "second"));
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 fn figure(value: Option<f64>) -> String {
