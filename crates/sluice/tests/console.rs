@@ -337,3 +337,57 @@ async fn signals_show_each_signal_and_chart_the_rounds() {
     let (status, _) = c.page(&carol, "/console/signals").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sluice_token_signs_in_and_signing_out_does_not_revoke_it() {
+    let c = Console::start("token").await;
+    let agent = Console::agent();
+    let (status, body) = c
+        .page(&agent, "/console/login?provider=token&next=/console/grants")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("action=\"/console/login/token\""), "{body}");
+    let post = |token: &str, origin: &str| {
+        agent
+            .post(format!("{}/console/login/token", c.admin))
+            .header("origin", origin)
+            .form(&[("token", token), ("next", "/console/grants")])
+            .send()
+    };
+    let wrong = post("slc_not_a_token", &c.admin).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let foreign = post(c.h.token("rita"), "http://evil.example")
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    let signed_in = post(c.h.token("rita"), &c.admin).await.unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed_in), "/console/grants");
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("sluice_token=slc_"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let (status, page) = c.page(&agent, "/console/grants").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("rita"), "{page}");
+
+    let out = agent
+        .post(format!("{}/console/logout", c.admin))
+        .header("origin", &c.admin)
+        .form(&[("csrf", csrf(&page).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::OK);
+    let (status, _) = c.page(&agent, "/console/grants").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed out of the console");
+    // The token itself still works: it was rita's before the console and stays hers.
+    let (status, _) =
+        support::api::http(&c.admin, "GET", "/v1/whoami", Some(c.h.token("rita")), None).await;
+    assert_eq!(status, 200);
+}

@@ -142,7 +142,6 @@ impl Authenticated {
         &self.principal
     }
 
-    /// What the caller is and holds, for `GET /v1/whoami`.
     /// This caller as a reviewer: the groups that count are the ones the credential carries
     /// (an identity provider's, merged with the configured ones).
     pub fn reviewer(&self) -> crate::approvals::Reviewer {
@@ -152,6 +151,7 @@ impl Authenticated {
         }
     }
 
+    /// What the caller is and holds, for `GET /v1/whoami`.
     pub fn principal_view(&self) -> CredentialView {
         let token = self.token.as_ref();
         CredentialView {

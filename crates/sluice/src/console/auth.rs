@@ -57,6 +57,17 @@ fn session_cookie(gateway: &Gateway) -> &'static str {
     }
 }
 
+/// The cookie of a session started by pasting a sluice token (no identity provider, or an
+/// operator's token): a name of its own so that signing out clears it without revoking a
+/// token its holder also uses elsewhere.
+fn token_cookie(gateway: &Gateway) -> &'static str {
+    if tls(gateway) {
+        "__Host-sluice-token"
+    } else {
+        "sluice_token"
+    }
+}
+
 fn tls(gateway: &Gateway) -> bool {
     gateway.config().admin.tls().is_some()
 }
@@ -127,6 +138,9 @@ pub(crate) async fn login(
         .filter(|c| c.client_id.is_some())
         .map(|c| c.name.clone())
         .collect();
+    if with_client.is_empty() || q.provider.as_deref() == Some(TOKEN_CHOICE) {
+        return page::token_sign_in(&next, None).into_response();
+    }
     if q.provider.is_none() && with_client.len() > 1 {
         return page::choose_provider(&with_client, &next).into_response();
     }
@@ -249,6 +263,82 @@ pub(crate) async fn callback(
     )
 }
 
+/// The sign-in page's choice that means "paste a sluice token" rather than a provider's name.
+pub(crate) const TOKEN_CHOICE: &str = "token";
+
+#[derive(Deserialize)]
+pub(crate) struct TokenForm {
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /console/login/token`: a session on a sluice token the person already holds (from
+/// `sluice token create`, `sluice login`, or the demo), for gateways without an identity
+/// provider. The token is checked as the admin API checks a bearer.
+pub(crate) async fn token_login(
+    State(gateway): State<Gateway>,
+    ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let next = safe_next(Some(&form.next));
+    // No session yet, so no form token: the origin check alone keeps another site from
+    // signing a browser in as someone else.
+    if !same_origin(&gateway, &headers) {
+        return page::error(
+            None,
+            StatusCode::FORBIDDEN,
+            "Form refused",
+            "this form did not come from this console",
+        );
+    }
+    let token = form.token.trim();
+    let auth = match gateway.authenticate_bearer(token, &client).await {
+        Ok(Some(auth)) => auth,
+        Ok(None) => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                page::token_sign_in(&next, Some("that token is unknown, expired or revoked")),
+            )
+                .into_response()
+        }
+        Err(e @ CoreError::Throttled { .. }) => {
+            return page::error(
+                None,
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                &e.to_string(),
+            )
+        }
+        Err(e) => {
+            return page::error(
+                None,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The gateway cannot check who you are",
+                &e.to_string(),
+            )
+        }
+    };
+    // The cookie lives as long as the token; a token without an end lasts the browser session.
+    let max_age = auth
+        .principal_view()
+        .expires_at
+        .map(|at| {
+            format!(
+                "; Max-Age={}",
+                (at - sluice_core::gateway::unix_now()).max(0)
+            )
+        })
+        .unwrap_or_default();
+    let session = format!(
+        "{}={token}; HttpOnly; SameSite=Lax; Path=/{max_age}{}",
+        token_cookie(&gateway),
+        secure(&gateway)
+    );
+    with_cookies(Redirect::to(&next).into_response(), &[session])
+}
+
 fn with_cookies(mut response: Response, cookies: &[String]) -> Response {
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(cookie) {
@@ -265,6 +355,9 @@ pub(crate) struct Viewer {
     pub addr: String,
     /// The form token for this credential.
     pub csrf: String,
+    /// The credential came from this console's own sign-in (so signing out revokes it), not
+    /// from a pasted token.
+    signed_in_here: bool,
 }
 
 impl Viewer {
@@ -305,18 +398,7 @@ impl Viewer {
     /// Checks a state-changing form: its token must be this credential's, and a browser's
     /// `Origin` (sent with every POST) the console's own. The refusal's page otherwise.
     pub fn form_refused(&self, headers: &HeaderMap, token: &str) -> Option<Response> {
-        let same_origin = match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-            None => true,
-            Some(origin) => {
-                let host = headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or_default();
-                let scheme = if tls(&self.gateway) { "https" } else { "http" };
-                origin == format!("{scheme}://{host}")
-            }
-        };
-        if same_origin
+        if same_origin(&self.gateway, headers)
             && crate::identity_api::constant_time_eq(self.csrf.as_bytes(), token.as_bytes())
         {
             return None;
@@ -328,6 +410,23 @@ impl Viewer {
             "this form did not come from this console page (missing or wrong CSRF token, or \
              another origin): reload the page and try again",
         ))
+    }
+}
+
+/// Whether a form post came from the console's own origin. Browsers send `Origin` with every
+/// POST; a client that sends none is not a browser, and cannot hold the cookie a forged form
+/// would ride on.
+fn same_origin(gateway: &Gateway, headers: &HeaderMap) -> bool {
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default();
+            let scheme = if tls(gateway) { "https" } else { "http" };
+            origin == format!("{scheme}://{host}")
+        }
     }
 }
 
@@ -367,8 +466,12 @@ impl FromRequestParts<Gateway> for Viewer {
                 )
             }
         };
-        let Some(secret) = cookie_value(&parts.headers, session_cookie(gateway)) else {
-            return Err(to_sign_in());
+        let (secret, signed_in_here) = match cookie_value(&parts.headers, session_cookie(gateway)) {
+            Some(secret) => (secret, true),
+            None => match cookie_value(&parts.headers, token_cookie(gateway)) {
+                Some(secret) => (secret, false),
+                None => return Err(to_sign_in()),
+            },
         };
         match gateway.authenticate_bearer(secret, &addr).await {
             Ok(Some(auth)) => Ok(Viewer {
@@ -376,6 +479,7 @@ impl FromRequestParts<Gateway> for Viewer {
                 auth: Arc::new(auth),
                 addr,
                 csrf: csrf_token(secret),
+                signed_in_here,
             }),
             Ok(None) => Err(to_sign_in()),
             Err(e @ CoreError::Throttled { .. }) => Err(page::error(
@@ -411,7 +515,8 @@ pub(crate) struct LogoutForm {
     csrf: String,
 }
 
-/// `POST /console/logout`: the credential revoked and the cookie cleared.
+/// `POST /console/logout`: the cookie cleared, and the credential revoked when this console's
+/// sign-in issued it (a pasted token is its holder's to revoke).
 pub(crate) async fn logout(
     State(gateway): State<Gateway>,
     viewer: Viewer,
@@ -421,7 +526,12 @@ pub(crate) async fn logout(
     if let Some(refused) = viewer.form_refused(&headers, &form.csrf) {
         return refused;
     }
-    if let Some(token_id) = viewer.auth.principal_view().token_id {
+    if let Some(token_id) = viewer
+        .auth
+        .principal_view()
+        .token_id
+        .filter(|_| viewer.signed_in_here)
+    {
         if let Err(e) = gateway.revoke_credential(&token_id, viewer.name()).await {
             return page::error(
                 Some(&viewer),
@@ -431,12 +541,16 @@ pub(crate) async fn logout(
             );
         }
     }
-    let clear = format!(
-        "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
-        session_cookie(&gateway),
-        secure(&gateway)
-    );
-    with_cookies(page::signed_out().into_response(), &[clear])
+    let clear: Vec<String> = [session_cookie(&gateway), token_cookie(&gateway)]
+        .into_iter()
+        .map(|name| {
+            format!(
+                "{name}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+                secure(&gateway)
+            )
+        })
+        .collect();
+    with_cookies(page::signed_out().into_response(), &clear)
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Gateway> {
             get(|| async { Redirect::to("/console/reviews") }),
         )
         .route("/console/login", get(auth::login))
+        .route("/console/login/token", post(auth::token_login))
         .route("/console/callback", get(auth::callback))
         .route("/console/logout", post(auth::logout))
         .route("/console/assets/{name}", get(assets::serve))

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
-use super::auth::Viewer;
+use super::auth::{Viewer, TOKEN_CHOICE};
 
 /// Navigation entries: the path, the label, and the operation the policy must allow with
 /// the API path it is asked for.
@@ -113,7 +113,7 @@ pub(crate) fn error(
     (status, document(title, chrome, body)).into_response()
 }
 
-/// Several identity providers: the person picks one.
+/// Several identity providers: the person picks one, or pastes a sluice token.
 pub(crate) fn choose_provider(providers: &[String], next: &str) -> Markup {
     document(
         "Sign in",
@@ -127,7 +127,34 @@ pub(crate) fn choose_provider(providers: &[String], next: &str) -> Markup {
                         a class="button" href={ "/console/login?provider=" (p) "&next=" (next) } { (p) }
                     }
                 }
+                li {
+                    a href={ "/console/login?provider=" (TOKEN_CHOICE) "&next=" (next) } { "a sluice token" }
+                }
             }
+        },
+    )
+}
+
+/// Sign-in with a sluice token the person holds: the only way in without an identity
+/// provider (the demo), and an operator's way in beside one.
+pub(crate) fn token_sign_in(next: &str, failed: Option<&str>) -> Markup {
+    document(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(why) = failed {
+                p class="error" role="alert" { (why) }
+            }
+            form class="decide" method="post" action="/console/login/token" {
+                input type="hidden" name="next" value=(next);
+                label {
+                    "Your sluice token (from sluice token create, sluice login env, or the demo)"
+                    input type="password" name="token" autocomplete="off" required;
+                }
+                div class="buttons" { button type="submit" { "Sign in" } }
+            }
+            p class="muted" { "Signing out forgets the token in this browser; it does not revoke it." }
         },
     )
 }
@@ -145,7 +172,7 @@ pub(crate) fn signed_out() -> Markup {
 }
 
 /// What every console answer carries: nothing but the gateway's own scripts, styles and
-/// forms; no framing; no referrer (review links carry ids); pages never cached.
+/// forms; no framing; no referrer to other sites (review links carry ids); pages never cached.
 pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     let asset = request.uri().path().starts_with("/console/assets/");
     let mut response = next.run(request).await;
