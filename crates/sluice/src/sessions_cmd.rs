@@ -395,7 +395,7 @@ async fn read(store: &Arc<dyn RecordingStore>, id: &str) -> Result<Recording> {
     Ok(sluice_record::parse(&bytes)?)
 }
 
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 20 => format!("{:.1}M", n as f64 / f64::from(1 << 20)),
         n if n >= 1 << 10 => format!("{:.1}K", n as f64 / 1024.0),
