@@ -52,16 +52,23 @@ pub(crate) async fn show(viewer: Viewer, Path(id): Path<String>) -> Response {
             Err(e) => return unreadable(&viewer, &e),
         },
     };
-    let recording = match stored.as_deref().map(sluice_record::parse).transpose() {
-        Ok(r) => r,
-        Err(e) => return unreadable(&viewer, &e),
+    // A recording that no longer parses still has a page: its seal status is the evidence of
+    // what happened to it.
+    let (recording, unparsed) = match stored.as_deref().map(sluice_record::parse).transpose() {
+        Ok(r) => (r, None),
+        Err(e) => (None, Some(e.to_string())),
     };
     let (summary, seal) = seal::status(&viewer.gateway, &id, stored.as_deref()).await;
-    if recording.is_none() && summary.is_none() {
+    if stored.is_none() && summary.is_none() {
         return not_found(&viewer);
     }
     let player = recording.as_ref().is_some_and(|r| r.terminal.is_some());
-    let body = show::body(&id, recording.as_ref(), summary.as_ref(), &seal);
+    let shown = match (&recording, &unparsed) {
+        (Some(r), _) => show::Shown::Recording(r),
+        (None, Some(e)) => show::Shown::Unparsed(e),
+        (None, None) => show::Shown::Missing,
+    };
+    let body = show::body(&id, shown, summary.as_ref(), &seal);
     let mut response = page::render(&viewer, "/console/sessions", "Session", body).await;
     if player {
         response.extensions_mut().insert(PlayerPage);

@@ -15,23 +15,37 @@ use crate::console::page;
 /// Rows of one result shown on the page; the download has them all.
 const ROWS_SHOWN: usize = 200;
 
+/// What the store gave for the session.
+pub(super) enum Shown<'a> {
+    Recording(&'a Recording),
+    /// Stored, but not a recording this build reads (altered, or a newer format): why.
+    Unparsed(&'a str),
+    Missing,
+}
+
 pub(super) fn body(
     id: &str,
-    recording: Option<&Recording>,
+    shown: Shown<'_>,
     summary: Option<&SessionSummary>,
     seal: &Seal,
 ) -> Markup {
+    let recording = match shown {
+        Shown::Recording(r) => Some(r),
+        Shown::Unparsed(_) | Shown::Missing => None,
+    };
     html! {
         h1 { "Session " code { (id) } }
         (facts(recording, summary))
         h2 { "Seal" }
         (seal.markup())
-        @match recording {
-            None => p class="empty" { "The store has no recording of this session." },
-            Some(rec) => {
-                p class="actions" {
-                    a class="button" href={ "/console/sessions/" (id) "/recording" } download { "Download the recording" }
-                }
+        @match shown {
+            Shown::Missing => p class="empty" { "The store has no recording of this session." },
+            Shown::Unparsed(e) => {
+                p class="error" role="alert" { "The stored recording cannot be read: " (e) }
+                (download(id))
+            },
+            Shown::Recording(rec) => {
+                (download(id))
                 @if rec.terminal.is_some() {
                     (player(id))
                 }
@@ -40,6 +54,14 @@ pub(super) fn body(
                     p class="muted" { "The recording has no end: the session is still open, or the gateway stopped before it ended." }
                 }
             },
+        }
+    }
+}
+
+fn download(id: &str) -> Markup {
+    html! {
+        p class="actions" {
+            a class="button" href={ "/console/sessions/" (id) "/recording" } download { "Download the recording" }
         }
     }
 }
