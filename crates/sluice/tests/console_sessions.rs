@@ -15,6 +15,7 @@ use sluice_record::{
     Body, FileStore, Header, HttpExchange, Limits, RecordedDecision, Recorder, RecordingStore,
     TerminalHeader,
 };
+use support::browser::Browser;
 use support::console::*;
 use support::*;
 
@@ -179,7 +180,16 @@ async fn sessions_are_listed_shown_downloaded_replayed_and_their_seal_checked() 
             .expect("rita's session ended with a sealed recording");
 
     let bob = Console::agent();
-    c.sign_in(&bob, oidc::BOB, oidc::BOB_PASSWORD).await;
+    let back = c.sign_in(&bob, oidc::BOB, oidc::BOB_PASSWORD).await;
+    let cookie = back
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("sluice="))
+        .and_then(|v| v.split(';').next())
+        .expect("the session cookie")
+        .to_owned();
 
     // The list, and its filters.
     let (status, body) = c.page(&bob, "/console/sessions").await;
@@ -328,6 +338,8 @@ async fn sessions_are_listed_shown_downloaded_replayed_and_their_seal_checked() 
         assert_eq!(status, StatusCode::OK, "{asset}");
     }
 
+    replays_in_a_phone_browser(&c, cookie).await;
+
     // Recorded markup is shown as text, never as markup.
     let (status, body) = c.page(&bob, "/console/sessions/t_http").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -387,4 +399,54 @@ async fn sessions_are_listed_shown_downloaded_replayed_and_their_seal_checked() 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.contains("data-seal=\"altered\""), "{body}");
     assert!(body.contains("cannot be read"), "{body}");
+}
+
+/// In a real (phone-sized) Chromium with the console's CSP: the list fits the screen, and the
+/// player compiles its WebAssembly, plays the cast, and the page logs no refusal.
+async fn replays_in_a_phone_browser(c: &Console, cookie: String) {
+    let browser = Browser::phone().await;
+    // The cookie is set on the console's origin, whose page (an HTML one: an image document
+    // takes no cookies) the browser must be on first.
+    browser
+        .goto(&format!("{}/console/login?provider=none", c.admin))
+        .await;
+    // With the attributes the console gives it: fantoccini would otherwise send an empty
+    // domain and SameSite=None without Secure, which Chromium refuses.
+    let cookie = fantoccini::cookies::Cookie::parse(format!(
+        "sluice={cookie}; Domain=127.0.0.1; Path=/; HttpOnly; SameSite=Lax"
+    ))
+    .unwrap();
+    browser.client().add_cookie(cookie).await.unwrap();
+    browser.goto(&format!("{}/console/sessions", c.admin)).await;
+    browser.wait_for("table.sessions").await;
+    let fits = browser
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        fits,
+        serde_json::Value::Bool(true),
+        "the list scrolls sideways on a phone"
+    );
+
+    browser
+        .goto(&format!("{}/console/sessions/t_term", c.admin))
+        .await;
+    browser.click(".player .ap-play-button").await;
+    browser
+        .wait_for_js(
+            "the replayed output",
+            "return document.querySelector('.player').textContent.includes('report.csv');",
+        )
+        .await;
+    let messages = browser.console_messages().await;
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m.contains("Content Security") || m.contains("SEVERE")),
+        "{messages:?}"
+    );
+    browser.close().await;
 }
