@@ -7,6 +7,7 @@
 //! them. The cost is reading: a filter that matches little reads more recordings, at most
 //! [`SCAN_LIMIT`] per page view, after which the page offers to go on from where it stopped.
 
+use axum::http::StatusCode;
 use maud::{html, Markup};
 use serde::Deserialize;
 use sluice_record::{Recording, RecordingInfo, RecordingStore};
@@ -204,22 +205,32 @@ async fn find(
     Ok(found)
 }
 
-/// The list page's body: the filter form, then the page of sessions or why there is none.
-pub(super) async fn body(store: &dyn RecordingStore, filters: &Filters) -> Markup {
+/// The list page's body and its status: the filter form, then the page of sessions, or why
+/// there is none (a filter that does not read: 400; a store that cannot be listed: 503).
+pub(super) async fn body(store: &dyn RecordingStore, filters: &Filters) -> (StatusCode, Markup) {
     let result = match filters.check() {
-        Ok(checked) => find(store, &checked, filters.at)
-            .await
-            .map_err(|e| format!("the recordings cannot be read: {e}")),
-        Err(e) => Err(e),
+        Ok(checked) => find(store, &checked, filters.at).await.map_err(|e| {
+            tracing::warn!(error = %e, "console: the recordings cannot be listed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the recordings cannot be read: {e}"),
+            )
+        }),
+        Err(e) => Err((StatusCode::BAD_REQUEST, e)),
     };
-    html! {
+    let status = match &result {
+        Ok(_) => StatusCode::OK,
+        Err((status, _)) => *status,
+    };
+    let markup = html! {
         h1 { "Sessions" }
         (form(filters))
         @match result {
-            Err(e) => p class="error" role="alert" { (e) },
+            Err((_, e)) => p class="error" role="alert" { (e) },
             Ok(found) => (table(filters, &found)),
         }
-    }
+    };
+    (status, markup)
 }
 
 fn form(f: &Filters) -> Markup {

@@ -31,8 +31,10 @@ pub(crate) async fn list(viewer: Viewer, Query(filters): Query<list::Filters>) -
     let Some(store) = store(&viewer) else {
         return recording_off(&viewer);
     };
-    let body = list::body(store.as_ref(), &filters).await;
-    page::render(&viewer, "/console/sessions", "Sessions", body).await
+    let (status, body) = list::body(store.as_ref(), &filters).await;
+    let mut response = page::render(&viewer, "/console/sessions", "Sessions", body).await;
+    *response.status_mut() = status;
+    response
 }
 
 /// `GET /console/sessions/{id}`.

@@ -130,12 +130,12 @@ fn player(id: &str) -> Markup {
     html! {
         h2 { "Terminal" }
         link rel="stylesheet" href="/console/assets/asciinema-player.css";
-        div class="player" data-cast={ "/console/sessions/" (id) "/cast" } {
-            p class="muted" {
-                "The replay needs JavaScript. "
-                a href={ "/console/sessions/" (id) "/cast" } { "The asciicast file" }
-                " plays in any asciicast player."
-            }
+        div class="player" role="region" aria-label="Terminal replay" data-cast={ "/console/sessions/" (id) "/cast" } {
+            p class="muted" { "The replay needs JavaScript." }
+        }
+        p {
+            a href={ "/console/sessions/" (id) "/cast" } download={ (id) ".cast" } { "Download as asciicast" }
+            " (plays in any asciicast player)"
         }
         script src="/console/assets/asciinema-player.min.js" defer {}
         script src="/console/assets/console-sessions.js" defer {}
