@@ -16,6 +16,10 @@ update=false
 files=(
   "htmx.org@2.0.11|package/dist/htmx.min.js|htmx.min.js"
   "htmx.org@2.0.11|package/LICENSE|htmx.LICENSE"
+  # The session page's terminal replay (its emulator is WebAssembly inside the bundle).
+  "asciinema-player@3.18.0|package/dist/bundle/asciinema-player.min.js|asciinema-player.min.js"
+  "asciinema-player@3.18.0|package/dist/bundle/asciinema-player.css|asciinema-player.css"
+  "asciinema-player@3.18.0|package/LICENSE|asciinema-player.LICENSE"
 )
 
 work=$(mktemp -d)
@@ -35,7 +39,9 @@ for row in "${files[@]}"; do
   fi
 done
 if $update; then
-  (cd "$vendor" && sha256sum htmx.min.js htmx.LICENSE > SHA256SUMS)
+  here_files=()
+  for row in "${files[@]}"; do here_files+=("${row##*|}"); done
+  (cd "$vendor" && sha256sum "${here_files[@]}" > SHA256SUMS)
 fi
 (cd "$vendor" && sha256sum --quiet -c SHA256SUMS)
 echo "vendor-assets: $(wc -l < "$vendor/SHA256SUMS") files match their pinned packages and sums"

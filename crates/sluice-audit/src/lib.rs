@@ -36,6 +36,8 @@
 //! - `verify.rs`: [`verify`] / [`verify_with_key`], the offline check of the chain and its
 //!   checkpoints, reporting every [`Finding`].
 //! - `search.rs`: [`search`] with a [`SearchFilter`].
+//! - `sessions.rs`: [`sessions`] from their records, and [`RecordingSeal::check`] of a stored
+//!   recording against its seal.
 //! - `trails.rs`: several gateways' chains together: [`verify_trails`] checks a set (and that
 //!   no two files claim one gateway), [`MergedTrails`] reads them merged in time order.
 //! - `error.rs`: [`AuditError`].
@@ -47,6 +49,7 @@ mod lines;
 mod log;
 mod record;
 mod search;
+mod sessions;
 mod shared;
 mod sink;
 mod stats;
@@ -67,6 +70,7 @@ pub use event::{AuditEvent, Decision, Masked, Outcome, RecordingSeal};
 pub use log::{AuditLog, Durability};
 pub use record::{hash_line, AuditRecord, GENESIS_PREV};
 pub use search::{search, SearchFilter};
+pub use sessions::{sessions, SealCheck, SessionSummary};
 pub use shared::Ticket;
 pub use stats::AuditStats;
 pub use trails::{verify_trails, MergedRecord, MergedTrails, TrailReport};

@@ -29,6 +29,14 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// The recording's kind; a header without one is SQL (as the recorder writes it).
+    pub fn kind(&self) -> &str {
+        match self.header.kind.as_str() {
+            "" => crate::KIND_SQL,
+            kind => kind,
+        }
+    }
+
     /// Whether the recording has its `end` line.
     pub fn is_complete(&self) -> bool {
         self.end.is_some()

@@ -35,6 +35,18 @@ pub struct Request {
     pub events: Vec<Event>,
 }
 
+impl Request {
+    /// The request as one line: its verb and what it asked (`exec ls -l`, `GET host/path`,
+    /// `remove /tmp/x`); a shell asks for nothing but the verb.
+    pub fn line(&self) -> String {
+        if self.text.is_empty() {
+            self.action.clone()
+        } else {
+            format!("{} {}", self.action, self.text)
+        }
+    }
+}
+
 pub(crate) fn empty_request(n: u64, t: f64) -> Request {
     Request {
         n,

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sha2::Digest;
 use sluice_audit::{
-    AuditEvent, AuditRecord, FindingKind, MergedTrails, Outcome, SearchFilter, TrailReport,
+    AuditEvent, AuditRecord, FindingKind, MergedTrails, Outcome, SealCheck, SearchFilter,
+    TrailReport,
 };
 use sluice_core::audit_key;
 use sluice_core::config::Config;
@@ -426,20 +426,14 @@ async fn check_recordings(config: &Config) -> Result<RecordingCheck> {
             continue;
         }
         match store.read(session).await {
-            Ok(bytes) => {
-                let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
-                if sha256 != seal.sha256 || bytes.len() as u64 != seal.bytes {
-                    check.problems.push(format!(
-                        "the recording of session {session} was altered: sealed as {} bytes with \
-                         SHA-256 {}, now {} bytes with SHA-256 {sha256}",
-                        seal.bytes,
-                        seal.sha256,
-                        bytes.len()
-                    ));
-                } else {
-                    check.checked += 1;
-                }
-            }
+            Ok(bytes) => match seal.check(&bytes) {
+                SealCheck::Matches => check.checked += 1,
+                SealCheck::Altered { bytes, sha256 } => check.problems.push(format!(
+                    "the recording of session {session} was altered: sealed as {} bytes with \
+                     SHA-256 {}, now {bytes} bytes with SHA-256 {sha256}",
+                    seal.bytes, seal.sha256,
+                )),
+            },
             Err(e) => check.problems.push(format!(
                 "the recording of session {session} is missing or unreadable ({e}); it was \
                  sealed as {} bytes with SHA-256 {}",

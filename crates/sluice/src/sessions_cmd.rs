@@ -4,12 +4,11 @@
 //! is shown, replayed and searched; a terminal one also exports as asciicast v2. Reads files
 //! only; never blocks a running gateway.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use sluice_audit::{AuditEvent, RecordingSeal, SearchFilter};
+use sluice_audit::{SearchFilter, SessionSummary};
 use sluice_core::config::Config;
 use sluice_record::{
     Completion, Event, Item, RecordError, RecordedDecision, Recording, RecordingStore, Request,
@@ -81,75 +80,11 @@ pub async fn run(command: SessionsCommand) -> Result<()> {
     }
 }
 
-/// One session as `list` and `show` report it, from its audit records.
-#[derive(Debug, Default, Serialize)]
-struct SessionSummary {
-    session: String,
-    identity: String,
-    target: String,
-    database: String,
-    client_addr: String,
-    started_at: String,
-    ended_at: Option<String>,
-    duration_ms: Option<u64>,
-    statements: Option<u64>,
-    end_reason: Option<String>,
-    recording: Option<RecordingSeal>,
-}
-
 fn sessions(config: &Config, filter: &SearchFilter) -> Result<Vec<SessionSummary>> {
     let path = config.audit_path();
     let records = sluice_audit::search(&path, filter)
         .with_context(|| format!("reading {}", path.display()))?;
-    let mut by_id: BTreeMap<String, SessionSummary> = BTreeMap::new();
-    let mut order = Vec::new();
-    for r in records {
-        match r.event {
-            AuditEvent::SessionStarted {
-                session,
-                identity,
-                client_addr,
-                target,
-                database,
-                ..
-            } => {
-                order.push(session.clone());
-                by_id.insert(
-                    session.clone(),
-                    SessionSummary {
-                        session,
-                        identity,
-                        target,
-                        database,
-                        client_addr,
-                        started_at: r.time,
-                        ..SessionSummary::default()
-                    },
-                );
-            }
-            AuditEvent::SessionEnded {
-                session,
-                statements,
-                reason,
-                duration_ms,
-                recording,
-                ..
-            } => {
-                if let Some(s) = by_id.get_mut(&session) {
-                    s.ended_at = Some(r.time);
-                    s.duration_ms = Some(duration_ms);
-                    s.statements = Some(statements);
-                    s.end_reason = Some(reason);
-                    s.recording = recording;
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(order
-        .into_iter()
-        .filter_map(|id| by_id.remove(&id))
-        .collect())
+    Ok(sluice_audit::sessions(records))
 }
 
 fn list(config: &Config, filter: &SearchFilter, json: bool) -> Result<()> {
@@ -217,7 +152,7 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
         let shown = Shown {
             session: summary.as_ref(),
             complete: recording.as_ref().map(Recording::is_complete),
-            kind: recording.as_ref().map(kind_of),
+            kind: recording.as_ref().map(Recording::kind),
             terminal: recording.as_ref().and_then(|r| r.terminal.as_ref()),
             statements: recording
                 .as_ref()
@@ -275,7 +210,7 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
     match &recording {
         None => println!("\n(no recording)"),
         Some(rec) => {
-            print!("kind        {} ({})", kind_of(rec), rec.header.protocol);
+            print!("kind        {} ({})", rec.kind(), rec.header.protocol);
             if let Some(t) = &rec.terminal {
                 print!(", {}x{}", t.width, t.height);
                 if !t.term.is_empty() {
@@ -293,7 +228,7 @@ async fn show(config: &Config, id: &str, json: bool) -> Result<()> {
                         print_entry(s.n, s.t, &s.decision, &outcome, &s.text);
                     }
                     Item::Request(r) => {
-                        print_entry(r.n, r.t, &r.decision, &request_outcome(r), &request_text(r));
+                        print_entry(r.n, r.t, &r.decision, &request_outcome(r), &r.line());
                     }
                     Item::Event(_) | Item::Terminal(_) => {}
                 }
@@ -363,21 +298,11 @@ fn request_outcome(r: &Request) -> String {
     outcome(r.complete.as_ref(), &r.events, &r.decision)
 }
 
-/// A request as one line: its verb and what it asked (`exec ls -l`, `GET host/path`,
-/// `remove /tmp/x`); a shell asks for nothing but the verb.
-fn request_text(r: &Request) -> String {
-    if r.text.is_empty() {
-        r.action.clone()
-    } else {
-        format!("{} {}", r.action, r.text)
-    }
-}
-
 /// The target and what the session reached on it: the database of a SQL session, the account
 /// of a terminal or file session, nothing for HTTP (whose header leaves it empty). Without a
 /// recording the session is taken for SQL, the only kind a gateway writes audit records for.
 fn target_line(target: &str, database: &str, recording: Option<&Recording>) -> String {
-    let what = match recording.map(kind_of) {
+    let what = match recording.map(Recording::kind) {
         Some(sluice_record::KIND_TERMINAL | sluice_record::KIND_FILE) => "account",
         _ => "database",
     };
@@ -385,14 +310,6 @@ fn target_line(target: &str, database: &str, recording: Option<&Recording>) -> S
         target.to_owned()
     } else {
         format!("{target} ({what} {database})")
-    }
-}
-
-/// The recording's kind; a header without one is SQL (as the recorder writes it).
-fn kind_of(recording: &Recording) -> &str {
-    match recording.header.kind.as_str() {
-        "" => sluice_record::KIND_SQL,
-        kind => kind,
     }
 }
 
@@ -404,7 +321,7 @@ fn to_asciicast(id: &str, recording: &Recording) -> Result<String> {
         Err(RecordError::NotATerminal(_)) => bail!(
             "session {id} is not a terminal session (its recording is of kind {}): only \
              terminal recordings export as asciicast; `sluice sessions replay {id}` prints it",
-            kind_of(recording)
+            recording.kind()
         ),
         Err(e) => Err(e.into()),
     }
@@ -422,7 +339,7 @@ async fn search(config: &Config, text: &str, json: bool) -> Result<()> {
             let (what, shown, raw, decision) = if let Some(s) = recording.statement(n) {
                 ("statement", s.text.clone(), &s.text, &s.decision)
             } else if let Some(r) = recording.request(n) {
-                ("request", request_text(r), &r.text, &r.decision)
+                ("request", r.line(), &r.text, &r.decision)
             } else {
                 continue;
             };
@@ -432,7 +349,7 @@ async fn search(config: &Config, text: &str, json: bool) -> Result<()> {
                     "session": info.session,
                     "identity": recording.header.identity,
                     "target": recording.header.target,
-                    "kind": kind_of(&recording),
+                    "kind": recording.kind(),
                     what: n,
                     "text": raw,
                     "verdict": decision.verdict,
@@ -478,7 +395,7 @@ async fn read(store: &Arc<dyn RecordingStore>, id: &str) -> Result<Recording> {
     Ok(sluice_record::parse(&bytes)?)
 }
 
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 20 => format!("{:.1}M", n as f64 / f64::from(1 << 20)),
         n if n >= 1 << 10 => format!("{:.1}K", n as f64 / 1024.0),

@@ -13,7 +13,7 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "console.css",
         content_type: "text/css; charset=utf-8",
@@ -28,6 +28,22 @@ const ASSETS: [Asset; 3] = [
         name: "htmx.min.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../assets/vendor/htmx.min.js"),
+    },
+    // The session page's terminal replay: the vendored player and our script that starts it.
+    Asset {
+        name: "asciinema-player.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/vendor/asciinema-player.min.js"),
+    },
+    Asset {
+        name: "asciinema-player.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../assets/vendor/asciinema-player.css"),
+    },
+    Asset {
+        name: "console-sessions.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/console-sessions.js"),
     },
 ];
 

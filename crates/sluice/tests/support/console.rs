@@ -51,6 +51,12 @@ pub struct Console {
 
 impl Console {
     pub async fn start(name: &str) -> Console {
+        Console::start_with_policy(name, POLICY).await
+    }
+
+    /// A console whose gateway runs `policy` instead of [`POLICY`] (which must still refuse
+    /// carol the admin operations, if a test counts on it).
+    pub async fn start_with_policy(name: &str, policy: &str) -> Console {
         let mut setup = ProviderSetup::standard();
         // The console's callback on the admin listener: a loopback redirect, any port.
         setup.clients = vec![ClientSetup {
@@ -75,7 +81,7 @@ impl Console {
             .tempdir()
             .unwrap()
             .keep();
-        std::fs::write(dir.join("policy.rego"), POLICY).unwrap();
+        std::fs::write(dir.join("policy.rego"), policy).unwrap();
         let secret = dir.join("client-secret");
         std::fs::write(&secret, oidc::CLIENT_SECRET).unwrap();
         let issuer = idp.issuer().to_owned();
