@@ -156,6 +156,7 @@ async fn a_reviewer_approves_and_denies_held_statements_in_a_browser() {
     // Every other page, as this reviewer sees it.
     for (path, name) in [
         ("/console/grants", "grants"),
+        ("/console/sessions", "sessions"),
         ("/console/signals", "signals"),
     ] {
         b.goto(&format!("{}{path}", c.admin)).await;
