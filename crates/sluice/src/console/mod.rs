@@ -47,10 +47,12 @@ pub fn routes() -> Router<Gateway> {
         .route("/console/sessions/{id}", get(sessions::show))
         .route("/console/sessions/{id}/recording", get(sessions::download))
         .route("/console/audit", get(audit::search))
+        .route("/console/audit/verify", post(audit::verify))
         .route("/console/audit/{id}", get(audit::record))
         .route("/console/policy", get(policy::show))
         .route("/console/policy/evaluate", post(policy::evaluate))
         .route("/console/signals", get(signals::show))
         .layer(axum::middleware::from_fn(page::security_headers))
         .layer(Extension(Arc::new(auth::Pending::default())))
+        .layer(Extension(Arc::new(audit::VerifyCache::default())))
 }
