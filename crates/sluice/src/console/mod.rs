@@ -51,6 +51,7 @@ pub fn routes() -> Router<Gateway> {
         .route("/console/audit/{id}", get(audit::record))
         .route("/console/policy", get(policy::show))
         .route("/console/policy/evaluate", post(policy::evaluate))
+        .route("/console/policy/reload", post(policy::reload))
         .route("/console/signals", get(signals::show))
         .layer(axum::middleware::from_fn(page::security_headers))
         .layer(Extension(Arc::new(auth::Pending::default())))
