@@ -47,6 +47,8 @@ pub struct Console {
     pub idp: OidcProvider,
     pub admin: String,
     pub table: String,
+    /// The policy directory (`[policy] watch = false`: changes take a reload).
+    pub policy_dir: std::path::PathBuf,
 }
 
 impl Console {
@@ -79,6 +81,7 @@ impl Console {
         let secret = dir.join("client-secret");
         std::fs::write(&secret, oidc::CLIENT_SECRET).unwrap();
         let issuer = idp.issuer().to_owned();
+        let policy_dir = dir.clone();
         let mut h = Harness::start_with_config(move |text| {
             text + &format!(
                 "\n[[identities]]\nname = \"rita\"\nkind = \"human\"\ngroups = [\"developers\"]\n\
@@ -87,7 +90,7 @@ impl Console {
                  \n[policy]\ndir = \"{}\"\nwatch = false\n",
                 oidc::CLIENT_ID,
                 secret.display(),
-                dir.display()
+                policy_dir.display()
             )
         })
         .await;
@@ -108,6 +111,7 @@ impl Console {
             idp,
             admin,
             table,
+            policy_dir: dir,
         }
     }
 
