@@ -129,7 +129,7 @@ fn failed(viewer: &Viewer, e: &SearchError) -> Response {
         SearchError::BadQuery(why) => {
             page::error(Some(viewer), StatusCode::BAD_REQUEST, "Bad search", why)
         }
-        SearchError::Trail(_) => unavailable(viewer, &e.to_string()),
+        SearchError::Trail(_) | SearchError::BadRecord(..) => unavailable(viewer, &e.to_string()),
     }
 }
 

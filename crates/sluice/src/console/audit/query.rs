@@ -47,6 +47,8 @@ pub(crate) enum SearchError {
     BadQuery(String),
     /// The trail could not be read.
     Trail(AuditError),
+    /// A record's fields could not be read.
+    BadRecord(RecordId, String),
 }
 
 impl fmt::Display for SearchError {
@@ -54,6 +56,7 @@ impl fmt::Display for SearchError {
         match self {
             Self::BadQuery(why) => f.write_str(why),
             Self::Trail(e) => write!(f, "the audit trail could not be read: {e}"),
+            Self::BadRecord(id, why) => write!(f, "record {id} could not be read: {why}"),
         }
     }
 }
@@ -185,12 +188,14 @@ impl Filter {
                 return Ok(None);
             }
         }
-        let record = line.record()?;
+        let record = line
+            .record()
+            .map_err(|e| SearchError::BadRecord(RecordId::of(line), e.to_string()))?;
         let time_ok = self.fields.matches(&record).map_err(|e| {
-            SearchError::Trail(AuditError::Corrupt {
-                line: record.seq,
-                reason: format!("bad time {:?}: {e}", record.time),
-            })
+            SearchError::BadRecord(
+                RecordId::of(line),
+                format!("bad time {:?}: {e}", record.time),
+            )
         })?;
         let kind_ok = self
             .kind
