@@ -54,6 +54,10 @@ async fn the_trail_is_searched_paged_and_shown_record_by_record() {
     for s in &statements {
         args.extend(["-c", s.as_str()]);
     }
+    // Requester-written text that would be markup if it were not escaped.
+    let markup =
+        c.h.psql("rita", "app", &["-c", "SELECT '<b>bold</b>' AS x"]);
+    assert!(markup.status.success());
     let out = c.h.psql("rita", "app", &args);
     assert!(
         out.status.success(),
@@ -92,7 +96,7 @@ async fn the_trail_is_searched_paged_and_shown_record_by_record() {
         .page(&bob, "/console/audit?identity=rita&kind=statement")
         .await;
     let ids = record_ids(&first);
-    assert_eq!(ids.len(), 30, "{first}");
+    assert_eq!(ids.len(), 31, "{first}");
     assert!(first.contains("WHERE id = 30"), "{first}");
     assert!(
         first.find("WHERE id = 30").unwrap() < first.find("WHERE id = 1<").unwrap_or(usize::MAX)
@@ -139,6 +143,23 @@ async fn the_trail_is_searched_paged_and_shown_record_by_record() {
     ] {
         assert!(record.contains(field), "{field} not shown: {record}");
     }
+
+    // Text from the trail is text.
+    let (_, found) = c
+        .page(&bob, "/console/audit?text=%3Cb%3E&kind=statement")
+        .await;
+    let markup_ids = record_ids(&found);
+    assert_eq!(markup_ids.len(), 1, "{found}");
+    assert!(
+        found.contains("&lt;b&gt;bold&lt;/b&gt;") && !found.contains("<b>bold"),
+        "{found}"
+    );
+    let href = format!("/console/audit/{}", markup_ids[0].replace(':', "%3A"));
+    let (_, record) = c.page(&bob, &href).await;
+    assert!(
+        record.contains("&lt;b&gt;bold&lt;/b&gt;") && !record.contains("<b>bold"),
+        "{record}"
+    );
 
     // Bad input is a clear page, not a 500.
     let (status, _) = c.page(&bob, "/console/audit/not%01an-id").await;
