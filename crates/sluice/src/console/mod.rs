@@ -55,5 +55,5 @@ pub fn routes() -> Router<Gateway> {
         .route("/console/signals", get(signals::show))
         .layer(axum::middleware::from_fn(page::security_headers))
         .layer(Extension(Arc::new(auth::Pending::default())))
-        .layer(Extension(Arc::new(audit::VerifyCache::default())))
+        .layer(Extension(Arc::new(audit::AuditPages::default())))
 }

@@ -22,7 +22,26 @@ use sluice_audit::MergedTrails;
 use super::auth::Viewer;
 use super::page;
 use query::{Filter, RecordId, SearchError, SearchQuery, PAGE_SIZE};
-pub(crate) use verify::VerifyCache;
+use verify::VerifyCache;
+
+/// Trail scans (searches and record look-ups) running at once; more wait. Each reads the file
+/// from its start on a blocking thread, so a crowd reloading pages must not multiply that.
+const SCANS: usize = 2;
+
+/// What the audit pages share on one gateway: the last verification, and the scans' bound.
+pub(crate) struct AuditPages {
+    verified: VerifyCache,
+    scans: tokio::sync::Semaphore,
+}
+
+impl Default for AuditPages {
+    fn default() -> Self {
+        AuditPages {
+            verified: VerifyCache::default(),
+            scans: tokio::sync::Semaphore::new(SCANS),
+        }
+    }
+}
 
 /// The trails the console reads: this gateway's own.
 fn trails(viewer: &Viewer) -> Vec<PathBuf> {
@@ -36,7 +55,7 @@ async fn refused(viewer: &Viewer) -> Option<Response> {
 /// `GET /console/audit`.
 pub(crate) async fn search(
     viewer: Viewer,
-    Extension(cache): Extension<Arc<VerifyCache>>,
+    Extension(pages): Extension<Arc<AuditPages>>,
     Query(q): Query<SearchQuery>,
 ) -> Response {
     if let Some(refused) = refused(&viewer).await {
@@ -45,6 +64,9 @@ pub(crate) async fn search(
     let filter = match Filter::from_query(&q) {
         Ok(f) => f,
         Err(e) => return failed(&viewer, &e),
+    };
+    let Ok(_scan) = pages.scans.acquire().await else {
+        return unavailable(&viewer, "the gateway is stopping");
     };
     let paths = trails(&viewer);
     let page = tokio::task::spawn_blocking(move || {
@@ -56,19 +78,26 @@ pub(crate) async fn search(
         Ok(Err(e)) => return failed(&viewer, &e),
         Err(e) => return unavailable(&viewer, &format!("the search task failed: {e}")),
     };
-    let verified = cache.last_or_run(&viewer.gateway).await;
+    let verified = pages.verified.last_or_run(&viewer.gateway).await;
     let body = view::search(&viewer, &q, &page, &verified);
     page::render(&viewer, "/console/audit", "Audit", body).await
 }
 
 /// `GET /console/audit/{id}`.
-pub(crate) async fn record(viewer: Viewer, Path(id): Path<String>) -> Response {
+pub(crate) async fn record(
+    viewer: Viewer,
+    Extension(pages): Extension<Arc<AuditPages>>,
+    Path(id): Path<String>,
+) -> Response {
     if let Some(refused) = refused(&viewer).await {
         return refused;
     }
     let id = match RecordId::parse(&id) {
         Ok(id) => id,
         Err(e) => return failed(&viewer, &e),
+    };
+    let Ok(_scan) = pages.scans.acquire().await else {
+        return unavailable(&viewer, "the gateway is stopping");
     };
     let paths = trails(&viewer);
     let wanted = id.clone();
@@ -110,7 +139,7 @@ pub(crate) struct VerifyForm {
 /// Reading the trail is what `audit.read` allows, so it is the operation asked.
 pub(crate) async fn verify(
     viewer: Viewer,
-    Extension(cache): Extension<Arc<VerifyCache>>,
+    Extension(pages): Extension<Arc<AuditPages>>,
     headers: HeaderMap,
     Form(form): Form<VerifyForm>,
 ) -> Response {
@@ -120,7 +149,7 @@ pub(crate) async fn verify(
     if let Some(refused) = refused(&viewer).await {
         return refused;
     }
-    cache.run(&viewer.gateway).await;
+    pages.verified.run(&viewer.gateway).await;
     Redirect::to("/console/audit").into_response()
 }
 
