@@ -28,7 +28,7 @@ pub enum AuditEvent {
         /// The version every later decision names.
         version: String,
         dir: String,
-        /// `start`, `sighup`, `file_change` or `api`.
+        /// `start`, `sighup`, `file_change`, `api` or `console`.
         trigger: String,
         files: usize,
         tests_passed: usize,
@@ -351,6 +351,75 @@ pub enum Outcome {
 }
 
 impl AuditEvent {
+    /// The event's `type`, as written in the record.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::GatewayStarted { .. } => "gateway_started",
+            Self::GatewayStopped { .. } => "gateway_stopped",
+            Self::AuditRecovered { .. } => "audit_recovered",
+            Self::PolicyLoaded { .. } => "policy_loaded",
+            Self::PolicyRejected { .. } => "policy_rejected",
+            Self::SessionStarted { .. } => "session_started",
+            Self::SessionEnded { .. } => "session_ended",
+            Self::RecordingDeleted { .. } => "recording_deleted",
+            Self::HostKeyTrusted { .. } => "host_key_trusted",
+            Self::ConnectionRejected { .. } => "connection_rejected",
+            Self::Statement { .. } => "statement",
+            Self::StatementResult { .. } => "statement_result",
+            Self::ReviewRequested { .. } => "review_requested",
+            Self::ReviewerDecided { .. } => "reviewer_decided",
+            Self::ReviewSettled { .. } => "review_settled",
+            Self::CredentialIssued { .. } => "credential_issued",
+            Self::CredentialRefused { .. } => "credential_refused",
+            Self::CredentialRevoked { .. } => "credential_revoked",
+            Self::AdminRefused { .. } => "admin_refused",
+            Self::AccessRefused { .. } => "access_refused",
+            Self::GrantIssued { .. } => "grant_issued",
+            Self::GrantRevoked { .. } => "grant_revoked",
+            Self::GrantExpired { .. } => "grant_expired",
+            Self::Checkpoint { .. } => "checkpoint",
+        }
+    }
+
+    /// How the event came out, for events that decide or end something: a statement's
+    /// verdict (`allow`, `hold`, `deny`), a result's status (`ok`, `error`, `denied`,
+    /// `not_executed`, `interrupted`), a review's state or a reviewer's verdict, and `deny`
+    /// for every refusal and rejection.
+    pub fn outcome(&self) -> Option<&str> {
+        match self {
+            Self::Statement { decision, .. } => Some(&decision.verdict),
+            Self::StatementResult { outcome, .. } => Some(match outcome {
+                Outcome::Ok => "ok",
+                Outcome::Error { .. } => "error",
+                Outcome::Denied { .. } => "denied",
+                Outcome::NotExecuted { .. } => "not_executed",
+                Outcome::Interrupted { .. } => "interrupted",
+            }),
+            Self::ReviewSettled { state, .. } => Some(state),
+            Self::ReviewerDecided { verdict, .. } => Some(verdict),
+            Self::ConnectionRejected { .. }
+            | Self::CredentialRefused { .. }
+            | Self::AdminRefused { .. }
+            | Self::AccessRefused { .. }
+            | Self::PolicyRejected { .. } => Some("deny"),
+            Self::GatewayStarted { .. }
+            | Self::GatewayStopped { .. }
+            | Self::AuditRecovered { .. }
+            | Self::PolicyLoaded { .. }
+            | Self::SessionStarted { .. }
+            | Self::SessionEnded { .. }
+            | Self::RecordingDeleted { .. }
+            | Self::HostKeyTrusted { .. }
+            | Self::ReviewRequested { .. }
+            | Self::CredentialIssued { .. }
+            | Self::CredentialRevoked { .. }
+            | Self::GrantIssued { .. }
+            | Self::GrantRevoked { .. }
+            | Self::GrantExpired { .. }
+            | Self::Checkpoint { .. } => None,
+        }
+    }
+
     /// The identity the event is about, if it carries one.
     pub fn identity(&self) -> Option<&str> {
         match self {

@@ -86,6 +86,38 @@ impl VerifyReport {
     pub fn problems(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.is_problem())
     }
+
+    /// The checkpoints in words: how many, and whether their signatures verified (with
+    /// `key_note` saying why they were not checked, when no key was given).
+    pub fn checkpoint_summary(&self, key_note: Option<&str>) -> String {
+        match (&self.key_id, self.checkpoints) {
+            (_, 0) => "no checkpoints".to_owned(),
+            (Some(key), n) if self.checkpoints_verified == n => {
+                format!("{n} checkpoints verified (key {key})")
+            }
+            (Some(_), n) => format!("{n} checkpoints, {} verified", self.checkpoints_verified),
+            (None, n) => format!(
+                "{n} checkpoints match the chain, signatures not checked: {}",
+                key_note.unwrap_or("no public key")
+            ),
+        }
+    }
+
+    /// The records no checkpoint seals yet, in words; `None` when every record is sealed.
+    pub fn unsealed_summary(&self) -> Option<String> {
+        match (self.unsealed, self.last_checkpoint) {
+            (0, _) => None,
+            (n, Some(_)) => Some(format!("{n} records after the last checkpoint")),
+            (n, None) => Some(format!("{n} records not sealed by any checkpoint")),
+        }
+    }
+
+    /// Informational findings that the summaries above do not already say.
+    pub fn notes(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| {
+            !f.is_problem() && !matches!(f.kind, FindingKind::Unsealed | FindingKind::Unverified)
+        })
+    }
 }
 
 /// One thing the walk found.

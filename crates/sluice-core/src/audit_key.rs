@@ -8,8 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use sluice_audit::CheckpointSigner;
+use sluice_audit::{CheckpointSigner, VerifyReport};
 
+use crate::config::Config;
 use crate::CoreError;
 
 /// Where the public key of the signing key at `key_path` is written: `<key_path>.pub`.
@@ -96,6 +97,52 @@ pub fn parse_public_key(text: &str) -> Result<[u8; 32], CoreError> {
     hex::decode_to_slice(text.trim(), &mut key)
         .map_err(|_| CoreError::Config("an audit public key is 64 hex digits (32 bytes)".into()))?;
     Ok(key)
+}
+
+/// The public key a gateway's own trail is checked with: its signing key's `.pub`. None, with
+/// a note saying where it was looked for, when that file does not exist (an auditor then
+/// gives the key by hand; checkpoints are still checked against the chain).
+pub fn own_public_keys(config: &Config) -> Result<(Vec<[u8; 32]>, Option<String>), CoreError> {
+    let pub_path = public_key_path(&config.audit_signing_key_path());
+    let unreadable =
+        |why: String| CoreError::Config(format!("audit public key {}: {why}", pub_path.display()));
+    match std::fs::read_to_string(&pub_path) {
+        Ok(text) => Ok((
+            vec![parse_public_key(&text).map_err(|e| unreadable(e.to_string()))?],
+            None,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
+            Vec::new(),
+            Some(format!(
+                "no public key at {} (give --public-key)",
+                pub_path.display()
+            )),
+        )),
+        Err(e) => Err(unreadable(e.to_string())),
+    }
+}
+
+/// What checking a gateway's own trail found, and why signatures were not checked if they
+/// were not.
+#[derive(Debug, Clone)]
+pub struct OwnTrailCheck {
+    pub path: PathBuf,
+    pub report: VerifyReport,
+    pub key_note: Option<String>,
+}
+
+/// `sluice audit verify` of the configuration's own trail with its own public key: the walk
+/// the CLI, the periodic verify and the console share. Blocking, and it reads the whole
+/// trail: callers run it off the async workers and not more often than they must.
+pub fn verify_own_trail(config: &Config) -> Result<OwnTrailCheck, CoreError> {
+    let (keys, key_note) = own_public_keys(config)?;
+    let path = config.audit_path();
+    let report = sluice_audit::verify_with_keys(&path, &keys)?;
+    Ok(OwnTrailCheck {
+        path,
+        report,
+        key_note,
+    })
 }
 
 #[cfg(test)]

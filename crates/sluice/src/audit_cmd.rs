@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sluice_audit::{
-    AuditEvent, AuditRecord, FindingKind, MergedTrails, Outcome, SealCheck, SearchFilter,
-    TrailReport,
+    AuditEvent, AuditRecord, MergedTrails, Outcome, SealCheck, SearchFilter, TrailReport,
 };
 use sluice_core::audit_key;
 use sluice_core::config::Config;
@@ -122,22 +121,7 @@ fn trusted_keys(
     let Some(config) = config else {
         return Ok((Vec::new(), Some("no public key (give --public-key)".into())));
     };
-    let pub_path = audit_key::public_key_path(&config.audit_signing_key_path());
-    match std::fs::read_to_string(&pub_path) {
-        Ok(text) => Ok((
-            vec![audit_key::parse_public_key(&text)
-                .with_context(|| format!("reading {}", pub_path.display()))?],
-            None,
-        )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
-            Vec::new(),
-            Some(format!(
-                "no public key at {} (give --public-key)",
-                pub_path.display()
-            )),
-        )),
-        Err(e) => Err(e).with_context(|| format!("reading {}", pub_path.display())),
-    }
+    Ok(audit_key::own_public_keys(config)?)
 }
 
 /// `sluice audit verify`: every chain checked, a report per gateway, then the verdict; fails
@@ -254,10 +238,10 @@ async fn verify(
 /// with its own public key, then its recordings against their seals. Whether all is intact, and
 /// one line saying what was checked.
 pub async fn verify_own(config: &Config) -> Result<(bool, String)> {
-    let (keys, _) = trusted_keys(Some(config), &[])?;
-    let path = config.audit_path();
-    let report =
-        tokio::task::spawn_blocking(move || sluice_audit::verify_with_keys(&path, &keys)).await??;
+    let own = config.clone();
+    let report = tokio::task::spawn_blocking(move || audit_key::verify_own_trail(&own))
+        .await??
+        .report;
     let recordings = if report.is_intact() {
         check_recordings(config).await?
     } else {
@@ -298,13 +282,13 @@ fn print_single(trail: &TrailReport, recordings: Option<&RecordingCheck>, key_no
     println!(
         "ok: {} records, chain intact, {}{}{}; {} recordings match their seals",
         report.records,
-        checkpoints(report, key_note),
+        report.checkpoint_summary(key_note),
         head(report),
         unsealed(report),
         recordings.map_or(0, |r| r.checked)
     );
     println!("{}", gateway_line(trail));
-    for finding in notes(report) {
+    for finding in report.notes() {
         println!("note: {}", finding.message);
     }
 }
@@ -326,7 +310,7 @@ fn print_trail(trail: &TrailReport, recordings: Option<&RecordingCheck>, key_not
         "{}: {state}, {} records, {}{}{}{recorded}",
         gateway_line(trail),
         report.records,
-        checkpoints(report, key_note),
+        report.checkpoint_summary(key_note),
         head(report),
         unsealed(report),
     );
@@ -336,7 +320,7 @@ fn print_trail(trail: &TrailReport, recordings: Option<&RecordingCheck>, key_not
     for problem in recording_problems {
         println!("  recording: {problem}");
     }
-    for finding in notes(report) {
+    for finding in report.notes() {
         println!("  note: {}", finding.message);
     }
 }
@@ -352,20 +336,6 @@ fn gateway_line(trail: &TrailReport) -> String {
     crate::admin_client::printable(&format!("gateway {name} ({})", trail.path.display()), false)
 }
 
-fn checkpoints(report: &sluice_audit::VerifyReport, key_note: Option<&str>) -> String {
-    match (&report.key_id, report.checkpoints) {
-        (_, 0) => "no checkpoints".to_owned(),
-        (Some(key), n) if report.checkpoints_verified == n => {
-            format!("{n} checkpoints verified (key {key})")
-        }
-        (Some(_), n) => format!("{n} checkpoints, {} verified", report.checkpoints_verified),
-        (None, n) => format!(
-            "{n} checkpoints match the chain, signatures not checked: {}",
-            key_note.unwrap_or("no public key")
-        ),
-    }
-}
-
 fn head(report: &sluice_audit::VerifyReport) -> String {
     report
         .last_hash
@@ -375,18 +345,10 @@ fn head(report: &sluice_audit::VerifyReport) -> String {
 }
 
 fn unsealed(report: &sluice_audit::VerifyReport) -> String {
-    match (report.unsealed, report.last_checkpoint) {
-        (0, _) => String::new(),
-        (n, Some(_)) => format!("; {n} records after the last checkpoint"),
-        (n, None) => format!("; {n} records not sealed by any checkpoint"),
-    }
-}
-
-/// Informational findings that the summary line does not already say.
-fn notes(report: &sluice_audit::VerifyReport) -> impl Iterator<Item = &sluice_audit::Finding> {
-    report.findings.iter().filter(|f| {
-        !f.is_problem() && !matches!(f.kind, FindingKind::Unsealed | FindingKind::Unverified)
-    })
+    report
+        .unsealed_summary()
+        .map(|s| format!("; {s}"))
+        .unwrap_or_default()
 }
 
 /// What checking the recordings against their seals found.

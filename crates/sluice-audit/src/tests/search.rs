@@ -111,3 +111,37 @@ fn event_fields_skip_absent_options() {
         r#"{"status":"error","sqlstate":"42P01","message":"m"}"#
     );
 }
+
+#[test]
+fn kind_and_outcome_are_what_the_record_says() {
+    let events = [
+        AuditEvent::ConnectionRejected {
+            client_addr: "a".into(),
+            identity: None,
+            target: None,
+            protocol: "postgres".into(),
+            reason: "r".into(),
+        },
+        AuditEvent::GatewayStopped { reason: "r".into() },
+        AuditEvent::StatementResult {
+            session: "s".into(),
+            identity: "i".into(),
+            target: "t".into(),
+            statement: 1,
+            outcome: crate::Outcome::NotExecuted { reason: "r".into() },
+            command_tag: None,
+            rows: None,
+            duration_us: 1,
+            masked: None,
+            task: None,
+        },
+    ];
+    for event in &events {
+        let json = serde_json::to_value(event).unwrap();
+        assert_eq!(json["type"], event.kind());
+    }
+    assert_eq!(events[0].outcome(), Some("deny"));
+    assert_eq!(events[1].outcome(), None);
+    // The same name the result's JSON carries.
+    assert_eq!(events[2].outcome(), Some("not_executed"));
+}

@@ -236,6 +236,8 @@ pub struct PolicyFile {
 /// no decision can outlive the version that made it.
 pub struct ActivePolicy {
     policy: Arc<dyn Policy>,
+    /// The same policy when it is a Rego bundle: what a hand-written input is evaluated on.
+    rego: Option<Arc<RegoPolicy>>,
     pub info: PolicyInfo,
     cache: Option<DecisionCache<Arc<Verdicted>>>,
     /// Decisions of requests that are not SQL text (HTTP, Kubernetes, commands, ...), keyed by
@@ -262,6 +264,7 @@ impl ActivePolicy {
                 warning: Some(AUDIT_ONLY.to_owned()),
             },
             policy: Arc::new(policy),
+            rego: None,
             cache: None,
             request_cache: None,
             uses_parameters: false,
@@ -272,6 +275,7 @@ impl ActivePolicy {
     fn rego(compiled: Compiled, source: &PolicySource, cache_entries: usize) -> ActivePolicy {
         let Compiled { policy, tests } = compiled;
         let cacheable = cache_entries > 0 && policy.cacheable();
+        let policy = Arc::new(policy);
         let cache = cacheable.then(|| DecisionCache::new(cache_entries));
         let request_cache = cacheable.then(|| DecisionCache::new(cache_entries));
         ActivePolicy {
@@ -301,10 +305,29 @@ impl ActivePolicy {
                     .filter(|f| !f.path.ends_with("_test.rego"))
                     .map(|f| f.text.as_str()),
             ),
-            policy: Arc::new(policy),
+            policy: policy.clone(),
+            rego: Some(policy),
             cache,
             request_cache,
         }
+    }
+}
+
+impl ActivePolicy {
+    /// What this policy decides for an input document given as JSON (docs/policy.md), as
+    /// `sluice policy eval` shows it: nothing is recorded, cached or held. Blocking for up to
+    /// the evaluation timeout. The builtin policy decides by the request's kind, not a
+    /// document, so there is nothing to evaluate.
+    pub fn evaluate_json(&self, input: &str) -> Result<sluice_decision::Explained, CoreError> {
+        let Some(rego) = &self.rego else {
+            return Err(CoreError::Policy(
+                "no Rego policy is enforced ([policy] builtin): there is no policy to evaluate \
+                 a document with"
+                    .into(),
+            ));
+        };
+        rego.evaluate_json(input)
+            .map_err(|e| CoreError::Policy(e.to_string()))
     }
 }
 
@@ -368,12 +391,24 @@ pub enum ReloadOutcome {
     },
 }
 
+/// A reload that was refused, kept so that operators can see why the directory is not
+/// enforced without searching logs or the trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadRejection {
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub digest: Option<String>,
+    pub reason: String,
+}
+
 /// The policy in force, swapped atomically: a statement is decided entirely under one version.
 pub struct PolicyState {
     active: ArcSwap<ActivePolicy>,
     config: PolicyConfig,
     /// Reloads from SIGHUP and the watcher run one at a time.
     reloading: std::sync::Mutex<()>,
+    /// The newest rejected reload since start, if any.
+    last_rejection: std::sync::Mutex<Option<ReloadRejection>>,
 }
 
 impl PolicyState {
@@ -392,6 +427,7 @@ impl PolicyState {
             active: ArcSwap::from_pointee(active),
             config: config.clone(),
             reloading: std::sync::Mutex::new(()),
+            last_rejection: std::sync::Mutex::new(None),
         })
     }
 
@@ -403,10 +439,27 @@ impl PolicyState {
         &self.config
     }
 
+    /// The newest reload rejected since this gateway started.
+    pub fn last_rejection(&self) -> Option<ReloadRejection> {
+        crate::sync::lock(&self.last_rejection).clone()
+    }
+
     /// Reads the directory again and enforces it if it changed, compiles, and passes its
     /// tests. Blocking: compilation and tests take milliseconds, so callers run it off the
     /// session workers.
     pub fn reload(&self) -> ReloadOutcome {
+        let outcome = self.reload_once();
+        if let ReloadOutcome::Rejected { digest, reason, .. } = &outcome {
+            *crate::sync::lock(&self.last_rejection) = Some(ReloadRejection {
+                at: now_rfc3339(),
+                digest: digest.clone(),
+                reason: reason.clone(),
+            });
+        }
+        outcome
+    }
+
+    fn reload_once(&self) -> ReloadOutcome {
         let _one_at_a_time = crate::sync::lock(&self.reloading);
         let current = self.active.load_full();
         let Some(dir) = &self.config.dir else {
@@ -464,5 +517,48 @@ pub(crate) fn target_facts(target: &TargetConfig, database: &str) -> TargetFacts
         kind: target.kind.as_str().to_owned(),
         tags: target.tags.clone(),
         database: database.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const ALLOW: &str = "package sluice\n\ndecision := {\"allow\": input.ok == true, \
+                         \"rule\": \"ok_flag\", \"reasons\": [\"not ok\"]}\n";
+
+    #[test]
+    fn a_rejected_reload_is_kept_and_a_document_is_evaluated_without_side_effects() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.rego"), ALLOW).unwrap();
+        let config = PolicyConfig {
+            dir: Some(dir.path().to_path_buf()),
+            ..PolicyConfig::default()
+        };
+        let state = PolicyState::load(&config).unwrap();
+        let active = state.current();
+        let allowed = active.evaluate_json(r#"{"ok": true}"#).unwrap();
+        assert!(allowed.decision.is_allowed());
+        assert_eq!(allowed.decision.rule, "ok_flag");
+        let denied = active.evaluate_json(r#"{"ok": false}"#).unwrap();
+        assert!(denied.decision.deny_reason().is_some());
+        assert!(active.evaluate_json("{nope").is_err());
+
+        assert!(state.last_rejection().is_none());
+        std::fs::write(dir.path().join("p.rego"), "package sluice\n\ndecision := {").unwrap();
+        assert!(matches!(state.reload(), ReloadOutcome::Rejected { .. }));
+        let rejection = state.last_rejection().unwrap();
+        assert!(!rejection.reason.is_empty());
+        assert!(rejection.digest.is_some());
+        // The policy in force did not change.
+        assert_eq!(state.current().info.version, active.info.version);
+    }
+
+    #[test]
+    fn the_builtin_policy_has_no_document_to_evaluate() {
+        let state = PolicyState::load(&PolicyConfig::default()).unwrap();
+        let err = state.current().evaluate_json("{}").unwrap_err().to_string();
+        assert!(err.contains("no Rego policy"), "{err}");
     }
 }

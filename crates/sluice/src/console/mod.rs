@@ -49,12 +49,15 @@ pub fn routes() -> Router<Gateway> {
         .route("/console/sessions/{id}/recording", get(sessions::download))
         .route("/console/sessions/{id}/cast", get(sessions::cast))
         .route("/console/audit", get(audit::search))
+        .route("/console/audit/verify", post(audit::verify))
         .route("/console/audit/{id}", get(audit::record))
         .route("/console/policy", get(policy::show))
         .route("/console/policy/evaluate", post(policy::evaluate))
+        .route("/console/policy/reload", post(policy::reload))
         .route("/console/signals", get(signals::show))
         .layer(axum::middleware::from_fn(page::security_headers))
         // Outside the security headers, to widen their CSP for the terminal player's page only.
         .layer(axum::middleware::from_fn(sessions::player_csp))
         .layer(Extension(Arc::new(auth::Pending::default())))
+        .layer(Extension(Arc::new(audit::AuditPages::default())))
 }

@@ -47,6 +47,8 @@ pub struct Console {
     pub idp: OidcProvider,
     pub admin: String,
     pub table: String,
+    /// The policy directory (`[policy] watch = false`: changes take a reload).
+    pub policy_dir: std::path::PathBuf,
 }
 
 impl Console {
@@ -85,6 +87,7 @@ impl Console {
         let secret = dir.join("client-secret");
         std::fs::write(&secret, oidc::CLIENT_SECRET).unwrap();
         let issuer = idp.issuer().to_owned();
+        let policy_dir = dir.clone();
         let mut h = Harness::start_with_config(move |text| {
             text + &format!(
                 "\n[[identities]]\nname = \"rita\"\nkind = \"human\"\ngroups = [\"developers\"]\n\
@@ -93,7 +96,7 @@ impl Console {
                  \n[policy]\ndir = \"{}\"\nwatch = false\n",
                 oidc::CLIENT_ID,
                 secret.display(),
-                dir.display()
+                policy_dir.display()
             )
         })
         .await;
@@ -114,6 +117,7 @@ impl Console {
             idp,
             admin,
             table,
+            policy_dir: dir,
         }
     }
 
