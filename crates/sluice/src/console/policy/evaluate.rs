@@ -110,7 +110,7 @@ pub(super) fn form(viewer: &Viewer, input: &str) -> Markup {
             "An input document as the gateway builds it (docs/policy.md), decided by the policy \
              in force here. Nothing is recorded or held."
         }
-        form class="evaluate" method="post" action="/console/policy/evaluate" {
+        form class="evaluate" method="post" action="/console/policy/evaluate#evaluation" {
             input type="hidden" name="csrf" value=(viewer.csrf);
             label {
                 "Input (JSON, at most " (MAX_INPUT / 1024) " KiB)"
