@@ -1,5 +1,5 @@
 //! Audit: the trail searched with filters and paging, one record's details, and the chain's
-//! and checkpoints' status (docs/console-ops.md).
+//! and checkpoints' status (docs/console.md).
 //!
 //! The console reads this gateway's own trail file, the one `sluice audit search` reads
 //! without `--trail`, through the same merged reader, so record ids (gateway and seq) already

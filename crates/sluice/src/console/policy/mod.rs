@@ -1,6 +1,6 @@
 //! Policy: the version in force on each gateway, drift against the repository, the last
 //! reload and its rejections, and a form that asks what the policy would decide
-//! (docs/console-ops.md).
+//! (docs/console.md).
 
 mod evaluate;
 mod view;
