@@ -42,7 +42,10 @@ async fn only_the_gateway(b: &Browser, c: &Console, page: &str) {
     for url in b.resource_urls().await {
         // Not loads from anywhere: Chromium's own pages (its new-tab page asks chrome:// for
         // icons) and inline data (a date field's calendar icon in Chromium's own styles).
-        if ["chrome:", "about:", "data:"].iter().any(|s| url.starts_with(s)) {
+        if ["chrome:", "about:", "data:"]
+            .iter()
+            .any(|s| url.starts_with(s))
+        {
             continue;
         }
         assert!(url.starts_with(&own), "{page} loaded {url}");
