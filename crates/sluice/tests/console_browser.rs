@@ -256,3 +256,30 @@ async fn someone_the_policy_refuses_and_a_phone_sized_screen() {
     b2.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_session_is_a_host_only_secure_cookie() {
+    let c = Console::start_tls("browser_tls").await;
+    assert!(c.admin.starts_with("https://"), "{}", c.admin);
+    let b = Browser::start().await;
+    sign_in(&b, &c, "/console/reviews", oidc::BOB, oidc::BOB_PASSWORD).await;
+    let cookies = b.cookies().await;
+    let session = cookies
+        .iter()
+        .find(|k| k.name == "__Host-sluice")
+        .unwrap_or_else(|| panic!("no __Host-sluice cookie: {cookies:?}"));
+    assert!(session.secure && session.http_only, "{session:?}");
+    assert_eq!(session.path.as_deref(), Some("/"), "{session:?}");
+    // Host-only: no Domain attribute, so the browser reports the host itself.
+    assert!(
+        session.domain.as_deref().is_none_or(|d| d == "127.0.0.1"),
+        "{session:?}"
+    );
+    assert!(!cookies.iter().any(|k| k.name == "sluice"), "{cookies:?}");
+    only_the_gateway(&b, &c, "reviews over TLS").await;
+    b.screenshot("reviews-tls").await;
+    // A form over https passes the origin check (the Origin is https://...).
+    b.click("form[action='/console/logout'] button").await;
+    b.wait_for_text("main", "Signed out").await;
+    b.close().await;
+}

@@ -59,14 +59,42 @@ impl Console {
     /// A console whose gateway runs `policy` instead of [`POLICY`] (which must still refuse
     /// carol the admin operations, if a test counts on it).
     pub async fn start_with_policy(name: &str, policy: &str) -> Console {
+        Console::start_inner(name, policy, false).await
+    }
+
+    /// A console on an admin listener with a (self-signed) certificate, as in production: the
+    /// session cookie is then `__Host-` and `Secure`. The provider needs an `https` redirect
+    /// URI with its exact port, so the port is chosen before the gateway starts.
+    pub async fn start_tls(name: &str) -> Console {
+        Console::start_inner(name, POLICY, true).await
+    }
+
+    async fn start_inner(name: &str, policy: &str, tls: bool) -> Console {
+        let tls_port = tls.then(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
         let mut setup = ProviderSetup::standard();
-        // The console's callback on the admin listener: a loopback redirect, any port.
-        setup.clients = vec![ClientSetup {
-            redirect_uris: vec![
-                "http://127.0.0.1/callback".to_owned(),
-                "http://127.0.0.1/console/callback".to_owned(),
-            ],
-            ..ClientSetup::cli(oidc::CLIENT_ID, oidc::CLIENT_SECRET)
+        // The console's callback on the admin listener: a loopback redirect, any port over
+        // plain HTTP; over HTTPS the provider wants the exact URI.
+        setup.clients = vec![match tls_port {
+            // oidc-provider refuses https on an IP address for a native client: register the
+            // console as the web application it is.
+            Some(port) => ClientSetup {
+                redirect_uris: vec![format!("https://127.0.0.1:{port}/console/callback")],
+                application_type: Some("web".to_owned()),
+                ..ClientSetup::cli(oidc::CLIENT_ID, oidc::CLIENT_SECRET)
+            },
+            None => ClientSetup {
+                redirect_uris: vec![
+                    "http://127.0.0.1/callback".to_owned(),
+                    "http://127.0.0.1/console/callback".to_owned(),
+                ],
+                ..ClientSetup::cli(oidc::CLIENT_ID, oidc::CLIENT_SECRET)
+            },
         }];
         setup.users.push(UserSetup::new(
             CAROL,
@@ -88,7 +116,31 @@ impl Console {
         std::fs::write(&secret, oidc::CLIENT_SECRET).unwrap();
         let issuer = idp.issuer().to_owned();
         let policy_dir = dir.clone();
+        let admin_tls = match tls_port {
+            Some(port) => {
+                let cert =
+                    rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+                let (crt, key) = (dir.join("admin.crt"), dir.join("admin.key"));
+                std::fs::write(&crt, cert.cert.pem()).unwrap();
+                std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
+                Some((port, crt, key))
+            }
+            None => None,
+        };
+        let admin_tls_config = admin_tls.clone();
         let mut h = Harness::start_with_config(move |text| {
+            let text = match &admin_tls_config {
+                Some((port, crt, key)) => text.replacen(
+                    "[admin]\nlisten = \"127.0.0.1:0\"\n",
+                    &format!(
+                        "[admin]\nlisten = \"127.0.0.1:{port}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                        crt.display(),
+                        key.display()
+                    ),
+                    1,
+                ),
+                None => text,
+            };
             text + &format!(
                 "\n[[identities]]\nname = \"rita\"\nkind = \"human\"\ngroups = [\"developers\"]\n\
                  \n[[identity_providers]]\nname = \"corp\"\nissuer = \"{issuer}\"\nclient_id = \"{}\"\n\
@@ -101,7 +153,10 @@ impl Console {
         })
         .await;
         h.add_tokens(&["rita"]).await;
-        let admin = h.admin_url();
+        let admin = match &admin_tls {
+            Some((port, _, _)) => format!("https://127.0.0.1:{port}"),
+            None => h.admin_url(),
+        };
         let table = format!("console_{name}");
         pg().psql(
             "app",

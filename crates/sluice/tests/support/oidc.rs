@@ -41,6 +41,9 @@ pub struct ClientSetup {
     /// registered one.
     pub token_endpoint_auth_method: Option<String>,
     pub grant_types: Option<Vec<String>>,
+    /// `native` (default) or `web`: a web client's redirect URIs match exactly, port and all,
+    /// and may be `https` on an IP address, which a native client's may not.
+    pub application_type: Option<String>,
 }
 
 impl ClientSetup {
@@ -55,6 +58,7 @@ impl ClientSetup {
             ],
             token_endpoint_auth_method: None,
             grant_types: None,
+            application_type: None,
         }
     }
 
@@ -69,6 +73,9 @@ impl ClientSetup {
         }
         if let Some(grants) = &self.grant_types {
             client["grant_types"] = json!(grants);
+        }
+        if let Some(kind) = &self.application_type {
+            client["application_type"] = json!(kind);
         }
         client
     }
