@@ -15,7 +15,7 @@ use serde_json::json;
 use sluice_core::approvals::{AccessOutcome, AccessRequest, GrantAsk, ReviewerVerdict, ANY_SCOPE};
 use sluice_core::Gateway;
 
-use crate::admin_auth::{ApiError, AsReviewer, Caller};
+use crate::admin_auth::{ApiError, AsReviewer, Caller, CallerAuth};
 
 pub fn routes() -> Router<Gateway> {
     Router::new()
@@ -155,7 +155,7 @@ struct AccessBody {
 
 async fn request_access(
     State(gateway): State<Gateway>,
-    Caller(identity): Caller,
+    CallerAuth(caller): CallerAuth,
     Json(body): Json<AccessBody>,
 ) -> ApiResult {
     let request = AccessRequest {
@@ -164,7 +164,7 @@ async fn request_access(
         scope: body.scope.unwrap_or_else(|| ANY_SCOPE.to_owned()),
         reason: body.reason,
     };
-    let (status, value) = match gateway.request_access(&identity, request).await? {
+    let (status, value) = match gateway.request_access(&caller, request).await? {
         AccessOutcome::Granted(grant) => (StatusCode::CREATED, json!({ "grant": grant })),
         AccessOutcome::Pending(review) => (StatusCode::ACCEPTED, json!({ "review": review })),
     };

@@ -391,3 +391,61 @@ async fn a_sluice_token_signs_in_and_signing_out_does_not_revoke_it() {
         support::api::http(&c.admin, "GET", "/v1/whoami", Some(c.h.token("rita")), None).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_is_asked_approved_and_revoked_from_the_console() {
+    let c = Console::start("access").await;
+    // alice exists only at the identity provider: the request is decided on her credential.
+    let alice = Console::agent();
+    c.sign_in(&alice, oidc::ALICE, oidc::ALICE_PASSWORD).await;
+    let (status, page) = c.page(&alice, "/console/grants").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let asked = alice
+        .post(format!("{}/console/access", c.admin))
+        .header("origin", &c.admin)
+        .form(&[
+            ("csrf", csrf(&page).as_str()),
+            ("target", "app"),
+            ("duration", "1h"),
+            ("reason", "incident 42"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        asked.text().await.unwrap()
+    );
+    assert!(
+        location(&asked).starts_with("/console/reviews/r-"),
+        "{}",
+        location(&asked)
+    );
+
+    let bob = Console::agent();
+    c.sign_in(&bob, oidc::BOB, oidc::BOB_PASSWORD).await;
+    let id = c.wait_for_review(&bob).await;
+    let (_, review) = c.page(&bob, &format!("/console/reviews/{id}")).await;
+    assert!(
+        review.contains("incident 42") && review.contains("alice"),
+        "{review}"
+    );
+    let r = c.decide(&bob, &id, "approve", &csrf(&review)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let (_, grants) = c.page(&bob, "/console/grants").await;
+    let grant = attr(&grants, "data-grant").expect("alice's grant is listed");
+    assert!(grants.contains("incident 42"), "{grants}");
+    let revoked = bob
+        .post(format!("{}/console/grants/{grant}/revoke", c.admin))
+        .header("origin", &c.admin)
+        .form(&[("csrf", csrf(&grants).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let (_, grants) = c.page(&bob, "/console/grants").await;
+    assert!(attr(&grants, "data-grant").is_none(), "{grants}");
+}

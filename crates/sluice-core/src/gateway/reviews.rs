@@ -10,7 +10,7 @@ use sluice_store::{
     GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision, StoreError,
 };
 
-use super::Gateway;
+use super::{Authenticated, Gateway};
 use crate::approvals::{
     grant_id, now_ms, one_line, parse_id, review_id, rfc3339_ms, AccessAsked, AccessOutcome,
     AccessRequest, GrantAsk, GrantView, IdKind, ReviewDetail, ReviewView, Reviewer,
@@ -270,18 +270,18 @@ impl Gateway {
         Ok(true)
     }
 
-    /// Asks for a time-bound grant. The policy decides (`request.action == "access"`): a
-    /// denial refuses, an allow grants at once, a hold puts the request to reviewers.
+    /// Asks for a time-bound grant for `caller`. The policy decides
+    /// (`request.action == "access"`) on the identity as the caller's credential carries it
+    /// (a person signed in through an identity provider is in no configuration): a denial
+    /// refuses, an allow grants at once, a hold puts the request to reviewers.
     pub async fn request_access(
         &self,
-        identity: &str,
+        caller: &Authenticated,
         request: AccessRequest,
     ) -> Result<AccessOutcome, CoreError> {
         let invalid = |m: String| CoreError::refused(RefusalKind::Invalid, m);
-        let identity_config = self
-            .config()
-            .identity(identity)
-            .ok_or_else(|| invalid(format!("identity {identity} is not configured")))?;
+        let identity = caller.identity();
+        let identity_config = caller.principal().as_ref();
         let target = self
             .config()
             .target(&request.target)

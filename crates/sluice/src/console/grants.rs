@@ -155,7 +155,7 @@ pub(crate) async fn request_access(
         scope: ANY_SCOPE.to_owned(),
         reason: form.reason,
     };
-    match viewer.gateway.request_access(viewer.name(), request).await {
+    match viewer.gateway.request_access(&viewer.auth, request).await {
         Ok(AccessOutcome::Granted(_)) => Redirect::to("/console/grants").into_response(),
         Ok(AccessOutcome::Pending(review)) => {
             Redirect::to(&format!("/console/reviews/{}", review.id)).into_response()

@@ -10,7 +10,8 @@ use reqwest::{redirect, Client, StatusCode};
 use super::oidc::{self, ClientSetup, OidcProvider, ProviderSetup, UserSetup};
 use super::*;
 
-/// DELETE waits for a dba; the console (the admin operations) is for dba and developers only.
+/// DELETE and requests for access wait for a dba; the console (the admin operations) is for
+/// dba and developers only.
 pub const POLICY: &str = r#"package sluice
 
 import rego.v1
@@ -29,6 +30,13 @@ decision := {
 	"approval": {"groups": ["dba"]},
 } if {
 	command == "DELETE"
+} else := {
+	"allow": true,
+	"rule": "access_needs_dba",
+	"reasons": ["time-bound access"],
+	"approval": {"groups": ["dba"]},
+} if {
+	input.request.action == "access"
 } else := {
 	"allow": false,
 	"rule": "console_for_reviewers",
