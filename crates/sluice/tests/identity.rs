@@ -426,7 +426,10 @@ async fn an_open_session_ends_when_its_credential_expires() {
     let issued = std::time::Instant::now();
     let (status, answer) = s.exchange(&jwt, &[("resource", "app"), ("ttl", "3")]).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["expires_in"], 3, "{answer}");
+    // The expiry is a whole second and `expires_in` what is left of it when the answer is
+    // written: a second boundary crossed in between (a loaded machine) leaves 2.
+    let expires_in = answer["expires_in"].as_i64().unwrap();
+    assert!((2..=3).contains(&expires_in), "{answer}");
     let token = answer["access_token"].as_str().unwrap();
     let conninfo = format!(
         "host=127.0.0.1 port={} user=ci:corp/shop password={token} dbname=app sslmode=disable",
