@@ -49,6 +49,7 @@ pub use observer::Observer;
 pub use report::{compute, Health, Report, Signal, Transition};
 pub use rules::declared_rules;
 pub use sample::{is_sampled, sample_recording, Sampled};
+pub use time::rfc3339_ms;
 
 /// What can go wrong building the signals' configuration.
 #[derive(Debug, thiserror::Error)]

@@ -55,7 +55,7 @@ fn parse_audit_time(text: &str) -> Option<i64> {
 }
 
 /// Unix milliseconds as RFC 3339, UTC, to the millisecond.
-pub(crate) fn rfc3339_ms(ms: i64) -> String {
+pub fn rfc3339_ms(ms: i64) -> String {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())

@@ -49,13 +49,10 @@ const ASSETS: [Asset; 6] = [
 
 /// `GET /console/assets/{name}`, revalidated by its digest (the binary's version of the file).
 pub(crate) async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
+    let Some((index, asset)) = ASSETS.iter().enumerate().find(|(_, a)| a.name == name) else {
         return (StatusCode::NOT_FOUND, "no such asset\n").into_response();
     };
-    let etag = format!(
-        "\"{}\"",
-        hex::encode(&sha2::Sha256::digest(asset.body)[..12])
-    );
+    let etag = etag(index);
     let cached = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -65,11 +62,26 @@ pub(crate) async fn serve(Path(name): Path<String>, headers: HeaderMap) -> Respo
     } else {
         ([(header::CONTENT_TYPE, asset.content_type)], asset.body).into_response()
     };
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// An asset's ETag: a digest of the bytes this binary embeds, computed once per asset rather
+/// than on every request (the player alone is over 200 KiB).
+fn etag(index: usize) -> &'static str {
+    static ETAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ETAGS
+        .get_or_init(|| {
+            ASSETS
+                .iter()
+                .map(|a| format!("\"{}\"", hex::encode(&sha2::Sha256::digest(a.body)[..12])))
+                .collect()
+        })
+        .get(index)
+        .map_or("", String::as_str)
 }

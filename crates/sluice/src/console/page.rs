@@ -207,14 +207,7 @@ pub(crate) fn when(rfc3339: &str) -> String {
 
 /// A time in milliseconds since the epoch, as `when` writes one.
 pub(crate) fn when_ms(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .map(|t| when(&t))
-        .unwrap_or_default()
+    when(&sluice_signals::rfc3339_ms(ms))
 }
 
 /// How long ago (or until) `rfc3339` is, in the largest whole unit.
