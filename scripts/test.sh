@@ -16,9 +16,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # PyMySQL (with cryptography, for caching_sha2_password's RSA exchange without TLS) and
 # mysql-connector-python (server-side prepared statements) for the MySQL driver test.
-"$venv/bin/python" -c "import psycopg, pymysql, cryptography, mysql.connector" 2>/dev/null ||
+# The official MCP SDK (`mcp`, pinned: its client negotiates the protocol era) for the agent
+# test (tests/mcp.rs).
+"$venv/bin/python" -c "import psycopg, pymysql, cryptography, mysql.connector, mcp" 2>/dev/null ||
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'psycopg[binary]' \
-    PyMySQL cryptography mysql-connector-python
+    PyMySQL cryptography mysql-connector-python 'mcp==2.3.0'
 export SLUICE_TEST_PYTHON="$PWD/$venv/bin/python"
 
 # A one-off build gains nothing from incremental state, which is half the target directory.

@@ -231,6 +231,38 @@ pub struct HttpListenerConfig {
     pub max_masked_body: usize,
     /// The longest a client's request head may take to arrive, and an idle connection may stay.
     pub idle_timeout_seconds: u64,
+    /// The MCP endpoint at `/mcp` (docs/agents.md).
+    pub mcp: McpSettings,
+}
+
+/// `[listeners.mcp]` under the HTTPS listener: agents' tool calls (docs/agents.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpSettings {
+    pub enabled: bool,
+    /// Longest JSON-RPC message read; a longer one gets 413 and a JSON-RPC error.
+    pub max_message_bytes: usize,
+    /// Rows kept per result of a query (a call may ask for fewer).
+    pub max_rows: usize,
+    /// Bytes kept of a command's output or an HTTP answer.
+    pub max_output_bytes: usize,
+    /// A handshake-era session unused this long is forgotten (the client initializes again).
+    pub session_idle_seconds: u64,
+    /// How often a running call (a held one, above all) tells the client it is still waiting.
+    pub progress_interval_seconds: u64,
+}
+
+impl Default for McpSettings {
+    fn default() -> Self {
+        McpSettings {
+            enabled: true,
+            max_message_bytes: 1024 * 1024,
+            max_rows: 500,
+            max_output_bytes: 256 * 1024,
+            session_idle_seconds: 3600,
+            progress_interval_seconds: 10,
+        }
+    }
 }
 
 impl Default for HttpListenerConfig {
@@ -244,6 +276,7 @@ impl Default for HttpListenerConfig {
             max_request_body: 8 * 1024 * 1024,
             max_masked_body: 32 * 1024 * 1024,
             idle_timeout_seconds: 300,
+            mcp: McpSettings::default(),
         }
     }
 }

@@ -134,6 +134,18 @@ pub fn issue(
 
 /// The record id a token names (`tok_<id>`), or `None` for a token without one (issued before
 /// tokens carried their id, or not a sluice token at all).
+/// Three base64url parts joined by dots: an identity provider's JWT, not a sluice token
+/// (`slc_...`). Listeners that take either as a bearer trade a JWT for a credential first.
+pub fn looks_like_jwt(token: &str) -> bool {
+    let parts: Vec<&str> = token.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 pub fn token_id(token: &str) -> Option<String> {
     let rest = token.strip_prefix(TOKEN_PREFIX)?;
     let (id, secret) = rest.split_at_checked(ID_HEX)?;
@@ -144,6 +156,17 @@ pub fn token_id(token: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn jwts_are_told_from_sluice_tokens() {
+        assert!(super::looks_like_jwt(
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+        ));
+        assert!(!super::looks_like_jwt("slc_0123456789ab_secretpart"));
+        assert!(!super::looks_like_jwt("a.b"));
+        assert!(!super::looks_like_jwt("a..c"));
+        assert!(!super::looks_like_jwt("a.b.c=d"));
+    }
+
     use super::*;
 
     // RFC 7677 test vector: user "user", password "pencil".

@@ -29,6 +29,7 @@ use crate::relay::exchange::{Exchange, Limits};
 use crate::relay::{Accepted, HttpKind, KubeKind, Relay};
 use crate::reply::{self, Audience};
 use crate::route::route;
+use crate::Endpoint;
 
 /// What every connection of the listener shares.
 pub(crate) struct Context {
@@ -38,6 +39,8 @@ pub(crate) struct Context {
     pub domain: Option<String>,
     pub limits: Limits,
     pub idle_timeout: Duration,
+    /// A service served at a path of its own beside the targets (the MCP endpoint).
+    pub endpoint: Option<Arc<dyn Endpoint>>,
 }
 
 /// How long a client may take over its TLS handshake.
@@ -127,6 +130,11 @@ impl Connection {
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned)
             .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
+        if let Some(endpoint) = &context.endpoint {
+            if request.uri().path() == endpoint.path() {
+                return endpoint.serve(request, self.peer).await;
+            }
+        }
         let Some(routed) = route(
             context.routing,
             context.domain.as_deref(),

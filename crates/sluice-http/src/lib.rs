@@ -19,11 +19,14 @@
 //! - `upstream`: HTTP/1.1 towards the target through the session's sealed writer.
 //! - `mask`: JSON, line and Kubernetes Secret masking; `body`: bodies towards the client;
 //!   `reply`: the gateway's own answers (a Kubernetes `Status` for kubectl).
+//! - `endpoint`: a service served at a path of its own beside the targets (the MCP endpoint,
+//!   sluice-mcp), so that this crate need not know it.
 //! - `upgrade`, `websocket`: exec, attach and port-forward carried after `101`, recorded as a
 //!   terminal when the stream can be read.
 
 mod body;
 mod connection;
+mod endpoint;
 mod error;
 mod facts;
 mod mask;
@@ -37,6 +40,7 @@ mod upgrade;
 mod upstream;
 mod websocket;
 
+pub use endpoint::{Endpoint, EndpointBody, EndpointFuture};
 pub use error::HttpError;
 pub use facts::{describe, Described, POLICY_HEADERS};
 pub use path::normalise_path;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use sluice_core::config::{HttpRouting, TargetKind};
 use sluice_core::workers::Workers;
 use sluice_core::Gateway;
 use sluice_net::listener::Listener;
@@ -16,7 +17,7 @@ use sluice_net::{tls, ShutdownPhase};
 
 use crate::connection::{self, Context};
 use crate::relay::exchange::Limits;
-use crate::HttpError;
+use crate::{Endpoint, HttpError};
 
 /// The HTTPS listener of a gateway.
 pub struct HttpServer {
@@ -52,9 +53,33 @@ impl HttpServer {
                     max_masked_body: settings.max_masked_body,
                 },
                 idle_timeout: Duration::from_secs(settings.idle_timeout_seconds.max(1)),
+                endpoint: None,
                 gateway,
             }),
         })
+    }
+
+    /// Serves `endpoint` at its path beside the targets. Under path routing a target of the
+    /// same name as the path's first segment could no longer be reached, so that is refused.
+    pub fn with_endpoint(mut self, endpoint: Arc<dyn Endpoint>) -> Result<HttpServer, HttpError> {
+        let context = Arc::get_mut(&mut self.context)
+            .ok_or_else(|| HttpError::Listener("the listener is already serving".to_owned()))?;
+        if context.routing == HttpRouting::Path {
+            let first = endpoint.path().trim_start_matches('/');
+            let first = first.split('/').next().unwrap_or(first);
+            if let Some(t) = context.gateway.config().targets.iter().find(|t| {
+                t.name == first && matches!(t.kind, TargetKind::Http | TargetKind::Kubernetes)
+            }) {
+                return Err(HttpError::Listener(format!(
+                    "target {:?} has the name of the listener's {} path: rename it, or use \
+                     routing = \"host\"",
+                    t.name,
+                    endpoint.path()
+                )));
+            }
+        }
+        context.endpoint = Some(endpoint);
+        Ok(self)
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

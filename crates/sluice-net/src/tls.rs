@@ -27,17 +27,7 @@ pub fn server_config(
     data_dir: &Path,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, NetError> {
-    let (cert_path, key_path) = match (cert, key) {
-        (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf()),
-        _ => {
-            let dir = data_dir.join("tls");
-            let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
-            if !c.exists() || !k.exists() {
-                generate_self_signed(&dir, &c, &k)?;
-            }
-            (c, k)
-        }
-    };
+    let (cert_path, key_path) = certificate_paths((cert, key), data_dir)?;
     let certs = CertificateDer::pem_file_iter(&cert_path)
         .map_err(tls_err)?
         .collect::<Result<Vec<_>, _>>()
@@ -51,6 +41,99 @@ pub fn server_config(
         .map_err(tls_err)?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
+}
+
+/// The configured pair, or the generated one (made now if it is missing).
+fn certificate_paths(
+    (cert, key): (Option<&Path>, Option<&Path>),
+    data_dir: &Path,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), NetError> {
+    Ok(match (cert, key) {
+        (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf()),
+        _ => {
+            let dir = data_dir.join("tls");
+            let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
+            if !c.exists() || !k.exists() {
+                generate_self_signed(&dir, &c, &k)?;
+            }
+            (c, k)
+        }
+    })
+}
+
+/// A client of the gateway's own listener (the MCP endpoint's calls): it trusts exactly the
+/// certificate that listener serves, read from the same place `server_config` reads it, and
+/// no other, whatever name it is reached by.
+pub fn own_listener_client_config(
+    pair: (Option<&Path>, Option<&Path>),
+    data_dir: &Path,
+    alpn: &[&[u8]],
+) -> Result<Arc<ClientConfig>, NetError> {
+    let (cert_path, _) = certificate_paths(pair, data_dir)?;
+    let leaf = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(tls_err)?
+        .next()
+        .ok_or_else(|| NetError::Tls(format!("{} holds no certificate", cert_path.display())))?
+        .map_err(tls_err)?;
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(tls_err)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            leaf,
+            signatures: EncryptOnly(provider()),
+        }))
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(Arc::new(config))
+}
+
+/// Accepts one certificate, byte for byte; signatures checked as ever.
+#[derive(Debug)]
+struct Pinned {
+    leaf: CertificateDer<'static>,
+    signatures: EncryptOnly,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.leaf.as_ref() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.signatures.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.signatures.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.signatures.supported_verify_schemes()
+    }
 }
 
 fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), NetError> {

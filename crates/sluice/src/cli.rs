@@ -60,6 +60,20 @@ pub enum Command {
     /// The five self-reflection signals (policy drift, approval latency, masking
     /// effectiveness, audit completeness, access churn), computed now by a gateway.
     Report(ReportArgs),
+    /// Bridge an MCP client that speaks stdio (Claude Desktop and the like) to a gateway's MCP
+    /// endpoint; the token comes from SLUICE_TOKEN, else from `sluice login`.
+    Mcp(McpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct McpArgs {
+    /// The gateway's MCP endpoint, https://HOST:PORT/PATH (http:// on loopback only).
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// A CA certificate (PEM) to trust besides the public roots, for a gateway whose
+    /// certificate is self-signed or from a private CA.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -565,6 +579,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sessions(s) => crate::sessions_cmd::run(s).await,
         Command::Kubeconfig(k) => crate::kubeconfig_cmd::run(k).await,
         Command::Report(r) => crate::report_cmd::run(r).await,
+        Command::Mcp(m) => crate::mcp_cmd::run(m).await,
     }
 }
 

@@ -220,6 +220,9 @@ struct DemoInfo {
     http_url: BTreeMap<String, String>,
     /// The certificate that verifies the gateway's HTTPS listener (`curl --cacert`).
     http_ca: PathBuf,
+    /// The MCP endpoint (streamable HTTP) on the HTTPS listener: an agent sends an identity's
+    /// token as the bearer and acts as that identity's agent (docs/agents.md).
+    mcp_url: String,
     tokens: BTreeMap<String, String>,
     /// What each identity may do under the example policies.
     roles: BTreeMap<String, String>,
@@ -347,6 +350,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         direct_http_url: http.url(),
         http_url: http_urls,
         http_ca: dir.join("data").join("tls").join("server.crt"),
+        mcp_url: format!("https://{http_addr}/mcp"),
         tokens,
         roles: IDENTITIES
             .iter()
@@ -639,6 +643,14 @@ fn print_human(info: &DemoInfo, pg_addr: SocketAddr, mysql_addr: Option<SocketAd
         println!("  {exe} review list");
         println!("  {exe} review approve r-1 --comment \"ok\"\n");
     }
+    println!(
+        "Agents reach the same targets through MCP tools (query, describe, run, get, request) at\n  \
+         {}\nwith an identity's token as the bearer; for stdio-only clients:\n  \
+         SLUICE_TOKEN='<token>' {exe} mcp --server {} --ca {}\n(docs/agents.md)\n",
+        info.mcp_url,
+        info.mcp_url,
+        info.http_ca.display()
+    );
     println!("See what was done, and check the audit chain:");
     println!("  {exe} audit search --config {}", info.config.display());
     println!("  {exe} audit verify --config {}", info.config.display());

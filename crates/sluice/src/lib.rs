@@ -19,6 +19,8 @@
 //!   HTTP client, its wire types, and the tables and ages both commands print.
 //! - [`kubeconfig_cmd`]: `kubeconfig TARGET`, a kubeconfig through the HTTPS listener, and the
 //!   exec credential plugin it names.
+//! - [`mcp_cmd`]: `mcp --server URL`, a stdio bridge to a gateway's MCP endpoint for MCP clients
+//!   that only start local servers.
 //! - [`sessions_cmd`]: `sessions list|show|replay|search`, from the audit trail and recordings.
 //! - [`report_cmd`]: `report`, the self-reflection signals a gateway computes, as tables or JSON.
 //! - [`demo`]: `sluice demo`, a scratch database behind a gateway, ready to paste into psql.
@@ -41,6 +43,7 @@ pub mod identity_cmd;
 pub mod kubeconfig_cmd;
 pub mod logging;
 pub mod login;
+pub mod mcp_cmd;
 mod pending_logins;
 pub mod policy_cmd;
 pub mod report_cmd;

@@ -258,9 +258,16 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let mut http_addr = None;
     let mut http_task = None;
     if let Some(addr) = http_listen {
-        let server = HttpServer::bind(gateway.clone(), addr, workers.clone())
+        let mut server = HttpServer::bind(gateway.clone(), addr, workers.clone())
             .await
             .with_context(|| format!("binding the HTTPS listener on {addr}"))?;
+        if config_mcp_enabled(&gateway) {
+            let mcp = sluice_mcp::McpServer::new(gateway.clone(), ssh_fingerprint.clone())
+                .context("starting the MCP endpoint")?;
+            server = server
+                .with_endpoint(Arc::new(mcp))
+                .context("mounting the MCP endpoint on the HTTPS listener")?;
+        }
         http_addr = Some(server.local_addr()?);
         http_task = Some(tokio::spawn(server.run(control.clone(), grace)));
     }
@@ -473,4 +480,13 @@ pub async fn serve(config_path: &Path) -> Result<()> {
     }
     tracing::info!(signal, "shutting down");
     running.shutdown(&format!("{signal} received")).await
+}
+
+/// The MCP endpoint rides on the HTTPS listener unless `[listeners.mcp] enabled = false`.
+fn config_mcp_enabled(gateway: &Gateway) -> bool {
+    gateway
+        .config()
+        .http
+        .as_ref()
+        .is_some_and(|http| http.mcp.enabled)
 }

@@ -3,54 +3,13 @@
 //! gateway, prints its JSON, and each identity can do exactly what the role line printed beside
 //! its psql command says. With MariaDB installed, the same shop sits behind the MySQL listener.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sluice");
-
-struct Demo {
-    child: Child,
-    info: Value,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        // SIGINT, as Ctrl-C: the demo stops its gateway and its scratch database.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Demo {
-    let dir = tempfile::Builder::new()
-        .prefix("sluice-test-demo-")
-        .tempdir()
-        .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["demo", "--json", "--dir"])
-        .arg(dir.path().join("demo"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let info = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
-    Demo {
-        child,
-        info,
-        _dir: dir,
-    }
-}
+#[path = "support/demo_process.rs"]
+mod demo_process;
+use demo_process::{start, Demo};
 
 impl Demo {
     fn psql(&self, identity: &str, sql: &str) -> Output {

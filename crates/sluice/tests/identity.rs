@@ -1036,6 +1036,9 @@ async fn revoking_a_task_credential_ends_its_open_session() {
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["task"], "nightly report", "{me}");
     assert_eq!(me["targets"], json!(["app"]), "{me}");
+    // The person's name and groups, and the kind of what holds it: an agent.
+    assert_eq!(me["identity"], "alice", "{me}");
+    assert_eq!(me["kind"], "agent", "{me}");
     // A per-task credential mints no further ones.
     let (status, answer) = s
         .call(

@@ -436,6 +436,9 @@ impl Gateway {
             }),
         );
         identity.task.clone_from(&ask.task);
+        // Who asks is decided, not what the credential's sessions will be: a person minting a
+        // per-task credential is still the person (its sessions are the agent's).
+        identity.kind = base.kind;
         let request = TokenRequest {
             purpose: ask.purpose.to_owned(),
             targets: ask.targets.clone(),

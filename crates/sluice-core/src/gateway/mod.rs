@@ -9,6 +9,7 @@ use sluice_store::Store;
 mod cluster;
 mod credential;
 mod grants;
+mod preview;
 mod principal;
 mod reviews;
 mod signals;
@@ -18,6 +19,7 @@ mod stats;
 pub use cluster::{ClusterView, GatewaySeen, Messages, NotReady};
 pub use credential::{CredentialAsk, ExchangeError, IssuedCredential, TokenGrant, Verified};
 
+pub use preview::ColumnsPreview;
 pub use ssh::{HostKeyCheck, SshPublicKey};
 
 use crate::approvals::{AccessRequest, ApprovalState};

@@ -66,6 +66,12 @@ pub(crate) fn merge(base: &IdentityConfig, grant: Option<&TokenGrant>) -> Identi
         merged.provider.clone_from(&grant.provider);
     }
     merged.task.clone_from(&grant.task);
+    // A per-task credential is what a person hands an agent (`sluice token create --task`, the
+    // MCP endpoint): its sessions are the agent's, so a policy can tell them from the person's
+    // own and hold or refuse what an agent may not do alone. Name and groups stay the person's.
+    if grant.purpose == "task" {
+        merged.kind = crate::config::IdentityKind::Agent;
+    }
     merged
 }
 

@@ -92,7 +92,7 @@ impl<K: Kind> Protocol for Relay<K> {
             claimed: None,
             error,
         };
-        let authenticated = if looks_like_jwt(accepted.token.expose()) {
+        let authenticated = if sluice_core::token::looks_like_jwt(accepted.token.expose()) {
             // An identity provider's token (a CI job's OIDC token): traded for a sluice
             // credential for this target, decided and audited as `/v1/token/exchange` does,
             // once per connection.
@@ -249,29 +249,4 @@ impl<K: Kind> Protocol for Relay<K> {
     }
 
     async fn close(&self, _closing: ()) {}
-}
-
-/// Three base64url parts joined by dots: a JWT, not a sluice token (`slc_...`).
-fn looks_like_jwt(token: &str) -> bool {
-    let parts: Vec<&str> = token.split('.').collect();
-    parts.len() == 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn jwts_are_told_from_sluice_tokens() {
-        assert!(super::looks_like_jwt(
-            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
-        ));
-        assert!(!super::looks_like_jwt("slc_0123456789ab_secretpart"));
-        assert!(!super::looks_like_jwt("a.b"));
-        assert!(!super::looks_like_jwt("a..c"));
-        assert!(!super::looks_like_jwt("a.b.c=d"));
-    }
 }

@@ -15,22 +15,27 @@ dba_groups := {"dba"}
 # Data changes on production by people wait for one DBA, unless the person holds a live
 # grant on the target that covers writes (see below). What counts is what the statement
 # writes, not its command: a DELETE inside a WITH, an INSERT ... SELECT, a COPY FROM and a
-# SELECT INTO all write tables. Automation is not held: nobody would be waiting at its
+# SELECT INTO all write tables. An agent a person started with a per-task credential (kind
+# "agent": `sluice token create --task`, the MCP endpoint) waits like the person: somebody is
+# at the other end of its tool call. Automation is not held: nobody would be waiting at its
 # terminal. Unbounded writes are denied outright (sql.rego).
 approvals contains {
 	"groups": sort(dba_groups),
 	"approvals": 1,
-	"reason": sprintf("%s writing %s on production target %s by a person", [
+	"reason": sprintf("%s writing %s on production target %s by %s", [
 		statement.command,
 		concat(", ", statement.tables_written),
 		input.target.name,
+		requester_kind[input.identity.kind],
 	]),
 } if {
 	count(statement.tables_written) > 0
 	production
-	input.identity.kind == "human"
+	person_or_their_agent
 	not write_grant
 }
+
+requester_kind := {"human": "a person", "agent": "an agent"}
 
 # A grant from `sluice access request TARGET --scope write` (or "*") covers writes for its
 # duration: the review happened once, for the window.

@@ -80,3 +80,18 @@ test_access_is_bounded_and_for_people if {
 	denied_by(decide(access("ci-bot", "staging", "write", 60)), "default_deny")
 	denied_by(decide(access("mallory", "staging", "write", 60)), "default_deny")
 }
+
+# An agent a person started (per-task credential, kind "agent") waits for a DBA like the
+# person, and the reason says who asked; and it may not do what the person may not.
+as_agent(doc) := object.union(doc, {"identity": {"kind": "agent"}})
+
+test_an_agents_production_write_is_held_like_its_persons if {
+	d := decide(as_agent(sql("alice", "shop", delete_order)))
+	held_by(d, "developers_read_write_ddl", {"dba"})
+	some r in d.approval
+	contains(r.reason, "on production target shop by an agent")
+}
+
+test_an_agent_gets_no_ddl_on_production_either if {
+	denied_by(decide(as_agent(sql("alice", "shop", create_index))), "no_human_ddl_in_production")
+}

@@ -44,10 +44,10 @@ http_path_under(path, prefix) if startswith(path, concat("", [prefix, "/"]))
 approvals contains {
 	"groups": sort(dba_groups),
 	"approvals": 1,
-	"reason": sprintf("%s %s on production target %s by a person", [http_request.method, http_request.path, input.target.name]),
+	"reason": sprintf("%s %s on production target %s by %s", [http_request.method, http_request.path, input.target.name, requester_kind[input.identity.kind]]),
 } if {
 	http_request
 	not http_request.method in http_read_methods
 	production
-	input.identity.kind == "human"
+	person_or_their_agent
 }

@@ -139,7 +139,7 @@ deny contains {
 	some f in statement.functions
 	name := function_name(f)
 	name in large_object_functions
-	input.identity.kind == "human"
+	person_or_their_agent
 	production
 }
 
@@ -155,9 +155,13 @@ deny contains {
 	"reason": sprintf("%s (DDL) on production target %s is denied for people; ship it as a migration", [statement.command, input.target.name]),
 } if {
 	statement.kind == "ddl"
-	input.identity.kind == "human"
+	person_or_their_agent
 	production
 }
+
+# What binds a person binds the agent they start with a per-task credential (kind "agent",
+# same name and groups): an agent never gets more than the person behind it.
+person_or_their_agent if input.identity.kind in {"human", "agent"}
 
 # ---------------------------------------------------------------------------------------
 # Grants
