@@ -42,6 +42,7 @@ impl ToolCall {
             client_name: self.client_name.as_deref(),
             ssh_fingerprint: inner.ssh_fingerprint.as_deref(),
             https_tls: inner.https_tls.as_ref(),
+            postgres_tls: inner.postgres_tls.as_ref(),
             max_rows: inner.settings.max_rows.max(1),
             max_output: inner.settings.max_output_bytes.max(1024),
         };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
@@ -45,6 +45,7 @@ pub(crate) struct Inner {
     sessions: Sessions,
     pub ssh_fingerprint: Option<String>,
     pub https_tls: Option<Arc<rustls::ClientConfig>>,
+    pub postgres_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl McpServer {
@@ -59,6 +60,20 @@ impl McpServer {
             &[b"http/1.1"],
         )
         .map_err(|e| McpError::Tls(e.to_string()))?;
+        // Plaintext on loopback otherwise: SCRAM keeps the credential off the wire anyway.
+        let postgres = &config.postgres;
+        let postgres_tls = if postgres.require_tls {
+            Some(
+                sluice_net::tls::own_listener_client_config(
+                    (postgres.tls_cert.as_deref(), postgres.tls_key.as_deref()),
+                    &config.gateway.data_dir,
+                    &[],
+                )
+                .map_err(|e| McpError::Tls(e.to_string()))?,
+            )
+        } else {
+            None
+        };
         Ok(McpServer {
             inner: Arc::new(Inner {
                 sessions: Sessions::new(
@@ -69,6 +84,7 @@ impl McpServer {
                 callers: Callers::default(),
                 ssh_fingerprint,
                 https_tls: Some(https_tls),
+                postgres_tls,
                 gateway,
             }),
         })
@@ -223,22 +239,18 @@ impl Inner {
         };
         let session_id = header(&request, SESSION_HEADER).map(str::to_owned);
         let limit = self.settings.max_message_bytes;
-        let body = match Limited::new(request.into_body(), limit).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    return error_response(
-                        &Value::Null,
-                        INVALID_REQUEST,
-                        &format!("the message is longer than {limit} bytes"),
-                        None,
-                    )
-                    .tap_status(StatusCode::PAYLOAD_TOO_LARGE);
-                }
-                return empty(StatusCode::BAD_REQUEST);
+        let body = match read_body(request.into_body(), limit).await {
+            Ok(body) => body,
+            Err(Oversized::Drained) => {
+                return error_response(
+                    &Value::Null,
+                    INVALID_REQUEST,
+                    &format!("the message is longer than {limit} bytes"),
+                    None,
+                )
+                .tap_status(StatusCode::PAYLOAD_TOO_LARGE)
             }
+            Err(Oversized::Broken) => return empty(StatusCode::BAD_REQUEST),
         };
         let (id, method, params) = match jsonrpc::parse(&body) {
             Ok(Message::Request { id, method, params }) => (id, method, params),
@@ -402,6 +414,40 @@ impl Inner {
             ),
         }
     }
+}
+
+/// Why a body was not read.
+enum Oversized {
+    /// Longer than the limit; the rest was read and dropped, so that the client, still
+    /// sending, gets the answer rather than a closed connection.
+    Drained,
+    /// The body broke off, or went on past what is worth draining.
+    Broken,
+}
+
+/// Bytes drained of an oversized body before the connection is given up instead.
+const MAX_DRAIN: usize = 16 * 1024 * 1024;
+
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, Oversized> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Oversized::Broken)?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limit.saturating_add(MAX_DRAIN) {
+            return Err(Oversized::Broken);
+        }
+        if seen <= limit {
+            kept.extend_from_slice(data);
+        }
+    }
+    if seen > limit {
+        return Err(Oversized::Drained);
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// `Authorization: Bearer TOKEN`.

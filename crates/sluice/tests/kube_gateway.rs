@@ -645,3 +645,45 @@ async fn sluice_kubeconfig_writes_a_working_kubeconfig() {
         assert!(out(&pods).contains("web-1"), "{}", out(&pods));
     }
 }
+
+/// An agent reaches the cluster through the MCP endpoint's tools, with what kubectl gets:
+/// reads allowed and Secrets redacted, under the person's minted per-task credential.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_reaches_the_cluster_through_mcp_tools() {
+    let Some(k) = Kube::start().await else { return };
+    let url = format!("{}/mcp", k.https());
+    let ca = k.h.config.gateway.data_dir.join("tls/server.crt");
+    let token = k.tokens["dev"].clone();
+    let (tools, pods, secret) = tokio::task::spawn_blocking(move || {
+        let curl = support::mcp_curl::McpCurl::open(url, ca.display().to_string(), token);
+        let pods = curl.call(
+            "cluster.get",
+            serde_json::json!({"path": "/api/v1/namespaces/prod/pods"}),
+        );
+        let secret = curl.call(
+            "cluster.get",
+            serde_json::json!({"path": "/api/v1/namespaces/prod/secrets"}),
+        );
+        (curl.tools(), pods, secret)
+    })
+    .await
+    .unwrap();
+    assert!(tools.contains(&"cluster.request".to_owned()), "{tools:?}");
+    assert_eq!(pods["structuredContent"]["status"], 200, "{pods}");
+    assert_eq!(
+        pods["structuredContent"]["body"]["kind"], "PodList",
+        "{pods}"
+    );
+    let listed = secret["structuredContent"].to_string();
+    assert_eq!(secret["structuredContent"]["status"], 200, "{secret}");
+    // base64 of "hunter2-prod", as the fixture stores it.
+    assert!(
+        !listed.contains("aHVudGVyMi1wcm9k"),
+        "a Secret reached the agent: {listed}"
+    );
+    assert!(listed.contains("db-creds"), "{listed}");
+    let audit = k.h.audit().await;
+    assert!(audit.iter().any(|r| matches!(&r.event,
+        sluice_audit::AuditEvent::SessionStarted { protocol, identity_kind, task: Some(task), .. }
+            if protocol == "kubernetes" && identity_kind == "agent" && task == "mcp: curl")));
+}

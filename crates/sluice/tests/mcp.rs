@@ -9,21 +9,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
 #[path = "support/demo_process.rs"]
 mod demo_process;
+mod support;
+
 use demo_process::{start, BIN};
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use support::mcp_curl::McpCurl;
+use support::{set_in_table, stderr, stdout, Harness};
 
 /// The driver's `name: json` lines.
 fn checks(out: &str) -> BTreeMap<String, Value> {
@@ -243,4 +239,38 @@ fn an_agent_on_the_mcp_sdk_goes_through_the_same_enforcement() {
         stdout(&verify),
         stderr(&verify)
     );
+}
+
+/// A PostgreSQL listener that requires TLS is reached over TLS, its own certificate pinned; a
+/// client that takes only JSON gets the whole answer at the end.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_that_requires_tls_is_reached_over_tls() {
+    let h = Harness::start_with_config(|t| {
+        set_in_table(t, "postgres", "require_tls = true")
+            + "\n[[listeners]]\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\n"
+    })
+    .await;
+    let url = format!("https://{}/mcp", h.gateway.http_addr.unwrap());
+    let ca = h.config.gateway.data_dir.join("tls/server.crt");
+    let token = h.token("alice").to_owned();
+    let curl = tokio::task::spawn_blocking(move || {
+        let curl = McpCurl::open(url, ca.display().to_string(), token);
+        let tools = curl.tools();
+        let answer = curl.call(
+            "app.query",
+            json!({"sql": "SELECT count(*) AS n FROM items"}),
+        );
+        (tools, answer)
+    });
+    let (tools, answer) = curl.await.unwrap();
+    assert!(tools.contains(&"app.query".to_owned()), "{tools:?}");
+    assert_eq!(answer["isError"], json!(false), "{answer}");
+    assert_eq!(
+        answer["structuredContent"]["results"][0]["rows"],
+        json!([["100"]])
+    );
+    let audit = h.audit().await;
+    assert!(audit.iter().any(|r| matches!(&r.event,
+        sluice_audit::AuditEvent::SessionStarted { tls: true, identity_kind, task: Some(task), .. }
+            if identity_kind == "agent" && task == "mcp: curl")));
 }

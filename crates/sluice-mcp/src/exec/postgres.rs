@@ -5,6 +5,7 @@
 //! extended-protocol statement whose parameters are sent as text and typed by the server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -14,8 +15,10 @@ use postgres_protocol::message::backend::{self, Message};
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 use serde_json::{json, Value};
+use sluice_net::stream::{MaybeTls, UpstreamStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::{Outcome, Progress, ResultSet, ServerError};
 use crate::McpError;
@@ -25,7 +28,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 pub(crate) struct Leg {
-    stream: TcpStream,
+    stream: UpstreamStream,
     read: BytesMut,
     write: BytesMut,
 }
@@ -41,12 +44,33 @@ impl Leg {
         database: &str,
         password: &str,
         application_name: &str,
+        tls: Option<&Arc<rustls::ClientConfig>>,
     ) -> Result<Leg, McpError> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        let mut tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
             .map_err(|_| proto("connection timed out"))?
             .map_err(proto)?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            None => MaybeTls::Plain(tcp),
+            Some(config) => {
+                // A listener that requires TLS: SSLRequest, then its own certificate, pinned.
+                let mut request = BytesMut::new();
+                frontend::ssl_request(&mut request);
+                tcp.write_all(&request).await.map_err(proto)?;
+                let mut answer = [0u8; 1];
+                tcp.read_exact(&mut answer).await.map_err(proto)?;
+                if answer[0] != b'S' {
+                    return Err(proto("the listener refused TLS"));
+                }
+                let name = rustls::pki_types::ServerName::try_from("localhost").map_err(proto)?;
+                let tls = TlsConnector::from(config.clone())
+                    .connect(name, tcp)
+                    .await
+                    .map_err(proto)?;
+                MaybeTls::Tls(Box::new(tls))
+            }
+        };
         let mut leg = Leg {
             stream,
             read: BytesMut::with_capacity(8192),

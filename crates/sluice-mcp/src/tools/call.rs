@@ -22,6 +22,8 @@ pub(crate) struct Call<'a> {
     pub ssh_fingerprint: Option<&'a str>,
     /// The HTTPS listener's certificate, pinned by the HTTP leg.
     pub https_tls: Option<&'a Arc<rustls::ClientConfig>>,
+    /// The PostgreSQL listener's certificate, pinned, when that listener requires TLS.
+    pub postgres_tls: Option<&'a Arc<rustls::ClientConfig>>,
     pub max_rows: usize,
     pub max_output: usize,
 }

@@ -43,13 +43,6 @@ impl SqlLeg {
                 )
             }
             _ => {
-                if config.postgres.require_tls {
-                    return Err(McpError::Listener(
-                        "the PostgreSQL listener requires TLS, which the MCP endpoint's \
-                         loopback client does not speak yet"
-                            .into(),
-                    ));
-                }
                 let addr = exec::listener(c.gateway, "postgres", config.postgres.listen)?;
                 SqlLeg::Postgres(
                     exec::postgres::Leg::connect(
@@ -58,6 +51,7 @@ impl SqlLeg {
                         &target.name,
                         secret,
                         &application_name(c),
+                        c.postgres_tls,
                     )
                     .await?,
                 )

@@ -729,6 +729,7 @@ pub mod browser;
 pub mod cluster;
 pub mod console;
 pub mod kube;
+pub mod mcp_curl;
 pub mod mysql;
 pub mod mysql8;
 pub mod oidc;
