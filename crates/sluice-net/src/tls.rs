@@ -61,6 +61,15 @@ fn certificate_paths(
     })
 }
 
+/// The certificate file a listener with `pair` serves, for clients of the gateway's own
+/// listeners that take a root file rather than a client configuration (mysql_async).
+pub fn listener_certificate(
+    pair: (Option<&Path>, Option<&Path>),
+    data_dir: &Path,
+) -> Result<std::path::PathBuf, NetError> {
+    Ok(certificate_paths(pair, data_dir)?.0)
+}
+
 /// A client of the gateway's own listener (the MCP endpoint's calls): it trusts exactly the
 /// certificate that listener serves, read from the same place `server_config` reads it, and
 /// no other, whatever name it is reached by.

@@ -274,3 +274,35 @@ async fn a_listener_that_requires_tls_is_reached_over_tls() {
         sluice_audit::AuditEvent::SessionStarted { tls: true, identity_kind, task: Some(task), .. }
             if identity_kind == "agent" && task == "mcp: curl")));
 }
+
+/// A MySQL listener that requires TLS is reached over TLS too, its own certificate the only
+/// root; bob's answer is masked as the mariadb client's would be.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mysql_listener_that_requires_tls_is_reached_over_tls() {
+    let h = support::mysql::start_with(
+        "require_tls = true",
+        "[[listeners]]\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .await;
+    let url = format!("https://{}/mcp", h.gateway.http_addr.unwrap());
+    let ca = h.config.gateway.data_dir.join("tls/server.crt");
+    let token = h.token("bob").to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        McpCurl::open(url, ca.display().to_string(), token).call(
+            "shop.query",
+            json!({"sql": "SELECT email FROM customers WHERE id = ?", "params": [1]}),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer["isError"], json!(false), "{answer}");
+    let rows = &answer["structuredContent"]["results"][0]["rows"];
+    assert!(
+        rows[0][0].as_str().unwrap().starts_with("****@"),
+        "{answer}"
+    );
+    let audit = h.audit().await;
+    assert!(audit.iter().any(|r| matches!(&r.event,
+        sluice_audit::AuditEvent::SessionStarted { tls: true, protocol, identity_kind, .. }
+            if protocol == "mysql" && identity_kind == "agent")));
+}

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, Params, Row};
+use mysql_async::{Conn, OptsBuilder, Params, Row, SslOpts};
 use serde_json::{json, Value};
 
 use super::{Outcome, ResultSet, ServerError};
@@ -26,8 +26,18 @@ impl Leg {
         user: &str,
         database: &str,
         password: &str,
+        tls_root: Option<&std::path::Path>,
     ) -> Result<Leg, McpError> {
+        // A listener that requires TLS: its own certificate is the only root trusted, and the
+        // name is not checked (it is reached by address, on this host).
+        let ssl = tls_root.map(|root| {
+            SslOpts::default()
+                .with_root_certs(vec![root.to_path_buf().into()])
+                .with_disable_built_in_roots(true)
+                .with_danger_skip_domain_validation(true)
+        });
         let opts = OptsBuilder::default()
+            .ssl_opts(ssl)
             .ip_or_hostname(addr.ip().to_string())
             .tcp_port(addr.port())
             .user(Some(user))

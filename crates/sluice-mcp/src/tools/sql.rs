@@ -38,8 +38,25 @@ impl SqlLeg {
             TargetKind::Mysql => {
                 let listen = config.mysql.as_ref().and_then(|m| m.listen);
                 let addr = exec::listener(c.gateway, "mysql", listen)?;
+                let root = match config.mysql.as_ref().filter(|m| m.require_tls) {
+                    Some(m) => Some(
+                        sluice_net::tls::listener_certificate(
+                            (m.tls_cert.as_deref(), m.tls_key.as_deref()),
+                            &config.gateway.data_dir,
+                        )
+                        .map_err(|e| McpError::Tls(e.to_string()))?,
+                    ),
+                    None => None,
+                };
                 SqlLeg::Mysql(
-                    exec::mysql::Leg::connect(addr, identity, &target.name, secret).await?,
+                    exec::mysql::Leg::connect(
+                        addr,
+                        identity,
+                        &target.name,
+                        secret,
+                        root.as_deref(),
+                    )
+                    .await?,
                 )
             }
             _ => {

@@ -138,6 +138,12 @@ pub const PRODUCTION_TARGET: &str = "shop-prod";
 /// A gateway with a MySQL listener and the `shop` target, enforcing the example policies, with
 /// tokens for alice, ci, bob, ann and dana (a DBA, who reviews held statements).
 pub async fn start() -> Harness {
+    start_with("", "").await
+}
+
+/// As `start`, with `listener` lines in the MySQL listener's entry (`require_tls = true`) and
+/// `more` appended to the configuration (another listener).
+pub async fn start_with(listener: &str, more: &str) -> Harness {
     let shared = tokio::task::spawn_blocking(shared).await.unwrap();
     let version = shared
         .db
@@ -157,6 +163,7 @@ listen = "127.0.0.1:0"
 default_target = "{TARGET}"
 # The target's own version, so clients treat the gateway as the MariaDB it fronts.
 server_version = "5.5.5-{version}-sluice"
+{listener}
 
 [[targets]]
 name = "{TARGET}"
@@ -183,6 +190,7 @@ tags = {{ env = "production" }}
 [policy]
 dir = "{policies}"
 watch = false
+{more}
 "#,
         port = shared.db.port,
         pw = shared.password_file.display(),
