@@ -1388,6 +1388,24 @@ mod tests {
     }
 
     #[test]
+    fn the_mcp_endpoint_is_configured_under_the_https_listener() {
+        let text = format!(
+            "{EXAMPLE}\n[[listeners]]\nprotocol = \"http\"\nlisten = \"127.0.0.1:0\"\n\n\
+             [listeners.mcp]\nmax_rows = 50\nprogress_interval_seconds = 3\n"
+        );
+        let c = Config::parse(&text).unwrap();
+        let mcp = &c.http.as_ref().unwrap().mcp;
+        assert!(mcp.enabled);
+        assert_eq!((mcp.max_rows, mcp.progress_interval_seconds), (50, 3));
+        let off =
+            format!("{EXAMPLE}\n[[listeners]]\nprotocol = \"http\"\nmcp = {{ enabled = false }}\n");
+        assert!(!Config::parse(&off).unwrap().http.unwrap().mcp.enabled);
+        let typo =
+            format!("{EXAMPLE}\n[[listeners]]\nprotocol = \"http\"\nmcp = {{ max_row = 5 }}\n");
+        assert!(Config::parse(&typo).is_err());
+    }
+
+    #[test]
     fn listeners_are_configured_per_protocol_and_the_older_table_still_works() {
         let listeners = format!(
             "{EXAMPLE}\n[[listeners]]\nprotocol = \"postgres\"\nlisten = \"127.0.0.1:7432\"\nrequire_tls = true\n"

@@ -265,8 +265,9 @@ impl Inner {
         {
             Ok(caller) => caller,
             Err(Refused::Unauthorized(why)) => {
+                tracing::debug!(%peer, %why, "mcp: bearer refused");
                 return error_response(&id, INVALID_REQUEST, &why, None)
-                    .tap_status(StatusCode::UNAUTHORIZED)
+                    .tap_status(StatusCode::UNAUTHORIZED);
             }
             Err(Refused::Throttled(why)) => {
                 return error_response(&id, INVALID_REQUEST, &why, None)
