@@ -204,6 +204,42 @@ fn an_agent_on_the_mcp_sdk_goes_through_the_same_enforcement() {
     assert!(started
         .iter()
         .any(|r| r["session"] == held["session"] && r["task"] == "mcp: mcp-test-agent"));
+    // The agent that gave up: its call ended, and its review was cancelled, not left open.
+    assert_eq!(get("abandoned"), json!("gave up"));
+    assert_eq!(get("abandoned.pending"), json!(false));
+    let impatient: Vec<&Value> = started
+        .iter()
+        .filter(|r| r["task"] == "mcp: impatient-agent")
+        .map(|r| &r["session"])
+        .collect();
+    let review = records
+        .iter()
+        .find(|r| r["type"] == "review_requested" && impatient.contains(&&r["session"]))
+        .unwrap_or_else(|| panic!("no review for the impatient agent: {impatient:?}"));
+    assert!(records.iter().any(|r| r["type"] == "review_settled"
+        && r["review"] == review["review"]
+        && r["state"] == "cancelled"));
+    // Every record of every session the calls opened names its task.
+    let mcp_sessions: Vec<&Value> = started
+        .iter()
+        .filter(|r| r["task"].as_str().is_some_and(|t| t.starts_with("mcp: ")))
+        .map(|r| &r["session"])
+        .collect();
+    for r in records.iter().filter(|r| {
+        mcp_sessions.contains(&&r["session"])
+            && [
+                "session_started",
+                "statement",
+                "statement_result",
+                "session_ended",
+            ]
+            .contains(&r["type"].as_str().unwrap())
+    }) {
+        assert!(
+            r["task"].as_str().is_some_and(|t| t.starts_with("mcp: ")),
+            "{r}"
+        );
+    }
     // The denial through the bridge names the rule and the bridge's task.
     assert!(records.iter().any(|r| r["type"] == "statement"
         && r["task"] == "mcp: stdio-agent"

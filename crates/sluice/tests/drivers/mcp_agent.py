@@ -129,6 +129,26 @@ async def held_write():
         say("held.command", r.structured_content["results"][0]["command"] if not r.is_error else text(r))
 
 
+async def abandoned_hold():
+    """An agent that stops waiting for a held write: its call ends, and so does the review."""
+    async with client(TOKENS["alice"], name="impatient-agent") as c:
+        try:
+            await c.call_tool("shop.query", {"sql": "DELETE FROM orders WHERE id = $1", "params": [3]},
+                              read_timeout_seconds=2)
+            say("abandoned", "answered")
+        except Exception as e:  # the SDK's timeout
+            say("abandoned", "gave up")
+    # The review is cancelled once the gateway sees the call's connection go.
+    env = dict(os.environ, SLUICE_SERVER=ADMIN, SLUICE_TOKEN=TOKENS["dana"])
+    for _ in range(50):
+        out = await asyncio.to_thread(subprocess.run, [BIN, "review", "list"], env=env,
+                                      capture_output=True, text=True)
+        if "impatient-agent" not in out.stdout and "WHERE id = $1" not in out.stdout:
+            break
+        await asyncio.sleep(0.2)
+    say("abandoned.pending", "WHERE id = $1" in out.stdout)
+
+
 async def handshake_era():
     async with client(TOKENS["ci-bot"], mode="legacy", name="legacy-agent") as c:
         say("legacy.era", "modern" if c.session.discover_result is not None else "handshake")
@@ -201,7 +221,7 @@ async def raw_edges():
 
 
 async def main():
-    for step in (tools_and_queries, held_write, handshake_era, stdio_bridge, raw_edges):
+    for step in (tools_and_queries, held_write, abandoned_hold, handshake_era, stdio_bridge, raw_edges):
         try:
             await step()
         except BaseException as e:  # report which step, then fail
