@@ -109,6 +109,7 @@ async fn collect<P: mysql_async::prelude::Protocol>(
                     set.truncated = true;
                     return;
                 }
+                // `Row::unwrap` takes the values out of the row; it cannot fail.
                 set.rows.push(row.unwrap().into_iter().map(value).collect());
             })
             .await?;
