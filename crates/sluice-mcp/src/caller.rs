@@ -150,12 +150,12 @@ impl Callers {
             client_addr: caller.client_addr.clone(),
             targets: vec![target.to_owned()],
             ttl: None,
-            task: Some(task.chars().take(120).collect()),
+            task: Some(task),
         };
         let issued = gateway.issue_task(&caller.auth, ask).await?;
         self.keep(
             caller.digest,
-            target,
+            &key,
             issued.secret.clone(),
             issued.expires_at,
         );
