@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
+use sluice_core::config::TargetConfig;
 use sluice_core::{CoreError, Gateway};
 
 use super::{request, run, sql};
@@ -26,6 +27,16 @@ pub(crate) struct Call<'a> {
     pub postgres_tls: Option<&'a Arc<rustls::ClientConfig>>,
     pub max_rows: usize,
     pub max_output: usize,
+}
+
+/// One call's target, login and arguments, as every tool takes them.
+#[derive(Clone, Copy)]
+pub(super) struct Invocation<'a> {
+    pub call: &'a Call<'a>,
+    pub target: &'a TargetConfig,
+    pub identity: &'a str,
+    pub secret: &'a str,
+    pub args: &'a Map<String, Value>,
 }
 
 /// A JSON-RPC error instead of a result: the tool does not exist for this caller.
@@ -57,11 +68,18 @@ pub(crate) async fn call(
         Err(e) => return Ok(failed(&format!("sluice: {e}"))),
     };
     let secret = login.secret.expose();
+    let inv = Invocation {
+        call: c,
+        target,
+        identity: &login.identity,
+        secret,
+        args,
+    };
     let ran = match action {
-        "query" => sql::query(c, target, &login.identity, secret, args, progress).await,
-        "describe" => sql::describe(c, target, &login.identity, secret, args, progress).await,
-        "run" => run::run(c, target, &login.identity, secret, args, progress).await,
-        _ => request::request(c, target, secret, action, args).await,
+        "query" => sql::query(inv, progress).await,
+        "describe" => sql::describe(inv, progress).await,
+        "run" => run::run(inv, progress).await,
+        _ => request::request(inv, action).await,
     };
     Ok(ran.unwrap_or_else(|e| failed(&e.to_string())))
 }

@@ -1,20 +1,21 @@
 //! `TARGET.get` and `TARGET.request`: one HTTP request over the gateway's HTTPS listener, to an
 //! HTTP service or a Kubernetes API server.
 
-use serde_json::{json, Map, Value};
-use sluice_core::config::{HttpRouting, TargetConfig};
+use serde_json::{json, Value};
+use sluice_core::config::HttpRouting;
 
-use super::call::{bad_args, string_arg, Call};
+use super::call::{bad_args, string_arg, Invocation};
 use crate::exec;
 use crate::McpError;
 
-pub(super) async fn request(
-    c: &Call<'_>,
-    target: &TargetConfig,
-    secret: &str,
-    action: &str,
-    args: &Map<String, Value>,
-) -> Result<Value, McpError> {
+pub(super) async fn request(inv: Invocation<'_>, action: &str) -> Result<Value, McpError> {
+    let Invocation {
+        call: c,
+        target,
+        secret,
+        args,
+        ..
+    } = inv;
     let path = string_arg(args, "path")?.ok_or_else(|| bad_args("path is required"))?;
     let method = match action {
         "get" => "GET",

@@ -1,20 +1,22 @@
 //! `TARGET.run`: one command line over the gateway's SSH listener.
 
-use serde_json::{json, Map, Value};
-use sluice_core::config::TargetConfig;
+use serde_json::{json, Value};
 
-use super::call::{bad_args, string_arg, Call};
+use super::call::{bad_args, string_arg, Invocation};
 use crate::exec::{self, Progress};
 use crate::McpError;
 
 pub(super) async fn run(
-    c: &Call<'_>,
-    target: &TargetConfig,
-    identity: &str,
-    secret: &str,
-    args: &Map<String, Value>,
+    inv: Invocation<'_>,
     progress: &mut dyn Progress,
 ) -> Result<Value, McpError> {
+    let Invocation {
+        call: c,
+        target,
+        identity,
+        secret,
+        args,
+    } = inv;
     let command = string_arg(args, "command")?.ok_or_else(|| bad_args("command is required"))?;
     let listen = c.gateway.config().ssh.as_ref().and_then(|s| s.listen);
     let addr = exec::listener(c.gateway, "ssh", listen)?;

@@ -1,11 +1,11 @@
 //! `TARGET.query` and `TARGET.describe`: SQL over the gateway's PostgreSQL or MySQL listener,
 //! answered as columns and rows; a table's columns marked with the masking the caller gets.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sluice_core::config::{TargetConfig, TargetKind};
 use sluice_core::gateway::ColumnsPreview;
 
-use super::call::{bad_args, string_arg, Call};
+use super::call::{bad_args, string_arg, Call, Invocation};
 use crate::exec::{self, cap_text, Outcome, Progress};
 use crate::McpError;
 
@@ -98,13 +98,16 @@ impl SqlLeg {
 }
 
 pub(super) async fn query(
-    c: &Call<'_>,
-    target: &TargetConfig,
-    identity: &str,
-    secret: &str,
-    args: &Map<String, Value>,
+    inv: Invocation<'_>,
     progress: &mut dyn Progress,
 ) -> Result<Value, McpError> {
+    let Invocation {
+        call: c,
+        target,
+        identity,
+        secret,
+        args,
+    } = inv;
     let sql = string_arg(args, "sql")?.ok_or_else(|| bad_args("sql is required"))?;
     let params = match args.get("params") {
         None | Some(Value::Null) => Vec::new(),
@@ -126,13 +129,16 @@ pub(super) async fn query(
 }
 
 pub(super) async fn describe(
-    c: &Call<'_>,
-    target: &TargetConfig,
-    identity: &str,
-    secret: &str,
-    args: &Map<String, Value>,
+    inv: Invocation<'_>,
     progress: &mut dyn Progress,
 ) -> Result<Value, McpError> {
+    let Invocation {
+        call: c,
+        target,
+        identity,
+        secret,
+        args,
+    } = inv;
     let schema = string_arg(args, "schema")?;
     let table = string_arg(args, "table")?;
     let mysql = target.kind == TargetKind::Mysql;
