@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, HOST, UPGRADE, USER_AGENT};
+use hyper::header::{HOST, UPGRADE, USER_AGENT};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -168,7 +168,7 @@ impl Connection {
                 )
             }
         };
-        let Some(token) = bearer(&request) else {
+        let Some(token) = crate::bearer(request.headers()).map(str::to_owned) else {
             return reply::error(
                 audience,
                 StatusCode::UNAUTHORIZED,
@@ -250,12 +250,4 @@ impl Connection {
         });
         sender
     }
-}
-
-/// The bearer credential of `Authorization: Bearer TOKEN`.
-fn bearer(request: &Request<Incoming>) -> Option<String> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }

@@ -40,7 +40,9 @@ mod upgrade;
 mod upstream;
 mod websocket;
 
-pub use endpoint::{Endpoint, EndpointBody, EndpointFuture};
+pub use endpoint::{
+    bearer, full_body, same_origin, streamed_body, Endpoint, EndpointBody, EndpointFuture,
+};
 pub use error::HttpError;
 pub use facts::{describe, Described, POLICY_HEADERS};
 pub use path::normalise_path;

@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::Response;
 use serde_json::{json, Map, Value};
@@ -41,7 +39,7 @@ impl ToolCall {
             caller: &self.caller,
             client_name: self.client_name.as_deref(),
             ssh_fingerprint: inner.ssh_fingerprint.as_deref(),
-            https_tls: inner.https_tls.as_ref(),
+            https_tls: &inner.https_tls,
             postgres_tls: inner.postgres_tls.as_ref(),
             max_rows: inner.settings.max_rows.max(1),
             max_output: inner.settings.max_output_bytes.max(1024),
@@ -57,7 +55,7 @@ impl ToolCall {
     /// away ends the call, which closes its connection to the listener: a held statement's
     /// review is cancelled, a running one interrupted, as for any client.
     pub(crate) fn streamed(self) -> Response<EndpointBody> {
-        let (events, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
+        let (events, body) = sluice_http::streamed_body();
         let interval = Duration::from_secs(self.inner.settings.progress_interval_seconds.max(1));
         tokio::spawn(async move {
             let (said, mut heard) = mpsc::unbounded_channel();
@@ -71,7 +69,7 @@ impl ToolCall {
             loop {
                 let event = tokio::select! {
                     result = &mut run => {
-                        let _ = events.send(Ok(Frame::data(sse(&result)))).await;
+                        let _ = events.send(Ok(sse(&result))).await;
                         return;
                     }
                     Some(message) = heard.recv() => {
@@ -85,12 +83,12 @@ impl ToolCall {
                     }
                     _ = events.closed() => return,
                 };
-                if events.send(Ok(Frame::data(event))).await.is_err() {
+                if events.send(Ok(event)).await.is_err() {
                     return;
                 }
             }
         });
-        let mut response = Response::new(StreamBody::new(ReceiverStream(rx)).boxed());
+        let mut response = Response::new(body);
         response
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -129,19 +127,5 @@ struct Said(mpsc::UnboundedSender<String>);
 impl Progress for Said {
     fn say(&mut self, message: &str) {
         let _ = self.0.send(message.to_owned());
-    }
-}
-
-/// An mpsc receiver as the stream `StreamBody` reads.
-struct ReceiverStream(mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>);
-
-impl futures_core::Stream for ReceiverStream {
-    type Item = Result<Frame<Bytes>, std::io::Error>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
     }
 }

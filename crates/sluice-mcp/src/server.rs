@@ -3,15 +3,14 @@
 //! still waits reach the client before the result. Errors are JSON-RPC errors with the HTTP
 //! status the transport gives them, and nothing one request does upsets the next.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, HOST, ORIGIN};
+use hyper::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, HOST, ORIGIN};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 use sluice_core::config::McpSettings;
@@ -44,7 +43,7 @@ pub(crate) struct Inner {
     pub callers: Callers,
     sessions: Sessions,
     pub ssh_fingerprint: Option<String>,
-    pub https_tls: Option<Arc<rustls::ClientConfig>>,
+    pub https_tls: Arc<rustls::ClientConfig>,
     pub postgres_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -83,7 +82,7 @@ impl McpServer {
                 settings: http.mcp,
                 callers: Callers::default(),
                 ssh_fingerprint,
-                https_tls: Some(https_tls),
+                https_tls,
                 postgres_tls,
                 gateway,
             }),
@@ -103,11 +102,7 @@ impl Endpoint for McpServer {
 }
 
 fn full(status: StatusCode, body: impl Into<Bytes>, content_type: &str) -> Response<EndpointBody> {
-    let mut response = Response::new(
-        Full::new(body.into())
-            .map_err(|never: Infallible| match never {})
-            .boxed(),
-    );
+    let mut response = Response::new(sluice_http::full_body(body));
     *response.status_mut() = status;
     if let Ok(v) = HeaderValue::from_str(content_type) {
         response.headers_mut().insert(CONTENT_TYPE, v);
@@ -159,7 +154,10 @@ impl Inner {
                 "text/plain",
             );
         }
-        if !same_origin(&request) {
+        let host = header(&request, HOST.as_str())
+            .map(str::to_owned)
+            .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        if !sluice_http::same_origin(header(&request, ORIGIN.as_str()), host.as_deref(), "https") {
             // A web page elsewhere must not drive a signed-in agent's tools (DNS rebinding).
             return error_response(
                 &Value::Null,
@@ -169,7 +167,7 @@ impl Inner {
             )
             .tap_status(StatusCode::FORBIDDEN);
         }
-        let Some(bearer) = bearer(&request) else {
+        let Some(bearer) = sluice_http::bearer(request.headers()).map(str::to_owned) else {
             let mut response = json_response(
                 StatusCode::UNAUTHORIZED,
                 &jsonrpc::error(
@@ -449,28 +447,6 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, Oversized>
         return Err(Oversized::Drained);
     }
     Ok(Bytes::from(kept))
-}
-
-/// `Authorization: Bearer TOKEN`.
-fn bearer(request: &Request<Incoming>) -> Option<String> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
-}
-
-/// No `Origin` (agents, SDKs), or one naming the host the request was sent to.
-fn same_origin(request: &Request<Incoming>) -> bool {
-    let Some(origin) = header(request, ORIGIN.as_str()) else {
-        return true;
-    };
-    let host = header(request, HOST.as_str())
-        .map(str::to_owned)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    let origin_host = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(&h))
 }
 
 trait TapStatus {

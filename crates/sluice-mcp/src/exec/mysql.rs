@@ -109,8 +109,13 @@ async fn collect<P: mysql_async::prelude::Protocol>(
                     set.truncated = true;
                     return;
                 }
-                // `Row::unwrap` takes the values out of the row; it cannot fail.
-                set.rows.push(row.unwrap().into_iter().map(value).collect());
+                // A value taken out of the row before (none is here) would read as NULL.
+                set.rows.push(
+                    row.unwrap_raw()
+                        .into_iter()
+                        .map(|v| v.map_or(Value::Null, value))
+                        .collect(),
+                );
             })
             .await?;
         if set.columns.is_empty() {

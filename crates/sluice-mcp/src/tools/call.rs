@@ -22,7 +22,7 @@ pub(crate) struct Call<'a> {
     /// The SSH listener's host key fingerprint, pinned by the SSH leg.
     pub ssh_fingerprint: Option<&'a str>,
     /// The HTTPS listener's certificate, pinned by the HTTP leg.
-    pub https_tls: Option<&'a Arc<rustls::ClientConfig>>,
+    pub https_tls: &'a Arc<rustls::ClientConfig>,
     /// The PostgreSQL listener's certificate, pinned, when that listener requires TLS.
     pub postgres_tls: Option<&'a Arc<rustls::ClientConfig>>,
     pub max_rows: usize,

@@ -31,14 +31,16 @@ pub(super) async fn request(inv: Invocation<'_>, action: &str) -> Result<Value, 
             headers.push((name.clone(), value.to_owned()));
         }
     }
-    let config = c.gateway.config();
-    let settings = config.http.clone().unwrap_or_default();
-    let tls = c
-        .https_tls
+    // The endpoint is served by the HTTPS listener, so there is one.
+    let settings = c
+        .gateway
+        .config()
+        .http
+        .as_ref()
         .ok_or_else(|| McpError::Listener("this gateway has no HTTPS listener".into()))?;
     let route = exec::http::Route {
         addr: exec::listener(c.gateway, "http", settings.listen)?,
-        tls: tls.clone(),
+        tls: c.https_tls.clone(),
         host: match (settings.routing, &settings.domain) {
             (HttpRouting::Host, Some(domain)) => Some(format!("{}.{domain}", target.name)),
             _ => None,

@@ -86,17 +86,9 @@ impl Viewer {
 /// POST; a client that sends none is not a browser, and cannot hold the cookie a forged form
 /// would ride on.
 pub(super) fn same_origin(gateway: &Gateway, headers: &HeaderMap) -> bool {
-    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        None => true,
-        Some(origin) => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or_default();
-            let scheme = if tls(gateway) { "https" } else { "http" };
-            origin == format!("{scheme}://{host}")
-        }
-    }
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = if tls(gateway) { "https" } else { "http" };
+    sluice_http::same_origin(text(header::ORIGIN), text(header::HOST), scheme)
 }
 
 /// The form token of a credential: an HMAC keyed by the credential itself, so only a page
