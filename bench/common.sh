@@ -31,7 +31,9 @@ bench_start_demo() {
   work=$(mktemp -d /tmp/sluice-bench.XXXXXX)
   chmod 755 "$work"
   trap bench_cleanup EXIT
-  RUST_BACKTRACE=0 RUST_LOG=warn "$SLUICE" demo --dir "$work/demo" --json > "$work/demo.json" 2> "$work/demo.log" &
+  # WORKERS sets the gateway's session worker threads (default: one per two cores).
+  RUST_BACKTRACE=0 RUST_LOG=warn "$SLUICE" demo --dir "$work/demo" --json ${WORKERS:+--workers "$WORKERS"} \
+    > "$work/demo.json" 2> "$work/demo.log" &
   demo_pid=$!
   demo_json="$work/demo.json"
   local _

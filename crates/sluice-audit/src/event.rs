@@ -95,6 +95,31 @@ pub enum AuditEvent {
         target: String,
         fingerprint: String,
     },
+    /// An agent redeemed its one-time enrollment token and registered its key.
+    AgentEnrolled {
+        agent: String,
+        /// SHA-256 of the certificate it will present from now on.
+        key_sha256: String,
+        client_addr: String,
+    },
+    /// An enrolled agent connected (mutual TLS) and now carries streams.
+    AgentConnected {
+        agent: String,
+        client_addr: String,
+    },
+    /// An agent's connection ended; its streams ended with it.
+    AgentDisconnected {
+        agent: String,
+        client_addr: String,
+        reason: String,
+        /// Streams it carried over the connection's life.
+        streams: u64,
+    },
+    /// An agent was revoked (`sluice agent revoke`): it cannot connect again, and a
+    /// connection it had was closed.
+    AgentRevoked {
+        agent: String,
+    },
     ConnectionRejected {
         client_addr: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -378,6 +403,10 @@ impl AuditEvent {
             Self::GrantRevoked { .. } => "grant_revoked",
             Self::GrantExpired { .. } => "grant_expired",
             Self::Checkpoint { .. } => "checkpoint",
+            Self::AgentEnrolled { .. } => "agent_enrolled",
+            Self::AgentConnected { .. } => "agent_connected",
+            Self::AgentDisconnected { .. } => "agent_disconnected",
+            Self::AgentRevoked { .. } => "agent_revoked",
         }
     }
 
@@ -416,6 +445,10 @@ impl AuditEvent {
             | Self::GrantIssued { .. }
             | Self::GrantRevoked { .. }
             | Self::GrantExpired { .. }
+            | Self::AgentEnrolled { .. }
+            | Self::AgentConnected { .. }
+            | Self::AgentDisconnected { .. }
+            | Self::AgentRevoked { .. }
             | Self::Checkpoint { .. } => None,
         }
     }
@@ -446,6 +479,10 @@ impl AuditEvent {
             | Self::AuditRecovered { .. }
             | Self::Checkpoint { .. }
             | Self::PolicyLoaded { .. }
+            | Self::AgentEnrolled { .. }
+            | Self::AgentConnected { .. }
+            | Self::AgentDisconnected { .. }
+            | Self::AgentRevoked { .. }
             | Self::PolicyRejected { .. } => None,
         }
     }
@@ -476,6 +513,10 @@ impl AuditEvent {
             | Self::CredentialIssued { .. }
             | Self::CredentialRefused { .. }
             | Self::CredentialRevoked { .. }
+            | Self::AgentEnrolled { .. }
+            | Self::AgentConnected { .. }
+            | Self::AgentDisconnected { .. }
+            | Self::AgentRevoked { .. }
             | Self::AdminRefused { .. } => None,
         }
     }
@@ -507,6 +548,10 @@ impl AuditEvent {
             | Self::CredentialIssued { .. }
             | Self::CredentialRefused { .. }
             | Self::CredentialRevoked { .. }
+            | Self::AgentEnrolled { .. }
+            | Self::AgentConnected { .. }
+            | Self::AgentDisconnected { .. }
+            | Self::AgentRevoked { .. }
             | Self::AdminRefused { .. } => None,
         }
     }

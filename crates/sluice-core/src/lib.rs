@@ -35,6 +35,7 @@
 //! - [`text`]: requester-written text made safe to print, for the CLI and review summaries.
 //! - [`metrics`]: counters and histograms rendered for Prometheus.
 //! - [`workers`]: thread-per-core runtimes that sessions are pinned to.
+//! - [`tunnel`]: the seam to the agents that reach targets in private networks.
 
 pub mod approvals;
 pub mod audit_key;
@@ -55,6 +56,7 @@ pub mod session;
 pub mod sync;
 pub mod text;
 pub mod token;
+pub mod tunnel;
 pub mod workers;
 
 pub use error::{CoreError, RefusalKind};

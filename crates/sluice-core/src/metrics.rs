@@ -40,6 +40,10 @@ impl Gauge {
     pub fn set(&self, n: i64) {
         self.0.store(n, Relaxed);
     }
+    /// Raises the gauge to `n` if it is lower (a high-water mark).
+    pub fn raise_to(&self, n: i64) {
+        self.0.fetch_max(n, Relaxed);
+    }
 }
 
 /// Upper bounds, in microseconds, of the audit latency histogram buckets.
@@ -126,6 +130,11 @@ pub struct Metrics {
     pub bytes_to_clients: Counter,
     /// Time a request waits for its audit records to become durable before it is forwarded.
     pub audit_commit_latency: Histogram,
+    /// How late each session worker woke a timer it set (see `Workers::probe_lag`): time the
+    /// worker spent on something else, so a stall of every session on it when large.
+    pub worker_lag: Histogram,
+    /// The largest worker lag since start, in microseconds.
+    pub worker_lag_max_us: Gauge,
     pub audit_failures: Counter,
     pub decision_cache_hits: Counter,
     pub decision_cache_misses: Counter,
@@ -146,6 +155,13 @@ pub struct Metrics {
     pub http_upgrades: Counter,
     /// Of those, Kubernetes port-forwards.
     pub kube_port_forwards: Counter,
+    /// Links of network-resident agents connected to this gateway now.
+    pub agent_links: Gauge,
+    /// Streams opened through agents (one per upstream connection to a `via` target).
+    pub agent_streams: Counter,
+    /// Streams an agent could not open (no agent connected, the agent could not reach the
+    /// target or refused the address, a timeout).
+    pub agent_stream_failures: Counter,
     pub masking: MaskingMetrics,
     pub approvals: ApprovalMetrics,
 }
@@ -276,9 +292,17 @@ impl MaskingMetrics {
 }
 
 impl Metrics {
+    /// One sample of a session worker's lag (`Workers::probe_lag`).
+    pub fn worker_lagged(&self, lag: std::time::Duration) {
+        let us = u64::try_from(lag.as_micros()).unwrap_or(u64::MAX);
+        self.worker_lag.observe_us(us);
+        self.worker_lag_max_us
+            .raise_to(i64::try_from(us).unwrap_or(i64::MAX));
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let counters: [(&str, &str, &Counter); 20] = [
+        let counters: [(&str, &str, &Counter); 22] = [
             (
                 "sluice_sessions_started_total",
                 "Sessions admitted.",
@@ -379,6 +403,16 @@ impl Metrics {
                 "Kubernetes port-forward streams carried, each allowed by policy.",
                 &self.kube_port_forwards,
             ),
+            (
+                "sluice_agent_streams_total",
+                "Upstream connections opened through network-resident agents.",
+                &self.agent_streams,
+            ),
+            (
+                "sluice_agent_stream_failures_total",
+                "Upstream connections an agent could not open (none connected, target unreachable, refused, timed out).",
+                &self.agent_stream_failures,
+            ),
         ];
         for (name, help, c) in counters {
             let _ = writeln!(
@@ -392,10 +426,25 @@ impl Metrics {
             "# HELP sluice_sessions_active Sessions open now.\n# TYPE sluice_sessions_active gauge\nsluice_sessions_active {}",
             self.sessions_active.get()
         );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_agent_links Network-resident agents connected to this gateway now.\n# TYPE sluice_agent_links gauge\nsluice_agent_links {}",
+            self.agent_links.get()
+        );
         self.audit_commit_latency.render(
             &mut out,
             "sluice_audit_commit_seconds",
             "Wait for audit records to be written before forwarding.",
+        );
+        self.worker_lag.render(
+            &mut out,
+            "sluice_worker_lag_seconds",
+            "How late a session worker woke a timer due every 10 ms: time it was busy elsewhere, a stall of its sessions when large.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP sluice_worker_lag_max_seconds The largest session worker lag since start.\n# TYPE sluice_worker_lag_max_seconds gauge\nsluice_worker_lag_max_seconds {}",
+            self.worker_lag_max_us.get() as f64 / 1e6
         );
         self.decision_latency.render(
             &mut out,
@@ -423,5 +472,16 @@ mod tests {
         assert!(text.contains("sluice_audit_commit_seconds_bucket{le=\"0.00001\"} 1\n"));
         assert!(text.contains("sluice_audit_commit_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("sluice_audit_commit_seconds_count 2\n"));
+    }
+
+    #[test]
+    fn worker_lag_keeps_its_high_water_mark() {
+        let m = Metrics::default();
+        for us in [800, 12_000, 3_000] {
+            m.worker_lagged(std::time::Duration::from_micros(us));
+        }
+        let text = m.render();
+        assert!(text.contains("sluice_worker_lag_seconds_bucket{le=\"0.01\"} 2\n"));
+        assert!(text.contains("sluice_worker_lag_max_seconds 0.012\n"));
     }
 }

@@ -76,11 +76,24 @@ impl Sealed {
 pub struct UpstreamWriter<W> {
     writer: W,
     session: usize,
+    /// The small parts of one sealed write, sent with one `write(2)` at its end: on loopback
+    /// every send also pays the receiver's TCP processing and wakeup, which made a
+    /// PostgreSQL Bind, the gateway's own Describe and Execute-Sync cost three sends instead
+    /// of one (docs/benchmarks.md). Emptied at every finish; kept small between batches.
+    gather: Vec<u8>,
 }
+
+/// Parts up to this size are gathered; a larger part is written as it is, after what was
+/// gathered before it, so a big COPY or bulk insert is not copied.
+const GATHER_PART_MAX: usize = 16 * 1024;
 
 impl<W: AsyncWrite + Unpin> UpstreamWriter<W> {
     pub(crate) fn new(writer: W, session: usize) -> Self {
-        UpstreamWriter { writer, session }
+        UpstreamWriter {
+            writer,
+            session,
+            gather: Vec::new(),
+        }
     }
 
     /// Starts the one write `sealed` allows.
@@ -96,17 +109,24 @@ impl<W: AsyncWrite + Unpin> UpstreamWriter<W> {
         } else {
             None
         };
+        // A write abandoned before its finish (an error on the way) leaves its parts here;
+        // they belong to that seal, never to this one.
+        self.gather.clear();
         Forwarding {
             writer: &mut self.writer,
+            gather: &mut self.gather,
             refusal,
             wrote: false,
         }
     }
 }
 
-/// One sealed write in progress: the parts of a batch, in order, then one flush.
+/// One sealed write in progress: the parts of a batch, in order, then one flush. Small parts
+/// are only gathered until [`Forwarding::finish`], which must be called.
+#[must_use = "gathered parts reach the target only at Forwarding::finish"]
 pub struct Forwarding<'w, W> {
     writer: &'w mut W,
+    gather: &'w mut Vec<u8>,
     /// Why the seal lets no bytes through; an empty part is still fine.
     refusal: Option<&'static str>,
     wrote: bool,
@@ -121,13 +141,31 @@ impl<W: AsyncWrite + Unpin> Forwarding<'_, W> {
             return Err(io::Error::other(why));
         }
         self.wrote = true;
+        if part.len() <= GATHER_PART_MAX {
+            self.gather.extend_from_slice(part);
+            return Ok(());
+        }
+        self.write_gathered().await?;
         self.writer.write_all(part).await
     }
 
-    /// Flushes what was written, if anything.
-    pub async fn finish(self) -> io::Result<()> {
+    async fn write_gathered(&mut self) -> io::Result<()> {
+        if !self.gather.is_empty() {
+            self.writer.write_all(self.gather).await?;
+            self.gather.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes what was gathered and flushes, if anything was written.
+    pub async fn finish(mut self) -> io::Result<()> {
         if self.wrote {
+            self.write_gathered().await?;
             self.writer.flush().await?;
+        }
+        if self.gather.capacity() > 4 * GATHER_PART_MAX {
+            // Many parts in one batch (a pipelined burst): give the memory back.
+            *self.gather = Vec::new();
         }
         Ok(())
     }

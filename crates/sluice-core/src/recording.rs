@@ -6,20 +6,25 @@
 //! task (cheap, no I/O); a writer task per session appends what was encoded, in order, so a
 //! slow disk never stalls the relay, and the recording's SHA-256 is known when the session
 //! ends without reading it back.
+//!
+//! The session hands encoded bytes over by appending them to a shared buffer, and wakes the
+//! writer only when the buffer stops being empty (or grows past [`COALESCE_BYTES`]): a busy
+//! session relays thousands of batches a second, and a channel message and a writer wakeup per
+//! batch cost more than encoding the batch (docs/benchmarks.md).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sluice_decision::CapAction;
 use sluice_record::{CapHit, Digest, Header, Limits, RecordedDecision, Recorder, RecordingStore};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// One session's recording.
 pub struct SessionRecording {
     recorder: Mutex<Option<Recorder>>,
-    /// To the writer; dropped at the end so the writer drains and stops.
-    chunks: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Encoded bytes on their way to the writer.
+    handover: Arc<Handover>,
     writer: Mutex<Option<JoinHandle<()>>>,
     /// The store refused a write: the session must stop, since what follows would go
     /// unrecorded.
@@ -39,24 +44,87 @@ impl std::fmt::Debug for SessionRecording {
     }
 }
 
-/// How long the writer gathers chunks before one write: a busy session sends one per batch it
-/// relays (thousands a second), and a write each costs more than the statement. A crash loses
-/// at most this much of the recording, never of the audit trail.
+/// How long the writer gathers bytes before one write: a busy session encodes some with every
+/// batch it relays (thousands a second), and a write each costs more than the statement. A
+/// crash loses at most this much of the recording, never of the audit trail.
 const COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
-/// A write is not delayed past this many bytes.
+/// A write is not delayed once this many bytes wait.
 const COALESCE_BYTES: usize = 256 * 1024;
 
-/// `first` and whatever follows it within [`COALESCE`], up to [`COALESCE_BYTES`]; all that is
-/// left when the session closes the channel.
-async fn coalesce(mut batch: Vec<u8>, rx: &mut mpsc::UnboundedReceiver<Vec<u8>>) -> Vec<u8> {
-    let deadline = tokio::time::Instant::now() + COALESCE;
-    while batch.len() < COALESCE_BYTES {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(more)) => batch.extend_from_slice(&more),
-            Ok(None) | Err(_) => break,
+/// Between the session, which appends, and its writer, which takes.
+#[derive(Default)]
+struct Handover {
+    pending: Mutex<Pending>,
+    /// Raised when `pending` stops being empty, grows past [`COALESCE_BYTES`], or closes.
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// The session ended: the writer writes what is left and stops.
+    closed: bool,
+}
+
+impl Handover {
+    fn append(&self, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        let wake = {
+            let mut p = crate::sync::lock(&self.pending);
+            let before = p.bytes.len();
+            if before == 0 {
+                p.bytes = bytes;
+            } else {
+                p.bytes.extend_from_slice(&bytes);
+            }
+            before == 0 || (before < COALESCE_BYTES && p.bytes.len() >= COALESCE_BYTES)
+        };
+        if wake {
+            self.wake.notify_one();
         }
     }
-    batch
+
+    fn close(&self) {
+        crate::sync::lock(&self.pending).closed = true;
+        self.wake.notify_one();
+    }
+
+    /// Whether the writer should write now rather than gather for longer.
+    fn urgent(&self) -> bool {
+        let p = crate::sync::lock(&self.pending);
+        p.closed || p.bytes.len() >= COALESCE_BYTES
+    }
+
+    fn take(&self) -> (Vec<u8>, bool) {
+        let mut p = crate::sync::lock(&self.pending);
+        (std::mem::take(&mut p.bytes), p.closed)
+    }
+
+    /// The writer: once bytes wait, gathers for [`COALESCE`] (less when they pile up or the
+    /// session ends), then writes them all; until the session ends.
+    async fn write_to(&self, store: &dyn RecordingStore, session: &str, failed: &AtomicBool) {
+        loop {
+            self.wake.notified().await;
+            if !self.urgent() {
+                tokio::select! {
+                    () = tokio::time::sleep(COALESCE) => {}
+                    () = self.wake.notified() => {}
+                }
+            }
+            let (bytes, closed) = self.take();
+            if !bytes.is_empty() && !failed.load(Ordering::Relaxed) {
+                if let Err(e) = store.append(session, &bytes).await {
+                    tracing::error!(%session, error = %e, "could not write the session recording; ending the session");
+                    failed.store(true, Ordering::Relaxed);
+                }
+            }
+            if closed {
+                return;
+            }
+        }
+    }
 }
 
 /// A cap was reached and the session is to end (the configuration or its connect decision).
@@ -74,6 +142,14 @@ impl std::fmt::Display for CapReached {
     }
 }
 
+impl Drop for SessionRecording {
+    /// A recording dropped without [`SessionRecording::finish`] still lets its writer write
+    /// what was handed over and stop.
+    fn drop(&mut self) {
+        self.handover.close();
+    }
+}
+
 impl SessionRecording {
     pub(crate) fn start(
         store: Arc<dyn RecordingStore>,
@@ -81,25 +157,15 @@ impl SessionRecording {
         limits: Limits,
         on_cap: CapAction,
     ) -> SessionRecording {
-        let (chunks, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let handover = Arc::new(Handover::default());
         let failed = Arc::new(AtomicBool::new(false));
         let writer = {
             let store = store.clone();
             let failed = failed.clone();
             let session = header.session.clone();
-            // Unbounded but bounded in practice: the session cap limits what can be queued.
-            tokio::spawn(async move {
-                while let Some(chunk) = rx.recv().await {
-                    let batch = coalesce(chunk, &mut rx).await;
-                    if failed.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    if let Err(e) = store.append(&session, &batch).await {
-                        tracing::error!(%session, error = %e, "could not write the session recording; ending the session");
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                }
-            })
+            let handover = handover.clone();
+            // Unbounded but bounded in practice: the session cap limits what can wait.
+            tokio::spawn(async move { handover.write_to(&*store, &session, &failed).await })
         };
         SessionRecording {
             recorder: Mutex::new(Some(if header.kind == sluice_record::KIND_TERMINAL {
@@ -115,7 +181,7 @@ impl SessionRecording {
             } else {
                 Recorder::new(header, limits)
             })),
-            chunks: Mutex::new(Some(chunks)),
+            handover,
             writer: Mutex::new(Some(writer)),
             failed,
             end_at_cap: AtomicBool::new(on_cap == CapAction::EndSession),
@@ -235,16 +301,7 @@ impl SessionRecording {
             Some(r) => r.take(),
             None => return,
         };
-        self.send(bytes);
-    }
-
-    fn send(&self, bytes: Vec<u8>) {
-        if bytes.is_empty() {
-            return;
-        }
-        if let Some(chunks) = crate::sync::lock(&self.chunks).as_ref() {
-            let _ = chunks.send(bytes);
-        }
+        self.handover.append(bytes);
     }
 
     /// Writes the end, waits for the writer, and closes the recording. `None` when it was
@@ -252,8 +309,8 @@ impl SessionRecording {
     pub(crate) async fn finish(&self, reason: &str) -> Option<Digest> {
         let recorder = crate::sync::lock(&self.recorder).take()?;
         let (bytes, digest) = recorder.finish(reason);
-        self.send(bytes);
-        drop(crate::sync::lock(&self.chunks).take());
+        self.handover.append(bytes);
+        self.handover.close();
         let writer = crate::sync::lock(&self.writer).take();
         if let Some(writer) = writer {
             let _ = writer.await;

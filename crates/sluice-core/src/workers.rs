@@ -14,6 +14,9 @@ use tokio::sync::watch;
 
 use crate::CoreError;
 
+/// How often each worker's lag is sampled ([`Workers::probe_lag`]).
+pub const LAG_PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
 pub struct Workers {
     handles: Vec<Handle>,
     next: AtomicUsize,
@@ -59,6 +62,23 @@ impl Workers {
             stop,
             threads,
         })
+    }
+
+    /// Runs a probe on every worker that sets a timer every [`LAG_PROBE_INTERVAL`] and hands
+    /// `record` how late the worker woke it. Whatever held the worker meanwhile (a long poll,
+    /// a blocking call, a slow write) held every session on it, and shows here as lag; the
+    /// timer's own 1 ms granularity is the floor. Costs one wakeup per interval per worker.
+    pub fn probe_lag(&self, record: impl Fn(std::time::Duration) + Clone + Send + 'static) {
+        for handle in &self.handles {
+            let record = record.clone();
+            handle.spawn(async move {
+                loop {
+                    let due = tokio::time::Instant::now() + LAG_PROBE_INTERVAL;
+                    tokio::time::sleep_until(due).await;
+                    record(tokio::time::Instant::now().saturating_duration_since(due));
+                }
+            });
+        }
     }
 
     /// The worker for the next session, round robin.

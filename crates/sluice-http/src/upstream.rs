@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, ReadHalf, WriteHalf};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use sluice_core::config::{UpstreamAuth, UpstreamUrl};
@@ -213,12 +212,15 @@ impl Upstream {
         let io = |e: std::io::Error| HttpError::Upstream(format!("cannot reach the target: {e}"));
         let tcp = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            TcpStream::connect((self.url.host.as_str(), self.url.port)),
+            sluice_net::dial::connect_to(
+                session.gateway(),
+                session.target(),
+                (self.url.host.as_str(), self.url.port),
+            ),
         )
         .await
         .map_err(|_| HttpError::Upstream("the target did not answer within 10 s".into()))?
         .map_err(io)?;
-        let _ = tcp.set_nodelay(true);
         let stream: UpstreamStream = match &self.tls {
             Some(connector) => {
                 let name = sluice_net::tls::server_name(&self.url.host)

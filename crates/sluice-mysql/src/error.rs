@@ -98,7 +98,10 @@ impl MyError {
             MyError::Core(_) => (1105, "HY000", "sluice: internal error; the session ends".into()),
             MyError::Tls(_) => (2026, "HY000", "sluice: TLS failure".into()),
             MyError::Masking(m) => (1105, "HY000", format!("sluice: masking failed: {m}")),
-            MyError::Io(_) => (2013, "HY000", "sluice: connection failure".into()),
+            MyError::Io(e) => match sluice_core::tunnel::LinkLost::behind(e) {
+                Some(lost) => (2013, "HY000", format!("sluice: {lost}; the session is ended")),
+                None => (2013, "HY000", "sluice: connection failure".into()),
+            },
         }
     }
 }

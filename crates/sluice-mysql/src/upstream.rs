@@ -3,7 +3,6 @@
 //! TLS or with the server's RSA key), after TLS as the target's mode asks.
 
 use bytes::{BufMut, BytesMut};
-use tokio::net::TcpStream;
 
 use sluice_core::config::TargetTls;
 use sluice_core::Session;
@@ -93,10 +92,9 @@ pub async fn connect(
 ) -> Result<Upstream, MyError> {
     let target = session.target();
     let addr = format!("{}:{}", target.host, target.port);
-    let tcp = TcpStream::connect(&addr)
+    let tcp = sluice_net::dial::connect(session.gateway(), target)
         .await
         .map_err(|e| MyError::UpstreamConnect(format!("{addr}: {e}")))?;
-    let _ = tcp.set_nodelay(true);
     let mut stream: UpstreamStream = MaybeTls::Plain(tcp);
     let hello = read(&mut stream).await?;
     let server = parse_hello(&hello.payload).map_err(MyError::upstream)?;

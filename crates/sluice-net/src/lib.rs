@@ -3,11 +3,15 @@
 //! targets are checked), and streams that are plain or TLS.
 //!
 //! # Layout
+//! - [`dial`]: the connection towards a target, direct or through an agent.
 //! - [`listener`]: accept under a limit, hand each connection to a session worker, drain.
+//! - [`pinned`]: TLS between the gateway and its agents, each known by its certificate's hash.
 //! - [`tls`]: the client-facing certificate (configured or generated) and target TLS modes.
 //! - [`stream`]: a connection that is plain TCP or TLS, chosen during a handshake.
 
+pub mod dial;
 pub mod listener;
+pub mod pinned;
 pub mod stream;
 pub mod tls;
 

@@ -7,21 +7,25 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub enum MaybeTls<T> {
-    Plain(TcpStream),
+use crate::dial::Transport;
+
+/// `P` is the plain transport: the client's TCP connection, or towards a target, TCP or a
+/// stream through an agent.
+pub enum MaybeTls<T, P = TcpStream> {
+    Plain(P),
     Tls(Box<T>),
 }
 
 pub type ClientStream = MaybeTls<tokio_rustls::server::TlsStream<TcpStream>>;
-pub type UpstreamStream = MaybeTls<tokio_rustls::client::TlsStream<TcpStream>>;
+pub type UpstreamStream = MaybeTls<tokio_rustls::client::TlsStream<Transport>, Transport>;
 
-impl<T> MaybeTls<T> {
+impl<T, P> MaybeTls<T, P> {
     pub fn is_tls(&self) -> bool {
         matches!(self, MaybeTls::Tls(_))
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for MaybeTls<T> {
+impl<T: AsyncRead + Unpin, P: AsyncRead + Unpin> AsyncRead for MaybeTls<T, P> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -34,7 +38,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for MaybeTls<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T> {
+impl<T: AsyncWrite + Unpin, P: AsyncWrite + Unpin> AsyncWrite for MaybeTls<T, P> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -7,16 +7,21 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig,
+    SignatureScheme,
+};
 use sluice_core::config::{TargetConfig, TargetTls};
 
+use crate::pinned::{certificate_sha256, PinnedHash};
 use crate::NetError;
 
-fn tls_err(e: impl std::fmt::Display) -> NetError {
+pub(crate) fn tls_err(e: impl std::fmt::Display) -> NetError {
     NetError::Tls(e.to_string())
 }
 
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
@@ -45,16 +50,23 @@ pub fn server_config(
 
 /// The configured pair, or the generated one (made now if it is missing).
 fn certificate_paths(
-    (cert, key): (Option<&Path>, Option<&Path>),
+    pair: (Option<&Path>, Option<&Path>),
     data_dir: &Path,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), NetError> {
+    certificate_paths_in(pair, &data_dir.join("tls"))
+}
+
+/// The configured pair, or the one generated in `dir` (made now if it is missing).
+pub(crate) fn certificate_paths_in(
+    (cert, key): (Option<&Path>, Option<&Path>),
+    dir: &Path,
 ) -> Result<(std::path::PathBuf, std::path::PathBuf), NetError> {
     Ok(match (cert, key) {
         (Some(c), Some(k)) => (c.to_path_buf(), k.to_path_buf()),
         _ => {
-            let dir = data_dir.join("tls");
             let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
             if !c.exists() || !k.exists() {
-                generate_self_signed(&dir, &c, &k)?;
+                generate_self_signed(dir, &c, &k)?;
             }
             (c, k)
         }
@@ -88,61 +100,13 @@ pub fn own_listener_client_config(
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned {
-            leaf,
+        .with_custom_certificate_verifier(Arc::new(PinnedHash {
+            sha256: certificate_sha256(leaf.as_ref()),
             signatures: EncryptOnly(provider()),
         }))
         .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
-}
-
-/// Accepts one certificate, byte for byte; signatures checked as ever.
-#[derive(Debug)]
-struct Pinned {
-    leaf: CertificateDer<'static>,
-    signatures: EncryptOnly,
-}
-
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.leaf.as_ref() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.signatures.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.signatures.supported_verify_schemes()
-    }
 }
 
 fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), NetError> {
@@ -158,21 +122,28 @@ fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), NetEr
 
 /// The client side of target TLS, per the target's mode. `None` when TLS is disabled.
 pub fn client_config(target: &TargetConfig) -> Result<Option<Arc<ClientConfig>>, NetError> {
+    client_config_for(target.tls, target.tls_ca.as_deref(), &target.name)
+}
+
+/// The client side of TLS in `mode`, checking against `ca` for `verify-full`; `name` is what
+/// errors call the target. Also the agent's, towards a target whose login it performs.
+pub fn client_config_for(
+    mode: TargetTls,
+    ca: Option<&Path>,
+    name: &str,
+) -> Result<Option<Arc<ClientConfig>>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err)?;
-    let config = match target.tls {
+    let config = match mode {
         TargetTls::Disable => return Ok(None),
         TargetTls::Prefer | TargetTls::Require => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider())))
             .with_no_client_auth(),
         TargetTls::VerifyFull => {
-            let ca = target.tls_ca.as_ref().ok_or_else(|| {
-                NetError::Tls(format!(
-                    "target {}: tls = \"verify-full\" needs tls_ca",
-                    target.name
-                ))
+            let ca = ca.ok_or_else(|| {
+                NetError::Tls(format!("target {name}: tls = \"verify-full\" needs tls_ca"))
             })?;
             let mut roots = RootCertStore::empty();
             for cert in CertificateDer::pem_file_iter(ca).map_err(tls_err)? {
@@ -231,7 +202,41 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, NetError> {
 /// libpq's `sslmode=require` (MySQL's `ssl-mode=REQUIRED`): encrypt, but accept any certificate. Signatures are still checked
 /// so the handshake itself is sound.
 #[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
+pub(crate) struct EncryptOnly(pub(crate) Arc<CryptoProvider>);
+
+impl EncryptOnly {
+    pub(crate) fn tls12(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    pub(crate) fn tls13(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    pub(crate) fn schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
 
 impl ServerCertVerifier for EncryptOnly {
     fn verify_server_cert(
@@ -251,12 +256,7 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        self.tls12(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -265,15 +265,58 @@ impl ServerCertVerifier for EncryptOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        self.tls13(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.schemes()
+    }
+}
+
+/// The agents' listener: any client certificate whose handshake signature is valid, offered
+/// but not required (an enrollment arrives with the agent's new certificate); what the key
+/// it proves is worth is looked up by the certificate's hash after the handshake.
+impl ClientCertVerifier for EncryptOnly {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls12(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.tls13(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.schemes()
     }
 }

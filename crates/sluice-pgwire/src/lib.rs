@@ -23,6 +23,7 @@ pub mod encoding;
 mod error;
 pub mod frame;
 pub mod frontend;
+pub mod login;
 pub mod rows;
 pub mod startup;
 pub mod types;

@@ -116,7 +116,7 @@ impl CancelRegistry {
             e.secret.len() == secret.len() && bool::from(e.secret.ct_eq(secret))
         });
         match found {
-            Some(found) => act(pid, found).await,
+            Some(found) => act(gateway, pid, found).await,
             None if gateway.reaches_other_gateways() => {
                 // The secret itself never leaves the gateway: its digest identifies the key.
                 let body = format!("{pid} {}", hex::encode(Sha256::digest(secret)));
@@ -147,7 +147,7 @@ impl CancelRegistry {
             });
             if let Some(found) = found {
                 tracing::info!(pid, "cancel request from another gateway");
-                act(pid, found).await;
+                act(gateway, pid, found).await;
             }
         }
     }
@@ -177,7 +177,7 @@ struct Found {
 }
 
 /// Cancels the held statement, or the running one on the target.
-async fn act(pid: i32, found: Found) {
+async fn act(gateway: &Gateway, pid: i32, found: Found) {
     let Found {
         target,
         backend_pid,
@@ -196,7 +196,7 @@ async fn act(pid: i32, found: Found) {
     }
     let mut packet = BytesMut::new();
     sluice_pgwire::encode::cancel_request(&mut packet, backend_pid, &backend_secret);
-    match upstream::open_transport(&target).await {
+    match upstream::open_transport(gateway, &target).await {
         Ok(mut stream) => {
             if let Err(e) = stream.write_all(&packet).await {
                 tracing::warn!(error = %e, "could not forward a cancel request");

@@ -125,7 +125,10 @@ impl PgError {
             ),
             PgError::Tls(_) => ("08006", "sluice: TLS failure".into()),
             PgError::Masking(m) => ("XX000", m.clone()),
-            PgError::Io(_) => ("08006", "sluice: connection failure".into()),
+            PgError::Io(e) => match sluice_core::tunnel::LinkLost::behind(e) {
+                Some(lost) => ("08006", format!("sluice: {lost}; the session is ended")),
+                None => ("08006", "sluice: connection failure".into()),
+            },
         }
     }
 

@@ -2,18 +2,17 @@
 //! credential only sluice holds.
 
 use bytes::{Buf, BytesMut};
-use postgres_protocol::authentication::sasl::{ChannelBinding, ScramSha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use sluice_core::config::{TargetConfig, TargetTls};
-use sluice_core::Session;
-use sluice_pgwire::backend::{self, AuthRequest};
+use sluice_core::{Gateway, Session};
+use sluice_pgwire::backend;
+use sluice_pgwire::login::{LoginError, PasswordLogin};
 use sluice_pgwire::{encode, frame, PROTOCOL_3_0};
 
 use crate::error::PgError;
 use sluice_net::stream::{MaybeTls, UpstreamStream};
-use sluice_net::tls;
+use sluice_net::{dial, tls};
 
 /// Server messages during login are small; anything bigger is not a PostgreSQL server.
 const MAX_LOGIN_MESSAGE: usize = 1 << 20;
@@ -33,12 +32,15 @@ fn io_err(target: &TargetConfig, e: std::io::Error) -> PgError {
     PgError::UpstreamConnect(format!("{}:{}: {e}", target.host, target.port))
 }
 
-/// TCP plus TLS as the target's mode asks. Also used for cancel requests.
-pub async fn open_transport(target: &TargetConfig) -> Result<UpstreamStream, PgError> {
-    let mut tcp = TcpStream::connect((target.host.as_str(), target.port))
+/// TCP (or a stream through an agent) plus TLS as the target's mode asks. Also used for
+/// cancel requests.
+pub async fn open_transport(
+    gateway: &Gateway,
+    target: &TargetConfig,
+) -> Result<UpstreamStream, PgError> {
+    let mut tcp = dial::connect(gateway, target)
         .await
         .map_err(|e| io_err(target, e))?;
-    tcp.set_nodelay(true).map_err(|e| io_err(target, e))?;
     let Some(config) = tls::client_config(target)? else {
         return Ok(MaybeTls::Plain(tcp));
     };
@@ -73,7 +75,7 @@ pub async fn connect(
     client_params: &[(&[u8], &[u8])],
 ) -> Result<Upstream, PgError> {
     let target = session.target();
-    let mut stream = open_transport(target).await?;
+    let mut stream = open_transport(session.gateway(), target).await?;
     let mut out = BytesMut::new();
     let mut params: Vec<(&[u8], &[u8])> = vec![
         (b"user", target.user.as_bytes()),
@@ -88,7 +90,7 @@ pub async fn connect(
         .map(|s| s.expose().as_bytes())
         .unwrap_or_default();
     let mut buf = BytesMut::with_capacity(4096);
-    let mut scram: Option<ScramSha256> = None;
+    let mut login = PasswordLogin::new(target.user.as_bytes(), password);
     let mut announcements = BytesMut::new();
     let mut key: Option<(i32, Vec<u8>)> = None;
     loop {
@@ -99,49 +101,13 @@ pub async fn connect(
             })?;
         out.clear();
         match tag {
-            backend::AUTHENTICATION => match backend::auth_request(&body).map_err(bad)? {
-                AuthRequest::Ok => {}
-                AuthRequest::Cleartext => encode::password_message(&mut out, password),
-                AuthRequest::Md5 { salt } => {
-                    let hashed = postgres_protocol::authentication::md5_hash(
-                        target.user.as_bytes(),
-                        password,
-                        salt,
-                    );
-                    encode::password_message(&mut out, hashed.as_bytes());
-                }
-                AuthRequest::Sasl { mechanisms } => {
-                    if !mechanisms.iter().any(|m| *m == b"SCRAM-SHA-256") {
-                        return Err(PgError::UpstreamAuth(
-                            "target offers no SCRAM-SHA-256".into(),
-                        ));
-                    }
-                    let s = ScramSha256::new(password, ChannelBinding::unsupported());
-                    encode::sasl_initial_response(&mut out, "SCRAM-SHA-256", s.message());
-                    scram = Some(s);
-                }
-                AuthRequest::SaslContinue(data) => {
-                    let s = scram
-                        .as_mut()
-                        .ok_or_else(|| bad("SASL continue before SASL start"))?;
-                    s.update(data)
-                        .map_err(|e| PgError::UpstreamAuth(e.to_string()))?;
-                    encode::sasl_response(&mut out, s.message());
-                }
-                AuthRequest::SaslFinal(data) => {
-                    let s = scram
-                        .as_mut()
-                        .ok_or_else(|| bad("SASL final before SASL start"))?;
-                    // Verifying the server signature proves the target knows our verifier.
-                    s.finish(data)
-                        .map_err(|e| PgError::UpstreamAuth(e.to_string()))?;
-                }
-                AuthRequest::Other(code) => {
-                    return Err(PgError::UpstreamAuth(format!(
-                        "unsupported authentication method {code}"
-                    )))
-                }
-            },
+            backend::AUTHENTICATION => {
+                let request = backend::auth_request(&body).map_err(bad)?;
+                login.answer(request, &mut out).map_err(|e| match e {
+                    LoginError::Protocol(m) => bad(m),
+                    LoginError::Auth(m) => PgError::UpstreamAuth(m),
+                })?;
+            }
             backend::PARAMETER_STATUS | backend::NOTICE_RESPONSE => {
                 append_frame(&mut announcements, tag, &body);
             }

@@ -107,21 +107,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub(crate) async fn connect(session: &Session) -> Result<Upstream, SshError> {
     let target = session.target().clone();
     let address = format!("{}:{}", target.host, target.port);
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(&address))
-        .await
-        .map_err(|_| {
-            SshError::Target(format!(
-                "target {} did not answer at {address} in time",
-                target.name
-            ))
-        })?
-        .map_err(|e| {
-            SshError::Target(format!(
-                "cannot reach target {} at {address}: {e}",
-                target.name
-            ))
-        })?;
-    let _ = tcp.set_nodelay(true);
+    let tcp = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        sluice_net::dial::connect(session.gateway(), &target),
+    )
+    .await
+    .map_err(|_| {
+        SshError::Target(format!(
+            "target {} did not answer at {address} in time",
+            target.name
+        ))
+    })?
+    .map_err(|e| {
+        SshError::Target(format!(
+            "cannot reach target {} at {address}: {e}",
+            target.name
+        ))
+    })?;
     let refusal = Arc::new(Mutex::new(None));
     let (forwarded_tx, forwarded) = mpsc::unbounded_channel();
     let handler = TargetHandler {

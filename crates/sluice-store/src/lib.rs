@@ -92,6 +92,7 @@
 //! id too long for a payload). A payload a process cannot read, e.g. from a newer
 //! version, is delivered as [`StoreChange::Resync`].
 
+mod agents;
 mod approvals;
 mod common;
 mod error;
@@ -102,6 +103,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use agents::{AgentRecord, AgentStore, EnrollmentRecord};
 pub use approvals::{GrantFilter, GrantRecord, ReviewFilter, ReviewRecord, ReviewerDecision};
 pub use error::{BackendError, StoreError};
 pub use postgres::{redact_url, PostgresStore};
@@ -114,7 +116,7 @@ pub use sqlite::SqliteStore;
 /// deterministic in tests and every process sharing a store agrees on what
 /// "now" means only as far as their clocks do.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AgentStore + Send + Sync + 'static {
     /// Returns the identity's SCRAM salt, inserting `candidate` first if the
     /// identity has none yet.
     ///

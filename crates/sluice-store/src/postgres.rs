@@ -1011,3 +1011,5 @@ mod tests {
         assert_eq!(url_password("postgres://u@h/db"), None);
     }
 }
+
+crate::agents::agent_store!(PostgresStore);

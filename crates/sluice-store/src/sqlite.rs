@@ -788,3 +788,12 @@ async fn ping(pool: &SqlitePool, timeout: Duration) -> Result<(), StoreError> {
         )),
     }
 }
+
+crate::agents::agent_store!(SqliteStore);
+
+impl SqliteStore {
+    /// The pool, as [`crate::agents::agent_store`] reaches either backend's.
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}

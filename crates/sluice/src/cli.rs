@@ -39,6 +39,9 @@ pub enum Command {
     /// Register, list and remove the SSH public keys that authenticate an identity.
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Run a network-resident agent (`--server HOST:PORT --enroll TOKEN`) inside a private
+    /// network; or, beside the gateway, enroll, list and revoke agents.
+    Agent(AgentArgs),
     /// Check, search and export the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -223,6 +226,60 @@ pub enum TokenCommand {
         #[command(flatten)]
         config: ConfigArg,
         id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    pub command: Option<AgentCommand>,
+    /// The gateway's agent listener, `HOST:PORT` (a `https://` or `sluice://` prefix is
+    /// ignored).
+    #[arg(long, env = "SLUICE_AGENT_SERVER")]
+    pub server: Option<String>,
+    /// The one-time enrollment token from `sluice agent enroll` (needed the first time only).
+    #[arg(long, env = "SLUICE_AGENT_ENROLL", hide_env_values = true)]
+    pub enroll: Option<String>,
+    /// Where the agent keeps its key and enrollment.
+    #[arg(long, env = "SLUICE_AGENT_STATE", default_value = "sluice-agent")]
+    pub state_dir: PathBuf,
+    /// How often the agent checks the link (`5s`).
+    #[arg(long, default_value = "5s")]
+    pub heartbeat: String,
+    /// A TOML file of targets whose credential the agent holds, so that the gateway never
+    /// does (PostgreSQL; docs/agent-connection.md).
+    #[arg(long, env = "SLUICE_AGENT_TARGETS")]
+    pub targets: Option<PathBuf>,
+    /// Connect only to these addresses for the gateway (`host:port`, `host:*`, `*:port`;
+    /// repeatable, or comma-separated in SLUICE_AGENT_ALLOW). Absent: any.
+    #[arg(long, env = "SLUICE_AGENT_ALLOW", value_delimiter = ',')]
+    pub allow: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AgentCommand {
+    /// Issue a one-time enrollment token that registers the agent NAME (or gives it a new key).
+    Enroll {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+        /// How long the token can be redeemed (default: `[agents] enrollment_ttl`).
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// List enrolled agents, when and where each was last seen.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke agent NAME: it cannot connect again, and its link is closed within a heartbeat.
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
     },
 }
 
@@ -562,6 +619,9 @@ pub struct DemoArgs {
     /// Print one JSON line with URLs and tokens once the gateway is ready.
     #[arg(long)]
     pub json: bool,
+    /// Session worker threads (`gateway.worker_threads`); 0, the default, is one per two cores.
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -571,6 +631,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Login(l) => crate::login::run(l).await,
         Command::Logout(s) => crate::login::logout(&s).await,
         Command::Identity(i) => crate::identity_cmd::run(i).await,
+        Command::Agent(a) => crate::agent_cmd::run(a).await,
         Command::Audit(a) => crate::audit_cmd::run(a).await,
         Command::Policy(p) => crate::policy_cmd::run(p).await,
         Command::Review(r) => crate::review_cmd::run(r).await,

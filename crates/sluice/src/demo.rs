@@ -30,6 +30,9 @@ const MYSQL_ACCOUNT: &str = "sluice";
 const SSH_TARGET: &str = "host";
 /// The demo's HTTP service behind the HTTPS listener.
 const HTTP_TARGET: &str = "api";
+/// The same database as `shop`, reached through the demo's agent (docs/agent-connection.md).
+const AGENT_TARGET: &str = "shop-via-agent";
+const AGENT_NAME: &str = "demo-agent";
 /// The demo's identities: name, kind, group, and what the example policies let them do,
 /// printed beside their psql line so a first `SELECT 1` as dana is not a puzzle.
 /// tests/demo.rs checks each claim through the running demo.
@@ -195,6 +198,11 @@ struct DemoInfo {
     admin_url: Option<String>,
     direct_url: String,
     postgres_url: BTreeMap<String, String>,
+    /// Identity → URL of the same database through the demo's agent, a `sluice agent`
+    /// process the demo enrolled and started.
+    postgres_via_agent_url: BTreeMap<String, String>,
+    /// Where agents connect.
+    agents_addr: String,
     /// Only when MariaDB is installed: identity → URL through the gateway's MySQL listener.
     #[serde(skip_serializing_if = "Option::is_none")]
     mysql_url: Option<BTreeMap<String, String>>,
@@ -258,14 +266,16 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         ssh,
         config_path,
         target_password,
-    } = tokio::task::spawn_blocking(move || prepare(&setup_dir, http_port)).await??;
+    } = tokio::task::spawn_blocking(move || prepare(&setup_dir, http_port, args.workers)).await??;
 
     let (config, text) = Config::load_with_text(&config_path)?;
     crate::logging::init(&config.log);
     let running = crate::runtime::start(config.clone(), &text).await?;
 
+    let _agent = start_agent(&config, &running, &dir).await?;
     let mut tokens = BTreeMap::new();
     let mut urls = BTreeMap::new();
+    let mut agent_urls = BTreeMap::new();
     let pg_addr = running
         .postgres_addr
         .context("the demo needs the PostgreSQL listener")?;
@@ -321,6 +331,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 secret.expose()
             ),
         );
+        agent_urls.insert(
+            name.to_owned(),
+            format!(
+                "postgresql://{name}:{}@{pg_addr}/{AGENT_TARGET}",
+                secret.expose()
+            ),
+        );
         if let Some(addr) = mysql_addr {
             mysql_urls.insert(
                 name.to_owned(),
@@ -335,6 +352,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         admin_url: running.admin_addr.map(|a| format!("http://{a}")),
         direct_url: pg.direct_url(SCRAM_ROLE, &target_password, DATABASE),
         postgres_url: urls,
+        postgres_via_agent_url: agent_urls,
+        agents_addr: running
+            .agents_addr
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         mysql_url: mysql_addr.map(|_| mysql_urls),
         direct_mysql_url: mariadb
             .as_ref()
@@ -373,6 +395,53 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     drop(ssh);
     drop(http);
     Ok(())
+}
+
+/// The demo's agent: a `sluice agent` process enrolled now (or already, from a previous run
+/// in the same directory), serving `shop-via-agent`; killed when the demo stops.
+async fn start_agent(
+    config: &Config,
+    running: &crate::runtime::RunningGateway,
+    dir: &Path,
+) -> Result<AgentProcess> {
+    let addr = running
+        .agents_addr
+        .context("the demo needs the agents' listener")?;
+    let pin = sluice_agent::hub::listener_pin(config)?;
+    let (token, record) = sluice_agent::enrollment::issue(
+        AGENT_NAME,
+        pin,
+        sluice_core::gateway::unix_now().saturating_mul(1000),
+        600_000,
+    );
+    crate::runtime::open_store(config)
+        .await?
+        .insert_enrollment(&record)
+        .await?;
+    let log = std::fs::File::create(dir.join("agent.log"))?;
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .arg("agent")
+        .arg("--server")
+        .arg(addr.to_string())
+        .arg("--state-dir")
+        .arg(dir.join("agent"))
+        .env("SLUICE_AGENT_ENROLL", token)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting the demo's agent")?;
+    Ok(AgentProcess(child))
+}
+
+/// Killed on drop, with the demo.
+struct AgentProcess(std::process::Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Where the gateway's MySQL listener is. The demo's configuration gives it a fixed port, so
@@ -445,7 +514,7 @@ fn prepare_sshd(dir: &Path, keys_dir: &Path) -> Result<(DemoSshd, BTreeMap<Strin
 }
 
 /// Starts the scratch databases and writes the gateway's configuration. Blocking.
-fn prepare(dir: &Path, http_port: u16) -> Result<Prepared> {
+fn prepare(dir: &Path, http_port: u16, workers: usize) -> Result<Prepared> {
     // MariaDB, when installed, starts beside PostgreSQL rather than after it: each spends
     // most of its start-up waiting on its own disk writes.
     let mariadb_dir = dir.join("mysql");
@@ -489,6 +558,7 @@ fn prepare(dir: &Path, http_port: u16) -> Result<Prepared> {
     let pg_port = scratch_pg::free_port()?;
     let admin_port = scratch_pg::free_port()?;
     let https_port = scratch_pg::free_port()?;
+    let agents_port = scratch_pg::free_port()?;
     // The credential the gateway injects towards the HTTP service; callers never see it.
     sluice_core::secret::write_private(&dir.join("api-token"), random_password().as_bytes())?;
     let mysql = match &mariadb {
@@ -552,7 +622,8 @@ fn prepare(dir: &Path, http_port: u16) -> Result<Prepared> {
     }
     let config = format!(
         "# Written by `sluice demo`. Every field is described in docs/configuration.md.\n\
-         [gateway]\ndata_dir = \"data\"\n\n\
+         [gateway]\ndata_dir = \"data\"\nmax_connections = {max_connections}\n\
+         worker_threads = {workers}\n\n\
          [[listeners]]\nprotocol = \"postgres\"\nlisten = \"127.0.0.1:{pg_port}\"\n\n\
          [admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n\
          [audit]\ndurability = \"buffered\"\n\n\
@@ -562,12 +633,20 @@ fn prepare(dir: &Path, http_port: u16) -> Result<Prepared> {
          [[targets]]\nname = \"{DATABASE}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\nport = {}\n\
          database = \"{DATABASE}\"\nuser = \"{SCRAM_ROLE}\"\npassword_file = \"target-password\"\n\
          tls = \"disable\"\ntags = {{ env = \"production\" }}\n\n\
+         [[targets]]\nname = \"{AGENT_TARGET}\"\nkind = \"postgres\"\nhost = \"127.0.0.1\"\n\
+         port = {}\ndatabase = \"{DATABASE}\"\nuser = \"{SCRAM_ROLE}\"\n\
+         password_file = \"target-password\"\ntls = \"disable\"\nvia = \"{AGENT_NAME}\"\n\
+         tags = {{ env = \"production\" }}\n\n\
+         [agents]\nlisten = \"127.0.0.1:{agents_port}\"\n\n\
          [[listeners]]\nprotocol = \"http\"\nlisten = \"127.0.0.1:{https_port}\"\n\n\
          [[targets]]\nname = \"{HTTP_TARGET}\"\nkind = \"http\"\n\
          url = \"http://127.0.0.1:{http_port}\"\nauth = \"bearer\"\npassword_file = \"api-token\"\n\
          tags = {{ env = \"production\" }}\n\
          {mysql}{ssh_section}",
-        pg.port
+        pg.port,
+        pg.port,
+        // The gateway's own default, unless a benchmark raised the scratch server's.
+        max_connections = crate::scratch_pg::max_connections().max(1000),
     );
     let config_path = dir.join("sluice.toml");
     std::fs::write(&config_path, config)?;
@@ -596,6 +675,13 @@ fn print_human(info: &DemoInfo, pg_addr: SocketAddr, mysql_addr: Option<SocketAd
             pg_addr.port()
         );
     }
+    println!(
+        "The same database is target \"{AGENT_TARGET}\", reached through a network-resident \
+         agent (a `sluice agent` process the demo enrolled, as if inside a private network; \
+         docs/agent-connection.md):\n  \
+         {exe} agent list --config {}\n",
+        info.config.display()
+    );
     if let Some(addr) = mysql_addr {
         println!(
             "The same shop is in a scratch MariaDB, target \"{MYSQL_TARGET}\" behind the MySQL \

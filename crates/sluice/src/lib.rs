@@ -33,6 +33,7 @@ pub mod admin;
 pub mod admin_auth;
 pub mod admin_client;
 pub mod admin_tls;
+pub mod agent_cmd;
 pub mod approvals_api;
 pub mod audit_cmd;
 pub mod cli;

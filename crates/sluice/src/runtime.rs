@@ -32,6 +32,8 @@ pub struct RunningGateway {
     /// The HTTPS listener for HTTP services and Kubernetes API servers.
     pub http_addr: Option<SocketAddr>,
     pub admin_addr: Option<SocketAddr>,
+    /// Where network-resident agents connect (`[agents] listen`).
+    pub agents_addr: Option<SocketAddr>,
     control: Arc<watch::Sender<ShutdownPhase>>,
     admin_stop: watch::Sender<bool>,
     postgres_task: Option<JoinHandle<()>>,
@@ -39,6 +41,7 @@ pub struct RunningGateway {
     ssh_task: Option<JoinHandle<()>>,
     http_task: Option<JoinHandle<()>>,
     admin_task: Option<JoinHandle<std::io::Result<()>>>,
+    agents_task: Option<JoinHandle<()>>,
     /// The `[[audit_sinks]]`, each tailing the audit file on its own.
     audit_sinks: AuditSinkTasks,
     policy_watch: JoinHandle<()>,
@@ -196,7 +199,12 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
     let workers = Arc::new(sluice_core::workers::Workers::start(
         config.gateway.worker_threads,
     )?);
-    let gateway = Gateway::new(config, store, audit, policy, key)?;
+    let agents_listen = config.agents.listen;
+    let gateway = Gateway::new(config, store.clone(), audit, policy, key)?;
+    workers.probe_lag({
+        let gateway = gateway.clone();
+        move |lag| gateway.metrics().worker_lagged(lag)
+    });
     let policy_watch = tokio::spawn({
         let gateway = gateway.clone();
         async move { gateway.watch_policy().await }
@@ -281,6 +289,16 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
             gateway.announce_listener(protocol, addr.port());
         }
     }
+    let mut agents_addr = None;
+    let mut agents_task = None;
+    if let Some(addr) = agents_listen {
+        // Installed before the first session can dial: a `via` target before it has no way.
+        let hub = sluice_agent::hub::AgentHub::bind(gateway.clone(), store, addr, workers.clone())
+            .await
+            .with_context(|| format!("binding the agents' listener on {addr}"))?;
+        agents_addr = Some(hub.local_addr()?);
+        agents_task = Some(tokio::spawn(hub.run(admin_stop_rx.clone())));
+    }
     let mut admin_addr = None;
     let mut admin_task = None;
     if let Some(listener) = admin_listener {
@@ -300,6 +318,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         ?ssh_fingerprint,
         ?http_addr,
         ?admin_addr,
+        ?agents_addr,
         "sluice is ready"
     );
     Ok(RunningGateway {
@@ -311,6 +330,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         ssh_fingerprint,
         http_addr,
         admin_addr,
+        agents_addr,
         control,
         admin_stop,
         postgres_task,
@@ -318,6 +338,7 @@ pub async fn start(config: Config, config_text: &str) -> Result<RunningGateway> 
         ssh_task,
         http_task,
         admin_task,
+        agents_task,
         policy_watch,
         housekeeping,
         audit_signer,
@@ -413,6 +434,9 @@ impl RunningGateway {
         }
         let _ = self.admin_stop.send(true);
         if let Some(task) = self.admin_task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.agents_task.take() {
             let _ = task.await;
         }
         let audit = self.gateway.audit().clone();

@@ -247,8 +247,8 @@ fn spawn_server(
             "-c",
             "full_page_writes=off",
             "-c",
-            "max_connections=200",
         ])
+        .arg(format!("max_connections={}", max_connections()))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
@@ -345,6 +345,16 @@ pub(crate) fn issue_localhost_cert(dir: &Path, crt: &Path, key: &Path) -> Result
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600))?;
     Ok(ca_crt)
+}
+
+/// How many connections the scratch server accepts: 200, or `$SLUICE_SCRATCH_MAX_CONNECTIONS`
+/// (benchmarks that hold thousands of sessions open; the demo's gateway follows it too).
+pub fn max_connections() -> u32 {
+    std::env::var("SLUICE_SCRATCH_MAX_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(200)
 }
 
 /// The PostgreSQL server binaries: `$SLUICE_PG_BINDIR`, `pg_config --bindir`, or the newest

@@ -4,9 +4,11 @@
 //! - the Kubernetes base and example overlay render with `kubectl kustomize` (kubectl is
 //!   not packaged by Debian: without it these two tests skip, saying so, like the Kubernetes
 //!   gateway tests), and what they render has the objects,
-//!   probes, security settings and grace period the documentation promises;
+//!   probes, security settings and grace period the documentation promises; the agent
+//!   kustomization (deploy/kubernetes/agent) renders an agent that dials the gateways' Service;
 //! - docker-compose.yml is valid (`docker compose config`, when the compose plugin is there)
-//!   and, read with PyYAML (python3-yaml; required), wires the gateways as documented;
+//!   and, read with PyYAML (python3-yaml; required), wires the gateways as documented, and
+//!   the agent (profile `agent`) as the only way from them to the internal network's target;
 //! - every sluice.toml in deploy/ loads with the gateway's own `Config::load`;
 //! - the policies in the base are examples/policies, all of them, unchanged.
 //!
@@ -157,6 +159,17 @@ fn duration(config: &toml::Value, table: &str, key: &str) -> Duration {
     humantime::parse_duration(text).unwrap()
 }
 
+/// The port of `[table] listen = "HOST:PORT"`.
+fn listen_port(config: &toml::Value, table: &str) -> u16 {
+    let listen = config[table]["listen"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{table}.listen is not set"));
+    listen
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or_else(|| panic!("{table}.listen {listen:?} is not HOST:PORT"))
+}
+
 fn toml_file(path: &str) -> toml::Value {
     let text = std::fs::read_to_string(repo().join(path)).unwrap();
     toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -195,6 +208,27 @@ fn check_gateway(objs: &[Object], replicas: u32, config: &toml::Value) {
         spec.contains("containerPort: 6432"),
         "postgres port 6432 not exposed"
     );
+    assert_eq!(
+        listen_port(config, "agents"),
+        7443,
+        "[agents] listen is not the Service's agents port"
+    );
+    assert!(
+        spec.contains("containerPort: 7443"),
+        "agents port 7443 not exposed"
+    );
+    // One agent certificate for every pod, projected where [agents] tls_cert/tls_key say.
+    for key in ["tls_cert", "tls_key"] {
+        let path = config["agents"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("agents.{key} is not set: each pod would pin its own"));
+        let file = path.strip_prefix("/run/secrets/").expect("a secret file");
+        assert!(
+            spec.contains(&format!("path: {file}")),
+            "agents.{key} {path} is not projected"
+        );
+    }
+    assert!(spec.contains("name: sluice-agents-tls"));
 
     // The kubelet's SIGKILL must not cut the drain short.
     let grace: u64 = block(spec, "spec")
@@ -240,6 +274,18 @@ fn check_gateway(objs: &[Object], replicas: u32, config: &toml::Value) {
     assert!(
         services.iter().any(|s| s == "sluice"),
         "no Service named sluice: {services:?}"
+    );
+    // Agents dial the same Service as clients, on its port `agents`.
+    let service = objs
+        .iter()
+        .find(|o| o.kind() == "Service" && o.name() == "sluice")
+        .unwrap();
+    let ports = block(&service.text, "ports");
+    assert!(
+        ports.contains("name: agents")
+            && ports.contains("port: 7443")
+            && ports.contains("targetPort: agents"),
+        "the sluice Service has no agents port:\n{ports}"
     );
 
     // The policies ConfigMap keeps its name (hot reload); sluice.toml's is hashed (rolls pods).
@@ -351,7 +397,12 @@ fn kubernetes_example_overlay_renders_with_secrets_and_s3() {
         .filter(|o| o.kind() == "Secret")
         .map(Object::name)
         .collect();
-    for base in ["sluice-store", "sluice-targets", "sluice-audit-signing"] {
+    for base in [
+        "sluice-store",
+        "sluice-targets",
+        "sluice-audit-signing",
+        "sluice-agents-tls",
+    ] {
         let name = secrets
             .iter()
             .find(|n| n.starts_with(&format!("{base}-")))
@@ -360,6 +411,87 @@ fn kubernetes_example_overlay_renders_with_secrets_and_s3() {
             sts.contains(&format!("name: {name}")),
             "StatefulSet does not mount {name}"
         );
+    }
+    let agents_tls = objs
+        .iter()
+        .find(|o| o.kind() == "Secret" && o.name().starts_with("sluice-agents-tls-"))
+        .unwrap();
+    assert_eq!(agents_tls.top("type"), Some("kubernetes.io/tls"));
+}
+
+/// deploy/kubernetes/agent: one agent, its state on a claim of its own, dialling the gateways'
+/// Service on its agents port, with the token from an optional Secret; locked down like the
+/// gateway, and with nothing to probe.
+#[test]
+fn kubernetes_agent_renders_and_dials_the_gateways() {
+    let Some(rendered) = kustomize("deploy/kubernetes/agent") else {
+        return;
+    };
+    let objs = objects(&rendered);
+    assert_eq!(kinds(&objs), BTreeSet::from(["StatefulSet"]));
+    let sts = one(&objs, "StatefulSet");
+    assert_eq!(sts.name(), "sluice-agent");
+    // Beside the example overlay's gateways, so that `sluice` resolves to their Service.
+    assert_eq!(sts.namespace().as_deref(), Some("sluice-example"));
+    let spec = &sts.text;
+    assert!(spec.contains("\n  replicas: 1\n"), "one pod per agent name");
+    assert!(
+        spec.contains("- agent\n"),
+        "the container runs `sluice agent`"
+    );
+    assert!(spec.contains("image: registry.example.com/sluice:0.1.0"));
+
+    let env = block(spec, "env");
+    let value_of = |name: &str| {
+        let var = format!("- name: {name}");
+        let mut lines = env.lines().skip_while(|l| l.trim() != var);
+        lines
+            .next()
+            .unwrap_or_else(|| panic!("no {name} in\n{env}"));
+        lines
+            .next()
+            .and_then(|l| l.trim().strip_prefix("value: "))
+            .map(str::to_owned)
+    };
+    let config = toml_file("deploy/kubernetes/base/sluice.toml");
+    assert_eq!(
+        value_of("SLUICE_AGENT_SERVER").as_deref(),
+        Some(format!("sluice:{}", listen_port(&config, "agents")).as_str()),
+        "the agent does not dial the sluice Service's agents port"
+    );
+    let state = value_of("SLUICE_AGENT_STATE").expect("SLUICE_AGENT_STATE has a value");
+    assert!(
+        spec.contains(&format!("mountPath: {state}")),
+        "the state directory {state} is not a mounted claim"
+    );
+    assert!(block(spec, "volumeClaimTemplates").contains("name: state"));
+    // The token: from a Secret, optional (an enrolled agent no longer needs it).
+    assert_eq!(value_of("SLUICE_AGENT_ENROLL"), None);
+    let token = block(&env, "secretKeyRef");
+    for needle in ["name: sluice-agent-enroll", "key: token", "optional: true"] {
+        assert!(token.contains(needle), "token secretKeyRef lacks {needle}");
+    }
+
+    for needle in [
+        "runAsNonRoot: true",
+        "runAsUser: 10001",
+        "fsGroup: 10001",
+        "readOnlyRootFilesystem: true",
+        "allowPrivilegeEscalation: false",
+        "automountServiceAccountToken: false",
+    ] {
+        assert!(spec.contains(needle), "the agent lacks {needle}");
+    }
+    assert!(block(spec, "capabilities").contains("- ALL"));
+    assert!(block(spec, "resources").contains("memory:"));
+    // It serves nothing: no ports, so no HTTP probes.
+    for absent in [
+        "containerPort",
+        "readinessProbe",
+        "livenessProbe",
+        "httpGet",
+    ] {
+        assert!(!spec.contains(absent), "the agent has {absent}");
     }
 }
 
@@ -494,6 +626,126 @@ fn compose_file_parses_and_wires_two_gateways() {
     assert_eq!(services["store"]["image"], "postgres:16");
     assert!(services["store"]["healthcheck"].is_object());
 
+    // The agent: the only way from the gateways to the internal network's target.
+    let compose_config = toml_file("deploy/compose/sluice.toml");
+    let networks_of = |service: &str| -> BTreeSet<String> {
+        match &services[service]["networks"] {
+            serde_json::Value::Null => BTreeSet::from(["default".to_owned()]),
+            serde_json::Value::Array(list) => list
+                .iter()
+                .map(|n| n.as_str().unwrap().to_owned())
+                .collect(),
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("{service}: networks {other}"),
+        }
+    };
+    assert_eq!(
+        doc["networks"]["private"]["internal"], true,
+        "the private network must be internal"
+    );
+    assert_eq!(
+        networks_of("orders-db"),
+        BTreeSet::from(["private".to_owned()]),
+        "orders-db is on the private network only"
+    );
+    assert!(
+        services["orders-db"].get("ports").is_none(),
+        "orders-db publishes no port"
+    );
+    for gw in ["gw-a", "gw-b", "store", "shop-db"] {
+        assert!(
+            !networks_of(gw).contains("private"),
+            "{gw} must not be on the private network: only the agent reaches orders-db"
+        );
+    }
+    let agent = &services["agent"];
+    assert_eq!(
+        agent["image"], services["gw-a"]["image"],
+        "the agent is the gateway image"
+    );
+    assert_eq!(agent["command"], serde_json::json!(["agent"]));
+    assert!(
+        agent["profiles"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p == "agent")),
+        "the agent is under the profile `agent`, so a plain `up` leaves it out"
+    );
+    assert!(
+        services["gw-a"].get("profiles").is_none(),
+        "the gateways start without a profile"
+    );
+    assert_eq!(
+        networks_of("agent"),
+        BTreeSet::from(["default".to_owned(), "private".to_owned()]),
+        "the agent is on both networks"
+    );
+    let env = &agent["environment"];
+    assert_eq!(
+        env["SLUICE_AGENT_SERVER"].as_str(),
+        Some(format!("gw-a:{}", listen_port(&compose_config, "agents")).as_str()),
+        "the agent dials gw-a's [agents] listen"
+    );
+    // No value: taken from the shell when set there, left out of the container otherwise (an
+    // empty SLUICE_AGENT_ENROLL would be read as a malformed token).
+    assert!(
+        env.as_object().unwrap().contains_key("SLUICE_AGENT_ENROLL")
+            && env["SLUICE_AGENT_ENROLL"].is_null(),
+        "SLUICE_AGENT_ENROLL comes from the shell, without a default: {env}"
+    );
+    let state = env["SLUICE_AGENT_STATE"]
+        .as_str()
+        .expect("SLUICE_AGENT_STATE");
+    let state_volume = agent["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .find_map(|v| {
+            let (volume, mount) = v.split_once(':')?;
+            (state == mount || state.starts_with(&format!("{mount}/"))).then_some(volume)
+        })
+        .unwrap_or_else(|| panic!("the agent's state {state} is not on a volume"));
+    assert!(
+        doc["volumes"].get(state_volume).is_some(),
+        "the agent's state is on the named volume {state_volume}, which outlives the container"
+    );
+    assert_eq!(agent["depends_on"]["gw-a"]["condition"], "service_healthy");
+
+    // The target it serves: the host only the agent resolves, through agent dc1, with a
+    // password the gateways are given.
+    let orders = compose_config["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"].as_str() == Some("orders"))
+        .expect("target orders in compose/sluice.toml");
+    assert_eq!(orders["host"].as_str(), Some("orders-db"));
+    assert_eq!(orders["via"].as_str(), Some("dc1"));
+    let password = orders["password_file"].as_str().unwrap();
+    let secret = password.strip_prefix("/run/secrets/").unwrap();
+    assert!(
+        doc["secrets"].get(secret).is_some(),
+        "no compose secret {secret}"
+    );
+    for gw in ["gw-a", "gw-b"] {
+        assert!(
+            services[gw]["secrets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == secret),
+            "{gw} is not given {secret}"
+        );
+    }
+    assert!(
+        services["orders-db"]["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == secret),
+        "orders-db's password is not {secret}"
+    );
+
     // Every secret is a file in the repository (examples, compose/secrets/README.md).
     for (name, secret) in doc["secrets"].as_object().unwrap() {
         let path = secret["file"].as_str().unwrap();
@@ -513,8 +765,19 @@ fn deploy_configs_load() {
         "deploy/kubernetes/base/sluice.toml",
         "deploy/kubernetes/overlays/example/sluice.toml",
     ] {
-        if let Err(e) = Config::load(&repo().join(path)) {
-            panic!("{path} does not load: {e}");
-        }
+        let config = Config::load(&repo().join(path))
+            .unwrap_or_else(|e| panic!("{path} does not load: {e}"));
+        assert!(
+            config.agents.listen.is_some(),
+            "{path}: [agents] listen is not set"
+        );
     }
+    // The compose target through the agent survives the loader's `via` checks.
+    let compose = Config::load(&repo().join("deploy/compose/sluice.toml")).unwrap();
+    let orders = compose
+        .targets
+        .iter()
+        .find(|t| t.name == "orders")
+        .expect("target orders");
+    assert_eq!(orders.via, ["dc1"]);
 }

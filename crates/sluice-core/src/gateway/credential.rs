@@ -264,6 +264,12 @@ impl Gateway {
         self.auth_failed(crate::identity::client_ip(client_addr), "");
     }
 
+    /// Refuses an attempt from `client_addr` while that address has failed too often (the
+    /// agents' listener, whose refusals name no identity).
+    pub fn client_throttled(&self, client_addr: &str) -> Result<(), CoreError> {
+        self.check_auth_limits(crate::identity::client_ip(client_addr), "")
+    }
+
     /// Refuses an attempt from `client` for `identity` while either has failed too often.
     pub(crate) fn check_auth_limits(
         &self,

@@ -40,6 +40,8 @@ pub struct Gateway {
 
 struct Inner {
     config: Config,
+    /// The agents that carry `via` targets' connections; installed once at start.
+    tunnels: std::sync::OnceLock<Arc<dyn crate::tunnel::Tunnels>>,
     /// This gateway's name among those sharing the store (`Config::gateway_name`).
     name: String,
     /// Set on SIGTERM: `/readyz` then says so while the listeners still serve.
@@ -307,6 +309,7 @@ impl Gateway {
         Ok(Gateway {
             inner: Arc::new(Inner {
                 name: config.gateway_name(),
+                tunnels: std::sync::OnceLock::new(),
                 draining: std::sync::atomic::AtomicBool::new(false),
                 // Revocations from before the start matter too: a session can only open with
                 // a live token, so looking back one poll interval past the start is enough.
@@ -401,6 +404,17 @@ impl Gateway {
 
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Installs the agents that reach `via` targets. Only the first call counts: the hub
+    /// lives as long as the gateway.
+    pub fn set_tunnels(&self, tunnels: Arc<dyn crate::tunnel::Tunnels>) {
+        let _ = self.inner.tunnels.set(tunnels);
+    }
+
+    /// The agents, when a hub is installed.
+    pub fn tunnels(&self) -> Option<&dyn crate::tunnel::Tunnels> {
+        self.inner.tunnels.get().map(|t| t.as_ref())
     }
 
     pub fn audit(&self) -> &AuditLog {

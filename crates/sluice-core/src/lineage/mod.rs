@@ -316,7 +316,10 @@ pub(crate) fn trace(
     // would make them all write one reference count.
     let kept = memo.map(|m| m.0.load());
     if let Some(m) = kept.as_ref().and_then(|g| g.as_deref()).filter(|m| {
-        Arc::ptr_eq(&m.rules, rules)
+        // Sessions of one identity share the memo (it lives with the cached verdict) but each
+        // makes its own decision at Execute, so equal rules are usually other Arcs: comparing
+        // pointers only made every other session's execution trace anew.
+        (Arc::ptr_eq(&m.rules, rules) || m.rules == *rules)
             && m.bucket.is_none_or(|b| b == request.bucket)
             && (Arc::ptr_eq(&m.subject, request.subject) || m.subject == *request.subject)
             && m.at.elapsed() < request.ttl

@@ -15,7 +15,7 @@ use postgres_protocol::message::backend::{self, Message};
 use postgres_protocol::message::frontend;
 use postgres_protocol::IsNull;
 use serde_json::{json, Value};
-use sluice_net::stream::{MaybeTls, UpstreamStream};
+use sluice_net::stream::MaybeTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -28,7 +28,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 pub(crate) struct Leg {
-    stream: UpstreamStream,
+    /// To the gateway's own listener, always over TCP.
+    stream: MaybeTls<tokio_rustls::client::TlsStream<TcpStream>>,
     read: BytesMut,
     write: BytesMut,
 }

@@ -1,6 +1,8 @@
 //! A statement string's shape: its text with the constants taken out, so that a caller can
 //! share what it concluded about one string with strings that differ from it only in constants.
 
+mod memo;
+
 use crate::SqlError;
 
 /// `sql` with every constant replaced by a `$n` parameter, as `pg_stat_statements` shows it:
@@ -21,9 +23,15 @@ pub fn normalize(sql: &str) -> Result<String, SqlError> {
         return Err(SqlError::HasParameters);
     }
     // No position: a caller that needs the rejection reported analyses the text.
-    pg_query::normalize(sql).map_err(|e| {
+    let mut error = None;
+    let shape = memo::shape(sql, |sql| {
+        pg_query::normalize(sql)
+            .map_err(|e| error = Some(e.to_string()))
+            .ok()
+    });
+    shape.ok_or_else(|| {
         SqlError::Rejected(crate::ParseError {
-            message: e.to_string(),
+            message: error.unwrap_or_else(|| "the statement does not parse".to_owned()),
             position: None,
         })
     })

@@ -12,6 +12,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+mod agents;
+
+pub use agents::{valid_agent_name, AgentsConfig};
+
 use crate::secret::Secret;
 use crate::CoreError;
 
@@ -81,6 +85,9 @@ pub struct Config {
     pub identities: Vec<IdentityConfig>,
     #[serde(default, rename = "targets")]
     pub targets: Vec<TargetConfig>,
+    /// Network-resident agents that reach targets in private networks.
+    #[serde(default)]
+    pub agents: AgentsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -799,6 +806,10 @@ pub struct TargetConfig {
     pub client_key: Option<PathBuf>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The agents that reach this target from inside its network (any healthy one is used);
+    /// empty: the gateway connects itself.
+    #[serde(default, deserialize_with = "agents::via")]
+    pub via: Vec<String>,
 }
 
 /// The credential sluice injects towards an HTTP or Kubernetes target. The secret itself
@@ -1171,6 +1182,24 @@ impl Config {
                     t.name
                 ));
             }
+            if let Some(bad) = t.via.iter().find(|a| !valid_agent_name(a)) {
+                return err(format!(
+                    "target {}: via {bad:?} is not an agent name (letters, digits, '-', '_',                      '.', at most 63)",
+                    t.name
+                ));
+            }
+            if !t.via.is_empty() && self.agents.listen.is_none() {
+                return err(format!(
+                    "target {}: `via` names agents, but [agents] listen is not set, so none                      can connect",
+                    t.name
+                ));
+            }
+        }
+        if self.agents.tls_cert.is_some() != self.agents.tls_key.is_some() {
+            return err("agents.tls_cert and agents.tls_key go together".into());
+        }
+        if self.agents.heartbeat.is_zero() {
+            return err("agents.heartbeat must be more than zero".into());
         }
         if self.postgres.tls_cert.is_some() != self.postgres.tls_key.is_some() {
             return err("postgres.tls_cert and postgres.tls_key go together".into());
