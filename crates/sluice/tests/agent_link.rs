@@ -12,15 +12,16 @@
 //!
 //! One test walks the life of an agent: enrollment, psql (TLS to the target end to end
 //! through the link), a login the agent performs with a credential only it holds, mariadb,
-//! ssh, curl and kubectl through the agent, a copy of the used enrollment token
-//! refused, the agent killed mid-session (the client gets an error naming the link) and
-//! restarted, a second agent frozen mid-result without holding up the first's sessions, the
-//! gateway restarted (the agent reconnects by itself), the agent revoked
+//! ssh, curl and kubectl through the agent, a malformed hello refused and audited, a copy of
+//! the used enrollment token refused, the agent killed mid-session (the client gets an error
+//! naming the link) and restarted, a second agent frozen mid-result without holding up the
+//! first's sessions, the gateway restarted (the agent reconnects by itself), the agent revoked
 //! (its link closes, it cannot come back), an agent cut off before it noted its enrollment
 //! coming back with the spent token, and the audit trail of all of it, verified.
 
 mod support;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -556,6 +557,31 @@ via = "dc1"
     );
     assert_eq!(stdout(&out).trim(), "t", "{}", stderr(&out));
 
+    // Anyone may reach the agents' listener: a malformed hello (here after a TLS handshake
+    // without a client certificate) is answered, audited and counted, and harms no link.
+    let probe = Command::new("timeout")
+        .args(["10", "openssl", "s_client", "-quiet", "-connect"])
+        .arg(format!("{}:{}", world.ns.ns_ip, world.agent_listen))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    probe
+        .stdin
+        .as_ref()
+        .unwrap()
+        .write_all(b"\0\0\0\x07garbage")
+        .unwrap();
+    let answer = probe.wait_with_output().unwrap();
+    let answer = String::from_utf8_lossy(&answer.stdout);
+    assert!(
+        answer.contains(r#""answer":"refused""#) && answer.contains("malformed hello"),
+        "{answer}"
+    );
+    let out = world.psql("app", "SELECT 2");
+    assert_eq!(stdout(&out).trim(), "2", "{}", stderr(&out));
+
     // An address outside the agent's --allow is refused by the agent.
     let out = world.psql("app-not-allowed", "SELECT 1");
     assert!(!out.status.success());
@@ -820,5 +846,10 @@ via = "dc1"
         assert!(types.iter().any(|t| t == kind), "no {kind} in {types:?}");
     }
     let rejected = types.iter().filter(|t| *t == "connection_rejected").count();
-    assert!(rejected >= 2, "the thief and the revoked agent: {types:?}");
+    assert!(
+        rejected >= 3,
+        "the probe, the thief and the revoked agent: {types:?}"
+    );
+    let audit = std::fs::read_to_string(world.dir.path().join("data/audit.jsonl")).unwrap();
+    assert!(audit.contains("malformed hello (Syntax"), "{audit}");
 }

@@ -157,7 +157,7 @@ impl Hub {
             tracing::debug!(client = %client_addr, "too many agent handshakes at once");
             return;
         };
-        if let Err(e) = self.gateway.client_throttled(&client_addr) {
+        if let Err(e) = self.gateway.check_client(&client_addr) {
             tracing::debug!(client = %client_addr, error = %e, "agent handshake throttled");
             return;
         }
@@ -192,7 +192,15 @@ impl Hub {
             .peer_certificates()
             .and_then(|c| c.first())
             .map(|c| hex::encode(sluice_net::pinned::certificate_sha256(c.as_ref())));
-        let hello: Hello = hello::read(&mut tls).await?;
+        // A hello that cannot be read counts against the address and is audited like any
+        // refusal: before it, the peer is anonymous, and a malformed one is most likely a probe.
+        let hello: Hello = match hello::read(&mut tls).await {
+            Ok(hello) => hello,
+            Err(e) => {
+                tracing::info!(client = %client_addr, error = %e, "unreadable agent hello");
+                return self.refuse(&mut tls, client_addr, &e.to_string()).await;
+            }
+        };
         let now = sluice_core::gateway::unix_now().saturating_mul(1000);
         let Some(key) = key else {
             return self
@@ -253,15 +261,8 @@ impl Hub {
     ) -> Result<Option<T>, AgentError> {
         self.gateway.client_failed(client_addr);
         self.gateway
-            .audit()
-            .record(&AuditEvent::ConnectionRejected {
-                client_addr: client_addr.to_owned(),
-                identity: None,
-                target: None,
-                protocol: "agent".to_owned(),
-                reason: reason.to_owned(),
-            })
-            .await?;
+            .reject(client_addr, None, None, "agent", reason)
+            .await;
         hello::write(
             tls,
             &Answer::Refused {

@@ -253,8 +253,8 @@ impl Gateway {
         }))
     }
 
-    /// For callers outside the protocols (token exchange, sign-in): refuses an attempt from
-    /// `client_addr` while it has failed too often.
+    /// For callers outside the protocols (token exchange, sign-in, the agents' listener):
+    /// refuses an attempt from `client_addr` while it has failed too often.
     pub fn check_client(&self, client_addr: &str) -> Result<(), CoreError> {
         self.check_auth_limits(crate::identity::client_ip(client_addr), "")
     }
@@ -262,12 +262,6 @@ impl Gateway {
     /// Counts a failed attempt (a token that did not verify) against `client_addr`.
     pub fn client_failed(&self, client_addr: &str) {
         self.auth_failed(crate::identity::client_ip(client_addr), "");
-    }
-
-    /// Refuses an attempt from `client_addr` while that address has failed too often (the
-    /// agents' listener, whose refusals name no identity).
-    pub fn client_throttled(&self, client_addr: &str) -> Result<(), CoreError> {
-        self.check_auth_limits(crate::identity::client_ip(client_addr), "")
     }
 
     /// Refuses an attempt from `client` for `identity` while either has failed too often.
