@@ -31,7 +31,7 @@ pub const DECISION_QUERY: &str = "data.sluice.decision";
 /// How many interpreter steps pass between two looks at the clock for the timeout. Reading
 /// the clock every step would cost more than many steps; 32 steps take well under a
 /// millisecond, so timeouts still land within about a millisecond.
-const TIMER_CHECK_INTERVAL: NonZeroU32 = match NonZeroU32::new(32) {
+pub(crate) const TIMER_CHECK_INTERVAL: NonZeroU32 = match NonZeroU32::new(32) {
     Some(n) => n,
     None => NonZeroU32::MIN,
 };
