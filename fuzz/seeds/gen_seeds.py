@@ -358,6 +358,26 @@ SFTP = {
 }
 
 
+def auth(code: int, body: bytes = b"") -> bytes:
+    return msg(b"R", struct.pack(">I", code) + body)
+
+
+# A target's side of a password login (password_login): each seed one server stream.
+LOGIN = {
+    "cleartext_ok": auth(3) + auth(0) + msg(b"Z", b"I"),
+    "md5_ok": auth(5, b"\x01\x02\x03\x04") + auth(0),
+    "scram_start": auth(10, cstr("SCRAM-SHA-256") + b"\0"),
+    "scram_plus_only": auth(10, cstr("SCRAM-SHA-256-PLUS") + b"\0"),
+    "scram_continue": auth(10, cstr("SCRAM-SHA-256") + b"\0")
+    + auth(11, b"r=abc,s=c2FsdA==,i=4096"),
+    "scram_too_many_iterations": auth(10, cstr("SCRAM-SHA-256") + b"\0")
+    + auth(11, b"r=abc,s=c2FsdA==,i=2147483647"),
+    "scram_final_first": auth(12, b"v=AAAA"),
+    "error": msg(b"E", cstr("SFATAL") + cstr("C28P01") + cstr("Mpassword authentication failed") + b"\0"),
+    "gss": auth(7),
+}
+
+
 def write(name: str, seeds: dict) -> None:
     out = HERE / name
     out.mkdir(exist_ok=True)
@@ -373,3 +393,4 @@ if __name__ == "__main__":
     write("sftp_packets", SFTP)
     write("shell_command", SHELL)
     write("kube_request", KUBE)
+    write("password_login", LOGIN)

@@ -116,7 +116,7 @@ fn generate_self_signed(dir: &Path, cert: &Path, key: &Path) -> Result<(), NetEr
             .map_err(tls_err)?;
     std::fs::write(cert, generated.cert.pem())?;
     sluice_core::secret::write_private(key, generated.key_pair.serialize_pem().as_bytes())?;
-    tracing::info!(cert = %cert.display(), "generated a self-signed certificate for client TLS");
+    tracing::info!(cert = %cert.display(), "generated a self-signed certificate for a listener (clients or agents)");
     Ok(())
 }
 

@@ -21,6 +21,13 @@ pub enum LoginError {
     Auth(String),
 }
 
+/// The most PBKDF2 iterations a server may ask for. PostgreSQL's default is 4096, and a
+/// million takes about a second of one core. The count is the server's to choose, and 2^31
+/// would hold the session (and a core) for tens of minutes, so a server asking for more is
+/// refused rather than obeyed: a target, or anything posing as one, cannot burn the CPU of the
+/// gateway or of an agent logging in for it.
+const MAX_SCRAM_ITERATIONS: u64 = 1_000_000;
+
 /// One login's state: the SCRAM exchange in progress, if any.
 pub struct PasswordLogin<'a> {
     user: &'a [u8],
@@ -64,6 +71,12 @@ impl<'a> PasswordLogin<'a> {
                 let s = self.scram.as_mut().ok_or_else(|| {
                     LoginError::Protocol("SASL continue before SASL start".into())
                 })?;
+                if let Some(i) = scram_iterations(data).filter(|i| *i > MAX_SCRAM_ITERATIONS) {
+                    return Err(LoginError::Auth(format!(
+                        "the target asks for {i} SCRAM iterations, over the limit of \
+                         {MAX_SCRAM_ITERATIONS}"
+                    )));
+                }
                 s.update(data)
                     .map_err(|e| LoginError::Auth(e.to_string()))?;
                 encode::sasl_response(out, s.message());
@@ -83,5 +96,75 @@ impl<'a> PasswordLogin<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// The `i=` attribute of a SCRAM server-first message, when it is a number.
+fn scram_iterations(server_first: &[u8]) -> Option<u64> {
+    let value = server_first
+        .split(|b| *b == b',')
+        .find_map(|attr| attr.strip_prefix(b"i="))?;
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The client nonce of the client-first message in a SASLInitialResponse.
+    fn client_nonce(out: &[u8]) -> String {
+        let text = String::from_utf8_lossy(out);
+        let start = text.find("r=").unwrap() + 2;
+        text[start..].to_owned()
+    }
+
+    #[test]
+    fn a_server_asking_for_too_many_iterations_is_refused_at_once() {
+        let mut login = PasswordLogin::new(b"u", b"p");
+        let mut out = BytesMut::new();
+        login
+            .answer(
+                AuthRequest::Sasl {
+                    mechanisms: vec![b"SCRAM-SHA-256"],
+                },
+                &mut out,
+            )
+            .unwrap();
+        let nonce = client_nonce(&out);
+        let started = std::time::Instant::now();
+        let first = format!("r={nonce}server,s=c2FsdA==,i=2147483647");
+        out.clear();
+        let refused = login.answer(AuthRequest::SaslContinue(first.as_bytes()), &mut out);
+        assert!(
+            matches!(&refused, Err(LoginError::Auth(m)) if m.contains("2147483647")),
+            "{refused:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(out.is_empty());
+
+        // PostgreSQL's default goes on to the client-final message.
+        let mut login = PasswordLogin::new(b"u", b"p");
+        out.clear();
+        login
+            .answer(
+                AuthRequest::Sasl {
+                    mechanisms: vec![b"SCRAM-SHA-256"],
+                },
+                &mut out,
+            )
+            .unwrap();
+        let first = format!("r={}server,s=c2FsdA==,i=4096", client_nonce(&out));
+        out.clear();
+        login
+            .answer(AuthRequest::SaslContinue(first.as_bytes()), &mut out)
+            .unwrap();
+        assert!(String::from_utf8_lossy(&out).contains("c=biws"));
+    }
+
+    #[test]
+    fn the_iteration_count_is_read_from_its_attribute() {
+        assert_eq!(scram_iterations(b"r=abc,s=c2FsdA==,i=4096"), Some(4096));
+        assert_eq!(scram_iterations(b"r=abc,s=c2FsdA==,i=x"), None);
+        assert_eq!(scram_iterations(b"r=abc,s=c2FsdA=="), None);
     }
 }
