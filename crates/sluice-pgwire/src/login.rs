@@ -111,15 +111,9 @@ fn scram_iterations(server_first: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
-    /// The client nonce of the client-first message in a SASLInitialResponse.
-    fn client_nonce(out: &[u8]) -> String {
-        let text = String::from_utf8_lossy(out);
-        let start = text.find("r=").unwrap() + 2;
-        text[start..].to_owned()
-    }
-
-    #[test]
-    fn a_server_asking_for_too_many_iterations_is_refused_at_once() {
+    /// A login whose SCRAM exchange has started, and its client nonce (from the client-first
+    /// message of the SASLInitialResponse).
+    fn scram_started() -> (PasswordLogin<'static>, String) {
         let mut login = PasswordLogin::new(b"u", b"p");
         let mut out = BytesMut::new();
         login
@@ -130,10 +124,18 @@ mod tests {
                 &mut out,
             )
             .unwrap();
-        let nonce = client_nonce(&out);
+        let text = String::from_utf8_lossy(&out);
+        let start = text.find("r=").unwrap() + 2;
+        let nonce = text[start..].to_owned();
+        (login, nonce)
+    }
+
+    #[test]
+    fn a_server_asking_for_too_many_iterations_is_refused_at_once() {
+        let (mut login, nonce) = scram_started();
+        let mut out = BytesMut::new();
         let started = std::time::Instant::now();
         let first = format!("r={nonce}server,s=c2FsdA==,i=2147483647");
-        out.clear();
         let refused = login.answer(AuthRequest::SaslContinue(first.as_bytes()), &mut out);
         assert!(
             matches!(&refused, Err(LoginError::Auth(m)) if m.contains("2147483647")),
@@ -143,18 +145,8 @@ mod tests {
         assert!(out.is_empty());
 
         // PostgreSQL's default goes on to the client-final message.
-        let mut login = PasswordLogin::new(b"u", b"p");
-        out.clear();
-        login
-            .answer(
-                AuthRequest::Sasl {
-                    mechanisms: vec![b"SCRAM-SHA-256"],
-                },
-                &mut out,
-            )
-            .unwrap();
-        let first = format!("r={}server,s=c2FsdA==,i=4096", client_nonce(&out));
-        out.clear();
+        let (mut login, nonce) = scram_started();
+        let first = format!("r={nonce}server,s=c2FsdA==,i=4096");
         login
             .answer(AuthRequest::SaslContinue(first.as_bytes()), &mut out)
             .unwrap();
